@@ -1,0 +1,151 @@
+# spapr-tce build.
+#
+#   make                 build/libspaprtce.a, build/libspaprtce.so, build/spaprtce
+#   make run             the main job (build/spaprtce demo)
+#   make check           every Check suite (tests/check_*.c)
+#   make check-race      the concurrency suites only (tests/check_race_*.c)
+#   make bench           the benchmark programs; table on stdout, build/bench.json
+#   make install / uninstall   honour PREFIX and DESTDIR
+#   make SAN=address,undefined check    sanitizer build in build/san-address-undefined
+#   make SAN=thread check-race          ThreadSanitizer build in build/san-thread
+#
+# Sources are found by wildcard: a new .c file in a layer folder joins the
+# library, tests/check_*.c is a suite, bench/bench_*.c a benchmark.
+# The library is built twice: release objects (fault injection compiled out)
+# for the installed library, the program and the benchmarks; test objects
+# (SPAPRTCE_FAULT_INJECT, SPAPRTCE_DEBUG) for the suites.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SAN ?=
+CC ?= cc
+VERSION := 0.1.0
+
+comma := ,
+ifeq ($(SAN),)
+B := build
+SANFLAGS :=
+OPT := -O2
+else
+B := build/san-$(subst $(comma),-,$(SAN))
+SANFLAGS := -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT := -O1
+endif
+
+# Evaluated when a recipe runs, i.e. after 'deps' has installed pkg-config.
+DEP_CFLAGS = $(shell pkg-config --cflags numa)
+DEP_LIBS = $(shell pkg-config --libs numa)
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS = $(shell pkg-config --libs check)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE_CFLAGS := -std=gnu11 -g $(OPT) -fPIC -pthread -I. $(WARN) $(SANFLAGS) $(CFLAGS)
+TEST_DEFS := -DSPAPRTCE_FAULT_INJECT -DSPAPRTCE_DEBUG
+LDLIBS_ALL = $(DEP_LIBS) -lpthread $(SANFLAGS)
+
+LAYERS := util emu mmreg tce spapr
+LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LAYERS)))
+LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS))
+TLIB_OBJS := $(patsubst %.c,$(B)/tobj/%.o,$(LIB_SRCS))
+HEADERS := spapr/spapr.h emu/emu.h emu/mem.h mmreg/mmreg.h tce/tce.h
+PUB_HEADERS := $(wildcard $(HEADERS))
+
+CLI_SRCS := $(wildcard cli/*.c)
+CLI_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRCS))
+
+SUITES := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))
+RACE_SUITES := $(filter check_race_%,$(SUITES))
+TEST_UTIL_SRCS := $(filter-out tests/check_%.c,$(wildcard tests/*.c))
+TEST_UTIL_OBJS := $(patsubst %.c,$(B)/tobj/%.o,$(TEST_UTIL_SRCS))
+SUITE_BINS := $(addprefix $(B)/tests/,$(SUITES))
+
+BENCHES := $(patsubst bench/%.c,%,$(filter-out bench/bench_util.c,$(wildcard bench/bench_*.c)))
+BENCH_BINS := $(addprefix $(B)/bench/,$(BENCHES))
+
+.PHONY: all deps run check check-race bench install uninstall clean tests
+.DEFAULT_GOAL := all
+
+all: $(B)/libspaprtce.a $(B)/libspaprtce.so $(B)/spaprtce
+
+deps:
+	@sh scripts/deps.sh
+
+$(B)/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/tobj/tests/%.o: tests/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(TEST_DEFS) $(DEP_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/tobj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(TEST_DEFS) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libspaprtce.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libspaprtce-test.a: $(TLIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libspaprtce.so: $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libspaprtce.so.0 -o $@ $^ $(LDLIBS_ALL)
+
+$(B)/spaprtce: $(CLI_OBJS) $(B)/libspaprtce.a
+	$(CC) -o $@ $(CLI_OBJS) $(B)/libspaprtce.a $(LDLIBS_ALL)
+
+$(B)/tests/%: $(B)/tobj/tests/%.o $(TEST_UTIL_OBJS) $(B)/libspaprtce-test.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(TEST_UTIL_OBJS) $(B)/libspaprtce-test.a $(CHECK_LIBS) $(LDLIBS_ALL)
+
+$(B)/bench/%: $(B)/obj/bench/%.o $(B)/obj/bench/bench_util.o $(B)/libspaprtce.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(B)/obj/bench/bench_util.o $(B)/libspaprtce.a $(LDLIBS_ALL) -lm
+
+tests: $(SUITE_BINS)
+
+# Each suite prints Check's summary line; the loop fails if any suite fails
+# but runs them all first, so one failure does not hide another.
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@sh scripts/run-suites.sh $(B)/tests $(SUITES)
+
+check-race: deps
+	@$(MAKE) --no-print-directory $(addprefix $(B)/tests/,$(RACE_SUITES))
+	@sh scripts/run-suites.sh $(B)/tests $(RACE_SUITES)
+
+run: deps
+	@$(MAKE) --no-print-directory $(B)/spaprtce
+	$(B)/spaprtce demo
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH_BINS)
+	@sh scripts/run-benches.sh $(B) $(BENCHES)
+
+$(B)/spaprtce.pc: spaprtce.pc.in
+	@mkdir -p $(B)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: all $(B)/spaprtce.pc
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/spaprtce
+	install -m 644 $(B)/libspaprtce.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/libspaprtce.so $(DESTDIR)$(PREFIX)/lib/libspaprtce.so.$(VERSION)
+	ln -sf libspaprtce.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libspaprtce.so.0
+	ln -sf libspaprtce.so.0 $(DESTDIR)$(PREFIX)/lib/libspaprtce.so
+	install -m 755 $(B)/spaprtce $(DESTDIR)$(PREFIX)/bin/
+	for h in $(PUB_HEADERS) util/fail.h util/range.h util/rcu.h; do \
+		install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/spaprtce/$$h || exit 1; done
+	install -m 644 $(B)/spaprtce.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libspaprtce.a $(DESTDIR)$(PREFIX)/lib/libspaprtce.so* \
+		$(DESTDIR)$(PREFIX)/bin/spaprtce $(DESTDIR)$(PREFIX)/lib/pkgconfig/spaprtce.pc
+	rm -rf $(DESTDIR)$(PREFIX)/include/spaprtce
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

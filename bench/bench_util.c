@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "bench/bench_util.h"
+
+static volatile uint64_t bench_sink_value;
+
+double bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void bench_sink(uint64_t v)
+{
+	bench_sink_value += v;
+}
+
+void bench_title(const char *title)
+{
+	printf("\n%s\n", title);
+	printf("%-44s %14s %-8s %10s %-10s %s\n", "figure", "value", "unit", "ratio", "goal", "vs");
+}
+
+void bench_report(const char *name, double value, const char *unit, const char *baseline,
+		  double ratio, const char *goal, bool met)
+{
+	const char *path = getenv("BENCH_JSONL");
+
+	printf("%-44s %14.3f %-8s %10.3f %-10s %s%s\n", name, value, unit, ratio, goal, baseline,
+	       goal[0] ? (met ? "  [met]" : "  [NOT MET]") : "");
+	if (path) {
+		FILE *f = fopen(path, "a");
+
+		if (!f) {
+			perror(path);
+			return;
+		}
+		fprintf(f,
+			"{\"name\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", \"baseline\": \"%s\", "
+			"\"ratio\": %.6g, \"goal\": \"%s\", \"met\": %s}\n",
+			name, value, unit, baseline, ratio, goal, met ? "true" : "false");
+		fclose(f);
+	}
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * emu/mem.h: the emulated machine's host physical memory, the bottom layer.
+ *
+ * Concepts
+ *   frame     A system page (EMU_PAGE_SIZE, 4 KiB on x86) of host memory as
+ *             the emulated POWER machine sees it: it has a host physical
+ *             address (hpa) and a host virtual address (hva) where the
+ *             process can reach it.
+ *   pin       A user range whose frames are faulted in writable, locked
+ *             (mlock where the process may) and counted as pinned.  Each
+ *             frame has a pin count; a frame is "pinned" while it is > 0.
+ *             The DMA engine only ever touches pinned frames.
+ *   backing   The page size that backs a user address: EMU_PAGE_SHIFT for
+ *             normal memory (THP included: it may be split), the huge page
+ *             shift for hugetlbfs memory.  Read from the kernel by default;
+ *             a test may install an oracle instead (spec 8, test 25).
+ *   table memory
+ *             Zeroed, physically contiguous, naturally aligned blocks on a
+ *             given NUMA node, for TCE table levels.  An indirect TCE holds
+ *             such a block's hpa, so the emulated hardware walks tables from
+ *             physical memory alone.
+ *
+ * The hpa space
+ *   hpa bits 48..55 name a zone, the rest an address inside it:
+ *     zone s (12 <= s < 48): user memory backed by pages of 2^s bytes.  The
+ *       page number ua >> s is scrambled by a bijection on 48 - s bits, so
+ *       consecutive user pages get non-consecutive hpas (code that assumes
+ *       contiguity is caught) while each backing page is one contiguous run
+ *       (a 2 MiB hugetlbfs page has 2 MiB of consecutive hpas).
+ *     zone 1: table memory, hpa = zone | hva (contiguous by construction).
+ *   The hpa of a user byte depends only on its ua and backing, so the same
+ *   page pinned twice has the same hpa, as on real hardware.
+ *
+ * Units: ua, hva, hpa in bytes; npages in system pages (EMU_PAGE_SIZE).
+ *
+ * Errors: 0 or a negative errno, never errno itself.
+ *
+ * Locks: one mutex for the pin counts, one for table memory; both are leaves
+ * (no other lock is taken under them).  Every function may be called from any
+ * thread.
+ *
+ * Fork: a child starts with nothing pinned (pins, like mlock, belong to the
+ * parent's pages); table memory stays allocated in the child's copy.
+ */
+#ifndef SPAPRTCE_EMU_MEM_H
+#define SPAPRTCE_EMU_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EMU_PAGE_SHIFT 12u
+#define EMU_PAGE_SIZE (1ull << EMU_PAGE_SHIFT)
+/* User addresses must lie below 2^48 (x86-64 four-level paging). */
+#define EMU_UA_BITS 48u
+#define EMU_HPA_ZONE_SHIFT 48u
+#define EMU_HPA_ZONE_TABLE 1u
+
+/* ---------------------------------------------------------------- pinning */
+
+enum emu_pin_mode {
+	EMU_PIN_AUTO,		/* mlock; fall back to populate-only when refused (default) */
+	EMU_PIN_MLOCK,		/* mlock or fail with -ENOMEM */
+	EMU_PIN_POPULATE,	/* fault in writable, do not mlock */
+};
+
+struct emu_pin;
+
+/* Selects how later pins lock memory.  Returns 0, or -EINVAL for an unknown mode. */
+int emu_mem_set_pin_mode(enum emu_pin_mode mode);
+
+/*
+ * emu_mem_pin - fault in, lock and count the frames of a user range.
+ * @ua:     start, EMU_PAGE_SIZE aligned
+ * @npages: length in system pages, > 0
+ * @out:    the pin on success
+ *
+ * Pins in chunks (emu_mem_set_pin_chunk); each chunk is a fault-injection point.
+ * Returns 0, -EINVAL (ua unaligned, npages 0, range wraps), -EFAULT (part of
+ * the range is unmapped, read-only, or at or above 2^EMU_UA_BITS; or faulting
+ * in failed), -ENOMEM (bookkeeping allocation, or mlock refused in
+ * EMU_PIN_MLOCK mode).  On failure nothing is left pinned or locked.
+ */
+int emu_mem_pin(uint64_t ua, uint64_t npages, struct emu_pin **out);
+
+/* Drops the pin: pin counts go down, frames that reach 0 are munlocked.  Never fails. */
+void emu_mem_unpin(struct emu_pin *pin);
+
+/* Backing page shift at @ua, which must lie inside @pin. */
+unsigned emu_pin_page_shift(const struct emu_pin *pin, uint64_t ua);
+/* Smallest backing page shift over the whole pin. */
+unsigned emu_pin_min_page_shift(const struct emu_pin *pin);
+/* hpa of the byte at @ua, which must lie inside @pin. */
+uint64_t emu_pin_hpa(const struct emu_pin *pin, uint64_t ua);
+
+/* hpa of the byte at @ua when backed by pages of 2^@shift bytes (no pin needed). */
+uint64_t emu_mem_ua_to_hpa(uint64_t ua, unsigned shift);
+/* Inverse for user zones: sets *ua and returns true; false for other zones. */
+bool emu_mem_hpa_to_ua(uint64_t hpa, uint64_t *ua);
+/* Pin count of the frame holding @hpa; 0 when not pinned or not user memory. */
+uint32_t emu_mem_hpa_pins(uint64_t hpa);
+/* Pin count of the system page holding user address @ua. */
+uint32_t emu_mem_ua_pins(uint64_t ua);
+
+/*
+ * A page-size oracle replaces the kernel's answer for the backing of user
+ * memory (pinning itself stays real).  It returns the backing shift at @ua and
+ * sets *run_end to the end of the run with that same backing (> ua).
+ * emu_mem_set_page_shift_oracle(NULL, NULL) restores the kernel's answer.
+ */
+typedef unsigned (*emu_page_shift_fn)(void *ctx, uint64_t ua, uint64_t *run_end);
+void emu_mem_set_page_shift_oracle(emu_page_shift_fn fn, void *ctx);
+
+/* Test tunable: pages per pin chunk (default 16384, i.e. 64 MiB); 0 restores it. */
+void emu_mem_set_pin_chunk(uint64_t npages);
+
+/* ----------------------------------------------------------- table memory */
+
+/*
+ * emu_mem_table_alloc - a zeroed, contiguous block of table memory.
+ * @node:  NUMA node; emu_mem_node() for the host bridge's node
+ * @size:  bytes, a power of two >= EMU_PAGE_SIZE
+ * @hva:   where the process reads and writes the block
+ * @hpa:   its host physical address (aligned to min(size, 2 MiB))
+ *
+ * A fault-injection point.  Returns 0, -EINVAL (size not a power of two or
+ * below EMU_PAGE_SIZE; node does not exist: never a silent fallback),
+ * -ENOMEM.  On failure nothing is allocated.
+ */
+int emu_mem_table_alloc(int node, uint64_t size, void **hva, uint64_t *hpa);
+
+/* Frees a block from emu_mem_table_alloc (same size).  Never fails. */
+void emu_mem_table_free(void *hva, uint64_t size);
+
+/* hva of [hpa, hpa + len) when it lies inside one live table block, else NULL. */
+void *emu_mem_table_hva(uint64_t hpa, uint64_t len);
+
+/* NUMA node of the host bridge (table memory goes there); 0 by default. */
+int emu_mem_node(void);
+/* Sets the host bridge's node.  Returns 0 or -EINVAL if the node does not exist. */
+int emu_mem_set_node(int node);
+/* True when @node exists on this machine. */
+bool emu_mem_node_exists(int node);
+
+/* ------------------------------------------------------------------ stats */
+
+struct emu_mem_stats {
+	uint64_t pins;			/* live struct emu_pin */
+	uint64_t pinned_pages;		/* frames with pin count > 0 */
+	uint64_t pin_refs;		/* sum of pin counts */
+	uint64_t table_blocks;		/* live table blocks */
+	uint64_t table_bytes;		/* bytes in live table blocks */
+	uint64_t table_reserved;	/* bytes taken from the OS for table memory */
+	uint64_t pin_meta_bytes;	/* bookkeeping bytes for pin counts and pins */
+	uint64_t unpin_underflows;	/* unpins of frames that were not pinned */
+	bool mlocked;			/* pins are mlocked (else populate-only) */
+};
+
+void emu_mem_get_stats(struct emu_mem_stats *st);
+
+/*
+ * Debug invariant checker: pin counts agree with the live pins, and table
+ * accounting with the live blocks.  Returns 0, or -EUCLEAN with a message on
+ * stderr.
+ */
+int emu_mem_check(void);
+
+#endif

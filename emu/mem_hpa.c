@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The emulated host physical address space (see the "hpa space" part of
+ * emu/mem.h).
+ *
+ * Why a scrambled but deterministic hpa: real hpas of consecutive user pages
+ * are almost never consecutive, and code that adds an offset to the hpa of a
+ * region's first page instead of translating every page is a classic bug.  A
+ * bijection of the page number makes every neighbour jump far away, yet the
+ * mapping needs no table: hpa -> ua is the inverse bijection, so the model
+ * stores nothing per page to translate (the metadata goal of the registry is
+ * at most 8 bytes per 4 KiB page, and pin counts already take 4).
+ *
+ * The bijection on b bits: multiply by an odd constant, xor-shift by
+ * ceil(b/2), multiply by a second odd constant, xor a constant (so page 0
+ * does not map to 0).  Each step is invertible modulo 2^b.
+ */
+#include "emu/mem_priv.h"
+
+#define MIX_K1 0x9e3779b97f4a7c15ull
+#define MIX_K2 0xbf58476d1ce4e5b9ull
+#define MIX_C 0x5bd1e9955bd1e995ull
+
+static uint64_t inverse_mod64(uint64_t k)
+{
+	uint64_t y = k;	/* correct to 3 bits for odd k; each step doubles that */
+
+	for (int i = 0; i < 5; i++)
+		y *= 2 - k * y;
+	return y;
+}
+
+static uint64_t mix(uint64_t x, unsigned bits)
+{
+	uint64_t m = (1ull << bits) - 1;
+	unsigned r = (bits + 1) / 2;
+
+	x = (x * MIX_K1) & m;
+	x ^= x >> r;
+	x = (x * MIX_K2) & m;
+	return x ^ (MIX_C & m);
+}
+
+static uint64_t unmix(uint64_t x, unsigned bits)
+{
+	uint64_t m = (1ull << bits) - 1;
+	unsigned r = (bits + 1) / 2;
+
+	x ^= MIX_C & m;
+	x = (x * inverse_mod64(MIX_K2)) & m;
+	x ^= x >> r;
+	return (x * inverse_mod64(MIX_K1)) & m;
+}
+
+uint64_t emu_mem_ua_to_hpa(uint64_t ua, unsigned shift)
+{
+	uint64_t off = ua & ((1ull << shift) - 1);
+	uint64_t pn = (ua & ((1ull << EMU_UA_BITS) - 1)) >> shift;
+
+	return ((uint64_t)shift << EMU_HPA_ZONE_SHIFT) | (mix(pn, EMU_UA_BITS - shift) << shift) | off;
+}
+
+bool emu_mem_hpa_to_ua(uint64_t hpa, uint64_t *ua)
+{
+	unsigned shift = (unsigned)(hpa >> EMU_HPA_ZONE_SHIFT);
+	uint64_t low = hpa & ((1ull << EMU_HPA_ZONE_SHIFT) - 1);
+
+	if (shift < EMU_PAGE_SHIFT || shift >= EMU_UA_BITS)
+		return false;
+	*ua = (unmix(low >> shift, EMU_UA_BITS - shift) << shift) | (low & ((1ull << shift) - 1));
+	return true;
+}

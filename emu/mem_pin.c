@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pinning user memory: faulting it in writable, locking it, and counting
+ * pins per frame.
+ *
+ * Pin counts live in leaves of 1024 counters (one leaf per 4 MiB of user
+ * address space), found through a util_u64map keyed by the leaf number.  That is 4 bytes per pinned page plus a small constant, and O(1)
+ * per lookup; the hpa of a page needs no storage at all (emu/mem_hpa.c).
+ *
+ * Why everything runs under one mutex, mlock included: mlock is not counted
+ * by the kernel.  When the last pin of a page goes, the page is munlocked;
+ * if another thread could mlock-and-count the same page between our count
+ * reaching 0 and our munlock, its page would end up unlocked while pinned.
+ * Doing the lock/unlock syscalls and the count changes under one mutex
+ * closes that window.  The cost is that pins of different ranges do not
+ * fault in in parallel.
+ *
+ * A page the process had mlocked itself is munlocked when its last pin
+ * goes: munlock is not counted either.  Processes that lock their memory
+ * themselves (mlockall) should use EMU_PIN_POPULATE.
+ *
+ * Fork: a child's pages are new copies, not pinned; the child starts with an
+ * empty table, and pins inherited from the parent (in objects the child may
+ * still hold) are recognised by their generation and never counted down.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "emu/mem_priv.h"
+#include "util/fail.h"
+#include "util/range.h"
+#include "util/u64map.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define LEAF_SHIFT 10u
+#define LEAF_PAGES (1u << LEAF_SHIFT)
+#define DEFAULT_CHUNK 16384u
+
+struct pin_leaf {
+	uint64_t key;			/* page number >> LEAF_SHIFT */
+	uint32_t nonzero;		/* counters > 0 in this leaf */
+	uint32_t counts[LEAF_PAGES];
+};
+
+struct emu_pin {
+	uint64_t ua;
+	uint64_t npages;
+	unsigned generation;		/* pin_generation at creation */
+	unsigned nruns;
+	unsigned min_shift;
+	struct emu__backing_run *runs;
+	struct emu_pin *prev, *next;	/* pin_list, under pin_lock */
+};
+
+/*
+ * All of the following is protected by pin_lock, a leaf lock: nothing else
+ * is taken under it.
+ */
+static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct util_u64map pin_leaves = UTIL_U64MAP_INIT;	/* leaf number -> leaf */
+static struct emu_pin pin_list = { .prev = &pin_list, .next = &pin_list };
+static unsigned pin_generation;
+static enum emu_pin_mode pin_mode = EMU_PIN_AUTO;
+static bool pin_mlock_refused;		/* AUTO mode fell back to populate-only */
+static bool pin_ever_mlocked;
+static uint64_t pin_chunk = DEFAULT_CHUNK;
+static struct emu_mem_stats pin_stats;
+static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
+
+/* ------------------------------------------------------------ the leaf hash */
+
+static struct pin_leaf *leaf_find(uint64_t key)
+{
+	return (struct pin_leaf *)(uintptr_t)util_u64map_get(&pin_leaves, key);
+}
+
+static int leaf_get(uint64_t key, struct pin_leaf **out)
+{
+	struct pin_leaf *l = leaf_find(key);
+
+	if (l) {
+		*out = l;
+		return 0;
+	}
+	if (util_should_fail("emu_pin_leaf"))
+		return -ENOMEM;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->key = key;
+	if (util_u64map_insert(&pin_leaves, key, (uint64_t)(uintptr_t)l)) {
+		free(l);
+		return -ENOMEM;
+	}
+	*out = l;
+	return 0;
+}
+
+static void leaf_remove(struct pin_leaf *l)
+{
+	util_u64map_remove(&pin_leaves, l->key);
+	free(l);
+}
+
+/* ------------------------------------------------------------ pin counting */
+
+static uint32_t count_of(uint64_t page)
+{
+	struct pin_leaf *l = leaf_find(page >> LEAF_SHIFT);
+
+	return l ? l->counts[page & (LEAF_PAGES - 1)] : 0;
+}
+
+/* Adds one pin to each of @n pages from @page; on failure adds none. */
+static int counts_inc(uint64_t page, uint64_t n)
+{
+	uint64_t p = page, end = page + n;
+
+	while (p < end) {
+		struct pin_leaf *l;
+		uint64_t stop = ((p >> LEAF_SHIFT) + 1) << LEAF_SHIFT;
+		int rc = leaf_get(p >> LEAF_SHIFT, &l);
+
+		if (rc) {
+			/* Pages [page, p) were counted: take them back. */
+			while (p > page) {
+				struct pin_leaf *u = leaf_find((p - 1) >> LEAF_SHIFT);
+				uint32_t *c = &u->counts[(p - 1) & (LEAF_PAGES - 1)];
+
+				pin_stats.pin_refs--;
+				if (!--*c) {
+					pin_stats.pinned_pages--;
+					if (!--u->nonzero)
+						leaf_remove(u);
+				}
+				p--;
+			}
+			return rc;
+		}
+		if (stop > end)
+			stop = end;
+		for (; p < stop; p++) {
+			uint32_t *c = &l->counts[p & (LEAF_PAGES - 1)];
+
+			if (!(*c)++) {
+				l->nonzero++;
+				pin_stats.pinned_pages++;
+			}
+			pin_stats.pin_refs++;
+		}
+	}
+	return 0;
+}
+
+/* Drops one pin from each of @n pages from @page.  Never fails. */
+static void counts_dec(uint64_t page, uint64_t n)
+{
+	uint64_t p = page, end = page + n;
+
+	while (p < end) {
+		struct pin_leaf *l = leaf_find(p >> LEAF_SHIFT);
+		uint64_t stop = ((p >> LEAF_SHIFT) + 1) << LEAF_SHIFT;
+
+		if (stop > end)
+			stop = end;
+		if (!l) {
+			pin_stats.unpin_underflows += stop - p;
+			p = stop;
+			continue;
+		}
+		for (; p < stop; p++) {
+			uint32_t *c = &l->counts[p & (LEAF_PAGES - 1)];
+
+			if (!*c) {
+				pin_stats.unpin_underflows++;
+				continue;
+			}
+			pin_stats.pin_refs--;
+			if (!--*c) {
+				pin_stats.pinned_pages--;
+				l->nonzero--;
+			}
+		}
+		if (!l->nonzero)
+			leaf_remove(l);
+	}
+}
+
+/* munlocks the runs of pages in [page, page + n) that no pin holds any more. */
+static void munlock_unpinned(uint64_t page, uint64_t n)
+{
+	uint64_t p = page, end = page + n;
+
+	if (!pin_ever_mlocked)
+		return;
+	while (p < end) {
+		uint64_t run;
+
+		while (p < end && count_of(p))
+			p++;
+		for (run = p; run < end && !count_of(run); run++)
+			;
+		if (run > p)
+			munlock((void *)(uintptr_t)(p << EMU_PAGE_SHIFT),
+				(size_t)((run - p) << EMU_PAGE_SHIFT));
+		p = run;
+	}
+}
+
+/* Faults [ua, ua + len) in writable and locks it as the mode says. */
+static int fault_in(uint64_t ua, uint64_t len)
+{
+	void *addr = (void *)(uintptr_t)ua;
+
+	if (pin_mode != EMU_PIN_POPULATE && !pin_mlock_refused) {
+		if (!mlock(addr, (size_t)len)) {
+			pin_ever_mlocked = true;
+			return 0;
+		}
+		if (errno != EPERM && errno != EAGAIN && errno != ENOMEM)
+			return -EFAULT;
+		if (pin_mode == EMU_PIN_MLOCK)
+			return -ENOMEM;
+		/* Not allowed to lock: populate-only from now on. */
+		pin_mlock_refused = true;
+	}
+	if (madvise(addr, (size_t)len, MADV_POPULATE_WRITE))
+		return -EFAULT;
+	return 0;
+}
+
+static int pin_one_chunk(uint64_t ua, uint64_t npages)
+{
+	int rc;
+
+	if (util_should_fail("emu_pin_chunk"))
+		return -ENOMEM;
+	rc = fault_in(ua, npages << EMU_PAGE_SHIFT);
+	if (!rc)
+		rc = counts_inc(ua >> EMU_PAGE_SHIFT, npages);
+	if (rc)
+		munlock_unpinned(ua >> EMU_PAGE_SHIFT, npages);
+	return rc;
+}
+
+/* ------------------------------------------------------------------- fork */
+
+static void pin_atfork_prepare(void)
+{
+	pthread_mutex_lock(&pin_lock);
+}
+
+static void pin_atfork_parent(void)
+{
+	pthread_mutex_unlock(&pin_lock);
+}
+
+static void pin_atfork_child(void)
+{
+	uint64_t i;
+
+	pthread_mutex_init(&pin_lock, NULL);
+	for (i = 0; i < pin_leaves.cap; i++)
+		free((void *)(uintptr_t)pin_leaves.slots[i].val);
+	util_u64map_destroy(&pin_leaves);
+	pin_list.prev = pin_list.next = &pin_list;
+	pin_generation++;
+	pin_ever_mlocked = false;	/* mlock is not inherited */
+	memset(&pin_stats, 0, sizeof(pin_stats));
+}
+
+static void pin_init(void)
+{
+	pthread_atfork(pin_atfork_prepare, pin_atfork_parent, pin_atfork_child);
+}
+
+/* ------------------------------------------------------------------ public */
+
+int emu_mem_set_pin_mode(enum emu_pin_mode mode)
+{
+	if (mode != EMU_PIN_AUTO && mode != EMU_PIN_MLOCK && mode != EMU_PIN_POPULATE)
+		return -EINVAL;
+	pthread_mutex_lock(&pin_lock);
+	pin_mode = mode;
+	pin_mlock_refused = false;
+	pthread_mutex_unlock(&pin_lock);
+	return 0;
+}
+
+void emu_mem_set_pin_chunk(uint64_t npages)
+{
+	pthread_mutex_lock(&pin_lock);
+	pin_chunk = npages ? npages : DEFAULT_CHUNK;
+	pthread_mutex_unlock(&pin_lock);
+}
+
+int emu_mem_pin(uint64_t ua, uint64_t npages, struct emu_pin **out)
+{
+	struct emu_pin *pin;
+	uint64_t end, done, chunk;
+	unsigned i;
+	int rc;
+
+	pthread_once(&pin_once, pin_init);
+	if (!npages || !util_is_aligned(ua, EMU_PAGE_SHIFT) || npages > (UINT64_MAX >> EMU_PAGE_SHIFT))
+		return -EINVAL;
+	if (!util_range_end(ua, npages << EMU_PAGE_SHIFT, &end))
+		return -EINVAL;
+	if (end > (1ull << EMU_UA_BITS))
+		return -EFAULT;
+	if (util_should_fail("emu_pin_alloc"))
+		return -ENOMEM;
+	pin = calloc(1, sizeof(*pin));
+	if (!pin)
+		return -ENOMEM;
+	pin->ua = ua;
+	pin->npages = npages;
+	rc = emu__mem_probe(ua, end, &pin->runs, &pin->nruns);
+	if (rc)
+		goto err_free;
+	pin->min_shift = EMU_UA_BITS;
+	for (i = 0; i < pin->nruns; i++)
+		if (pin->runs[i].shift < pin->min_shift)
+			pin->min_shift = pin->runs[i].shift;
+
+	pthread_mutex_lock(&pin_lock);
+	chunk = pin_chunk;
+	for (done = 0; done < npages; done += chunk) {
+		uint64_t n = npages - done < chunk ? npages - done : chunk;
+
+		rc = pin_one_chunk(ua + (done << EMU_PAGE_SHIFT), n);
+		if (rc)
+			goto err_unpin;
+	}
+	pin->generation = pin_generation;
+	pin->next = &pin_list;
+	pin->prev = pin_list.prev;
+	pin_list.prev->next = pin;
+	pin_list.prev = pin;
+	pin_stats.pins++;
+	pin_stats.pin_meta_bytes += sizeof(*pin) + pin->nruns * sizeof(*pin->runs);
+	pthread_mutex_unlock(&pin_lock);
+	*out = pin;
+	return 0;
+
+err_unpin:
+	counts_dec(ua >> EMU_PAGE_SHIFT, done);
+	munlock_unpinned(ua >> EMU_PAGE_SHIFT, done);
+	pthread_mutex_unlock(&pin_lock);
+	free(pin->runs);
+err_free:
+	free(pin);
+	return rc;
+}
+
+void emu_mem_unpin(struct emu_pin *pin)
+{
+	if (!pin)
+		return;
+	pthread_mutex_lock(&pin_lock);
+	if (pin->generation == pin_generation) {
+		counts_dec(pin->ua >> EMU_PAGE_SHIFT, pin->npages);
+		munlock_unpinned(pin->ua >> EMU_PAGE_SHIFT, pin->npages);
+		pin->prev->next = pin->next;
+		pin->next->prev = pin->prev;
+		pin_stats.pins--;
+		pin_stats.pin_meta_bytes -= sizeof(*pin) + pin->nruns * sizeof(*pin->runs);
+	}
+	pthread_mutex_unlock(&pin_lock);
+	free(pin->runs);
+	free(pin);
+}
+
+static const struct emu__backing_run *run_at(const struct emu_pin *pin, uint64_t ua)
+{
+	unsigned lo = 0, hi = pin->nruns;
+
+	while (hi - lo > 1) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (pin->runs[mid].start <= ua)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &pin->runs[lo];
+}
+
+unsigned emu_pin_page_shift(const struct emu_pin *pin, uint64_t ua)
+{
+	return run_at(pin, ua)->shift;
+}
+
+unsigned emu_pin_min_page_shift(const struct emu_pin *pin)
+{
+	return pin->min_shift;
+}
+
+uint64_t emu_pin_hpa(const struct emu_pin *pin, uint64_t ua)
+{
+	return emu_mem_ua_to_hpa(ua, run_at(pin, ua)->shift);
+}
+
+uint32_t emu_mem_ua_pins(uint64_t ua)
+{
+	uint32_t c;
+
+	pthread_mutex_lock(&pin_lock);
+	c = count_of(ua >> EMU_PAGE_SHIFT);
+	pthread_mutex_unlock(&pin_lock);
+	return c;
+}
+
+uint32_t emu_mem_hpa_pins(uint64_t hpa)
+{
+	uint64_t ua;
+
+	if (!emu_mem_hpa_to_ua(hpa, &ua))
+		return 0;
+	return emu_mem_ua_pins(ua);
+}
+
+void emu__mem_pin_stats(struct emu_mem_stats *st)
+{
+	pthread_mutex_lock(&pin_lock);
+	st->pins = pin_stats.pins;
+	st->pinned_pages = pin_stats.pinned_pages;
+	st->pin_refs = pin_stats.pin_refs;
+	st->pin_meta_bytes = pin_stats.pin_meta_bytes + util_u64map_bytes(&pin_leaves) +
+			     pin_leaves.n * sizeof(struct pin_leaf);
+	st->unpin_underflows = pin_stats.unpin_underflows;
+	st->mlocked = pin_ever_mlocked && !pin_mlock_refused && pin_mode != EMU_PIN_POPULATE;
+	pthread_mutex_unlock(&pin_lock);
+}
+
+int emu__mem_pin_check(void)
+{
+	uint64_t refs = 0, pages = 0, leaves = 0, i;
+	struct emu_pin *pin;
+	int rc = 0;
+
+	pthread_mutex_lock(&pin_lock);
+	for (i = 0; i < pin_leaves.cap; i++) {
+		struct pin_leaf *l = (struct pin_leaf *)(uintptr_t)pin_leaves.slots[i].val;
+		uint32_t nz = 0;
+
+		if (!l)
+			continue;
+		leaves++;
+		for (unsigned j = 0; j < LEAF_PAGES; j++) {
+			refs += l->counts[j];
+			nz += !!l->counts[j];
+		}
+		pages += nz;
+		if (nz != l->nonzero || !nz) {
+			fprintf(stderr, "emu_mem_check: leaf %#llx nonzero %u, counted %u\n",
+				(unsigned long long)l->key, l->nonzero, nz);
+			rc = -EUCLEAN;
+		}
+		if (leaf_find(l->key) != l) {
+			fprintf(stderr, "emu_mem_check: leaf %#llx unreachable\n",
+				(unsigned long long)l->key);
+			rc = -EUCLEAN;
+		}
+	}
+	if (leaves != pin_leaves.n || refs != pin_stats.pin_refs || pages != pin_stats.pinned_pages) {
+		fprintf(stderr, "emu_mem_check: leaves %llu/%llu refs %llu/%llu pages %llu/%llu\n",
+			(unsigned long long)leaves, (unsigned long long)pin_leaves.n,
+			(unsigned long long)refs, (unsigned long long)pin_stats.pin_refs,
+			(unsigned long long)pages, (unsigned long long)pin_stats.pinned_pages);
+		rc = -EUCLEAN;
+	}
+	refs = 0;
+	for (pin = pin_list.next; pin != &pin_list; pin = pin->next) {
+		refs += pin->npages;
+		for (i = 0; i < pin->npages; i++) {
+			if (!count_of((pin->ua >> EMU_PAGE_SHIFT) + i)) {
+				fprintf(stderr, "emu_mem_check: page %#llx of a live pin is not pinned\n",
+					(unsigned long long)(pin->ua + (i << EMU_PAGE_SHIFT)));
+				rc = -EUCLEAN;
+				break;
+			}
+		}
+	}
+	if (refs != pin_stats.pin_refs) {
+		fprintf(stderr, "emu_mem_check: live pins hold %llu pages, counters %llu\n",
+			(unsigned long long)refs, (unsigned long long)pin_stats.pin_refs);
+		rc = -EUCLEAN;
+	}
+	pthread_mutex_unlock(&pin_lock);
+	return rc;
+}

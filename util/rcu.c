@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Read-copy-update, memory-barrier flavour (see util/rcu.h).
+ *
+ * Why not liburcu: the project's run-time dependencies are libnuma and
+ * nothing else, and this needs only the tiny subset below.
+ *
+ * Each thread owns one struct rcu_reader, linked into a global list on the
+ * thread's first read lock and unlinked by a pthread key destructor at thread
+ * exit.  reader->gp is 0 outside a section, else the grace-period number the
+ * thread saw when it entered.  The seq_cst store/load pairing on reader->gp
+ * and rcu_gp is what orders a reader's accesses against the writer's free:
+ * either the writer sees the reader inside (and waits), or the reader sees
+ * the writer's unlink (and cannot find the object).
+ */
+#include <assert.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "util/rcu.h"
+
+struct rcu_reader {
+	uint64_t gp;			/* atomic; 0: quiescent */
+	unsigned nesting;		/* owner thread only */
+	struct rcu_reader *next;	/* under rcu_registry_lock */
+	struct rcu_reader **pprev;	/* under rcu_registry_lock */
+};
+
+static uint64_t rcu_gp = 1;		/* atomic; never 0 */
+static pthread_mutex_t rcu_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rcu_reader *rcu_readers;
+static pthread_key_t rcu_key;
+static pthread_once_t rcu_key_once = PTHREAD_ONCE_INIT;
+static __thread struct rcu_reader *rcu_self;
+/* Used when a thread's reader record cannot be allocated: see rcu_register(). */
+static __thread struct rcu_reader rcu_self_static;
+
+static void rcu_unregister(void *arg)
+{
+	struct rcu_reader *r = arg;
+
+	pthread_mutex_lock(&rcu_registry_lock);
+	*r->pprev = r->next;
+	if (r->next)
+		r->next->pprev = r->pprev;
+	pthread_mutex_unlock(&rcu_registry_lock);
+	if (r != &rcu_self_static)
+		free(r);
+}
+
+static void rcu_atfork_prepare(void)
+{
+	pthread_mutex_lock(&rcu_registry_lock);
+}
+
+static void rcu_atfork_parent(void)
+{
+	pthread_mutex_unlock(&rcu_registry_lock);
+}
+
+/*
+ * The child has one thread: the other readers' records describe threads that
+ * do not exist there and may be frozen inside a section, which would make
+ * every synchronize in the child wait forever.  Keep only our own record.
+ */
+static void rcu_atfork_child(void)
+{
+	pthread_mutex_init(&rcu_registry_lock, NULL);
+	rcu_readers = rcu_self;
+	if (rcu_self) {
+		rcu_self->next = NULL;
+		rcu_self->pprev = &rcu_readers;
+	}
+}
+
+static void rcu_make_key(void)
+{
+	if (pthread_key_create(&rcu_key, rcu_unregister))
+		abort();
+	pthread_atfork(rcu_atfork_prepare, rcu_atfork_parent, rcu_atfork_child);
+}
+
+static struct rcu_reader *rcu_register(void)
+{
+	struct rcu_reader *r;
+
+	pthread_once(&rcu_key_once, rcu_make_key);
+	/*
+	 * Read locks cannot fail.  The thread-local fallback record is fine
+	 * because the destructor runs before the thread's TLS is released.
+	 */
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		r = &rcu_self_static;
+	pthread_mutex_lock(&rcu_registry_lock);
+	r->next = rcu_readers;
+	if (rcu_readers)
+		rcu_readers->pprev = &r->next;
+	r->pprev = &rcu_readers;
+	rcu_readers = r;
+	pthread_mutex_unlock(&rcu_registry_lock);
+	pthread_setspecific(rcu_key, r);
+	rcu_self = r;
+	return r;
+}
+
+void util_rcu_read_lock(void)
+{
+	struct rcu_reader *r = rcu_self;
+
+	if (!r)
+		r = rcu_register();
+	if (r->nesting++)
+		return;
+	__atomic_store_n(&r->gp, __atomic_load_n(&rcu_gp, __ATOMIC_RELAXED), __ATOMIC_SEQ_CST);
+	/* The store above must be visible before any read of shared data. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void util_rcu_read_unlock(void)
+{
+	struct rcu_reader *r = rcu_self;
+
+	assert(r && r->nesting);
+	if (--r->nesting)
+		return;
+	__atomic_store_n(&r->gp, 0, __ATOMIC_RELEASE);
+}
+
+bool util_rcu_in_read_section(void)
+{
+	return rcu_self && rcu_self->nesting;
+}
+
+void util_rcu_synchronize(void)
+{
+	struct rcu_reader *r;
+	uint64_t gp;
+
+	assert(!util_rcu_in_read_section());
+	pthread_once(&rcu_key_once, rcu_make_key);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&rcu_registry_lock);
+	gp = __atomic_add_fetch(&rcu_gp, 1, __ATOMIC_SEQ_CST);
+	for (r = rcu_readers; r; r = r->next) {
+		for (;;) {
+			uint64_t seen = __atomic_load_n(&r->gp, __ATOMIC_ACQUIRE);
+
+			if (!seen || seen >= gp)
+				break;
+			sched_yield();
+		}
+	}
+	pthread_mutex_unlock(&rcu_registry_lock);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
