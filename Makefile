@@ -64,6 +64,7 @@ BENCH_BINS := $(addprefix $(B)/bench/,$(BENCHES))
 
 .PHONY: all deps run check check-race bench install uninstall clean tests
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: $(B)/libspaprtce.a $(B)/libspaprtce.so $(B)/spaprtce
 

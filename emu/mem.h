@@ -122,7 +122,7 @@ void emu_mem_set_pin_chunk(uint64_t npages);
  * @node:  NUMA node; emu_mem_node() for the host bridge's node
  * @size:  bytes, a power of two >= EMU_PAGE_SIZE
  * @hva:   where the process reads and writes the block
- * @hpa:   its host physical address (aligned to min(size, 2 MiB))
+ * @hpa:   its host physical address, aligned to @size
  *
  * A fault-injection point.  Returns 0, -EINVAL (size not a power of two or
  * below EMU_PAGE_SIZE; node does not exist: never a silent fallback),

@@ -95,18 +95,21 @@ int emu_mem_set_node(int node)
 	return 0;
 }
 
-/* A fresh mapping of @size bytes, aligned to 2 MiB, bound to @node. */
+/*
+ * A fresh mapping of @size bytes (a power of two >= 2 MiB), aligned to its
+ * size so that every block is naturally aligned, bound to @node.
+ */
 static void *map_on_node(uint64_t size, int node)
 {
 	uint8_t *p, *a;
 
-	p = mmap(NULL, size + CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	a = (uint8_t *)(((uintptr_t)p + CHUNK_SIZE - 1) & ~(uintptr_t)(CHUNK_SIZE - 1));
+	a = (uint8_t *)(((uintptr_t)p + size - 1) & ~(uintptr_t)(size - 1));
 	if (a > p)
 		munmap(p, (size_t)(a - p));
-	munmap(a + size, (size_t)(p + CHUNK_SIZE - a));
+	munmap(a + size, (size_t)(p + size - a));
 	if (numa_available() >= 0)
 		numa_tonode_memory(a, size, node);
 	return a;

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Region lifetime and the used/mapped protocol (spec sections 2 and 4).
+ *
+ * new follows the kernel's order: charge first (cheap to undo, and it stops
+ * an over-limit request before any page is touched), then pin outside the
+ * lock, then under mm->lock the overlap check and the insert.  Two threads
+ * registering the same range both pin; the second to take the lock sees the
+ * overlap and unwinds (spec 4.2, race 4).
+ *
+ * put makes "no mappings" and "no more mappings" one atomic step: mapped
+ * 1 -> 0.  After it every mapped_inc fails with ENXIO, so a reader that found
+ * the region just before the unlink cannot create a TCE into pages about to
+ * be unpinned (spec 4.2, race 1); the memory itself is freed only after
+ * util_rcu_synchronize(), when no reader can hold the pointer (race 2).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "mmreg/mmreg_priv.h"
+#include "util/fail.h"
+#include "util/range.h"
+#include "util/rcu.h"
+
+void mmreg_read_lock(void)
+{
+	util_rcu_read_lock();
+}
+
+void mmreg_read_unlock(void)
+{
+	util_rcu_read_unlock();
+}
+
+/* Validates (ua, entries) and returns the end address in *end. */
+static int check_range(uint64_t ua, uint64_t entries, uint64_t *end)
+{
+	if (!entries || !util_is_aligned(ua, EMU_PAGE_SHIFT) ||
+	    entries > (UINT64_MAX >> EMU_PAGE_SHIFT) ||
+	    !util_range_end(ua, entries << EMU_PAGE_SHIFT, end))
+		return -EINVAL;
+	return 0;
+}
+
+static int region_alloc(uint64_t ua, uint64_t entries, struct mmreg_region **out)
+{
+	struct mmreg_region *r;
+
+	if (util_should_fail("mmreg_region_alloc"))
+		return -ENOMEM;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->ua = ua;
+	r->entries = entries;
+	r->used = 1;
+	r->mapped = 1;
+	r->dev_hpa = MMREG_DEV_HPA_NONE;
+	*out = r;
+	return 0;
+}
+
+/*
+ * Under mm->lock: overlap check and insert.  On success *old is the snapshot
+ * to retire after the lock is dropped.
+ */
+static int region_link(struct mmreg_mm *mm, struct mmreg_region *r, uint64_t end,
+		       struct mmreg_snap **old)
+{
+	int rc;
+
+	if (mmreg__snap_overlaps(mm->snap, r->ua, end))
+		return -EINVAL;
+	rc = mmreg__registry_insert(mm, r, old);
+	if (rc)
+		return rc;
+	mm->nregions++;
+	mm->region_bytes += sizeof(*r);
+	if (r->pin)
+		mm->registered_pages += r->entries;
+	else
+		__atomic_add_fetch(&mm->ndev, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static void retire(struct mmreg_snap *old)
+{
+	if (!old)
+		return;
+	util_rcu_synchronize();
+	free(old);
+}
+
+int mmreg_region_new(struct mmreg_mm *mm, uint64_t ua, uint64_t entries,
+		     struct mmreg_region **out)
+{
+	struct mmreg_snap *old = NULL;
+	struct mmreg_region *r;
+	uint64_t end;
+	unsigned align;
+	int rc;
+
+	rc = check_range(ua, entries, &end);
+	if (rc)
+		return rc;
+	rc = mmreg_mm_charge(mm, entries);
+	if (rc)
+		return rc;
+	rc = region_alloc(ua, entries, &r);
+	if (rc)
+		goto err_uncharge;
+	rc = emu_mem_pin(ua, entries, &r->pin);
+	if (rc)
+		goto err_free;
+	/* Natural alignment bounds the page size, then the smallest backing page (Q8: per page). */
+	align = util_ffs64(ua | (entries << EMU_PAGE_SHIFT));
+	r->pageshift = emu_pin_min_page_shift(r->pin);
+	if (align < r->pageshift)
+		r->pageshift = align;
+
+	pthread_mutex_lock(&mm->lock);
+	rc = region_link(mm, r, end, &old);
+	pthread_mutex_unlock(&mm->lock);
+	if (rc)
+		goto err_unpin;
+	retire(old);
+	*out = r;
+	return 0;
+
+err_unpin:
+	emu_mem_unpin(r->pin);
+err_free:
+	free(r);
+err_uncharge:
+	mmreg_mm_uncharge(mm, entries);
+	return rc;
+}
+
+int mmreg_region_newdev(struct mmreg_mm *mm, uint64_t ua, uint64_t entries, uint64_t dev_hpa,
+			struct mmreg_region **out)
+{
+	struct mmreg_snap *old = NULL;
+	struct mmreg_region *r;
+	uint64_t end, dev_end;
+	int rc;
+
+	rc = check_range(ua, entries, &end);
+	if (rc)
+		return rc;
+	if (dev_hpa == MMREG_DEV_HPA_NONE || !util_is_aligned(dev_hpa, EMU_PAGE_SHIFT) ||
+	    !util_range_end(dev_hpa, entries << EMU_PAGE_SHIFT, &dev_end))
+		return -EINVAL;
+	rc = region_alloc(ua, entries, &r);
+	if (rc)
+		return rc;
+	r->dev_hpa = dev_hpa;
+	r->pageshift = util_ffs64(dev_hpa | (entries << EMU_PAGE_SHIFT));
+
+	pthread_mutex_lock(&mm->lock);
+	rc = region_link(mm, r, end, &old);
+	pthread_mutex_unlock(&mm->lock);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	retire(old);
+	*out = r;
+	return 0;
+}
+
+struct mmreg_region *mmreg_region_get(struct mmreg_mm *mm, uint64_t ua, uint64_t entries)
+{
+	struct mmreg_region *r;
+
+	pthread_mutex_lock(&mm->lock);
+	util_rcu_read_lock();
+	r = mmreg_region_find(mm, ua, entries);
+	util_rcu_read_unlock();
+	if (r)
+		r->used++;
+	pthread_mutex_unlock(&mm->lock);
+	return r;
+}
+
+/* Unpins, uncharges and frees a region nobody can reach any more.  Never fails. */
+void mmreg__region_free(struct mmreg_mm *mm, struct mmreg_region *region)
+{
+	if (region->pin) {
+		emu_mem_unpin(region->pin);
+		mmreg_mm_uncharge(mm, region->entries);
+	}
+	free(region);
+}
+
+int mmreg_region_put(struct mmreg_mm *mm, struct mmreg_region *region)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&mm->lock);
+	if (!region->used) {
+		pthread_mutex_unlock(&mm->lock);
+		return -ENOENT;
+	}
+	if (--region->used) {
+		pthread_mutex_unlock(&mm->lock);
+		return 0;
+	}
+	if (!__atomic_compare_exchange_n(&region->mapped, &one, 0, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		region->used = 1;
+		pthread_mutex_unlock(&mm->lock);
+		return -EBUSY;
+	}
+	mmreg__registry_remove(mm, region);
+	mm->nregions--;
+	mm->region_bytes -= sizeof(*region);
+	if (region->pin)
+		mm->registered_pages -= region->entries;
+	else
+		__atomic_sub_fetch(&mm->ndev, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&mm->lock);
+
+	util_rcu_synchronize();
+	mmreg__region_free(mm, region);
+	return 0;
+}
+
+int mmreg_region_ua_to_hpa(const struct mmreg_region *region, uint64_t ua, unsigned pageshift,
+			   uint64_t *hpa)
+{
+	uint64_t index = (ua - region->ua) >> EMU_PAGE_SHIFT;
+
+	if (ua < region->ua || index >= region->entries || pageshift > region->pageshift)
+		return -EFAULT;
+	if (!region->pin)
+		*hpa = region->dev_hpa + (ua - region->ua);
+	else
+		*hpa = emu_pin_hpa(region->pin, ua);
+	return 0;
+}
+
+int mmreg_region_mapped_add(struct mmreg_region *region, uint64_t n)
+{
+	uint64_t v = __atomic_load_n(&region->mapped, __ATOMIC_RELAXED);
+
+	do {
+		if (!v)
+			return -ENXIO;
+	} while (!__atomic_compare_exchange_n(&region->mapped, &v, v + n, true, __ATOMIC_ACQUIRE,
+					      __ATOMIC_RELAXED));
+	return 0;
+}
+
+void mmreg_region_mapped_sub(struct mmreg_region *region, uint64_t n)
+{
+	uint64_t v = __atomic_load_n(&region->mapped, __ATOMIC_RELAXED), new;
+
+	do {
+		if (v <= 1)
+			return;
+		new = n >= v ? 1 : v - n;
+	} while (!__atomic_compare_exchange_n(&region->mapped, &v, new, true, __ATOMIC_RELEASE,
+					      __ATOMIC_RELAXED));
+}
+
+int mmreg_region_mapped_inc(struct mmreg_region *region)
+{
+	return mmreg_region_mapped_add(region, 1);
+}
+
+void mmreg_region_mapped_dec(struct mmreg_region *region)
+{
+	mmreg_region_mapped_sub(region, 1);
+}
+
+bool mmreg_is_devmem(struct mmreg_mm *mm, uint64_t hpa, unsigned pageshift, uint64_t *size)
+{
+	struct mmreg_snap *snap;
+	bool found = false;
+
+	if (!__atomic_load_n(&mm->ndev, __ATOMIC_RELAXED))
+		return false;
+	util_rcu_read_lock();
+	snap = __atomic_load_n(&mm->snap, __ATOMIC_ACQUIRE);
+	for (uint32_t i = 0; snap && i < snap->nslots && !found; i++) {
+		struct mmreg_region *r = __atomic_load_n(&snap->slots[i].region, __ATOMIC_ACQUIRE);
+		uint64_t dev_end;
+
+		if (!r || r->pin)
+			continue;
+		dev_end = r->dev_hpa + (r->entries << EMU_PAGE_SHIFT);
+		if (hpa >= r->dev_hpa && hpa < dev_end) {
+			uint64_t left = dev_end - hpa;
+
+			*size = pageshift < 64 && (1ull << pageshift) < left ? 1ull << pageshift : left;
+			found = true;
+		}
+	}
+	util_rcu_read_unlock();
+	return found;
+}
+
+bool mmreg_preregistered(struct mmreg_mm *mm)
+{
+	bool any;
+
+	pthread_mutex_lock(&mm->lock);
+	any = mm->nregions != 0;
+	pthread_mutex_unlock(&mm->lock);
+	return any;
+}
+
+uint64_t mmreg_region_ua(const struct mmreg_region *region)
+{
+	return region->ua;
+}
+
+uint64_t mmreg_region_entries(const struct mmreg_region *region)
+{
+	return region->entries;
+}
+
+unsigned mmreg_region_pageshift(const struct mmreg_region *region)
+{
+	return region->pageshift;
+}
+
+uint64_t mmreg_region_used(const struct mmreg_region *region)
+{
+	return __atomic_load_n(&region->used, __ATOMIC_RELAXED);
+}
+
+uint64_t mmreg_region_mapped(const struct mmreg_region *region)
+{
+	return __atomic_load_n(&region->mapped, __ATOMIC_RELAXED);
+}
+
+uint64_t mmreg_region_dev_hpa(const struct mmreg_region *region)
+{
+	return region->dev_hpa;
+}
+
+bool mmreg_region_is_dev(const struct mmreg_region *region)
+{
+	return !region->pin;
+}
+
+#ifdef SPAPRTCE_DEBUG
+void mmreg__region_set_used(struct mmreg_region *region, uint64_t used)
+{
+	region->used = used;
+}
+#endif

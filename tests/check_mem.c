@@ -1,0 +1,721 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * emu/mem: the hpa space, pinning, pin counts, table memory; and the util/
+ * pieces it stands on (u64map, ranges, fail-nth).
+ */
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <numa.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "emu/mem.h"
+#include "emu/mem_priv.h"
+#include "tests/testutil.h"
+#include "util/range.h"
+#include "util/u64map.h"
+
+#define PS EMU_PAGE_SIZE
+
+/* The sanitizer runtimes turn mlock/munlock into no-ops (they would lock shadow memory). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SKIP_UNDER_SANITIZER(name)                                                                  \
+	do {                                                                                   \
+		printf("SKIP %s: sanitizers make mlock a no-op\n", name);              \
+		return;                                                                        \
+	} while (0)
+#else
+#define SKIP_UNDER_SANITIZER(name) do { } while (0)
+#endif
+
+static void teardown(void)
+{
+	emu_mem_set_page_shift_oracle(NULL, NULL);
+	emu_mem_set_pin_chunk(0);
+	emu_mem_set_pin_mode(EMU_PIN_AUTO);
+	emu__mem_probe_force_smaps(0);
+	tu_assert_emu_clean();
+}
+
+static void setup(void)
+{
+}
+
+/* Pins and returns the pin, asserting success. */
+static struct emu_pin *pin_ok(void *p, uint64_t npages)
+{
+	struct emu_pin *pin = NULL;
+
+	TU_OK(emu_mem_pin((uintptr_t)p, npages, &pin));
+	ck_assert_ptr_nonnull(pin);
+	return pin;
+}
+
+static uint64_t vmlck_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long kb = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* ------------------------------------------------------------ hpa space */
+
+START_TEST(hpa_roundtrip_every_zone)
+{
+	static const unsigned shifts[] = { 12, 16, 21, 24, 30, 34 };
+
+	for (unsigned s = 0; s < sizeof(shifts) / sizeof(shifts[0]); s++) {
+		for (uint64_t i = 0; i < 4096; i++) {
+			uint64_t ua = (i * 0x123456789ull + 0x1000) & ((1ull << EMU_UA_BITS) - 1), back;
+			uint64_t hpa = emu_mem_ua_to_hpa(ua, shifts[s]);
+
+			ck_assert_uint_eq(hpa >> EMU_HPA_ZONE_SHIFT, shifts[s]);
+			ck_assert(emu_mem_hpa_to_ua(hpa, &back));
+			ck_assert_uint_eq(back, ua);
+			/* The offset inside the backing page is kept. */
+			ck_assert_uint_eq(hpa & ((1ull << shifts[s]) - 1), ua & ((1ull << shifts[s]) - 1));
+		}
+	}
+}
+END_TEST
+
+START_TEST(hpa_scattered_for_normal_pages)
+{
+	uint64_t base = 0x7f0000000000ull, adjacent = 0;
+
+	for (uint64_t i = 0; i < 10000; i++) {
+		uint64_t a = emu_mem_ua_to_hpa(base + i * PS, 12);
+		uint64_t b = emu_mem_ua_to_hpa(base + (i + 1) * PS, 12);
+
+		adjacent += b == a + PS || a == b + PS;
+		ck_assert_uint_ne(a, b);
+	}
+	ck_assert_uint_eq(adjacent, 0);
+}
+END_TEST
+
+START_TEST(hpa_contiguous_inside_huge_page)
+{
+	uint64_t base = 0x7f0000200000ull;
+	uint64_t h0 = emu_mem_ua_to_hpa(base, 21);
+
+	ck_assert_uint_eq(h0 & ((1ull << 21) - 1), 0);
+	for (uint64_t off = 0; off < (1ull << 21); off += PS)
+		ck_assert_uint_eq(emu_mem_ua_to_hpa(base + off, 21), h0 + off);
+	/* The next huge page is somewhere else. */
+	ck_assert_uint_ne(emu_mem_ua_to_hpa(base + (1ull << 21), 21), h0 + (1ull << 21));
+}
+END_TEST
+
+START_TEST(hpa_other_zones_are_not_user_memory)
+{
+	uint64_t ua;
+
+	ck_assert(!emu_mem_hpa_to_ua(0, &ua));
+	ck_assert(!emu_mem_hpa_to_ua((uint64_t)EMU_HPA_ZONE_TABLE << EMU_HPA_ZONE_SHIFT, &ua));
+	ck_assert_uint_eq(emu_mem_hpa_pins(0x1000), 0);
+}
+END_TEST
+
+/* -------------------------------------------------------------- pinning */
+
+START_TEST(pin_counts_per_frame)
+{
+	uint8_t *p = tu_map(16);
+	struct emu_pin *a, *b;
+	struct emu_mem_stats st;
+
+	a = pin_ok(p, 16);
+	b = pin_ok(p + 4 * PS, 4);
+	for (int i = 0; i < 16; i++) {
+		uint32_t want = i >= 4 && i < 8 ? 2 : 1;
+
+		ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p + i * PS), want);
+		ck_assert_uint_eq(emu_mem_hpa_pins(emu_pin_hpa(a, (uintptr_t)p + i * PS)), want);
+	}
+	/* The same page pinned twice has the same hpa, as on hardware. */
+	ck_assert_uint_eq(emu_pin_hpa(a, (uintptr_t)p + 5 * PS + 17), emu_pin_hpa(b, (uintptr_t)p + 5 * PS + 17));
+	emu_mem_get_stats(&st);
+	ck_assert_uint_eq(st.pins, 2);
+	ck_assert_uint_eq(st.pinned_pages, 16);
+	ck_assert_uint_eq(st.pin_refs, 20);
+	TU_OK(emu_mem_check());
+	emu_mem_unpin(a);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p), 0);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p + 5 * PS), 1);
+	emu_mem_unpin(b);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p + 5 * PS), 0);
+	tu_unmap(p, 16);
+}
+END_TEST
+
+START_TEST(pin_faults_pages_in_writable)
+{
+	uint8_t *p = tu_map(8);
+	unsigned char vec[8];
+	struct emu_pin *pin;
+
+	TU_OK(emu_mem_set_pin_mode(EMU_PIN_POPULATE));
+	pin = pin_ok(p, 8);
+	ck_assert_int_eq(mincore(p, 8 * PS, vec), 0);
+	for (int i = 0; i < 8; i++)
+		ck_assert_msg(vec[i] & 1, "page %d not resident after pin", i);
+	ck_assert_uint_eq(emu_pin_page_shift(pin, (uintptr_t)p), 12);
+	ck_assert_uint_eq(emu_pin_min_page_shift(pin), 12);
+	emu_mem_unpin(pin);
+	tu_unmap(p, 8);
+}
+END_TEST
+
+START_TEST(pin_mlock_mode_locks_and_unpin_unlocks)
+{
+	uint8_t *p;
+	uint64_t before;
+	struct emu_pin *pin;
+	struct emu_mem_stats st;
+
+	SKIP_UNDER_SANITIZER("pin_mlock_mode_locks_and_unpin_unlocks");
+	p = tu_map(256);
+	before = vmlck_kb();
+	TU_OK(emu_mem_set_pin_mode(EMU_PIN_MLOCK));
+	pin = pin_ok(p, 256);
+	ck_assert_uint_eq(vmlck_kb(), before + 1024);
+	emu_mem_get_stats(&st);
+	ck_assert(st.mlocked);
+	emu_mem_unpin(pin);
+	ck_assert_uint_eq(vmlck_kb(), before);
+	tu_unmap(p, 256);
+}
+END_TEST
+
+START_TEST(pin_overlapping_unpin_keeps_lock_of_the_other)
+{
+	uint8_t *p;
+	uint64_t before;
+	struct emu_pin *a, *b;
+
+	SKIP_UNDER_SANITIZER("pin_overlapping_unpin_keeps_lock_of_the_other");
+	p = tu_map(64);
+	before = vmlck_kb();
+	TU_OK(emu_mem_set_pin_mode(EMU_PIN_MLOCK));
+	a = pin_ok(p, 64);
+	b = pin_ok(p + 32 * PS, 32);
+	emu_mem_unpin(a);
+	/* Pages 32..63 are still pinned by b: they must stay locked. */
+	ck_assert_uint_eq(vmlck_kb(), before + 128);
+	emu_mem_unpin(b);
+	ck_assert_uint_eq(vmlck_kb(), before);
+	tu_unmap(p, 64);
+}
+END_TEST
+
+START_TEST(pin_efault_unmapped_tail)
+{
+	uint8_t *p = tu_map(8);
+	struct emu_pin *pin = NULL;
+
+	tu_unmap(p + 7 * PS, 1);
+	TU_ERR(emu_mem_pin((uintptr_t)p, 8, &pin), EFAULT);
+	ck_assert_ptr_null(pin);
+	tu_assert_emu_clean();
+	tu_unmap(p, 7);
+}
+END_TEST
+
+START_TEST(pin_efault_hole_in_the_middle)
+{
+	uint8_t *p = tu_map(8);
+	struct emu_pin *pin = NULL;
+
+	tu_unmap(p + 3 * PS, 1);
+	TU_ERR(emu_mem_pin((uintptr_t)p, 8, &pin), EFAULT);
+	tu_assert_emu_clean();
+	tu_unmap(p, 3);
+	tu_unmap(p + 4 * PS, 4);
+}
+END_TEST
+
+START_TEST(pin_efault_read_only_and_no_access)
+{
+	uint8_t *p = tu_map(8);
+	struct emu_pin *pin = NULL;
+
+	ck_assert_int_eq(mprotect(p + 6 * PS, PS, PROT_READ), 0);
+	TU_ERR(emu_mem_pin((uintptr_t)p, 8, &pin), EFAULT);
+	tu_assert_emu_clean();
+	ck_assert_int_eq(mprotect(p + 6 * PS, PS, PROT_NONE), 0);
+	TU_ERR(emu_mem_pin((uintptr_t)p, 8, &pin), EFAULT);
+	tu_assert_emu_clean();
+	/* The writable part alone pins. */
+	pin = pin_ok(p, 6);
+	emu_mem_unpin(pin);
+	tu_unmap(p, 8);
+}
+END_TEST
+
+START_TEST(pin_einval_and_efault_arguments)
+{
+	struct emu_pin *pin = NULL;
+	uint8_t *p = tu_map(2);
+
+	TU_ERR(emu_mem_pin((uintptr_t)p + 1, 1, &pin), EINVAL);
+	TU_ERR(emu_mem_pin((uintptr_t)p, 0, &pin), EINVAL);
+	TU_ERR(emu_mem_pin(UINT64_MAX & ~(PS - 1), 2, &pin), EINVAL);
+	TU_ERR(emu_mem_pin(0, UINT64_MAX, &pin), EINVAL);
+	TU_ERR(emu_mem_pin(1ull << EMU_UA_BITS, 1, &pin), EFAULT);
+	TU_ERR(emu_mem_pin((1ull << EMU_UA_BITS) - PS, 2, &pin), EFAULT);
+	ck_assert_ptr_null(pin);
+	tu_unmap(p, 2);
+}
+END_TEST
+
+START_TEST(pin_smaps_fallback_agrees)
+{
+	uint8_t *p = tu_map(8);
+	struct emu_pin *pin;
+
+	emu__mem_probe_force_smaps(1);
+	pin = pin_ok(p, 8);
+	ck_assert_uint_eq(emu_pin_min_page_shift(pin), 12);
+	emu_mem_unpin(pin);
+	tu_unmap(p + 7 * PS, 1);
+	TU_ERR(emu_mem_pin((uintptr_t)p, 8, &pin), EFAULT);
+	ck_assert_int_eq(mprotect(p, PS, PROT_READ), 0);
+	TU_ERR(emu_mem_pin((uintptr_t)p, 2, &pin), EFAULT);
+	tu_unmap(p, 7);
+}
+END_TEST
+
+static unsigned oracle_24_then_12(void *ctx, uint64_t ua, uint64_t *run_end)
+{
+	uint64_t split = *(uint64_t *)ctx;
+
+	if (ua < split) {
+		*run_end = split;
+		return 24;
+	}
+	*run_end = UINT64_MAX;
+	return 12;
+}
+
+START_TEST(pin_oracle_sets_backing)
+{
+	uint8_t *p = tu_map(8);
+	uint64_t split = (uintptr_t)p + 4 * PS;
+	struct emu_pin *pin;
+
+	emu_mem_set_page_shift_oracle(oracle_24_then_12, &split);
+	pin = pin_ok(p, 8);
+	ck_assert_uint_eq(emu_pin_page_shift(pin, (uintptr_t)p), 24);
+	ck_assert_uint_eq(emu_pin_page_shift(pin, (uintptr_t)p + 3 * PS), 24);
+	ck_assert_uint_eq(emu_pin_page_shift(pin, split), 12);
+	ck_assert_uint_eq(emu_pin_min_page_shift(pin), 12);
+	ck_assert_uint_eq(emu_pin_hpa(pin, (uintptr_t)p + 5) >> EMU_HPA_ZONE_SHIFT, 24);
+	ck_assert_uint_eq(emu_pin_hpa(pin, split), emu_mem_ua_to_hpa(split, 12));
+	/* Pin counts stay per system page whatever the backing. */
+	ck_assert_uint_eq(emu_mem_hpa_pins(emu_pin_hpa(pin, (uintptr_t)p + PS)), 1);
+	emu_mem_unpin(pin);
+	tu_unmap(p, 8);
+}
+END_TEST
+
+static int hugetlb_reserve(unsigned long want)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r+");
+	unsigned long have = 0;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lu", &have) != 1)
+		have = 0;
+	if (have < want) {
+		rewind(f);
+		fprintf(f, "%lu\n", want);
+	}
+	fclose(f);
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	char line[128];
+	unsigned long free_pages = 0;
+
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "HugePages_Free: %lu", &free_pages);
+	fclose(f);
+	return free_pages >= want ? 0 : -1;
+}
+
+START_TEST(pin_hugetlb_backing)
+{
+	uint64_t len = 4ull << 20;
+	uint8_t *p;
+	struct emu_pin *pin;
+
+	if (hugetlb_reserve(4)) {
+		printf("SKIP pin_hugetlb_backing: cannot reserve 2 MiB hugetlbfs pages (not root?)\n");
+		return;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (p == MAP_FAILED) {
+		printf("SKIP pin_hugetlb_backing: MAP_HUGETLB failed: %s\n", strerror(errno));
+		return;
+	}
+	pin = pin_ok(p, len / PS);
+	ck_assert_uint_eq(emu_pin_min_page_shift(pin), 21);
+	/* One contiguous hpa run per huge page, scattered across huge pages. */
+	for (uint64_t off = 0; off < (2u << 20); off += PS)
+		ck_assert_uint_eq(emu_pin_hpa(pin, (uintptr_t)p + off), emu_pin_hpa(pin, (uintptr_t)p) + off);
+	ck_assert_uint_ne(emu_pin_hpa(pin, (uintptr_t)p + (2u << 20)), emu_pin_hpa(pin, (uintptr_t)p) + (2u << 20));
+	emu__mem_probe_force_smaps(1);
+	{
+		struct emu_pin *again = pin_ok(p + (2u << 20), (2u << 20) / PS);
+
+		ck_assert_uint_eq(emu_pin_min_page_shift(again), 21);
+		emu_mem_unpin(again);
+	}
+	emu_mem_unpin(pin);
+	munmap(p, len);
+}
+END_TEST
+
+/* Fail-nth sweep over a pin in four chunks: every failure leaves nothing pinned. */
+static int sweep_pin_run(void *ctx)
+{
+	struct emu_pin *pin;
+	int rc = emu_mem_pin((uintptr_t)ctx, 16, &pin);
+
+	if (!rc)
+		emu_mem_unpin(pin);
+	return rc;
+}
+
+static void sweep_pin_check(void *ctx, int rc)
+{
+	(void)ctx;
+	ck_assert_msg(rc == 0 || rc == -ENOMEM, "unexpected rc %s", tu_errname(rc));
+	tu_assert_emu_clean();
+}
+
+START_TEST(pin_fail_nth_sweep)
+{
+	uint8_t *p = tu_map(16);
+	unsigned points;
+
+	emu_mem_set_pin_chunk(4);
+	points = tu_sweep(sweep_pin_run, sweep_pin_check, p);
+	/* alloc, runs array, 4 chunks, leaf, hash growth at least */
+	ck_assert_uint_ge(points, 7);
+	tu_unmap(p, 16);
+}
+END_TEST
+
+static int cap_drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[0].effective &= ~(1u << CAP_IPC_LOCK);
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* Child part of the next test; exit code 0 on success. */
+static int mlock_refused_child(void)
+{
+	struct rlimit rl = { 0, 0 };
+	struct emu_pin *pin;
+	struct emu_mem_stats st;
+	uint8_t *p = mmap(NULL, 8 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED || cap_drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
+		return 10;
+	if (emu_mem_set_pin_mode(EMU_PIN_MLOCK) || emu_mem_pin((uintptr_t)p, 8, &pin) != -ENOMEM)
+		return 11;
+	emu_mem_get_stats(&st);
+	if (st.pinned_pages || st.pins)
+		return 12;
+	/* AUTO falls back to populate-only. */
+	if (emu_mem_set_pin_mode(EMU_PIN_AUTO) || emu_mem_pin((uintptr_t)p, 8, &pin))
+		return 13;
+	emu_mem_get_stats(&st);
+	if (st.mlocked || st.pinned_pages != 8)
+		return 14;
+	emu_mem_unpin(pin);
+	return 0;
+}
+
+START_TEST(pin_mlock_refused_without_cap_ipc_lock)
+{
+	pid_t pid;
+	int status;
+
+	SKIP_UNDER_SANITIZER("pin_mlock_refused_without_cap_ipc_lock");
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid)
+		_exit(mlock_refused_child());
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+}
+END_TEST
+
+START_TEST(pin_fork_child_starts_unpinned)
+{
+	uint8_t *p = tu_map(4);
+	struct emu_pin *pin = pin_ok(p, 4);
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		struct emu_mem_stats st;
+		struct emu_pin *mine;
+
+		emu_mem_get_stats(&st);
+		if (st.pins || st.pinned_pages || emu_mem_ua_pins((uintptr_t)p))
+			_exit(1);
+		if (emu_mem_pin((uintptr_t)p, 4, &mine))
+			_exit(2);
+		emu_mem_unpin(mine);
+		emu_mem_unpin(pin);	/* the parent's pin: must not count down the child's */
+		emu_mem_get_stats(&st);
+		_exit(st.pinned_pages || st.unpin_underflows ? 3 : 0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p), 1);
+	emu_mem_unpin(pin);
+	tu_unmap(p, 4);
+}
+END_TEST
+
+/* ---------------------------------------------------------- table memory */
+
+START_TEST(table_alloc_zeroed_aligned_contiguous)
+{
+	for (unsigned shift = 12; shift <= 23; shift++) {
+		uint64_t size = 1ull << shift, hpa;
+		uint8_t *hva;
+
+		TU_OK(emu_mem_table_alloc(emu_mem_node(), size, (void **)&hva, &hpa));
+		ck_assert_uint_eq(hpa >> EMU_HPA_ZONE_SHIFT, EMU_HPA_ZONE_TABLE);
+		ck_assert_uint_eq(hpa & (size - 1), 0);
+		for (uint64_t i = 0; i < size; i += 512)
+			ck_assert_uint_eq(hva[i], 0);
+		ck_assert_ptr_eq(emu_mem_table_hva(hpa, size), hva);
+		ck_assert_ptr_eq(emu_mem_table_hva(hpa + size - 8, 8), hva + size - 8);
+		ck_assert_ptr_null(emu_mem_table_hva(hpa + size - 8, 16));
+		memset(hva, 0xa5, size);
+		emu_mem_table_free(hva, size);
+		ck_assert_ptr_null(emu_mem_table_hva(hpa, 8));
+	}
+}
+END_TEST
+
+START_TEST(table_reuse_is_zeroed)
+{
+	uint64_t hpa, hpa2;
+	uint8_t *a, *b;
+
+	TU_OK(emu_mem_table_alloc(0, 8192, (void **)&a, &hpa));
+	memset(a, 0xff, 8192);
+	emu_mem_table_free(a, 8192);
+	TU_OK(emu_mem_table_alloc(0, 8192, (void **)&b, &hpa2));
+	ck_assert_ptr_eq(a, b);	/* LIFO free list: the same block comes back */
+	for (int i = 0; i < 8192; i++)
+		ck_assert_uint_eq(b[i], 0);
+	emu_mem_table_free(b, 8192);
+}
+END_TEST
+
+START_TEST(table_alloc_errors)
+{
+	uint64_t hpa = 7;
+	void *hva = NULL;
+
+	TU_ERR(emu_mem_table_alloc(0, 0, &hva, &hpa), EINVAL);
+	TU_ERR(emu_mem_table_alloc(0, 2048, &hva, &hpa), EINVAL);
+	TU_ERR(emu_mem_table_alloc(0, 6000, &hva, &hpa), EINVAL);
+	TU_ERR(emu_mem_table_alloc(-1, 4096, &hva, &hpa), EINVAL);
+	TU_ERR(emu_mem_table_alloc(4096, 4096, &hva, &hpa), EINVAL);
+	ck_assert_ptr_null(hva);
+	ck_assert_uint_eq(hpa, 7);
+	ck_assert(emu_mem_node_exists(0));
+	ck_assert(!emu_mem_node_exists(numa_available() < 0 ? 1 : numa_max_node() + 1));
+	TU_ERR(emu_mem_set_node(-3), EINVAL);
+	ck_assert_int_eq(emu_mem_node(), 0);
+}
+END_TEST
+
+START_TEST(table_blocks_placed_on_node)
+{
+	uint64_t hpa;
+	uint8_t *hva;
+	int node = -1;
+
+	if (numa_available() < 0) {
+		printf("SKIP table_blocks_placed_on_node: no NUMA support\n");
+		return;
+	}
+	TU_OK(emu_mem_table_alloc(0, 4096, (void **)&hva, &hpa));
+	hva[0] = 1;	/* fault it in */
+	ck_assert_int_eq(syscall(SYS_get_mempolicy, &node, NULL, 0, hva, 3 /* MPOL_F_NODE|ADDR */), 0);
+	ck_assert_int_eq(node, 0);
+	hva[0] = 0;
+	emu_mem_table_free(hva, 4096);
+}
+END_TEST
+
+static int sweep_table_run(void *ctx)
+{
+	void *h[4];
+	uint64_t hpa;
+	int rc = 0, n;
+
+	(void)ctx;
+	for (n = 0; n < 4; n++) {
+		rc = emu_mem_table_alloc(0, 4096u << n, &h[n], &hpa);
+		if (rc)
+			break;
+	}
+	while (n--)
+		emu_mem_table_free(h[n], 4096u << n);
+	return rc;
+}
+
+START_TEST(table_fail_nth_sweep)
+{
+	ck_assert_uint_ge(tu_sweep(sweep_table_run, sweep_pin_check, NULL), 4);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- util */
+
+START_TEST(u64map_matches_reference)
+{
+	struct util_u64map m = UTIL_U64MAP_INIT;
+	static uint64_t ref[4096];
+	uint64_t x = 88172645463325252ull;
+
+	for (int round = 0; round < 200000; round++) {
+		uint64_t key;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		key = x % 4096;
+		ck_assert_uint_eq(util_u64map_get(&m, key * 0x10000), ref[key]);
+		if (ref[key]) {
+			util_u64map_remove(&m, key * 0x10000);
+			ref[key] = 0;
+		} else {
+			TU_OK(util_u64map_insert(&m, key * 0x10000, key + 1));
+			ref[key] = key + 1;
+		}
+	}
+	for (uint64_t k = 0; k < 4096; k++)
+		ck_assert_uint_eq(util_u64map_get(&m, k * 0x10000), ref[k]);
+	util_u64map_destroy(&m);
+}
+END_TEST
+
+START_TEST(range_end_overflow)
+{
+	uint64_t end = 5;
+
+	ck_assert(util_range_end(1, 2, &end));
+	ck_assert_uint_eq(end, 3);
+	ck_assert(!util_range_end(UINT64_MAX, 1, &end));
+	ck_assert(!util_range_end(1, UINT64_MAX, &end));
+	ck_assert_uint_eq(end, 3);
+	ck_assert(util_range_end(UINT64_MAX - 1, 1, &end));
+	ck_assert(util_is_pow2(4096) && !util_is_pow2(0) && !util_is_pow2(6000));
+}
+END_TEST
+
+START_TEST(fail_nth_fires_once)
+{
+	util_fail_nth_arm(3);
+	ck_assert(!util_should_fail("a"));
+	ck_assert(!util_should_fail("b"));
+	ck_assert(util_should_fail("c"));
+	ck_assert(!util_should_fail("d"));
+	ck_assert(util_fail_nth_fired());
+	ck_assert_str_eq(util_fail_nth_site(), "c");
+	ck_assert_uint_eq(util_fail_nth_calls(), 4);
+	util_fail_nth_arm(0);
+	ck_assert(!util_should_fail("e"));
+	ck_assert(!util_fail_nth_fired());
+}
+END_TEST
+
+static Suite *mem_suite(void)
+{
+	Suite *s = suite_create("emu_mem");
+	TCase *t;
+
+	t = tcase_create("hpa");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, hpa_roundtrip_every_zone);
+	tcase_add_test(t, hpa_scattered_for_normal_pages);
+	tcase_add_test(t, hpa_contiguous_inside_huge_page);
+	tcase_add_test(t, hpa_other_zones_are_not_user_memory);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("pin");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, pin_counts_per_frame);
+	tcase_add_test(t, pin_faults_pages_in_writable);
+	tcase_add_test(t, pin_mlock_mode_locks_and_unpin_unlocks);
+	tcase_add_test(t, pin_overlapping_unpin_keeps_lock_of_the_other);
+	tcase_add_test(t, pin_efault_unmapped_tail);
+	tcase_add_test(t, pin_efault_hole_in_the_middle);
+	tcase_add_test(t, pin_efault_read_only_and_no_access);
+	tcase_add_test(t, pin_einval_and_efault_arguments);
+	tcase_add_test(t, pin_smaps_fallback_agrees);
+	tcase_add_test(t, pin_oracle_sets_backing);
+	tcase_add_test(t, pin_hugetlb_backing);
+	tcase_add_test(t, pin_fail_nth_sweep);
+	tcase_add_test(t, pin_mlock_refused_without_cap_ipc_lock);
+	tcase_add_test(t, pin_fork_child_starts_unpinned);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("table");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, table_alloc_zeroed_aligned_contiguous);
+	tcase_add_test(t, table_reuse_is_zeroed);
+	tcase_add_test(t, table_alloc_errors);
+	tcase_add_test(t, table_blocks_placed_on_node);
+	tcase_add_test(t, table_fail_nth_sweep);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("util");
+	tcase_add_test(t, u64map_matches_reference);
+	tcase_add_test(t, range_end_overflow);
+	tcase_add_test(t, fail_nth_fires_once);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(mem_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
