@@ -23,13 +23,14 @@ struct mmreg_region {
 
 /*
  * The registry is published as an immutable snapshot (read-copy-update):
- * slots sorted by ua, and a hash from 2 MiB granules to the run of slots
- * that touch the granule.  Insert builds a new snapshot; removal only clears
+ * slots sorted by ua, and a hash from granules (aligned blocks of address
+ * space, sized per snapshot) to the run of slots that touch the granule.  Insert builds a new snapshot; removal only clears
  * the slot's region pointer in place (a tombstone), so put never allocates.
  * Tombstones keep their bounds: no live region can overlap them within the
  * same snapshot, so searches stay correct; the next insert compacts them.
  */
-#define MMREG_GRANULE_SHIFT 21u
+#define MMREG_GRANULE_MIN_SHIFT 12u
+#define MMREG_GRANULE_MAX_SHIFT 40u
 
 struct mmreg_slot {
 	uint64_t ua;
@@ -45,6 +46,7 @@ struct mmreg_bucket {
 
 struct mmreg_snap {
 	uint32_t nslots;
+	unsigned granule_shift;		/* log2 of the granule size in bytes */
 	unsigned bucket_shift;		/* log2 of the bucket count */
 	struct mmreg_bucket *buckets;
 	uint64_t bytes;			/* size of this allocation */

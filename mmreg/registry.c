@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The registry of an mm: an immutable snapshot of sorted slots plus a hash
- * of 2 MiB granules, published with RCU (see struct mmreg_snap).
+ * of granules, published with RCU (see struct mmreg_snap).
  *
  * Why not the kernel's list: DPDK registers one region per hugepage, so
  * thousands of regions are normal, and every MAP looks regions up.  A lookup
  * here hashes the granule of the address and searches the few slots that
- * touch it: O(1) for the one-region-per-hugepage layout, and never worse than
- * a binary search of the slots of one granule.
+ * touch it.  The granule is chosen per snapshot: the smallest power of two,
+ * not below the smallest region, that keeps the granule count under four
+ * per region.  Regions of similar sizes (one per hugepage, one per DIMM) then
+ * get O(1) lookups; a mix of very large and tiny regions degrades to a
+ * binary search among the tiny ones sharing a granule, never worse.
  *
  * Why copy on insert: readers take no lock, so a snapshot never changes
  * under them except for tombstoning (an atomic store of NULL).  An insert
@@ -52,7 +55,7 @@ struct mmreg_slot *mmreg__snap_slot(const struct mmreg_snap *snap, uint64_t ua)
 
 	if (!snap)
 		return NULL;
-	b = bucket_find(snap, ua >> MMREG_GRANULE_SHIFT);
+	b = bucket_find(snap, ua >> snap->granule_shift);
 	if (!b)
 		return NULL;
 	/* Last slot of the bucket's run starting at or before ua. */
@@ -94,16 +97,49 @@ bool mmreg__snap_overlaps(const struct mmreg_snap *snap, uint64_t ua, uint64_t e
 	return false;
 }
 
-static uint64_t granules_of(uint64_t ua, uint64_t end)
+static uint64_t granules_of(uint64_t ua, uint64_t end, unsigned shift)
 {
-	return ((end - 1) >> MMREG_GRANULE_SHIFT) - (ua >> MMREG_GRANULE_SHIFT) + 1;
+	return ((end - 1) >> shift) - (ua >> shift) + 1;
+}
+
+/* Number of granules of 2^shift bytes the live slots plus [ua, end) touch. */
+static uint64_t count_granules(const struct mmreg_snap *cur, uint64_t ua, uint64_t end,
+			       unsigned shift)
+{
+	uint64_t n = granules_of(ua, end, shift);
+
+	for (uint32_t i = 0; cur && i < cur->nslots; i++)
+		if (cur->slots[i].region)
+			n += granules_of(cur->slots[i].ua, cur->slots[i].end, shift);
+	return n;
+}
+
+/* See the top of this file. */
+static unsigned pick_granule(const struct mmreg_snap *cur, uint64_t ua, uint64_t end,
+			     uint64_t nslots, uint64_t *ngran)
+{
+	unsigned shift = util_ilog2(end - ua);
+
+	for (uint32_t i = 0; cur && i < cur->nslots; i++) {
+		const struct mmreg_slot *sl = &cur->slots[i];
+
+		if (sl->region && util_ilog2(sl->end - sl->ua) < shift)
+			shift = util_ilog2(sl->end - sl->ua);
+	}
+	if (shift < MMREG_GRANULE_MIN_SHIFT)
+		shift = MMREG_GRANULE_MIN_SHIFT;
+	for (;; shift++) {
+		*ngran = count_granules(cur, ua, end, shift);
+		if (*ngran <= 4 * nslots || shift == MMREG_GRANULE_MAX_SHIFT)
+			return shift;
+	}
 }
 
 static void index_slot(struct mmreg_snap *snap, uint32_t s)
 {
 	uint64_t mask = (1ull << snap->bucket_shift) - 1;
-	uint64_t g = snap->slots[s].ua >> MMREG_GRANULE_SHIFT;
-	uint64_t last = (snap->slots[s].end - 1) >> MMREG_GRANULE_SHIFT;
+	uint64_t g = snap->slots[s].ua >> snap->granule_shift;
+	uint64_t last = (snap->slots[s].end - 1) >> snap->granule_shift;
 
 	for (; g <= last; g++) {
 		uint64_t i = bucket_of(g, snap->bucket_shift);
@@ -131,20 +167,18 @@ int mmreg__registry_insert(struct mmreg_mm *mm, struct mmreg_region *region,
 {
 	struct mmreg_snap *cur = mm->snap, *snap;
 	uint64_t ua = region->ua, end = ua + (region->entries << EMU_PAGE_SHIFT);
-	uint64_t ngran = granules_of(ua, end), nslots = 1, bytes, nbuckets;
-	unsigned shift = 4;
+	uint64_t ngran, nslots = 1, bytes, nbuckets;
+	unsigned shift = 4, granule;
 	uint32_t i, s = 0;
 	bool placed = false;
 
-	for (i = 0; cur && i < cur->nslots; i++) {
-		if (cur->slots[i].region) {
-			nslots++;
-			ngran += granules_of(cur->slots[i].ua, cur->slots[i].end);
-		}
-	}
+	for (i = 0; cur && i < cur->nslots; i++)
+		nslots += !!cur->slots[i].region;
 	if (nslots > UINT32_MAX)
 		return -ENOMEM;
-	while ((1ull << shift) < 2 * ngran)
+	granule = pick_granule(cur, ua, end, nslots, &ngran);
+	/* Load at most 0.6: short probes, and a table small enough to stay in cache. */
+	while ((1ull << shift) * 3 < 5 * ngran)
 		shift++;
 	nbuckets = 1ull << shift;
 	bytes = sizeof(*snap) + nslots * sizeof(struct mmreg_slot) + nbuckets * sizeof(struct mmreg_bucket);
@@ -154,6 +188,7 @@ int mmreg__registry_insert(struct mmreg_mm *mm, struct mmreg_region *region,
 	if (!snap)
 		return -ENOMEM;
 	snap->bytes = bytes;
+	snap->granule_shift = granule;
 	snap->bucket_shift = shift;
 	snap->buckets = (struct mmreg_bucket *)&snap->slots[nslots];
 	for (i = 0; cur && i < cur->nslots; i++) {
@@ -232,14 +267,14 @@ int mmreg__registry_check(struct mmreg_mm *mm)
 				(unsigned long long)sl->ua, (unsigned long long)sl->end);
 			rc = -EUCLEAN;
 		}
-		for (uint64_t a = sl->ua; a < sl->end; a = ((a >> MMREG_GRANULE_SHIFT) + 1) << MMREG_GRANULE_SHIFT) {
+		for (uint64_t a = sl->ua; a < sl->end; a = ((a >> snap->granule_shift) + 1) << snap->granule_shift) {
 			if (mmreg__snap_slot(snap, a) != sl) {
 				fprintf(stderr, "mmreg_mm_check: index misses slot %u at %#llx\n", i,
 					(unsigned long long)a);
 				rc = -EUCLEAN;
 				break;
 			}
-			if (a > UINT64_MAX - (1ull << MMREG_GRANULE_SHIFT))
+			if (a > UINT64_MAX - (1ull << snap->granule_shift))
 				break;
 		}
 		if (!sl->region)
