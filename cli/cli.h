@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli/cli.h: shared pieces of the spaprtce program.
+ *
+ * Every subcommand reports steps: a name, a free-form detail, locked_vm
+ * before and after, an optional rate, and whether the step met its
+ * expectation.  cli_step() prints a line for people, or with --json appends
+ * an object to the JSON array the program prints at the end.
+ */
+#ifndef SPAPRTCE_CLI_H
+#define SPAPRTCE_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cli_step {
+	const char *name;
+	char detail[256];
+	uint64_t locked_before;		/* pages */
+	uint64_t locked_after;		/* pages */
+	double rate_gbps;		/* < 0: not a transfer */
+	bool ok;
+};
+
+void cli_output_init(bool json);
+void cli_step(const struct cli_step *st);
+/* Prints the verdict (and closes the JSON array); returns the exit status. */
+int cli_finish(const char *what);
+
+int cli_demo(int argc, char **argv);
+
+#endif
