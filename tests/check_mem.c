@@ -332,45 +332,22 @@ START_TEST(pin_oracle_sets_backing)
 }
 END_TEST
 
-static int hugetlb_reserve(unsigned long want)
-{
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r+");
-	unsigned long have = 0;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lu", &have) != 1)
-		have = 0;
-	if (have < want) {
-		rewind(f);
-		fprintf(f, "%lu\n", want);
-	}
-	fclose(f);
-	f = fopen("/proc/meminfo", "r");
-	if (!f)
-		return -1;
-	char line[128];
-	unsigned long free_pages = 0;
-
-	while (fgets(line, sizeof(line), f))
-		sscanf(line, "HugePages_Free: %lu", &free_pages);
-	fclose(f);
-	return free_pages >= want ? 0 : -1;
-}
-
 START_TEST(pin_hugetlb_backing)
 {
 	uint64_t len = 4ull << 20;
+	const char *why = "";
+	long prev = tu_hugetlb_reserve(2, &why);
 	uint8_t *p;
 	struct emu_pin *pin;
 
-	if (hugetlb_reserve(4)) {
-		printf("SKIP pin_hugetlb_backing: cannot reserve 2 MiB hugetlbfs pages (not root?)\n");
+	if (prev < 0) {
+		printf("SKIP pin_hugetlb_backing: %s\n", why);
 		return;
 	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	if (p == MAP_FAILED) {
 		printf("SKIP pin_hugetlb_backing: MAP_HUGETLB failed: %s\n", strerror(errno));
+		tu_hugetlb_restore(prev);
 		return;
 	}
 	pin = pin_ok(p, len / PS);
@@ -388,6 +365,7 @@ START_TEST(pin_hugetlb_backing)
 	}
 	emu_mem_unpin(pin);
 	munmap(p, len);
+	tu_hugetlb_restore(prev);
 }
 END_TEST
 

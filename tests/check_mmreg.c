@@ -512,22 +512,20 @@ END_TEST
 
 START_TEST(pageshift_real_hugetlbfs)
 {
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r+");
-	unsigned long have = 0;
 	uint64_t len = 4ull << 20;
+	const char *why = "";
+	long prev = tu_hugetlb_reserve(2, &why);
 	struct mmreg_region *r;
 	uint8_t *p;
 
-	if (f) {
-		if (fscanf(f, "%lu", &have) != 1 || have < 4) {
-			rewind(f);
-			fprintf(f, "4\n");
-		}
-		fclose(f);
+	if (prev < 0) {
+		printf("SKIP pageshift_real_hugetlbfs: %s\n", why);
+		return;
 	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	if (p == MAP_FAILED) {
-		printf("SKIP pageshift_real_hugetlbfs: no 2 MiB hugetlbfs pages: %s\n", strerror(errno));
+		printf("SKIP pageshift_real_hugetlbfs: MAP_HUGETLB failed: %s\n", strerror(errno));
+		tu_hugetlb_restore(prev);
 		return;
 	}
 	r = reg_ok(p, len / PS);
@@ -539,6 +537,7 @@ START_TEST(pageshift_real_hugetlbfs)
 	ck_assert_uint_eq(mmreg_region_pageshift(r), 20);
 	unreg_ok(r);
 	munmap(p, len);
+	tu_hugetlb_restore(prev);
 }
 END_TEST
 
