@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The debug invariant checker (T1-T5 of tce/tce.h).  It walks both trees in
+ * parallel, as the bulk clear does, and finds every indirect entry's block
+ * through emu_mem_table_hva(), the way the hardware would, rather than
+ * trusting the hpa arithmetic the fast paths use.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tce/tce_priv.h"
+
+#define CHECK_MAX_MESSAGES 8
+
+struct check_ctx {
+	const struct tce_table *t;
+	uint64_t counted[TCE__NTREES][TCE_LEVELS_MAX];
+	unsigned problems;
+};
+
+static const char *const tree_name[TCE__NTREES] = { "hardware", "shadow" };
+
+__attribute__((format(printf, 2, 3)))
+static void complain(struct check_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->problems++ >= CHECK_MAX_MESSAGES)
+		return;
+	fprintf(stderr, "tce_table_check: table %p: ", (const void *)c->t);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The block an indirect entry points to, or NULL (with a complaint) if it is malformed. */
+static uint64_t *indirect_child(struct check_ctx *c, enum tce__tree_id tree, unsigned depth,
+				uint64_t j, uint64_t raw)
+{
+	const struct tce_table *t = c->t;
+	uint64_t v = be64toh(raw), hpa = v & ~TCE_PCI_RW;
+	uint64_t *hva;
+
+	if ((v & TCE_PCI_RW) != TCE_PCI_RW) {
+		complain(c, "%s indirect entry %#llx (depth %u slot %llu) lacks READ|WRITE",
+			 tree_name[tree], (unsigned long long)v, depth, (unsigned long long)j);
+		return NULL;
+	}
+	hva = emu_mem_table_hva(hpa, t->block_bytes);
+	if (!hva || hva != tce__block_hva(hpa) || (hpa & (t->block_bytes - 1) &
+						   ((1ull << 21) - 1))) {
+		complain(c, "%s indirect entry %#llx (depth %u slot %llu) is not a live block",
+			 tree_name[tree], (unsigned long long)v, depth, (unsigned long long)j);
+		return NULL;
+	}
+	c->counted[tree][depth + 1]++;
+	return hva;
+}
+
+static void check_leaf(struct check_ctx *c, const uint64_t *hw, const uint64_t *sh, uint64_t base)
+{
+	const struct tce_table *t = c->t;
+	uint64_t page_mask = (1ull << t->geo.it_page_shift) - 1, j;
+
+	for (j = 0; j <= t->level_mask; j++) {
+		uint64_t h = hw ? be64toh(__atomic_load_n(&hw[j], __ATOMIC_ACQUIRE)) : 0;
+		uint64_t s = sh ? be64toh(__atomic_load_n(&sh[j], __ATOMIC_ACQUIRE)) : 0;
+		uint64_t idx = base + j;
+
+		if (!h && !s)
+			continue;
+		if (idx >= t->geo.it_size) {
+			complain(c, "index %llu beyond it_size %llu holds %#llx / ua %#llx",
+				 (unsigned long long)idx, (unsigned long long)t->geo.it_size,
+				 (unsigned long long)h, (unsigned long long)s);
+			continue;
+		}
+		if (h && (!(h & TCE_PCI_READ) || ((h & ~TCE_PCI_RW) & page_mask)))
+			complain(c, "entry %llu: hardware %#llx lacks READ or is unaligned",
+				 (unsigned long long)(idx + t->geo.it_offset), (unsigned long long)h);
+		if (!(h & TCE_PCI_RW) != !s)
+			complain(c, "entry %llu: hardware %#llx but shadow ua %#llx",
+				 (unsigned long long)(idx + t->geo.it_offset), (unsigned long long)h,
+				 (unsigned long long)s);
+	}
+}
+
+static void check_block(struct check_ctx *c, const uint64_t *hw, const uint64_t *sh,
+			unsigned depth, uint64_t base)
+{
+	const struct tce_table *t = c->t;
+	unsigned shift = tce__depth_shift(t, depth);
+	uint64_t j;
+
+	if (depth == t->geo.it_indirect_levels) {
+		check_leaf(c, hw, sh, base);
+		return;
+	}
+	for (j = 0; j <= t->level_mask; j++) {
+		uint64_t rh = hw ? __atomic_load_n(&hw[j], __ATOMIC_ACQUIRE) : 0;
+		uint64_t rs = sh ? __atomic_load_n(&sh[j], __ATOMIC_ACQUIRE) : 0;
+		uint64_t child_base = base + (j << shift);
+		uint64_t *ch = NULL, *cs = NULL;
+
+		if (!rh && !rs)
+			continue;
+		if (child_base >= t->geo.it_size)
+			complain(c, "depth %u slot %llu beyond it_size has a lower block", depth,
+				 (unsigned long long)j);
+		if (rh)
+			ch = indirect_child(c, TCE__HW, depth, j, rh);
+		if (rs)
+			cs = indirect_child(c, TCE__SHADOW, depth, j, rs);
+		if ((rh && !ch) || (rs && !cs))
+			continue;
+		check_block(c, ch, cs, depth + 1, child_base);
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The leaf list: every node's parent entry holds the leaf block at its base,
+ * its shadow pointer is that leaf's shadow twin, and the distinct bases are
+ * exactly the reachable hardware leaves (their number equals the counter,
+ * and each names a reachable leaf).
+ */
+static void check_leaves(struct check_ctx *c)
+{
+	const struct tce_table *t = c->t;
+	uint64_t n = __atomic_load_n(&t->nleaves, __ATOMIC_RELAXED), i = 0, distinct = 0;
+	const struct tce__leaf *leaf = __atomic_load_n(&t->leaves, __ATOMIC_ACQUIRE);
+	uint64_t *bases;
+
+	if (!t->geo.it_indirect_levels) {
+		if (n || leaf)
+			complain(c, "a 1-level table has leaf list nodes");
+		return;
+	}
+	bases = calloc(n ? n : 1, sizeof(*bases));
+	if (!bases) {
+		complain(c, "no memory to check the leaf list");
+		return;
+	}
+	for (; leaf; leaf = leaf->next, i++) {
+		uint64_t raw = __atomic_load_n(leaf->slot, __ATOMIC_ACQUIRE);
+		uint64_t *hw = tce__walk_ro(t, TCE__HW, leaf->base);
+
+		if (i < n)
+			bases[i] = leaf->base;
+		if (leaf->base & t->level_mask || leaf->base >= t->geo.it_size || !raw ||
+		    tce__child(raw) != hw || !hw) {
+			complain(c, "leaf list node for index %llu does not name its block",
+				 (unsigned long long)leaf->base);
+			continue;
+		}
+		if (leaf->shadow != tce__walk_ro(t, TCE__SHADOW, leaf->base))
+			complain(c, "leaf list node for index %llu has the wrong shadow twin",
+				 (unsigned long long)leaf->base);
+	}
+	if (i != n) {
+		complain(c, "leaf list holds %llu nodes, counter %llu", (unsigned long long)i,
+			 (unsigned long long)n);
+	} else {
+		qsort(bases, n, sizeof(*bases), cmp_u64);
+		for (i = 0; i < n; i++)
+			distinct += !i || bases[i] != bases[i - 1];
+		if (distinct != c->counted[TCE__HW][t->geo.it_indirect_levels])
+			complain(c, "leaf list names %llu leaf blocks, %llu reachable",
+				 (unsigned long long)distinct,
+				 (unsigned long long)c->counted[TCE__HW][t->geo.it_indirect_levels]);
+	}
+	free(bases);
+}
+
+int tce_table_check(const struct tce_table *t)
+{
+	struct check_ctx c = { .t = t };
+	unsigned i, d;
+
+	if (!__atomic_load_n(&t->refs, __ATOMIC_RELAXED))
+		complain(&c, "no reference left");
+	for (i = 0; i < TCE__NTREES; i++) {
+		if (!t->tree[i].top ||
+		    emu_mem_table_hva(t->tree[i].top_hpa, t->block_bytes) != t->tree[i].top) {
+			complain(&c, "%s top block is not a live block", tree_name[i]);
+			return -EUCLEAN;
+		}
+		c.counted[i][0] = 1;
+	}
+	check_block(&c, t->tree[TCE__HW].top, t->tree[TCE__SHADOW].top, 0, 0);
+	check_leaves(&c);
+	for (i = 0; i < TCE__NTREES; i++)
+		for (d = 0; d < TCE_LEVELS_MAX; d++) {
+			uint64_t n = __atomic_load_n(&t->tree[i].blocks[d], __ATOMIC_RELAXED);
+
+			if (n != c.counted[i][d])
+				complain(&c, "%s level %u: counter says %llu blocks, %llu reachable",
+					 tree_name[i], d, (unsigned long long)n,
+					 (unsigned long long)c.counted[i][d]);
+		}
+	if (c.problems > CHECK_MAX_MESSAGES)
+		fprintf(stderr, "tce_table_check: table %p: %u problems in all\n", (const void *)t,
+			c.problems);
+	return c.problems ? -EUCLEAN : 0;
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Table creation, references and destruction (spec 5.7), and accessors.
+ * Creation allocates only the top block of each tree; lower blocks come
+ * from the walk and are freed here, all at once, at the last put.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tce/tce_priv.h"
+#include "util/fail.h"
+#include "util/range.h"
+
+int tce_table_create(const struct tce_table_params *p, struct tce_table **out)
+{
+	struct tce_geometry geo;
+	struct tce_table *t;
+	void *hva;
+	int node, rc;
+
+	rc = tce_geometry_calc(p, &geo);
+	if (rc)
+		return rc;
+	node = (p->flags & TCE_TABLE_ON_NODE) ? p->node : emu_mem_node();
+	if (!emu_mem_node_exists(node))
+		return -EINVAL;
+	if (util_should_fail("tce_table_create"))
+		return -ENOMEM;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->geo = geo;
+	t->level_bits = geo.level_shift - 3;
+	t->level_mask = geo.it_level_size - 1;
+	t->block_bytes = 1ull << geo.level_shift;
+	t->node = node;
+	t->flags = p->flags;
+	t->kill = p->kill;
+	t->kill_ctx = p->kill_ctx;
+
+	rc = emu_mem_table_alloc(node, t->block_bytes, &hva, &t->tree[TCE__HW].top_hpa);
+	if (rc)
+		goto err_free_table;
+	t->tree[TCE__HW].top = hva;
+	t->tree[TCE__HW].blocks[0] = 1;
+	rc = emu_mem_table_alloc(node, t->block_bytes, &hva, &t->tree[TCE__SHADOW].top_hpa);
+	if (rc)
+		goto err_free_hw_top;
+	t->tree[TCE__SHADOW].top = hva;
+	t->tree[TCE__SHADOW].blocks[0] = 1;
+	t->refs = 1;
+	*out = t;
+	return 0;
+
+err_free_hw_top:
+	emu_mem_table_free(t->tree[TCE__HW].top, t->block_bytes);
+err_free_table:
+	free(t);
+	return rc;
+}
+
+int tce_table_get(struct tce_table *t)
+{
+	uint64_t refs = __atomic_load_n(&t->refs, __ATOMIC_RELAXED);
+
+	do {
+		if (!refs)
+			return -ENOENT;
+	} while (!__atomic_compare_exchange_n(&t->refs, &refs, refs + 1, true, __ATOMIC_ACQUIRE,
+					      __ATOMIC_RELAXED));
+	return 0;
+}
+
+static void destroy(struct tce_table *t)
+{
+	tce__tree_free(t, TCE__HW);
+	tce__tree_free(t, TCE__SHADOW);
+	tce__leaves_free(t);
+	free(t);
+}
+
+void tce_table_put(struct tce_table *t)
+{
+	uint64_t refs = __atomic_fetch_sub(&t->refs, 1, __ATOMIC_ACQ_REL);
+
+	if (refs == 1) {
+		destroy(t);
+		return;
+	}
+#ifdef SPAPRTCE_DEBUG
+	if (!refs) {
+		fprintf(stderr, "tce_table_put: table %p has no reference left\n", (void *)t);
+		abort();
+	}
+#endif
+}
+
+const struct tce_geometry *tce_table_geometry(const struct tce_table *t)
+{
+	return &t->geo;
+}
+
+uint64_t tce_table_hpa(const struct tce_table *t)
+{
+	return t->tree[TCE__HW].top_hpa;
+}
+
+int tce_table_node(const struct tce_table *t)
+{
+	return t->node;
+}
+
+bool tce_table_contains(const struct tce_table *t, uint64_t entry)
+{
+	return entry >= t->geo.it_offset && entry - t->geo.it_offset < t->geo.it_size;
+}
+
+int tce__run_index(const struct tce_table *t, uint64_t entry, uint64_t npages,
+		   uint64_t *first_idx)
+{
+	uint64_t end;
+
+	if (!npages || entry < t->geo.it_offset || !util_range_end(entry, npages, &end) ||
+	    end - t->geo.it_offset > t->geo.it_size)
+		return -EINVAL;
+	*first_idx = entry - t->geo.it_offset;
+	return 0;
+}
+
+void tce_table_get_stats(const struct tce_table *t, struct tce_table_stats *st)
+{
+	unsigned d, i;
+
+	st->refs = __atomic_load_n(&t->refs, __ATOMIC_RELAXED);
+	st->hw_blocks = st->shadow_blocks = 0;
+	st->block_bytes = t->block_bytes;
+	st->leaf_nodes = __atomic_load_n(&t->nleaves, __ATOMIC_RELAXED);
+	st->install_races = __atomic_load_n(&t->install_races, __ATOMIC_RELAXED);
+	for (d = 0; d < TCE_LEVELS_MAX; d++) {
+		uint64_t *c[TCE__NTREES] = { &st->hw_level_blocks[d], &st->shadow_level_blocks[d] };
+
+		for (i = 0; i < TCE__NTREES; i++)
+			*c[i] = __atomic_load_n(&t->tree[i].blocks[d], __ATOMIC_RELAXED);
+		st->hw_blocks += st->hw_level_blocks[d];
+		st->shadow_blocks += st->shadow_level_blocks[d];
+	}
+}

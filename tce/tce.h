@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tce/tce.h: TCE tables as the OS driver owns them (spec section 5).
+ *
+ * Concepts
+ *   table    One DMA window's translation table: entries it_offset ...
+ *            it_offset + it_size - 1, each translating one IOMMU page of
+ *            2^it_page_shift bytes.  A tree of 1 to 5 levels
+ *            (it_indirect_levels = levels - 1) of equal blocks of
+ *            it_level_size entries, in table memory of emu/mem.h on one NUMA
+ *            node.  Only the top block exists after creation; lower blocks
+ *            are allocated when an entry below them is first written and live
+ *            until the table is destroyed.
+ *   hardware entry
+ *            Big-endian 64-bit: hpa of the IOMMU page | TCE_PCI_READ (0x1,
+ *            the device may read memory) | TCE_PCI_WRITE (0x2, it may write
+ *            it).  0 is empty.  Storing WRITE always adds READ (spec 5.1).
+ *            An indirect entry holds the hpa of the next level's block |
+ *            READ | WRITE, so the emulated host bridge walks the table from
+ *            the top block's hpa (tce_table_hpa) and physical memory alone.
+ *   shadow   The userspace view (the kernel's it_userspace): a second tree of
+ *            the same shape and its own blocks, allocated in parallel, whose
+ *            leaf entries hold the big-endian ua that was mapped (0: none).
+ *            Its indirect entries use the hardware format too (child hpa |
+ *            READ | WRITE), so one walk serves both trees.
+ *   kill     Invalidation of the device's TCE cache for a range of entries.
+ *            Entry operations never kill by themselves; they add what they
+ *            changed to a caller's struct tce_kill_batch, whose flush hands
+ *            each merged range to the table's kill callback once per
+ *            operation (spec 5.5, "invalidate multiple TCEs at once").
+ *   old entries
+ *            Every operation that overwrites valid entries reports, for each
+ *            one, its entry number, old hpa, old direction and old shadow ua
+ *            (struct tce_old), so that the container can drop the mapped
+ *            count of the region the ua belongs to.
+ *
+ * Units
+ *   entry    Absolute TCE number: bus address >> it_page_shift.  Kill ranges
+ *            and struct tce_old use entries.
+ *   index    entry - it_offset, in the same IOMMU pages (2^it_page_shift
+ *            bytes).  Internal to the walk; the API speaks entries.
+ *   npages   A count of entries, i.e. of IOMMU pages (not system pages).
+ *   hpa, ua, bus_offset, window_size: bytes.  it_allocated_size: bytes.
+ *   last is inclusive, end exclusive.
+ *
+ * Invariants (tce_table_check verifies them when no writer is running)
+ *   T1 an indirect entry is non-zero exactly when its lower block exists,
+ *      and then holds that block's hpa | READ | WRITE;
+ *   T2 a shadow leaf entry is non-zero exactly when the hardware entry is
+ *      valid (non-zero permission bits), and a non-zero hardware entry has
+ *      READ set and an hpa aligned to the IOMMU page;
+ *   T3 the per-level block counters equal the blocks reachable in each tree;
+ *   T4 entries beyond it_size (in the last blocks) are 0, and no lower block
+ *      lies beyond it;
+ *   T5 every hardware leaf block has a shadow twin and a node in the
+ *      table's leaf list (which the bulk clear uses), and every node names
+ *      one.
+ *   A failed operation leaves every entry as it was (levels it allocated
+ *   before failing stay, as in the kernel; they are freed with the table).
+ *
+ * Concurrency and locks
+ *   There is no table lock.  Entry operations (xchg, map, unmap, read,
+ *   shadow read/write) may run concurrently from any threads on any entries,
+ *   as the kernel runs MAP and UNMAP without the container mutex:
+ *     - each hardware and each shadow entry is changed by one atomic
+ *       exchange, so the hardware never sees a torn entry and every old
+ *       value is reported to exactly one writer (tce_table_map with
+ *       TCE_MAP_EXCLUSIVE uses one atomic store instead, and its caller
+ *       promises that nobody else writes those entries meanwhile);
+ *     - a missing level is allocated and installed with a compare-and-
+ *       exchange against 0; the loser frees its block and uses the winner's
+ *       (spec 5.4, the v5.4 race fix);
+ *     - the hardware and shadow entries of one entry are two exchanges, not
+ *       one: concurrent writers of the *same* entry may leave them paired
+ *       differently (as in the kernel).  Callers that care serialise writers
+ *       of one entry themselves.
+ *   Creation, the last put and tce_table_check must not race with entry
+ *   operations on the same table.  References are atomic.  The kill
+ *   callback is called from the thread that flushes, with whatever locks it
+ *   holds; it must not call back into this table's entry operations.
+ *   No function of this layer takes a lock of its own except through
+ *   emu_mem_table_alloc/free (emu's table lock, a leaf).
+ *
+ * Errors: 0 or a negative errno.  Functions that create an object return an
+ * int and deliver it through an out-parameter.
+ */
+#ifndef SPAPRTCE_TCE_H
+#define SPAPRTCE_TCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TCE_PCI_READ 0x1ull
+#define TCE_PCI_WRITE 0x2ull
+#define TCE_PCI_RW (TCE_PCI_READ | TCE_PCI_WRITE)
+
+#define TCE_LEVELS_MAX 5u
+/* IOMMU page shifts accepted (4 KiB ... 32 TiB); the 55-bit rule cuts the top further. */
+#define TCE_PAGE_SHIFT_MIN 12u
+#define TCE_PAGE_SHIFT_MAX 45u
+
+/* DMA direction of an entry, i.e. its permission bits (spec 5.1). */
+enum tce_dir {
+	TCE_DIR_NONE = 0,				/* empty, no access */
+	TCE_DIR_TO_DEVICE = TCE_PCI_READ,		/* device reads memory */
+	TCE_DIR_FROM_DEVICE = TCE_PCI_WRITE,		/* stored as READ | WRITE */
+	TCE_DIR_BIDIRECTIONAL = TCE_PCI_RW,
+};
+
+struct tce_table;
+
+/* Platform invalidation: entries [first_entry, first_entry + npages). */
+typedef void (*tce_kill_fn)(void *ctx, uint64_t first_entry, uint64_t npages);
+
+/* ------------------------------------------------------------- geometry */
+
+/* Creation flags. */
+/* it_size = window_size >> page_shift exactly: no enlargement to PAGE_SIZE/8 entries (Q9). */
+#define TCE_TABLE_STRICT_SIZE 0x1u
+/* Allocate levels on params.node instead of the host bridge's node (emu_mem_node()). */
+#define TCE_TABLE_ON_NODE 0x2u
+
+struct tce_table_params {
+	uint64_t bus_offset;	/* window start in bytes, aligned to the IOMMU page */
+	uint64_t window_size;	/* bytes, a power of two, at least one IOMMU page */
+	unsigned page_shift;	/* IOMMU page shift p */
+	unsigned levels;	/* 1 ... TCE_LEVELS_MAX */
+	unsigned flags;		/* TCE_TABLE_* */
+	int node;		/* with TCE_TABLE_ON_NODE */
+	tce_kill_fn kill;	/* may be NULL: flushes then only forget their ranges */
+	void *kill_ctx;
+};
+
+/* The shape of a table, fixed at creation; field names are the kernel's. */
+struct tce_geometry {
+	uint64_t it_offset;		/* first entry: bus_offset >> it_page_shift */
+	uint64_t it_size;		/* entries */
+	uint64_t it_level_size;		/* entries per block, every level */
+	uint64_t it_allocated_size;	/* bytes charged to locked_vm: hardware + shadow (5.3) */
+	unsigned it_page_shift;
+	unsigned it_indirect_levels;	/* levels - 1 */
+	unsigned level_shift;		/* log2 of a block's bytes (ls of 5.3) */
+};
+
+/*
+ * tce_geometry_calc - validate creation parameters and compute the shape.
+ * @p:   parameters; kill and node are not looked at
+ * @geo: filled on success
+ *
+ * it_size = max(window_size >> page_shift, EMU_PAGE_SIZE / 8) (without
+ * TCE_TABLE_STRICT_SIZE), it_level_size = 2^(ls - 3) with
+ * ls = max(ceil(E / L) + 3, 12), E = log2(window_size) - page_shift.
+ * Returns 0 or -EINVAL: levels 0 or > 5; page_shift outside
+ * [TCE_PAGE_SHIFT_MIN, TCE_PAGE_SHIFT_MAX]; window_size not a power of two
+ * or smaller than one IOMMU page (Q14); (ls - 3) * L + page_shift >= 55;
+ * bus_offset not aligned to the IOMMU page; the window's end beyond 2^64;
+ * unknown flags.  *geo is unchanged on failure.  No lock.
+ */
+int tce_geometry_calc(const struct tce_table_params *p, struct tce_geometry *geo);
+
+/*
+ * tce_table_size - bytes charged to locked_vm for such a table (spec 5.3,
+ * the kernel's get_table_size: hardware plus shadow), with the system page
+ * shift s = EMU_PAGE_SHIFT.
+ * Returns 0 or -EINVAL for the geometries tce_geometry_calc rejects (levels,
+ * page shift, window size, the 55-bit rule).  *bytes unchanged on failure.
+ */
+int tce_table_size(unsigned page_shift, uint64_t window_size, unsigned levels, uint64_t *bytes);
+/*
+ * tce_table_size_sys - the same formula for any system page shift
+ * @sys_page_shift (12 ... 16), e.g. 16 to compare with a 64 KiB POWER kernel.
+ * Returns 0 or -EINVAL (as tce_table_size, or sys_page_shift out of range).
+ */
+int tce_table_size_sys(unsigned sys_page_shift, unsigned page_shift, uint64_t window_size,
+		       unsigned levels, uint64_t *bytes);
+
+/* --------------------------------------------------------------- tables */
+
+/*
+ * tce_table_create - allocate a table with its top block, hardware and shadow.
+ * @p:   parameters (see struct tce_table_params)
+ * @out: the table, holding one reference, on success
+ *
+ * Returns 0, -EINVAL (tce_geometry_calc's cases; TCE_TABLE_ON_NODE with a
+ * node that does not exist), -ENOMEM (the table or a top block could not be
+ * allocated; fault-injection points "tce_table_create" and emu's table
+ * allocation).  On failure nothing is allocated.  No lock.
+ */
+int tce_table_create(const struct tce_table_params *p, struct tce_table **out);
+
+/*
+ * tce_table_get - take a reference.  Returns 0, or -ENOENT when the count
+ * was already 0 (the table is being destroyed; nothing changed).  The
+ * caller must know the table's memory is still valid (it holds a reference,
+ * or the pointer is protected by RCU across the last put).
+ */
+int tce_table_get(struct tce_table *t);
+
+/*
+ * tce_table_put - drop a reference; the last one destroys the table: every
+ * present block of both trees is freed.  Never fails, never allocates, does
+ * not kill (the platform invalidates when it unprograms the window).
+ */
+void tce_table_put(struct tce_table *t);
+
+/* The shape (immutable for the table's life). */
+const struct tce_geometry *tce_table_geometry(const struct tce_table *t);
+/* hpa of the top hardware block: what the platform programs into the window register. */
+uint64_t tce_table_hpa(const struct tce_table *t);
+/* NUMA node of the table's blocks. */
+int tce_table_node(const struct tce_table *t);
+/* True when @entry lies in [it_offset, it_offset + it_size). */
+bool tce_table_contains(const struct tce_table *t, uint64_t entry);
+
+struct tce_table_stats {
+	uint64_t refs;
+	uint64_t hw_blocks;				/* sum over levels */
+	uint64_t shadow_blocks;
+	uint64_t hw_level_blocks[TCE_LEVELS_MAX];	/* [0] is the top level */
+	uint64_t shadow_level_blocks[TCE_LEVELS_MAX];
+	uint64_t block_bytes;				/* bytes of one block */
+	uint64_t leaf_nodes;				/* leaf list nodes (>= leaf blocks) */
+	uint64_t install_races;				/* installations lost (block freed) */
+};
+
+/* Reads the counters (each atomically; exact when no writer is running). */
+void tce_table_get_stats(const struct tce_table *t, struct tce_table_stats *st);
+
+/*
+ * Debug invariant checker (T1-T5 above; every indirect entry is also
+ * checked against emu_mem_table_hva, as hardware would find it).  Returns 0
+ * or -EUCLEAN with a message on stderr.  No writer may run meanwhile.
+ */
+int tce_table_check(const struct tce_table *t);
+
+/* ---------------------------------------------------------- kill batches */
+
+/*
+ * A kill batch collects the entry ranges one operation changed and hands
+ * them to the table's kill callback on flush, merged: adjacent or
+ * overlapping ranges become one.  It holds at most TCE_KILL_BATCH_RANGES
+ * ranges; when one more disjoint range arrives, the two neighbouring ranges
+ * with the smallest gap are merged across it (killing a few unchanged
+ * entries is harmless; missing one is not), so a batch never allocates and
+ * never flushes early.  On the caller's stack, used by one thread; the
+ * fields are private.
+ */
+#define TCE_KILL_BATCH_RANGES 8u
+
+struct tce_kill_range {
+	uint64_t first;		/* entry */
+	uint64_t npages;
+};
+
+struct tce_kill_batch {
+	struct tce_table *table;
+	unsigned n;
+	struct tce_kill_range r[TCE_KILL_BATCH_RANGES + 1];	/* sorted, disjoint, +1 spare */
+};
+
+/* Starts an empty batch for @t.  No lock (the batch belongs to the calling thread). */
+void tce_kill_batch_init(struct tce_kill_batch *b, struct tce_table *t);
+/*
+ * Adds entries [entry, entry + npages) (absolute entry numbers); npages 0 is
+ * ignored, a range past 2^64 is cut there.  Never fails, never calls back.
+ */
+void tce_kill_batch_add(struct tce_kill_batch *b, uint64_t entry, uint64_t npages);
+/*
+ * Calls the table's kill callback once per merged range, in ascending order,
+ * then empties the batch (without a callback it only empties it).  Never
+ * fails.  The caller holds whatever the callback needs (the platform's
+ * lock order is the platform's).
+ */
+void tce_kill_batch_flush(struct tce_kill_batch *b);
+/* Number of merged ranges pending. */
+unsigned tce_kill_batch_ranges(const struct tce_kill_batch *b);
+
+/* ------------------------------------------------------------- entries */
+
+/* An entry as it was before an operation replaced or cleared it. */
+struct tce_old {
+	uint64_t entry;
+	uint64_t hpa;		/* permission bits stripped; 0 when the entry was empty */
+	uint64_t ua;		/* the shadow entry; 0 when none */
+	enum tce_dir dir;
+};
+
+/*
+ * Receives old valid entries in batches of up to TCE_OLD_BATCH.  Map reports
+ * them in ascending order; unmap in ascending order within a leaf block,
+ * but the blocks in any order.  Called from the operating thread; must not
+ * call this table's entry operations.
+ */
+typedef void (*tce_old_fn)(void *ctx, const struct tce_old *old, size_t n);
+#define TCE_OLD_BATCH 64u
+
+/*
+ * tce_table_xchg - atomically replace one entry, hardware and shadow.
+ * @entry: absolute entry number
+ * @hpa:   new IOMMU page address, aligned to 2^it_page_shift (0 when clearing)
+ * @ua:    new shadow value: the mapped user address, non-zero and aligned to
+ *         2^it_page_shift (0 when clearing)
+ * @dir:   TCE_DIR_NONE clears; otherwise the permission (WRITE adds READ)
+ * @old:   if non-NULL, receives the old entry (dir NONE, hpa 0, ua 0 when empty)
+ * @kill:  if non-NULL, the entry is added when the new or the old entry is valid
+ *
+ * Setting walks both trees allocating missing levels; clearing allocates
+ * nothing (an entry below a missing level is reported empty).
+ * Returns 0, -EINVAL (entry outside the table; hpa or ua unaligned, ua 0 when
+ * setting, hpa or ua non-zero when clearing; unknown dir), -ENOMEM (a level
+ * could not be allocated).  On failure the entry and *old are unchanged.
+ * No lock (see Concurrency above).
+ */
+int tce_table_xchg(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t ua,
+		   enum tce_dir dir, struct tce_old *old, struct tce_kill_batch *kill);
+
+/*
+ * tce_table_read - read one hardware entry without allocating.
+ * @hpa, @dir: the entry's address (permission bits stripped) and direction;
+ *             0 and TCE_DIR_NONE below a missing level.
+ * Returns 0 or -EINVAL (entry outside the table; outputs unchanged).  No lock.
+ */
+int tce_table_read(const struct tce_table *t, uint64_t entry, uint64_t *hpa, enum tce_dir *dir);
+
+/*
+ * tce_table_shadow_read - read one shadow entry without allocating (the
+ * kernel's IOMMU_TABLE_USERSPACE_ENTRY_RO).  *ua is 0 below a missing level.
+ * Returns 0 or -EINVAL (entry outside the table; *ua unchanged).  No lock.
+ */
+int tce_table_shadow_read(const struct tce_table *t, uint64_t entry, uint64_t *ua);
+
+/*
+ * tce_table_shadow_write - store one shadow entry, allocating the shadow
+ * path (IOMMU_TABLE_USERSPACE_ENTRY).  For callers that update the shadow
+ * separately, as the kernel's VFIO code does; tce_table_xchg already writes
+ * it.  Invariant T2 is theirs to keep.
+ * Returns 0, -EINVAL (entry outside the table), -ENOMEM (a level could not be
+ * allocated; the entry is unchanged).  No lock.
+ */
+int tce_table_shadow_write(struct tce_table *t, uint64_t entry, uint64_t ua);
+
+/* tce_table_map flags. */
+/*
+ * The caller guarantees that no other thread writes these entries during the
+ * call: entries are then written with single atomic stores after an atomic
+ * load of the old value, instead of atomic exchanges (2.5 to 3 times cheaper on
+ * x86, where an exchange is a locked instruction).  The hardware still never
+ * sees a torn entry.
+ */
+#define TCE_MAP_EXCLUSIVE 0x1u
+
+/*
+ * tce_table_map - set a run of entries (the fast path of MAP_DMA).
+ * @entry:  first entry
+ * @npages: entries to set, > 0
+ * @hpa:    @npages IOMMU page addresses, each aligned to 2^it_page_shift
+ * @ua:     user address of the first page; page j gets ua + (j << it_page_shift)
+ * @dir:    not TCE_DIR_NONE
+ * @flags:  0 or TCE_MAP_EXCLUSIVE
+ * @kill:   if non-NULL, receives [entry, entry + npages)
+ * @old_fn: if non-NULL, receives the entries that were valid before (replaced)
+ *
+ * All-or-nothing: every level the run needs is allocated first, so either
+ * all entries are written or none is.  The walk happens once per leaf block,
+ * not once per entry.
+ * Returns 0, -EINVAL (run outside the table or empty; an hpa, ua unaligned,
+ * ua 0 or the ua run wrapping; dir NONE or unknown; unknown flags), -ENOMEM
+ * (a level could not be allocated).  On failure no entry changed and nothing
+ * was reported or added to @kill.  No lock.
+ */
+int tce_table_map(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hpa,
+		  uint64_t ua, enum tce_dir dir, unsigned flags, struct tce_kill_batch *kill,
+		  tce_old_fn old_fn, void *old_ctx);
+
+/*
+ * tce_table_unmap - clear a run of entries (the bulk clear of UNMAP_DMA and
+ * window removal).
+ * @entry, @npages: the run, npages > 0
+ * @kill:   if non-NULL, receives every entry that was valid (merged)
+ * @old_fn: if non-NULL, receives every entry that was valid, with its hpa,
+ *          direction and shadow ua
+ * @cleared: if non-NULL, receives the number of valid entries cleared
+ *
+ * Follows the hardware tree: a missing block at any level is skipped whole
+ * (or, for long runs, only the existing leaf blocks are visited), so the
+ * cost follows the populated blocks, not the run's length.  Allocates
+ * nothing.  Each valid entry is cleared by atomic exchange, then its shadow.
+ * Returns 0 or -EINVAL (run outside the table or empty; nothing changed).
+ * No lock.
+ */
+int tce_table_unmap(struct tce_table *t, uint64_t entry, uint64_t npages,
+		    struct tce_kill_batch *kill, tce_old_fn old_fn, void *old_ctx,
+		    uint64_t *cleared);
+
+/* Direction from permission bits, and the bits stored for a direction (WRITE adds READ). */
+static inline enum tce_dir tce_dir_from_bits(uint64_t bits)
+{
+	return (enum tce_dir)(bits & TCE_PCI_RW);
+}
+
+static inline uint64_t tce_dir_to_bits(enum tce_dir dir)
+{
+	return (dir & TCE_PCI_WRITE) ? TCE_PCI_RW : (uint64_t)dir & TCE_PCI_READ;
+}
+
+#endif

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tce/tce_priv.h: internals shared by the files of tce/.  Other layers use
+ * tce/tce.h.
+ *
+ * Raw entries are uint64_t words holding big-endian values; every access to
+ * a live table word goes through an __atomic builtin, since the hardware
+ * walker and lockless writers read them concurrently.
+ */
+#ifndef SPAPRTCE_TCE_PRIV_H
+#define SPAPRTCE_TCE_PRIV_H
+
+#include <endian.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "emu/mem.h"
+#include "tce/tce.h"
+
+enum tce__tree_id {
+	TCE__HW = 0,
+	TCE__SHADOW = 1,
+	TCE__NTREES
+};
+
+struct tce__tree {
+	uint64_t *top;			/* hva of the top block */
+	uint64_t top_hpa;
+	uint64_t blocks[TCE_LEVELS_MAX];	/* installed blocks per depth (0 = top); atomic */
+};
+
+/*
+ * A hardware leaf block, for the bulk clear of sparse tables: the clear can
+ * visit the leaf blocks that exist instead of descending through every
+ * upper block.  Blocks live as long as the table, so a node can point at
+ * its block's parent entry and at its shadow twin, which installing a
+ * hardware leaf allocates first; the clear then needs no walk.  Nodes are pushed (lock-free) before their block is
+ * published in the tree and never removed until destroy; a writer that lost
+ * the installation race leaves a duplicate node behind, which costs a second
+ * scan of an already cleared block.  Multi-level tables only.
+ */
+struct tce__leaf {
+	struct tce__leaf *next;
+	uint64_t *slot;			/* the parent's entry for this block */
+	uint64_t *shadow;		/* the shadow twin (allocated first) */
+	uint64_t base;			/* index of the block's first entry */
+};
+
+struct tce_table {
+	struct tce_geometry geo;
+	unsigned level_bits;		/* S = log2(it_level_size) */
+	uint64_t level_mask;		/* it_level_size - 1 */
+	uint64_t block_bytes;		/* 2^level_shift */
+	int node;
+	unsigned flags;
+	tce_kill_fn kill;
+	void *kill_ctx;
+	uint64_t refs;			/* atomic */
+	struct tce__tree tree[TCE__NTREES];
+	struct tce__leaf *leaves;	/* push-only list head; atomic */
+	uint64_t nleaves;		/* nodes in it; atomic */
+	uint64_t install_races;		/* level installations lost to another writer; atomic */
+};
+
+/*
+ * hva of a table block from its hpa: the __va() of this machine.  emu/mem.h
+ * defines table memory's hpa as zone 1 | hva, so this is arithmetic, not
+ * emu_mem_table_hva()'s locked lookup (which tce_table_check uses to verify
+ * every indirect entry).
+ */
+static inline uint64_t *tce__block_hva(uint64_t hpa)
+{
+	return (uint64_t *)(uintptr_t)(hpa & ((1ull << EMU_HPA_ZONE_SHIFT) - 1));
+}
+
+/* The block an indirect entry (raw, big-endian, non-zero) points to. */
+static inline uint64_t *tce__child(uint64_t raw)
+{
+	return tce__block_hva(be64toh(raw) & ~TCE_PCI_RW);
+}
+
+/* Bit shift of the index bits used at @depth (0 = top); the leaf depth is K. */
+static inline unsigned tce__depth_shift(const struct tce_table *t, unsigned depth)
+{
+	return (t->geo.it_indirect_levels - depth) * t->level_bits;
+}
+
+/*
+ * tce__walk - the leaf block holding index @idx in tree @tree.
+ * With @alloc, missing levels are allocated and installed by cmpxchg; then
+ * returns 0 and a block, or -ENOMEM (and *leaf NULL).  Without, returns 0
+ * and *leaf NULL when a level is missing.  @idx must be < it_size.
+ */
+int tce__walk(struct tce_table *t, enum tce__tree_id tree, uint64_t idx, bool alloc,
+	      uint64_t **leaf);
+/* Read-only walk for const callers (never allocates). */
+uint64_t *tce__walk_ro(const struct tce_table *t, enum tce__tree_id tree, uint64_t idx);
+
+/* Frees every block of @tree, top included.  Never fails. */
+void tce__tree_free(struct tce_table *t, enum tce__tree_id tree);
+
+/* Frees the leaf list.  Never fails. */
+void tce__leaves_free(struct tce_table *t);
+
+/* Validates [entry, entry + npages) against the table and sets *first_idx. */
+int tce__run_index(const struct tce_table *t, uint64_t entry, uint64_t npages,
+		   uint64_t *first_idx);
+
+/* Old-entry batching shared by xchg.c and range.c. */
+struct tce__old_buf {
+	tce_old_fn fn;
+	void *ctx;
+	size_t n;
+	struct tce_old v[TCE_OLD_BATCH];
+};
+
+/* Not a designated initializer: that would zero the whole array on every call. */
+static inline void tce__old_init(struct tce__old_buf *b, tce_old_fn fn, void *ctx)
+{
+	b->fn = fn;
+	b->ctx = ctx;
+	b->n = 0;
+}
+
+static inline void tce__old_flush(struct tce__old_buf *b)
+{
+	if (b->n && b->fn)
+		b->fn(b->ctx, b->v, b->n);
+	b->n = 0;
+}
+
+static inline void tce__old_push(struct tce__old_buf *b, uint64_t entry, uint64_t raw_hw,
+				 uint64_t raw_ua)
+{
+	uint64_t v = be64toh(raw_hw);
+	struct tce_old *o;
+
+	if (!b->fn)
+		return;
+	o = &b->v[b->n++];
+	o->entry = entry;
+	o->hpa = v & ~TCE_PCI_RW;
+	o->dir = tce_dir_from_bits(v);
+	o->ua = be64toh(raw_ua);
+	if (b->n == TCE_OLD_BATCH)
+		tce__old_flush(b);
+}
+
+#endif
