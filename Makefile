@@ -64,7 +64,15 @@ BENCH_BINS := $(addprefix $(B)/bench/,$(BENCHES))
 
 .PHONY: all deps run check check-race bench install uninstall clean tests
 .DEFAULT_GOAL := all
-.SECONDARY:
+# Keep the objects of suites and benchmarks (intermediate through the pattern
+# rules) for incremental builds; library objects are explicit prerequisites.
+.SECONDARY: $(patsubst tests/%.c,$(B)/tobj/tests/%.o,$(wildcard tests/*.c)) \
+	$(patsubst bench/%.c,$(B)/obj/bench/%.o,$(wildcard bench/*.c))
+
+# The archives also depend on the list of their sources, so that adding or
+# removing a file (or building once with LAYERS=...) rebuilds them.
+SRCLIST := $(B)/.lib-sources
+$(shell mkdir -p $(B); echo '$(LIB_SRCS)' | cmp -s - $(SRCLIST) 2>/dev/null || echo '$(LIB_SRCS)' > $(SRCLIST))
 
 all: $(B)/libspaprtce.a $(B)/libspaprtce.so $(B)/spaprtce
 
@@ -83,16 +91,16 @@ $(B)/tobj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(TEST_DEFS) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/libspaprtce.a: $(LIB_OBJS)
+$(B)/libspaprtce.a: $(LIB_OBJS) $(SRCLIST)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(LIB_OBJS)
 
-$(B)/libspaprtce-test.a: $(TLIB_OBJS)
+$(B)/libspaprtce-test.a: $(TLIB_OBJS) $(SRCLIST)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(TLIB_OBJS)
 
-$(B)/libspaprtce.so: $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libspaprtce.so.0 -o $@ $^ $(LDLIBS_ALL)
+$(B)/libspaprtce.so: $(LIB_OBJS) $(SRCLIST)
+	$(CC) -shared -Wl,-soname,libspaprtce.so.0 -o $@ $(LIB_OBJS) $(LDLIBS_ALL)
 
 $(B)/spaprtce: $(CLI_OBJS) $(B)/libspaprtce.a
 	$(CC) -o $@ $(CLI_OBJS) $(B)/libspaprtce.a $(LDLIBS_ALL)
