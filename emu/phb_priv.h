@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * emu/phb_priv.h: internals shared by the device side of the machine
+ * (machine.c, phb.c, phb_dma.c, faultlog.c, dirtylog.c).  Other layers use
+ * emu/emu.h.  The lock rules are those of emu/emu.h.
+ */
+#ifndef SPAPRTCE_EMU_PHB_PRIV_H
+#define SPAPRTCE_EMU_PHB_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "emu/emu.h"
+
+#define EMU__CACHE_WAYS 4u
+
+/* A programmed window register and what the walker derives from it once. */
+struct emu__window_reg {
+	bool programmed;
+	struct emu_window w;
+	uint64_t it_offset;	/* first entry */
+	uint64_t start, end;	/* bus addresses, end exclusive */
+	unsigned level_bits;	/* S = log2(level_size) */
+};
+
+/* key = ((entry << 1) | slot) + 1; 0 is an empty way. */
+struct emu__cache_ent {
+	uint64_t key;
+	uint64_t tce;
+};
+
+struct emu__dirty_log;
+
+/*
+ * One partitionable endpoint (= IOMMU group).  Lock order and roles in
+ * emu/emu.h: rw (the TVE lock) -> lock -> emu/mem's leaf locks.
+ */
+struct emu__endpoint {
+	pthread_rwlock_t rw;
+	/* Under rw: written with it held for writing, read with it held either way. */
+	struct emu__window_reg win[EMU_MAX_WINDOWS];
+	struct emu__dirty_log *dirty;
+
+	pthread_mutex_t lock;
+	/* Under lock. */
+	struct emu__cache_ent *cache;	/* sets * EMU__CACHE_WAYS ways, LRU first */
+	unsigned cache_sets, cache_ways;
+	struct emu_fault *ring;
+	uint64_t prod, cons;
+	struct emu_group_stats st;	/* counters; windows/dirty fields filled on read */
+};
+
+struct emu__machine {
+	bool started;		/* set under the machine lock, read with acquire */
+	struct emu_machine_config cfg;
+	struct emu__endpoint *ep;	/* cfg.groups of them */
+};
+
+extern struct emu__machine emu__machine;
+
+/* The endpoint of @group, starting the machine.  0, -ENODEV, -ENOMEM. */
+int emu__endpoint(int group, struct emu__endpoint **ep);
+
+/* Whether debug-build DMAs abort on use-after-unpin. */
+bool emu__abort_on_unpinned(void);
+
+/* phb.c: TCE cache (ep->lock held) and walker. */
+bool emu__cache_find(struct emu__endpoint *ep, unsigned slot, uint64_t entry, uint64_t *tce);
+void emu__cache_insert(struct emu__endpoint *ep, unsigned slot, uint64_t entry, uint64_t tce);
+void emu__cache_flush(struct emu__endpoint *ep);
+/*
+ * Walks window @r's table for @entry.  Returns 0 with *tce the leaf value
+ * (0: empty), or the fault reason EMU_FAULT_NO_TRANSLATION (indirect entry
+ * missing) / EMU_FAULT_TABLE_UNREADABLE, as a positive number.
+ */
+int emu__walk(const struct emu__window_reg *r, uint64_t entry, uint64_t *tce);
+int emu__phb_check(struct emu__endpoint *ep, int group);
+
+/* faultlog.c (ep->lock held). */
+void emu__fault_record(struct emu__endpoint *ep, uint64_t iova, uint64_t tce,
+		       enum emu_dma_access access, enum emu_fault_reason reason);
+int emu__fault_check(struct emu__endpoint *ep, int group);
+
+/* dirtylog.c: marks [iova, end) (ep->rw held for reading; atomic bit sets). */
+void emu__dirty_mark(struct emu__dirty_log *d, uint64_t iova, uint64_t end);
+void emu__dirty_free(struct emu__dirty_log *d);
+uint64_t emu__dirty_page_size(const struct emu__dirty_log *d);
+int emu__dirty_check(const struct emu__dirty_log *d, int group);
+
+#endif
