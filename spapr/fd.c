@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * File descriptors: spapr_open_container, spapr_open_group, spapr_ioctl,
+ * spapr_close.
+ *
+ * Each handle is a real descriptor (an eventfd) so that it can never
+ * collide with the process's other descriptors; a table maps it to its
+ * object.  A request takes a reference on the object for its duration, as
+ * the kernel holds a file reference across an ioctl; the last reference
+ * (the close, or a request that outlived it) releases the object.
+ *
+ * This file also holds the one place where a negative errno becomes -1 and
+ * errno (DESIGN.md section 4).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "spapr/spapr_priv.h"
+#include "util/fail.h"
+
+static pthread_mutex_t spapr_fd_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct util_u64map spapr_fds = UTIL_U64MAP_INIT;		/* fd -> struct spapr_obj * */
+static struct util_u64map spapr_open_groups = UTIL_U64MAP_INIT;	/* group id + 1 -> struct spapr_group * */
+pthread_mutex_t spapr_vfio_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int spapr__ret(int rc)
+{
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return rc;
+}
+
+static void obj_get(struct spapr_obj *obj)
+{
+	__atomic_add_fetch(&obj->refs, 1, __ATOMIC_RELAXED);
+}
+
+void spapr__obj_put(struct spapr_obj *obj)
+{
+	if (__atomic_sub_fetch(&obj->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (obj->kind == SPAPR_KIND_CONTAINER) {
+		spapr__container_release((struct spapr_container *)obj);
+	} else {
+		struct spapr_group *g = (struct spapr_group *)obj;
+
+		pthread_mutex_lock(&spapr_fd_lock);
+		util_u64map_remove(&spapr_open_groups, (uint64_t)g->id + 1);
+		pthread_mutex_unlock(&spapr_fd_lock);
+		spapr__group_release(g);
+	}
+}
+
+/* Gives @obj a descriptor.  Returns the fd or a negative errno (the object is untouched). */
+static int fd_install(struct spapr_obj *obj)
+{
+	int fd, rc;
+
+	if (util_should_fail("spapr_fd_install"))
+		return -ENOMEM;
+	fd = eventfd(0, 0);
+	if (fd < 0)
+		return -errno;
+	pthread_mutex_lock(&spapr_fd_lock);
+	rc = util_u64map_insert(&spapr_fds, (uint64_t)fd, (uintptr_t)obj);
+	pthread_mutex_unlock(&spapr_fd_lock);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+struct spapr_obj *spapr__fd_get(int fd)
+{
+	struct spapr_obj *obj = NULL;
+
+	if (fd < 0)
+		return NULL;
+	pthread_mutex_lock(&spapr_fd_lock);
+	obj = (struct spapr_obj *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
+	if (obj)
+		obj_get(obj);
+	pthread_mutex_unlock(&spapr_fd_lock);
+	return obj;
+}
+
+int spapr_open_container(void)
+{
+	struct spapr_container *c;
+	int rc = spapr__container_create(&c);
+
+	if (rc)
+		return spapr__ret(rc);
+	rc = fd_install(&c->obj);
+	if (rc < 0)
+		spapr__obj_put(&c->obj);
+	return spapr__ret(rc);
+}
+
+int spapr_open_group(int iommu_group)
+{
+	struct spapr_group *g;
+	int rc;
+
+	pthread_mutex_lock(&spapr_fd_lock);
+	if (iommu_group >= 0 && util_u64map_get(&spapr_open_groups, (uint64_t)iommu_group + 1)) {
+		pthread_mutex_unlock(&spapr_fd_lock);
+		return spapr__ret(-EBUSY);
+	}
+	rc = spapr__group_create(iommu_group, &g);
+	if (!rc) {
+		rc = util_u64map_insert(&spapr_open_groups, (uint64_t)iommu_group + 1, (uintptr_t)g);
+		if (rc)
+			spapr__group_release(g);
+	}
+	pthread_mutex_unlock(&spapr_fd_lock);
+	if (rc)
+		return spapr__ret(rc);
+	rc = fd_install(&g->obj);
+	if (rc < 0)
+		spapr__obj_put(&g->obj);
+	return spapr__ret(rc);
+}
+
+int spapr_ioctl(int fd, unsigned long request, ...)
+{
+	struct spapr_obj *obj = spapr__fd_get(fd);
+	va_list ap;
+	void *arg;
+	int rc;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!obj)
+		return spapr__ret(-EBADF);
+	if (obj->kind == SPAPR_KIND_CONTAINER)
+		rc = spapr__container_ioctl((struct spapr_container *)obj, request, arg);
+	else
+		rc = spapr__group_ioctl((struct spapr_group *)obj, request, arg);
+	spapr__obj_put(obj);
+	return spapr__ret(rc);
+}
+
+int spapr_close(int fd)
+{
+	struct spapr_obj *obj = NULL;
+
+	if (fd >= 0) {
+		pthread_mutex_lock(&spapr_fd_lock);
+		obj = (struct spapr_obj *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
+		if (obj)
+			util_u64map_remove(&spapr_fds, (uint64_t)fd);
+		pthread_mutex_unlock(&spapr_fd_lock);
+	}
+	if (!obj)
+		return spapr__ret(-EBADF);
+	close(fd);
+	spapr__obj_put(obj);
+	return 0;
+}

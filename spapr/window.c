@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DMA windows: the lazily created default window, TCE_CREATE, TCE_REMOVE,
+ * GET_INFO, and programming windows into groups (spec 6.3, 3.2, 5.2, 5.3).
+ *
+ * A window is charged before its table is created (the kernel's order) and
+ * uncharged on every failure after that (Q6).  Removal unpublishes the slot,
+ * waits for readers, then clears every entry under the window's write_lock
+ * (dropping the regions' mapped counts), unprograms it from every group and
+ * drops the slot's reference; the table is freed and uncharged by the last
+ * reference, normally at once.
+ */
+#include <errno.h>
+#include <linux/vfio.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spapr/spapr_priv.h"
+#include "util/fail.h"
+#include "util/range.h"
+#include "util/rcu.h"
+
+/* Kill callback of a window's table: every group the container holds (group_lock held). */
+static void window_kill(void *ctx, uint64_t first_entry, uint64_t npages)
+{
+	struct spapr_window *w = ctx;
+	struct spapr_container *c = w->tce->c;
+
+	for (unsigned i = 0; i < c->ngroups; i++)
+		spapr_platform->tce_kill(c->groups[i]->id, w->slot, first_entry, npages);
+}
+
+int spapr__window_program(struct spapr_window *w, struct spapr_group *g)
+{
+	const struct tce_geometry *geo = tce_table_geometry(w->table);
+	struct spapr_window_regs regs = {
+		.table_hpa = tce_table_hpa(w->table),
+		.levels = w->levels,
+		.level_size = geo->it_level_size,
+		.size = geo->it_size,
+		.page_shift = w->page_shift,
+		.bus_offset = w->start,
+	};
+
+	return spapr_platform->set_window(g->id, w->slot, &regs);
+}
+
+void spapr__window_unprogram(struct spapr_window *w, struct spapr_group *g)
+{
+	spapr_platform->unset_window(g->id, w->slot);
+}
+
+/* The first attached group's description (the kernel's "table group" of the container). */
+static const struct spapr_group_info *first_info(struct spapr_tce *tce)
+{
+	return tce->c->ngroups ? &tce->c->groups[0]->info : NULL;
+}
+
+/*
+ * Creates the table of a window in @slot, charges it, programs it into every
+ * group.  Under tce->lock and group_lock.  Returns 0, -EINVAL (page size not
+ * supported, geometry), -ENOMEM (locked_vm, allocation), or the platform's
+ * error; on failure nothing is left charged, allocated or programmed.
+ */
+int spapr__window_create(struct spapr_tce *tce, unsigned slot, unsigned page_shift,
+			 uint64_t window_size, unsigned levels, struct spapr_window **out)
+{
+	const struct spapr_group_info *info = first_info(tce);
+	struct spapr_container *c = tce->c;
+	struct tce_table_params p = { 0 };
+	struct spapr_window *w;
+	uint64_t bytes;
+	unsigned i;
+	int rc;
+
+	if (!info)
+		return -ENXIO;
+	if (page_shift >= 64 || !(info->pgsizes & (1ull << page_shift)))
+		return -EINVAL;
+	rc = tce_table_size(page_shift, window_size, levels, &bytes);
+	if (rc)
+		return rc;
+	rc = mmreg_mm_charge(tce->mm, (bytes + EMU_PAGE_SIZE - 1) >> EMU_PAGE_SHIFT);
+	if (rc)
+		return rc;
+	if (util_should_fail("spapr_window_alloc")) {
+		rc = -ENOMEM;
+		goto err_uncharge;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		rc = -ENOMEM;
+		goto err_uncharge;
+	}
+	w->refs = 1;
+	w->tce = tce;
+	w->slot = slot;
+	w->start = info->slot_start[slot];
+	w->page_shift = page_shift;
+	w->levels = levels;
+	w->charged = (bytes + EMU_PAGE_SIZE - 1) >> EMU_PAGE_SHIFT;
+	pthread_mutex_init(&w->write_lock, NULL);
+	p.bus_offset = w->start;
+	p.window_size = window_size;
+	p.page_shift = page_shift;
+	p.levels = levels;
+	p.flags = TCE_TABLE_ON_NODE;
+	p.node = info->node;
+	p.kill = window_kill;
+	p.kill_ctx = w;
+	rc = tce_table_create(&p, &w->table);
+	if (rc)
+		goto err_free;
+	w->size = tce_table_geometry(w->table)->it_size << page_shift;
+	for (i = 0; i < c->ngroups; i++) {
+		rc = spapr__window_program(w, c->groups[i]);
+		if (rc)
+			goto err_unprogram;
+	}
+	*out = w;
+	return 0;
+
+err_unprogram:
+	while (i--)
+		spapr__window_unprogram(w, c->groups[i]);
+	tce_table_put(w->table);
+err_free:
+	pthread_mutex_destroy(&w->write_lock);
+	free(w);
+err_uncharge:
+	mmreg_mm_uncharge(tce->mm, (bytes + EMU_PAGE_SIZE - 1) >> EMU_PAGE_SHIFT);
+	return rc;
+}
+
+void spapr__window_put(struct spapr_window *w)
+{
+	struct mmreg_mm *mm;
+
+	if (__atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	mm = w->tce->mm;
+	tce_table_put(w->table);
+	mmreg_mm_uncharge(mm, w->charged);
+	pthread_mutex_destroy(&w->write_lock);
+	free(w);
+}
+
+/* The window containing bus address @iova, with a reference, or NULL. */
+struct spapr_window *spapr__window_find_get(struct spapr_tce *tce, uint64_t iova)
+{
+	struct spapr_window *found = NULL;
+
+	util_rcu_read_lock();
+	for (unsigned s = 0; s < SPAPR_WINDOWS && !found; s++) {
+		struct spapr_window *w = __atomic_load_n(&tce->windows[s], __ATOMIC_ACQUIRE);
+		uint64_t refs;
+
+		if (!w || iova < w->start || iova - w->start >= w->size)
+			continue;
+		refs = __atomic_load_n(&w->refs, __ATOMIC_RELAXED);
+		do {
+			if (!refs)
+				break;
+		} while (!__atomic_compare_exchange_n(&w->refs, &refs, refs + 1, true, __ATOMIC_ACQUIRE,
+						      __ATOMIC_RELAXED));
+		if (refs)
+			found = w;
+	}
+	util_rcu_read_unlock();
+	return found;
+}
+
+/*
+ * Drops what a batch of replaced or cleared entries held: v2, the regions'
+ * mapped counts, one lookup and one subtraction per run within one region;
+ * v1, the pins taken at map time.
+ */
+void spapr__window_drop_old(void *ctx, const struct tce_old *old, size_t n)
+{
+	struct spapr_window *w = ctx;
+	uint64_t psize = 1ull << w->page_shift;
+	size_t i = 0;
+
+	if (!w->tce->v2) {
+		spapr__v1_drop_old(w, old, n);
+		return;
+	}
+
+	mmreg_read_lock();
+	while (i < n) {
+		struct mmreg_region *r = mmreg_region_lookup(w->tce->mm, old[i].ua, psize);
+		uint64_t end, count = 1;
+
+		if (!r) {
+			i++;	/* cannot happen while the region holds our count: the checker says so */
+			continue;
+		}
+		end = mmreg_region_ua(r) + (mmreg_region_entries(r) << EMU_PAGE_SHIFT);
+		while (i + count < n && old[i + count].ua >= mmreg_region_ua(r) &&
+		       old[i + count].ua + psize <= end)
+			count++;
+		mmreg_region_mapped_sub(r, count);
+		i += count;
+	}
+	mmreg_read_unlock();
+}
+
+/*
+ * Clears entries [entry, entry + npages) of @w, dropping mapped counts (v1:
+ * pins), then kills the range once.  Caller holds w->write_lock and
+ * group_lock.
+ */
+void spapr__window_clear(struct spapr_window *w, uint64_t entry, uint64_t npages)
+{
+	struct tce_kill_batch kill;
+
+	if (!npages)
+		return;
+	/* One kill over the whole range, as the kernel's tce_iommu_clear does. */
+	tce_kill_batch_init(&kill, w->table);
+	tce_table_unmap(w->table, entry, npages, NULL, spapr__window_drop_old, w, NULL);
+	tce_kill_batch_add(&kill, entry, npages);
+	tce_kill_batch_flush(&kill);
+}
+
+/* Under tce->lock and group_lock: take slot @slot out of service entirely.  Never fails. */
+void spapr__window_remove(struct spapr_tce *tce, unsigned slot)
+{
+	struct spapr_window *w = tce->windows[slot];
+	struct spapr_container *c = tce->c;
+	const struct tce_geometry *geo;
+
+	if (!w)
+		return;
+	__atomic_store_n(&tce->windows[slot], NULL, __ATOMIC_RELEASE);
+	util_rcu_synchronize();
+	geo = tce_table_geometry(w->table);
+	pthread_mutex_lock(&w->write_lock);
+	w->dead = true;
+	spapr__window_clear(w, geo->it_offset, geo->it_size);
+	pthread_mutex_unlock(&w->write_lock);
+	for (unsigned i = 0; i < c->ngroups; i++)
+		spapr__window_unprogram(w, c->groups[i]);
+	spapr__window_put(w);
+}
+
+/*
+ * Materialises the pending default window: 4 KiB pages, tce32_size bytes,
+ * one level, slot 0 at tce32_start (spec 6.3, "default window rules").
+ * Takes tce->lock; called with group_lock held.  Returns 0 or the error of
+ * the window creation; the window stays pending on failure.
+ */
+int spapr__default_window(struct spapr_tce *tce)
+{
+	const struct spapr_group_info *info;
+	struct spapr_window *w;
+	int rc = 0;
+
+	if (!__atomic_load_n(&tce->def_window_pending, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&tce->lock);
+	if (!tce->def_window_pending)
+		goto out_unlock;
+	info = first_info(tce);
+	if (!info) {
+		rc = -ENODEV;
+		goto out_unlock;
+	}
+	if (tce->windows[0] || info->slot_start[0] != info->tce32_start) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	rc = spapr__window_create(tce, 0, EMU_PAGE_SHIFT, info->tce32_size, 1, &w);
+	if (rc)
+		goto out_unlock;
+	__atomic_store_n(&tce->windows[0], w, __ATOMIC_RELEASE);
+	__atomic_store_n(&tce->def_window_pending, false, __ATOMIC_RELEASE);
+out_unlock:
+	pthread_mutex_unlock(&tce->lock);
+	return rc;
+}
+
+int spapr__tce_create(struct spapr_tce *tce, void *arg)
+{
+	struct vfio_iommu_spapr_tce_create cr;
+	const size_t minsz = offsetof(struct vfio_iommu_spapr_tce_create, start_addr) + sizeof(cr.start_addr);
+	struct spapr_window *w;
+	unsigned slot;
+	int rc;
+
+	pthread_mutex_lock(&tce->lock);
+	rc = spapr__tce_bind_mm(tce);
+	pthread_mutex_unlock(&tce->lock);
+	if (rc)
+		return rc;
+	if (!tce->c->ngroups)
+		return -ENXIO;
+	rc = spapr__copy_in(&cr, arg, minsz);
+	if (rc)
+		return rc;
+	if (cr.argsz < minsz || cr.flags)
+		return -EINVAL;
+	rc = spapr__default_window(tce);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&tce->lock);
+	for (slot = 0; slot < SPAPR_WINDOWS && tce->windows[slot]; slot++)
+		;
+	if (slot == SPAPR_WINDOWS) {
+		rc = -ENOSPC;
+		goto out_unlock;
+	}
+	rc = spapr__window_create(tce, slot, cr.page_shift, cr.window_size, cr.levels, &w);
+	if (rc)
+		goto out_unlock;
+	cr.start_addr = w->start;
+	rc = spapr__copy_out(arg, &cr, minsz);
+	if (rc) {
+		/* The caller cannot learn the address: undo, as nothing happened. */
+		__atomic_store_n(&tce->windows[slot], w, __ATOMIC_RELEASE);
+		spapr__window_remove(tce, slot);
+		goto out_unlock;
+	}
+	__atomic_store_n(&tce->windows[slot], w, __ATOMIC_RELEASE);
+out_unlock:
+	pthread_mutex_unlock(&tce->lock);
+	return rc;
+}
+
+int spapr__tce_remove(struct spapr_tce *tce, void *arg)
+{
+	struct vfio_iommu_spapr_tce_remove rm;
+	const size_t minsz = offsetof(struct vfio_iommu_spapr_tce_remove, start_addr) + sizeof(rm.start_addr);
+	int rc;
+
+	pthread_mutex_lock(&tce->lock);
+	rc = spapr__tce_bind_mm(tce);
+	pthread_mutex_unlock(&tce->lock);
+	if (rc)
+		return rc;
+	if (!tce->c->ngroups)
+		return -ENXIO;
+	rc = spapr__copy_in(&rm, arg, minsz);
+	if (rc)
+		return rc;
+	if (rm.argsz < minsz || rm.flags)
+		return -EINVAL;
+	pthread_mutex_lock(&tce->lock);
+	if (tce->def_window_pending && !rm.start_addr) {
+		__atomic_store_n(&tce->def_window_pending, false, __ATOMIC_RELEASE);
+		goto out_unlock;
+	}
+	rc = -EINVAL;
+	for (unsigned s = 0; s < SPAPR_WINDOWS; s++) {
+		struct spapr_window *w = tce->windows[s];
+
+		if (w && rm.start_addr >= w->start && rm.start_addr - w->start < w->size) {
+			spapr__window_remove(tce, s);
+			rc = 0;
+			break;
+		}
+	}
+out_unlock:
+	pthread_mutex_unlock(&tce->lock);
+	return rc;
+}
+
+int spapr__get_info(struct spapr_tce *tce, void *arg)
+{
+	struct vfio_iommu_spapr_tce_info info;
+	const size_t minsz = offsetof(struct vfio_iommu_spapr_tce_info, dma32_window_size) +
+			     sizeof(info.dma32_window_size);
+	const struct spapr_group_info *gi = first_info(tce);
+	int rc;
+
+	if (!gi)
+		return -ENXIO;
+	rc = spapr__copy_in(&info, arg, minsz);
+	if (rc)
+		return rc;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	info.dma32_window_start = (uint32_t)gi->tce32_start;
+	info.dma32_window_size = (uint32_t)gi->tce32_size;
+	info.flags = 0;
+	memset(&info.ddw, 0, sizeof(info.ddw));
+	if (tce->v2 && gi->max_dynamic_windows_supported) {
+		info.flags = VFIO_IOMMU_SPAPR_INFO_DDW;
+		info.ddw.pgsizes = gi->pgsizes;
+		info.ddw.max_dynamic_windows_supported = gi->max_dynamic_windows_supported;
+		info.ddw.levels = gi->max_levels;
+	}
+	return spapr__copy_out(arg, &info, info.argsz >= sizeof(info) ? sizeof(info) : minsz);
+}
