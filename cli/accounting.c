@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * spaprtce demo: preregistration and locked_vm accounting on real memory.
+ * spaprtce accounting: preregistration and locked_vm accounting on real
+ * memory, at the region layer.
  *
  * The steps, each checked against what the kernel would do:
  *   1. register 256 MiB of fresh memory as four 64 MiB regions (charged,
@@ -10,13 +11,11 @@
  *      CAP_IPC_LOCK fails with ENOMEM and changes nothing;
  *   4. a region with a live mapping refuses its final put with EBUSY;
  *   5. everything is unregistered: locked_vm back to its start, nothing pinned.
- * The container, windows and DMA join this demo as they land.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "emu/mem.h"
@@ -33,14 +32,6 @@ struct demo {
 	struct mmreg_region *r[NREG];
 	uint64_t start_locked;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void begin(struct cli_step *st, const char *name)
 {
@@ -65,10 +56,10 @@ static void step_register(struct demo *d)
 	int rc = 0;
 
 	begin(&st, "register 4 x 64 MiB");
-	t0 = now();
+	t0 = cli_now();
 	for (int i = 0; i < NREG && !rc; i++)
 		rc = mmreg_region_new(d->mm, (uintptr_t)d->mem + i * REG_BYTES, REG_BYTES / PS, &d->r[i]);
-	st.rate_gbps = (double)(NREG * REG_BYTES) / (now() - t0) / 1e9;
+	st.rate_gbps = (double)(NREG * REG_BYTES) / (cli_now() - t0) / 1e9;
 	emu_mem_get_stats(&es);
 	st.ok = !rc && spapr_mm_locked_vm() == st.locked_before + NREG * REG_BYTES / PS &&
 		es.pinned_pages >= NREG * REG_BYTES / PS;
@@ -153,10 +144,10 @@ static void step_unregister(struct demo *d)
 	int rc = 0;
 
 	begin(&st, "unregister all");
-	t0 = now();
+	t0 = cli_now();
 	for (int i = 0; i < NREG; i++)
 		rc |= mmreg_region_put(d->mm, d->r[i]);
-	st.rate_gbps = (double)(NREG * REG_BYTES) / (now() - t0) / 1e9;
+	st.rate_gbps = (double)(NREG * REG_BYTES) / (cli_now() - t0) / 1e9;
 	emu_mem_get_stats(&es);
 	st.ok = !rc && spapr_mm_locked_vm() == d->start_locked && !mmreg_preregistered(d->mm) &&
 		!es.pinned_pages && !mmreg_mm_check(d->mm) && !emu_mem_check();
@@ -165,7 +156,7 @@ static void step_unregister(struct demo *d)
 	end(&st);
 }
 
-int cli_demo(int argc, char **argv)
+int cli_accounting(int argc, char **argv)
 {
 	struct demo d = { 0 };
 	bool json = false;
@@ -177,30 +168,30 @@ int cli_demo(int argc, char **argv)
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
 		} else if (!strcmp(argv[i], "--help")) {
-			printf("usage: spaprtce demo [--json]\n\n"
+			printf("usage: spaprtce accounting [--json]\n\n"
 			       "Registers 256 MiB of real memory as four regions, adopts one, tries a\n"
 			       "registration over an emulated RLIMIT_MEMLOCK, holds a mapping across a\n"
 			       "final put, and unregisters everything, checking locked_vm and pins at\n"
 			       "each step.  Exit status 0 when every step behaved as the kernel does.\n");
 			return 0;
 		} else {
-			fprintf(stderr, "spaprtce demo: unknown option '%s'\n", argv[i]);
+			fprintf(stderr, "spaprtce accounting: unknown option '%s'\n", argv[i]);
 			return 2;
 		}
 	}
 	rc = mmreg_mm_current(&d.mm);
 	if (rc) {
-		fprintf(stderr, "spaprtce demo: %s\n", strerror(-rc));
+		fprintf(stderr, "spaprtce accounting: %s\n", strerror(-rc));
 		return 1;
 	}
 	d.mem = mmap(NULL, NREG * REG_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (d.mem == MAP_FAILED) {
-		perror("spaprtce demo: mmap");
+		perror("spaprtce accounting: mmap");
 		return 1;
 	}
 	mmreg_mm_get_memlock(d.mm, &limit, &cap);
 	if (!json)
-		printf("spapr-tce demo: memory preregistration and locked_vm (pages of %llu bytes)\n"
+		printf("spapr-tce accounting: memory preregistration and locked_vm (pages of %llu bytes)\n"
 		       "process: RLIMIT_MEMLOCK %s%llu bytes, CAP_IPC_LOCK %s\n\n",
 		       (unsigned long long)PS, limit == UINT64_MAX ? "unlimited " : "",
 		       (unsigned long long)(limit == UINT64_MAX ? 0 : limit), cap ? "yes" : "no");
@@ -219,5 +210,5 @@ int cli_demo(int argc, char **argv)
 	spapr_mm_set_memlock(limit, cap);
 	munmap(d.mem, NREG * REG_BYTES);
 	mmreg_mm_put(d.mm);
-	return cli_finish("demo");
+	return cli_finish("accounting");
 }

@@ -28,5 +28,12 @@ void cli_step(const struct cli_step *st);
 int cli_finish(const char *what);
 
 int cli_demo(int argc, char **argv);
+int cli_accounting(int argc, char **argv);
+
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+/* A progress bar on stderr when it is a terminal and the step has run for over a second. */
+void cli_progress(const char *what, double start, uint64_t done, uint64_t total);
+void cli_progress_end(void);
 
 #endif

@@ -11,8 +11,10 @@ static void usage(FILE *f)
 		"usage: spaprtce COMMAND [--json] [--help]\n"
 		"\n"
 		"commands:\n"
-		"  demo    register real memory, show locked_vm accounting, the emulated\n"
-		"          RLIMIT_MEMLOCK, the used/mapped protocol, and release it all\n"
+		"  demo        a 1 GiB guest registers its RAM, creates a 64-bit window,\n"
+		"              maps all RAM, and a device writes and reads it back\n"
+		"  accounting  preregistration and locked_vm accounting at the region layer:\n"
+		"              adoption, the emulated RLIMIT_MEMLOCK, the used/mapped protocol\n"
 		"\n"
 		"  --json  machine-readable output (one JSON object)\n"
 		"  --help  this text, or a command's own help after the command\n");
@@ -26,6 +28,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "demo"))
 		return cli_demo(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "accounting"))
+		return cli_accounting(argc - 1, argv + 1);
 	fprintf(stderr, "spaprtce: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

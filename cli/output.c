@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -41,4 +43,33 @@ int cli_finish(const char *what)
 		printf("\n%s: %u steps, %u failed: %s\n", what, out_steps, out_failed,
 		       out_failed ? "FAIL" : "PASS");
 	return out_failed ? 1 : 0;
+}
+
+double cli_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static bool progress_shown;
+
+void cli_progress(const char *what, double start, uint64_t done, uint64_t total)
+{
+	int width = 40, fill;
+
+	if (out_json || !isatty(STDERR_FILENO) || cli_now() - start < 1.0 || !total)
+		return;
+	fill = (int)((double)done / (double)total * width);
+	fprintf(stderr, "\r%-30s [%.*s%*s] %3d%%", what, fill, "########################################",
+		width - fill, "", (int)(100.0 * (double)done / (double)total));
+	progress_shown = true;
+}
+
+void cli_progress_end(void)
+{
+	if (progress_shown)
+		fprintf(stderr, "\r%*s\r", 80, "");
+	progress_shown = false;
 }
