@@ -118,7 +118,7 @@ tests: $(SUITE_BINS)
 # Each suite prints Check's summary line; the loop fails if any suite fails
 # but runs them all first, so one failure does not hide another.
 check: deps
-	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory tests $(B)/spaprtce
 	@sh scripts/run-suites.sh $(B)/tests $(SUITES)
 
 check-race: deps
