@@ -33,39 +33,22 @@ struct demo {
 	uint64_t start_locked;
 };
 
-static void begin(struct cli_step *st, const char *name)
-{
-	memset(st, 0, sizeof(*st));
-	st->name = name;
-	st->locked_before = spapr_mm_locked_vm();
-	st->rate_gbps = -1;
-	st->ok = true;
-}
-
-static void end(struct cli_step *st)
-{
-	st->locked_after = spapr_mm_locked_vm();
-	cli_step(st);
-}
-
 static void step_register(struct demo *d)
 {
 	struct cli_step st;
 	struct emu_mem_stats es;
-	double t0;
 	int rc = 0;
 
-	begin(&st, "register 4 x 64 MiB");
-	t0 = cli_now();
+	cli_step_begin(&st, "register 4 x 64 MiB");
 	for (int i = 0; i < NREG && !rc; i++)
 		rc = mmreg_region_new(d->mm, (uintptr_t)d->mem + i * REG_BYTES, REG_BYTES / PS, &d->r[i]);
-	st.rate_gbps = (double)(NREG * REG_BYTES) / (cli_now() - t0) / 1e9;
+	st.rate_gbps = (double)(NREG * REG_BYTES) / (cli_now() - st.t0) / 1e9;
 	emu_mem_get_stats(&es);
 	st.ok = !rc && spapr_mm_locked_vm() == st.locked_before + NREG * REG_BYTES / PS &&
 		es.pinned_pages >= NREG * REG_BYTES / PS;
 	snprintf(st.detail, sizeof(st.detail), "%s; %llu pages pinned, %s", rc ? strerror(-rc) : "charged then pinned",
 		 (unsigned long long)es.pinned_pages, es.mlocked ? "mlocked" : "populated (mlock not allowed)");
-	end(&st);
+	cli_step_end(&st, 0);
 }
 
 static void step_hpas(struct demo *d)
@@ -74,14 +57,14 @@ static void step_hpas(struct demo *d)
 	uint64_t hpa[3] = { 0 };
 	unsigned shift = mmreg_region_pageshift(d->r[0]);
 
-	begin(&st, "translate ua -> hpa");
+	cli_step_begin(&st, "translate ua -> hpa");
 	for (int i = 0; i < 3; i++)
 		st.ok &= !mmreg_region_ua_to_hpa(d->r[0], (uintptr_t)d->mem + i * PS, shift, &hpa[i]);
 	/* Consecutive user pages, scattered host pages: no contiguity to rely on. */
 	st.ok &= hpa[1] != hpa[0] + PS && hpa[2] != hpa[1] + PS;
 	snprintf(st.detail, sizeof(st.detail), "pageshift %u; pages 0-2 at hpa %#llx %#llx %#llx", shift,
 		 (unsigned long long)hpa[0], (unsigned long long)hpa[1], (unsigned long long)hpa[2]);
-	end(&st);
+	cli_step_end(&st, 0);
 }
 
 static void step_adopt(struct demo *d)
@@ -89,13 +72,13 @@ static void step_adopt(struct demo *d)
 	struct cli_step st;
 	struct mmreg_region *g;
 
-	begin(&st, "second owner adopts region 0");
+	cli_step_begin(&st, "second owner adopts region 0");
 	g = mmreg_region_get(d->mm, (uintptr_t)d->mem, REG_BYTES / PS);
 	st.ok = g == d->r[0] && mmreg_region_used(g) == 2 && spapr_mm_locked_vm() == st.locked_before;
 	if (g)
 		st.ok &= !mmreg_region_put(d->mm, g) && mmreg_region_used(g) == 1;
 	snprintf(st.detail, sizeof(st.detail), "used 1 -> 2 -> 1, charged once");
-	end(&st);
+	cli_step_end(&st, 0);
 }
 
 static void step_limit(struct demo *d)
@@ -107,7 +90,7 @@ static void step_limit(struct demo *d)
 	uint8_t *extra = mmap(NULL, PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int rc;
 
-	begin(&st, "over RLIMIT_MEMLOCK, no CAP_IPC_LOCK");
+	cli_step_begin(&st, "over RLIMIT_MEMLOCK, no CAP_IPC_LOCK");
 	mmreg_mm_get_memlock(d->mm, &limit, &cap);
 	spapr_mm_set_memlock(st.locked_before * PS, 0);	/* exactly at the limit */
 	rc = extra == MAP_FAILED ? -ENOMEM : mmreg_region_new(d->mm, (uintptr_t)extra, 1, &r);
@@ -119,7 +102,7 @@ static void step_limit(struct demo *d)
 		mmreg_region_put(d->mm, r);
 	if (extra != MAP_FAILED)
 		munmap(extra, PS);
-	end(&st);
+	cli_step_end(&st, 0);
 }
 
 static void step_busy(struct demo *d)
@@ -127,33 +110,31 @@ static void step_busy(struct demo *d)
 	struct cli_step st;
 	int rc;
 
-	begin(&st, "final put with a live mapping");
+	cli_step_begin(&st, "final put with a live mapping");
 	st.ok = !mmreg_region_mapped_inc(d->r[1]);
 	rc = mmreg_region_put(d->mm, d->r[1]);
 	st.ok &= rc == -EBUSY && mmreg_region_mapped(d->r[1]) == 2 && mmreg_region_used(d->r[1]) == 1;
 	mmreg_region_mapped_dec(d->r[1]);
 	snprintf(st.detail, sizeof(st.detail), "mapped 2: %s, region unchanged", rc ? strerror(-rc) : "released (wrong)");
-	end(&st);
+	cli_step_end(&st, 0);
 }
 
 static void step_unregister(struct demo *d)
 {
 	struct cli_step st;
 	struct emu_mem_stats es;
-	double t0;
 	int rc = 0;
 
-	begin(&st, "unregister all");
-	t0 = cli_now();
+	cli_step_begin(&st, "unregister all");
 	for (int i = 0; i < NREG; i++)
 		rc |= mmreg_region_put(d->mm, d->r[i]);
-	st.rate_gbps = (double)(NREG * REG_BYTES) / (cli_now() - t0) / 1e9;
+	st.rate_gbps = (double)(NREG * REG_BYTES) / (cli_now() - st.t0) / 1e9;
 	emu_mem_get_stats(&es);
 	st.ok = !rc && spapr_mm_locked_vm() == d->start_locked && !mmreg_preregistered(d->mm) &&
 		!es.pinned_pages && !mmreg_mm_check(d->mm) && !emu_mem_check();
 	snprintf(st.detail, sizeof(st.detail), "unpinned and uncharged; %llu pages left pinned",
 		 (unsigned long long)es.pinned_pages);
-	end(&st);
+	cli_step_end(&st, 0);
 }
 
 int cli_accounting(int argc, char **argv)

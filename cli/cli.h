@@ -20,9 +20,14 @@ struct cli_step {
 	uint64_t locked_after;		/* pages */
 	double rate_gbps;		/* < 0: not a transfer */
 	bool ok;
+	double t0;			/* when the step began */
 };
 
 void cli_output_init(bool json);
+/* Starts a step: name, locked_vm now, the clock, ok until the step says otherwise. */
+void cli_step_begin(struct cli_step *st, const char *name);
+/* Ends it: locked_vm now, the rate when @bytes moved (unless the step set one), and reports it. */
+void cli_step_end(struct cli_step *st, uint64_t bytes);
 void cli_step(const struct cli_step *st);
 /* Prints the verdict (and closes the JSON array); returns the exit status. */
 int cli_finish(const char *what);

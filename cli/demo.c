@@ -39,22 +39,6 @@ struct guest {
 	uint64_t start_locked;
 };
 
-static void begin(struct cli_step *st, const char *name)
-{
-	memset(st, 0, sizeof(*st));
-	st->name = name;
-	st->locked_before = spapr_mm_locked_vm();
-	st->rate_gbps = -1;
-}
-
-static void end(struct cli_step *st, double t0, uint64_t bytes)
-{
-	st->locked_after = spapr_mm_locked_vm();
-	if (bytes)
-		st->rate_gbps = (double)bytes / (cli_now() - t0) / 1e9;
-	cli_step(st);
-}
-
 static const char *err(int rc)
 {
 	return rc ? strerror(errno) : "ok";
@@ -121,7 +105,7 @@ static bool step_open(struct guest *gu)
 	struct cli_step st;
 	int rc;
 
-	begin(&st, "open container, attach group 0, v2");
+	cli_step_begin(&st, "open container, attach group 0, v2");
 	gu->c = spapr_open_container();
 	gu->g = spapr_open_group(0);
 	rc = gu->c < 0 || gu->g < 0 ? -1 : spapr_ioctl(gu->g, VFIO_GROUP_SET_CONTAINER, &gu->c);
@@ -129,7 +113,7 @@ static bool step_open(struct guest *gu)
 		rc = spapr_ioctl(gu->c, VFIO_SET_IOMMU, VFIO_SPAPR_TCE_v2_IOMMU);
 	st.ok = !rc;
 	snprintf(st.detail, sizeof(st.detail), "%s", err(rc));
-	end(&st, 0, 0);
+	cli_step_end(&st, 0);
 	return st.ok;
 }
 
@@ -137,16 +121,14 @@ static bool step_register(struct guest *gu)
 {
 	struct vfio_iommu_spapr_register_memory reg = { sizeof(reg), 0, (uintptr_t)gu->ram, GUEST_BYTES };
 	struct cli_step st;
-	double t0;
 	int rc;
 
-	begin(&st, "register guest RAM");
-	t0 = cli_now();
+	cli_step_begin(&st, "register guest RAM");
 	rc = spapr_ioctl(gu->c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &reg);
 	st.ok = !rc && spapr_mm_locked_vm() == st.locked_before + GUEST_BYTES / EMU_PAGE_SIZE;
 	snprintf(st.detail, sizeof(st.detail), "%s; 1 GiB on %s pages, charged and pinned", err(rc),
 		 gu->huge ? "2 MiB hugetlbfs" : "4 KiB");
-	end(&st, t0, GUEST_BYTES);
+	cli_step_end(&st, GUEST_BYTES);
 	return st.ok;
 }
 
@@ -158,15 +140,15 @@ static bool step_windows(struct guest *gu)
 	struct cli_step st;
 	int rc;
 
-	begin(&st, "remove the default window");
+	cli_step_begin(&st, "remove the default window");
 	rc = spapr_ioctl(gu->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm);
 	st.ok = !rc && spapr_mm_locked_vm() == st.locked_before;
 	snprintf(st.detail, sizeof(st.detail), "%s (still pending: nothing was charged)", err(rc));
-	end(&st, 0, 0);
+	cli_step_end(&st, 0);
 	if (!st.ok)
 		return false;
 
-	begin(&st, "create a 64-bit window");
+	cli_step_begin(&st, "create a 64-bit window");
 	rc = spapr_ioctl(gu->c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info);
 	gu->win_shift = gu->huge && !rc && (info.ddw.pgsizes & (1ull << HUGE_SHIFT)) ? HUGE_SHIFT : EMU_PAGE_SHIFT;
 	cr.page_shift = gu->win_shift;
@@ -179,7 +161,7 @@ static bool step_windows(struct guest *gu)
 	st.ok = !rc;
 	snprintf(st.detail, sizeof(st.detail), "%s; %u KiB TCEs, %u level(s), at bus address %#llx",
 		 err(rc), (1u << gu->win_shift) >> 10, cr.levels - 1, (unsigned long long)cr.start_addr);
-	end(&st, 0, 0);
+	cli_step_end(&st, 0);
 	return st.ok;
 }
 
@@ -188,16 +170,14 @@ static bool step_map(struct guest *gu)
 	struct vfio_iommu_type1_dma_map map = { sizeof(map), VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
 						(uintptr_t)gu->ram, gu->win_start, GUEST_BYTES };
 	struct cli_step st;
-	double t0;
 	int rc;
 
-	begin(&st, "map all RAM");
-	t0 = cli_now();
+	cli_step_begin(&st, "map all RAM");
 	rc = spapr_ioctl(gu->c, VFIO_IOMMU_MAP_DMA, &map);
 	st.ok = !rc && spapr_mm_locked_vm() == st.locked_before;
 	snprintf(st.detail, sizeof(st.detail), "%s; %llu TCEs, nothing charged per mapping", err(rc),
 		 (unsigned long long)(GUEST_BYTES >> gu->win_shift));
-	end(&st, t0, GUEST_BYTES);
+	cli_step_end(&st, GUEST_BYTES);
 	return st.ok;
 }
 
@@ -206,16 +186,14 @@ static bool step_dma(struct guest *gu)
 	static uint64_t buf[XFER / 8];
 	struct cli_step st;
 	uint64_t bad = 0, off;
-	double t0;
 	int rc = 0;
 
-	begin(&st, "device writes a pattern over RAM");
-	t0 = cli_now();
+	cli_step_begin(&st, "device writes a pattern over RAM");
 	for (off = 0; off < GUEST_BYTES && !rc; off += XFER) {
 		for (unsigned i = 0; i < XFER / 8; i++)
 			buf[i] = pattern(off + i * 8);
 		rc = emu_dma_write(0, gu->win_start + off, buf, XFER);
-		cli_progress(st.name, t0, off, GUEST_BYTES);
+		cli_progress(st.name, st.t0, off, GUEST_BYTES);
 	}
 	cli_progress_end();
 	for (off = 0; off < GUEST_BYTES && !rc; off += 8)
@@ -223,23 +201,22 @@ static bool step_dma(struct guest *gu)
 	st.ok = !rc && !bad;
 	snprintf(st.detail, sizeof(st.detail), "%s; CPU sees %llu wrong words", rc ? strerror(-rc) : "ok",
 		 (unsigned long long)bad);
-	end(&st, t0, GUEST_BYTES);
+	cli_step_end(&st, GUEST_BYTES);
 	if (!st.ok)
 		return false;
 
-	begin(&st, "device reads RAM back");
-	t0 = cli_now();
+	cli_step_begin(&st, "device reads RAM back");
 	for (off = 0; off < GUEST_BYTES && !rc; off += XFER) {
 		rc = emu_dma_read(0, gu->win_start + off, buf, XFER);
 		for (unsigned i = 0; !rc && i < XFER / 8; i++)
 			bad += buf[i] != pattern(off + i * 8);
-		cli_progress(st.name, t0, off, GUEST_BYTES);
+		cli_progress(st.name, st.t0, off, GUEST_BYTES);
 	}
 	cli_progress_end();
 	st.ok = !rc && !bad;
 	snprintf(st.detail, sizeof(st.detail), "%s; %llu wrong words of %llu", rc ? strerror(-rc) : "ok",
 		 (unsigned long long)bad, (unsigned long long)(GUEST_BYTES / 8));
-	end(&st, t0, GUEST_BYTES);
+	cli_step_end(&st, GUEST_BYTES);
 	return st.ok;
 }
 
@@ -249,31 +226,29 @@ static bool step_teardown(struct guest *gu)
 	struct vfio_iommu_spapr_register_memory reg = { sizeof(reg), 0, (uintptr_t)gu->ram, GUEST_BYTES };
 	struct emu_mem_stats es;
 	struct cli_step st;
-	double t0;
 	int rc;
 	uint8_t probe;
 
-	begin(&st, "unmap all RAM");
-	t0 = cli_now();
+	cli_step_begin(&st, "unmap all RAM");
 	rc = spapr_ioctl(gu->c, VFIO_IOMMU_UNMAP_DMA, &un);
 	st.ok = !rc && emu_dma_read(0, gu->win_start, &probe, 1) == -EFAULT;
 	snprintf(st.detail, sizeof(st.detail), "%s; the device now faults", err(rc));
-	end(&st, t0, GUEST_BYTES);
+	cli_step_end(&st, GUEST_BYTES);
 
-	begin(&st, "unregister guest RAM");
+	cli_step_begin(&st, "unregister guest RAM");
 	rc = spapr_ioctl(gu->c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &reg);
 	st.ok = !rc && spapr_mm_locked_vm() == st.locked_before - GUEST_BYTES / EMU_PAGE_SIZE;
 	snprintf(st.detail, sizeof(st.detail), "%s; unpinned and uncharged", err(rc));
-	end(&st, 0, 0);
+	cli_step_end(&st, 0);
 
-	begin(&st, "close group and container");
+	cli_step_begin(&st, "close group and container");
 	rc = spapr_close(gu->g) | spapr_close(gu->c);
 	gu->g = gu->c = -1;
 	emu_mem_get_stats(&es);
 	st.ok = !rc && spapr_mm_locked_vm() == gu->start_locked && !es.pinned_pages && !es.table_blocks;
 	snprintf(st.detail, sizeof(st.detail), "%s; window freed; %llu pages pinned, %llu table blocks left",
 		 err(rc), (unsigned long long)es.pinned_pages, (unsigned long long)es.table_blocks);
-	end(&st, 0, 0);
+	cli_step_end(&st, 0);
 	return st.ok;
 }
 

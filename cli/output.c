@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "spapr/spapr.h"
 
 static bool out_json;
 static unsigned out_steps, out_failed;
@@ -72,4 +74,22 @@ void cli_progress_end(void)
 	if (progress_shown)
 		fprintf(stderr, "\r%*s\r", 80, "");
 	progress_shown = false;
+}
+
+void cli_step_begin(struct cli_step *st, const char *name)
+{
+	memset(st, 0, sizeof(*st));
+	st->name = name;
+	st->locked_before = spapr_mm_locked_vm();
+	st->rate_gbps = -1;
+	st->ok = true;
+	st->t0 = cli_now();
+}
+
+void cli_step_end(struct cli_step *st, uint64_t bytes)
+{
+	st->locked_after = spapr_mm_locked_vm();
+	if (bytes && st->rate_gbps < 0)
+		st->rate_gbps = (double)bytes / (cli_now() - st->t0) / 1e9;
+	cli_step(st);
 }

@@ -149,6 +149,9 @@ static int map_pages(struct spapr_tce *tce, struct dma_req *req, uint64_t vaddr,
 	return rc;
 }
 
+static int v1_map_pages(struct spapr_tce *tce, struct dma_req *req, uint64_t vaddr, enum tce_dir dir);
+
+/* MAP_DMA, v1 and v2: the checks are the same; v1 pins, v2 needs registered memory. */
 int spapr__map_dma(struct spapr_tce *tce, void *arg)
 {
 	struct vfio_iommu_type1_dma_map m;
@@ -171,13 +174,19 @@ int spapr__map_dma(struct spapr_tce *tce, void *arg)
 		return rc;
 	if (req.npages) {
 		pthread_mutex_lock(&req.w->write_lock);
-		rc = req.w->dead ? -ENXIO : map_pages(tce, &req, m.vaddr, dir_of(m.flags));
+		if (req.w->dead)
+			rc = -ENXIO;
+		else if (tce->v2)
+			rc = map_pages(tce, &req, m.vaddr, dir_of(m.flags));
+		else
+			rc = v1_map_pages(tce, &req, m.vaddr, dir_of(m.flags));
 		pthread_mutex_unlock(&req.w->write_lock);
 	}
 	spapr__window_put(req.w);
 	return rc;
 }
 
+/* UNMAP_DMA, v1 and v2: the clear drops mapped counts (v2) or pins (v1). */
 int spapr__unmap_dma(struct spapr_tce *tce, void *arg)
 {
 	struct vfio_iommu_type1_dma_unmap u;
@@ -320,39 +329,4 @@ static int v1_map_pages(struct spapr_tce *tce, struct dma_req *req, uint64_t vad
 		tce_table_unmap(w->table, req->entry, i, NULL, spapr__window_drop_old, w, NULL);
 	tce_kill_batch_flush(&kill);
 	return rc;
-}
-
-int spapr__v1_map_dma(struct spapr_tce *tce, void *arg)
-{
-	struct vfio_iommu_type1_dma_map m;
-	const size_t minsz = offsetof(struct vfio_iommu_type1_dma_map, size) + sizeof(m.size);
-	struct dma_req req;
-	int rc;
-
-	if (!__atomic_load_n(&tce->enabled, __ATOMIC_ACQUIRE))
-		return -EPERM;
-	rc = spapr__copy_in(&m, arg, minsz);
-	if (rc)
-		return rc;
-	if (m.argsz < minsz || (m.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)))
-		return -EINVAL;
-	rc = spapr__default_window(tce);
-	if (rc)
-		return rc;
-	rc = dma_req_get(tce, m.iova, m.size, m.vaddr, true, m.flags, &req);
-	if (rc)
-		return rc;
-	if (req.npages) {
-		pthread_mutex_lock(&req.w->write_lock);
-		rc = req.w->dead ? -ENXIO : v1_map_pages(tce, &req, m.vaddr, dir_of(m.flags));
-		pthread_mutex_unlock(&req.w->write_lock);
-	}
-	spapr__window_put(req.w);
-	return rc;
-}
-
-int spapr__v1_unmap_dma(struct spapr_tce *tce, void *arg)
-{
-	/* The clear drops pins instead of mapped counts (spapr__window_drop_old). */
-	return spapr__unmap_dma(tce, arg);
 }

@@ -202,8 +202,6 @@ int spapr__map_dma(struct spapr_tce *tce, void *arg);
 int spapr__unmap_dma(struct spapr_tce *tce, void *arg);
 int spapr__v1_enable(struct spapr_tce *tce);
 int spapr__v1_disable(struct spapr_tce *tce);
-int spapr__v1_map_dma(struct spapr_tce *tce, void *arg);
-int spapr__v1_unmap_dma(struct spapr_tce *tce, void *arg);
 void spapr__v1_drop_old(struct spapr_window *w, const struct tce_old *old, size_t n);
 
 #endif

@@ -136,9 +136,9 @@ int spapr__tce_ioctl(struct spapr_tce *tce, unsigned long req, void *arg)
 	case VFIO_IOMMU_SPAPR_TCE_GET_INFO:
 		return spapr__get_info(tce, arg);
 	case VFIO_IOMMU_MAP_DMA:
-		return tce->v2 ? spapr__map_dma(tce, arg) : spapr__v1_map_dma(tce, arg);
+		return spapr__map_dma(tce, arg);
 	case VFIO_IOMMU_UNMAP_DMA:
-		return tce->v2 ? spapr__unmap_dma(tce, arg) : spapr__v1_unmap_dma(tce, arg);
+		return spapr__unmap_dma(tce, arg);
 	case VFIO_IOMMU_SPAPR_REGISTER_MEMORY:
 		return tce->v2 ? spapr__register_memory(tce, arg) : -ENOTTY;
 	case VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY:

@@ -281,12 +281,17 @@ out_unlock:
 	return rc;
 }
 
-int spapr__tce_create(struct spapr_tce *tce, void *arg)
+/*
+ * The common start of TCE_CREATE and TCE_REMOVE (spec 6.3, steps 1-2): bind
+ * the mm (EPERM), need a group (ENXIO), copy the struct (EFAULT), check
+ * argsz and flags (EINVAL).  Both structs begin with argsz and flags.
+ */
+static int window_req_begin(struct spapr_tce *tce, void *arg, void *buf, size_t minsz)
 {
-	struct vfio_iommu_spapr_tce_create cr;
-	const size_t minsz = offsetof(struct vfio_iommu_spapr_tce_create, start_addr) + sizeof(cr.start_addr);
-	struct spapr_window *w;
-	unsigned slot;
+	struct {
+		uint32_t argsz;
+		uint32_t flags;
+	} *head = buf;
 	int rc;
 
 	pthread_mutex_lock(&tce->lock);
@@ -296,11 +301,25 @@ int spapr__tce_create(struct spapr_tce *tce, void *arg)
 		return rc;
 	if (!tce->c->ngroups)
 		return -ENXIO;
-	rc = spapr__copy_in(&cr, arg, minsz);
+	rc = spapr__copy_in(buf, arg, minsz);
 	if (rc)
 		return rc;
-	if (cr.argsz < minsz || cr.flags)
+	if (head->argsz < minsz || head->flags)
 		return -EINVAL;
+	return 0;
+}
+
+int spapr__tce_create(struct spapr_tce *tce, void *arg)
+{
+	struct vfio_iommu_spapr_tce_create cr;
+	const size_t minsz = offsetof(struct vfio_iommu_spapr_tce_create, start_addr) + sizeof(cr.start_addr);
+	struct spapr_window *w;
+	unsigned slot;
+	int rc;
+
+	rc = window_req_begin(tce, arg, &cr, minsz);
+	if (rc)
+		return rc;
 	rc = spapr__default_window(tce);
 	if (rc)
 		return rc;
@@ -334,18 +353,9 @@ int spapr__tce_remove(struct spapr_tce *tce, void *arg)
 	const size_t minsz = offsetof(struct vfio_iommu_spapr_tce_remove, start_addr) + sizeof(rm.start_addr);
 	int rc;
 
-	pthread_mutex_lock(&tce->lock);
-	rc = spapr__tce_bind_mm(tce);
-	pthread_mutex_unlock(&tce->lock);
+	rc = window_req_begin(tce, arg, &rm, minsz);
 	if (rc)
 		return rc;
-	if (!tce->c->ngroups)
-		return -ENXIO;
-	rc = spapr__copy_in(&rm, arg, minsz);
-	if (rc)
-		return rc;
-	if (rm.argsz < minsz || rm.flags)
-		return -EINVAL;
 	pthread_mutex_lock(&tce->lock);
 	if (tce->def_window_pending && !rm.start_addr) {
 		__atomic_store_n(&tce->def_window_pending, false, __ATOMIC_RELEASE);
