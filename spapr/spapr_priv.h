@@ -125,6 +125,7 @@ struct spapr_window {
 struct spapr_tce {
 	struct spapr_container *c;
 	bool v2;
+	unsigned ngroups;		/* groups attached to this instance, under group_lock (write) */
 	pthread_mutex_t lock;		/* the driver's container mutex */
 	struct mmreg_mm *mm;		/* bound mm (a reference), or NULL; atomic */
 	bool enabled;			/* atomic read by MAP/UNMAP */

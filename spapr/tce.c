@@ -82,17 +82,13 @@ int spapr__tce_bind_mm(struct spapr_tce *tce)
 /* Under group_lock (write). */
 int spapr__tce_attach_group(struct spapr_tce *tce, struct spapr_group *g)
 {
-	struct spapr_container *c = tce->c;
 	unsigned slot, done;
 	int rc = 0;
 
-	for (unsigned i = 0; i < c->ngroups; i++)
-		if (c->groups[i] == g && tce->c->tce == tce)
-			return -EBUSY;
 	if (tce->v2 && !g->info.max_dynamic_windows_supported)
 		return -EINVAL;
-	if (!tce->v2 && (c->tce == tce ? c->ngroups : 0))
-		return -EBUSY;
+	if (!tce->v2 && tce->ngroups)
+		return -EBUSY;	/* v1 cannot share its table */
 	pthread_mutex_lock(&tce->lock);
 	for (slot = 0; slot < SPAPR_WINDOWS; slot++) {
 		if (!tce->windows[slot])
@@ -105,9 +101,11 @@ int spapr__tce_attach_group(struct spapr_tce *tce, struct spapr_group *g)
 		for (done = 0; done < slot; done++)
 			if (tce->windows[done])
 				spapr__window_unprogram(tce->windows[done], g);
-	} else if (!tce->windows[0] && !(c->tce == tce && c->ngroups)) {
+	} else {
 		/* The first group: slot 0 will get the default window (v1 and v2 alike). */
-		tce->def_window_pending = true;
+		if (!tce->windows[0] && !tce->ngroups)
+			tce->def_window_pending = true;
+		tce->ngroups++;
 	}
 	pthread_mutex_unlock(&tce->lock);
 	return rc;
@@ -120,6 +118,7 @@ void spapr__tce_detach_group(struct spapr_tce *tce, struct spapr_group *g)
 	for (unsigned slot = 0; slot < SPAPR_WINDOWS; slot++)
 		if (tce->windows[slot])
 			spapr__window_unprogram(tce->windows[slot], g);
+	tce->ngroups--;
 	pthread_mutex_unlock(&tce->lock);
 }
 

@@ -951,6 +951,12 @@ START_TEST(t_v1_single_group)
 	TU_OK(attach(g1, c1));
 	TU_OK(io(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU));
 	TU_ERR(attach(g2, c1), EBUSY);
+	/* Two groups attached before SET_IOMMU: the v1 driver takes one only. */
+	TU_OK(io(g1, VFIO_GROUP_UNSET_CONTAINER, NULL));
+	TU_OK(attach(g1, c1));
+	TU_OK(attach(g2, c1));
+	TU_ERR(io(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU), EBUSY);
+	TU_OK(io(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
 	spapr_close(g2);
 	spapr_close(g1);
 	spapr_close(c1);
