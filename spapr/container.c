@@ -147,8 +147,9 @@ int spapr__container_ioctl(struct spapr_container *c, unsigned long req, void *a
 	case VFIO_SET_IOMMU:
 		return set_iommu(c, (unsigned)(uintptr_t)arg);
 	}
+	/* Without a driver the VFIO core answers every other request with EINVAL. */
 	pthread_rwlock_rdlock(&c->group_lock);
-	rc = c->tce ? spapr__tce_ioctl(c->tce, req, arg) : -ENOTTY;
+	rc = c->tce ? spapr__tce_ioctl(c->tce, req, arg) : -EINVAL;
 	pthread_rwlock_unlock(&c->group_lock);
 	return rc;
 }

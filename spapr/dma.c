@@ -85,7 +85,7 @@ static enum tce_dir dir_of(uint32_t flags)
  * (and keep their mapped counts, to be dropped by the rollback's clear).
  */
 static int map_run(struct spapr_window *w, struct mmreg_region *r, uint64_t entry, uint64_t ua,
-		   uint64_t run, enum tce_dir dir, struct tce_kill_batch *kill, uint64_t *mapped)
+		   uint64_t run, enum tce_dir dir, struct spapr_drops *d, uint64_t *mapped)
 {
 	unsigned shift = w->page_shift;
 	uint64_t hpas[HPA_CHUNK];
@@ -98,7 +98,7 @@ static int map_run(struct spapr_window *w, struct mmreg_region *r, uint64_t entr
 		for (uint64_t j = 0; j < n; j++)
 			mmreg_region_ua_to_hpa(r, ua + ((k + j) << shift), shift, &hpas[j]);
 		rc = tce_table_map(w->table, entry + k, n, hpas, ua + (k << shift), dir,
-				   TCE_MAP_EXCLUSIVE, kill, spapr__window_drop_old, w);
+				   TCE_MAP_EXCLUSIVE, &d->kill, spapr__drops_old, d);
 		if (rc)
 			break;
 		k += n;
@@ -113,10 +113,10 @@ static int map_pages(struct spapr_tce *tce, struct dma_req *req, uint64_t vaddr,
 	struct spapr_window *w = req->w;
 	unsigned shift = w->page_shift;
 	uint64_t psize = 1ull << shift, done = 0;
-	struct tce_kill_batch kill;
+	struct spapr_drops d;
 	int rc = 0;
 
-	tce_kill_batch_init(&kill, w->table);
+	spapr__drops_init(&d, w);
 	mmreg_read_lock();
 	while (done < req->npages) {
 		uint64_t ua = vaddr + (done << shift), end, run, mapped;
@@ -134,7 +134,7 @@ static int map_pages(struct spapr_tce *tce, struct dma_req *req, uint64_t vaddr,
 		rc = mmreg_region_mapped_add(r, run);
 		if (rc)
 			break;
-		rc = map_run(w, r, req->entry + done, ua, run, dir, &kill, &mapped);
+		rc = map_run(w, r, req->entry + done, ua, run, dir, &d, &mapped);
 		if (rc) {
 			mmreg_region_mapped_sub(r, run - mapped);
 			done += mapped;
@@ -144,8 +144,8 @@ static int map_pages(struct spapr_tce *tce, struct dma_req *req, uint64_t vaddr,
 	}
 	mmreg_read_unlock();
 	if (rc && done)
-		tce_table_unmap(w->table, req->entry, done, NULL, spapr__window_drop_old, w, NULL);
-	tce_kill_batch_flush(&kill);
+		tce_table_unmap(w->table, req->entry, done, NULL, spapr__drops_old, &d, NULL);
+	spapr__drops_flush(&d);
 	return rc;
 }
 
@@ -274,28 +274,12 @@ int spapr__v1_disable(struct spapr_tce *tce)
 	return 0;
 }
 
-/* Unpins what replaced or cleared v1 entries held.  Under the window's write_lock. */
-void spapr__v1_drop_old(struct spapr_window *w, const struct tce_old *old, size_t n)
-{
-	struct spapr_tce *tce = w->tce;
-	uint64_t base = tce_table_geometry(w->table)->it_offset;
-
-	for (size_t i = 0; i < n; i++) {
-		uint64_t idx = old[i].entry - base;
-
-		if (idx < tce->v1_npins && tce->v1_pins[idx]) {
-			emu_mem_unpin(tce->v1_pins[idx]);
-			tce->v1_pins[idx] = NULL;
-		}
-	}
-}
-
 static int v1_map_pages(struct spapr_tce *tce, struct dma_req *req, uint64_t vaddr, enum tce_dir dir)
 {
 	struct spapr_window *w = req->w;
 	const struct tce_geometry *geo = tce_table_geometry(w->table);
 	unsigned shift = w->page_shift;
-	struct tce_kill_batch kill;
+	struct spapr_drops d;
 	uint64_t i;
 	int rc = 0;
 
@@ -307,7 +291,7 @@ static int v1_map_pages(struct spapr_tce *tce, struct dma_req *req, uint64_t vad
 			return -ENOMEM;
 		tce->v1_npins = geo->it_size;
 	}
-	tce_kill_batch_init(&kill, w->table);
+	spapr__drops_init(&d, w);
 	for (i = 0; i < req->npages; i++) {
 		uint64_t ua = vaddr + (i << shift), entry = req->entry + i;
 		struct emu_pin *pin;
@@ -316,17 +300,17 @@ static int v1_map_pages(struct spapr_tce *tce, struct dma_req *req, uint64_t vad
 		rc = emu_mem_pin(ua, (1ull << shift) >> EMU_PAGE_SHIFT, &pin);
 		if (rc)
 			break;
-		rc = tce_table_xchg(w->table, entry, emu_pin_hpa(pin, ua), ua, dir, &old, &kill);
+		rc = tce_table_xchg(w->table, entry, emu_pin_hpa(pin, ua), ua, dir, &old, &d.kill);
 		if (rc) {
 			emu_mem_unpin(pin);
 			break;
 		}
 		if (old.dir != TCE_DIR_NONE)
-			spapr__v1_drop_old(w, &old, 1);
+			spapr__drops_old(&d, &old, 1);	/* the replaced page is unpinned after the kill */
 		tce->v1_pins[entry - geo->it_offset] = pin;
 	}
 	if (rc && i)
-		tce_table_unmap(w->table, req->entry, i, NULL, spapr__window_drop_old, w, NULL);
-	tce_kill_batch_flush(&kill);
+		tce_table_unmap(w->table, req->entry, i, NULL, spapr__drops_old, &d, NULL);
+	spapr__drops_flush(&d);
 	return rc;
 }

@@ -21,8 +21,12 @@ struct reg_args {
 	uint64_t entries;
 };
 
-/* Copies and checks the argument (steps 2 and 3 of both requests). */
-static int reg_args_get(void *arg, struct reg_args *out)
+/*
+ * Copies and checks the argument (steps 2 and 3 of both requests).  Only
+ * REGISTER rejects size 0 (Q13) and a wrapping range; UNREGISTER checks
+ * alignment only, as the kernel does, and then finds no such region.
+ */
+static int reg_args_get(void *arg, bool registering, struct reg_args *out)
 {
 	struct vfio_iommu_spapr_register_memory reg;
 	const size_t minsz = offsetof(struct vfio_iommu_spapr_register_memory, size) + sizeof(reg.size);
@@ -33,8 +37,9 @@ static int reg_args_get(void *arg, struct reg_args *out)
 		return rc;
 	if (reg.argsz < minsz || reg.flags)
 		return -EINVAL;
-	if (!util_is_aligned(reg.vaddr, EMU_PAGE_SHIFT) || !util_is_aligned(reg.size, EMU_PAGE_SHIFT) ||
-	    !util_range_end(reg.vaddr, reg.size, &end) || !reg.size)
+	if (!util_is_aligned(reg.vaddr, EMU_PAGE_SHIFT) || !util_is_aligned(reg.size, EMU_PAGE_SHIFT))
+		return -EINVAL;
+	if (registering && (!reg.size || !util_range_end(reg.vaddr, reg.size, &end)))
 		return -EINVAL;
 	out->vaddr = reg.vaddr;
 	out->entries = reg.size >> EMU_PAGE_SHIFT;
@@ -57,7 +62,7 @@ int spapr__register_memory(struct spapr_tce *tce, void *arg)
 	rc = spapr__tce_bind_mm(tce);
 	if (rc)
 		goto out_unlock;
-	rc = reg_args_get(arg, &a);
+	rc = reg_args_get(arg, true, &a);
 	if (rc)
 		goto out_unlock;
 	r = mmreg_region_get(tce->mm, a.vaddr, a.entries);
@@ -95,7 +100,7 @@ int spapr__unregister_memory(struct spapr_tce *tce, void *arg)
 		rc = -EPERM;
 		goto out_unlock;
 	}
-	rc = reg_args_get(arg, &a);
+	rc = reg_args_get(arg, false, &a);
 	if (rc)
 		goto out_unlock;
 	mmreg_read_lock();

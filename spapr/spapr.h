@@ -75,4 +75,140 @@ uint64_t spapr_mm_locked_vm(void);
  */
 int spapr_mm_set_memlock(uint64_t limit_bytes, int cap_ipc_lock);
 
+/* ================================================ the guest hypercall path */
+/*
+ * What KVM's in-kernel TCE acceleration does for a POWER guest (spec 7),
+ * on top of the containers above.  docs/hcall.md has the full story.
+ *
+ * Objects
+ *   guest      A VM (struct spapr_guest *, an object pointer: KVM's VM fd).
+ *              Holds up to SPAPR_GUEST_MEMSLOTS memory slots, each mapping
+ *              guest physical addresses [gpa, gpa + size) to the process's
+ *              memory [ua, ua + size), and guest TCE tables.
+ *   guest TCE table
+ *              Named by its LIOBN (KVM's TCE table fd): the guest-visible
+ *              table of one DMA window, entries offset ... offset + size - 1
+ *              of 2^page_shift-byte guest IOMMU pages, holding the raw TCE
+ *              values the guest put.  Its pages (512 entries each) are
+ *              allocated on first non-zero store; a never-written entry reads
+ *              0.  Its size (8 bytes per entry in pages, plus the descriptor)
+ *              is charged to locked_vm when it is created.
+ *   attachment A VFIO group's hardware window bound to a guest table (KVM's
+ *              KVM_DEV_VFIO_GROUP_SET_SPAPR_TCE).  Hypercalls then write the
+ *              window's entries too, through preregistered memory only,
+ *              2^(guest page shift - hardware page shift) hardware entries
+ *              ("subpages") per guest TCE.  The attachment holds a reference
+ *              on the window (and the container); the hardware entries it
+ *              writes belong to the window, cleared when the window is
+ *              removed, never by detaching.
+ *
+ * Units: gpa, ua, ioba, sizes of memslots in bytes; table offset and size in
+ * guest IOMMU pages (2^page_shift bytes); npages of a hypercall in guest
+ * IOMMU pages.
+ *
+ * Errors: the spapr_guest_* calls return 0 or -1 with errno; the
+ * hypercalls return an H_* code (never set errno).
+ *
+ * Threads: hypercalls may run concurrently with each other and with every
+ * container request; the other guest calls serialise on the guest's lock.
+ * A guest must not be used after (or during) spapr_guest_destroy().
+ * Lock order: the guest's lock, a guest table's lock, then the container's
+ * locks (docs/hcall.md).
+ */
+
+/* Hypercall return codes (PAPR). */
+#define H_SUCCESS 0
+#define H_HARDWARE (-1)
+#define H_PARAMETER (-4)
+#define H_TOO_HARD 9999
+
+#define SPAPR_GUEST_MEMSLOTS 32u
+/* H_PUT_TCE_INDIRECT: most entries in one list (one 4 KiB page). */
+#define SPAPR_TCE_LIST_MAX 512u
+
+struct spapr_guest;
+
+/* Creates a guest bound to the calling process's mm.  0, or -1 with ENOMEM. */
+int spapr_guest_create(struct spapr_guest **out);
+
+/*
+ * Destroys @guest: every guest TCE table is destroyed as by
+ * spapr_guest_destroy_tce_table().  Never fails.  NULL is ignored.
+ */
+void spapr_guest_destroy(struct spapr_guest *guest);
+
+/*
+ * Sets memory slot @slot to guest physical [gpa, gpa + size) at user address
+ * @ua (KVM_SET_USER_MEMORY_REGION); size 0 deletes the slot.  Later
+ * hypercalls translate through it; entries already written are not touched.
+ * Returns 0 or -1 with EINVAL (slot >= SPAPR_GUEST_MEMSLOTS; gpa, size or
+ * ua not 4 KiB aligned; gpa + size or ua + size beyond 2^64; overlaps
+ * another slot's guest range).  Unchanged on failure.
+ */
+int spapr_guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t gpa,
+			    uint64_t size, void *ua);
+
+/*
+ * Creates the guest TCE table @liobn (KVM_CREATE_SPAPR_TCE_64): guest IOMMU
+ * pages of 2^page_shift bytes, entries [offset, offset + size).
+ * Returns 0 or -1 with EINVAL (size 0; page_shift < 12 or > 34;
+ * offset + size beyond 2^64 >> page_shift), ENOMEM (the charge would pass
+ * RLIMIT_MEMLOCK; allocation), EBUSY (@liobn exists), in that order of
+ * checks.  Unchanged on failure.
+ */
+int spapr_guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn, unsigned page_shift,
+				 uint64_t offset, uint64_t size);
+
+/*
+ * Destroys the guest TCE table @liobn: detaches every hardware window
+ * (dropping the references; their entries stay), frees its pages,
+ * uncharges.  Returns 0 or -1 with ENOENT (no such table).
+ */
+int spapr_guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn);
+
+/*
+ * Attaches the hardware window of group @group_fd's container that backs
+ * guest table @liobn: hardware page shift <= the guest's, the same bus
+ * start address, and a window at least as large.  A pending default window
+ * is created first.  Returns 0 or -1 with EBADF (@group_fd is not open),
+ * EINVAL (@group_fd is not a group; @liobn unknown; the group has no v2
+ * container of this guest's process; no window fits), EBUSY (the group is
+ * already attached to @liobn), ENOSPC (8 windows attached already), ENOMEM.
+ * Unchanged on failure.
+ */
+int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
+
+/*
+ * Detaches group @group_fd from guest table @liobn.  Returns 0 or -1 with
+ * EBADF (@group_fd not open), EINVAL (not a group; @liobn unknown), ENOENT
+ * (not attached).
+ */
+int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
+
+/*
+ * Debug invariant checker (docs/hcall.md lists the invariants).  Returns 0
+ * or -1 with EUCLEAN and a message on stderr.  Assumes that nothing but
+ * this guest writes the attached windows' entries inside its tables.
+ */
+int spapr_guest_check(struct spapr_guest *guest);
+
+/*
+ * The hypercalls (spec 7.2-7.5, Appendix A Q2 and Q12 choices).  Each
+ * returns H_SUCCESS, H_PARAMETER (bad ioba range, npages, list alignment, R
+ * or W in H_STUFF_TCE's value), H_TOO_HARD (unknown LIOBN; a TCE that cannot
+ * be translated through the memslots and preregistered regions; a dying
+ * region; an allocation; a list that cannot be read) or H_HARDWARE (an
+ * internal inconsistency, never expected).  Whatever the code, a call that
+ * does not return H_SUCCESS changed nothing: no hardware entry, guest
+ * entry, mapped count or charge.
+ */
+long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, uint64_t tce);
+/* @tce_list: gpa of a 4 KiB-aligned list of @npages big-endian TCEs (at most 512), read once. */
+long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
+			      uint64_t tce_list, uint64_t npages);
+long spapr_h_stuff_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
+		       uint64_t tce_value, uint64_t npages);
+/* *tce_out: the stored guest TCE (0 when never written); untouched on error. */
+long spapr_h_get_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, uint64_t *tce_out);
+
 #endif

@@ -117,6 +117,7 @@ struct spapr_window {
 	unsigned page_shift;
 	unsigned levels;
 	uint64_t charged;		/* pages charged to locked_vm */
+	struct mmreg_mm *mm;		/* a reference: charged here, outlives tce */
 	pthread_mutex_t write_lock;
 	bool dead;			/* under write_lock: removed, accept no writes */
 };
@@ -193,7 +194,30 @@ int spapr__default_window(struct spapr_tce *tce);
 struct spapr_window *spapr__window_find_get(struct spapr_tce *tce, uint64_t iova);
 void spapr__window_put(struct spapr_window *w);
 void spapr__window_clear(struct spapr_window *w, uint64_t entry, uint64_t npages);
-void spapr__window_drop_old(void *ctx, const struct tce_old *old, size_t n);
+
+/*
+ * drops.c: what cleared or replaced entries held (v2: regions' mapped
+ * counts; v1: pins) is given back only after the kill (see drops.c).  Use
+ * spapr__drops_old as the tce_old_fn of every map and unmap of a window's
+ * table, pass &drops.kill as the kill batch, and end with
+ * spapr__drops_flush().  Under the window's write_lock.
+ */
+#define SPAPR_DROPS 256u
+
+struct spapr_drops {
+	struct spapr_window *w;
+	struct tce_kill_batch kill;
+	unsigned n;
+	struct {
+		struct mmreg_region *region;	/* v2 */
+		struct emu_pin *pin;		/* v1 */
+		uint64_t count;
+	} v[SPAPR_DROPS];
+};
+
+void spapr__drops_init(struct spapr_drops *d, struct spapr_window *w);
+void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n);
+void spapr__drops_flush(struct spapr_drops *d);
 int spapr__tce_create(struct spapr_tce *tce, void *arg);
 int spapr__tce_remove(struct spapr_tce *tce, void *arg);
 int spapr__get_info(struct spapr_tce *tce, void *arg);
@@ -203,6 +227,71 @@ int spapr__map_dma(struct spapr_tce *tce, void *arg);
 int spapr__unmap_dma(struct spapr_tce *tce, void *arg);
 int spapr__v1_enable(struct spapr_tce *tce);
 int spapr__v1_disable(struct spapr_tce *tce);
-void spapr__v1_drop_old(struct spapr_window *w, const struct tce_old *old, size_t n);
+
+
+/* ------------------------------------------- hcall*.c: the guest path */
+
+/*
+ * Locks of the guest path, in order, before every container lock:
+ *   guest->lock (rwlock)   written by memslot, table create/destroy,
+ *                          attach/detach; read by every hypercall.
+ *   table->lock (mutex)    serialises the hypercalls of one LIOBN (the
+ *                          guest-visible entries and the attachments).
+ * Then, for the attached windows in ascending address order: every distinct
+ * container's group_lock (read), then every window's write_lock; then the
+ * mmreg read section.  Window pointers of a table are kept sorted so that
+ * two tables sharing windows lock them in the same order.
+ */
+#define SPAPR_HCALL_MAX_ATTACH 8u
+#define SPAPR_HCALL_TCES_PER_PAGE (EMU_PAGE_SIZE / 8)
+
+struct spapr_hcall_attach {
+	struct spapr_window *w;		/* a reference */
+	struct spapr_container *c;	/* a reference on the container object */
+	int group;			/* IOMMU group id */
+};
+
+struct spapr_hcall_table {
+	uint64_t liobn;
+	unsigned page_shift;		/* guest IOMMU page shift */
+	uint64_t offset, size;		/* guest entries */
+	uint64_t **pages;		/* npages page pointers; each NULL until needed, atomic */
+	uint64_t npages;
+	uint64_t charged;		/* pages charged to the guest's mm */
+	pthread_mutex_t lock;
+	unsigned natt;
+	struct spapr_hcall_attach att[SPAPR_HCALL_MAX_ATTACH];	/* sorted by w */
+};
+
+struct spapr_guest_memslot {
+	uint64_t gpa, size, ua;		/* size 0: unused */
+};
+
+struct spapr_guest {
+	pthread_rwlock_t lock;
+	struct mmreg_mm *mm;		/* a reference */
+	struct spapr_guest_memslot slots[SPAPR_GUEST_MEMSLOTS];
+	struct util_u64map tables;	/* liobn -> struct spapr_hcall_table * */
+};
+
+/* hcall.c */
+struct spapr_hcall_table *spapr__hcall_table_find(struct spapr_guest *guest, uint64_t liobn);
+/* ua of guest physical [gpa, gpa + len) inside one memslot; *hint caches the slot. */
+int spapr__hcall_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64_t len,
+			   uint64_t *ua, unsigned *hint);
+
+/* hcall_attach.c */
+void spapr__hcall_detach_all(struct spapr_hcall_table *t);
+
+/* hcall_lock.c: the window locks of a hypercall (see the order above). */
+struct spapr_hcall_locked {
+	unsigned n;				/* distinct windows */
+	struct spapr_window *w[SPAPR_HCALL_MAX_ATTACH];
+	bool live[SPAPR_HCALL_MAX_ATTACH];	/* not removed: may be written */
+	unsigned nc;
+	struct spapr_container *c[SPAPR_HCALL_MAX_ATTACH];
+};
+void spapr__hcall_lock(struct spapr_hcall_table *t, struct spapr_hcall_locked *l);
+void spapr__hcall_unlock(struct spapr_hcall_locked *l);
 
 #endif

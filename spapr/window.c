@@ -118,6 +118,8 @@ int spapr__window_create(struct spapr_tce *tce, unsigned slot, unsigned page_shi
 		if (rc)
 			goto err_unprogram;
 	}
+	/* Our own mm reference: a window may outlive its driver instance (a guest's attachment). */
+	w->mm = mmreg_mm_get(tce->mm);
 	*out = w;
 	return 0;
 
@@ -139,9 +141,10 @@ void spapr__window_put(struct spapr_window *w)
 
 	if (__atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL))
 		return;
-	mm = w->tce->mm;
+	mm = w->mm;
 	tce_table_put(w->table);
 	mmreg_mm_uncharge(mm, w->charged);
+	mmreg_mm_put(mm);
 	pthread_mutex_destroy(&w->write_lock);
 	free(w);
 }
@@ -172,56 +175,19 @@ struct spapr_window *spapr__window_find_get(struct spapr_tce *tce, uint64_t iova
 }
 
 /*
- * Drops what a batch of replaced or cleared entries held: v2, the regions'
- * mapped counts, one lookup and one subtraction per run within one region;
- * v1, the pins taken at map time.
- */
-void spapr__window_drop_old(void *ctx, const struct tce_old *old, size_t n)
-{
-	struct spapr_window *w = ctx;
-	uint64_t psize = 1ull << w->page_shift;
-	size_t i = 0;
-
-	if (!w->tce->v2) {
-		spapr__v1_drop_old(w, old, n);
-		return;
-	}
-
-	mmreg_read_lock();
-	while (i < n) {
-		struct mmreg_region *r = mmreg_region_lookup(w->tce->mm, old[i].ua, psize);
-		uint64_t end, count = 1;
-
-		if (!r) {
-			i++;	/* cannot happen while the region holds our count: the checker says so */
-			continue;
-		}
-		end = mmreg_region_ua(r) + (mmreg_region_entries(r) << EMU_PAGE_SHIFT);
-		while (i + count < n && old[i + count].ua >= mmreg_region_ua(r) &&
-		       old[i + count].ua + psize <= end)
-			count++;
-		mmreg_region_mapped_sub(r, count);
-		i += count;
-	}
-	mmreg_read_unlock();
-}
-
-/*
- * Clears entries [entry, entry + npages) of @w, dropping mapped counts (v1:
- * pins), then kills the range once.  Caller holds w->write_lock and
- * group_lock.
+ * Clears entries [entry, entry + npages) of @w, kills the entries that were
+ * valid, then gives back their mapped counts (v1: pins).  Caller holds
+ * w->write_lock and group_lock.
  */
 void spapr__window_clear(struct spapr_window *w, uint64_t entry, uint64_t npages)
 {
-	struct tce_kill_batch kill;
+	struct spapr_drops d;
 
 	if (!npages)
 		return;
-	/* One kill over the whole range, as the kernel's tce_iommu_clear does. */
-	tce_kill_batch_init(&kill, w->table);
-	tce_table_unmap(w->table, entry, npages, NULL, spapr__window_drop_old, w, NULL);
-	tce_kill_batch_add(&kill, entry, npages);
-	tce_kill_batch_flush(&kill);
+	spapr__drops_init(&d, w);
+	tce_table_unmap(w->table, entry, npages, NULL, spapr__drops_old, &d, NULL);
+	spapr__drops_flush(&d);
 }
 
 /* Under tce->lock and group_lock: take slot @slot out of service entirely.  Never fails. */

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Giving back what cleared or replaced TCEs held, after the kill.
+ *
+ * Why a batch: an entry that was cleared may still sit in the device's TCE
+ * cache until the kill.  If its region's mapped count (v1: its page's pin)
+ * were given back first, a concurrent UNREGISTER could see mapped == 1,
+ * release the region and unpin its pages while the device can still DMA
+ * through the stale entry: a use-after-unpin.  (The kernel drops mapped
+ * counts before its kill too, but frees pages only after an RCU grace
+ * period; we unpin as soon as readers are gone.)  So old entries are
+ * collected here, the kill is flushed, and only then are counts and pins
+ * given back: kill before unpin, always.
+ *
+ * Consecutive old entries of one region become one (region, count) run, so
+ * a clear costs one lookup and one subtraction per region crossed.  The
+ * collected regions cannot go away meanwhile: the counts we hold keep them
+ * alive.  When more than SPAPR_DROPS runs collect in one operation, the
+ * batch flushes early (a kill, then the give-back), so an operation across
+ * very many regions issues a few kills instead of one.
+ */
+#include "spapr/spapr_priv.h"
+
+void spapr__drops_init(struct spapr_drops *d, struct spapr_window *w)
+{
+	d->w = w;
+	d->n = 0;
+	tce_kill_batch_init(&d->kill, w->table);
+}
+
+/* Kill everything collected, then give the counts and pins back.  Never fails. */
+void spapr__drops_flush(struct spapr_drops *d)
+{
+	tce_kill_batch_flush(&d->kill);
+	for (unsigned i = 0; i < d->n; i++) {
+		if (d->w->tce->v2)
+			mmreg_region_mapped_sub(d->v[i].region, d->v[i].count);
+		else
+			emu_mem_unpin(d->v[i].pin);
+	}
+	d->n = 0;
+}
+
+static void add_run(struct spapr_drops *d, struct mmreg_region *r, struct emu_pin *pin)
+{
+	if (r && d->n && d->v[d->n - 1].region == r) {
+		d->v[d->n - 1].count++;
+		return;
+	}
+	if (d->n == SPAPR_DROPS)
+		spapr__drops_flush(d);
+	d->v[d->n].region = r;
+	d->v[d->n].pin = pin;
+	d->v[d->n].count = 1;
+	d->n++;
+}
+
+/* The tce_old_fn of every clear and map: @ctx is a struct spapr_drops. */
+void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n)
+{
+	struct spapr_drops *d = ctx;
+	struct spapr_window *w = d->w;
+	struct spapr_tce *tce = w->tce;
+	uint64_t psize = 1ull << w->page_shift;
+
+	if (!tce->v2) {
+		uint64_t base = tce_table_geometry(w->table)->it_offset;
+
+		for (size_t i = 0; i < n; i++) {
+			uint64_t idx = old[i].entry - base;
+
+			tce_kill_batch_add(&d->kill, old[i].entry, 1);
+			if (idx < tce->v1_npins && tce->v1_pins[idx]) {
+				add_run(d, NULL, tce->v1_pins[idx]);
+				tce->v1_pins[idx] = NULL;
+			}
+		}
+		return;
+	}
+	mmreg_read_lock();
+	for (size_t i = 0; i < n; i++) {
+		struct mmreg_region *r = d->n ? d->v[d->n - 1].region : NULL;
+		uint64_t ua = old[i].ua;
+
+		tce_kill_batch_add(&d->kill, old[i].entry, 1);
+		/* Same region as the previous entry: no lookup. */
+		if (!r || ua < mmreg_region_ua(r) ||
+		    ua + psize > mmreg_region_ua(r) + (mmreg_region_entries(r) << EMU_PAGE_SHIFT))
+			r = mmreg_region_lookup(tce->mm, ua, psize);
+		if (r)
+			add_run(d, r, NULL);
+	}
+	mmreg_read_unlock();
+}
