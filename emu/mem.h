@@ -93,6 +93,13 @@ unsigned emu_pin_page_shift(const struct emu_pin *pin, uint64_t ua);
 unsigned emu_pin_min_page_shift(const struct emu_pin *pin);
 /* hpa of the byte at @ua, which must lie inside @pin. */
 uint64_t emu_pin_hpa(const struct emu_pin *pin, uint64_t ua);
+/*
+ * hpas of @n pages of 2^@step_shift bytes from @ua into @out (the run must
+ * lie inside @pin): the batched form of emu_pin_hpa for mapping runs of
+ * TCEs, one backing lookup per backing run and one scramble per backing page.
+ */
+void emu_pin_hpas(const struct emu_pin *pin, uint64_t ua, uint64_t n, unsigned step_shift,
+		  uint64_t *out);
 
 /* hpa of the byte at @ua when backed by pages of 2^@shift bytes (no pin needed). */
 uint64_t emu_mem_ua_to_hpa(uint64_t ua, unsigned shift);

@@ -30,7 +30,7 @@ static uint64_t inverse_mod64(uint64_t k)
 	return y;
 }
 
-static uint64_t mix(uint64_t x, unsigned bits)
+static inline uint64_t mix(uint64_t x, unsigned bits)
 {
 	uint64_t m = (1ull << bits) - 1;
 	unsigned r = (bits + 1) / 2;
@@ -69,4 +69,43 @@ bool emu_mem_hpa_to_ua(uint64_t hpa, uint64_t *ua)
 		return false;
 	*ua = (unmix(low >> shift, EMU_UA_BITS - shift) << shift) | (low & ((1ull << shift) - 1));
 	return true;
+}
+
+/*
+ * hpas of @n pages of 2^@step_shift bytes from @ua, all inside one run of
+ * backing pages of 2^@backing_shift bytes (step_shift <= backing_shift):
+ * the hot loop of mapping TCE runs, with the scramble's constants hoisted.
+ */
+void emu__hpa_run(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing_shift,
+		  uint64_t *out)
+{
+	unsigned bits = EMU_UA_BITS - backing_shift, r = (bits + 1) / 2;
+	uint64_t m = (1ull << bits) - 1, c = MIX_C & m;
+	uint64_t zone = (uint64_t)backing_shift << EMU_HPA_ZONE_SHIFT;
+	uint64_t off_mask = (1ull << backing_shift) - 1, step = 1ull << step_shift;
+	uint64_t k = 0;
+
+	ua &= (1ull << EMU_UA_BITS) - 1;
+	if (step_shift == backing_shift) {
+		/* One IOMMU page per backing page: the common case, kept tight. */
+		uint64_t pn = ua >> backing_shift;
+
+		for (; k < n; k++) {
+			uint64_t x = ((pn + k) * MIX_K1) & m;
+
+			x ^= x >> r;
+			out[k] = zone | ((((x * MIX_K2) & m) ^ c) << backing_shift);
+		}
+		return;
+	}
+	while (k < n) {
+		uint64_t x = ((ua >> backing_shift) * MIX_K1) & m, hpa, off;
+
+		x ^= x >> r;
+		x = ((x * MIX_K2) & m) ^ c;
+		hpa = zone | (x << backing_shift);
+		/* The rest of this backing page is contiguous. */
+		for (off = ua & off_mask; k < n && off <= off_mask; k++, off += step, ua += step)
+			out[k] = hpa | off;
+	}
 }

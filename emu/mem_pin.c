@@ -408,6 +408,23 @@ uint64_t emu_pin_hpa(const struct emu_pin *pin, uint64_t ua)
 	return emu_mem_ua_to_hpa(ua, run_at(pin, ua)->shift);
 }
 
+void emu_pin_hpas(const struct emu_pin *pin, uint64_t ua, uint64_t n, unsigned step_shift,
+		  uint64_t *out)
+{
+	const struct emu__backing_run *run = run_at(pin, ua);
+	uint64_t k = 0;
+
+	while (k < n) {
+		uint64_t left = (run->end - ua) >> step_shift;
+		uint64_t m = left < n - k ? left : n - k;
+
+		emu__hpa_run(ua, m, step_shift, run->shift, out + k);
+		k += m;
+		ua += m << step_shift;
+		run++;	/* runs are contiguous: the pin's range is covered without holes */
+	}
+}
+
 uint32_t emu_mem_ua_pins(uint64_t ua)
 {
 	uint32_t c;

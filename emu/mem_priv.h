@@ -28,6 +28,10 @@ int emu__mem_probe(uint64_t ua, uint64_t end, struct emu__backing_run **runs, un
 /* Forces the /proc/self/smaps parser even where PROCMAP_QUERY works (tests). */
 void emu__mem_probe_force_smaps(int on);
 
+/* mem_hpa.c: the hpas of a run inside one backing run (see emu_pin_hpas). */
+void emu__hpa_run(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing_shift,
+		  uint64_t *out);
+
 /* Per-file parts of emu_mem_get_stats() and emu_mem_check(); each takes its own lock. */
 void emu__mem_pin_stats(struct emu_mem_stats *st);
 void emu__mem_table_stats(struct emu_mem_stats *st);

@@ -147,6 +147,14 @@ struct mmreg_region *mmreg_region_find(struct mmreg_mm *mm, uint64_t ua, uint64_
 int mmreg_region_ua_to_hpa(const struct mmreg_region *region, uint64_t ua, unsigned pageshift,
 			   uint64_t *hpa);
 
+/*
+ * The batched form for a run of @n IOMMU pages of 2^@pageshift bytes from
+ * @ua: fills @hpas.  Returns 0 or -EFAULT (the run leaves the region, or
+ * pageshift > region pageshift; @hpas unchanged).
+ */
+int mmreg_region_ua_to_hpas(const struct mmreg_region *region, uint64_t ua, uint64_t n,
+			    unsigned pageshift, uint64_t *hpas);
+
 /* mapped += 1 unless it is 0.  Returns 0 or -ENXIO (dying; unchanged). */
 int mmreg_region_mapped_inc(struct mmreg_region *region);
 /* mapped -= 1 unless it is 1 (never drops the implicit reference). */

@@ -239,6 +239,26 @@ int mmreg_region_ua_to_hpa(const struct mmreg_region *region, uint64_t ua, unsig
 	return 0;
 }
 
+int mmreg_region_ua_to_hpas(const struct mmreg_region *region, uint64_t ua, uint64_t n,
+			    unsigned pageshift, uint64_t *hpas)
+{
+	uint64_t end, region_end = region->ua + (region->entries << EMU_PAGE_SHIFT);
+
+	if (!n)
+		return 0;
+	if (ua < region->ua || pageshift > region->pageshift || pageshift >= 64 ||
+	    n > (UINT64_MAX >> pageshift) || !util_range_end(ua, n << pageshift, &end) ||
+	    end > region_end)
+		return -EFAULT;
+	if (region->pin) {
+		emu_pin_hpas(region->pin, ua, n, pageshift, hpas);
+		return 0;
+	}
+	for (uint64_t k = 0; k < n; k++)
+		hpas[k] = region->dev_hpa + (ua - region->ua) + (k << pageshift);
+	return 0;
+}
+
 int mmreg_region_mapped_add(struct mmreg_region *region, uint64_t n)
 {
 	uint64_t v = __atomic_load_n(&region->mapped, __ATOMIC_RELAXED);

@@ -95,8 +95,8 @@ static int map_run(struct spapr_window *w, struct mmreg_region *r, uint64_t entr
 	while (k < run) {
 		uint64_t n = run - k < HPA_CHUNK ? run - k : HPA_CHUNK;
 
-		for (uint64_t j = 0; j < n; j++)
-			mmreg_region_ua_to_hpa(r, ua + ((k + j) << shift), shift, &hpas[j]);
+		/* Cannot fail: the run lies in the region and shift <= its pageshift. */
+		mmreg_region_ua_to_hpas(r, ua + (k << shift), n, shift, hpas);
 		rc = tce_table_map(w->table, entry + k, n, hpas, ua + (k << shift), dir,
 				   TCE_MAP_EXCLUSIVE, &d->kill, spapr__drops_old, d);
 		if (rc)

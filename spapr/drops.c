@@ -41,18 +41,33 @@ void spapr__drops_flush(struct spapr_drops *d)
 	d->n = 0;
 }
 
-static void add_run(struct spapr_drops *d, struct mmreg_region *r, struct emu_pin *pin)
+static void add_run(struct spapr_drops *d, struct mmreg_region *r, struct emu_pin *pin, uint64_t count)
 {
 	if (r && d->n && d->v[d->n - 1].region == r) {
-		d->v[d->n - 1].count++;
+		d->v[d->n - 1].count += count;
 		return;
 	}
 	if (d->n == SPAPR_DROPS)
 		spapr__drops_flush(d);
 	d->v[d->n].region = r;
 	d->v[d->n].pin = pin;
-	d->v[d->n].count = 1;
+	d->v[d->n].count = count;
 	d->n++;
+}
+
+/* Adds the entries of @old to the kill batch, one range per run of consecutive entries. */
+static void kill_runs(struct spapr_drops *d, const struct tce_old *old, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i + 1;
+
+		while (j < n && old[j].entry == old[j - 1].entry + 1)
+			j++;
+		tce_kill_batch_add(&d->kill, old[i].entry, j - i);
+		i = j;
+	}
 }
 
 /* The tce_old_fn of every clear and map: @ctx is a struct spapr_drops. */
@@ -66,29 +81,43 @@ void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n)
 	if (!tce->v2) {
 		uint64_t base = tce_table_geometry(w->table)->it_offset;
 
+		kill_runs(d, old, n);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t idx = old[i].entry - base;
 
-			tce_kill_batch_add(&d->kill, old[i].entry, 1);
 			if (idx < tce->v1_npins && tce->v1_pins[idx]) {
-				add_run(d, NULL, tce->v1_pins[idx]);
+				add_run(d, NULL, tce->v1_pins[idx], 1);
 				tce->v1_pins[idx] = NULL;
 			}
 		}
 		return;
 	}
 	mmreg_read_lock();
-	for (size_t i = 0; i < n; i++) {
-		struct mmreg_region *r = d->n ? d->v[d->n - 1].region : NULL;
-		uint64_t ua = old[i].ua;
+	for (size_t i = 0; i < n;) {
+		struct mmreg_region *r = mmreg_region_lookup(tce->mm, old[i].ua, psize);
+		uint64_t lo, hi, first = old[i].entry;
+		size_t j = i + 1;
 
-		tce_kill_batch_add(&d->kill, old[i].entry, 1);
-		/* Same region as the previous entry: no lookup. */
-		if (!r || ua < mmreg_region_ua(r) ||
-		    ua + psize > mmreg_region_ua(r) + (mmreg_region_entries(r) << EMU_PAGE_SHIFT))
-			r = mmreg_region_lookup(tce->mm, ua, psize);
-		if (r)
-			add_run(d, r, NULL);
+		if (!r) {
+			/* None: the count was never ours (the checkers would say so). */
+			tce_kill_batch_add(&d->kill, first, 1);
+			i++;
+			continue;
+		}
+		/* The entries that follow in the same region cost no lookup ... */
+		lo = mmreg_region_ua(r);
+		hi = lo + (mmreg_region_entries(r) << EMU_PAGE_SHIFT) - psize;
+		while (j < n && old[j].ua >= lo && old[j].ua <= hi) {
+			/* ... and consecutive entries make one kill range. */
+			if (old[j].entry != old[j - 1].entry + 1) {
+				tce_kill_batch_add(&d->kill, first, old[j - 1].entry - first + 1);
+				first = old[j].entry;
+			}
+			j++;
+		}
+		tce_kill_batch_add(&d->kill, first, old[j - 1].entry - first + 1);
+		add_run(d, r, NULL, j - i);
+		i = j;
 	}
 	mmreg_read_unlock();
 }

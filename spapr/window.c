@@ -105,7 +105,8 @@ int spapr__window_create(struct spapr_tce *tce, unsigned slot, unsigned page_shi
 	p.window_size = window_size;
 	p.page_shift = page_shift;
 	p.levels = levels;
-	p.flags = TCE_TABLE_ON_NODE;
+	/* Writers of a window's entries are serialised by its write_lock. */
+	p.flags = TCE_TABLE_ON_NODE | TCE_TABLE_SERIAL_WRITERS;
 	p.node = info->node;
 	p.kill = window_kill;
 	p.kill_ctx = w;

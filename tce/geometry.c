@@ -77,7 +77,7 @@ int tce_geometry_calc(const struct tce_table_params *p, struct tce_geometry *geo
 	unsigned e, ls;
 	int rc;
 
-	if (p->flags & ~(TCE_TABLE_STRICT_SIZE | TCE_TABLE_ON_NODE))
+	if (p->flags & ~(TCE_TABLE_STRICT_SIZE | TCE_TABLE_ON_NODE | TCE_TABLE_SERIAL_WRITERS))
 		return -EINVAL;
 	rc = shape(EMU_PAGE_SHIFT, p->page_shift, p->window_size, p->levels, &e, &ls);
 	if (rc)
