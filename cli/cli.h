@@ -11,6 +11,7 @@
 #define SPAPRTCE_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct cli_step {
@@ -34,6 +35,34 @@ int cli_finish(const char *what);
 
 int cli_demo(int argc, char **argv);
 int cli_accounting(int argc, char **argv);
+int cli_replay(int argc, char **argv);
+int cli_stats(int argc, char **argv);
+
+/* Trace replay (cli/trace.c, format in docs/replay.md). */
+struct cli_trace_div {
+	const char *file;
+	unsigned line;
+	const char *request;		/* the request's tokens, one space apart */
+	const char *expected, *got;
+};
+typedef void (*cli_trace_report_fn)(void *ctx, const struct cli_trace_div *d);
+/*
+ * Parses trace @path whole, then runs it; @report is called for each
+ * divergence.  *nrun counts the requests run.  Returns 0 (all as expected),
+ * 1 (divergences), 2 (the trace cannot be read or parsed: "FILE:LINE:
+ * syntax error: ..." in @err; nothing ran).  What the trace made stays
+ * until cli_trace_release().
+ */
+int cli_trace_replay(const char *path, bool keep_going, cli_trace_report_fn report, void *ctx,
+		     unsigned *nrun, char *err, size_t errlen);
+/* Calls @fn for every memory area the trace holds. */
+void cli_trace_for_each_mem(void (*fn)(void *ctx, const char *name, void *addr, uint64_t size), void *ctx);
+/* Closes what the trace left open, frees its memory, restores the hugetlbfs pool. */
+void cli_trace_release(void);
+/* Prints @s as a JSON string (quoted, escaped) on stdout. */
+void cli_json_str(const char *s);
+/* "EINVAL" for EINVAL; "errno N" for errnos without a name here. */
+const char *cli_errname(int err);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);

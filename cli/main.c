@@ -15,6 +15,10 @@ static void usage(FILE *f)
 		"              maps all RAM, and a device writes and reads it back\n"
 		"  accounting  preregistration and locked_vm accounting at the region layer:\n"
 		"              adoption, the emulated RLIMIT_MEMLOCK, the used/mapped protocol\n"
+		"  replay FILE run a trace of requests and report the first divergence\n"
+		"              (docs/replay.md); --keep-going reports every one\n"
+		"  stats       per group: windows, TCEs mapped, DMA, kills, faults; pinned\n"
+		"              pages per node; --after FILE shows the machine a trace left\n"
 		"\n"
 		"  --json  machine-readable output (one JSON object)\n"
 		"  --help  this text, or a command's own help after the command\n");
@@ -30,6 +34,10 @@ int main(int argc, char **argv)
 		return cli_demo(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "accounting"))
 		return cli_accounting(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "replay"))
+		return cli_replay(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stats"))
+		return cli_stats(argc - 1, argv + 1);
 	fprintf(stderr, "spaprtce: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

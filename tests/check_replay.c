@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The spaprtce program's replay and stats commands, run as a child process
+ * on the traces of tests/traces/: every trace replays with exit status 0
+ * except must-diverge.trace, which must stop with status 1 at its known
+ * line; errors in a trace exit 2 with the line; --keep-going reports every
+ * divergence; --json has the documented keys; stats --after shows the
+ * windows a trace left programmed.
+ *
+ * The program is the build's own: this suite lives in build/tests/ (or
+ * build/san-*\/tests/) and the program one folder up.  `make check` builds
+ * it first; when it is missing, each test prints why and passes.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/testutil.h"
+
+static char prog[PATH_MAX + 32];	/* .../spaprtce, or "" */
+static char root[PATH_MAX + 32];	/* the folder holding tests/traces */
+
+struct run {
+	int status;		/* exit status, or 128 + signal */
+	char *out;		/* stdout and stderr, interleaved */
+};
+
+static bool is_dir(const char *path)
+{
+	DIR *d = opendir(path);
+
+	if (d)
+		closedir(d);
+	return d != NULL;
+}
+
+static void locate(void)
+{
+	char exe[PATH_MAX], try[PATH_MAX + 32], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	prog[0] = root[0] = 0;
+	if (n <= 0)
+		return;
+	exe[n] = 0;
+	/* build[/san-x]/tests/check_replay -> build[/san-x]/spaprtce */
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return;
+	*slash = 0;
+	slash = strrchr(exe, '/');
+	if (slash) {
+		*slash = 0;
+		snprintf(try, sizeof(try), "%s/spaprtce", exe);
+		if (!access(try, X_OK))
+			snprintf(prog, sizeof(prog), "%s", try);
+	}
+	/* The tree: the first ancestor with tests/traces, else the working folder. */
+	for (;;) {
+		snprintf(try, sizeof(try), "%s/tests/traces", exe);
+		if (is_dir(try)) {
+			snprintf(root, sizeof(root), "%s", exe);
+			break;
+		}
+		slash = strrchr(exe, '/');
+		if (!slash || slash == exe)
+			break;
+		*slash = 0;
+	}
+	if (!root[0] && is_dir("tests/traces") && getcwd(root, sizeof(root)) == NULL)
+		root[0] = 0;
+}
+
+static bool have_prog(void)
+{
+	if (!prog[0] || !root[0]) {
+		printf("check_replay: skipped: %s not found next to the suite (build it with make)\n",
+		       !prog[0] ? "the spaprtce program" : "tests/traces");
+		return false;
+	}
+	return true;
+}
+
+/* Runs spaprtce with @args (NULL-terminated) in the tree's root folder. */
+static struct run run_prog(const char *const *args)
+{
+	struct run r = { -1, NULL };
+	size_t len = 0, cap = 4096;
+	int pfd[2], st;
+	ssize_t n;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		const char *argv[16] = { prog };
+		unsigned i;
+
+		for (i = 0; args[i] && i < 14; i++)
+			argv[i + 1] = args[i];
+		argv[i + 1] = NULL;
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		close(pfd[0]);
+		close(pfd[1]);
+		if (chdir(root))
+			_exit(126);
+		execv(prog, (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	r.out = malloc(cap);
+	ck_assert_ptr_nonnull(r.out);
+	while ((n = read(pfd[0], r.out + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 2) {
+			cap *= 2;
+			r.out = realloc(r.out, cap);
+			ck_assert_ptr_nonnull(r.out);
+		}
+	}
+	r.out[len] = 0;
+	close(pfd[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return r;
+}
+
+static void assert_has(const struct run *r, const char *what)
+{
+	ck_assert_msg(strstr(r->out, what), "output lacks \"%s\":\n%s", what, r->out);
+}
+
+/* A trace file of @text in a temporary folder; its path in @path. */
+static void write_trace(char *path, size_t n, const char *text)
+{
+	int fd;
+
+	snprintf(path, n, "/tmp/check_replay_XXXXXX.trace");
+	fd = mkstemps(path, 6);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+START_TEST(t_every_trace_replays)
+{
+	char dir[sizeof(root) + 16];
+	struct dirent *e;
+	unsigned ntraces = 0;
+	DIR *d;
+
+	if (!have_prog())
+		return;
+	snprintf(dir, sizeof(dir), "%s/tests/traces", root);
+	d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		char rel[PATH_MAX];
+		struct run r;
+
+		if (l < 7 || strcmp(e->d_name + l - 6, ".trace"))
+			continue;
+		snprintf(rel, sizeof(rel), "tests/traces/%s", e->d_name);
+		r = run_prog((const char *const[]){ "replay", rel, NULL });
+		if (!strcmp(e->d_name, "must-diverge.trace"))
+			ck_assert_msg(r.status == 1, "%s: exit %d, expected 1:\n%s", rel, r.status, r.out);
+		else
+			ck_assert_msg(r.status == 0, "%s: exit %d, expected 0:\n%s", rel, r.status, r.out);
+		if (r.status == 0)
+			assert_has(&r, "0 divergences: PASS");
+		printf("check_replay: %s: exit %d\n", rel, r.status);
+		free(r.out);
+		ntraces++;
+	}
+	closedir(d);
+	/* basic v2, kernel checks, DPDK, QEMU, v1, must-diverge at least */
+	ck_assert_uint_ge(ntraces, 6);
+}
+END_TEST
+
+START_TEST(t_must_diverge_names_its_line)
+{
+	struct run r;
+
+	if (!have_prog())
+		return;
+	r = run_prog((const char *const[]){ "replay", "tests/traces/must-diverge.trace", NULL });
+	ck_assert_int_eq(r.status, 1);
+	assert_has(&r, "tests/traces/must-diverge.trace:14: unregister c buf 0x10000: expected ok, got EBUSY\n");
+	/* it stops there: the line after is never run */
+	assert_has(&r, ": 9 requests, 1 divergence: FAIL");
+	free(r.out);
+}
+END_TEST
+
+START_TEST(t_keep_going_reports_every_divergence)
+{
+	char path[64];
+	struct run r;
+
+	if (!have_prog())
+		return;
+	write_trace(path, sizeof(path),
+		    "# two wrong expectations\n"
+		    "container c => ok\n"
+		    "api_version c => 1\n"
+		    "\n"
+		    "close c => EBADF\n"
+		    "close c => EBADF\n");
+	r = run_prog((const char *const[]){ "replay", "--keep-going", path, NULL });
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.out, ":3: api_version c: expected 1, got 0"));
+	ck_assert_ptr_nonnull(strstr(r.out, ":5: close c: expected EBADF, got ok"));
+	ck_assert_ptr_null(strstr(r.out, ":6:"));
+	assert_has(&r, "4 requests, 2 divergences: FAIL");
+	free(r.out);
+
+	r = run_prog((const char *const[]){ "replay", path, NULL });
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_null(strstr(r.out, ":5:"));
+	free(r.out);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(t_trace_errors_exit_2_with_the_line)
+{
+	static const struct {
+		const char *text, *what;
+	} bad[] = {
+		{ "container c => ok\n\n# comment\nfrobnicate c => ok\n", ":4: syntax error: unknown request 'frobnicate'" },
+		{ "mem m 0x1000 => ok\nmem n 12z => ok\n", ":2: syntax error: bad number '12z'" },
+		{ "container c => ok\nregister d 0 0x1000 => ok\n", ":2: syntax error: unknown container 'd'" },
+		{ "container c => ok\nregister c nosuch 0x1000 => ok\n", ":2: syntax error: unknown memory name 'nosuch'" },
+		{ "container c => ok\nclose c\n", ":2: syntax error: no '=> EXPECT'" },
+		{ "container c => maybe\n", ":1: syntax error: bad expectation 'maybe'" },
+		{ "container c => ok\nmap c 0 0 0x1000 rw => ok start=0\n", ":2: syntax error: no check 'start' for 'map'" },
+	};
+	char path[64];
+
+	if (!have_prog())
+		return;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct run r;
+
+		write_trace(path, sizeof(path), bad[i].text);
+		r = run_prog((const char *const[]){ "replay", path, NULL });
+		ck_assert_msg(r.status == 2, "case %zu: exit %d:\n%s", i, r.status, r.out);
+		assert_has(&r, path);
+		assert_has(&r, bad[i].what);
+		free(r.out);
+		unlink(path);
+	}
+}
+END_TEST
+
+START_TEST(t_json_shape)
+{
+	struct run r;
+	char path[64];
+
+	if (!have_prog())
+		return;
+	r = run_prog((const char *const[]){ "replay", "--json", "tests/traces/must-diverge.trace", NULL });
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_int_eq(r.out[0], '{');
+	assert_has(&r, "\"file\": \"tests/traces/must-diverge.trace\"");
+	assert_has(&r, "\"divergences\": [");
+	assert_has(&r, "{\"line\": 14, \"request\": \"unregister c buf 0x10000\", \"expected\": \"ok\", \"got\": \"EBUSY\"}");
+	assert_has(&r, "\"requests\": 9");
+	assert_has(&r, "\"verdict\": \"FAIL\"}");
+	free(r.out);
+
+	r = run_prog((const char *const[]){ "replay", "--json", "tests/traces/v2-basic.trace", NULL });
+	ck_assert_int_eq(r.status, 0);
+	assert_has(&r, "\"divergences\": []");
+	assert_has(&r, "\"verdict\": \"PASS\"}");
+	free(r.out);
+
+	write_trace(path, sizeof(path), "container c => ok\nnope\n");
+	r = run_prog((const char *const[]){ "replay", "--json", path, NULL });
+	ck_assert_int_eq(r.status, 2);
+	assert_has(&r, "\"verdict\": \"ERROR\"");
+	assert_has(&r, "\"error\": \"");
+	assert_has(&r, ":2: syntax error");
+	free(r.out);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(t_stats_after_a_trace)
+{
+	struct run r;
+
+	if (!have_prog())
+		return;
+	r = run_prog((const char *const[]){ "stats", "--after", "tests/traces/v2-left-mapped.trace", "--json", NULL });
+	ck_assert_msg(r.status == 0, "exit %d:\n%s", r.status, r.out);
+	assert_has(&r, "\"trace_verdict\": \"PASS\"");
+	assert_has(&r, "{\"group\": 0, \"windows\": [{\"slot\": 0, \"bus_offset\": 0, \"page_shift\": 12, "
+		       "\"levels\": 1, \"level_size\": 524288, \"entries\": 524288, \"tces_mapped\": 4}");
+	assert_has(&r, "{\"slot\": 1, \"bus_offset\": 576460752303423488, \"page_shift\": 12, \"levels\": 1, "
+		       "\"level_size\": 65536, \"entries\": 65536, \"tces_mapped\": 256}");
+	assert_has(&r, "\"dma_writes\": 1");
+	assert_has(&r, "\"no translation\": 1");
+	assert_has(&r, "{\"group\": 1, \"windows\": []");
+	assert_has(&r, "\"pinned_pages\": 512");
+	assert_has(&r, "\"pinned_per_node\": {\"");
+	free(r.out);
+
+	/* an idle machine, for people */
+	r = run_prog((const char *const[]){ "stats", NULL });
+	ck_assert_int_eq(r.status, 0);
+	assert_has(&r, "group 0\n  window 0      not programmed\n");
+	free(r.out);
+
+	/* a trace error stops it */
+	r = run_prog((const char *const[]){ "stats", "--after", "tests/traces/nosuch.trace", NULL });
+	ck_assert_int_eq(r.status, 2);
+	free(r.out);
+}
+END_TEST
+
+START_TEST(t_usage)
+{
+	struct run r;
+
+	if (!have_prog())
+		return;
+	r = run_prog((const char *const[]){ "replay", "--help", NULL });
+	ck_assert_int_eq(r.status, 0);
+	assert_has(&r, "usage: spaprtce replay");
+	free(r.out);
+	r = run_prog((const char *const[]){ "replay", NULL });
+	ck_assert_int_eq(r.status, 2);
+	free(r.out);
+	r = run_prog((const char *const[]){ "stats", "--help", NULL });
+	ck_assert_int_eq(r.status, 0);
+	assert_has(&r, "usage: spaprtce stats");
+	free(r.out);
+	r = run_prog((const char *const[]){ "--help", NULL });
+	assert_has(&r, "replay FILE");
+	assert_has(&r, "stats");
+	free(r.out);
+}
+END_TEST
+
+static Suite *replay_suite(void)
+{
+	Suite *s = suite_create("replay");
+	TCase *t = tcase_create("program");
+
+	tcase_set_timeout(t, 300);
+	tcase_add_test(t, t_every_trace_replays);
+	tcase_add_test(t, t_must_diverge_names_its_line);
+	tcase_add_test(t, t_keep_going_reports_every_divergence);
+	tcase_add_test(t, t_trace_errors_exit_2_with_the_line);
+	tcase_add_test(t, t_json_shape);
+	tcase_add_test(t, t_stats_after_a_trace);
+	tcase_add_test(t, t_usage);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	locate();
+	sr = srunner_create(replay_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
