@@ -130,7 +130,7 @@ run: deps
 	$(B)/spaprtce demo
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BENCH_BINS)
+	@$(MAKE) --no-print-directory $(BENCH_BINS) $(B)/spaprtce
 	@sh scripts/run-benches.sh $(B) $(BENCHES)
 
 $(B)/spaprtce.pc: spaprtce.pc.in

@@ -10,15 +10,12 @@
  * trace (docs/replay.md) without printing its steps; the stats are those of
  * the machine as the trace left it.
  *
- * Per node: emu/mem's pin table is not iterable through its public API, so
- * the per-node figure covers the pinned pages of the trace's memory areas
- * (emu_mem_ua_pins per page, the node from move_pages(2) in query mode).
- * The total is emu/mem's own count of pinned pages; when the two differ,
- * the output says how many pinned pages lie outside the trace's memory.
+ * Per node: every pinned page, located with move_pages(2) in query mode
+ * (emu_mem_pinned_per_node); pages the kernel could not place are
+ * reported as unknown.
  */
 #include <endian.h>
 #include <inttypes.h>
-#include <numaif.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +25,10 @@
 #include "emu/mem.h"
 
 #define MAX_NODES 64
-#define BATCH 1024
 
 struct nodes {
 	uint64_t pages[MAX_NODES];
 	uint64_t unknown;		/* pinned, but move_pages gave no node */
-	uint64_t counted;
 };
 
 /* Non-zero leaves below block @hpa at level @k, for entries [base, base + level_size^(k+1)) ∩ [0, size). */
@@ -67,33 +62,6 @@ static uint64_t tces_mapped(const struct emu_window *w)
 	while ((1ull << bits) < w->level_size)
 		bits++;
 	return walk(w->table_hpa, w->levels - 1, bits, 0, w->size);
-}
-
-static void count_nodes(void *ctx, const char *name, void *addr, uint64_t size)
-{
-	struct nodes *nd = ctx;
-	void *pages[BATCH];
-	int status[BATCH];
-	unsigned n = 0;
-
-	(void)name;
-	for (uint64_t off = 0; off < size; off += EMU_PAGE_SIZE) {
-		if (emu_mem_ua_pins((uintptr_t)addr + off))
-			pages[n++] = (char *)addr + off;
-		if (n == BATCH || (n && off + EMU_PAGE_SIZE >= size)) {
-			if (move_pages(0, n, pages, NULL, status, 0))
-				for (unsigned i = 0; i < n; i++)
-					status[i] = -1;
-			for (unsigned i = 0; i < n; i++) {
-				if (status[i] >= 0 && status[i] < MAX_NODES)
-					nd->pages[status[i]]++;
-				else
-					nd->unknown++;
-			}
-			nd->counted += n;
-			n = 0;
-		}
-	}
 }
 
 static const char *shift_name(unsigned shift, char *buf, size_t n)
@@ -195,7 +163,7 @@ int cli_stats(int argc, char **argv)
 			       "offset, page size, levels, entries, and the TCEs mapped, counted by\n"
 			       "walking each table from its window register), DMA counters, the TCE\n"
 			       "cache, kills, faults by reason; then the pinned pages, in total and\n"
-			       "per NUMA node (the node figure covers the trace's memory areas).\n\n"
+			       "per NUMA node.\n\n"
 			       "  --after FILE  replay the trace FILE first (docs/replay.md), silently\n"
 			       "                but for divergences on stderr, and show the machine\n"
 			       "                as it left it\n"
@@ -243,30 +211,27 @@ int cli_stats(int argc, char **argv)
 		print_group((int)g, json, !g);
 
 	memset(&nd, 0, sizeof(nd));
-	cli_trace_for_each_mem(count_nodes, &nd);
+	if (emu_mem_pinned_per_node(nd.pages, MAX_NODES, &nd.unknown))
+		fprintf(stderr, "spaprtce stats: no memory to locate pinned pages\n");
 	emu_mem_get_stats(&ms);
 	if (json) {
 		printf("\n  ], \"pinned_pages\": %" PRIu64 ", \"pinned_per_node\": {", ms.pinned_pages);
 		for (int n = 0, k = 0; n < MAX_NODES; n++)
 			if (nd.pages[n])
 				printf("%s\"%d\": %" PRIu64, k++ ? ", " : "", n, nd.pages[n]);
-		printf("}, \"pinned_node_unknown\": %" PRIu64 ", \"pinned_outside_trace_memory\": %" PRIu64
-		       ", \"table_blocks\": %" PRIu64 ", \"table_bytes\": %" PRIu64 "}\n",
-		       nd.unknown, ms.pinned_pages > nd.counted ? ms.pinned_pages - nd.counted : 0,
-		       ms.table_blocks, ms.table_bytes);
+		printf("}, \"pinned_node_unknown\": %" PRIu64 ", \"table_blocks\": %" PRIu64
+		       ", \"table_bytes\": %" PRIu64 "}\n",
+		       nd.unknown, ms.table_blocks, ms.table_bytes);
 	} else {
 		printf("\npinned pages  %" PRIu64 " (4 KiB)", ms.pinned_pages);
-		if (nd.counted) {
-			printf("; per NUMA node (the trace's memory):");
+		if (ms.pinned_pages) {
+			printf("; per NUMA node:");
 			for (int n = 0; n < MAX_NODES; n++)
 				if (nd.pages[n])
 					printf(" node %d %" PRIu64, n, nd.pages[n]);
 			if (nd.unknown)
 				printf(" unknown %" PRIu64, nd.unknown);
 		}
-		if (ms.pinned_pages > nd.counted)
-			printf("; %" PRIu64 " outside the trace's memory (no node known)",
-			       ms.pinned_pages - nd.counted);
 		printf("\ntable memory  %" PRIu64 " block(s), %" PRIu64 " bytes\n", ms.table_blocks, ms.table_bytes);
 	}
 	cli_trace_release();

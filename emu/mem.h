@@ -111,6 +111,14 @@ uint32_t emu_mem_hpa_pins(uint64_t hpa);
 uint32_t emu_mem_ua_pins(uint64_t ua);
 
 /*
+ * Pinned pages per NUMA node: per_node[n] += the pinned system pages that
+ * live on node n (n < @nnodes), *unknown += those whose node the kernel
+ * did not report (or n >= nnodes).  Walks every pinned page (move_pages(2)
+ * in query mode, in batches).  Returns 0 or -ENOMEM.
+ */
+int emu_mem_pinned_per_node(uint64_t *per_node, unsigned nnodes, uint64_t *unknown);
+
+/*
  * A page-size oracle replaces the kernel's answer for the backing of user
  * memory (pinning itself stays real).  It returns the backing shift at @ua and
  * sets *run_end to the end of the run with that same backing (> ua).

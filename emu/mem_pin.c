@@ -24,6 +24,7 @@
  * still hold) are recognised by their generation and never counted down.
  */
 #include <errno.h>
+#include <numaif.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,6 +443,57 @@ uint32_t emu_mem_hpa_pins(uint64_t hpa)
 	if (!emu_mem_hpa_to_ua(hpa, &ua))
 		return 0;
 	return emu_mem_ua_pins(ua);
+}
+
+/* Asks the kernel where @n pinned pages live and counts them.  Under pin_lock. */
+static void count_nodes(void **pages, int *status, unsigned n, uint64_t *per_node, unsigned nnodes,
+			uint64_t *unknown)
+{
+	if (move_pages(0, n, pages, NULL, status, 0))
+		for (unsigned i = 0; i < n; i++)
+			status[i] = -1;
+	for (unsigned i = 0; i < n; i++) {
+		if (status[i] >= 0 && (unsigned)status[i] < nnodes)
+			per_node[status[i]]++;
+		else
+			(*unknown)++;
+	}
+}
+
+int emu_mem_pinned_per_node(uint64_t *per_node, unsigned nnodes, uint64_t *unknown)
+{
+	enum { BATCH = 512 };
+	void **pages;
+	int *status;
+	unsigned n = 0;
+
+	pages = malloc(BATCH * sizeof(*pages));
+	status = malloc(BATCH * sizeof(*status));
+	if (!pages || !status) {
+		free(pages);
+		free(status);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&pin_lock);
+	for (uint64_t i = 0; i < pin_leaves.cap; i++) {
+		struct pin_leaf *l = (struct pin_leaf *)(uintptr_t)pin_leaves.slots[i].val;
+
+		for (unsigned j = 0; l && j < LEAF_PAGES; j++) {
+			if (!l->counts[j])
+				continue;
+			pages[n++] = (void *)(uintptr_t)(((l->key << LEAF_SHIFT) | j) << EMU_PAGE_SHIFT);
+			if (n == BATCH) {
+				count_nodes(pages, status, n, per_node, nnodes, unknown);
+				n = 0;
+			}
+		}
+	}
+	if (n)
+		count_nodes(pages, status, n, per_node, nnodes, unknown);
+	pthread_mutex_unlock(&pin_lock);
+	free(pages);
+	free(status);
+	return 0;
 }
 
 void emu__mem_pin_stats(struct emu_mem_stats *st)

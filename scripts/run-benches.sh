@@ -9,9 +9,23 @@ for n in "$@"; do
 	rm -f "$b/bench/$n.jsonl"
 	BENCH_JSONL="$b/bench/$n.jsonl" "$b/bench/$n" || rc=1
 done
+# The main job's steps as figures: every step of 'spaprtce demo' that moves
+# bytes, with its rate (no baseline: the step's own figure, ratio 1).
+rm -f "$b/bench/demo.jsonl"
+if "$b/spaprtce" demo --json > "$b/bench/demo.json"; then
+	grep '"step"' "$b/bench/demo.json" | grep -v '"rate_gbps": 0.000' |
+	sed -e 's/^ *{"step": "\([^"]*\)".*"rate_gbps": \([0-9.]*\).*/{"name": "demo: \1", "value": \2, "unit": "GB\/s", "baseline": "none", "ratio": 1, "goal": "", "met": true}/' \
+		> "$b/bench/demo.jsonl"
+	echo
+	echo "spaprtce demo (1 GiB guest): steps as figures"
+	sed -e 's/.*"name": "\([^"]*\)", "value": \([0-9.]*\).*/  \1: \2 GB\/s/' "$b/bench/demo.jsonl"
+else
+	echo "spaprtce demo failed: its steps are not reported" >&2
+	rc=1
+fi
 {
 	echo "["
-	for n in "$@"; do cat "$b/bench/$n.jsonl" 2>/dev/null; done | sed '$!s/$/,/'
+	for n in "$@" demo; do cat "$b/bench/$n.jsonl" 2>/dev/null; done | sed '$!s/$/,/'
 	echo "]"
 } > "$b/bench.json"
 echo "wrote $b/bench.json"
