@@ -162,6 +162,26 @@ START_TEST(pin_counts_per_frame)
 }
 END_TEST
 
+START_TEST(pinned_pages_per_node)
+{
+	uint8_t *p = tu_map(24);
+	struct emu_pin *a = pin_ok(p, 16), *b = pin_ok(p + 8 * PS, 16);
+	uint64_t per_node[4] = { 0 }, unknown = 0, sum = 0;
+
+	TU_OK(emu_mem_pinned_per_node(per_node, 4, &unknown));
+	for (int n = 0; n < 4; n++)
+		sum += per_node[n];
+	ck_assert_uint_eq(sum + unknown, 24);	/* pages, not pin references */
+	ck_assert_uint_eq(per_node[0], 24);	/* this machine has one node */
+	emu_mem_unpin(a);
+	emu_mem_unpin(b);
+	memset(per_node, 0, sizeof(per_node));
+	TU_OK(emu_mem_pinned_per_node(per_node, 4, &unknown));
+	ck_assert_uint_eq(per_node[0] + unknown, 0);
+	tu_unmap(p, 24);
+}
+END_TEST
+
 START_TEST(pin_faults_pages_in_writable)
 {
 	uint8_t *p = tu_map(8);
@@ -656,6 +676,7 @@ static Suite *mem_suite(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, pin_counts_per_frame);
 	tcase_add_test(t, pin_faults_pages_in_writable);
+	tcase_add_test(t, pinned_pages_per_node);
 	tcase_add_test(t, pin_mlock_mode_locks_and_unpin_unlocks);
 	tcase_add_test(t, pin_overlapping_unpin_keeps_lock_of_the_other);
 	tcase_add_test(t, pin_efault_unmapped_tail);
