@@ -172,7 +172,8 @@ START_TEST(pinned_pages_per_node)
 	for (int n = 0; n < 4; n++)
 		sum += per_node[n];
 	ck_assert_uint_eq(sum + unknown, 24);	/* pages, not pin references */
-	ck_assert_uint_eq(per_node[0], 24);	/* this machine has one node */
+	if (numa_available() < 0 || numa_max_node() == 0)
+		ck_assert_uint_eq(per_node[0], 24);	/* one node: all of them there */
 	emu_mem_unpin(a);
 	emu_mem_unpin(b);
 	memset(per_node, 0, sizeof(per_node));
