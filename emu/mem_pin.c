@@ -223,6 +223,11 @@ static int fault_in(uint64_t ua, uint64_t len)
 	if (pin_mode != EMU_PIN_POPULATE && !pin_mlock_refused) {
 		if (!mlock(addr, (size_t)len)) {
 			pin_ever_mlocked = true;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+			/* The sanitizer runtimes make mlock a no-op: fault the pages in ourselves. */
+			if (madvise(addr, (size_t)len, MADV_POPULATE_WRITE))
+				return -EFAULT;
+#endif
 			return 0;
 		}
 		if (errno != EPERM && errno != EAGAIN && errno != ENOMEM)
