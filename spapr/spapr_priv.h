@@ -237,10 +237,9 @@ int spapr__v1_disable(struct spapr_tce *tce);
  *                          attach/detach; read by every hypercall.
  *   table->lock (mutex)    serialises the hypercalls of one LIOBN (the
  *                          guest-visible entries and the attachments).
- * Then, for the attached windows in ascending address order: every distinct
- * container's group_lock (read), then every window's write_lock; then the
- * mmreg read section.  Window pointers of a table are kept sorted so that
- * two tables sharing windows lock them in the same order.
+ * Then every distinct container's group_lock (read), in ascending address
+ * order, then every distinct window's write_lock, in ascending address order
+ * (att[] is kept sorted), then the mmreg read section.
  */
 #define SPAPR_HCALL_MAX_ATTACH 8u
 #define SPAPR_HCALL_TCES_PER_PAGE (EMU_PAGE_SIZE / 8)
@@ -275,6 +274,8 @@ struct spapr_guest {
 };
 
 /* hcall.c */
+/* Pages charged for a guest table of @npages pages of entries (KVM's kvmppc_stt_pages). */
+uint64_t spapr__hcall_table_charge(uint64_t npages);
 struct spapr_hcall_table *spapr__hcall_table_find(struct spapr_guest *guest, uint64_t liobn);
 /* ua of guest physical [gpa, gpa + len) inside one memslot; *hint caches the slot. */
 int spapr__hcall_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64_t len,

@@ -400,6 +400,16 @@ int tce_table_unmap(struct tce_table *t, uint64_t entry, uint64_t npages,
 		    struct tce_kill_batch *kill, tce_old_fn old_fn, void *old_ctx,
 		    uint64_t *cleared);
 
+/*
+ * tce_table_reserve - allocate every level (hardware and shadow) that
+ * entries [entry, entry + npages) need, changing no entry, so that a later
+ * tce_table_map of any part of the run cannot fail with -ENOMEM.
+ * Returns 0, -EINVAL (run outside the table or empty), -ENOMEM (a level
+ * could not be allocated; the levels allocated before stay, as after a
+ * failed map).  No lock.
+ */
+int tce_table_reserve(struct tce_table *t, uint64_t entry, uint64_t npages);
+
 /* Direction from permission bits, and the bits stored for a direction (WRITE adds READ). */
 static inline enum tce_dir tce_dir_from_bits(uint64_t bits)
 {

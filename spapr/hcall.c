@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest object: memory slots and guest TCE tables (spec 7.1), KVM's VM
+ * and KVM_CREATE_SPAPR_TCE_64.
+ *
+ * A guest TCE table charges, at creation, what KVM charges
+ * (kvmppc_stt_pages): its entries, 8 bytes each rounded up to pages, plus
+ * the descriptor with one pointer per page.  The pages themselves are
+ * allocated only when a non-zero value is first stored below them, so a
+ * large sparse table costs its pointer array only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spapr/spapr_priv.h"
+#include "util/fail.h"
+#include "util/range.h"
+
+int spapr_guest_create(struct spapr_guest **out)
+{
+	struct spapr_guest *g;
+	int rc;
+
+	if (util_should_fail("spapr_guest_alloc"))
+		return spapr__ret(-ENOMEM);
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return spapr__ret(-ENOMEM);
+	rc = mmreg_mm_current(&g->mm);
+	if (rc) {
+		free(g);
+		return spapr__ret(rc);
+	}
+	pthread_rwlock_init(&g->lock, NULL);
+	*out = g;
+	return 0;
+}
+
+static void table_free(struct spapr_guest *guest, struct spapr_hcall_table *t)
+{
+	for (uint64_t i = 0; i < t->npages; i++)
+		free(t->pages[i]);
+	free(t->pages);
+	mmreg_mm_uncharge(guest->mm, t->charged);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* Unlinked tables: no hypercall can reach them (the guest lock is held for writing). */
+static void table_destroy(struct spapr_guest *guest, struct spapr_hcall_table *t)
+{
+	spapr__hcall_detach_all(t);
+	table_free(guest, t);
+}
+
+void spapr_guest_destroy(struct spapr_guest *guest)
+{
+	if (!guest)
+		return;
+	for (uint64_t i = 0; i < guest->tables.cap; i++) {
+		struct spapr_hcall_table *t = (void *)(uintptr_t)guest->tables.slots[i].val;
+
+		if (t)
+			table_destroy(guest, t);
+	}
+	util_u64map_destroy(&guest->tables);
+	mmreg_mm_put(guest->mm);
+	pthread_rwlock_destroy(&guest->lock);
+	free(guest);
+}
+
+int spapr_guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t gpa,
+			    uint64_t size, void *ua)
+{
+	uint64_t gend, uend, u = (uintptr_t)ua;
+	int rc = 0;
+
+	if (slot >= SPAPR_GUEST_MEMSLOTS)
+		return spapr__ret(-EINVAL);
+	if (size && (!util_is_aligned(gpa | size | u, EMU_PAGE_SHIFT) ||
+		     !util_range_end(gpa, size, &gend) || !util_range_end(u, size, &uend)))
+		return spapr__ret(-EINVAL);
+	pthread_rwlock_wrlock(&guest->lock);
+	for (unsigned i = 0; size && i < SPAPR_GUEST_MEMSLOTS; i++) {
+		const struct spapr_guest_memslot *s = &guest->slots[i];
+
+		if (i != slot && s->size && util_range_overlaps(gpa, gend, s->gpa, s->gpa + s->size)) {
+			rc = -EINVAL;
+			goto out_unlock;
+		}
+	}
+	guest->slots[slot].gpa = size ? gpa : 0;
+	guest->slots[slot].ua = size ? u : 0;
+	guest->slots[slot].size = size;
+out_unlock:
+	pthread_rwlock_unlock(&guest->lock);
+	return spapr__ret(rc);
+}
+
+/* Under guest->lock (either side). */
+int spapr__hcall_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64_t len,
+			   uint64_t *ua, unsigned *hint)
+{
+	unsigned i = *hint < SPAPR_GUEST_MEMSLOTS ? *hint : 0;
+
+	for (unsigned n = 0; n < SPAPR_GUEST_MEMSLOTS; n++, i = (i + 1) % SPAPR_GUEST_MEMSLOTS) {
+		const struct spapr_guest_memslot *s = &guest->slots[i];
+
+		if (s->size && gpa >= s->gpa && gpa - s->gpa < s->size &&
+		    len <= s->size - (gpa - s->gpa)) {
+			*ua = s->ua + (gpa - s->gpa);
+			*hint = i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Under guest->lock (either side). */
+struct spapr_hcall_table *spapr__hcall_table_find(struct spapr_guest *guest, uint64_t liobn)
+{
+	return (void *)(uintptr_t)util_u64map_get(&guest->tables, liobn);
+}
+
+/* KVM's kvmppc_stt_pages: the entries' pages plus the descriptor's. */
+uint64_t spapr__hcall_table_charge(uint64_t npages)
+{
+	uint64_t desc = sizeof(struct spapr_hcall_table) + npages * sizeof(uint64_t *);
+
+	return npages + (desc + EMU_PAGE_SIZE - 1) / EMU_PAGE_SIZE;
+}
+
+int spapr_guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn, unsigned page_shift,
+				 uint64_t offset, uint64_t size)
+{
+	struct spapr_hcall_table *t;
+	uint64_t end, npages, charge;
+	int rc;
+
+	if (!size || page_shift < 12 || page_shift > 34 || !util_range_end(offset, size, &end) ||
+	    end > (UINT64_MAX >> page_shift))
+		return spapr__ret(-EINVAL);
+	npages = (size + SPAPR_HCALL_TCES_PER_PAGE - 1) / SPAPR_HCALL_TCES_PER_PAGE;
+	charge = spapr__hcall_table_charge(npages);
+	/* The kernel's order: charge, allocate, then look for a duplicate LIOBN. */
+	rc = mmreg_mm_charge(guest->mm, charge);
+	if (rc)
+		return spapr__ret(rc);
+	rc = -ENOMEM;
+	if (util_should_fail("spapr_hcall_table_alloc"))
+		goto err_uncharge;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		goto err_uncharge;
+	if (util_should_fail("spapr_hcall_table_pages") || npages > SIZE_MAX / sizeof(uint64_t *))
+		goto err_free;
+	t->pages = calloc((size_t)npages, sizeof(uint64_t *));
+	if (!t->pages)
+		goto err_free;
+	t->liobn = liobn;
+	t->page_shift = page_shift;
+	t->offset = offset;
+	t->size = size;
+	t->npages = npages;
+	t->charged = charge;
+	pthread_mutex_init(&t->lock, NULL);
+
+	pthread_rwlock_wrlock(&guest->lock);
+	if (spapr__hcall_table_find(guest, liobn))
+		rc = -EBUSY;
+	else
+		rc = util_u64map_insert(&guest->tables, liobn, (uintptr_t)t);
+	pthread_rwlock_unlock(&guest->lock);
+	if (rc) {
+		table_free(guest, t);
+		return spapr__ret(rc);
+	}
+	return 0;
+
+err_free:
+	free(t->pages);
+	free(t);
+err_uncharge:
+	mmreg_mm_uncharge(guest->mm, charge);
+	return spapr__ret(rc);
+}
+
+int spapr_guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn)
+{
+	struct spapr_hcall_table *t;
+
+	pthread_rwlock_wrlock(&guest->lock);
+	t = spapr__hcall_table_find(guest, liobn);
+	if (t)
+		util_u64map_remove(&guest->tables, liobn);
+	pthread_rwlock_unlock(&guest->lock);
+	if (!t)
+		return spapr__ret(-ENOENT);
+	/* No hypercall holds it: they hold the guest lock (read) while using a table. */
+	table_destroy(guest, t);
+	return 0;
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Attaching VFIO groups' hardware windows to guest TCE tables (spec 7.1;
+ * KVM's kvm_spapr_tce_attach_iommu_group and _release_iommu_group).
+ *
+ * An attachment holds a reference on the window and one on the container
+ * object.  The window reference keeps the table memory and the window's
+ * write_lock alive after a TCE_REMOVE or the container's release; such a
+ * window is then "dead" and hypercalls skip it.  The container reference
+ * keeps its group_lock alive, which a hypercall takes (read) before the
+ * window's write_lock, as MAP_DMA does, so that the kill callback can walk
+ * the container's groups.
+ */
+#include <errno.h>
+
+#include "spapr/spapr_priv.h"
+
+/* The group object behind @group_fd (a reference), or NULL with *rc. */
+static struct spapr_group *group_get(int group_fd, int *rc)
+{
+	struct spapr_obj *obj = spapr__fd_get(group_fd);
+
+	if (!obj) {
+		*rc = -EBADF;
+		return NULL;
+	}
+	if (obj->kind != SPAPR_KIND_GROUP) {
+		spapr__obj_put(obj);
+		*rc = -EINVAL;
+		return NULL;
+	}
+	return (struct spapr_group *)obj;
+}
+
+/*
+ * The window of @c that can back @t, with a reference.  Takes group_lock
+ * (read) and the driver's mutex.  Returns 0, -EINVAL (no v2 driver, not
+ * this guest's mm, no window fits), or the default window's creation error.
+ */
+static int window_pick(struct spapr_guest *guest, struct spapr_hcall_table *t,
+		       struct spapr_container *c, struct spapr_window **out)
+{
+	uint64_t start = t->offset << t->page_shift, size = t->size << t->page_shift;
+	struct spapr_window *found = NULL;
+	struct spapr_tce *tce;
+	int rc = -EINVAL;
+
+	pthread_rwlock_rdlock(&c->group_lock);
+	tce = c->tce;
+	/* No bound mm means no preregistered memory: the guest path could never map. */
+	if (!tce || !tce->v2 || __atomic_load_n(&tce->mm, __ATOMIC_ACQUIRE) != guest->mm)
+		goto out_unlock;
+	rc = spapr__default_window(tce);
+	if (rc)
+		goto out_unlock;
+	pthread_mutex_lock(&tce->lock);
+	for (unsigned s = 0; s < SPAPR_WINDOWS && !found; s++) {
+		struct spapr_window *w = tce->windows[s];
+
+		/* The window is at most 2^64 bytes; size fits since offset + size <= 2^64 >> shift. */
+		if (w && w->page_shift <= t->page_shift && w->start == start && w->size >= size)
+			found = w;
+	}
+	if (found)
+		__atomic_add_fetch(&found->refs, 1, __ATOMIC_RELAXED);	/* the slot holds one */
+	pthread_mutex_unlock(&tce->lock);
+	rc = found ? 0 : -EINVAL;
+	*out = found;
+out_unlock:
+	pthread_rwlock_unlock(&c->group_lock);
+	return rc;
+}
+
+int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd)
+{
+	struct spapr_hcall_table *t;
+	struct spapr_container *c;
+	struct spapr_window *w;
+	struct spapr_group *g;
+	unsigned i;
+	int rc;
+
+	g = group_get(group_fd, &rc);
+	if (!g)
+		return spapr__ret(rc);
+	pthread_rwlock_wrlock(&guest->lock);
+	t = spapr__hcall_table_find(guest, liobn);
+	if (!t) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	for (i = 0; i < t->natt; i++) {
+		if (t->att[i].group == g->id) {
+			rc = -EBUSY;
+			goto out_unlock;
+		}
+	}
+	if (t->natt == SPAPR_HCALL_MAX_ATTACH) {
+		rc = -ENOSPC;
+		goto out_unlock;
+	}
+	pthread_mutex_lock(&spapr_vfio_lock);
+	c = g->container;
+	if (c)	/* g->container holds one, so the count is not 0 */
+		__atomic_add_fetch(&c->obj.refs, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&spapr_vfio_lock);
+	if (!c) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	rc = window_pick(guest, t, c, &w);
+	if (rc) {
+		pthread_rwlock_unlock(&guest->lock);
+		spapr__obj_put(&c->obj);
+		spapr__obj_put(&g->obj);
+		return spapr__ret(rc);
+	}
+	/* Keep att[] sorted by window: the lock order of hypercalls (spapr_priv.h). */
+	for (i = t->natt; i > 0 && (uintptr_t)t->att[i - 1].w > (uintptr_t)w; i--)
+		t->att[i] = t->att[i - 1];
+	t->att[i].w = w;
+	t->att[i].c = c;
+	t->att[i].group = g->id;
+	t->natt++;
+out_unlock:
+	pthread_rwlock_unlock(&guest->lock);
+	spapr__obj_put(&g->obj);
+	return spapr__ret(rc);
+}
+
+static void attach_put(struct spapr_hcall_attach *a)
+{
+	spapr__window_put(a->w);
+	spapr__obj_put(&a->c->obj);
+}
+
+int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd)
+{
+	struct spapr_hcall_attach a = { 0 };
+	struct spapr_hcall_table *t;
+	struct spapr_group *g;
+	int rc = -ENOENT;
+
+	g = group_get(group_fd, &rc);
+	if (!g)
+		return spapr__ret(rc);
+	pthread_rwlock_wrlock(&guest->lock);
+	t = spapr__hcall_table_find(guest, liobn);
+	if (!t) {
+		rc = -EINVAL;
+	} else {
+		rc = -ENOENT;
+		for (unsigned i = 0; i < t->natt; i++) {
+			if (t->att[i].group != g->id)
+				continue;
+			a = t->att[i];
+			for (; i + 1 < t->natt; i++)
+				t->att[i] = t->att[i + 1];
+			t->natt--;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&guest->lock);
+	spapr__obj_put(&g->obj);
+	/* Outside the guest lock: the container's last reference releases it. */
+	if (!rc)
+		attach_put(&a);
+	return spapr__ret(rc);
+}
+
+/* The table is unreachable: no lock needed.  Never fails. */
+void spapr__hcall_detach_all(struct spapr_hcall_table *t)
+{
+	for (unsigned i = 0; i < t->natt; i++)
+		attach_put(&t->att[i]);
+	t->natt = 0;
+}

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spapr_guest_check: the debug invariant checker of the guest path.
+ *
+ *   G1 memslots do not overlap, and are 4 KiB aligned;
+ *   G2 a table's charge is kvmppc_stt_pages of its size;
+ *   G3 attachments: at most SPAPR_HCALL_MAX_ATTACH, sorted by window, one
+ *      per group, each window referenced and fitting the table (hardware
+ *      page shift <= guest's, same start, at least as large);
+ *   G4 for every stored non-zero guest TCE and every live attached window:
+ *      with R or W, each of its hardware subpages holds the memslot
+ *      translation (shadow ua + k * hardware page) with the TCE's
+ *      permission, and the hardware entry is valid; without, each subpage is
+ *      empty.  (Assumes nothing but this guest writes those entries; a TCE
+ *      whose gpa has no memslot any more is skipped.)
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "spapr/spapr_priv.h"
+#include "util/range.h"
+
+#define FAIL(...)                                                                              \
+	do {                                                                                   \
+		fprintf(stderr, "spapr_guest_check: " __VA_ARGS__);                            \
+		fputc('\n', stderr);                                                           \
+		return -EUCLEAN;                                                               \
+	} while (0)
+
+static int check_memslots(const struct spapr_guest *guest)
+{
+	for (unsigned i = 0; i < SPAPR_GUEST_MEMSLOTS; i++) {
+		const struct spapr_guest_memslot *a = &guest->slots[i];
+
+		if (!a->size)
+			continue;
+		if (!util_is_aligned(a->gpa | a->size | a->ua, EMU_PAGE_SHIFT))
+			FAIL("memslot %u unaligned", i);
+		for (unsigned k = i + 1; k < SPAPR_GUEST_MEMSLOTS; k++) {
+			const struct spapr_guest_memslot *b = &guest->slots[k];
+
+			if (b->size && util_range_overlaps(a->gpa, a->gpa + a->size, b->gpa, b->gpa + b->size))
+				FAIL("memslots %u and %u overlap", i, k);
+		}
+	}
+	return 0;
+}
+
+static int check_attach(const struct spapr_hcall_table *t)
+{
+	if (t->natt > SPAPR_HCALL_MAX_ATTACH)
+		FAIL("liobn %#llx: %u attachments", (unsigned long long)t->liobn, t->natt);
+	for (unsigned i = 0; i < t->natt; i++) {
+		const struct spapr_hcall_attach *a = &t->att[i];
+		const struct spapr_window *w = a->w;
+
+		if (i && (uintptr_t)t->att[i - 1].w > (uintptr_t)w)
+			FAIL("liobn %#llx: attachments not sorted", (unsigned long long)t->liobn);
+		for (unsigned k = 0; k < i; k++)
+			if (t->att[k].group == a->group)
+				FAIL("liobn %#llx: group %d attached twice", (unsigned long long)t->liobn,
+				     a->group);
+		if (!__atomic_load_n(&w->refs, __ATOMIC_RELAXED) ||
+		    !__atomic_load_n(&a->c->obj.refs, __ATOMIC_RELAXED))
+			FAIL("liobn %#llx: attachment without a reference", (unsigned long long)t->liobn);
+		if (w->page_shift > t->page_shift || w->start != t->offset << t->page_shift ||
+		    w->size < t->size << t->page_shift)
+			FAIL("liobn %#llx: window does not fit", (unsigned long long)t->liobn);
+	}
+	return 0;
+}
+
+/* G4 for one guest entry in window @w.  Window locked. */
+static int check_entry(const struct spapr_guest *guest, const struct spapr_hcall_table *t,
+		       const struct spapr_window *w, uint64_t entry, uint64_t v)
+{
+	unsigned ss = t->page_shift - w->page_shift, hint = 0;
+	uint64_t ua = 0;
+
+	if ((v & TCE_PCI_RW) &&
+	    spapr__hcall_gpa_to_ua(guest, v & ~TCE_PCI_RW, 1ull << t->page_shift, &ua, &hint))
+		return 0;
+	for (uint64_t k = 0; k < 1ull << ss; k++) {
+		uint64_t he = (entry << ss) + k, hpa, sua;
+		enum tce_dir dir;
+
+		if (tce_table_read(w->table, he, &hpa, &dir) || tce_table_shadow_read(w->table, he, &sua))
+			FAIL("entry %#llx outside the window", (unsigned long long)he);
+		if (!(v & TCE_PCI_RW) && dir != TCE_DIR_NONE)
+			FAIL("liobn %#llx entry %#llx: cleared TCE, valid hardware entry %#llx",
+			     (unsigned long long)t->liobn, (unsigned long long)entry,
+			     (unsigned long long)he);
+		if ((v & TCE_PCI_RW) &&
+		    (sua != ua + (k << w->page_shift) || (uint64_t)dir != tce_dir_to_bits(tce_dir_from_bits(v))))
+			FAIL("liobn %#llx entry %#llx: hardware entry %#llx has ua %#llx dir %d, expected %#llx",
+			     (unsigned long long)t->liobn, (unsigned long long)entry,
+			     (unsigned long long)he, (unsigned long long)sua, (int)dir,
+			     (unsigned long long)(ua + (k << w->page_shift)));
+	}
+	return 0;
+}
+
+static int check_entries(const struct spapr_guest *guest, struct spapr_hcall_table *t)
+{
+	struct spapr_hcall_locked l;
+	int rc = 0;
+
+	spapr__hcall_lock(t, &l);
+	for (uint64_t p = 0; p < t->npages && !rc; p++) {
+		const uint64_t *page = t->pages[p];
+
+		for (uint64_t i = 0; page && i < SPAPR_HCALL_TCES_PER_PAGE && !rc; i++) {
+			uint64_t idx = p * SPAPR_HCALL_TCES_PER_PAGE + i;
+
+			if (!page[i])
+				continue;
+			if (idx >= t->size) {
+				fprintf(stderr, "spapr_guest_check: value beyond the table\n");
+				rc = -EUCLEAN;
+				break;
+			}
+			for (unsigned j = 0; j < l.n && !rc; j++)
+				if (l.live[j])
+					rc = check_entry(guest, t, l.w[j], t->offset + idx, page[i]);
+		}
+	}
+	spapr__hcall_unlock(&l);
+	return rc;
+}
+
+int spapr_guest_check(struct spapr_guest *guest)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&guest->lock);
+	rc = check_memslots(guest);
+	for (uint64_t i = 0; !rc && i < guest->tables.cap; i++) {
+		struct spapr_hcall_table *t = (void *)(uintptr_t)guest->tables.slots[i].val;
+
+		if (!t)
+			continue;
+		if (t->liobn != guest->tables.slots[i].key)
+			rc = -EUCLEAN;
+		else if (t->charged != spapr__hcall_table_charge(t->npages))
+			rc = -EUCLEAN;
+		if (rc) {
+			fprintf(stderr, "spapr_guest_check: liobn %#llx: key or charge\n",
+				(unsigned long long)t->liobn);
+			break;
+		}
+		rc = check_attach(t);
+		if (!rc)
+			rc = check_entries(guest, t);
+	}
+	pthread_rwlock_unlock(&guest->lock);
+	return spapr__ret(rc);
+}

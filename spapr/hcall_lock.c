@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The container locks a hypercall holds while it writes hardware windows.
+ *
+ * First the group_lock of every distinct container, for reading (as every
+ * MAP_DMA holds it: the kill callback walks the container's groups), in
+ * ascending address order; then the write_lock of every distinct window, in
+ * ascending address order (att[] is kept sorted), so that two tables sharing
+ * windows lock them in one order.  The write_lock serialises us with MAP,
+ * UNMAP and the clear of a removal.  A window found dead under its
+ * write_lock was removed (TCE_REMOVE or the container's release): its table
+ * no longer serves any device and its driver instance may be gone, so it is
+ * left alone.
+ */
+#include "spapr/spapr_priv.h"
+
+/* Caller holds the guest lock (read or write) and t->lock, or the table is unreachable. */
+void spapr__hcall_lock(struct spapr_hcall_table *t, struct spapr_hcall_locked *l)
+{
+	l->n = 0;
+	l->nc = 0;
+	for (unsigned i = 0; i < t->natt; i++) {
+		const struct spapr_hcall_attach *a = &t->att[i];
+		unsigned k;
+
+		if (l->n && l->w[l->n - 1] == a->w)
+			continue;	/* two groups of one container share its windows */
+		l->w[l->n++] = a->w;
+		for (k = 0; k < l->nc && l->c[k] != a->c; k++)
+			;
+		if (k < l->nc)
+			continue;
+		/* Containers in ascending address order too, whatever their windows' order. */
+		for (k = l->nc++; k > 0 && (uintptr_t)l->c[k - 1] > (uintptr_t)a->c; k--)
+			l->c[k] = l->c[k - 1];
+		l->c[k] = a->c;
+	}
+	for (unsigned k = 0; k < l->nc; k++)
+		pthread_rwlock_rdlock(&l->c[k]->group_lock);
+	for (unsigned j = 0; j < l->n; j++) {
+		pthread_mutex_lock(&l->w[j]->write_lock);
+		l->live[j] = !l->w[j]->dead;
+	}
+}
+
+void spapr__hcall_unlock(struct spapr_hcall_locked *l)
+{
+	for (unsigned j = l->n; j-- > 0;)
+		pthread_mutex_unlock(&l->w[j]->write_lock);
+	for (unsigned k = l->nc; k-- > 0;)
+		pthread_rwlock_unlock(&l->c[k]->group_lock);
+}

@@ -1,0 +1,853 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest hypercall path (spapr/hcall*.c): spec section 8, behaviours
+ * 62-68, with the Appendix A choices Q2 (whole ioba range) and Q12
+ * (bookkeeping kept; INDIRECT's permission-less TCEs unmap), device DMA
+ * through hypercall-made entries, subpages and their single kill, the
+ * all-or-nothing INDIRECT, STUFF, GET, guest table creation and lifetime,
+ * and a fail-nth sweep.  The race with a guest rewriting its TCE list is in
+ * check_race_hcall.c.
+ *
+ * Fixture: container C (v2) with group 0 (G) attached and RAM (4 MiB,
+ * 64 KiB aligned) registered; a guest V with memslot 0 mapping guest
+ * physical [0, 4 MiB) to RAM, and guest table L32 (4 KiB pages over the
+ * 2 GiB default window) attached to group 0.  Teardown destroys V, closes
+ * everything and asserts locked_vm 0, nothing pinned, no table memory.
+ */
+#include <endian.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "emu/emu.h"
+#include "emu/mem.h"
+#include "mmreg/mmreg.h"
+#include "spapr/spapr.h"
+#include "spapr/spapr_priv.h"
+#include "tests/testutil.h"
+
+#define PS EMU_PAGE_SIZE
+#define W64 (1ull << 59)
+#define RAM_PAGES 1024ull
+#define RAM_SIZE (RAM_PAGES * PS)
+#define L32 0x10ull
+#define L64 0x20ull
+#define DEF_ENTRIES ((2ull << 30) >> 12)
+#define RW (TCE_PCI_READ | TCE_PCI_WRITE)
+
+static int C, G;
+static uint8_t *RAM;
+static struct spapr_guest *V;
+
+/* ------------------------------------------------------------- helpers */
+
+static int io(int fd, unsigned long req, void *arg)
+{
+	int rc = spapr_ioctl(fd, req, arg);
+
+	return rc < 0 ? -errno : rc;
+}
+
+/* spapr_* calls as layer calls: 0 or -errno. */
+#define E(call) ((call) ? -errno : 0)
+
+static int attach(int group_fd, int container_fd)
+{
+	return io(group_fd, VFIO_GROUP_SET_CONTAINER, &container_fd);
+}
+
+static int open_v2(int group, int *gfd)
+{
+	int c = spapr_open_container();
+
+	ck_assert_int_ge(c, 0);
+	*gfd = spapr_open_group(group);
+	ck_assert_int_ge(*gfd, 0);
+	TU_OK(attach(*gfd, c));
+	TU_OK(io(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
+	return c;
+}
+
+static int reg_rc(int c, const void *p, uint64_t size)
+{
+	struct vfio_iommu_spapr_register_memory r = { sizeof(r), 0, (uintptr_t)p, size };
+
+	return io(c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r);
+}
+
+static int create_rc(int c, unsigned shift, uint64_t size, unsigned levels, uint64_t *start)
+{
+	struct vfio_iommu_spapr_tce_create cr = { .argsz = sizeof(cr), .page_shift = shift,
+						  .window_size = size, .levels = levels };
+	int rc = io(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr);
+
+	if (!rc && start)
+		*start = cr.start_addr;
+	return rc;
+}
+
+static int remove_rc(int c, uint64_t start)
+{
+	struct vfio_iommu_spapr_tce_remove rm = { sizeof(rm), 0, start };
+
+	return io(c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm);
+}
+
+static int map_rc(int c, const void *p, uint64_t iova, uint64_t size)
+{
+	struct vfio_iommu_type1_dma_map m = { sizeof(m), 3, (uintptr_t)p, iova, size };
+
+	return io(c, VFIO_IOMMU_MAP_DMA, &m);
+}
+
+static struct mmreg_region *region_of(const void *p)
+{
+	struct mmreg_mm *mm;
+	struct mmreg_region *r;
+
+	TU_OK(mmreg_mm_current(&mm));
+	mmreg_read_lock();
+	r = mmreg_region_lookup(mm, (uintptr_t)p, 1);
+	mmreg_read_unlock();
+	mmreg_mm_put(mm);
+	return r;
+}
+
+static uint64_t mapped(void)
+{
+	return mmreg_region_mapped(region_of(RAM));
+}
+
+static struct tce_table *table_of(int c, unsigned slot)
+{
+	struct spapr_obj *obj = spapr__fd_get(c);
+	struct spapr_container *ct = (struct spapr_container *)obj;
+	struct tce_table *t = NULL;
+
+	if (ct->tce && ct->tce->windows[slot])
+		t = ct->tce->windows[slot]->table;
+	spapr__obj_put(obj);
+	return t;
+}
+
+/* Hardware entry (hpa | permission bits) of absolute entry @entry, and its shadow ua. */
+static uint64_t hw(int c, unsigned slot, uint64_t entry, uint64_t *ua)
+{
+	struct tce_table *t = table_of(c, slot);
+	uint64_t hpa = 0;
+	enum tce_dir dir = TCE_DIR_NONE;
+
+	ck_assert_ptr_nonnull(t);
+	TU_OK(tce_table_read(t, entry, &hpa, &dir));
+	if (ua)
+		TU_OK(tce_table_shadow_read(t, entry, ua));
+	return hpa | (uint64_t)dir;
+}
+
+static uint64_t hpa_of(uint64_t off)
+{
+	return emu_mem_ua_to_hpa((uintptr_t)RAM + off, 12);
+}
+
+static void kills(int group, uint64_t *n, uint64_t *pages)
+{
+	struct emu_group_stats st;
+
+	TU_OK(emu_group_get_stats(group, &st));
+	*n = st.kills;
+	*pages = st.killed_pages;
+}
+
+static uint64_t get(struct spapr_guest *v, uint64_t liobn, uint64_t ioba)
+{
+	uint64_t tce = 0xdead;
+
+	ck_assert_int_eq(spapr_h_get_tce(v, liobn, ioba, &tce), H_SUCCESS);
+	return tce;
+}
+
+static void check_ok(struct spapr_guest *v)
+{
+	TU_OK(E(spapr_guest_check(v)));
+}
+
+/* Writes a big-endian TCE list at guest physical @gpa (inside RAM). */
+static void list_write(uint64_t gpa, const uint64_t *tces, unsigned n)
+{
+	uint64_t *l = (uint64_t *)(RAM + gpa);
+
+	for (unsigned i = 0; i < n; i++)
+		l[i] = htobe64(tces[i]);
+}
+
+/* Pages charged for a guest table of @size entries (KVM's kvmppc_stt_pages). */
+static uint64_t stt_pages(uint64_t size)
+{
+	uint64_t np = (size + 511) / 512;
+
+	return np + (sizeof(struct spapr_hcall_table) + np * 8 + PS - 1) / PS;
+}
+
+static uint64_t base_locked;
+
+static void setup(void)
+{
+	TU_OK(spapr_mm_set_memlock(16ull << 30, 0));
+	C = open_v2(0, &G);
+	RAM = tu_map_aligned(RAM_PAGES, 16);
+	TU_OK(reg_rc(C, RAM, RAM_SIZE));
+	TU_OK(E(spapr_guest_create(&V)));
+	TU_OK(E(spapr_guest_set_memslot(V, 0, 0, RAM_SIZE, RAM)));
+	TU_OK(E(spapr_guest_create_tce_table(V, L32, 12, 0, DEF_ENTRIES)));
+	TU_OK(E(spapr_guest_attach_group(V, L32, G)));	/* creates the default window */
+	ck_assert_ptr_nonnull(table_of(C, 0));
+	base_locked = spapr_mm_locked_vm();
+}
+
+static void teardown(void)
+{
+	if (V)
+		check_ok(V);
+	spapr_guest_destroy(V);
+	V = NULL;
+	if (G >= 0)
+		TU_OK(E(spapr_close(G)));
+	if (C >= 0)
+		TU_OK(E(spapr_close(C)));
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
+	tu_assert_emu_clean();
+	TU_OK(emu_machine_check());
+	tu_unmap(RAM, RAM_PAGES);
+}
+
+/* ------------------------------------------------------------ tables */
+
+START_TEST(t_create_table_errors_and_charge)
+{
+	uint64_t before = spapr_mm_locked_vm();
+
+	TU_ERR(E(spapr_guest_create_tce_table(V, 1, 12, 0, 0)), EINVAL);
+	TU_ERR(E(spapr_guest_create_tce_table(V, 1, 11, 0, 16)), EINVAL);
+	TU_ERR(E(spapr_guest_create_tce_table(V, 1, 35, 0, 16)), EINVAL);
+	TU_ERR(E(spapr_guest_create_tce_table(V, 1, 12, (UINT64_MAX >> 12) - 15, 17)), EINVAL);
+	TU_ERR(E(spapr_guest_create_tce_table(V, 1, 12, UINT64_MAX, 2)), EINVAL);	/* wraps */
+	TU_OK(E(spapr_guest_create_tce_table(V, 1, 12, (UINT64_MAX >> 12) - 16, 16)));	/* fits */
+	ck_assert_uint_eq(spapr_mm_locked_vm(), before + stt_pages(16));
+	TU_ERR(E(spapr_guest_create_tce_table(V, 1, 16, 0, 16)), EBUSY);
+	TU_ERR(E(spapr_guest_create_tce_table(V, L32, 12, 0, 16)), EBUSY);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), before + stt_pages(16));
+	/* The rlimit: 8 GiB of 4K entries need 4096 pages, plus 9 of descriptor (32 KiB of pointers + header). */
+	TU_OK(spapr_mm_set_memlock((before + stt_pages(16) + stt_pages(1ull << 21) - 1) * PS, 0));
+	TU_ERR(E(spapr_guest_create_tce_table(V, 2, 12, 0, 1ull << 21)), ENOMEM);
+	TU_OK(spapr_mm_set_memlock((before + stt_pages(16) + stt_pages(1ull << 21)) * PS, 0));
+	TU_OK(E(spapr_guest_create_tce_table(V, 2, 12, 0, 1ull << 21)));
+	ck_assert_uint_eq(stt_pages(1ull << 21), 4096 + 9);
+	TU_OK(spapr_mm_set_memlock(16ull << 30, 0));
+	TU_OK(E(spapr_guest_destroy_tce_table(V, 2)));
+	TU_OK(E(spapr_guest_destroy_tce_table(V, 1)));
+	TU_ERR(E(spapr_guest_destroy_tce_table(V, 1)), ENOENT);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), before);
+	check_ok(V);
+}
+END_TEST
+
+START_TEST(t_memslot_rules)
+{
+	TU_ERR(E(spapr_guest_set_memslot(V, SPAPR_GUEST_MEMSLOTS, 0, PS, RAM)), EINVAL);
+	TU_ERR(E(spapr_guest_set_memslot(V, 1, 1, PS, RAM)), EINVAL);
+	TU_ERR(E(spapr_guest_set_memslot(V, 1, 1ull << 40, PS + 1, RAM)), EINVAL);
+	TU_ERR(E(spapr_guest_set_memslot(V, 1, 1ull << 40, PS, RAM + 1)), EINVAL);
+	TU_ERR(E(spapr_guest_set_memslot(V, 1, UINT64_MAX - PS + 1, PS, RAM)), EINVAL);
+	TU_ERR(E(spapr_guest_set_memslot(V, 1, RAM_SIZE - PS, PS, RAM)), EINVAL);	/* overlaps 0 */
+	TU_OK(E(spapr_guest_set_memslot(V, 1, RAM_SIZE, PS, RAM)));			/* adjacent */
+	TU_OK(E(spapr_guest_set_memslot(V, 0, 0, RAM_SIZE, RAM)));			/* reset itself */
+	TU_OK(E(spapr_guest_set_memslot(V, 1, 0, 0, NULL)));				/* delete */
+	check_ok(V);
+}
+END_TEST
+
+/* ------------------------------------------------------ spec 62 - 64 */
+
+START_TEST(t62_put_tce_rejections_change_nothing)
+{
+	uint8_t *other = tu_map(16);
+	uint64_t k0, kp0, k1, kp1, locked = spapr_mm_locked_vm();
+
+	ck_assert_int_eq(spapr_h_put_tce(V, 0x999, 0, 0x1000 | RW), H_TOO_HARD);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0x1001, 0x1000 | RW), H_PARAMETER);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 2ull << 30, 0x1000 | RW), H_PARAMETER);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, UINT64_MAX & ~0xfffull, 0x1000 | RW), H_PARAMETER);
+	/* An older mapping at entry 5 must survive every rejection. */
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 5 * PS, 0x3000 | RW), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 2);
+	kills(0, &k0, &kp0);
+	/* 64K guest pages: a 4K-aligned gpa is misaligned. */
+	TU_OK(E(spapr_guest_create_tce_table(V, L64, 16, W64 >> 16, 1)));
+	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64, 0x1000 | RW), H_TOO_HARD);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 5 * PS, RAM_SIZE | RW), H_TOO_HARD);	/* no memslot */
+	TU_OK(E(spapr_guest_set_memslot(V, 1, 1ull << 32, 16 * PS, other)));
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 5 * PS, (1ull << 32) | RW), H_TOO_HARD);	/* unregistered */
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 5 * PS, (1ull << 32) | TCE_PCI_READ), H_TOO_HARD);
+	kills(0, &k1, &kp1);
+	ck_assert_uint_eq(k1, k0);
+	ck_assert_uint_eq(get(V, L32, 5 * PS), 0x3000 | RW);
+	ck_assert_uint_eq(hw(C, 0, 5, NULL), hpa_of(0x3000) | 3);
+	ck_assert_uint_eq(mapped(), 2);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), locked + stt_pages(1));
+	check_ok(V);
+	TU_OK(E(spapr_guest_destroy_tce_table(V, L64)));
+	tu_unmap(other, 16);
+}
+END_TEST
+
+START_TEST(t63_put_without_permission_clears)
+{
+	uint64_t ua;
+
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 7 * PS, 0x2000 | TCE_PCI_WRITE), H_SUCCESS);
+	ck_assert_uint_eq(hw(C, 0, 7, &ua), hpa_of(0x2000) | 3);	/* WRITE adds READ */
+	ck_assert_uint_eq(ua, (uintptr_t)RAM + 0x2000);
+	ck_assert_uint_eq(get(V, L32, 7 * PS), 0x2000 | TCE_PCI_WRITE);	/* the raw value */
+	ck_assert_uint_eq(mapped(), 2);
+	check_ok(V);
+	/* A poisoned TCE (an address, no permission): cleared, the raw value kept. */
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 7 * PS, 0xbad000), H_SUCCESS);
+	ck_assert_uint_eq(hw(C, 0, 7, &ua), 0);
+	ck_assert_uint_eq(ua, 0);
+	ck_assert_uint_eq(mapped(), 1);
+	ck_assert_uint_eq(get(V, L32, 7 * PS), 0xbad000);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 7 * PS, 0), H_SUCCESS);
+	ck_assert_uint_eq(get(V, L32, 7 * PS), 0);
+	check_ok(V);
+}
+END_TEST
+
+START_TEST(t64_subpages_one_kill)
+{
+	uint64_t start, k0, kp0, k1, kp1, ua, e0 = (W64 >> 12) + 3 * 16;
+
+	TU_OK(create_rc(C, 12, 1ull << 30, 2, &start));
+	ck_assert_uint_eq(start, W64);
+	TU_OK(E(spapr_guest_create_tce_table(V, L64, 16, W64 >> 16, (1ull << 30) >> 16)));
+	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
+	kills(0, &k0, &kp0);
+	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64 + 3 * 0x10000, 0x10000 | TCE_PCI_READ), H_SUCCESS);
+	kills(0, &k1, &kp1);
+	ck_assert_uint_eq(k1 - k0, 1);
+	ck_assert_uint_eq(kp1 - kp0, 16);
+	for (unsigned k = 0; k < 16; k++) {
+		ck_assert_uint_eq(hw(C, 1, e0 + k, &ua), hpa_of(0x10000 + k * PS) | 1);
+		ck_assert_uint_eq(ua, (uintptr_t)RAM + 0x10000 + k * PS);
+	}
+	ck_assert_uint_eq(hw(C, 1, e0 - 1, NULL), 0);
+	ck_assert_uint_eq(hw(C, 1, e0 + 16, NULL), 0);
+	ck_assert_uint_eq(mapped(), 17);
+	check_ok(V);
+	kills(0, &k0, &kp0);
+	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64 + 3 * 0x10000, 0), H_SUCCESS);	/* 63 */
+	kills(0, &k1, &kp1);
+	ck_assert_uint_eq(k1 - k0, 1);
+	ck_assert_uint_eq(kp1 - kp0, 16);
+	for (unsigned k = 0; k < 16; k++)
+		ck_assert_uint_eq(hw(C, 1, e0 + k, NULL), 0);
+	ck_assert_uint_eq(mapped(), 1);
+	check_ok(V);
+}
+END_TEST
+
+START_TEST(t_put_then_device_dma)
+{
+	uint8_t buf[8];
+
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0x40000, 0x5000 | RW), H_SUCCESS);
+	TU_OK(emu_dma_write(0, 0x40000 + 100, "guest", 6));
+	ck_assert_str_eq((char *)RAM + 0x5000 + 100, "guest");
+	memcpy(RAM + 0x5000 + 200, "page", 5);
+	TU_OK(emu_dma_read(0, 0x40000 + 200, buf, 5));
+	ck_assert_str_eq((char *)buf, "page");
+	/* Read-only: the device may not write. */
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0x40000, 0x5000 | TCE_PCI_READ), H_SUCCESS);
+	TU_ERR(emu_dma_write(0, 0x40000, "x", 1), EACCES);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0x40000, 0), H_SUCCESS);
+	TU_ERR(emu_dma_read(0, 0x40000, buf, 1), EFAULT);
+	ck_assert_uint_eq(mapped(), 1);
+}
+END_TEST
+
+/* ------------------------------------------------------- spec 65 */
+
+#define LIST_GPA 0x200000ull
+
+START_TEST(t65_indirect_checks_and_all_or_nothing)
+{
+	uint64_t tces[SPAPR_TCE_LIST_MAX], k0, kp0, k1, kp1, locked, ua;
+	unsigned i;
+
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, 0x999, 0, LIST_GPA, 1), H_TOO_HARD);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, 513), H_PARAMETER);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA + 8, 1), H_PARAMETER);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 1, LIST_GPA, 1), H_PARAMETER);
+	/* Q2: the last entry outside the window. */
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, (2ull << 30) - 2 * PS, LIST_GPA, 3),
+			 H_PARAMETER);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, RAM_SIZE, 1), H_TOO_HARD);	/* list gpa */
+
+	/* Older state: entries 10 and 20 mapped, a poison value at 30. */
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 10 * PS, 0x1000 | RW), H_SUCCESS);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 20 * PS, 0x2000 | RW), H_SUCCESS);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 30 * PS, 0x777000), H_SUCCESS);
+	for (i = 0; i < SPAPR_TCE_LIST_MAX; i++)
+		tces[i] = ((0x100000 + i * PS) | RW);
+	tces[256] = (RAM_SIZE + 0x1000) | RW;	/* no memslot */
+	list_write(LIST_GPA, tces, SPAPR_TCE_LIST_MAX);
+	locked = spapr_mm_locked_vm();
+	kills(0, &k0, &kp0);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, SPAPR_TCE_LIST_MAX), H_TOO_HARD);
+	kills(0, &k1, &kp1);
+	ck_assert_uint_eq(k1, k0);
+	ck_assert_uint_eq(mapped(), 3);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), locked);
+	for (i = 0; i < SPAPR_TCE_LIST_MAX; i++) {
+		uint64_t want_hw = i == 10 ? hpa_of(0x1000) | 3 : i == 20 ? hpa_of(0x2000) | 3 : 0;
+		uint64_t want_g = i == 10 ? 0x1000 | RW : i == 20 ? 0x2000 | RW : i == 30 ? 0x777000 : 0;
+
+		ck_assert_uint_eq(hw(C, 0, i, NULL), want_hw);
+		ck_assert_uint_eq(get(V, L32, i * PS), want_g);
+	}
+	/* Misaligned gpa in the middle (4K pages: a low bit beyond R/W). */
+	tces[256] = 0x100000 | 0x800 | RW;
+	list_write(LIST_GPA, tces, SPAPR_TCE_LIST_MAX);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, SPAPR_TCE_LIST_MAX), H_TOO_HARD);
+	ck_assert_uint_eq(mapped(), 3);
+	ck_assert_uint_eq(hw(C, 0, 0, NULL), 0);
+	check_ok(V);
+
+	/* Now a good list with a permission-less TCE in it (Q12: an unmap). */
+	tces[256] = 0x100000 | RW;
+	tces[20] = 0x555000;
+	list_write(LIST_GPA, tces, SPAPR_TCE_LIST_MAX);
+	kills(0, &k0, &kp0);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, SPAPR_TCE_LIST_MAX), H_SUCCESS);
+	kills(0, &k1, &kp1);
+	ck_assert_uint_eq(k1 - k0, 1);
+	ck_assert_uint_eq(kp1 - kp0, SPAPR_TCE_LIST_MAX);
+	for (i = 0; i < SPAPR_TCE_LIST_MAX; i++) {
+		uint64_t off = i == 256 ? 0x100000 : 0x100000 + i * PS;
+
+		ck_assert_uint_eq(get(V, L32, i * PS), tces[i]);
+		if (i == 20) {
+			ck_assert_uint_eq(hw(C, 0, i, &ua), 0);
+			ck_assert_uint_eq(ua, 0);
+			continue;
+		}
+		ck_assert_uint_eq(hw(C, 0, i, &ua), hpa_of(off) | 3);
+		ck_assert_uint_eq(ua, (uintptr_t)RAM + off);
+	}
+	ck_assert_uint_eq(mapped(), 1 + SPAPR_TCE_LIST_MAX - 1);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), locked);
+	check_ok(V);
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 0, 0, SPAPR_TCE_LIST_MAX), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 1);
+}
+END_TEST
+
+START_TEST(t_indirect_list_reads_fault_safely)
+{
+	uint64_t tce = 0x1000 | RW;
+	uint8_t *hole = tu_map(2);
+
+	/* A memslot whose memory is gone: the list copy faults, nothing crashes. */
+	tu_unmap(hole + PS, 1);
+	TU_OK(E(spapr_guest_set_memslot(V, 2, 1ull << 33, PS, hole + PS)));
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, 1ull << 33, 1), H_TOO_HARD);
+	list_write(LIST_GPA, &tce, 1);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, 1), H_SUCCESS);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, 0), H_SUCCESS);	/* no-op */
+	ck_assert_uint_eq(get(V, L32, 0), tce);
+	ck_assert_uint_eq(mapped(), 2);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0), H_SUCCESS);
+	tu_unmap(hole, 1);
+}
+END_TEST
+
+/*
+ * Every failure point an INDIRECT can hit while the list is good (a guest
+ * page, a table level of a 3-level window, the list copy) leaves
+ * everything as it was: entries, guest table, counts.
+ */
+START_TEST(t_indirect_failures_change_nothing)
+{
+	uint64_t tces[SPAPR_TCE_LIST_MAX], start, base = W64 >> 12, ua;
+	unsigned n, fired = 0;
+	long h;
+
+	TU_OK(create_rc(C, 12, 1ull << 34, 3, &start));
+	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, base, (1ull << 34) >> 12)));
+	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
+	/* An older mapping at index 500 (leaf block 0); the list covers 300..811 (blocks 0, 1). */
+	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64 + 500 * PS, 0x9000 | RW), H_SUCCESS);
+	for (unsigned i = 0; i < SPAPR_TCE_LIST_MAX; i++)
+		tces[i] = (0x100000 + i * PS) | RW;
+	list_write(LIST_GPA, tces, SPAPR_TCE_LIST_MAX);
+	for (n = 1;; n++) {
+		util_fail_nth_arm(n);
+		h = spapr_h_put_tce_indirect(V, L64, W64 + 300 * PS, LIST_GPA, SPAPR_TCE_LIST_MAX);
+		if (!util_fail_nth_fired())
+			break;
+		util_fail_nth_arm(0);
+		fired++;
+		ck_assert_int_eq(h, H_TOO_HARD);
+		ck_assert_uint_eq(mapped(), 2);
+		for (unsigned i = 300; i < 812; i++) {
+			ck_assert_uint_eq(get(V, L64, W64 + i * PS), i == 500 ? (0x9000 | RW) : 0);
+			ck_assert_uint_eq(hw(C, 1, base + i, &ua), i == 500 ? hpa_of(0x9000) | 3 : 0);
+		}
+		check_ok(V);
+	}
+	util_fail_nth_arm(0);
+	ck_assert_int_eq(h, H_SUCCESS);
+	ck_assert_uint_ge(fired, 3);	/* the copy, a guest page, a level at least */
+	ck_assert_uint_eq(mapped(), 1 + SPAPR_TCE_LIST_MAX);
+	check_ok(V);
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L64, W64, 0, 1024), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 1);
+}
+END_TEST
+
+/* -------------------------------------------------------- spec 66, 67 */
+
+START_TEST(t66_stuff)
+{
+	uint64_t k0, kp0, k1, kp1;
+
+	for (unsigned i = 0; i < 8; i++)
+		ck_assert_int_eq(spapr_h_put_tce(V, L32, (100 + i) * PS, (0x1000 * i) | RW), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 9);
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 100 * PS, TCE_PCI_READ, 8), H_PARAMETER);
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 100 * PS, 0x1000 | TCE_PCI_WRITE, 8), H_PARAMETER);
+	ck_assert_int_eq(spapr_h_stuff_tce(V, 0x999, 100 * PS, 0, 8), H_TOO_HARD);
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, (2ull << 30) - 4 * PS, 0, 8), H_PARAMETER);	/* Q2 */
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 100 * PS, 0, UINT64_MAX), H_PARAMETER);
+	ck_assert_uint_eq(mapped(), 9);
+	kills(0, &k0, &kp0);
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 98 * PS, 0xfee000, 12), H_SUCCESS);
+	kills(0, &k1, &kp1);
+	ck_assert_uint_eq(k1 - k0, 1);
+	ck_assert_uint_eq(kp1 - kp0, 12);
+	ck_assert_uint_eq(mapped(), 1);
+	for (unsigned i = 98; i < 110; i++) {
+		ck_assert_uint_eq(hw(C, 0, i, NULL), 0);
+		ck_assert_uint_eq(get(V, L32, i * PS), 0xfee000);
+	}
+	ck_assert_uint_eq(get(V, L32, 110 * PS), 0);
+	/* A whole-window stuff of 0 allocates nothing and clears everything. */
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 0, 0, DEF_ENTRIES), H_SUCCESS);
+	ck_assert_uint_eq(get(V, L32, 100 * PS), 0);
+	check_ok(V);
+}
+END_TEST
+
+START_TEST(t67_get_tce)
+{
+	uint64_t tce = 1;
+
+	ck_assert_uint_eq(get(V, L32, 0), 0);				/* unallocated page */
+	ck_assert_uint_eq(get(V, L32, (2ull << 30) - PS), 0);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 3 * PS, 0x9000 | TCE_PCI_READ), H_SUCCESS);
+	ck_assert_uint_eq(get(V, L32, 3 * PS), 0x9000 | TCE_PCI_READ);
+	ck_assert_uint_eq(get(V, L32, 4 * PS), 0);			/* allocated page, never written */
+	ck_assert_int_eq(spapr_h_get_tce(V, L32, 3 * PS + 8, &tce), H_PARAMETER);
+	ck_assert_int_eq(spapr_h_get_tce(V, L32, 2ull << 30, &tce), H_PARAMETER);
+	ck_assert_int_eq(spapr_h_get_tce(V, 0x999, 0, &tce), H_TOO_HARD);
+	ck_assert_uint_eq(tce, 1);					/* untouched on error */
+	/* A zero into a page that does not exist does not create it. */
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 1ull << 30, 0), H_SUCCESS);
+	ck_assert_ptr_null(spapr__hcall_table_find(V, L32)->pages[(1ull << 30) / PS / 512]);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 3 * PS, 0), H_SUCCESS);
+}
+END_TEST
+
+/* ------------------------------------------------------------ spec 68 */
+
+START_TEST(t68_attach_rules)
+{
+	uint64_t start;
+	int g1, c1;
+
+	/* A 64K-page hardware window under a 4K guest table. */
+	TU_OK(create_rc(C, 16, 1ull << 32, 1, &start));
+	TU_OK(E(spapr_guest_create_tce_table(V, 1, 12, W64 >> 12, 16)));
+	TU_ERR(E(spapr_guest_attach_group(V, 1, G)), EINVAL);
+	/* A different start: 4K pages from bus address 4K (the default window starts at 0). */
+	TU_OK(E(spapr_guest_create_tce_table(V, 2, 12, 1, 16)));
+	TU_ERR(E(spapr_guest_attach_group(V, 2, G)), EINVAL);
+	/* A guest window larger than the hardware one. */
+	TU_OK(E(spapr_guest_create_tce_table(V, 3, 12, 0, DEF_ENTRIES + 1)));
+	TU_ERR(E(spapr_guest_attach_group(V, 3, G)), EINVAL);
+	/* Fits: 64K guest pages over the 64K window. */
+	TU_OK(E(spapr_guest_create_tce_table(V, 4, 16, W64 >> 16, 16)));
+	TU_OK(E(spapr_guest_attach_group(V, 4, G)));
+	TU_ERR(E(spapr_guest_attach_group(V, 4, G)), EBUSY);
+	TU_ERR(E(spapr_guest_attach_group(V, 0x999, G)), EINVAL);
+	TU_ERR(E(spapr_guest_attach_group(V, 4, 1000000)), EBADF);
+	TU_ERR(E(spapr_guest_attach_group(V, 4, -1)), EBADF);
+	TU_ERR(E(spapr_guest_attach_group(V, 4, C)), EINVAL);		/* a container, not a group */
+	/* A group with a v2 container of no memory (no mm bound). */
+	c1 = open_v2(1, &g1);
+	TU_ERR(E(spapr_guest_attach_group(V, 4, g1)), EINVAL);
+	TU_ERR(E(spapr_guest_detach_group(V, 4, g1)), ENOENT);
+	TU_OK(E(spapr_guest_detach_group(V, 4, G)));
+	TU_ERR(E(spapr_guest_detach_group(V, 4, G)), ENOENT);
+	TU_ERR(E(spapr_guest_detach_group(V, 0x999, G)), EINVAL);
+	TU_ERR(E(spapr_guest_detach_group(V, 4, C)), EINVAL);
+	spapr_close(g1);
+	spapr_close(c1);
+	check_ok(V);
+	for (uint64_t l = 1; l <= 4; l++)
+		TU_OK(E(spapr_guest_destroy_tce_table(V, l)));
+}
+END_TEST
+
+/* ------------------------------------------------------------ lifetime */
+
+START_TEST(t_destroy_keeps_hardware_entries)
+{
+	uint64_t locked = spapr_mm_locked_vm();
+
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 9 * PS, 0x4000 | RW), H_SUCCESS);
+	spapr_guest_destroy(V);
+	V = NULL;
+	ck_assert_uint_eq(spapr_mm_locked_vm(), locked - stt_pages(DEF_ENTRIES));
+	/* The entry belongs to the container's window: still there, still counted. */
+	ck_assert_uint_eq(hw(C, 0, 9, NULL), hpa_of(0x4000) | 3);
+	ck_assert_uint_eq(mapped(), 2);
+	TU_OK(emu_dma_write(0, 9 * PS, "kept", 5));
+	/* Teardown's close clears it. */
+}
+END_TEST
+
+START_TEST(t_window_removed_or_container_closed_while_attached)
+{
+	uint64_t start;
+
+	TU_OK(create_rc(C, 12, 1ull << 30, 2, &start));
+	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, W64 >> 12, (1ull << 30) >> 12)));
+	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
+	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64, 0x1000 | RW), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 2);
+	TU_OK(remove_rc(C, W64));			/* clears the entry: the window's */
+	ck_assert_uint_eq(mapped(), 1);
+	/* The dead window is skipped; the guest table still works. */
+	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64, 0x2000 | RW), H_SUCCESS);
+	ck_assert_uint_eq(get(V, L64, W64), 0x2000 | RW);
+	ck_assert_uint_eq(mapped(), 1);
+	check_ok(V);
+	/* Close the group and the container under the guest's feet. */
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0x3000 | RW), H_SUCCESS);
+	TU_OK(E(spapr_close(G)));
+	TU_OK(E(spapr_close(C)));
+	G = C = -1;
+	ck_assert_ptr_null(region_of(RAM));		/* the release cleared the window and put RAM */
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0x3000 | RW), H_SUCCESS);
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 0, 0, 16), H_SUCCESS);
+	check_ok(V);
+	spapr_guest_destroy(V);				/* the last references */
+	V = NULL;
+}
+END_TEST
+
+START_TEST(t_two_groups_one_container_one_write)
+{
+	int g1 = spapr_open_group(1);
+	uint64_t k0, kp0, k1, kp1;
+
+	TU_OK(attach(g1, C));
+	TU_OK(E(spapr_guest_attach_group(V, L32, g1)));	/* the same window */
+	kills(1, &k0, &kp0);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0x1000 | RW), H_SUCCESS);
+	kills(1, &k1, &kp1);
+	ck_assert_uint_eq(mapped(), 2);			/* written once */
+	ck_assert_uint_eq(k1 - k0, 1);			/* killed in both groups */
+	TU_OK(emu_dma_write(1, 0, "g1", 3));
+	ck_assert_str_eq((char *)RAM + 0x1000, "g1");
+	check_ok(V);
+	TU_OK(E(spapr_guest_detach_group(V, L32, g1)));
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0), H_SUCCESS);
+	spapr_close(g1);
+}
+END_TEST
+
+START_TEST(t_region_gone_or_dying)
+{
+	uint8_t *p = tu_map_aligned(16, 16);
+
+	TU_OK(E(spapr_guest_set_memslot(V, 1, 1ull << 32, 16 * PS, p)));
+	TU_OK(reg_rc(C, p, 16 * PS));
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, (1ull << 32) | RW), H_SUCCESS);
+	/* Mapped: UNREGISTER refuses (Q3). */
+	{
+		struct vfio_iommu_spapr_register_memory r = { sizeof(r), 0, (uintptr_t)p, 16 * PS };
+
+		TU_ERR(io(C, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), EBUSY);
+		ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0), H_SUCCESS);
+		TU_OK(io(C, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r));
+	}
+	/* Unregistered now: the guest memory is there, the region is not. */
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, (1ull << 32) | RW), H_TOO_HARD);
+	ck_assert_uint_eq(get(V, L32, 0), 0);
+	/* Over an entry the container mapped itself: replaced, its count given back. */
+	TU_OK(map_rc(C, RAM, 0x100000, PS));
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0x100000, 0x7000 | RW), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 2);
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0x100000, 0), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 1);
+	tu_unmap(p, 16);
+}
+END_TEST
+
+/* ---------------------------------------------------- fail-nth sweep */
+
+struct sweep {
+	uint8_t *ram;
+};
+
+#define SW_PAGES 64ull
+/* An H_* code as a layer rc (evaluates @h more than once: pass a variable). */
+#define H2RC(h) ((h) == H_SUCCESS ? 0 : (h) == H_TOO_HARD ? -EAGAIN : -EPROTO)
+
+/*
+ * open, attach, register, create a 3-level window, guest, memslot, table,
+ * attach, INDIRECT, PUT, STUFF (poison), remove the window while attached,
+ * destroy the guest, close.
+ */
+static int sweep_run(void *arg)
+{
+	struct sweep *s = arg;
+	struct spapr_guest *v = NULL;
+	uint64_t list[8], start;
+	int g, c, rc;
+	long h = H_SUCCESS;
+
+	c = spapr_open_container();
+	if (c < 0)
+		return -errno;
+	g = spapr_open_group(2);
+	if (g < 0) {
+		rc = -errno;
+		goto out_c;
+	}
+	rc = attach(g, c);
+	if (!rc)
+		rc = io(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU);
+	if (!rc)
+		rc = reg_rc(c, s->ram, SW_PAGES * PS);
+	if (!rc)
+		rc = create_rc(c, 12, 1ull << 34, 3, &start);
+	if (!rc)
+		rc = E(spapr_guest_create(&v));
+	if (!rc)
+		rc = E(spapr_guest_set_memslot(v, 0, 0, SW_PAGES * PS, s->ram));
+	if (!rc)
+		rc = E(spapr_guest_create_tce_table(v, 7, 12, W64 >> 12, (1ull << 34) >> 12));
+	if (!rc)
+		rc = E(spapr_guest_attach_group(v, 7, g));
+	if (!rc) {
+		for (unsigned i = 0; i < 8; i++)
+			list[i] = htobe64((i * PS) | RW);
+		memcpy(s->ram + 32 * PS, list, sizeof(list));
+		h = spapr_h_put_tce_indirect(v, 7, W64 + (1ull << 33), 32 * PS, 8);
+		rc = H2RC(h);
+	}
+	if (!rc) {
+		h = spapr_h_put_tce(v, 7, W64 + (1ull << 32), (3 * PS) | TCE_PCI_WRITE);
+		rc = H2RC(h);
+	}
+	if (!rc) {
+		h = spapr_h_stuff_tce(v, 7, W64 + (1ull << 33) + 2 * PS, 0x123000, 600);
+		rc = H2RC(h);
+	}
+	if (rc == -EPROTO)
+		fprintf(stderr, "sweep: unexpected H_* code %ld\n", h);
+	if (v)
+		ck_assert_int_eq(spapr_guest_check(v), 0);
+	if (!rc)
+		rc = remove_rc(c, W64);
+	spapr_guest_destroy(v);
+	spapr_close(g);
+out_c:
+	spapr_close(c);
+	/* The site is forgotten once the sweep disarms: name it here, on request. */
+	if (getenv("SWEEP_VERBOSE"))
+		fprintf(stderr, "%s -> %s\n", util_fail_nth_site() ? util_fail_nth_site() : "-",
+			tu_errname(rc));
+	return rc;
+}
+
+static void sweep_check(void *arg, int rc)
+{
+	(void)arg;
+	ck_assert_msg(rc == 0 || rc == -ENOMEM || rc == -EFAULT || rc == -EAGAIN, "rc %s at %s",
+		      tu_errname(rc), util_fail_nth_site() ? util_fail_nth_site() : "-");
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
+	tu_assert_emu_clean();
+	TU_OK(emu_machine_check());
+}
+
+START_TEST(t_fail_nth_sweep)
+{
+	struct sweep s = { tu_map(SW_PAGES) };
+	unsigned points;
+
+	spapr_guest_destroy(V);
+	V = NULL;
+	TU_OK(E(spapr_close(G)));
+	TU_OK(E(spapr_close(C)));
+	G = C = -1;
+	emu_mem_set_pin_chunk(8);
+	points = tu_sweep(sweep_run, sweep_check, &s);
+	printf("hcall fail-nth sweep: %u failure points\n", points);
+	ck_assert_uint_ge(points, 20);
+	tu_unmap(s.ram, SW_PAGES);
+}
+END_TEST
+
+static Suite *hcall_suite(void)
+{
+	Suite *s = suite_create("hcall");
+	TCase *t = tcase_create("guest");
+
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_set_timeout(t, 120);
+	tcase_add_test(t, t_create_table_errors_and_charge);
+	tcase_add_test(t, t_memslot_rules);
+	tcase_add_test(t, t62_put_tce_rejections_change_nothing);
+	tcase_add_test(t, t63_put_without_permission_clears);
+	tcase_add_test(t, t64_subpages_one_kill);
+	tcase_add_test(t, t_put_then_device_dma);
+	tcase_add_test(t, t65_indirect_checks_and_all_or_nothing);
+	tcase_add_test(t, t_indirect_list_reads_fault_safely);
+	tcase_add_test(t, t_indirect_failures_change_nothing);
+	tcase_add_test(t, t66_stuff);
+	tcase_add_test(t, t67_get_tce);
+	tcase_add_test(t, t68_attach_rules);
+	tcase_add_test(t, t_destroy_keeps_hardware_entries);
+	tcase_add_test(t, t_window_removed_or_container_closed_while_attached);
+	tcase_add_test(t, t_two_groups_one_container_one_write);
+	tcase_add_test(t, t_region_gone_or_dying);
+	tcase_add_test(t, t_fail_nth_sweep);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(hcall_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Races of the guest hypercall path (also run under ThreadSanitizer by
+ * make check-race SAN=thread):
+ *
+ *   - a guest thread rewriting one TCE of the list (valid <-> untranslatable)
+ *     during H_PUT_TCE_INDIRECT: every call either applies the whole list
+ *     with the valid value or fails with nothing changed (the kernel's
+ *     second read of the list could apply a TCE that pass 1 never saw, or
+ *     stop half-way);
+ *   - a guest thread flipping the whole list between two valid lists: every
+ *     applied entry is the value of one of them, and hardware, shadow and
+ *     guest-visible table agree entry by entry (one copy, one validation);
+ *   - hypercalls on two LIOBNs sharing a window, concurrent with MAP/UNMAP
+ *     on the same window;
+ *   - hypercalls concurrent with detach, TCE_REMOVE, TCE_CREATE and attach
+ *     of their window.
+ *
+ * Fixture as check_hcall.c: container C, group 0, RAM registered, guest V
+ * with memslot 0 over RAM and L32 over the default window.
+ */
+#include <endian.h>
+#include <linux/vfio.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/emu.h"
+#include "emu/mem.h"
+#include "mmreg/mmreg.h"
+#include "spapr/spapr.h"
+#include "spapr/spapr_priv.h"
+#include "tests/testutil.h"
+
+#define PS EMU_PAGE_SIZE
+#define W64 (1ull << 59)
+#define RAM_PAGES 2048ull
+#define RAM_SIZE (RAM_PAGES * PS)
+#define L32 0x10ull
+#define L2 0x11ull
+#define L64 0x20ull
+#define DEF_ENTRIES ((2ull << 30) >> 12)
+#define RW (TCE_PCI_READ | TCE_PCI_WRITE)
+#define N SPAPR_TCE_LIST_MAX
+#define LIST_GPA 0x700000ull
+
+#ifdef __SANITIZE_THREAD__
+#define ITERS 150
+#else
+#define ITERS 600
+#endif
+
+static int C, G;
+static uint8_t *RAM;
+static struct spapr_guest *V;
+static volatile int stop;
+
+#define E(call) ((call) ? -errno : 0)
+
+static int io(int fd, unsigned long req, void *arg)
+{
+	int rc = spapr_ioctl(fd, req, arg);
+
+	return rc < 0 ? -errno : rc;
+}
+
+static int create_rc(int c, unsigned shift, uint64_t size, unsigned levels)
+{
+	struct vfio_iommu_spapr_tce_create cr = { .argsz = sizeof(cr), .page_shift = shift,
+						  .window_size = size, .levels = levels };
+
+	return io(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr);
+}
+
+static struct mmreg_region *region_of(const void *p)
+{
+	struct mmreg_mm *mm;
+	struct mmreg_region *r;
+
+	TU_OK(mmreg_mm_current(&mm));
+	mmreg_read_lock();
+	r = mmreg_region_lookup(mm, (uintptr_t)p, 1);
+	mmreg_read_unlock();
+	mmreg_mm_put(mm);
+	return r;
+}
+
+static uint64_t mapped(void)
+{
+	return mmreg_region_mapped(region_of(RAM));
+}
+
+static struct tce_table *table_of(int c, unsigned slot)
+{
+	struct spapr_obj *obj = spapr__fd_get(c);
+	struct spapr_container *ct = (struct spapr_container *)obj;
+	struct tce_table *t = NULL;
+
+	if (ct->tce && ct->tce->windows[slot])
+		t = ct->tce->windows[slot]->table;
+	spapr__obj_put(obj);
+	return t;
+}
+
+static uint64_t hw(uint64_t entry, uint64_t *ua)
+{
+	uint64_t hpa = 0;
+	enum tce_dir dir = TCE_DIR_NONE;
+
+	TU_OK(tce_table_read(table_of(C, 0), entry, &hpa, &dir));
+	TU_OK(tce_table_shadow_read(table_of(C, 0), entry, ua));
+	return hpa | (uint64_t)dir;
+}
+
+static uint64_t get(uint64_t liobn, uint64_t ioba)
+{
+	uint64_t tce = 0xdead;
+
+	ck_assert_int_eq(spapr_h_get_tce(V, liobn, ioba, &tce), H_SUCCESS);
+	return tce;
+}
+
+static uint64_t *list_slot(unsigned i)
+{
+	return (uint64_t *)(RAM + LIST_GPA) + i;
+}
+
+static void list_set(unsigned i, uint64_t tce)
+{
+	__atomic_store_n(list_slot(i), htobe64(tce), __ATOMIC_RELAXED);
+}
+
+static void setup(void)
+{
+	struct vfio_iommu_spapr_register_memory r = { sizeof(r), 0, 0, RAM_SIZE };
+	int c = spapr_open_container();
+
+	TU_OK(spapr_mm_set_memlock(16ull << 30, 0));
+	G = spapr_open_group(0);
+	ck_assert_int_ge(G, 0);
+	TU_OK(io(G, VFIO_GROUP_SET_CONTAINER, &c));
+	TU_OK(io(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
+	C = c;
+	RAM = tu_map_aligned(RAM_PAGES, 16);
+	r.vaddr = (uintptr_t)RAM;
+	TU_OK(io(C, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r));
+	TU_OK(E(spapr_guest_create(&V)));
+	TU_OK(E(spapr_guest_set_memslot(V, 0, 0, RAM_SIZE, RAM)));
+	TU_OK(E(spapr_guest_create_tce_table(V, L32, 12, 0, DEF_ENTRIES)));
+	TU_OK(E(spapr_guest_attach_group(V, L32, G)));
+	stop = 0;
+}
+
+static void teardown(void)
+{
+	TU_OK(E(spapr_guest_check(V)));
+	spapr_guest_destroy(V);
+	V = NULL;
+	TU_OK(E(spapr_close(G)));
+	TU_OK(E(spapr_close(C)));
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
+	tu_assert_emu_clean();
+	TU_OK(emu_machine_check());
+	tu_unmap(RAM, RAM_PAGES);
+}
+
+/* ------------------------------------------- one TCE toggles validity */
+
+/* One byte apart (0x30 / 0x70 in the gpa): a copy can never see a torn mix of the two. */
+#define GOOD (0x300000ull | RW)
+#define BAD ((RAM_SIZE + 0x300000ull) | RW)
+
+static void *toggle_one(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		list_set(N / 2, BAD);
+		list_set(N / 2, GOOD);
+	}
+	return NULL;
+}
+
+START_TEST(t_list_entry_toggles)
+{
+	unsigned ok = 0, refused = 0;
+	pthread_t th;
+	uint64_t ua;
+
+	for (unsigned i = 0; i < N; i++)
+		list_set(i, (0x100000 + i * PS) | RW);
+	list_set(N / 2, GOOD);
+	ck_assert_int_eq(pthread_create(&th, NULL, toggle_one, NULL), 0);
+	for (int it = 0; it < ITERS; it++) {
+		long h = spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, N);
+
+		ck_assert_msg(h == H_SUCCESS || h == H_TOO_HARD, "h %ld", h);
+		for (unsigned i = 0; i < N; i++) {
+			uint64_t off = i == N / 2 ? 0x300000 : 0x100000 + i * PS;
+			uint64_t g = get(L32, i * PS), e = hw(i, &ua);
+
+			if (h == H_SUCCESS) {
+				ck_assert_uint_eq(g, off | RW);
+				ck_assert_uint_eq(e, emu_mem_ua_to_hpa((uintptr_t)RAM + off, 12) | 3);
+				ck_assert_uint_eq(ua, (uintptr_t)RAM + off);
+			} else {
+				ck_assert_uint_eq(g, 0);
+				ck_assert_uint_eq(e, 0);
+			}
+		}
+		ck_assert_uint_eq(mapped(), h == H_SUCCESS ? 1 + N : 1);
+		if (h == H_SUCCESS)
+			ok++;
+		else
+			refused++;
+		ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 0, 0, N), H_SUCCESS);
+		ck_assert_uint_eq(mapped(), 1);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	printf("list entry toggling: %u applied whole, %u refused whole\n", ok, refused);
+}
+END_TEST
+
+/* -------------------------------------- the whole list flips between two */
+
+static uint64_t l1(unsigned i)
+{
+	return (0x100000ull + i * PS) | RW;
+}
+
+/* One byte apart from l1 in every entry (0x1x.. / 0x3x.. pages). */
+static uint64_t l2(unsigned i)
+{
+	return (0x300000ull + i * PS) | RW;
+}
+
+static void *flip_all(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		for (unsigned i = 0; i < N; i++)
+			list_set(i, l2(i));
+		for (unsigned i = 0; i < N; i++)
+			list_set(i, l1(i));
+	}
+	return NULL;
+}
+
+START_TEST(t_list_flips)
+{
+	unsigned mixed = 0;
+	pthread_t th;
+	uint64_t ua;
+
+	for (unsigned i = 0; i < N; i++)
+		list_set(i, l1(i));
+	ck_assert_int_eq(pthread_create(&th, NULL, flip_all, NULL), 0);
+	for (int it = 0; it < ITERS; it++) {
+		unsigned n1 = 0;
+
+		ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, N), H_SUCCESS);
+		for (unsigned i = 0; i < N; i++) {
+			uint64_t g = get(L32, i * PS), e = hw(i, &ua), off = g & ~RW;
+
+			ck_assert_msg(g == l1(i) || g == l2(i), "entry %u: %#llx", i, (unsigned long long)g);
+			n1 += g == l1(i);
+			ck_assert_uint_eq(e, emu_mem_ua_to_hpa((uintptr_t)RAM + off, 12) | 3);
+			ck_assert_uint_eq(ua, (uintptr_t)RAM + off);
+		}
+		mixed += n1 && n1 != N;
+		ck_assert_uint_eq(mapped(), 1 + N);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	printf("list flipping: %u of %d copies caught the writer mid-way (consistent per entry)\n",
+	       mixed, ITERS);
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 0, 0, N), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 1);
+}
+END_TEST
+
+/* ---------------------------------- hypercalls against MAP/UNMAP, two LIOBNs */
+
+struct worker {
+	uint64_t liobn, first;	/* guest entry */
+	uint64_t list_gpa;
+};
+
+static void *hcall_worker(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t *l = (uint64_t *)(RAM + w->list_gpa);
+
+	for (unsigned i = 0; i < 64; i++)
+		l[i] = htobe64((0x100000 + i * PS) | RW);
+	for (int it = 0; it < ITERS; it++) {
+		ck_assert_int_eq(spapr_h_put_tce_indirect(V, w->liobn, w->first * PS, w->list_gpa, 64),
+				 H_SUCCESS);
+		ck_assert_int_eq(spapr_h_put_tce(V, w->liobn, (w->first + 64) * PS, 0x1000 | TCE_PCI_READ),
+				 H_SUCCESS);
+		ck_assert_int_eq(spapr_h_stuff_tce(V, w->liobn, w->first * PS, 0, 65), H_SUCCESS);
+	}
+	return NULL;
+}
+
+static void *map_worker(void *arg)
+{
+	(void)arg;
+	for (int it = 0; it < ITERS; it++) {
+		struct vfio_iommu_type1_dma_map m = { sizeof(m), 3, (uintptr_t)RAM, 0x10000000, 64 * PS };
+		struct vfio_iommu_type1_dma_unmap u = { sizeof(u), 0, 0x10000000, 64 * PS };
+
+		ck_assert_int_eq(io(C, VFIO_IOMMU_MAP_DMA, &m), 0);
+		ck_assert_int_eq(io(C, VFIO_IOMMU_UNMAP_DMA, &u), 0);
+	}
+	return NULL;
+}
+
+START_TEST(t_hcalls_and_map_share_a_window)
+{
+	struct worker a = { L32, 1000, 0x600000 }, b = { L2, 5000, 0x601000 };
+	pthread_t ta, tb, tm;
+
+	TU_OK(E(spapr_guest_create_tce_table(V, L2, 12, 0, DEF_ENTRIES)));
+	TU_OK(E(spapr_guest_attach_group(V, L2, G)));
+	ck_assert_int_eq(pthread_create(&ta, NULL, hcall_worker, &a), 0);
+	ck_assert_int_eq(pthread_create(&tb, NULL, hcall_worker, &b), 0);
+	ck_assert_int_eq(pthread_create(&tm, NULL, map_worker, NULL), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_join(tm, NULL);
+	ck_assert_uint_eq(mapped(), 1);
+	TU_OK(E(spapr_guest_check(V)));
+}
+END_TEST
+
+/* ----------------------------- hypercalls against the window's lifetime */
+
+static void *lifetime_worker(void *arg)
+{
+	struct vfio_iommu_spapr_tce_remove rm = { sizeof(rm), 0, W64 };
+
+	(void)arg;
+	for (int it = 0; it < ITERS; it++) {
+		/* Odd rounds remove the window while it is still attached (it goes dead). */
+		if (it & 1)
+			TU_OK(io(C, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+		TU_OK(E(spapr_guest_detach_group(V, L64, G)));
+		if (!(it & 1))
+			TU_OK(io(C, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+		TU_OK(create_rc(C, 12, 1ull << 30, 2));
+		TU_OK(E(spapr_guest_attach_group(V, L64, G)));
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+START_TEST(t_hcalls_against_window_lifetime)
+{
+	pthread_t th;
+	unsigned n = 0;
+
+	TU_OK(create_rc(C, 12, 1ull << 30, 2));
+	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, W64 >> 12, (1ull << 30) >> 12)));
+	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
+	ck_assert_int_eq(pthread_create(&th, NULL, lifetime_worker, NULL), 0);
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		uint64_t ioba = W64 + (n % 4096) * PS;
+
+		ck_assert_int_eq(spapr_h_put_tce(V, L64, ioba, ((n % 256) * PS) | RW), H_SUCCESS);
+		ck_assert_int_eq(spapr_h_put_tce(V, L64, ioba, 0), H_SUCCESS);
+		n++;
+	}
+	pthread_join(th, NULL);
+	ck_assert_uint_eq(mapped(), 1);
+	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64, 0x1000 | RW), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 2);
+	printf("window lifetime race: %u hypercall pairs\n", n);
+}
+END_TEST
+
+static Suite *race_suite(void)
+{
+	Suite *s = suite_create("race_hcall");
+	TCase *t = tcase_create("hcall");
+
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_set_timeout(t, 300);
+	tcase_add_test(t, t_list_entry_toggles);
+	tcase_add_test(t, t_list_flips);
+	tcase_add_test(t, t_hcalls_and_map_share_a_window);
+	tcase_add_test(t, t_hcalls_against_window_lifetime);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(race_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
