@@ -27,6 +27,7 @@
 #include "spapr/spapr.h"
 #include "spapr/spapr_priv.h"
 #include "tests/testutil.h"
+#include "tests/vfio_util.h"
 
 #define PS EMU_PAGE_SIZE
 #define W64 (1ull << 59)
@@ -43,81 +44,12 @@ static struct spapr_guest *V;
 
 /* ------------------------------------------------------------- helpers */
 
-static int io(int fd, unsigned long req, void *arg)
-{
-	int rc = spapr_ioctl(fd, req, arg);
-
-	return rc < 0 ? -errno : rc;
-}
-
 /* spapr_* calls as layer calls: 0 or -errno. */
 #define E(call) ((call) ? -errno : 0)
 
-static int attach(int group_fd, int container_fd)
-{
-	return io(group_fd, VFIO_GROUP_SET_CONTAINER, &container_fd);
-}
-
-static int open_v2(int group, int *gfd)
-{
-	int c = spapr_open_container();
-
-	ck_assert_int_ge(c, 0);
-	*gfd = spapr_open_group(group);
-	ck_assert_int_ge(*gfd, 0);
-	TU_OK(attach(*gfd, c));
-	TU_OK(io(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
-	return c;
-}
-
-static int reg_rc(int c, const void *p, uint64_t size)
-{
-	struct vfio_iommu_spapr_register_memory r = { sizeof(r), 0, (uintptr_t)p, size };
-
-	return io(c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r);
-}
-
-static int create_rc(int c, unsigned shift, uint64_t size, unsigned levels, uint64_t *start)
-{
-	struct vfio_iommu_spapr_tce_create cr = { .argsz = sizeof(cr), .page_shift = shift,
-						  .window_size = size, .levels = levels };
-	int rc = io(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr);
-
-	if (!rc && start)
-		*start = cr.start_addr;
-	return rc;
-}
-
-static int remove_rc(int c, uint64_t start)
-{
-	struct vfio_iommu_spapr_tce_remove rm = { sizeof(rm), 0, start };
-
-	return io(c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm);
-}
-
-static int map_rc(int c, const void *p, uint64_t iova, uint64_t size)
-{
-	struct vfio_iommu_type1_dma_map m = { sizeof(m), 3, (uintptr_t)p, iova, size };
-
-	return io(c, VFIO_IOMMU_MAP_DMA, &m);
-}
-
-static struct mmreg_region *region_of(const void *p)
-{
-	struct mmreg_mm *mm;
-	struct mmreg_region *r;
-
-	TU_OK(mmreg_mm_current(&mm));
-	mmreg_read_lock();
-	r = mmreg_region_lookup(mm, (uintptr_t)p, 1);
-	mmreg_read_unlock();
-	mmreg_mm_put(mm);
-	return r;
-}
-
 static uint64_t mapped(void)
 {
-	return mmreg_region_mapped(region_of(RAM));
+	return mmreg_region_mapped(tu_region_of(RAM));
 }
 
 static struct tce_table *table_of(int c, unsigned slot)
@@ -195,9 +127,9 @@ static uint64_t base_locked;
 static void setup(void)
 {
 	TU_OK(spapr_mm_set_memlock(16ull << 30, 0));
-	C = open_v2(0, &G);
+	C = tu_open_v2(0, &G);
 	RAM = tu_map_aligned(RAM_PAGES, 16);
-	TU_OK(reg_rc(C, RAM, RAM_SIZE));
+	TU_OK(tu_register(C, RAM, RAM_SIZE));
 	TU_OK(E(spapr_guest_create(&V)));
 	TU_OK(E(spapr_guest_set_memslot(V, 0, 0, RAM_SIZE, RAM)));
 	TU_OK(E(spapr_guest_create_tce_table(V, L32, 12, 0, DEF_ENTRIES)));
@@ -328,7 +260,7 @@ START_TEST(t64_subpages_one_kill)
 {
 	uint64_t start, k0, kp0, k1, kp1, ua, e0 = (W64 >> 12) + 3 * 16;
 
-	TU_OK(create_rc(C, 12, 1ull << 30, 2, &start));
+	TU_OK(tu_create(C, 12, 1ull << 30, 2, &start));
 	ck_assert_uint_eq(start, W64);
 	TU_OK(E(spapr_guest_create_tce_table(V, L64, 16, W64 >> 16, (1ull << 30) >> 16)));
 	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
@@ -483,7 +415,7 @@ START_TEST(t_indirect_failures_change_nothing)
 	unsigned n, fired = 0;
 	long h;
 
-	TU_OK(create_rc(C, 12, 1ull << 34, 3, &start));
+	TU_OK(tu_create(C, 12, 1ull << 34, 3, &start));
 	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, base, (1ull << 34) >> 12)));
 	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
 	/* An older mapping at index 500 (leaf block 0); the list covers 300..811 (blocks 0, 1). */
@@ -577,7 +509,7 @@ START_TEST(t68_attach_rules)
 	int g1, c1;
 
 	/* A 64K-page hardware window under a 4K guest table. */
-	TU_OK(create_rc(C, 16, 1ull << 32, 1, &start));
+	TU_OK(tu_create(C, 16, 1ull << 32, 1, &start));
 	TU_OK(E(spapr_guest_create_tce_table(V, 1, 12, W64 >> 12, 16)));
 	TU_ERR(E(spapr_guest_attach_group(V, 1, G)), EINVAL);
 	/* A different start: 4K pages from bus address 4K (the default window starts at 0). */
@@ -595,7 +527,7 @@ START_TEST(t68_attach_rules)
 	TU_ERR(E(spapr_guest_attach_group(V, 4, -1)), EBADF);
 	TU_ERR(E(spapr_guest_attach_group(V, 4, C)), EINVAL);		/* a container, not a group */
 	/* A group with a v2 container of no memory (no mm bound). */
-	c1 = open_v2(1, &g1);
+	c1 = tu_open_v2(1, &g1);
 	TU_ERR(E(spapr_guest_attach_group(V, 4, g1)), EINVAL);
 	TU_ERR(E(spapr_guest_detach_group(V, 4, g1)), ENOENT);
 	TU_OK(E(spapr_guest_detach_group(V, 4, G)));
@@ -632,12 +564,12 @@ START_TEST(t_window_removed_or_container_closed_while_attached)
 {
 	uint64_t start;
 
-	TU_OK(create_rc(C, 12, 1ull << 30, 2, &start));
+	TU_OK(tu_create(C, 12, 1ull << 30, 2, &start));
 	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, W64 >> 12, (1ull << 30) >> 12)));
 	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
 	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64, 0x1000 | RW), H_SUCCESS);
 	ck_assert_uint_eq(mapped(), 2);
-	TU_OK(remove_rc(C, W64));			/* clears the entry: the window's */
+	TU_OK(tu_remove(C, W64));			/* clears the entry: the window's */
 	ck_assert_uint_eq(mapped(), 1);
 	/* The dead window is skipped; the guest table still works. */
 	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64, 0x2000 | RW), H_SUCCESS);
@@ -649,7 +581,7 @@ START_TEST(t_window_removed_or_container_closed_while_attached)
 	TU_OK(E(spapr_close(G)));
 	TU_OK(E(spapr_close(C)));
 	G = C = -1;
-	ck_assert_ptr_null(region_of(RAM));		/* the release cleared the window and put RAM */
+	ck_assert_ptr_null(tu_region_of(RAM));		/* the release cleared the window and put RAM */
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0x3000 | RW), H_SUCCESS);
 	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 0, 0, 16), H_SUCCESS);
 	check_ok(V);
@@ -663,7 +595,7 @@ START_TEST(t_two_groups_one_container_one_write)
 	int g1 = spapr_open_group(1);
 	uint64_t k0, kp0, k1, kp1;
 
-	TU_OK(attach(g1, C));
+	TU_OK(tu_attach(g1, C));
 	TU_OK(E(spapr_guest_attach_group(V, L32, g1)));	/* the same window */
 	kills(1, &k0, &kp0);
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0x1000 | RW), H_SUCCESS);
@@ -684,21 +616,21 @@ START_TEST(t_region_gone_or_dying)
 	uint8_t *p = tu_map_aligned(16, 16);
 
 	TU_OK(E(spapr_guest_set_memslot(V, 1, 1ull << 32, 16 * PS, p)));
-	TU_OK(reg_rc(C, p, 16 * PS));
+	TU_OK(tu_register(C, p, 16 * PS));
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, (1ull << 32) | RW), H_SUCCESS);
 	/* Mapped: UNREGISTER refuses (Q3). */
 	{
 		struct vfio_iommu_spapr_register_memory r = { sizeof(r), 0, (uintptr_t)p, 16 * PS };
 
-		TU_ERR(io(C, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), EBUSY);
+		TU_ERR(tu_ioctl(C, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), EBUSY);
 		ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0), H_SUCCESS);
-		TU_OK(io(C, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r));
+		TU_OK(tu_ioctl(C, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r));
 	}
 	/* Unregistered now: the guest memory is there, the region is not. */
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, (1ull << 32) | RW), H_TOO_HARD);
 	ck_assert_uint_eq(get(V, L32, 0), 0);
 	/* Over an entry the container mapped itself: replaced, its count given back. */
-	TU_OK(map_rc(C, RAM, 0x100000, PS));
+	TU_OK(tu_map_dma(C, RAM, 0x100000, PS, 3));
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0x100000, 0x7000 | RW), H_SUCCESS);
 	ck_assert_uint_eq(mapped(), 2);
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0x100000, 0), H_SUCCESS);
@@ -738,13 +670,13 @@ static int sweep_run(void *arg)
 		rc = -errno;
 		goto out_c;
 	}
-	rc = attach(g, c);
+	rc = tu_attach(g, c);
 	if (!rc)
-		rc = io(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU);
+		rc = tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU);
 	if (!rc)
-		rc = reg_rc(c, s->ram, SW_PAGES * PS);
+		rc = tu_register(c, s->ram, SW_PAGES * PS);
 	if (!rc)
-		rc = create_rc(c, 12, 1ull << 34, 3, &start);
+		rc = tu_create(c, 12, 1ull << 34, 3, &start);
 	if (!rc)
 		rc = E(spapr_guest_create(&v));
 	if (!rc)
@@ -773,7 +705,7 @@ static int sweep_run(void *arg)
 	if (v)
 		ck_assert_int_eq(spapr_guest_check(v), 0);
 	if (!rc)
-		rc = remove_rc(c, W64);
+		rc = tu_remove(c, W64);
 	spapr_guest_destroy(v);
 	spapr_close(g);
 out_c:

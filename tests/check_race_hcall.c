@@ -32,6 +32,7 @@
 #include "spapr/spapr.h"
 #include "spapr/spapr_priv.h"
 #include "tests/testutil.h"
+#include "tests/vfio_util.h"
 
 #define PS EMU_PAGE_SIZE
 #define W64 (1ull << 59)
@@ -58,37 +59,9 @@ static volatile int stop;
 
 #define E(call) ((call) ? -errno : 0)
 
-static int io(int fd, unsigned long req, void *arg)
-{
-	int rc = spapr_ioctl(fd, req, arg);
-
-	return rc < 0 ? -errno : rc;
-}
-
-static int create_rc(int c, unsigned shift, uint64_t size, unsigned levels)
-{
-	struct vfio_iommu_spapr_tce_create cr = { .argsz = sizeof(cr), .page_shift = shift,
-						  .window_size = size, .levels = levels };
-
-	return io(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr);
-}
-
-static struct mmreg_region *region_of(const void *p)
-{
-	struct mmreg_mm *mm;
-	struct mmreg_region *r;
-
-	TU_OK(mmreg_mm_current(&mm));
-	mmreg_read_lock();
-	r = mmreg_region_lookup(mm, (uintptr_t)p, 1);
-	mmreg_read_unlock();
-	mmreg_mm_put(mm);
-	return r;
-}
-
 static uint64_t mapped(void)
 {
-	return mmreg_region_mapped(region_of(RAM));
+	return mmreg_region_mapped(tu_region_of(RAM));
 }
 
 static struct tce_table *table_of(int c, unsigned slot)
@@ -139,12 +112,12 @@ static void setup(void)
 	TU_OK(spapr_mm_set_memlock(16ull << 30, 0));
 	G = spapr_open_group(0);
 	ck_assert_int_ge(G, 0);
-	TU_OK(io(G, VFIO_GROUP_SET_CONTAINER, &c));
-	TU_OK(io(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
+	TU_OK(tu_ioctl(G, VFIO_GROUP_SET_CONTAINER, &c));
+	TU_OK(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
 	C = c;
 	RAM = tu_map_aligned(RAM_PAGES, 16);
 	r.vaddr = (uintptr_t)RAM;
-	TU_OK(io(C, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r));
+	TU_OK(tu_ioctl(C, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r));
 	TU_OK(E(spapr_guest_create(&V)));
 	TU_OK(E(spapr_guest_set_memslot(V, 0, 0, RAM_SIZE, RAM)));
 	TU_OK(E(spapr_guest_create_tce_table(V, L32, 12, 0, DEF_ENTRIES)));
@@ -311,8 +284,8 @@ static void *map_worker(void *arg)
 		struct vfio_iommu_type1_dma_map m = { sizeof(m), 3, (uintptr_t)RAM, 0x10000000, 64 * PS };
 		struct vfio_iommu_type1_dma_unmap u = { sizeof(u), 0, 0x10000000, 64 * PS };
 
-		ck_assert_int_eq(io(C, VFIO_IOMMU_MAP_DMA, &m), 0);
-		ck_assert_int_eq(io(C, VFIO_IOMMU_UNMAP_DMA, &u), 0);
+		ck_assert_int_eq(tu_ioctl(C, VFIO_IOMMU_MAP_DMA, &m), 0);
+		ck_assert_int_eq(tu_ioctl(C, VFIO_IOMMU_UNMAP_DMA, &u), 0);
 	}
 	return NULL;
 }
@@ -345,11 +318,11 @@ static void *lifetime_worker(void *arg)
 	for (int it = 0; it < ITERS; it++) {
 		/* Odd rounds remove the window while it is still attached (it goes dead). */
 		if (it & 1)
-			TU_OK(io(C, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+			TU_OK(tu_ioctl(C, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
 		TU_OK(E(spapr_guest_detach_group(V, L64, G)));
 		if (!(it & 1))
-			TU_OK(io(C, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
-		TU_OK(create_rc(C, 12, 1ull << 30, 2));
+			TU_OK(tu_ioctl(C, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+		TU_OK(tu_create(C, 12, 1ull << 30, 2, NULL));
 		TU_OK(E(spapr_guest_attach_group(V, L64, G)));
 	}
 	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
@@ -361,7 +334,7 @@ START_TEST(t_hcalls_against_window_lifetime)
 	pthread_t th;
 	unsigned n = 0;
 
-	TU_OK(create_rc(C, 12, 1ull << 30, 2));
+	TU_OK(tu_create(C, 12, 1ull << 30, 2, NULL));
 	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, W64 >> 12, (1ull << 30) >> 12)));
 	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
 	ck_assert_int_eq(pthread_create(&th, NULL, lifetime_worker, NULL), 0);

@@ -25,6 +25,7 @@
 #include "spapr/spapr.h"
 #include "spapr/spapr_priv.h"
 #include "tests/testutil.h"
+#include "tests/vfio_util.h"
 
 #define PS EMU_PAGE_SIZE
 #define W64 (1ull << 59)
@@ -34,34 +35,10 @@ static int C, G;
 /* ------------------------------------------------------------- helpers */
 
 /* spapr_ioctl as a layer call: 0 / positive, or -errno. */
-static int io(int fd, unsigned long req, void *arg)
-{
-	int rc = spapr_ioctl(fd, req, arg);
-
-	return rc < 0 ? -errno : rc;
-}
-
-static int attach(int group_fd, int container_fd)
-{
-	return io(group_fd, VFIO_GROUP_SET_CONTAINER, &container_fd);
-}
-
-static int open_v2(int group, int *gfd)
-{
-	int c = spapr_open_container();
-
-	ck_assert_int_ge(c, 0);
-	*gfd = spapr_open_group(group);
-	ck_assert_int_ge(*gfd, 0);
-	TU_OK(attach(*gfd, c));
-	TU_OK(io(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
-	return c;
-}
-
 static void setup(void)
 {
 	TU_OK(spapr_mm_set_memlock(16ull << 30, 0));
-	C = open_v2(0, &G);
+	C = tu_open_v2(0, &G);
 }
 
 static void teardown(void)
@@ -78,16 +55,9 @@ static void teardown(void)
 	TU_OK(emu_machine_check());
 }
 
-static int reg_rc(int c, const void *p, uint64_t size)
-{
-	struct vfio_iommu_spapr_register_memory r = { sizeof(r), 0, (uintptr_t)p, size };
-
-	return io(c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r);
-}
-
 static void reg_ok(int c, const void *p, uint64_t size)
 {
-	TU_OK(reg_rc(c, p, size));
+	TU_OK(tu_register(c, p, size));
 }
 
 /* Asserts the errno and that locked_vm and pins did not move. */
@@ -97,70 +67,18 @@ static void reg_err(int c, const void *p, uint64_t size, int err)
 	struct emu_mem_stats before, after;
 
 	emu_mem_get_stats(&before);
-	TU_ERR(reg_rc(c, p, size), err);
+	TU_ERR(tu_register(c, p, size), err);
 	emu_mem_get_stats(&after);
 	ck_assert_uint_eq(spapr_mm_locked_vm(), locked);
 	ck_assert_uint_eq(after.pin_refs, before.pin_refs);
 }
 
-static int unreg_rc(int c, const void *p, uint64_t size)
-{
-	struct vfio_iommu_spapr_register_memory r = { sizeof(r), 0, (uintptr_t)p, size };
-
-	return io(c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r);
-}
-
-static int map_rc(int c, const void *p, uint64_t iova, uint64_t size, uint32_t flags)
-{
-	struct vfio_iommu_type1_dma_map m = { sizeof(m), flags, (uintptr_t)p, iova, size };
-
-	return io(c, VFIO_IOMMU_MAP_DMA, &m);
-}
-
 static void map_ok(int c, const void *p, uint64_t iova, uint64_t size)
 {
-	TU_OK(map_rc(c, p, iova, size, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
-}
-
-static int unmap_rc(int c, uint64_t iova, uint64_t size)
-{
-	struct vfio_iommu_type1_dma_unmap u = { sizeof(u), 0, iova, size };
-
-	return io(c, VFIO_IOMMU_UNMAP_DMA, &u);
-}
-
-static int create_rc(int c, unsigned shift, uint64_t size, unsigned levels, uint64_t *start)
-{
-	struct vfio_iommu_spapr_tce_create cr = { .argsz = sizeof(cr), .page_shift = shift,
-						  .window_size = size, .levels = levels };
-	int rc = io(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr);
-
-	if (!rc && start)
-		*start = cr.start_addr;
-	return rc;
-}
-
-static int remove_rc(int c, uint64_t start)
-{
-	struct vfio_iommu_spapr_tce_remove rm = { sizeof(rm), 0, start };
-
-	return io(c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm);
+	TU_OK(tu_map_dma(c, p, iova, size, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
 }
 
 /* The region holding @p in the calling process's mm, or NULL. */
-static struct mmreg_region *region_of(const void *p)
-{
-	struct mmreg_mm *mm;
-	struct mmreg_region *r;
-
-	TU_OK(mmreg_mm_current(&mm));
-	mmreg_read_lock();
-	r = mmreg_region_lookup(mm, (uintptr_t)p, 1);
-	mmreg_read_unlock();
-	mmreg_mm_put(mm);
-	return r;
-}
-
 /* The table of window @slot of container fd @c (test-only peek at the internals). */
 static struct tce_table *table_of(int c, unsigned slot)
 {
@@ -220,10 +138,10 @@ START_TEST(t01_04_register_argument_checks)
 	reg_err(C, p, 4 * PS + 100, EINVAL);
 	reg_err(C, (void *)(uintptr_t)(UINT64_MAX - 3 * PS + 1), 4 * PS, EINVAL);	/* 3 */
 	r.flags = 1;					/* 4 */
-	TU_ERR(io(C, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), EINVAL);
+	TU_ERR(tu_ioctl(C, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), EINVAL);
 	r.flags = 0;
 	r.argsz = 23;
-	TU_ERR(io(C, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), EINVAL);
+	TU_ERR(tu_ioctl(C, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), EINVAL);
 	reg_err(C, p, 0, EINVAL);			/* 14 (Q13) */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
 	tu_unmap(p, 4);
@@ -235,12 +153,12 @@ START_TEST(t05_v1_has_no_preregistration)
 	int g1 = spapr_open_group(1), c1 = spapr_open_container();
 	uint8_t *p = tu_map(1);
 
-	TU_OK(attach(g1, c1));
-	TU_OK(io(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU));
-	TU_ERR(reg_rc(c1, p, PS), ENOTTY);
-	TU_ERR(unreg_rc(c1, p, PS), ENOTTY);
-	TU_ERR(create_rc(c1, 12, 1ull << 30, 1, NULL), ENOTTY);
-	TU_ERR(remove_rc(c1, 0), ENOTTY);
+	TU_OK(tu_attach(g1, c1));
+	TU_OK(tu_ioctl(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU));
+	TU_ERR(tu_register(c1, p, PS), ENOTTY);
+	TU_ERR(tu_unregister(c1, p, PS), ENOTTY);
+	TU_ERR(tu_create(c1, 12, 1ull << 30, 1, NULL), ENOTTY);
+	TU_ERR(tu_remove(c1, 0), ENOTTY);
 	spapr_close(g1);
 	spapr_close(c1);
 	tu_unmap(p, 1);
@@ -251,17 +169,17 @@ START_TEST(t06_register_charges_and_enables)
 {
 	uint8_t *p = tu_map(8);
 
-	TU_ERR(map_rc(C, p, 0, PS, 3), EPERM);	/* not enabled yet */
+	TU_ERR(tu_map_dma(C, p, 0, PS, 3), EPERM);	/* not enabled yet */
 	reg_ok(C, p, 8 * PS);
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 8);
-	ck_assert_uint_eq(mmreg_region_used(region_of(p)), 1);
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 1);
+	ck_assert_uint_eq(mmreg_region_used(tu_region_of(p)), 1);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 1);
 	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p + 7 * PS), 1);
 	/* Enabled: MAP now reaches the default window (and materialises it). */
 	map_ok(C, p, 0, PS);
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 8 + DEF_PAGES);
-	TU_OK(unmap_rc(C, 0, PS));
-	TU_OK(unreg_rc(C, p, 8 * PS));
+	TU_OK(tu_unmap_dma(C, 0, PS));
+	TU_OK(tu_unregister(C, p, 8 * PS));
 	tu_unmap(p, 8);
 }
 END_TEST
@@ -269,20 +187,20 @@ END_TEST
 START_TEST(t07_08_same_range_twice_and_shared)
 {
 	uint8_t *p = tu_map(4);
-	int g1, c2 = open_v2(1, &g1);
+	int g1, c2 = tu_open_v2(1, &g1);
 
 	reg_ok(C, p, 4 * PS);
 	reg_err(C, p, 4 * PS, EBUSY);			/* 7 */
-	ck_assert_uint_eq(mmreg_region_used(region_of(p)), 1);
+	ck_assert_uint_eq(mmreg_region_used(tu_region_of(p)), 1);
 	reg_ok(c2, p, 4 * PS);				/* 8 */
-	ck_assert_uint_eq(mmreg_region_used(region_of(p)), 2);
+	ck_assert_uint_eq(mmreg_region_used(tu_region_of(p)), 2);
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 4);
 	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p), 1);
-	TU_OK(unreg_rc(c2, p, 4 * PS));
-	ck_assert_uint_eq(mmreg_region_used(region_of(p)), 1);
+	TU_OK(tu_unregister(c2, p, 4 * PS));
+	ck_assert_uint_eq(mmreg_region_used(tu_region_of(p)), 1);
 	spapr_close(g1);
 	spapr_close(c2);
-	TU_OK(unreg_rc(C, p, 4 * PS));
+	TU_OK(tu_unregister(C, p, 4 * PS));
 	tu_unmap(p, 4);
 }
 END_TEST
@@ -298,8 +216,8 @@ START_TEST(t09_10_overlap_and_adjacent)
 	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)a - PS), 0);
 	reg_ok(C, a + 4 * PS, 4 * PS);			/* 10 */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 8);
-	TU_OK(unreg_rc(C, a + 4 * PS, 4 * PS));
-	TU_OK(unreg_rc(C, a, 4 * PS));
+	TU_OK(tu_unregister(C, a + 4 * PS, 4 * PS));
+	TU_OK(tu_unregister(C, a, 4 * PS));
 	tu_unmap(p, 16);
 }
 END_TEST
@@ -315,8 +233,8 @@ START_TEST(t11_12_memlock_limit)
 	TU_OK(spapr_mm_set_memlock(16 * PS, 1));	/* 12: CAP_IPC_LOCK */
 	reg_ok(C, p + 16 * PS, PS);
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 17);
-	TU_OK(unreg_rc(C, p + 16 * PS, PS));
-	TU_OK(unreg_rc(C, p, 16 * PS));
+	TU_OK(tu_unregister(C, p + 16 * PS, PS));
+	TU_OK(tu_unregister(C, p, 16 * PS));
 	TU_OK(spapr_mm_set_memlock(16ull << 30, 0));
 	tu_unmap(p, 20);
 }
@@ -336,18 +254,18 @@ END_TEST
 START_TEST(t15_16_unregister_misses)
 {
 	uint8_t *p = tu_map(4);
-	int g1, c2 = open_v2(1, &g1);
+	int g1, c2 = tu_open_v2(1, &g1);
 
 	/* Never bound: EPERM before any argument check, even a NULL one. */
-	TU_ERR(io(c2, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, NULL), EPERM);
+	TU_ERR(tu_ioctl(c2, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, NULL), EPERM);
 	reg_ok(C, p, 4 * PS);
-	TU_ERR(unreg_rc(C, p + 8 * PS, PS), ENOENT);
-	TU_ERR(unreg_rc(C, p, 2 * PS), ENOENT);		/* 16: no bisecting */
-	TU_ERR(unreg_rc(C, p + PS, 3 * PS), ENOENT);
-	TU_ERR(unreg_rc(C, p, 5 * PS), ENOENT);
+	TU_ERR(tu_unregister(C, p + 8 * PS, PS), ENOENT);
+	TU_ERR(tu_unregister(C, p, 2 * PS), ENOENT);		/* 16: no bisecting */
+	TU_ERR(tu_unregister(C, p + PS, 3 * PS), ENOENT);
+	TU_ERR(tu_unregister(C, p, 5 * PS), ENOENT);
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 4);
-	TU_OK(unreg_rc(C, p, 4 * PS));
-	TU_ERR(unreg_rc(C, p, 4 * PS), ENOENT);		/* a second unregister */
+	TU_OK(tu_unregister(C, p, 4 * PS));
+	TU_ERR(tu_unregister(C, p, 4 * PS), ENOENT);		/* a second unregister */
 	spapr_close(g1);
 	spapr_close(c2);
 	tu_unmap(p, 4);
@@ -357,16 +275,16 @@ END_TEST
 START_TEST(t17_unregister_from_a_container_that_does_not_hold_it)
 {
 	uint8_t *p = tu_map(5);
-	int g1, c2 = open_v2(1, &g1);
+	int g1, c2 = tu_open_v2(1, &g1);
 
 	reg_ok(C, p, 4 * PS);
 	reg_ok(c2, p + 4 * PS, PS);			/* c2 is bound to the same mm */
-	TU_ERR(unreg_rc(c2, p, 4 * PS), ENOENT);
-	ck_assert_uint_eq(mmreg_region_used(region_of(p)), 1);
+	TU_ERR(tu_unregister(c2, p, 4 * PS), ENOENT);
+	ck_assert_uint_eq(mmreg_region_used(tu_region_of(p)), 1);
 	spapr_close(g1);
 	spapr_close(c2);
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 4);
-	TU_OK(unreg_rc(C, p, 4 * PS));
+	TU_OK(tu_unregister(C, p, 4 * PS));
 	tu_unmap(p, 5);
 }
 END_TEST
@@ -374,23 +292,23 @@ END_TEST
 START_TEST(t18_19_20_unregister_and_mappings)
 {
 	uint8_t *p = tu_map(4);
-	int g1, c2 = open_v2(1, &g1);
+	int g1, c2 = tu_open_v2(1, &g1);
 	uint64_t locked;
 
 	reg_ok(C, p, 4 * PS);
 	map_ok(C, p, 0, PS);
 	locked = spapr_mm_locked_vm();
-	TU_ERR(unreg_rc(C, p, 4 * PS), EBUSY);		/* 19 (Q3) */
+	TU_ERR(tu_unregister(C, p, 4 * PS), EBUSY);		/* 19 (Q3) */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), locked);
-	ck_assert_uint_eq(mmreg_region_used(region_of(p)), 1);
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 2);
+	ck_assert_uint_eq(mmreg_region_used(tu_region_of(p)), 1);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 2);
 	reg_ok(c2, p, 4 * PS);				/* 20: a second owner */
-	TU_OK(unreg_rc(c2, p, 4 * PS));
-	ck_assert_uint_eq(mmreg_region_used(region_of(p)), 1);
-	TU_OK(unmap_rc(C, 0, PS));
-	TU_OK(unreg_rc(C, p, 4 * PS));			/* 18 */
+	TU_OK(tu_unregister(c2, p, 4 * PS));
+	ck_assert_uint_eq(mmreg_region_used(tu_region_of(p)), 1);
+	TU_OK(tu_unmap_dma(C, 0, PS));
+	TU_OK(tu_unregister(C, p, 4 * PS));			/* 18 */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), locked - 4);
-	ck_assert_ptr_null(region_of(p));
+	ck_assert_ptr_null(tu_region_of(p));
 	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p), 0);
 	spapr_close(g1);
 	spapr_close(c2);
@@ -407,10 +325,10 @@ static int child_requests(int c)
 
 	if (spapr_ioctl(c, VFIO_CHECK_EXTENSION, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU) != 1)
 		return 1;
-	if (io(c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info) != -EPERM || io(c, 0x3b7f, buf) != -EPERM ||
-	    reg_rc(c, buf, PS) != -EPERM || map_rc(c, buf, 0, PS, 3) != -EPERM ||
-	    unmap_rc(c, 0, PS) != -EPERM || create_rc(c, 12, 1 << 30, 1, NULL) != -EPERM ||
-	    remove_rc(c, 0) != -EPERM || unreg_rc(c, buf, PS) != -EPERM)
+	if (tu_ioctl(c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info) != -EPERM || tu_ioctl(c, 0x3b7f, buf) != -EPERM ||
+	    tu_register(c, buf, PS) != -EPERM || tu_map_dma(c, buf, 0, PS, 3) != -EPERM ||
+	    tu_unmap_dma(c, 0, PS) != -EPERM || tu_create(c, 12, 1 << 30, 1, NULL) != -EPERM ||
+	    tu_remove(c, 0) != -EPERM || tu_unregister(c, buf, PS) != -EPERM)
 		return 2;
 	return 0;
 }
@@ -440,13 +358,13 @@ START_TEST(t27_29_extensions_and_unknown_requests)
 	ck_assert_int_eq(spapr_ioctl(C, VFIO_CHECK_EXTENSION, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU), 0);
 	ck_assert_int_eq(spapr_ioctl(C, VFIO_CHECK_EXTENSION, (void *)(uintptr_t)12345), 0);
 	ck_assert_int_eq(spapr_ioctl(C, VFIO_GET_API_VERSION, NULL), VFIO_API_VERSION);
-	TU_ERR(io(C, 0x3b7f, NULL), ENOTTY);
-	TU_ERR(io(C, VFIO_IOMMU_ENABLE, NULL), ENOTTY);
-	TU_ERR(io(C, VFIO_IOMMU_DISABLE, NULL), ENOTTY);
-	TU_ERR(io(C, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU), EINVAL);	/* set already */
-	TU_ERR(io(12345, VFIO_GET_API_VERSION, NULL), EBADF);
+	TU_ERR(tu_ioctl(C, 0x3b7f, NULL), ENOTTY);
+	TU_ERR(tu_ioctl(C, VFIO_IOMMU_ENABLE, NULL), ENOTTY);
+	TU_ERR(tu_ioctl(C, VFIO_IOMMU_DISABLE, NULL), ENOTTY);
+	TU_ERR(tu_ioctl(C, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU), EINVAL);	/* set already */
+	TU_ERR(tu_ioctl(12345, VFIO_GET_API_VERSION, NULL), EBADF);
 	TU_ERR(spapr_close(12345) ? -errno : 0, EBADF);
-	TU_ERR(io(G, 0x3b7f, NULL), ENOTTY);
+	TU_ERR(tu_ioctl(G, 0x3b7f, NULL), ENOTTY);
 }
 END_TEST
 
@@ -459,23 +377,23 @@ START_TEST(t_groups_and_set_iommu_rules)
 	ck_assert_int_eq(errno, EBUSY);
 	ck_assert_int_eq(spapr_open_group(4096), -1);
 	ck_assert_int_eq(errno, ENOENT);
-	TU_ERR(io(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU), EINVAL);	/* no group */
-	TU_ERR(io(c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, NULL), EINVAL);	/* no IOMMU yet */
-	TU_OK(io(g1, VFIO_GROUP_GET_STATUS, &st));
+	TU_ERR(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU), EINVAL);	/* no group */
+	TU_ERR(tu_ioctl(c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, NULL), EINVAL);	/* no IOMMU yet */
+	TU_OK(tu_ioctl(g1, VFIO_GROUP_GET_STATUS, &st));
 	ck_assert_uint_eq(st.flags, VFIO_GROUP_FLAGS_VIABLE);
-	TU_ERR(io(g1, VFIO_GROUP_SET_CONTAINER, &bad), EINVAL);
+	TU_ERR(tu_ioctl(g1, VFIO_GROUP_SET_CONTAINER, &bad), EINVAL);
 	bad = 999;
-	TU_ERR(io(g1, VFIO_GROUP_SET_CONTAINER, &bad), EBADF);
-	TU_ERR(io(g1, VFIO_GROUP_SET_CONTAINER, &G), EINVAL);	/* a group fd, not a container */
-	TU_ERR(io(g1, VFIO_GROUP_SET_CONTAINER, NULL), EFAULT);
-	TU_ERR(io(g1, VFIO_GROUP_UNSET_CONTAINER, NULL), EINVAL);
-	TU_OK(attach(g1, c));
-	TU_ERR(attach(g1, c), EINVAL);
-	TU_OK(io(g1, VFIO_GROUP_GET_STATUS, &st));
+	TU_ERR(tu_ioctl(g1, VFIO_GROUP_SET_CONTAINER, &bad), EBADF);
+	TU_ERR(tu_ioctl(g1, VFIO_GROUP_SET_CONTAINER, &G), EINVAL);	/* a group fd, not a container */
+	TU_ERR(tu_ioctl(g1, VFIO_GROUP_SET_CONTAINER, NULL), EFAULT);
+	TU_ERR(tu_ioctl(g1, VFIO_GROUP_UNSET_CONTAINER, NULL), EINVAL);
+	TU_OK(tu_attach(g1, c));
+	TU_ERR(tu_attach(g1, c), EINVAL);
+	TU_OK(tu_ioctl(g1, VFIO_GROUP_GET_STATUS, &st));
 	ck_assert_uint_eq(st.flags, VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET);
-	TU_ERR(io(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU), EINVAL);
-	TU_OK(io(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
-	TU_OK(io(g1, VFIO_GROUP_UNSET_CONTAINER, NULL));
+	TU_ERR(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU), EINVAL);
+	TU_OK(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
+	TU_OK(tu_ioctl(g1, VFIO_GROUP_UNSET_CONTAINER, NULL));
 	spapr_close(g1);
 	spapr_close(c);
 }
@@ -491,16 +409,16 @@ START_TEST(t30_31_get_info)
 
 	memset(&info, 0xaa, sizeof(info));
 	info.argsz = 15;
-	TU_ERR(io(C, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info), EINVAL);
+	TU_ERR(tu_ioctl(C, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info), EINVAL);
 	info.argsz = 16;
-	TU_OK(io(C, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
+	TU_OK(tu_ioctl(C, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
 	ck_assert_uint_eq(info.dma32_window_start, 0);
 	ck_assert_uint_eq(info.dma32_window_size, 2u << 30);
 	ck_assert_uint_eq(info.flags, VFIO_IOMMU_SPAPR_INFO_DDW);	/* flags is in the first 16 bytes */
 	ck_assert_uint_eq(info.ddw.pgsizes, 0xaaaaaaaaaaaaaaaaull);	/* bytes 16-31 untouched */
 	ck_assert_uint_eq(info.ddw.levels, 0xaaaaaaaa);
 	info.argsz = sizeof(info);
-	TU_OK(io(C, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
+	TU_OK(tu_ioctl(C, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
 	ck_assert_uint_eq(info.flags, VFIO_IOMMU_SPAPR_INFO_DDW);
 	ck_assert_uint_eq(info.ddw.pgsizes, (1ull << 12) | (1ull << 16) | (1ull << 21) | (1ull << 30));
 	ck_assert_uint_eq(info.ddw.max_dynamic_windows_supported, 2);
@@ -508,14 +426,14 @@ START_TEST(t30_31_get_info)
 	/* 31: the platform default, even with window 0 removed. */
 	reg_ok(C, p, PS);
 	map_ok(C, p, 0, PS);
-	TU_OK(remove_rc(C, 0));
-	TU_OK(io(C, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
+	TU_OK(tu_remove(C, 0));
+	TU_OK(tu_ioctl(C, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
 	ck_assert_uint_eq(info.dma32_window_size, 2u << 30);
-	TU_OK(unreg_rc(C, p, PS));
+	TU_OK(tu_unregister(C, p, PS));
 	/* v1: no DDW */
-	TU_OK(attach(g1, c1));
-	TU_OK(io(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU));
-	TU_OK(io(c1, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
+	TU_OK(tu_attach(g1, c1));
+	TU_OK(tu_ioctl(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU));
+	TU_OK(tu_ioctl(c1, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
 	ck_assert_uint_eq(info.flags, 0);
 	ck_assert_uint_eq(info.ddw.pgsizes, 0);
 	ck_assert_uint_eq(info.ddw.max_dynamic_windows_supported, 0);
@@ -532,23 +450,23 @@ START_TEST(t32_36_map_argument_checks)
 {
 	uint8_t *p = tu_map(16);
 
-	TU_ERR(map_rc(C, p, 0, PS, 3), EPERM);		/* 32 */
-	TU_ERR(unmap_rc(C, 0, PS), EPERM);
+	TU_ERR(tu_map_dma(C, p, 0, PS, 3), EPERM);		/* 32 */
+	TU_ERR(tu_unmap_dma(C, 0, PS), EPERM);
 	reg_ok(C, p, 16 * PS);
-	TU_ERR(map_rc(C, p, 0, PS, 0), EINVAL);		/* 33 */
-	TU_ERR(map_rc(C, p, 0, PS, 4), EINVAL);
-	TU_ERR(map_rc(C, p, 2ull << 30, PS, 3), ENXIO);	/* 34 */
-	TU_ERR(map_rc(C, p, W64, PS, 3), ENXIO);
-	TU_ERR(map_rc(C, p, 0, PS + 1, 3), EINVAL);	/* 35 */
-	TU_ERR(map_rc(C, p + 1, 0, PS, 3), EINVAL);
-	TU_ERR(map_rc(C, p, 0x800, PS, 3), EINVAL);	/* 36 (Q1) */
-	TU_ERR(map_rc(C, p, (2ull << 30) - PS, 2 * PS, 3), EINVAL);	/* 45 (Q2) */
-	TU_ERR(unmap_rc(C, (2ull << 30) - PS, 2 * PS), EINVAL);
-	TU_ERR(unmap_rc(C, 0, PS + 1), EINVAL);
-	TU_ERR(unmap_rc(C, 0x800, PS), EINVAL);
-	TU_OK(map_rc(C, p, 0, 0, 3));			/* size 0: nothing to do */
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 1);
-	TU_OK(unreg_rc(C, p, 16 * PS));
+	TU_ERR(tu_map_dma(C, p, 0, PS, 0), EINVAL);		/* 33 */
+	TU_ERR(tu_map_dma(C, p, 0, PS, 4), EINVAL);
+	TU_ERR(tu_map_dma(C, p, 2ull << 30, PS, 3), ENXIO);	/* 34 */
+	TU_ERR(tu_map_dma(C, p, W64, PS, 3), ENXIO);
+	TU_ERR(tu_map_dma(C, p, 0, PS + 1, 3), EINVAL);	/* 35 */
+	TU_ERR(tu_map_dma(C, p + 1, 0, PS, 3), EINVAL);
+	TU_ERR(tu_map_dma(C, p, 0x800, PS, 3), EINVAL);	/* 36 (Q1) */
+	TU_ERR(tu_map_dma(C, p, (2ull << 30) - PS, 2 * PS, 3), EINVAL);	/* 45 (Q2) */
+	TU_ERR(tu_unmap_dma(C, (2ull << 30) - PS, 2 * PS), EINVAL);
+	TU_ERR(tu_unmap_dma(C, 0, PS + 1), EINVAL);
+	TU_ERR(tu_unmap_dma(C, 0x800, PS), EINVAL);
+	TU_OK(tu_map_dma(C, p, 0, 0, 3));			/* size 0: nothing to do */
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 1);
+	TU_OK(tu_unregister(C, p, 16 * PS));
 	tu_unmap(p, 16);
 }
 END_TEST
@@ -558,9 +476,9 @@ START_TEST(t37_unregistered_vaddr)
 	uint8_t *p = tu_map(8);
 
 	reg_ok(C, p, 4 * PS);
-	TU_ERR(map_rc(C, p + 4 * PS, 0, PS, 3), EINVAL);
+	TU_ERR(tu_map_dma(C, p + 4 * PS, 0, PS, 3), EINVAL);
 	ck_assert_uint_eq(entry_of(C, 0, 0, NULL), 0);
-	TU_OK(unreg_rc(C, p, 4 * PS));
+	TU_OK(tu_unregister(C, p, 4 * PS));
 	tu_unmap(p, 8);
 }
 END_TEST
@@ -573,29 +491,29 @@ START_TEST(t38_39_40_map_entries_counts_kill)
 	reg_ok(C, p, 4 * PS);
 	reg_ok(C, p + 4 * PS, 4 * PS);
 	map_ok(C, p, 0, PS);	/* materialise the default window first */
-	TU_OK(unmap_rc(C, 0, PS));
+	TU_OK(tu_unmap_dma(C, 0, PS));
 	kills(&k0, &kp0);
 	map_ok(C, p, 16 * PS, 8 * PS);			/* 38: across two adjacent regions */
 	kills(&k1, &kp1);
 	ck_assert_uint_eq(k1 - k0, 1);			/* 39: one kill ... */
 	ck_assert_uint_eq(kp1 - kp0, 8);		/* ... of exactly the 8 entries */
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 5);
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p + 4 * PS)), 5);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 5);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p + 4 * PS)), 5);
 	for (int i = 0; i < 8; i++) {
 		uint64_t e = entry_of(C, 0, 16 + i, &ua);
 
 		ck_assert_uint_eq(e, emu_mem_ua_to_hpa((uintptr_t)p + i * PS, 12) | 3);
 		ck_assert_uint_eq(ua, (uintptr_t)p + i * PS);
 	}
-	TU_OK(map_rc(C, p, 16 * PS, PS, VFIO_DMA_MAP_FLAG_WRITE));	/* 40 */
+	TU_OK(tu_map_dma(C, p, 16 * PS, PS, VFIO_DMA_MAP_FLAG_WRITE));	/* 40 */
 	ck_assert_uint_eq(entry_of(C, 0, 16, NULL) & 3, 3);
-	TU_OK(map_rc(C, p, 16 * PS, PS, VFIO_DMA_MAP_FLAG_READ));
+	TU_OK(tu_map_dma(C, p, 16 * PS, PS, VFIO_DMA_MAP_FLAG_READ));
 	ck_assert_uint_eq(entry_of(C, 0, 16, NULL) & 3, 1);
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 5);	/* replaced, not added */
-	TU_OK(unmap_rc(C, 16 * PS, 8 * PS));
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 1);
-	TU_OK(unreg_rc(C, p, 4 * PS));
-	TU_OK(unreg_rc(C, p + 4 * PS, 4 * PS));
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 5);	/* replaced, not added */
+	TU_OK(tu_unmap_dma(C, 16 * PS, 8 * PS));
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 1);
+	TU_OK(tu_unregister(C, p, 4 * PS));
+	TU_OK(tu_unregister(C, p + 4 * PS, 4 * PS));
 	tu_unmap(p, 8);
 }
 END_TEST
@@ -608,19 +526,19 @@ START_TEST(t41_failure_at_page_j)
 	reg_ok(C, p, 4 * PS);				/* pages 4.. are not registered */
 	map_ok(C, p + 3 * PS, 0, PS);			/* an older mapping at entry 0 */
 	map_ok(C, p, 5 * PS, PS);			/* and one at entry 5 */
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 3);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 3);
 	kills(&k0, &kp0);
 	/* Entries 0-3 map p..p+3, entry 4 fails (p + 4 pages not registered). */
-	TU_ERR(map_rc(C, p, 0, 6 * PS, 3), EINVAL);
+	TU_ERR(tu_map_dma(C, p, 0, 6 * PS, 3), EINVAL);
 	kills(&k1, &kp1);
 	for (int i = 0; i < 5; i++)
 		ck_assert_uint_eq(entry_of(C, 0, (uint64_t)i, NULL), 0);	/* cleared, the older one too */
 	ck_assert_uint_eq(entry_of(C, 0, 5, NULL), emu_mem_ua_to_hpa((uintptr_t)p, 12) | 3);	/* untouched */
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 2);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 2);
 	ck_assert_uint_eq(k1 - k0, 1);
 	ck_assert_uint_eq(kp1 - kp0, 4);		/* only the cleared part */
-	TU_OK(unmap_rc(C, 0, 8 * PS));
-	TU_OK(unreg_rc(C, p, 4 * PS));
+	TU_OK(tu_unmap_dma(C, 0, 8 * PS));
+	TU_OK(tu_unregister(C, p, 4 * PS));
 	tu_unmap(p, 16);
 }
 END_TEST
@@ -634,25 +552,25 @@ START_TEST(t42_43_remap_and_unmap)
 	reg_ok(C, p + 4 * PS, 4 * PS);
 	map_ok(C, p, 0, 3 * PS);
 	map_ok(C, p + 4 * PS, PS, PS);			/* 42: entry 1 moves to R2 */
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 3);
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p + 4 * PS)), 2);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 3);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p + 4 * PS)), 2);
 	entry_of(C, 0, 1, &ua);
 	ck_assert_uint_eq(ua, (uintptr_t)p + 4 * PS);
-	TU_OK(unmap_rc(C, 0, 3 * PS));			/* 43 */
+	TU_OK(tu_unmap_dma(C, 0, 3 * PS));			/* 43 */
 	for (int i = 0; i < 3; i++) {
 		ck_assert_uint_eq(entry_of(C, 0, (uint64_t)i, &ua), 0);
 		ck_assert_uint_eq(ua, 0);
 	}
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 1);
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p + 4 * PS)), 1);
-	TU_OK(unmap_rc(C, 100 * PS, 50 * PS));		/* never mapped */
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 1);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p + 4 * PS)), 1);
+	TU_OK(tu_unmap_dma(C, 100 * PS, 50 * PS));		/* never mapped */
 	{
 		struct vfio_iommu_type1_dma_unmap u = { sizeof(u), 1, 0, PS };
 
-		TU_ERR(io(C, VFIO_IOMMU_UNMAP_DMA, &u), EINVAL);
+		TU_ERR(tu_ioctl(C, VFIO_IOMMU_UNMAP_DMA, &u), EINVAL);
 	}
-	TU_OK(unreg_rc(C, p, 4 * PS));
-	TU_OK(unreg_rc(C, p + 4 * PS, 4 * PS));
+	TU_OK(tu_unregister(C, p, 4 * PS));
+	TU_OK(tu_unregister(C, p + 4 * PS, 4 * PS));
 	tu_unmap(p, 8);
 }
 END_TEST
@@ -663,11 +581,11 @@ START_TEST(t38_44_large_iommu_page_over_normal_memory)
 	uint64_t start;
 
 	reg_ok(C, p, 64 * PS);
-	TU_OK(create_rc(C, 16, 1ull << 32, 1, &start));
+	TU_OK(tu_create(C, 16, 1ull << 32, 1, &start));
 	ck_assert_uint_eq(start, W64);
-	TU_ERR(map_rc(C, p, W64, 1u << 16, 3), EINVAL);	/* region pageshift is 12 */
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 1);
-	TU_OK(unreg_rc(C, p, 64 * PS));
+	TU_ERR(tu_map_dma(C, p, W64, 1u << 16, 3), EINVAL);	/* region pageshift is 12 */
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 1);
+	TU_OK(tu_unregister(C, p, 64 * PS));
 	tu_unmap(p, 64);
 }
 END_TEST
@@ -683,9 +601,9 @@ START_TEST(t_dma_reaches_memory_and_faults_after_unmap)
 	memcpy(p + 3 * PS, "back", 5);
 	TU_OK(emu_dma_read(0, 0x10000 + 3 * PS, buf, 5));
 	ck_assert_str_eq((char *)buf, "back");
-	TU_OK(unmap_rc(C, 0x10000, 4 * PS));
+	TU_OK(tu_unmap_dma(C, 0x10000, 4 * PS));
 	TU_ERR(emu_dma_read(0, 0x10000, buf, 4), EFAULT);
-	TU_OK(unreg_rc(C, p, 4 * PS));
+	TU_OK(tu_unregister(C, p, 4 * PS));
 	tu_unmap(p, 4);
 }
 END_TEST
@@ -697,7 +615,7 @@ START_TEST(t47_first_create_makes_both_windows)
 	uint64_t start, before = spapr_mm_locked_vm();
 	struct emu_group_stats st;
 
-	TU_OK(create_rc(C, 16, 1ull << 36, 2, &start));
+	TU_OK(tu_create(C, 16, 1ull << 36, 2, &start));
 	ck_assert_uint_eq(start, W64);
 	ck_assert_uint_eq(spapr_mm_locked_vm() - before, DEF_PAGES + table_pages(16, 1ull << 36, 2));
 	TU_OK(emu_group_get_stats(0, &st));
@@ -715,25 +633,25 @@ START_TEST(t48_49_create_rejections)
 						  .window_size = 1ull << 32, .levels = 1 };
 	uint64_t start, before;
 
-	TU_OK(create_rc(C, 16, 1ull << 32, 1, &start));	/* default + slot 1 */
-	TU_OK(remove_rc(C, W64));
+	TU_OK(tu_create(C, 16, 1ull << 32, 1, &start));	/* default + slot 1 */
+	TU_OK(tu_remove(C, W64));
 	before = spapr_mm_locked_vm();
-	TU_ERR(create_rc(C, 13, 1ull << 32, 1, NULL), EINVAL);
-	TU_ERR(create_rc(C, 24, 1ull << 32, 1, NULL), EINVAL);	/* 16M not in pgsizes */
-	TU_ERR(create_rc(C, 16, (1ull << 32) + (1ull << 16), 1, NULL), EINVAL);
-	TU_ERR(create_rc(C, 16, 1ull << 32, 0, NULL), EINVAL);
-	TU_ERR(create_rc(C, 16, 1ull << 32, 6, NULL), EINVAL);
-	TU_ERR(create_rc(C, 12, 1ull << 40, 5, NULL), EINVAL);	/* 55-bit rule: (9 * 5 + 12) */
-	TU_ERR(create_rc(C, 12, 1ull << 50, 4, NULL), ENOMEM);	/* valid, but 2 GiB of table */
-	TU_ERR(create_rc(C, 16, 1ull << 15, 1, NULL), EINVAL);	/* Q14 */
+	TU_ERR(tu_create(C, 13, 1ull << 32, 1, NULL), EINVAL);
+	TU_ERR(tu_create(C, 24, 1ull << 32, 1, NULL), EINVAL);	/* 16M not in pgsizes */
+	TU_ERR(tu_create(C, 16, (1ull << 32) + (1ull << 16), 1, NULL), EINVAL);
+	TU_ERR(tu_create(C, 16, 1ull << 32, 0, NULL), EINVAL);
+	TU_ERR(tu_create(C, 16, 1ull << 32, 6, NULL), EINVAL);
+	TU_ERR(tu_create(C, 12, 1ull << 40, 5, NULL), EINVAL);	/* 55-bit rule: (9 * 5 + 12) */
+	TU_ERR(tu_create(C, 12, 1ull << 50, 4, NULL), ENOMEM);	/* valid, but 2 GiB of table */
+	TU_ERR(tu_create(C, 16, 1ull << 15, 1, NULL), EINVAL);	/* Q14 */
 	cr.flags = 1;
-	TU_ERR(io(C, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr), EINVAL);
+	TU_ERR(tu_ioctl(C, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr), EINVAL);
 	cr.flags = 0;
 	cr.argsz = 39;
-	TU_ERR(io(C, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr), EINVAL);
+	TU_ERR(tu_ioctl(C, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr), EINVAL);
 	ck_assert_uint_eq(spapr_mm_locked_vm(), before);
-	TU_OK(create_rc(C, 21, 1ull << 40, 3, &start));
-	TU_ERR(create_rc(C, 16, 1ull << 32, 1, NULL), ENOSPC);	/* 49 */
+	TU_OK(tu_create(C, 21, 1ull << 40, 3, &start));
+	TU_ERR(tu_create(C, 16, 1ull << 32, 1, NULL), ENOSPC);	/* 49 */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), before + table_pages(21, 1ull << 40, 3));
 }
 END_TEST
@@ -742,10 +660,10 @@ START_TEST(t50_create_over_the_limit)
 {
 	uint64_t start;
 
-	TU_OK(create_rc(C, 16, 1ull << 32, 1, &start));
-	TU_OK(remove_rc(C, W64));
+	TU_OK(tu_create(C, 16, 1ull << 32, 1, &start));
+	TU_OK(tu_remove(C, W64));
 	TU_OK(spapr_mm_set_memlock((DEF_PAGES + 10) * PS, 0));
-	TU_ERR(create_rc(C, 12, 1ull << 36, 1, NULL), ENOMEM);
+	TU_ERR(tu_create(C, 12, 1ull << 36, 1, NULL), ENOMEM);
 	ck_assert_uint_eq(spapr_mm_locked_vm(), DEF_PAGES);
 	TU_OK(spapr_mm_set_memlock(16ull << 30, 0));
 }
@@ -755,12 +673,12 @@ START_TEST(t51_remove_pending_default)
 {
 	uint64_t start;
 
-	TU_OK(remove_rc(C, 0));				/* cancels, creates nothing */
+	TU_OK(tu_remove(C, 0));				/* cancels, creates nothing */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
-	TU_OK(create_rc(C, 12, 1ull << 30, 1, &start));
+	TU_OK(tu_create(C, 12, 1ull << 30, 1, &start));
 	ck_assert_uint_eq(start, 0);			/* slot 0 reused */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), table_pages(12, 1ull << 30, 1));
-	TU_OK(create_rc(C, 16, 1ull << 32, 1, &start));
+	TU_OK(tu_create(C, 16, 1ull << 32, 1, &start));
 	ck_assert_uint_eq(start, W64);
 }
 END_TEST
@@ -772,19 +690,19 @@ START_TEST(t52_53_remove_by_any_address_clears)
 	struct emu_group_stats st;
 
 	reg_ok(C, p, 8 * PS);
-	TU_OK(create_rc(C, 12, 1ull << 32, 2, &start));
+	TU_OK(tu_create(C, 12, 1ull << 32, 2, &start));
 	map_ok(C, p, W64 + 64 * PS, 8 * PS);
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 9);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 9);
 	with_w64 = spapr_mm_locked_vm();
-	TU_ERR(remove_rc(C, W64 + (1ull << 32)), EINVAL);	/* 52: past its end */
-	TU_ERR(remove_rc(C, 1ull << 40), EINVAL);
-	TU_OK(remove_rc(C, W64 + 12345 * PS));		/* any address inside */
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p)), 1);	/* 53 */
+	TU_ERR(tu_remove(C, W64 + (1ull << 32)), EINVAL);	/* 52: past its end */
+	TU_ERR(tu_remove(C, 1ull << 40), EINVAL);
+	TU_OK(tu_remove(C, W64 + 12345 * PS));		/* any address inside */
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 1);	/* 53 */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), with_w64 - table_pages(12, 1ull << 32, 2));
 	TU_OK(emu_group_get_stats(0, &st));
 	ck_assert(st.programmed[0] && !st.programmed[1]);
-	TU_ERR(map_rc(C, p, W64, PS, 3), ENXIO);
-	TU_OK(unreg_rc(C, p, 8 * PS));
+	TU_ERR(tu_map_dma(C, p, W64, PS, 3), ENXIO);
+	TU_OK(tu_unregister(C, p, 8 * PS));
 	tu_unmap(p, 8);
 }
 END_TEST
@@ -796,9 +714,9 @@ START_TEST(t54_no_group)
 	 * core: removing the last group releases the driver, after which the
 	 * core answers every driver request with EINVAL (spec 6.2).
 	 */
-	TU_OK(io(G, VFIO_GROUP_UNSET_CONTAINER, NULL));
-	TU_ERR(create_rc(C, 16, 1ull << 32, 1, NULL), EINVAL);
-	TU_ERR(remove_rc(C, 0), EINVAL);
+	TU_OK(tu_ioctl(G, VFIO_GROUP_UNSET_CONTAINER, NULL));
+	TU_ERR(tu_create(C, 16, 1ull << 32, 1, NULL), EINVAL);
+	TU_ERR(tu_remove(C, 0), EINVAL);
 }
 END_TEST
 
@@ -808,11 +726,11 @@ START_TEST(t55_small_window_enlarged)
 	uint64_t start;
 
 	reg_ok(C, p, PS);
-	TU_OK(create_rc(C, 12, 1ull << 20, 1, &start));	/* 256 entries -> PS/8 = 512 */
+	TU_OK(tu_create(C, 12, 1ull << 20, 1, &start));	/* 256 entries -> PS/8 = 512 */
 	map_ok(C, p, W64 + 511 * PS, PS);
-	TU_ERR(map_rc(C, p, W64 + 512 * PS, PS, 3), ENXIO);
-	TU_OK(unmap_rc(C, W64 + 511 * PS, PS));
-	TU_OK(unreg_rc(C, p, PS));
+	TU_ERR(tu_map_dma(C, p, W64 + 512 * PS, PS, 3), ENXIO);
+	TU_OK(tu_unmap_dma(C, W64 + 511 * PS, PS));
+	TU_OK(tu_unregister(C, p, PS));
 	tu_unmap(p, 1);
 }
 END_TEST
@@ -822,13 +740,13 @@ END_TEST
 START_TEST(t60_close_releases_everything)
 {
 	uint8_t *p = tu_map(16);
-	int g1, c2 = open_v2(1, &g1);
+	int g1, c2 = tu_open_v2(1, &g1);
 	uint64_t start;
 
 	reg_ok(C, p, 8 * PS);
 	reg_ok(C, p + 8 * PS, 8 * PS);
 	reg_ok(c2, p + 8 * PS, 8 * PS);			/* shared with c2 */
-	TU_OK(create_rc(C, 12, 1ull << 32, 3, &start));
+	TU_OK(tu_create(C, 12, 1ull << 32, 3, &start));
 	map_ok(C, p, 0, 16 * PS);
 	map_ok(C, p, W64, 16 * PS);
 	TU_OK(spapr_close(G));
@@ -836,9 +754,9 @@ START_TEST(t60_close_releases_everything)
 	G = C = -1;
 	/* Only c2's region is left, with no mapping, charged once. */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 8);
-	ck_assert_ptr_null(region_of(p));
-	ck_assert_uint_eq(mmreg_region_mapped(region_of(p + 8 * PS)), 1);
-	ck_assert_uint_eq(mmreg_region_used(region_of(p + 8 * PS)), 1);
+	ck_assert_ptr_null(tu_region_of(p));
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p + 8 * PS)), 1);
+	ck_assert_uint_eq(mmreg_region_used(tu_region_of(p + 8 * PS)), 1);
 	TU_OK(spapr_close(g1));
 	TU_OK(spapr_close(c2));
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
@@ -853,15 +771,15 @@ START_TEST(t61_last_group_detach_releases_the_driver)
 
 	reg_ok(C, p, 4 * PS);
 	map_ok(C, p, 0, 4 * PS);
-	TU_OK(io(G, VFIO_GROUP_UNSET_CONTAINER, NULL));
+	TU_OK(tu_ioctl(G, VFIO_GROUP_UNSET_CONTAINER, NULL));
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
-	ck_assert_ptr_null(region_of(p));
+	ck_assert_ptr_null(tu_region_of(p));
 	TU_OK(emu_group_get_stats(0, &st));
 	ck_assert(!st.programmed[0]);
-	TU_ERR(map_rc(C, p, 0, PS, 3), EINVAL);		/* no driver: needs SET_IOMMU again */
-	TU_OK(attach(G, C));
-	TU_OK(io(C, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
-	TU_ERR(map_rc(C, p, 0, PS, 3), EPERM);		/* a new instance: not enabled */
+	TU_ERR(tu_map_dma(C, p, 0, PS, 3), EINVAL);		/* no driver: needs SET_IOMMU again */
+	TU_OK(tu_attach(G, C));
+	TU_OK(tu_ioctl(C, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
+	TU_ERR(tu_map_dma(C, p, 0, PS, 3), EPERM);		/* a new instance: not enabled */
 	reg_ok(C, p, 4 * PS);
 	map_ok(C, p, 0, PS);				/* default window pending again */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 4 + DEF_PAGES);
@@ -877,7 +795,7 @@ START_TEST(t_two_groups_share_windows)
 
 	reg_ok(C, p, 2 * PS);
 	map_ok(C, p, 0, 2 * PS);
-	TU_OK(attach(g1, C));				/* programmed into the new group too */
+	TU_OK(tu_attach(g1, C));				/* programmed into the new group too */
 	TU_OK(emu_group_get_stats(1, &st));
 	ck_assert(st.programmed[0]);
 	memcpy(p, "abc", 4);
@@ -887,8 +805,8 @@ START_TEST(t_two_groups_share_windows)
 	TU_OK(emu_group_get_stats(1, &st));
 	ck_assert(!st.programmed[0]);
 	TU_OK(emu_dma_read(0, 0, buf, 4));
-	TU_OK(unmap_rc(C, 0, 2 * PS));
-	TU_OK(unreg_rc(C, p, 2 * PS));
+	TU_OK(tu_unmap_dma(C, 0, 2 * PS));
+	TU_OK(tu_unregister(C, p, 2 * PS));
 	tu_unmap(p, 2);
 }
 END_TEST
@@ -901,7 +819,7 @@ START_TEST(t_thousand_cycles)
 	TU_OK(spapr_close(C));
 	G = C = -1;
 	for (int i = 0; i < 1000; i++) {
-		int g, c = open_v2(i % 4, &g);
+		int g, c = tu_open_v2(i % 4, &g);
 
 		reg_ok(c, p, 16 * PS);
 		map_ok(c, p, 0, 16 * PS);
@@ -922,20 +840,20 @@ START_TEST(t_v1_enable_map_unmap)
 	uint8_t *p = tu_map(4);
 	uint64_t win_pages = (2ull << 30) / PS;
 
-	TU_OK(attach(g1, c1));
-	TU_OK(io(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU));
-	TU_ERR(map_rc(c1, p, 0, PS, 3), EPERM);
-	TU_OK(io(c1, VFIO_IOMMU_ENABLE, NULL));
+	TU_OK(tu_attach(g1, c1));
+	TU_OK(tu_ioctl(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU));
+	TU_ERR(tu_map_dma(c1, p, 0, PS, 3), EPERM);
+	TU_OK(tu_ioctl(c1, VFIO_IOMMU_ENABLE, NULL));
 	ck_assert_uint_eq(spapr_mm_locked_vm(), win_pages);
-	TU_ERR(io(c1, VFIO_IOMMU_ENABLE, NULL), EBUSY);
+	TU_ERR(tu_ioctl(c1, VFIO_IOMMU_ENABLE, NULL), EBUSY);
 	map_ok(c1, p, 0, 4 * PS);			/* pins at map time */
 	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p + 3 * PS), 1);
 	ck_assert_uint_eq(spapr_mm_locked_vm(), win_pages + DEF_PAGES);
-	TU_OK(unmap_rc(c1, PS, PS));
+	TU_OK(tu_unmap_dma(c1, PS, PS));
 	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p + PS), 0);
 	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p + 2 * PS), 1);
-	TU_OK(io(c1, VFIO_IOMMU_DISABLE, NULL));
-	TU_OK(io(c1, VFIO_IOMMU_DISABLE, NULL));
+	TU_OK(tu_ioctl(c1, VFIO_IOMMU_DISABLE, NULL));
+	TU_OK(tu_ioctl(c1, VFIO_IOMMU_DISABLE, NULL));
 	ck_assert_uint_eq(spapr_mm_locked_vm(), DEF_PAGES);
 	TU_OK(spapr_close(c1));
 	TU_OK(spapr_close(g1));			/* release unpins the rest */
@@ -948,15 +866,15 @@ START_TEST(t_v1_single_group)
 {
 	int g1 = spapr_open_group(1), g2 = spapr_open_group(2), c1 = spapr_open_container();
 
-	TU_OK(attach(g1, c1));
-	TU_OK(io(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU));
-	TU_ERR(attach(g2, c1), EBUSY);
+	TU_OK(tu_attach(g1, c1));
+	TU_OK(tu_ioctl(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU));
+	TU_ERR(tu_attach(g2, c1), EBUSY);
 	/* Two groups attached before SET_IOMMU: the v1 driver takes one only. */
-	TU_OK(io(g1, VFIO_GROUP_UNSET_CONTAINER, NULL));
-	TU_OK(attach(g1, c1));
-	TU_OK(attach(g2, c1));
-	TU_ERR(io(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU), EBUSY);
-	TU_OK(io(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
+	TU_OK(tu_ioctl(g1, VFIO_GROUP_UNSET_CONTAINER, NULL));
+	TU_OK(tu_attach(g1, c1));
+	TU_OK(tu_attach(g2, c1));
+	TU_ERR(tu_ioctl(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU), EBUSY);
+	TU_OK(tu_ioctl(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
 	spapr_close(g2);
 	spapr_close(g1);
 	spapr_close(c1);
@@ -984,31 +902,31 @@ static int sweep_run(void *arg)
 		rc = -errno;
 		goto out_c;
 	}
-	rc = attach(g, c);
+	rc = tu_attach(g, c);
 	if (rc)
 		goto out_g;
-	rc = io(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU);
+	rc = tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU);
 	if (rc)
 		goto out_g;
-	rc = reg_rc(c, s->p, 8 * PS);
+	rc = tu_register(c, s->p, 8 * PS);
 	if (rc)
 		goto out_g;
-	rc = create_rc(c, 12, 1ull << 34, 3, &start);
+	rc = tu_create(c, 12, 1ull << 34, 3, &start);
 	if (rc)
 		goto out_g;
-	rc = map_rc(c, s->p, W64 + (1ull << 33), 8 * PS, 3);
+	rc = tu_map_dma(c, s->p, W64 + (1ull << 33), 8 * PS, 3);
 	if (rc)
 		goto out_g;
-	rc = map_rc(c, s->p, 0, 8 * PS, 3);
+	rc = tu_map_dma(c, s->p, 0, 8 * PS, 3);
 	if (rc)
 		goto out_g;
-	rc = remove_rc(c, W64);
+	rc = tu_remove(c, W64);
 	if (rc)
 		goto out_g;
-	rc = unmap_rc(c, 0, 8 * PS);
+	rc = tu_unmap_dma(c, 0, 8 * PS);
 	if (rc)
 		goto out_g;
-	rc = unreg_rc(c, s->p, 8 * PS);
+	rc = tu_unregister(c, s->p, 8 * PS);
 out_g:
 	spapr_close(g);
 out_c:
