@@ -158,3 +158,57 @@ clean:
 	rm -rf build
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ------------------------------------------------------------------ fuzzing
+# make fuzz      libFuzzer + ASan + UBSan build of tests/fuzz/fuzz_*.c into
+#                build/fuzz/ (tests/fuzz/build.sh, OSS-Fuzz style), then each
+#                target runs FUZZ_SECONDS (60) from its seed corpus and
+#                regressions; new inputs go to build/fuzz/corpus/<target>/,
+#                crashes to build/fuzz/artifacts/<target>/.
+# make fuzz-afl  the same targets built with AFL++'s afl-clang-fast into
+#                build/fuzz-afl/ (installs Debian's afl++ when missing and
+#                root), then afl-fuzz runs each for FUZZ_SECONDS.
+# make fuzz-cov  line coverage of the fuzz corpus (clang source-based coverage).
+# See docs/fuzzing.md.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+.PHONY: fuzz fuzz-build fuzz-afl fuzz-cov
+
+fuzz-build: deps
+	@CC=clang CXX=clang++ CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+		LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=build/fuzz FUZZ_REBUILD=1 \
+		sh tests/fuzz/build.sh
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus/$$t build/fuzz/artifacts/$$t; \
+		echo "== $$t for $(FUZZ_SECONDS) s"; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/artifacts/$$t/ build/fuzz/corpus/$$t \
+			tests/fuzz/corpus/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) || exit 1; \
+	done
+
+fuzz-afl: deps
+	@if ! command -v afl-clang-fast >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "fuzz-afl: installing afl++ (Debian package)"; \
+		apt-get install -y afl++ >/dev/null 2>&1 || \
+			{ apt-get update >/dev/null 2>&1 && apt-get install -y afl++ >/dev/null 2>&1; }; \
+	fi; \
+	command -v afl-clang-fast >/dev/null 2>&1 || { echo "fuzz-afl: afl-clang-fast is not installed and" \
+		"Debian's afl++ could not be installed (needs root and apt); nothing done" >&2; exit 1; }
+	@CC=afl-clang-fast CXX=afl-clang-fast++ CFLAGS="-O1 -g" LIB_FUZZING_ENGINE=-fsanitize=fuzzer \
+		OUT=build/fuzz-afl FUZZ_REBUILD=1 sh tests/fuzz/build.sh
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t under afl-fuzz for $(FUZZ_SECONDS) s"; \
+		AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+			afl-fuzz -V $(FUZZ_SECONDS) -i tests/fuzz/corpus/$$t -o build/fuzz-afl/out-$$t \
+			-- build/fuzz-afl/$$t >build/fuzz-afl/$$t.log 2>&1 || { tail -20 build/fuzz-afl/$$t.log; exit 1; }; \
+		grep -h "execs_per_sec\|saved_crashes\|edges_found" build/fuzz-afl/out-$$t/default/fuzzer_stats; \
+		if ls build/fuzz-afl/out-$$t/default/crashes/id* >/dev/null 2>&1; then \
+			echo "fuzz-afl: $$t crashed: build/fuzz-afl/out-$$t/default/crashes/" >&2; exit 1; fi; \
+	done
+
+fuzz-cov: deps
+	@sh tests/fuzz/coverage.sh

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_fuzz_corpus: replays every fuzz target's seed corpus
+ * (tests/fuzz/corpus/<target>/) and kept regressions
+ * (tests/fuzz/regressions/<target>/) through the target, without a fuzzing
+ * engine: one Check test per target, calling LLVMFuzzerTestOneInput on every
+ * file.  A divergence from the model aborts the target (it prints the
+ * replay trace first), which fails the test.  Inputs of library bugs that
+ * are not fixed yet wait in tests/fuzz/pending/<target>/, not replayed.
+ *
+ * Targets are compiled into this suite by #include, each with its entry
+ * point renamed, so a new target needs two lines here (see docs/fuzzing.md)
+ * and static names of its own (a target's helpers must not clash with
+ * another's).  Paths are relative to the repository root, where `make
+ * check` runs; SPAPRTCE_SRCDIR overrides it.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tests/testutil.h"
+
+#include "tests/model/model.c"
+
+#define LLVMFuzzerTestOneInput fuzz_container_one_input
+#include "tests/fuzz/fuzz_container.c"
+#undef LLVMFuzzerTestOneInput
+
+typedef int (*one_input_fn)(const uint8_t *data, size_t size);
+
+/* The input being replayed, named on stderr if the target aborts. */
+static char current[4096];
+
+static void on_abort(int sig)
+{
+	static const char msg[] = "check_fuzz_corpus: the target aborted on ";
+
+	if (write(2, msg, sizeof(msg) - 1) < 0 || write(2, current, strlen(current)) < 0 ||
+	    write(2, "\n", 1) < 0)
+		_exit(1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Runs every regular file of @dir through @fn, in name order; returns how many. */
+static unsigned replay_dir(const char *dir, one_input_fn fn)
+{
+	char **names = NULL, path[4096];
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			names = realloc(names, cap * sizeof(*names));
+			ck_assert_ptr_nonnull(names);
+		}
+		names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		uint8_t *buf;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (stat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		f = fopen(path, "rb");
+		ck_assert_msg(f != NULL, "cannot open %s", path);
+		buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+		ck_assert_ptr_nonnull(buf);
+		ck_assert_uint_eq(fread(buf, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+		fclose(f);
+		snprintf(current, sizeof(current), "%s", path);
+		fn(buf, (size_t)st.st_size);
+		free(buf);
+		free(names[i]);
+	}
+	free(names);
+	return (unsigned)n;
+}
+
+static void replay_target(const char *target, one_input_fn fn)
+{
+	const char *src = getenv("SPAPRTCE_SRCDIR");
+	char dir[4096];
+	unsigned seeds, regressions;
+
+	if (!src || !*src)
+		src = ".";
+	signal(SIGABRT, on_abort);
+	snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/%s", src, target);
+	seeds = replay_dir(dir, fn);
+	ck_assert_msg(seeds > 0, "no seed corpus in %s", dir);
+	snprintf(dir, sizeof(dir), "%s/tests/fuzz/regressions/%s", src, target);
+	regressions = replay_dir(dir, fn);
+	printf("%s: %u seeds, %u regressions replayed\n", target, seeds, regressions);
+}
+
+START_TEST(t_fuzz_container)
+{
+	replay_target("fuzz_container", fuzz_container_one_input);
+	tu_assert_emu_clean();
+}
+END_TEST
+
+static Suite *fuzz_corpus_suite(void)
+{
+	Suite *s = suite_create("fuzz_corpus");
+	TCase *tc = tcase_create("replay");
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, t_fuzz_container);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(fuzz_corpus_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,1030 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reference model (see model.h).  Each request is the spec's table for
+ * it, step by step, in the errno order of docs/errors.md.  Plain on
+ * purpose: where the library batches, looks up per run or uses trees, this
+ * file scans arrays.
+ */
+#include "tests/model/model.h"
+
+#include <errno.h>
+#include <linux/vfio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct model_res res_ok(long v)
+{
+	struct model_res r = { v, 0 };
+	return r;
+}
+
+static struct model_res res_fail(int err)
+{
+	struct model_res r = { -1, err };
+	return r;
+}
+
+/* a + b without wrapping past 2^64; false when it would wrap. */
+static bool add_ok(uint64_t a, uint64_t b, uint64_t *sum)
+{
+	*sum = a + b;
+	return *sum >= a;
+}
+
+/* ---------------------------------------------------------------- state */
+
+void model_init(struct model *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->limit_pages = UINT64_MAX >> MODEL_PAGE_SHIFT;
+	for (int i = 0; i < MODEL_GROUPS; i++)
+		m->g[i].container = -1;
+}
+
+void model_fini(struct model *m)
+{
+	for (int c = 0; c < MODEL_CONTAINERS; c++)
+		for (int s = 0; s < MODEL_SLOTS; s++)
+			free(m->c[c].win[s].e);
+	for (int i = 0; i < MODEL_MEMS; i++)
+		free(m->mem[i].prot);
+	memset(m, 0, sizeof(*m));
+}
+
+bool model_is_clean(const struct model *m)
+{
+	if (m->locked_vm)
+		return false;
+	for (int r = 0; r < MODEL_REGIONS; r++)
+		if (m->reg[r].live)
+			return false;
+	for (int c = 0; c < MODEL_CONTAINERS; c++)
+		if (m->c[c].exists)
+			return false;
+	for (int g = 0; g < MODEL_GROUPS; g++)
+		if (m->g[g].open)
+			return false;
+	return true;
+}
+
+struct model_res model_memlock(struct model *m, uint64_t limit_bytes, int cap)
+{
+	if (cap != 0 && cap != 1)
+		return res_fail(EINVAL);
+	m->limit_pages = limit_bytes >> MODEL_PAGE_SHIFT;
+	m->cap_ipc_lock = cap;
+	return res_ok(0);
+}
+
+uint64_t model_locked_vm(const struct model *m)
+{
+	return m->locked_vm;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int region_lookup(const struct model *m, uint64_t ua, uint64_t size);
+
+uint64_t model_pinned(const struct model *m)
+{
+	uint64_t n = 0, *pages = NULL;
+	size_t np = 0, cap = 0;
+
+	for (int r = 0; r < MODEL_REGIONS; r++)
+		if (m->reg[r].live)
+			n += m->reg[r].entries;
+	/* v1: each mapped page is pinned; a frame counts once. */
+	for (int c = 0; c < MODEL_CONTAINERS; c++) {
+		for (int s = 0; s < MODEL_SLOTS; s++) {
+			const struct model_window *w = &m->c[c].win[s];
+
+			if (!m->c[c].exists || m->c[c].type != 2 || !w->present)
+				continue;
+			for (size_t i = 0; i < w->n; i++) {
+				if (np == cap) {
+					cap = cap ? 2 * cap : 256;
+					pages = realloc(pages, cap * sizeof(*pages));
+					if (!pages)
+						abort();
+				}
+				pages[np++] = w->e[i].ua & ~(MODEL_PAGE_SIZE - 1);
+			}
+		}
+	}
+	if (np)
+		qsort(pages, np, sizeof(*pages), cmp_u64);
+	for (size_t i = 0; i < np; i++)
+		if ((i == 0 || pages[i] != pages[i - 1]) && region_lookup(m, pages[i], 1) < 0)
+			n++;
+	free(pages);
+	return n;
+}
+
+/* Spec 3.1: ENOMEM over the limit without CAP_IPC_LOCK; equality allowed. */
+static int charge(struct model *m, uint64_t pages)
+{
+	uint64_t sum;
+
+	if (!pages)
+		return 0;
+	if (!add_ok(m->locked_vm, pages, &sum))
+		return ENOMEM;
+	if (!m->cap_ipc_lock && sum > m->limit_pages)
+		return ENOMEM;
+	m->locked_vm = sum;
+	return 0;
+}
+
+static void uncharge(struct model *m, uint64_t pages)
+{
+	m->locked_vm = pages > m->locked_vm ? 0 : m->locked_vm - pages;
+}
+
+void model_mem_add(struct model *m, unsigned idx, uint64_t base, uint64_t size)
+{
+	struct model_mem *mm = &m->mem[idx];
+	uint64_t pages = size >> MODEL_PAGE_SHIFT;
+
+	free(mm->prot);
+	mm->exists = true;
+	mm->base = base;
+	mm->size = size;
+	mm->prot = malloc(pages ? pages : 1);
+	memset(mm->prot, MODEL_RW, pages);
+}
+
+void model_mem_remove(struct model *m, unsigned idx)
+{
+	free(m->mem[idx].prot);
+	memset(&m->mem[idx], 0, sizeof(m->mem[idx]));
+}
+
+void model_mem_protect(struct model *m, uint64_t ua, uint64_t size, enum model_prot prot)
+{
+	for (uint64_t a = ua; a - ua < size; a += MODEL_PAGE_SIZE) {
+		for (int i = 0; i < MODEL_MEMS; i++) {
+			struct model_mem *mm = &m->mem[i];
+
+			if (mm->exists && a >= mm->base && a - mm->base < mm->size)
+				mm->prot[(a - mm->base) >> MODEL_PAGE_SHIFT] = (unsigned char)prot;
+		}
+	}
+}
+
+static enum model_prot page_prot(const struct model *m, uint64_t ua)
+{
+	for (int i = 0; i < MODEL_MEMS; i++) {
+		const struct model_mem *mm = &m->mem[i];
+
+		if (mm->exists && ua >= mm->base && ua - mm->base < mm->size)
+			return mm->prot[(ua - mm->base) >> MODEL_PAGE_SHIFT];
+	}
+	return MODEL_UNMAPPED;
+}
+
+/* -------------------------------------------------------------- windows */
+
+static uint64_t window_bytes(const struct model_window *w)
+{
+	return w->it_size << w->page_shift;
+}
+
+static bool window_holds(const struct model_window *w, uint64_t iova)
+{
+	return w->present && iova >= w->start && iova - w->start < window_bytes(w);
+}
+
+/* Index of the first entry >= @entry in the sorted array. */
+static size_t entry_pos(const struct model_window *w, uint64_t entry)
+{
+	size_t lo = 0, hi = w->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (w->e[mid].entry < entry)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct model_entry *entry_find(const struct model_window *w, uint64_t entry)
+{
+	size_t i = entry_pos(w, entry);
+
+	return i < w->n && w->e[i].entry == entry ? &w->e[i] : NULL;
+}
+
+/* Writes (or replaces) one entry. */
+static void entry_set(struct model_window *w, uint64_t entry, uint64_t ua, unsigned perm)
+{
+	size_t i = entry_pos(w, entry);
+
+	if (i < w->n && w->e[i].entry == entry) {
+		w->e[i].ua = ua;
+		w->e[i].perm = perm;
+		return;
+	}
+	if (w->n == w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 64;
+		w->e = realloc(w->e, w->cap * sizeof(*w->e));
+		if (!w->e)
+			abort();
+	}
+	memmove(&w->e[i + 1], &w->e[i], (w->n - i) * sizeof(*w->e));
+	w->e[i].entry = entry;
+	w->e[i].ua = ua;
+	w->e[i].perm = perm;
+	w->n++;
+}
+
+/* Clears entries [entry, entry + n). */
+static void entries_clear(struct model_window *w, uint64_t entry, uint64_t n)
+{
+	size_t lo = entry_pos(w, entry), hi = lo;
+
+	if (!w->n)
+		return;
+	while (hi < w->n && w->e[hi].entry - entry < n)
+		hi++;
+	memmove(&w->e[lo], &w->e[hi], (w->n - hi) * sizeof(*w->e));
+	w->n -= hi - lo;
+}
+
+int model_table_pages(unsigned page_shift, uint64_t window_size, unsigned levels,
+		      uint64_t *pages)
+{
+	const unsigned s = MODEL_PAGE_SHIFT;
+	unsigned log_w, e, per_level, ls;
+	uint64_t t, d, total = 0;
+
+	if (levels == 0 || levels > 5)
+		return -EINVAL;
+	if (page_shift < 12 || page_shift > 45)
+		return -EINVAL;
+	if (!window_size || (window_size & (window_size - 1)))
+		return -EINVAL;
+	log_w = (unsigned)__builtin_ctzll(window_size);
+	if (log_w < page_shift)
+		return -EINVAL;	/* Q14: smaller than one IOMMU page */
+	e = log_w - page_shift;
+	per_level = (e + levels - 1) / levels;
+	ls = per_level + 3 > s ? per_level + 3 : s;
+	if ((ls - 3) * levels + page_shift >= 55)
+		return -EINVAL;
+	d = 1ull << ls;
+	t = e + 3 > 12 ? 1ull << (e + 3) : 4096;
+	for (unsigned l = 0; l < levels; l++) {
+		total += (t + d - 1) / d * d;
+		t = (t / d) * 8;
+		if (t < d)
+			t = d;
+	}
+	total *= 2;	/* hardware + shadow */
+	*pages = (total + MODEL_PAGE_SIZE - 1) >> MODEL_PAGE_SHIFT;
+	return 0;
+}
+
+uint64_t model_region_mapped(const struct model *m, int r)
+{
+	const struct model_region *reg = &m->reg[r];
+	uint64_t n = 0, end = reg->ua + (reg->entries << MODEL_PAGE_SHIFT);
+
+	for (int c = 0; c < MODEL_CONTAINERS; c++) {
+		for (int s = 0; s < MODEL_SLOTS; s++) {
+			const struct model_window *w = &m->c[c].win[s];
+
+			/* v1 entries hold pins of their own, not mapped counts */
+			if (!m->c[c].exists || m->c[c].type != 7 || !w->present)
+				continue;
+			for (size_t i = 0; i < w->n; i++)
+				if (w->e[i].ua >= reg->ua && w->e[i].ua < end)
+					n++;
+		}
+	}
+	return n;
+}
+
+uint64_t model_total_mapped(const struct model *m)
+{
+	uint64_t n = 0;
+
+	for (int c = 0; c < MODEL_CONTAINERS; c++)
+		for (int s = 0; s < MODEL_SLOTS; s++)
+			if (m->c[c].exists && m->c[c].win[s].present)
+				n += m->c[c].win[s].n;
+	return n;
+}
+
+/* Creates a window in @slot, charging it.  0, EINVAL, ENOMEM. */
+static int window_create(struct model *m, struct model_container *ct, unsigned slot,
+			 unsigned page_shift, uint64_t window_size, unsigned levels)
+{
+	struct model_window *w = &ct->win[slot];
+	uint64_t pages, it_size;
+	int rc;
+
+	if (page_shift >= 64 || !(MODEL_PGSIZES & (1ull << page_shift)))
+		return EINVAL;
+	if (model_table_pages(page_shift, window_size, levels, &pages))
+		return EINVAL;
+	rc = charge(m, pages);
+	if (rc)
+		return rc;
+	it_size = window_size >> page_shift;
+	if (it_size < MODEL_PAGE_SIZE / 8)
+		it_size = MODEL_PAGE_SIZE / 8;	/* Q9, kernel-compatible */
+	free(w->e);
+	memset(w, 0, sizeof(*w));
+	w->present = true;
+	w->page_shift = page_shift;
+	w->start = slot ? MODEL_SLOT1_START : 0;
+	w->it_size = it_size;
+	w->charged = pages;
+	return 0;
+}
+
+static void window_remove(struct model *m, struct model_window *w)
+{
+	if (!w->present)
+		return;
+	uncharge(m, w->charged);
+	free(w->e);
+	memset(w, 0, sizeof(*w));
+}
+
+/* The pending default window, materialised by MAP, UNMAP, TCE_CREATE. */
+static int default_window(struct model *m, struct model_container *ct)
+{
+	int rc;
+
+	if (!ct->pending)
+		return 0;
+	rc = window_create(m, ct, 0, 12, MODEL_TCE32_SIZE, 1);
+	if (rc)
+		return rc;
+	ct->pending = false;
+	return 0;
+}
+
+/* -------------------------------------------------------------- regions */
+
+static int region_exact(const struct model *m, uint64_t ua, uint64_t entries)
+{
+	for (int r = 0; r < MODEL_REGIONS; r++)
+		if (m->reg[r].live && m->reg[r].ua == ua && m->reg[r].entries == entries)
+			return r;
+	return -1;
+}
+
+/* The region holding all of [ua, ua + size), or -1. */
+static int region_lookup(const struct model *m, uint64_t ua, uint64_t size)
+{
+	for (int r = 0; r < MODEL_REGIONS; r++) {
+		const struct model_region *reg = &m->reg[r];
+
+		if (reg->live && ua >= reg->ua &&
+		    ua - reg->ua + size <= reg->entries << MODEL_PAGE_SHIFT)
+			return r;
+	}
+	return -1;
+}
+
+/* Spec 2.1 put: 0, or EBUSY (last owner, TCEs remain: used stays). */
+static int region_put(struct model *m, int r)
+{
+	struct model_region *reg = &m->reg[r];
+
+	if (reg->used > 1) {
+		reg->used--;
+		return 0;
+	}
+	if (model_region_mapped(m, r))
+		return EBUSY;
+	uncharge(m, reg->entries);
+	reg->live = false;
+	reg->used = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------- lifetime */
+
+/* Spec 3.3: clear and free every window, put every held region, unbind. */
+static void instance_release(struct model *m, int c)
+{
+	struct model_container *ct = &m->c[c];
+
+	for (int s = 0; s < MODEL_SLOTS; s++)
+		window_remove(m, &ct->win[s]);
+	ct->pending = false;
+	for (int r = 0; r < MODEL_REGIONS; r++) {
+		if (!ct->held[r])
+			continue;
+		ct->held[r] = false;
+		region_put(m, r);	/* EBUSY only warns in the kernel: region orphaned */
+	}
+	if (ct->type == 2 && ct->enabled)
+		uncharge(m, ct->v1_locked);
+	ct->v1_locked = 0;
+	ct->type = 0;
+	ct->bound = false;
+	ct->enabled = false;
+}
+
+bool model_release_would_orphan(const struct model *m, int c)
+{
+	const struct model_container *ct = &m->c[c];
+
+	for (int r = 0; r < MODEL_REGIONS; r++) {
+		uint64_t mine = 0, end;
+
+		if (!ct->held[r] || m->reg[r].used > 1)
+			continue;
+		end = m->reg[r].ua + (m->reg[r].entries << MODEL_PAGE_SHIFT);
+		for (int s = 0; s < MODEL_SLOTS; s++)
+			for (size_t i = 0; i < ct->win[s].n; i++)
+				if (ct->win[s].e[i].ua >= m->reg[r].ua && ct->win[s].e[i].ua < end)
+					mine++;
+		if (model_region_mapped(m, r) > mine)
+			return true;
+	}
+	return false;
+}
+
+bool model_close_container_releases(const struct model *m, int c)
+{
+	return m->c[c].ngroups == 0;
+}
+
+bool model_detach_releases(const struct model *m, int id)
+{
+	int c = m->g[id].container;
+
+	return c >= 0 && m->c[c].ngroups == 1;
+}
+
+int model_open_container(struct model *m)
+{
+	for (int c = 0; c < MODEL_CONTAINERS; c++) {
+		if (!m->c[c].exists) {
+			for (int s = 0; s < MODEL_SLOTS; s++)
+				free(m->c[c].win[s].e);
+			memset(&m->c[c], 0, sizeof(m->c[c]));
+			m->c[c].exists = true;
+			m->c[c].fd_open = true;
+			return c;
+		}
+	}
+	return -1;
+}
+
+struct model_res model_open_group(struct model *m, int id)
+{
+	if (id < 0 || id >= MODEL_GROUPS)
+		return res_fail(ENOENT);
+	if (m->g[id].open)
+		return res_fail(EBUSY);
+	m->g[id].open = true;
+	m->g[id].container = -1;
+	return res_ok(0);
+}
+
+static void container_put(struct model *m, int c)
+{
+	struct model_container *ct = &m->c[c];
+
+	if (!ct->fd_open && !ct->ngroups)
+		ct->exists = false;
+}
+
+static void detach(struct model *m, int id)
+{
+	int c = m->g[id].container;
+	struct model_container *ct = &m->c[c];
+
+	m->g[id].container = -1;
+	ct->ngroups--;
+	/* The last group leaving releases the driver instance (spec test 61). */
+	if (!ct->ngroups && ct->type)
+		instance_release(m, c);
+	container_put(m, c);
+}
+
+struct model_res model_close_container(struct model *m, int c)
+{
+	m->c[c].fd_open = false;
+	if (!m->c[c].ngroups && m->c[c].type)
+		instance_release(m, c);
+	container_put(m, c);
+	return res_ok(0);
+}
+
+struct model_res model_close_group(struct model *m, int id)
+{
+	if (m->g[id].container >= 0)
+		detach(m, id);
+	m->g[id].open = false;
+	return res_ok(0);
+}
+
+struct model_res model_set_container(struct model *m, int id, enum model_fdkind kind, int c)
+{
+	struct model_container *ct;
+
+	switch (kind) {
+	case MODEL_FD_NEGATIVE:
+		return res_fail(EINVAL);
+	case MODEL_FD_NOT_OURS:
+		return res_fail(EBADF);
+	case MODEL_FD_GROUP:
+		return res_fail(EINVAL);
+	case MODEL_FD_CONTAINER:
+		break;
+	}
+	if (m->g[id].container >= 0)
+		return res_fail(EINVAL);
+	ct = &m->c[c];
+	if (ct->type == 2 && ct->ngroups)
+		return res_fail(EBUSY);	/* v1 cannot share its table */
+	/* All groups of the default machine are DDW-capable: a v2 instance takes
+	 * any, programs its windows into it; the default window is pending only
+	 * from the instance's first group (SET_IOMMU), not here. */
+	m->g[id].container = c;
+	ct->ngroups++;
+	return res_ok(0);
+}
+
+struct model_res model_unset_container(struct model *m, int id)
+{
+	if (m->g[id].container < 0)
+		return res_fail(EINVAL);
+	detach(m, id);
+	return res_ok(0);
+}
+
+/* --------------------------------------------------- container requests */
+
+struct model_res model_set_iommu(struct model *m, int c, unsigned long type)
+{
+	struct model_container *ct = &m->c[c];
+
+	if (!ct->ngroups || ct->type)
+		return res_fail(EINVAL);
+	if (type != VFIO_SPAPR_TCE_v2_IOMMU && type != VFIO_SPAPR_TCE_IOMMU)
+		return res_fail(EINVAL);
+	/* A v1 instance takes one group: attaching the second fails (6.4). */
+	if (type == VFIO_SPAPR_TCE_IOMMU && ct->ngroups > 1)
+		return res_fail(EBUSY);
+	ct->type = (int)type;
+	ct->v1_locked = 0;
+	ct->bound = false;
+	ct->enabled = false;
+	ct->pending = true;	/* the first group attached to the instance */
+	memset(ct->held, 0, sizeof(ct->held));
+	return res_ok(0);
+}
+
+struct model_res model_check_extension(const struct model *m, int c, unsigned long ext)
+{
+	(void)m;
+	(void)c;
+	return res_ok(ext == VFIO_SPAPR_TCE_IOMMU || ext == VFIO_SPAPR_TCE_v2_IOMMU);
+}
+
+struct model_res model_get_info(const struct model *m, int c, uint32_t argsz,
+				struct model_info *out)
+{
+	if (!m->c[c].type)
+		return res_fail(EINVAL);	/* no driver: the VFIO core's answer */
+	if (argsz < 16)
+		return res_fail(EINVAL);
+	memset(out, 0, sizeof(*out));
+	out->start = 0;
+	out->size = (uint32_t)MODEL_TCE32_SIZE;
+	if (m->c[c].type == 2)
+		return res_ok(0);	/* v1: flags 0, ddw zeroed */
+	out->flags = VFIO_IOMMU_SPAPR_INFO_DDW;
+	out->pgsizes = MODEL_PGSIZES;
+	out->max_windows = 2;
+	out->levels = 5;
+	return res_ok(0);
+}
+
+/* Steps 2-3 of REGISTER and UNREGISTER; only REGISTER rejects size 0 (Q13)
+ * and wrapping ranges (UNREGISTER finds no such region: ENOENT). */
+static int reg_args(uint32_t argsz, uint32_t flags, uint64_t vaddr, uint64_t size, bool reg)
+{
+	uint64_t end;
+
+	if (argsz < 24 || flags)
+		return EINVAL;
+	if ((vaddr | size) & (MODEL_PAGE_SIZE - 1))
+		return EINVAL;
+	if (reg && !add_ok(vaddr, size, &end))
+		return EINVAL;
+	if (reg && !size)
+		return EINVAL;
+	return 0;
+}
+
+struct model_res model_register(struct model *m, int c, uint32_t argsz, uint32_t flags,
+				uint64_t vaddr, uint64_t size)
+{
+	struct model_container *ct = &m->c[c];
+	uint64_t entries;
+	int r, rc;
+
+	if (!ct->type)
+		return res_fail(EINVAL);	/* no driver: the VFIO core's answer */
+	if (ct->type == 2)
+		return res_fail(ENOTTY);
+	ct->bound = true;	/* before any argument check (spec 8.28) */
+	rc = reg_args(argsz, flags, vaddr, size, true);
+	if (rc)
+		return res_fail(rc);
+	entries = size >> MODEL_PAGE_SHIFT;
+	r = region_exact(m, vaddr, entries);
+	if (r >= 0) {
+		if (ct->held[r])
+			return res_fail(EBUSY);
+		m->reg[r].used++;	/* adopt: no charge, no pin */
+		ct->held[r] = true;
+		ct->enabled = true;
+		return res_ok(0);
+	}
+	/* new: charge, pin, overlap (spec 2.1 order) */
+	if (!m->cap_ipc_lock) {
+		uint64_t sum;
+
+		if (!add_ok(m->locked_vm, entries, &sum) || sum > m->limit_pages)
+			return res_fail(ENOMEM);
+	}
+	for (uint64_t i = 0; i < entries; i++) {
+		uint64_t ua = vaddr + (i << MODEL_PAGE_SHIFT);
+
+		if (ua >= (1ull << 48) || page_prot(m, ua) != MODEL_RW)
+			return res_fail(EFAULT);
+	}
+	for (r = 0; r < MODEL_REGIONS; r++) {
+		const struct model_region *o = &m->reg[r];
+
+		if (o->live && vaddr < o->ua + (o->entries << MODEL_PAGE_SHIFT) &&
+		    o->ua < vaddr + size)
+			return res_fail(EINVAL);
+	}
+	for (r = 0; r < MODEL_REGIONS && m->reg[r].live; r++)
+		;
+	if (r == MODEL_REGIONS)
+		abort();	/* the harness keeps fewer regions */
+	charge(m, entries);
+	m->reg[r].live = true;
+	m->reg[r].ua = vaddr;
+	m->reg[r].entries = entries;
+	m->reg[r].used = 1;
+	ct->held[r] = true;
+	ct->enabled = true;
+	return res_ok(0);
+}
+
+struct model_res model_unregister(struct model *m, int c, uint32_t argsz, uint32_t flags,
+				  uint64_t vaddr, uint64_t size)
+{
+	struct model_container *ct = &m->c[c];
+	int r, rc;
+
+	if (!ct->type)
+		return res_fail(EINVAL);	/* no driver: the VFIO core's answer */
+	if (ct->type == 2)
+		return res_fail(ENOTTY);
+	if (!ct->bound)
+		return res_fail(EPERM);
+	rc = reg_args(argsz, flags, vaddr, size, false);
+	if (rc)
+		return res_fail(rc);
+	r = region_exact(m, vaddr, size >> MODEL_PAGE_SHIFT);
+	if (r < 0 || !ct->held[r])
+		return res_fail(ENOENT);
+	rc = region_put(m, r);
+	if (rc)
+		return res_fail(rc);	/* Q3 */
+	ct->held[r] = false;
+	return res_ok(0);
+}
+
+/* The window holding @iova in @ct, or NULL. */
+static struct model_window *window_of(struct model_container *ct, uint64_t iova)
+{
+	for (int s = 0; s < MODEL_SLOTS; s++)
+		if (window_holds(&ct->win[s], iova))
+			return &ct->win[s];
+	return NULL;
+}
+
+/* MAP steps 5-8 / UNMAP 4-6 (Q1, Q2). */
+static int range_check(const struct model_window *w, uint64_t iova, uint64_t size)
+{
+	uint64_t mask = (1ull << w->page_shift) - 1, end;
+
+	if (iova & mask)
+		return EINVAL;
+	if (!add_ok(iova, size, &end) || end - w->start > window_bytes(w))
+		return EINVAL;
+	return 0;
+}
+
+struct model_res model_map(struct model *m, int c, uint32_t argsz, uint32_t flags,
+			   uint64_t vaddr, uint64_t iova, uint64_t size)
+{
+	struct model_container *ct = &m->c[c];
+	struct model_window *w;
+	uint64_t mask, psize, npages, end, entry;
+	unsigned perm;
+	int rc;
+
+	if (!ct->type)
+		return res_fail(EINVAL);	/* no driver: the VFIO core's answer */
+	if (!ct->enabled)
+		return res_fail(EPERM);
+	if (argsz < 32)
+		return res_fail(EINVAL);
+	if (flags & ~(uint32_t)(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE))
+		return res_fail(EINVAL);
+	rc = default_window(m, ct);
+	if (rc)
+		return res_fail(rc);
+	w = window_of(ct, iova);
+	if (!w)
+		return res_fail(ENXIO);
+	psize = 1ull << w->page_shift;
+	mask = psize - 1;
+	if ((size & mask) || (vaddr & mask))
+		return res_fail(EINVAL);
+	if (!(flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)))
+		return res_fail(EINVAL);
+	rc = range_check(w, iova, size);
+	if (rc)
+		return res_fail(rc);
+	if (!add_ok(vaddr, size, &end))
+		return res_fail(EINVAL);
+	perm = (flags & VFIO_DMA_MAP_FLAG_WRITE) ? MODEL_READ | MODEL_WRITE : MODEL_READ;
+	npages = size >> w->page_shift;
+	entry = iova >> w->page_shift;
+	for (uint64_t i = 0; i < npages; i++) {
+		uint64_t ua = vaddr + i * psize;
+		int r = region_lookup(m, ua, psize);
+
+		if (ct->type == 2) {
+			/* v1: pin the IOMMU page's system pages, writable (emu/mem.h). */
+			bool pinnable = true;
+
+			for (uint64_t a = ua; a - ua < psize && pinnable; a += MODEL_PAGE_SIZE)
+				pinnable = a < (1ull << 48) && page_prot(m, a) == MODEL_RW;
+			if (!pinnable) {
+				entries_clear(w, entry, i);
+				return res_fail(EFAULT);
+			}
+			entry_set(w, entry + i, ua, perm);
+			continue;
+		}
+
+		/* Every region is of normal pages: pageshift 12 (spec 1.3). */
+		if (r < 0 || w->page_shift > MODEL_PAGE_SHIFT) {
+			/* Rollback: [0, i) cleared, even what they replaced (8.41). */
+			entries_clear(w, entry, i);
+			return res_fail(EINVAL);
+		}
+		entry_set(w, entry + i, ua, perm);
+	}
+	return res_ok(0);
+}
+
+struct model_res model_unmap(struct model *m, int c, uint32_t argsz, uint32_t flags,
+			     uint64_t iova, uint64_t size)
+{
+	struct model_container *ct = &m->c[c];
+	struct model_window *w;
+	int rc;
+
+	if (!ct->type)
+		return res_fail(EINVAL);	/* no driver: the VFIO core's answer */
+	if (!ct->enabled)
+		return res_fail(EPERM);
+	if (argsz < 24 || flags)
+		return res_fail(EINVAL);
+	rc = default_window(m, ct);
+	if (rc)
+		return res_fail(rc);
+	w = window_of(ct, iova);
+	if (!w)
+		return res_fail(ENXIO);
+	if (size & ((1ull << w->page_shift) - 1))
+		return res_fail(EINVAL);
+	rc = range_check(w, iova, size);
+	if (rc)
+		return res_fail(rc);
+	entries_clear(w, iova >> w->page_shift, size >> w->page_shift);
+	return res_ok(0);
+}
+
+struct model_res model_create(struct model *m, int c, uint32_t argsz, uint32_t flags,
+			      uint32_t page_shift, uint64_t window_size, uint32_t levels,
+			      uint64_t *start)
+{
+	struct model_container *ct = &m->c[c];
+	unsigned slot;
+	int rc;
+
+	if (!ct->type)
+		return res_fail(EINVAL);	/* no driver: the VFIO core's answer */
+	if (ct->type == 2)
+		return res_fail(ENOTTY);
+	ct->bound = true;
+	if (argsz < 40 || flags)
+		return res_fail(EINVAL);
+	rc = default_window(m, ct);
+	if (rc)
+		return res_fail(rc);
+	for (slot = 0; slot < MODEL_SLOTS && ct->win[slot].present; slot++)
+		;
+	if (slot == MODEL_SLOTS)
+		return res_fail(ENOSPC);
+	rc = window_create(m, ct, slot, page_shift, window_size, levels);
+	if (rc)
+		return res_fail(rc);
+	*start = ct->win[slot].start;
+	return res_ok(0);
+}
+
+struct model_res model_remove(struct model *m, int c, uint32_t argsz, uint32_t flags,
+			      uint64_t start)
+{
+	struct model_container *ct = &m->c[c];
+	struct model_window *w;
+
+	if (!ct->type)
+		return res_fail(EINVAL);	/* no driver: the VFIO core's answer */
+	if (ct->type == 2)
+		return res_fail(ENOTTY);
+	ct->bound = true;
+	if (argsz < 16 || flags)
+		return res_fail(EINVAL);
+	if (ct->pending && start == 0) {
+		ct->pending = false;
+		return res_ok(0);
+	}
+	w = window_of(ct, start);
+	if (!w)
+		return res_fail(EINVAL);
+	window_remove(m, w);
+	return res_ok(0);
+}
+
+struct model_res model_enable(struct model *m, int c)
+{
+	struct model_container *ct = &m->c[c];
+	uint64_t pages = MODEL_TCE32_SIZE >> MODEL_PAGE_SHIFT;
+	int rc;
+
+	if (!ct->type)
+		return res_fail(EINVAL);
+	if (ct->type == 7)
+		return res_fail(ENOTTY);
+	if (ct->enabled)
+		return res_fail(EBUSY);
+	ct->bound = true;
+	/* the whole 32-bit window, a worst-case bound (spec 3.2) */
+	rc = charge(m, pages);
+	if (rc)
+		return res_fail(rc);
+	ct->v1_locked = pages;
+	ct->enabled = true;
+	return res_ok(0);
+}
+
+struct model_res model_disable(struct model *m, int c)
+{
+	struct model_container *ct = &m->c[c];
+
+	if (!ct->type)
+		return res_fail(EINVAL);
+	if (ct->type == 7)
+		return res_fail(ENOTTY);
+	if (ct->enabled) {
+		uncharge(m, ct->v1_locked);
+		ct->v1_locked = 0;
+		ct->enabled = false;
+	}
+	return res_ok(0);
+}
+
+struct model_res model_null_arg(struct model *m, int c, unsigned long req)
+{
+	struct model_container *ct = &m->c[c];
+
+	if (!ct->type)
+		return res_fail(EINVAL);
+	if (ct->type == 2 && (req == VFIO_IOMMU_SPAPR_REGISTER_MEMORY ||
+				req == VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY ||
+				req == VFIO_IOMMU_SPAPR_TCE_CREATE || req == VFIO_IOMMU_SPAPR_TCE_REMOVE))
+		return res_fail(ENOTTY);
+	switch (req) {
+	case VFIO_IOMMU_SPAPR_REGISTER_MEMORY:
+	case VFIO_IOMMU_SPAPR_TCE_CREATE:
+	case VFIO_IOMMU_SPAPR_TCE_REMOVE:
+		ct->bound = true;
+		return res_fail(EFAULT);
+	case VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY:
+		return res_fail(ct->bound ? EFAULT : EPERM);
+	case VFIO_IOMMU_MAP_DMA:
+	case VFIO_IOMMU_UNMAP_DMA:
+		return res_fail(ct->enabled ? EFAULT : EPERM);
+	case VFIO_IOMMU_SPAPR_TCE_GET_INFO:
+		return res_fail(EFAULT);
+	default:
+		return res_fail(ENOTTY);
+	}
+}
+
+struct model_res model_foreign(const struct model *m, int c, unsigned long req, unsigned long ext)
+{
+	const struct model_container *ct = &m->c[c];
+
+	if (req == VFIO_CHECK_EXTENSION)
+		return model_check_extension(m, c, ext);
+	if (!ct->type)
+		return res_fail(EINVAL);
+	if (!ct->bound)
+		return res_ok(-2);
+	return res_fail(EPERM);
+}
+
+/* ---------------------------------------------------------- the device */
+
+int model_translate(const struct model *m, int id, uint64_t iova, uint64_t *ua, unsigned *perm)
+{
+	const struct model_container *ct;
+	const struct model_entry *e;
+
+	if (id < 0 || id >= MODEL_GROUPS || m->g[id].container < 0)
+		return -EFAULT;
+	ct = &m->c[m->g[id].container];
+	if (!ct->type)
+		return -EFAULT;
+	for (int s = 0; s < MODEL_SLOTS; s++) {
+		const struct model_window *w = &ct->win[s];
+
+		if (!window_holds(w, iova))
+			continue;
+		e = entry_find(w, iova >> w->page_shift);
+		if (!e)
+			return -EFAULT;
+		*ua = e->ua + (iova & ((1ull << w->page_shift) - 1));
+		*perm = e->perm;
+		return 0;
+	}
+	return -EFAULT;
+}
+
+int model_dma(const struct model *m, int id, uint64_t iova, uint64_t len, bool write)
+{
+	uint64_t end, a;
+
+	if (id < 0 || id >= MODEL_GROUPS)
+		return -ENODEV;
+	if (!len)
+		return 0;
+	if (!add_ok(iova, len, &end) && end != 0)
+		return -EINVAL;
+	/* Page by page (the smallest IOMMU page is 4 KiB: stepping by 4 KiB
+	 * visits every IOMMU page of any window). */
+	a = iova;
+	for (;;) {
+		uint64_t ua;
+		unsigned perm;
+		int rc = model_translate(m, id, a, &ua, &perm);
+
+		if (rc)
+			return rc;
+		if (!(perm & (write ? MODEL_WRITE : MODEL_READ)))
+			return -EACCES;
+		a = (a | (MODEL_PAGE_SIZE - 1)) + 1;	/* next 4 KiB boundary */
+		if (a == 0 || a - iova >= len)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * TODO (hypercalls, a later session): model the guest path of spec 7 here,
+ * on the same windows: model_hcall_put_tce(m, liobn, ioba, tce),
+ * model_hcall_put_tce_indirect, model_hcall_stuff_tce, model_hcall_get_tce,
+ * returning H_* codes, with the guest-visible table as one more sorted
+ * array per LIOBN and the hardware side through entry_set/entries_clear.
+ */
