@@ -1320,11 +1320,5 @@ static Suite *emu_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(emu_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(emu_suite());
 }

@@ -52,32 +52,6 @@ static uint64_t mapped(void)
 	return mmreg_region_mapped(tu_region_of(RAM));
 }
 
-static struct tce_table *table_of(int c, unsigned slot)
-{
-	struct spapr_obj *obj = spapr__fd_get(c);
-	struct spapr_container *ct = (struct spapr_container *)obj;
-	struct tce_table *t = NULL;
-
-	if (ct->tce && ct->tce->windows[slot])
-		t = ct->tce->windows[slot]->table;
-	spapr__obj_put(obj);
-	return t;
-}
-
-/* Hardware entry (hpa | permission bits) of absolute entry @entry, and its shadow ua. */
-static uint64_t hw(int c, unsigned slot, uint64_t entry, uint64_t *ua)
-{
-	struct tce_table *t = table_of(c, slot);
-	uint64_t hpa = 0;
-	enum tce_dir dir = TCE_DIR_NONE;
-
-	ck_assert_ptr_nonnull(t);
-	TU_OK(tce_table_read(t, entry, &hpa, &dir));
-	if (ua)
-		TU_OK(tce_table_shadow_read(t, entry, ua));
-	return hpa | (uint64_t)dir;
-}
-
 static uint64_t hpa_of(uint64_t off)
 {
 	return emu_mem_ua_to_hpa((uintptr_t)RAM + off, 12);
@@ -134,7 +108,7 @@ static void setup(void)
 	TU_OK(E(spapr_guest_set_memslot(V, 0, 0, RAM_SIZE, RAM)));
 	TU_OK(E(spapr_guest_create_tce_table(V, L32, 12, 0, DEF_ENTRIES)));
 	TU_OK(E(spapr_guest_attach_group(V, L32, G)));	/* creates the default window */
-	ck_assert_ptr_nonnull(table_of(C, 0));
+	ck_assert_ptr_nonnull(tu_table_of(C, 0));
 	base_locked = spapr_mm_locked_vm();
 }
 
@@ -225,7 +199,7 @@ START_TEST(t62_put_tce_rejections_change_nothing)
 	kills(0, &k1, &kp1);
 	ck_assert_uint_eq(k1, k0);
 	ck_assert_uint_eq(get(V, L32, 5 * PS), 0x3000 | RW);
-	ck_assert_uint_eq(hw(C, 0, 5, NULL), hpa_of(0x3000) | 3);
+	ck_assert_uint_eq(tu_entry(C, 0, 5, NULL), hpa_of(0x3000) | 3);
 	ck_assert_uint_eq(mapped(), 2);
 	ck_assert_uint_eq(spapr_mm_locked_vm(), locked + stt_pages(1));
 	check_ok(V);
@@ -239,14 +213,14 @@ START_TEST(t63_put_without_permission_clears)
 	uint64_t ua;
 
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 7 * PS, 0x2000 | TCE_PCI_WRITE), H_SUCCESS);
-	ck_assert_uint_eq(hw(C, 0, 7, &ua), hpa_of(0x2000) | 3);	/* WRITE adds READ */
+	ck_assert_uint_eq(tu_entry(C, 0, 7, &ua), hpa_of(0x2000) | 3);	/* WRITE adds READ */
 	ck_assert_uint_eq(ua, (uintptr_t)RAM + 0x2000);
 	ck_assert_uint_eq(get(V, L32, 7 * PS), 0x2000 | TCE_PCI_WRITE);	/* the raw value */
 	ck_assert_uint_eq(mapped(), 2);
 	check_ok(V);
 	/* A poisoned TCE (an address, no permission): cleared, the raw value kept. */
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 7 * PS, 0xbad000), H_SUCCESS);
-	ck_assert_uint_eq(hw(C, 0, 7, &ua), 0);
+	ck_assert_uint_eq(tu_entry(C, 0, 7, &ua), 0);
 	ck_assert_uint_eq(ua, 0);
 	ck_assert_uint_eq(mapped(), 1);
 	ck_assert_uint_eq(get(V, L32, 7 * PS), 0xbad000);
@@ -270,11 +244,11 @@ START_TEST(t64_subpages_one_kill)
 	ck_assert_uint_eq(k1 - k0, 1);
 	ck_assert_uint_eq(kp1 - kp0, 16);
 	for (unsigned k = 0; k < 16; k++) {
-		ck_assert_uint_eq(hw(C, 1, e0 + k, &ua), hpa_of(0x10000 + k * PS) | 1);
+		ck_assert_uint_eq(tu_entry(C, 1, e0 + k, &ua), hpa_of(0x10000 + k * PS) | 1);
 		ck_assert_uint_eq(ua, (uintptr_t)RAM + 0x10000 + k * PS);
 	}
-	ck_assert_uint_eq(hw(C, 1, e0 - 1, NULL), 0);
-	ck_assert_uint_eq(hw(C, 1, e0 + 16, NULL), 0);
+	ck_assert_uint_eq(tu_entry(C, 1, e0 - 1, NULL), 0);
+	ck_assert_uint_eq(tu_entry(C, 1, e0 + 16, NULL), 0);
 	ck_assert_uint_eq(mapped(), 17);
 	check_ok(V);
 	kills(0, &k0, &kp0);
@@ -283,7 +257,7 @@ START_TEST(t64_subpages_one_kill)
 	ck_assert_uint_eq(k1 - k0, 1);
 	ck_assert_uint_eq(kp1 - kp0, 16);
 	for (unsigned k = 0; k < 16; k++)
-		ck_assert_uint_eq(hw(C, 1, e0 + k, NULL), 0);
+		ck_assert_uint_eq(tu_entry(C, 1, e0 + k, NULL), 0);
 	ck_assert_uint_eq(mapped(), 1);
 	check_ok(V);
 }
@@ -345,7 +319,7 @@ START_TEST(t65_indirect_checks_and_all_or_nothing)
 		uint64_t want_hw = i == 10 ? hpa_of(0x1000) | 3 : i == 20 ? hpa_of(0x2000) | 3 : 0;
 		uint64_t want_g = i == 10 ? 0x1000 | RW : i == 20 ? 0x2000 | RW : i == 30 ? 0x777000 : 0;
 
-		ck_assert_uint_eq(hw(C, 0, i, NULL), want_hw);
+		ck_assert_uint_eq(tu_entry(C, 0, i, NULL), want_hw);
 		ck_assert_uint_eq(get(V, L32, i * PS), want_g);
 	}
 	/* Misaligned gpa in the middle (4K pages: a low bit beyond R/W). */
@@ -353,7 +327,7 @@ START_TEST(t65_indirect_checks_and_all_or_nothing)
 	list_write(LIST_GPA, tces, SPAPR_TCE_LIST_MAX);
 	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, SPAPR_TCE_LIST_MAX), H_TOO_HARD);
 	ck_assert_uint_eq(mapped(), 3);
-	ck_assert_uint_eq(hw(C, 0, 0, NULL), 0);
+	ck_assert_uint_eq(tu_entry(C, 0, 0, NULL), 0);
 	check_ok(V);
 
 	/* Now a good list with a permission-less TCE in it (Q12: an unmap). */
@@ -370,11 +344,11 @@ START_TEST(t65_indirect_checks_and_all_or_nothing)
 
 		ck_assert_uint_eq(get(V, L32, i * PS), tces[i]);
 		if (i == 20) {
-			ck_assert_uint_eq(hw(C, 0, i, &ua), 0);
+			ck_assert_uint_eq(tu_entry(C, 0, i, &ua), 0);
 			ck_assert_uint_eq(ua, 0);
 			continue;
 		}
-		ck_assert_uint_eq(hw(C, 0, i, &ua), hpa_of(off) | 3);
+		ck_assert_uint_eq(tu_entry(C, 0, i, &ua), hpa_of(off) | 3);
 		ck_assert_uint_eq(ua, (uintptr_t)RAM + off);
 	}
 	ck_assert_uint_eq(mapped(), 1 + SPAPR_TCE_LIST_MAX - 1);
@@ -434,7 +408,7 @@ START_TEST(t_indirect_failures_change_nothing)
 		ck_assert_uint_eq(mapped(), 2);
 		for (unsigned i = 300; i < 812; i++) {
 			ck_assert_uint_eq(get(V, L64, W64 + i * PS), i == 500 ? (0x9000 | RW) : 0);
-			ck_assert_uint_eq(hw(C, 1, base + i, &ua), i == 500 ? hpa_of(0x9000) | 3 : 0);
+			ck_assert_uint_eq(tu_entry(C, 1, base + i, &ua), i == 500 ? hpa_of(0x9000) | 3 : 0);
 		}
 		check_ok(V);
 	}
@@ -470,7 +444,7 @@ START_TEST(t66_stuff)
 	ck_assert_uint_eq(kp1 - kp0, 12);
 	ck_assert_uint_eq(mapped(), 1);
 	for (unsigned i = 98; i < 110; i++) {
-		ck_assert_uint_eq(hw(C, 0, i, NULL), 0);
+		ck_assert_uint_eq(tu_entry(C, 0, i, NULL), 0);
 		ck_assert_uint_eq(get(V, L32, i * PS), 0xfee000);
 	}
 	ck_assert_uint_eq(get(V, L32, 110 * PS), 0);
@@ -553,7 +527,7 @@ START_TEST(t_destroy_keeps_hardware_entries)
 	V = NULL;
 	ck_assert_uint_eq(spapr_mm_locked_vm(), locked - stt_pages(DEF_ENTRIES));
 	/* The entry belongs to the container's window: still there, still counted. */
-	ck_assert_uint_eq(hw(C, 0, 9, NULL), hpa_of(0x4000) | 3);
+	ck_assert_uint_eq(tu_entry(C, 0, 9, NULL), hpa_of(0x4000) | 3);
 	ck_assert_uint_eq(mapped(), 2);
 	TU_OK(emu_dma_write(0, 9 * PS, "kept", 5));
 	/* Teardown's close clears it. */
@@ -775,11 +749,5 @@ static Suite *hcall_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(hcall_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(hcall_suite());
 }

@@ -159,16 +159,10 @@ int main(void)
 {
 	Suite *s = suite_create("race_mmreg");
 	TCase *t = tcase_create("race");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(t, 300);
 	tcase_add_test(t, lookup_and_mapped_against_register_unregister);
 	tcase_add_test(t, concurrent_register_of_one_range);
 	suite_add_tcase(s, t);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(s);
 }

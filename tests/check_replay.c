@@ -375,13 +375,6 @@ static Suite *replay_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	locate();
-	sr = srunner_create(replay_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(replay_suite());
 }

@@ -78,33 +78,6 @@ static void map_ok(int c, const void *p, uint64_t iova, uint64_t size)
 	TU_OK(tu_map_dma(c, p, iova, size, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
 }
 
-/* The region holding @p in the calling process's mm, or NULL. */
-/* The table of window @slot of container fd @c (test-only peek at the internals). */
-static struct tce_table *table_of(int c, unsigned slot)
-{
-	struct spapr_obj *obj = spapr__fd_get(c);
-	struct spapr_container *ct = (struct spapr_container *)obj;
-	struct tce_table *t = NULL;
-
-	if (ct->tce && ct->tce->windows[slot])
-		t = ct->tce->windows[slot]->table;
-	spapr__obj_put(obj);
-	return t;
-}
-
-static uint64_t entry_of(int c, unsigned slot, uint64_t entry, uint64_t *ua)
-{
-	struct tce_table *t = table_of(c, slot);
-	uint64_t hpa = 0;
-	enum tce_dir dir = TCE_DIR_NONE;
-
-	ck_assert_ptr_nonnull(t);
-	TU_OK(tce_table_read(t, entry, &hpa, &dir));
-	if (ua)
-		TU_OK(tce_table_shadow_read(t, entry, ua));
-	return hpa | (uint64_t)dir;
-}
-
 static void kills(uint64_t *n, uint64_t *pages)
 {
 	struct emu_group_stats st;
@@ -477,7 +450,7 @@ START_TEST(t37_unregistered_vaddr)
 
 	reg_ok(C, p, 4 * PS);
 	TU_ERR(tu_map_dma(C, p + 4 * PS, 0, PS, 3), EINVAL);
-	ck_assert_uint_eq(entry_of(C, 0, 0, NULL), 0);
+	ck_assert_uint_eq(tu_entry(C, 0, 0, NULL), 0);
 	TU_OK(tu_unregister(C, p, 4 * PS));
 	tu_unmap(p, 8);
 }
@@ -500,15 +473,15 @@ START_TEST(t38_39_40_map_entries_counts_kill)
 	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 5);
 	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p + 4 * PS)), 5);
 	for (int i = 0; i < 8; i++) {
-		uint64_t e = entry_of(C, 0, 16 + i, &ua);
+		uint64_t e = tu_entry(C, 0, 16 + i, &ua);
 
 		ck_assert_uint_eq(e, emu_mem_ua_to_hpa((uintptr_t)p + i * PS, 12) | 3);
 		ck_assert_uint_eq(ua, (uintptr_t)p + i * PS);
 	}
 	TU_OK(tu_map_dma(C, p, 16 * PS, PS, VFIO_DMA_MAP_FLAG_WRITE));	/* 40 */
-	ck_assert_uint_eq(entry_of(C, 0, 16, NULL) & 3, 3);
+	ck_assert_uint_eq(tu_entry(C, 0, 16, NULL) & 3, 3);
 	TU_OK(tu_map_dma(C, p, 16 * PS, PS, VFIO_DMA_MAP_FLAG_READ));
-	ck_assert_uint_eq(entry_of(C, 0, 16, NULL) & 3, 1);
+	ck_assert_uint_eq(tu_entry(C, 0, 16, NULL) & 3, 1);
 	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 5);	/* replaced, not added */
 	TU_OK(tu_unmap_dma(C, 16 * PS, 8 * PS));
 	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 1);
@@ -532,8 +505,8 @@ START_TEST(t41_failure_at_page_j)
 	TU_ERR(tu_map_dma(C, p, 0, 6 * PS, 3), EINVAL);
 	kills(&k1, &kp1);
 	for (int i = 0; i < 5; i++)
-		ck_assert_uint_eq(entry_of(C, 0, (uint64_t)i, NULL), 0);	/* cleared, the older one too */
-	ck_assert_uint_eq(entry_of(C, 0, 5, NULL), emu_mem_ua_to_hpa((uintptr_t)p, 12) | 3);	/* untouched */
+		ck_assert_uint_eq(tu_entry(C, 0, (uint64_t)i, NULL), 0);	/* cleared, the older one too */
+	ck_assert_uint_eq(tu_entry(C, 0, 5, NULL), emu_mem_ua_to_hpa((uintptr_t)p, 12) | 3);	/* untouched */
 	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 2);
 	ck_assert_uint_eq(k1 - k0, 1);
 	ck_assert_uint_eq(kp1 - kp0, 4);		/* only the cleared part */
@@ -554,11 +527,11 @@ START_TEST(t42_43_remap_and_unmap)
 	map_ok(C, p + 4 * PS, PS, PS);			/* 42: entry 1 moves to R2 */
 	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 3);
 	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p + 4 * PS)), 2);
-	entry_of(C, 0, 1, &ua);
+	tu_entry(C, 0, 1, &ua);
 	ck_assert_uint_eq(ua, (uintptr_t)p + 4 * PS);
 	TU_OK(tu_unmap_dma(C, 0, 3 * PS));			/* 43 */
 	for (int i = 0; i < 3; i++) {
-		ck_assert_uint_eq(entry_of(C, 0, (uint64_t)i, &ua), 0);
+		ck_assert_uint_eq(tu_entry(C, 0, (uint64_t)i, &ua), 0);
 		ck_assert_uint_eq(ua, 0);
 	}
 	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 1);
@@ -1008,11 +981,5 @@ static Suite *spapr_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(spapr_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(spapr_suite());
 }

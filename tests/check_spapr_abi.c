@@ -1665,11 +1665,5 @@ static Suite *abi_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(abi_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(abi_suite());
 }

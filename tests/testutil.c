@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -157,4 +158,15 @@ unsigned tu_sweep(int (*run)(void *ctx), void (*check)(void *ctx, int rc), void 
 	}
 	ck_abort_msg("fail-nth sweep did not end after %u failure points", TU_SWEEP_MAX);
 	return 0;
+}
+
+int tu_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

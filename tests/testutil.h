@@ -59,6 +59,9 @@ void tu_unmap(void *p, uint64_t npages);
 long tu_hugetlb_reserve(unsigned long want, const char **why);
 void tu_hugetlb_restore(long prev);
 
+/* Runs @s in Check's normal mode and frees it; EXIT_SUCCESS when no test failed (a suite's main). */
+int tu_run(Suite *s);
+
 /* Asserts that emu/ has nothing pinned and no table memory allocated. */
 void tu_assert_emu_clean(void);
 

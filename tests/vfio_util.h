@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "mmreg/mmreg.h"
+#include "tce/tce.h"
 
 /* spapr_ioctl as a layer call. */
 int tu_ioctl(int fd, unsigned long req, void *arg);
@@ -26,6 +27,11 @@ int tu_unmap_dma(int c, uint64_t iova, uint64_t size);
 /* TCE_CREATE; *start (if not NULL) gets the window's bus address. */
 int tu_create(int c, unsigned shift, uint64_t size, unsigned levels, uint64_t *start);
 int tu_remove(int c, uint64_t start);
+/* The TCE table of window @slot of container fd @c, or NULL (a peek at spapr's internals). */
+struct tce_table *tu_table_of(int c, unsigned slot);
+/* Hardware entry (hpa | permission bits) of absolute @entry of that window; its shadow ua in *ua. */
+uint64_t tu_entry(int c, unsigned slot, uint64_t entry, uint64_t *ua);
+
 /* The region of the calling process's mm that holds @p, or NULL. */
 struct mmreg_region *tu_region_of(const void *p);
 
