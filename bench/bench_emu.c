@@ -8,7 +8,7 @@
  * buffers, measured in the same run.  Goal: >= 0.5 for 64 KiB and up.
  *
  * 2 MiB TCEs use hugetlbfs 2 MiB pages when the process can get them
- * (reserving some through /proc/sys/vm/nr_hugepages when it may, and
+ * (reserving some with emu_mem_hugetlb_reserve when it may, and
  * restoring the old value at the end); otherwise TCEs built with shift 21
  * over 2 MiB-aligned, 4 KiB-pinned memory.  The output says which.
  *
@@ -146,46 +146,18 @@ static double run_memcpy(void *arg, size_t len, uint64_t bus)
 
 static void huge_restore(void)
 {
-	FILE *f;
-
-	if (huge_restore_value < 0)
-		return;
-	f = fopen("/proc/sys/vm/nr_hugepages", "w");
-	if (f) {
-		fprintf(f, "%ld\n", huge_restore_value);
-		fclose(f);
-	}
+	emu_mem_hugetlb_restore(HUGE_SHIFT, huge_restore_value);
 	huge_restore_value = -1;
 }
 
 /* hugetlbfs 2 MiB pages for @bytes, reserving them if we may; NULL if not. */
 static void *huge_map(uint64_t bytes)
 {
-	long need = (long)(bytes >> HUGE_SHIFT), have = -1;
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
 	void *p;
 
-	if (f) {
-		if (fscanf(f, "%ld", &have) != 1)
-			have = -1;
-		fclose(f);
-	}
-	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
-		 -1, 0);
-	if (p != MAP_FAILED && madvise(p, bytes, MADV_POPULATE_WRITE) == 0)
-		return p;
-	if (p != MAP_FAILED)
-		munmap(p, bytes);
-	if (have < 0)
-		return NULL;
-	f = fopen("/proc/sys/vm/nr_hugepages", "w");
-	if (!f)
-		return NULL;
-	fprintf(f, "%ld\n", have + need);
-	if (fclose(f) != 0)
-		return NULL;
-	huge_restore_value = have;
-	atexit(huge_restore);
+	if (!emu_mem_hugetlb_reserve(HUGE_SHIFT, bytes >> HUGE_SHIFT, &huge_restore_value) &&
+	    huge_restore_value >= 0)
+		atexit(huge_restore);
 	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
 		 -1, 0);
 	if (p == MAP_FAILED)

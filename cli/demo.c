@@ -44,36 +44,10 @@ static const char *err(int rc)
 	return rc ? strerror(errno) : "ok";
 }
 
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
 /* Guest RAM on 2 MiB hugetlbfs pages if the pool can be made big enough, else 4 KiB pages. */
 static void guest_alloc(struct guest *gu)
 {
-	const char *nr = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
-	const char *fr = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages";
-	long need = (long)(GUEST_BYTES >> HUGE_SHIFT), prev = read_long(nr), free_now = read_long(fr);
-
-	gu->huge_prev = -1;
-	if (prev >= 0 && free_now >= 0 && free_now < need) {
-		FILE *f = fopen(nr, "w");
-
-		if (f) {
-			fprintf(f, "%ld\n", prev + need - free_now);
-			if (!fclose(f))
-				gu->huge_prev = prev;
-		}
-	}
+	emu_mem_hugetlb_reserve(HUGE_SHIFT, GUEST_BYTES >> HUGE_SHIFT, &gu->huge_prev);
 	gu->ram = mmap(NULL, GUEST_BYTES, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	gu->huge = gu->ram != MAP_FAILED;
@@ -85,14 +59,7 @@ static void guest_free(struct guest *gu)
 {
 	if (gu->ram != MAP_FAILED)
 		munmap(gu->ram, GUEST_BYTES);
-	if (gu->huge_prev >= 0) {
-		FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "w");
-
-		if (f) {
-			fprintf(f, "%ld\n", gu->huge_prev);
-			fclose(f);
-		}
-	}
+	emu_mem_hugetlb_restore(HUGE_SHIFT, gu->huge_prev);
 }
 
 static uint64_t pattern(uint64_t off)

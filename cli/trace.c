@@ -652,42 +652,13 @@ static int group_of(const struct handle *h)
 	return h->sym >= 0 ? syms[h->sym].group : (int)h->raw;
 }
 
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static void write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f) {
-		fprintf(f, "%ld\n", v);
-		fclose(f);
-	}
-}
-
-#define HP_NR "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
-#define HP_FREE "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
-
 /* Makes @need 2 MiB pages free in the pool if we may (root), as cli/demo.c does. */
 static void huge_reserve(long need)
 {
-	long nr = read_long(HP_NR), fr = read_long(HP_FREE);
+	long prev;
 
-	if (nr < 0 || fr < 0 || fr >= need)
-		return;
-	if (huge_prev < 0)
-		huge_prev = nr;
-	write_long(HP_NR, nr + need - fr);
+	if (!emu_mem_hugetlb_reserve(HUGE_SHIFT, (uint64_t)need, &prev) && prev >= 0 && huge_prev < 0)
+		huge_prev = prev;
 }
 
 static void mem_free(struct sym *s)
@@ -1076,8 +1047,7 @@ void cli_trace_release(void)
 	for (unsigned i = 0; i < nsyms; i++)
 		if (syms[i].kind == SYM_MEM)
 			mem_free(&syms[i]);
-	if (huge_prev >= 0)
-		write_long(HP_NR, huge_prev);
+	emu_mem_hugetlb_restore(HUGE_SHIFT, huge_prev);
 	huge_prev = -1;
 	for (unsigned i = 0; i < nreqs; i++)
 		free_req(&reqs[i]);

@@ -130,6 +130,18 @@ void emu_mem_set_page_shift_oracle(emu_page_shift_fn fn, void *ctx);
 /* Test tunable: pages per pin chunk (default 16384, i.e. 64 MiB); 0 restores it. */
 void emu_mem_set_pin_chunk(uint64_t npages);
 
+/*
+ * Makes at least @pages huge pages of 2^@shift bytes free in the host's
+ * hugetlbfs pool, raising nr_hugepages when needed (root only).  *prev is
+ * the pool size to restore with emu_mem_hugetlb_restore, or -1 when nothing
+ * was changed.  Returns 0, -EINVAL (shift), -ENOENT (no pool of that size),
+ * -EPERM (the pool may not be changed), -ENOMEM (the kernel could not find
+ * the pages; the pool is restored).
+ */
+int emu_mem_hugetlb_reserve(unsigned shift, uint64_t pages, long *prev);
+/* Gives the pool back the size @prev from emu_mem_hugetlb_reserve (-1: nothing). */
+void emu_mem_hugetlb_restore(unsigned shift, long prev);
+
 /* ----------------------------------------------------------- table memory */
 
 /*

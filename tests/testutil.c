@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,63 +60,29 @@ void tu_unmap(void *p, uint64_t npages)
 	ck_assert_int_eq(munmap(p, npages * EMU_PAGE_SIZE), 0);
 }
 
-static long read_ulong_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static int write_ulong_file(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-	int rc;
-
-	if (!f)
-		return -1;
-	rc = fprintf(f, "%ld\n", v) < 0;
-	rc |= fclose(f);
-	return rc ? -1 : 0;
-}
-
-static long hugetlb_free_2m(void)
-{
-	return read_ulong_file("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
-}
-
 long tu_hugetlb_reserve(unsigned long want, const char **why)
 {
-	const char *nr = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
-	long prev = read_ulong_file(nr), free_now = hugetlb_free_2m();
+	long prev;
 
-	if (prev < 0 || free_now < 0) {
+	switch (emu_mem_hugetlb_reserve(21, want, &prev)) {
+	case 0:
+		return prev >= 0 ? prev : LONG_MAX;
+	case -ENOENT:
 		*why = "no 2 MiB hugetlbfs pool on this kernel";
 		return -1;
-	}
-	if ((unsigned long)free_now >= want)
-		return prev;
-	if (write_ulong_file(nr, prev + (long)want - free_now)) {
+	case -EPERM:
 		*why = "cannot raise nr_hugepages (not root?)";
 		return -1;
-	}
-	if (hugetlb_free_2m() < (long)want) {
-		tu_hugetlb_restore(prev);
+	default:
 		*why = "the kernel could not find enough free 2 MiB pages";
 		return -1;
 	}
-	return prev;
 }
 
 void tu_hugetlb_restore(long prev)
 {
-	if (prev >= 0)
-		write_ulong_file("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", prev);
+	if (prev != LONG_MAX)
+		emu_mem_hugetlb_restore(21, prev);
 }
 
 void tu_assert_emu_clean(void)

@@ -53,8 +53,8 @@ void tu_unmap(void *p, uint64_t npages);
 /*
  * Makes sure at least @want 2 MiB hugetlbfs pages are free, raising
  * /proc/sys/vm/nr_hugepages if needed (root only).  Returns the previous
- * nr_hugepages for tu_hugetlb_restore(), or -1 (with a reason in *why) when
- * the pages cannot be had.
+ * nr_hugepages for tu_hugetlb_restore() (LONG_MAX when nothing had to
+ * change), or -1 (with a reason in *why) when the pages cannot be had.
  */
 long tu_hugetlb_reserve(unsigned long want, const char **why);
 void tu_hugetlb_restore(long prev);
