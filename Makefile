@@ -109,6 +109,14 @@ $(B)/tests/%: $(B)/tobj/tests/%.o $(TEST_UTIL_OBJS) $(B)/libspaprtce-test.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $< $(TEST_UTIL_OBJS) $(B)/libspaprtce-test.a $(CHECK_LIBS) $(LDLIBS_ALL)
 
+# tests/check_fuzz_corpus.c replays every fuzz target: the list of
+# tests/fuzz/fuzz_*.c goes into $(B)/gen/fuzz_targets.h (rewritten only when
+# the list changes, so adding a target rebuilds the suite).
+FUZZ_TARGETS_H := $(B)/gen/fuzz_targets.h
+$(shell sh tests/fuzz/gen_targets.sh $(FUZZ_TARGETS_H))
+$(B)/tobj/tests/check_fuzz_corpus.o: $(FUZZ_TARGETS_H)
+$(B)/tobj/tests/check_fuzz_corpus.o: CHECK_CFLAGS += -I$(B)/gen
+
 $(B)/bench/%: $(B)/obj/bench/%.o $(B)/obj/bench/bench_util.o $(B)/libspaprtce.a
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $< $(B)/obj/bench/bench_util.o $(B)/libspaprtce.a $(LDLIBS_ALL) -lm

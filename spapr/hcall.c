@@ -78,8 +78,10 @@ int spapr_guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t g
 
 	if (slot >= SPAPR_GUEST_MEMSLOTS)
 		return spapr__ret(-EINVAL);
-	if (size && (!util_is_aligned(gpa | size | u, EMU_PAGE_SHIFT) ||
-		     !util_range_end(gpa, size, &gend) || !util_range_end(u, size, &uend)))
+	/* Alignment first, for deletions (size 0) too, as KVM checks it. */
+	if (!util_is_aligned(gpa | size | u, EMU_PAGE_SHIFT))
+		return spapr__ret(-EINVAL);
+	if (size && (!util_range_end(gpa, size, &gend) || !util_range_end(u, size, &uend)))
 		return spapr__ret(-EINVAL);
 	pthread_rwlock_wrlock(&guest->lock);
 	for (unsigned i = 0; size && i < SPAPR_GUEST_MEMSLOTS; i++) {

@@ -9,9 +9,11 @@
  * are not fixed yet wait in tests/fuzz/pending/<target>/, not replayed.
  *
  * Targets are compiled into this suite by #include, each with its entry
- * point renamed, so a new target needs two lines here (see docs/fuzzing.md)
- * and static names of its own (a target's helpers must not clash with
- * another's).  Paths are relative to the repository root, where `make
+ * point renamed <target>_one_input, through fuzz_targets.h, which the
+ * Makefile generates from the list of tests/fuzz/fuzz_*.c
+ * (tests/fuzz/gen_targets.sh): a new target is picked up without a change
+ * here, as long as its static names are its own (a target's helpers must
+ * not clash with another's).  Paths are relative to the repository root, where `make
  * check` runs; SPAPRTCE_SRCDIR overrides it.
  */
 #include <check.h>
@@ -27,9 +29,7 @@
 
 #include "tests/model/model.c"
 
-#define LLVMFuzzerTestOneInput fuzz_container_one_input
-#include "tests/fuzz/fuzz_container.c"
-#undef LLVMFuzzerTestOneInput
+#include "fuzz_targets.h"
 
 typedef int (*one_input_fn)(const uint8_t *data, size_t size);
 
@@ -115,9 +115,19 @@ static void replay_target(const char *target, one_input_fn fn)
 	printf("%s: %u seeds, %u regressions replayed\n", target, seeds, regressions);
 }
 
-START_TEST(t_fuzz_container)
+static const struct {
+	const char *name;
+	one_input_fn fn;
+} targets[] = {
+#define FUZZ_TARGET_ENTRY(t) { #t, t##_one_input },
+	FUZZ_TARGET_LIST(FUZZ_TARGET_ENTRY)
+#undef FUZZ_TARGET_ENTRY
+};
+
+/* One loop iteration per target. */
+START_TEST(t_fuzz_target)
 {
-	replay_target("fuzz_container", fuzz_container_one_input);
+	replay_target(targets[_i].name, targets[_i].fn);
 	tu_assert_emu_clean();
 }
 END_TEST
@@ -128,7 +138,7 @@ static Suite *fuzz_corpus_suite(void)
 	TCase *tc = tcase_create("replay");
 
 	tcase_set_timeout(tc, 600);
-	tcase_add_test(tc, t_fuzz_container);
+	tcase_add_loop_test(tc, t_fuzz_target, 0, (int)(sizeof(targets) / sizeof(targets[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }

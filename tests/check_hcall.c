@@ -165,6 +165,9 @@ START_TEST(t_memslot_rules)
 	TU_ERR(E(spapr_guest_set_memslot(V, 1, 1, PS, RAM)), EINVAL);
 	TU_ERR(E(spapr_guest_set_memslot(V, 1, 1ull << 40, PS + 1, RAM)), EINVAL);
 	TU_ERR(E(spapr_guest_set_memslot(V, 1, 1ull << 40, PS, RAM + 1)), EINVAL);
+	/* Deleting (size 0) checks alignment too (found by fuzz_hcall). */
+	TU_ERR(E(spapr_guest_set_memslot(V, 0, 0x800, 0, RAM)), EINVAL);
+	TU_ERR(E(spapr_guest_set_memslot(V, 0, 0, 0, RAM + 0x800)), EINVAL);
 	TU_ERR(E(spapr_guest_set_memslot(V, 1, UINT64_MAX - PS + 1, PS, RAM)), EINVAL);
 	TU_ERR(E(spapr_guest_set_memslot(V, 1, RAM_SIZE - PS, PS, RAM)), EINVAL);	/* overlaps 0 */
 	TU_OK(E(spapr_guest_set_memslot(V, 1, RAM_SIZE, PS, RAM)));			/* adjacent */

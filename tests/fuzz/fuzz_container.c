@@ -27,10 +27,8 @@
  * everything is closed and the state must be clean: locked_vm 0, nothing
  * pinned, no table memory.
  *
- * Extension point for the hypercall path (H_PUT_TCE ...): add opcodes in
- * run_request() calling the hcall API and the matching model_hcall_*
- * functions (see the TODO at the end of tests/model/model.c); the trace
- * printer and post_checks() need no change.
+ * The guest hypercall path (H_PUT_TCE ...) has its own target,
+ * tests/fuzz/fuzz_hcall.c.
  */
 #include <errno.h>
 #include <linux/vfio.h>

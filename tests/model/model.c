@@ -7,6 +7,7 @@
  */
 #include "tests/model/model.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <linux/vfio.h>
 #include <stdlib.h>
@@ -48,12 +49,14 @@ void model_fini(struct model *m)
 			free(m->c[c].win[s].e);
 	for (int i = 0; i < MODEL_MEMS; i++)
 		free(m->mem[i].prot);
+	for (unsigned t = 0; t < MODEL_GTABLES; t++)
+		free(m->guest.t[t].e);
 	memset(m, 0, sizeof(*m));
 }
 
 bool model_is_clean(const struct model *m)
 {
-	if (m->locked_vm)
+	if (m->locked_vm || m->guest.exists)
 		return false;
 	for (int r = 0; r < MODEL_REGIONS; r++)
 		if (m->reg[r].live)
@@ -323,6 +326,10 @@ uint64_t model_total_mapped(const struct model *m)
 	return n;
 }
 
+static uint64_t model_window_gen;
+static bool gatt_holds(const struct model *m, uint64_t gen);
+static void dead_add(struct model *m, uint64_t gen, uint64_t charged);
+
 /* Creates a window in @slot, charging it.  0, EINVAL, ENOMEM. */
 static int window_create(struct model *m, struct model_container *ct, unsigned slot,
 			 unsigned page_shift, uint64_t window_size, unsigned levels)
@@ -344,6 +351,7 @@ static int window_create(struct model *m, struct model_container *ct, unsigned s
 	free(w->e);
 	memset(w, 0, sizeof(*w));
 	w->present = true;
+	w->gen = ++model_window_gen;
 	w->page_shift = page_shift;
 	w->start = slot ? MODEL_SLOT1_START : 0;
 	w->it_size = it_size;
@@ -355,7 +363,11 @@ static void window_remove(struct model *m, struct model_window *w)
 {
 	if (!w->present)
 		return;
-	uncharge(m, w->charged);
+	/* A window a guest table is attached to stays charged until detached. */
+	if (gatt_holds(m, w->gen))
+		dead_add(m, w->gen, w->charged);
+	else
+		uncharge(m, w->charged);
 	free(w->e);
 	memset(w, 0, sizeof(*w));
 }
@@ -1021,10 +1033,503 @@ int model_dma(const struct model *m, int id, uint64_t iova, uint64_t len, bool w
 	return 0;
 }
 
+/* ============================================ the guest hypercall path (spec 7) */
+
+static bool gatt_holds(const struct model *m, uint64_t gen)
+{
+	if (!m->guest.exists)
+		return false;
+	for (unsigned t = 0; t < MODEL_GTABLES; t++)
+		for (unsigned a = 0; m->guest.t[t].live && a < m->guest.t[t].natt; a++)
+			if (m->guest.t[t].att[a].gen == gen)
+				return true;
+	return false;
+}
+
+static void dead_add(struct model *m, uint64_t gen, uint64_t charged)
+{
+	for (int i = 0; i < MODEL_DEAD; i++) {
+		if (!m->guest.dead[i].gen) {
+			m->guest.dead[i].gen = gen;
+			m->guest.dead[i].charged = charged;
+			return;
+		}
+	}
+	abort();	/* the harness keeps fewer removed-but-attached windows */
+}
+
+const struct model_window *model_gatt_window(const struct model *m, const struct model_gatt *a)
+{
+	const struct model_window *w = &m->c[a->c].win[a->slot];
+
+	return m->c[a->c].exists && w->present && w->gen == a->gen ? w : NULL;
+}
+
+/* Drops attachment @a (already removed from its table): a dead window's charge
+ * goes when its last attachment does. */
+static void gatt_drop(struct model *m, struct model_gatt a)
+{
+	if (model_gatt_window(m, &a) || gatt_holds(m, a.gen))
+		return;
+	for (int i = 0; i < MODEL_DEAD; i++) {
+		if (m->guest.dead[i].gen == a.gen) {
+			uncharge(m, m->guest.dead[i].charged);
+			m->guest.dead[i].gen = 0;
+			m->guest.dead[i].charged = 0;
+		}
+	}
+}
+
+static struct model_gtable *gtable_find(struct model *m, uint64_t liobn)
+{
+	for (unsigned t = 0; t < MODEL_GTABLES; t++)
+		if (m->guest.t[t].live && m->guest.t[t].liobn == liobn)
+			return &m->guest.t[t];
+	return NULL;
+}
+
+const struct model_gtable *model_guest_table(const struct model *m, uint64_t liobn)
+{
+	return gtable_find((struct model *)m, liobn);
+}
+
+static void gtable_destroy(struct model *m, struct model_gtable *t)
+{
+	while (t->natt) {
+		struct model_gatt a = t->att[--t->natt];
+
+		gatt_drop(m, a);
+	}
+	uncharge(m, t->charged);
+	free(t->e);
+	memset(t, 0, sizeof(*t));
+}
+
+struct model_res model_guest_create(struct model *m, uint64_t stt_header)
+{
+	memset(&m->guest, 0, sizeof(m->guest));
+	m->guest.exists = true;
+	m->guest.stt_header = stt_header;
+	return res_ok(0);
+}
+
+void model_guest_destroy(struct model *m)
+{
+	for (unsigned t = 0; t < MODEL_GTABLES; t++)
+		if (m->guest.t[t].live)
+			gtable_destroy(m, &m->guest.t[t]);
+	memset(&m->guest, 0, sizeof(m->guest));
+}
+
+/* KVM_SET_USER_MEMORY_REGION's checks: alignment first (even to delete),
+ * then no wrap of gpa + size or ua + size (reaching 2^64 wraps), overlap. */
+struct model_res model_guest_set_memslot(struct model *m, unsigned slot, uint64_t gpa,
+					 uint64_t size, uint64_t ua)
+{
+	uint64_t gend, uend;
+
+	if (slot >= MODEL_GSLOTS || ((gpa | size | ua) & (MODEL_PAGE_SIZE - 1)))
+		return res_fail(EINVAL);
+	if (size) {
+		if (!add_ok(gpa, size, &gend) || !add_ok(ua, size, &uend))
+			return res_fail(EINVAL);
+		for (unsigned i = 0; i < MODEL_GSLOTS; i++) {
+			const struct model_gslot *s = &m->guest.slot[i];
+
+			if (i != slot && s->size && gpa < s->gpa + s->size && s->gpa < gend)
+				return res_fail(EINVAL);
+		}
+	}
+	m->guest.slot[slot].gpa = size ? gpa : 0;
+	m->guest.slot[slot].ua = size ? ua : 0;
+	m->guest.slot[slot].size = size;
+	return res_ok(0);
+}
+
+/* kvmppc_stt_pages: entries (8 bytes each) in pages, plus the descriptor. */
+static uint64_t stt_pages(const struct model *m, uint64_t size)
+{
+	uint64_t npages = (size + 511) / 512;
+
+	return npages + (m->guest.stt_header + npages * 8 + MODEL_PAGE_SIZE - 1) / MODEL_PAGE_SIZE;
+}
+
+struct model_res model_guest_create_table(struct model *m, uint64_t liobn, unsigned shift,
+					  uint64_t offset, uint64_t size)
+{
+	uint64_t end, pages;
+	int rc;
+
+	if (!size || shift < 12 || shift > 34 || !add_ok(offset, size, &end) ||
+	    end > (UINT64_MAX >> shift))
+		return res_fail(EINVAL);
+	pages = stt_pages(m, size);
+	rc = charge(m, pages);
+	if (rc)
+		return res_fail(rc);
+	if (gtable_find(m, liobn)) {
+		uncharge(m, pages);
+		return res_fail(EBUSY);
+	}
+	for (unsigned t = 0; t < MODEL_GTABLES; t++) {
+		struct model_gtable *gt = &m->guest.t[t];
+
+		if (gt->live)
+			continue;
+		memset(gt, 0, sizeof(*gt));
+		gt->live = true;
+		gt->liobn = liobn;
+		gt->shift = shift;
+		gt->offset = offset;
+		gt->size = size;
+		gt->charged = pages;
+		return res_ok(0);
+	}
+	abort();	/* the harness stays below MODEL_GTABLES */
+}
+
+struct model_res model_guest_destroy_table(struct model *m, uint64_t liobn)
+{
+	struct model_gtable *t = gtable_find(m, liobn);
+
+	if (!t)
+		return res_fail(ENOENT);
+	gtable_destroy(m, t);
+	return res_ok(0);
+}
+
+struct model_res model_guest_attach(struct model *m, uint64_t liobn, int id)
+{
+	struct model_gtable *t;
+	struct model_container *ct;
+	uint64_t start, size;
+	int c, rc;
+
+	if (id == -1)
+		return res_fail(EBADF);
+	if (id < 0)
+		return res_fail(EINVAL);
+	t = gtable_find(m, liobn);
+	if (!t)
+		return res_fail(EINVAL);
+	for (unsigned a = 0; a < t->natt; a++)
+		if (t->att[a].group == id)
+			return res_fail(EBUSY);
+	if (t->natt == MODEL_GATT)
+		return res_fail(ENOSPC);
+	c = m->g[id].container;
+	if (c < 0)
+		return res_fail(EINVAL);
+	ct = &m->c[c];
+	if (ct->type != 7 || !ct->bound)
+		return res_fail(EINVAL);
+	rc = default_window(m, ct);
+	if (rc)
+		return res_fail(rc);
+	start = t->offset << t->shift;
+	size = t->size << t->shift;
+	for (unsigned s = 0; s < MODEL_SLOTS; s++) {
+		const struct model_window *w = &ct->win[s];
+
+		if (w->present && w->page_shift <= t->shift && w->start == start &&
+		    window_bytes(w) >= size) {
+			t->att[t->natt].group = id;
+			t->att[t->natt].c = c;
+			t->att[t->natt].slot = s;
+			t->att[t->natt].gen = w->gen;
+			t->natt++;
+			return res_ok(0);
+		}
+	}
+	return res_fail(EINVAL);
+}
+
+struct model_res model_guest_detach(struct model *m, uint64_t liobn, int id)
+{
+	struct model_gtable *t;
+
+	if (id == -1)
+		return res_fail(EBADF);
+	if (id < 0)
+		return res_fail(EINVAL);
+	t = gtable_find(m, liobn);
+	if (!t)
+		return res_fail(EINVAL);
+	for (unsigned a = 0; a < t->natt; a++) {
+		struct model_gatt x = t->att[a];
+
+		if (x.group != id)
+			continue;
+		t->att[a] = t->att[--t->natt];
+		gatt_drop(m, x);
+		return res_ok(0);
+	}
+	return res_fail(ENOENT);
+}
+
+bool model_guest_windows_shared(const struct model *m)
+{
+	for (unsigned t = 0; t < MODEL_GTABLES; t++)
+		for (unsigned a = 0; m->guest.t[t].live && a < m->guest.t[t].natt; a++)
+			for (unsigned u = t + 1; u < MODEL_GTABLES; u++)
+				for (unsigned b = 0; m->guest.t[u].live && b < m->guest.t[u].natt; b++)
+					if (m->guest.t[t].att[a].gen == m->guest.t[u].att[b].gen &&
+					    model_gatt_window(m, &m->guest.t[t].att[a]))
+						return true;
+	return false;
+}
+
+/* spec 5.8 check_ioba with Q2: the whole range. */
+static long gioba(const struct model_gtable *t, uint64_t ioba, uint64_t npages, uint64_t *entry)
+{
+	uint64_t e = ioba >> t->shift;
+
+	if ((ioba & ((1ull << t->shift) - 1)) || e < t->offset || e - t->offset >= t->size ||
+	    npages > t->size - (e - t->offset))
+		return MODEL_H_PARAMETER;
+	*entry = e;
+	return MODEL_H_SUCCESS;
+}
+
+/* The memslot translation of [gpa, gpa + len), inside one slot: 0 or -1. */
+static int gpa_to_ua(const struct model *m, uint64_t gpa, uint64_t len, uint64_t *ua)
+{
+	for (unsigned i = 0; i < MODEL_GSLOTS; i++) {
+		const struct model_gslot *s = &m->guest.slot[i];
+
+		if (s->size && gpa >= s->gpa && gpa - s->gpa < s->size &&
+		    len <= s->size - (gpa - s->gpa)) {
+			*ua = s->ua + (gpa - s->gpa);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static uint64_t gtce_get(const struct model_gtable *t, uint64_t idx)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->e[i].idx == idx)
+			return t->e[i].val;
+	return 0;
+}
+
+static void gtce_set(struct model_gtable *t, uint64_t idx, uint64_t val)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->e[i].idx != idx)
+			continue;
+		if (val)
+			t->e[i].val = val;
+		else
+			t->e[i] = t->e[--t->n];
+		return;
+	}
+	if (!val)
+		return;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 64;
+		t->e = realloc(t->e, t->cap * sizeof(*t->e));
+		if (!t->e)
+			abort();
+	}
+	t->e[t->n].idx = idx;
+	t->e[t->n].val = val;
+	t->n++;
+}
+
 /*
- * TODO (hypercalls, a later session): model the guest path of spec 7 here,
- * on the same windows: model_hcall_put_tce(m, liobn, ioba, tce),
- * model_hcall_put_tce_indirect, model_hcall_stuff_tce, model_hcall_get_tce,
- * returning H_* codes, with the guest-visible table as one more sorted
- * array per LIOBN and the hardware side through entry_set/entries_clear.
+ * The common part of PUT, INDIRECT (@vals: @n values) and STUFF (@vals NULL:
+ * @stuff in every entry): validate every TCE against the memslots and, when
+ * a window is live, the registered regions (whole guest page in one region
+ * whose page size, 4 KiB here, every live window can use, ua aligned to the
+ * largest hardware page); then every live window (once, even if attached
+ * through two groups) gets 2^(guest shift - hardware shift) entries per TCE
+ * (with R or W) or has them cleared; then the guest-visible values.
  */
+static long h_apply(struct model *m, struct model_gtable *t, uint64_t entry, uint64_t n,
+		    const uint64_t *vals, uint64_t stuff)
+{
+	struct model_window *live[MODEL_GATT];
+	unsigned nlive = 0, hs = 0;
+	uint64_t gsize = 1ull << t->shift, *uas = NULL;
+
+	for (unsigned a = 0; a < t->natt; a++) {
+		struct model_window *w = (struct model_window *)model_gatt_window(m, &t->att[a]);
+		bool dup = false;
+
+		if (!w)
+			continue;
+		for (unsigned k = 0; k < nlive; k++)
+			dup |= live[k] == w;
+		if (dup)
+			continue;
+		live[nlive++] = w;
+		if (w->page_shift > hs)
+			hs = w->page_shift;
+	}
+	if (vals) {
+		uas = calloc(n ? n : 1, sizeof(*uas));
+		if (!uas)
+			abort();
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t v = vals[i], gpa = v & ~3ull, ua;
+
+			if (!(v & 3))
+				continue;
+			if ((gpa & (gsize - 1)) || gpa_to_ua(m, gpa, gsize, &ua))
+				goto too_hard;
+			uas[i] = ua;
+			if (!hs)
+				continue;
+			if ((ua & ((1ull << hs) - 1)) || region_lookup(m, ua, gsize) < 0 ||
+			    MODEL_PAGE_SHIFT < hs)
+				goto too_hard;
+		}
+	}
+	for (unsigned k = 0; k < nlive; k++) {
+		struct model_window *w = live[k];
+		unsigned ss = t->shift - w->page_shift;
+
+		if (!vals) {
+			entries_clear(w, entry << ss, n << ss);
+			continue;
+		}
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t v = vals[i];
+			unsigned perm = (v & 2) ? MODEL_READ | MODEL_WRITE : MODEL_READ;
+
+			if (!(v & 3)) {
+				entries_clear(w, (entry + i) << ss, 1ull << ss);
+				continue;
+			}
+			for (uint64_t s = 0; s < 1ull << ss; s++)
+				entry_set(w, ((entry + i) << ss) + s, uas[i] + (s << w->page_shift), perm);
+		}
+	}
+	if (vals) {
+		for (uint64_t i = 0; i < n; i++)
+			gtce_set(t, entry - t->offset + i, vals[i]);
+	} else {
+		uint64_t base = entry - t->offset;
+
+		for (size_t i = 0; i < t->n;)	/* the range's values go, then stuff's */
+			if (t->e[i].idx - base < n)
+				t->e[i] = t->e[--t->n];
+			else
+				i++;
+		for (uint64_t i = 0; stuff && i < n; i++) {	/* none left in the range: append */
+			if (t->n == t->cap) {
+				t->cap = t->cap ? 2 * t->cap : 64;
+				t->e = realloc(t->e, t->cap * sizeof(*t->e));
+				if (!t->e)
+					abort();
+			}
+			t->e[t->n].idx = base + i;
+			t->e[t->n].val = stuff;
+			t->n++;
+		}
+	}
+	free(uas);
+	return MODEL_H_SUCCESS;
+too_hard:
+	free(uas);
+	return MODEL_H_TOO_HARD;
+}
+
+long model_h_put_tce(struct model *m, uint64_t liobn, uint64_t ioba, uint64_t tce)
+{
+	struct model_gtable *t = gtable_find(m, liobn);
+	uint64_t entry;
+
+	if (!t)
+		return MODEL_H_TOO_HARD;
+	if (gioba(t, ioba, 1, &entry))
+		return MODEL_H_PARAMETER;
+	return h_apply(m, t, entry, 1, &tce, 0);
+}
+
+long model_h_put_tce_indirect(struct model *m, uint64_t liobn, uint64_t ioba, uint64_t list,
+			      uint64_t npages)
+{
+	struct model_gtable *t = gtable_find(m, liobn);
+	uint64_t entry, ua, vals[MODEL_LIST_MAX];
+
+	if (!t)
+		return MODEL_H_TOO_HARD;
+	if (npages > MODEL_LIST_MAX || (list & (MODEL_PAGE_SIZE - 1)))
+		return MODEL_H_PARAMETER;
+	if (gioba(t, ioba, npages, &entry))
+		return MODEL_H_PARAMETER;
+	if (gpa_to_ua(m, list, npages * 8, &ua))
+		return MODEL_H_TOO_HARD;
+	/* The copy: every page of the list readable (list is 4 KiB aligned: one page). */
+	if (npages && page_prot(m, ua) < MODEL_RO)
+		return MODEL_H_TOO_HARD;
+	for (uint64_t i = 0; i < npages; i++) {
+		uint64_t be;
+
+		memcpy(&be, (const void *)(uintptr_t)(ua + 8 * i), 8);
+		vals[i] = be64toh(be);
+	}
+	return h_apply(m, t, entry, npages, vals, 0);
+}
+
+long model_h_stuff_tce(struct model *m, uint64_t liobn, uint64_t ioba, uint64_t value,
+		       uint64_t npages)
+{
+	struct model_gtable *t = gtable_find(m, liobn);
+	uint64_t entry;
+
+	if (!t)
+		return MODEL_H_TOO_HARD;
+	if (gioba(t, ioba, npages, &entry))
+		return MODEL_H_PARAMETER;
+	if (value & 3)
+		return MODEL_H_PARAMETER;
+	return h_apply(m, t, entry, npages, NULL, value);
+}
+
+long model_h_get_tce(const struct model *m, uint64_t liobn, uint64_t ioba, uint64_t *out)
+{
+	const struct model_gtable *t = model_guest_table(m, liobn);
+	uint64_t entry;
+
+	if (!t)
+		return MODEL_H_TOO_HARD;
+	if (gioba(t, ioba, 1, &entry))
+		return MODEL_H_PARAMETER;
+	*out = gtce_get(t, entry - t->offset);
+	return MODEL_H_SUCCESS;
+}
+
+bool model_guest_consistent(const struct model *m)
+{
+	for (unsigned ti = 0; ti < MODEL_GTABLES; ti++) {
+		const struct model_gtable *t = &m->guest.t[ti];
+
+		for (unsigned a = 0; t->live && a < t->natt; a++) {
+			const struct model_window *w = model_gatt_window(m, &t->att[a]);
+			unsigned ss;
+
+			if (!w)
+				continue;
+			ss = t->shift - w->page_shift;
+			for (size_t i = 0; i < t->n; i++) {
+				uint64_t v = t->e[i].val, he = (t->offset + t->e[i].idx) << ss, ua = 0;
+				unsigned perm = (v & 2) ? MODEL_READ | MODEL_WRITE : MODEL_READ;
+
+				if ((v & 3) && gpa_to_ua(m, v & ~3ull, 1ull << t->shift, &ua))
+					continue;
+				for (uint64_t k = 0; k < 1ull << ss; k++) {
+					const struct model_entry *e = entry_find(w, he + k);
+
+					if (!(v & 3) ? e != NULL :
+					    !e || e->ua != ua + (k << w->page_shift) || e->perm != perm)
+						return false;
+				}
+			}
+		}
+	}
+	return true;
+}

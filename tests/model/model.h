@@ -41,9 +41,8 @@
  *
  * Not modelled (the harness does not issue them): requests of a second
  * process on an unbound container, fault
- * injection, hugetlb-backed regions (every region's pageshift is 12), and
- * the hypercall path (a later session adds it: see model_hcall_* in the
- * TODO at the end of model.c).
+ * injection, hugetlb-backed regions (every region's pageshift is 12).  The hypercall
+ * path (spec 7, docs/hcall.md) is at the end.
  */
 #ifndef SPAPRTCE_TESTS_MODEL_H
 #define SPAPRTCE_TESTS_MODEL_H
@@ -86,6 +85,7 @@ struct model_window {
 	uint64_t start;		/* bus address */
 	uint64_t it_size;	/* entries */
 	uint64_t charged;	/* pages of locked_vm */
+	uint64_t gen;		/* unique per window created (guest attachments name it) */
 	struct model_entry *e;	/* sorted by entry */
 	size_t n, cap;
 };
@@ -121,7 +121,60 @@ struct model_mem {
 	unsigned char *prot;	/* enum model_prot per system page */
 };
 
+/* ------------------------------------------- the guest hypercall path (spec 7) */
+
+#define MODEL_H_SUCCESS 0
+#define MODEL_H_PARAMETER (-4)
+#define MODEL_H_TOO_HARD 9999
+#define MODEL_GSLOTS 32u	/* memory slots of a guest */
+#define MODEL_GTABLES 8	/* guest TCE tables alive at once (the harness stays below) */
+#define MODEL_GATT 8		/* attachments per table */
+#define MODEL_LIST_MAX 512u	/* H_PUT_TCE_INDIRECT */
+#define MODEL_DEAD 32		/* removed windows still attached */
+
+struct model_gslot {
+	uint64_t gpa, size, ua;	/* size 0: unused */
+};
+
+/* A group's window bound to a guest table: the window is m->c[c].win[slot]
+ * while its gen matches, else dead (removed; its charge waits in dead[]). */
+struct model_gatt {
+	int group, c;
+	unsigned slot;
+	uint64_t gen;
+};
+
+struct model_gtce {
+	uint64_t idx;		/* entry - offset */
+	uint64_t val;		/* never 0 (absent entries read 0) */
+};
+
+struct model_gtable {
+	bool live;
+	uint64_t liobn;
+	unsigned shift;
+	uint64_t offset, size;	/* guest entries */
+	uint64_t charged;	/* pages */
+	unsigned natt;
+	struct model_gatt att[MODEL_GATT];
+	struct model_gtce *e;	/* unsorted */
+	size_t n, cap;
+};
+
+struct model_dead {
+	uint64_t gen, charged;	/* gen 0: unused */
+};
+
+struct model_guest {
+	bool exists;
+	uint64_t stt_header;	/* bytes of a table's descriptor header (an implementation constant) */
+	struct model_gslot slot[MODEL_GSLOTS];
+	struct model_gtable t[MODEL_GTABLES];
+	struct model_dead dead[MODEL_DEAD];
+};
+
 struct model {
+	struct model_guest guest;	/* one guest at most */
 	uint64_t locked_vm;	/* pages */
 	uint64_t limit_pages;	/* RLIMIT_MEMLOCK / 4 KiB */
 	bool cap_ipc_lock;
@@ -246,5 +299,42 @@ int model_table_pages(unsigned page_shift, uint64_t window_size, unsigned levels
 uint64_t model_region_mapped(const struct model *m, int r);
 /* Total entries mapped in every window of every container. */
 uint64_t model_total_mapped(const struct model *m);
+
+/* ------------------------------------------- the guest hypercall path (spec 7) */
+
+/*
+ * docs/hcall.md.  One guest: model_guest_create (with the size of the
+ * library's table header, which KVM's kvmppc_stt_pages charges too),
+ * destroy, memslots, tables by LIOBN, attachments of a group's window.
+ * For attach/detach @id is the group, or -1 for an fd that is not open
+ * (EBADF), -2 for an open fd that is not a group (EINVAL).  The hypercalls
+ * return MODEL_H_* codes; INDIRECT reads the list from process memory
+ * (big-endian values) at the memslot translation of @list.
+ */
+struct model_res model_guest_create(struct model *m, uint64_t stt_header);
+void model_guest_destroy(struct model *m);
+struct model_res model_guest_set_memslot(struct model *m, unsigned slot, uint64_t gpa,
+					 uint64_t size, uint64_t ua);
+struct model_res model_guest_create_table(struct model *m, uint64_t liobn, unsigned shift,
+					  uint64_t offset, uint64_t size);
+struct model_res model_guest_destroy_table(struct model *m, uint64_t liobn);
+struct model_res model_guest_attach(struct model *m, uint64_t liobn, int id);
+struct model_res model_guest_detach(struct model *m, uint64_t liobn, int id);
+long model_h_put_tce(struct model *m, uint64_t liobn, uint64_t ioba, uint64_t tce);
+long model_h_put_tce_indirect(struct model *m, uint64_t liobn, uint64_t ioba, uint64_t list,
+			      uint64_t npages);
+long model_h_stuff_tce(struct model *m, uint64_t liobn, uint64_t ioba, uint64_t value,
+		       uint64_t npages);
+long model_h_get_tce(const struct model *m, uint64_t liobn, uint64_t ioba, uint64_t *out);
+/* The table of @liobn or NULL. */
+const struct model_gtable *model_guest_table(const struct model *m, uint64_t liobn);
+/* The live window of attachment @a, or NULL when dead. */
+const struct model_window *model_gatt_window(const struct model *m, const struct model_gatt *a);
+/* True when two distinct tables write one live window (spapr_guest_check
+ * then legitimately sees the other table's entries). */
+bool model_guest_windows_shared(const struct model *m);
+/* What spapr_guest_check's last invariant says, on the model: every stored
+ * non-zero guest TCE agrees with every live attached window. */
+bool model_guest_consistent(const struct model *m);
 
 #endif
