@@ -151,6 +151,30 @@ static int map_pages(struct spapr_tce *tce, struct dma_req *req, uint64_t vaddr,
 
 static int v1_map_pages(struct spapr_tce *tce, struct dma_req *req, uint64_t vaddr, enum tce_dir dir);
 
+/*
+ * The common start of MAP_DMA and UNMAP_DMA (spec 6.3, steps 1-4): the
+ * container enabled (EPERM), the struct copied (EFAULT), argsz and flags
+ * outside @flags_ok (EINVAL), then the pending default window created.
+ * Both structs begin with argsz and flags.
+ */
+static int dma_begin(struct spapr_tce *tce, void *arg, void *buf, size_t minsz, uint32_t flags_ok)
+{
+	struct {
+		uint32_t argsz;
+		uint32_t flags;
+	} *head = buf;
+	int rc;
+
+	if (!__atomic_load_n(&tce->enabled, __ATOMIC_ACQUIRE))
+		return -EPERM;
+	rc = spapr__copy_in(buf, arg, minsz);
+	if (rc)
+		return rc;
+	if (head->argsz < minsz || (head->flags & ~flags_ok))
+		return -EINVAL;
+	return spapr__default_window(tce);
+}
+
 /* MAP_DMA, v1 and v2: the checks are the same; v1 pins, v2 needs registered memory. */
 int spapr__map_dma(struct spapr_tce *tce, void *arg)
 {
@@ -159,14 +183,7 @@ int spapr__map_dma(struct spapr_tce *tce, void *arg)
 	struct dma_req req;
 	int rc;
 
-	if (!__atomic_load_n(&tce->enabled, __ATOMIC_ACQUIRE))
-		return -EPERM;
-	rc = spapr__copy_in(&m, arg, minsz);
-	if (rc)
-		return rc;
-	if (m.argsz < minsz || (m.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)))
-		return -EINVAL;
-	rc = spapr__default_window(tce);
+	rc = dma_begin(tce, arg, &m, minsz, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 	if (rc)
 		return rc;
 	rc = dma_req_get(tce, m.iova, m.size, m.vaddr, true, m.flags, &req);
@@ -194,14 +211,7 @@ int spapr__unmap_dma(struct spapr_tce *tce, void *arg)
 	struct dma_req req;
 	int rc;
 
-	if (!__atomic_load_n(&tce->enabled, __ATOMIC_ACQUIRE))
-		return -EPERM;
-	rc = spapr__copy_in(&u, arg, minsz);
-	if (rc)
-		return rc;
-	if (u.argsz < minsz || u.flags)
-		return -EINVAL;
-	rc = spapr__default_window(tce);
+	rc = dma_begin(tce, arg, &u, minsz, 0);
 	if (rc)
 		return rc;
 	rc = dma_req_get(tce, u.iova, u.size, 0, false, 0, &req);
