@@ -235,6 +235,28 @@ int emu_phb_get_window(int group, unsigned slot, struct emu_window *w)
 	return rc;
 }
 
+/* Drops way @i of the cache if it holds an entry of @slot in [first, end); true if it did. */
+static bool kill_way(struct emu__endpoint *ep, uint64_t i, unsigned slot, uint64_t first, uint64_t end)
+{
+	struct emu__cache_ent *e = &ep->cache[i];
+	uint64_t set_start, last;
+
+	if (!e->key || key_slot(e->key) != slot || key_entry(e->key) < first || key_entry(e->key) >= end)
+		return false;
+	/* Keep the set's live ways first: close the gap. */
+	set_start = i - i % ep->cache_ways;
+	last = set_start + ep->cache_ways - 1;
+	memmove(e, e + 1, (size_t)(last - i) * sizeof(*e));
+	memset(&ep->cache[last], 0, sizeof(*e));
+	ep->st.cache_entries--;
+	return true;
+}
+
+/*
+ * A range shorter than the cache has sets is looked up entry by entry (the
+ * sets its entries hash to); a longer one is a scan of the whole cache, as
+ * the hardware's invalidate-all-matching would be.  Same result either way.
+ */
 void emu_phb_tce_kill(int group, unsigned slot, uint64_t first_entry, uint64_t npages)
 {
 	uint64_t end, i, n;
@@ -247,19 +269,20 @@ void emu_phb_tce_kill(int group, unsigned slot, uint64_t first_entry, uint64_t n
 	pthread_rwlock_wrlock(&ep->rw);
 	pthread_mutex_lock(&ep->lock);
 	n = (uint64_t)ep->cache_sets * ep->cache_ways;
-	for (i = 0; i < n; i++) {
-		struct emu__cache_ent *e = &ep->cache[i];
+	if (!ep->st.cache_entries) {
+		/* nothing cached */
+	} else if (npages < ep->cache_sets) {
+		for (uint64_t x = first_entry; x < end; x++) {
+			uint64_t base = (uint64_t)(cache_set(ep, cache_key(slot, x)) - ep->cache);
 
-		if (e->key && key_slot(e->key) == slot && key_entry(e->key) >= first_entry &&
-		    key_entry(e->key) < end) {
-			/* Keep the set's live ways first: close the gap. */
-			uint64_t set_start = i - i % ep->cache_ways, last = set_start + ep->cache_ways - 1;
-
-			memmove(e, e + 1, (size_t)(last - i) * sizeof(*e));
-			memset(&ep->cache[last], 0, sizeof(*e));
-			ep->st.cache_entries--;
-			i--;	/* look at what moved into this way */
+			for (i = base; i < base + ep->cache_ways; i++)
+				if (kill_way(ep, i, slot, x, x + 1))
+					break;	/* an entry is cached in one way at most */
 		}
+	} else {
+		for (i = 0; i < n; i++)
+			if (kill_way(ep, i, slot, first_entry, end))
+				i--;	/* look at what moved into this way */
 	}
 	ep->st.kills++;
 	ep->st.killed_pages += npages;

@@ -19,7 +19,10 @@
  * batch flushes early (a kill, then the give-back), so an operation across
  * very many regions issues a few kills instead of one.
  */
+#include <endian.h>
+
 #include "spapr/spapr_priv.h"
+#include "util/simd.h"
 
 void spapr__drops_init(struct spapr_drops *d, struct spapr_window *w)
 {
@@ -116,6 +119,54 @@ void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n)
 			j++;
 		}
 		tce_kill_batch_add(&d->kill, first, old[j - 1].entry - first + 1);
+		add_run(d, r, NULL, j - i);
+		i = j;
+	}
+	mmreg_read_unlock();
+}
+
+/*
+ * Old shadow entries as tce_table_store reports them (big-endian uas, 0 where
+ * nothing was mapped): one lookup and one (region, count) per run of one
+ * region.  The caller kills their entries (the store's whole range).  v2.
+ */
+void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n)
+{
+	struct mmreg_mm *mm = d->w->tce->mm;
+	uint64_t psize = 1ull << d->w->page_shift;
+	size_t i = 0;
+
+	while (i < n && !old_be[i])
+		i++;
+	if (i == n)
+		return;
+	mmreg_read_lock();
+	while (i < n) {
+		uint64_t ua = be64toh(old_be[i]), lo, hi;
+		struct mmreg_region *r;
+		size_t j;
+
+		if (!ua) {
+			i++;
+			continue;
+		}
+		r = mmreg_region_lookup(mm, ua, psize);
+		if (!r) {
+			i++;	/* the count was never ours (the checkers would say so) */
+			continue;
+		}
+		lo = mmreg_region_ua(r);
+		hi = lo + (mmreg_region_entries(r) << EMU_PAGE_SHIFT) - psize;
+		/* Usually a run of consecutive pages (what one store wrote) ... */
+		j = i + util_be64_seq_len(old_be + i, ua, psize,
+					  n - i < (hi - ua) / psize + 1 ? n - i : (hi - ua) / psize + 1);
+		/* ... else any entries still inside the region. */
+		for (; j < n; j++) {
+			uint64_t u = be64toh(old_be[j]);
+
+			if (u < lo || u > hi)
+				break;	/* 0 too */
+		}
 		add_run(d, r, NULL, j - i);
 		i = j;
 	}

@@ -38,8 +38,23 @@
 #include "spapr/spapr_priv.h"
 #include "util/fail.h"
 #include "util/range.h"
+#include "util/simd.h"
 
 #define HPA_CHUNK 512u
+
+/*
+ * A run of the call's TCEs that one tce_table_store (or unmap) can write:
+ * either TCEs without permission (they clear), or TCEs of consecutive guest
+ * pages with one direction inside one memslot and, when a window is live,
+ * one registered region.  A guest's list is usually one run: Linux builds it
+ * from the pages of one contiguous buffer.
+ */
+struct hrun {
+	uint64_t i, n;			/* TCEs [i, i + n) of the call */
+	uint64_t ua;			/* ua of TCE i's guest page; 0: the run clears */
+	enum tce_dir dir;
+	struct mmreg_region *reg;	/* when a window is live and the run maps */
+};
 
 struct hreq {
 	struct spapr_guest *guest;
@@ -49,14 +64,9 @@ struct hreq {
 	uint64_t n;			/* guest TCEs */
 	const uint64_t *tce;		/* n values; NULL for STUFF */
 	uint64_t stuff;			/* STUFF's value */
-	uint64_t ua[SPAPR_TCE_LIST_MAX];		/* 0: the TCE unmaps */
-	struct mmreg_region *reg[SPAPR_TCE_LIST_MAX];	/* when a window is live */
+	unsigned nruns;
+	struct hrun run[SPAPR_TCE_LIST_MAX];
 };
-
-static uint64_t tce_at(const struct hreq *q, uint64_t i)
-{
-	return q->tce ? q->tce[i] : q->stuff;
-}
 
 /* spec 5.8 check_ioba, with Q2: the whole range, without overflow. */
 static long check_ioba(const struct spapr_hcall_table *t, uint64_t ioba, uint64_t npages,
@@ -82,51 +92,63 @@ static unsigned live_max_shift(const struct hreq *q)
 	return m;
 }
 
-/* Phase 1.  In the mmreg read section. */
+/*
+ * Phase 1, in the mmreg read section: cuts the list into runs, checking
+ * each run once: alignment, memslot, a registered region covering it with a
+ * page size every live window can use.  Inside a run the checks of its
+ * first TCE hold for all: the guest pages are consecutive, the run stops at
+ * the memslot's and the region's end, and every window's page divides the
+ * guest page.  The first failure returns; nothing was touched.
+ */
 static long validate(struct hreq *q)
 {
-	const uint64_t *restrict tce = q->tce;
-	uint64_t *restrict uas = q->ua;
-	struct mmreg_region **restrict regs = q->reg;
+	const uint64_t *tce = q->tce;
 	unsigned gs = q->t->page_shift, hs = live_max_shift(q), hint = 0;
-	uint64_t gsize = 1ull << gs, n = q->n, sgpa = 0, send = 0, sua = 0, rua = 0, rend = 0;
+	uint64_t gsize = 1ull << gs, n = q->n, i = 0, rua = 0, rend = 0;
 	struct mmreg_region *r = NULL;
 
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t v = tce[i], gpa = v & ~TCE_PCI_RW, ua;
+	q->nruns = 0;
+	while (i < n) {
+		struct hrun *run = &q->run[q->nruns++];
+		const struct spapr_guest_memslot *ms;
+		uint64_t v = tce[i], gpa = v & ~TCE_PCI_RW, ua, lim, k;
 
-		uas[i] = 0;
-		regs[i] = NULL;
-		if (!(v & TCE_PCI_RW))
-			continue;	/* "userspace may poison the table": an unmap */
-		if (!util_is_aligned(gpa, gs))
-			return H_TOO_HARD;
-		/* A list usually stays in one memslot and one region: try the last ones first. */
-		if (gpa >= sgpa && gpa < send && gsize <= send - gpa) {
-			ua = sua + (gpa - sgpa);
-		} else {
-			const struct spapr_guest_memslot *ms;
-
-			if (spapr__hcall_gpa_to_ua(q->guest, gpa, gsize, &ua, &hint))
-				return H_TOO_HARD;
-			ms = &q->guest->slots[hint];
-			sgpa = ms->gpa;
-			send = ms->gpa + ms->size;
-			sua = ms->ua;
-		}
-		uas[i] = ua;
-		if (!hs)
+		run->i = i;
+		run->reg = NULL;
+		if (!(v & TCE_PCI_RW)) {
+			/* "userspace may poison the table": these clear */
+			for (k = i + 1; k < n && !(tce[k] & TCE_PCI_RW); k++)
+				;
+			run->ua = 0;
+			run->n = k - i;
+			i = k;
 			continue;
-		if (!util_is_aligned(ua, hs))
-			return H_TOO_HARD;
-		if (!r || ua < rua || ua >= rend || gsize > rend - ua) {
-			r = mmreg_region_lookup(q->guest->mm, ua, gsize);
-			if (!r || mmreg_region_pageshift(r) < hs)
-				return H_TOO_HARD;
-			rua = mmreg_region_ua(r);
-			rend = rua + (mmreg_region_entries(r) << EMU_PAGE_SHIFT);
 		}
-		regs[i] = r;
+		if (!util_is_aligned(gpa, gs) || spapr__hcall_gpa_to_ua(q->guest, gpa, gsize, &ua, &hint))
+			return H_TOO_HARD;
+		ms = &q->guest->slots[hint];
+		lim = (ms->gpa + ms->size - gpa) >> gs;	/* whole guest pages left in the memslot */
+		if (hs) {
+			if (!util_is_aligned(ua, hs))
+				return H_TOO_HARD;
+			if (!r || ua < rua || ua >= rend || gsize > rend - ua) {
+				r = mmreg_region_lookup(q->guest->mm, ua, gsize);
+				if (!r || mmreg_region_pageshift(r) < hs)
+					return H_TOO_HARD;
+				rua = mmreg_region_ua(r);
+				rend = rua + (mmreg_region_entries(r) << EMU_PAGE_SHIFT);
+			}
+			if ((rend - ua) >> gs < lim)
+				lim = (rend - ua) >> gs;
+			run->reg = r;
+		}
+		if (n - i < lim)
+			lim = n - i;
+		k = i + 1 + util_seq_len(tce + i + 1, v + gsize, gsize, lim - 1);
+		run->ua = ua;
+		run->dir = tce_dir_from_bits(v);
+		run->n = k - i;
+		i = k;
 	}
 	return H_SUCCESS;
 }
@@ -178,7 +200,7 @@ static unsigned sub_shift(const struct hreq *q, unsigned j)
 	return q->t->page_shift - q->l.w[j]->page_shift;
 }
 
-/* Levels for every mapping run, in every live window. */
+/* Levels for every stretch of mapping runs, in every live window. */
 static int prepare_levels(struct hreq *q)
 {
 	for (unsigned j = 0; j < q->l.n; j++) {
@@ -186,39 +208,39 @@ static int prepare_levels(struct hreq *q)
 
 		if (!q->l.live[j])
 			continue;
-		for (uint64_t i = 0, k; i < q->n; i = k) {
+		for (unsigned x = 0, y; x < q->nruns; x = y) {
+			uint64_t n = 0;
 			int rc;
 
-			for (k = i; k < q->n && q->ua[k]; k++)
-				;
-			if (k > i) {
-				rc = tce_table_reserve(q->l.w[j]->table, (q->entry + i) << ss,
-						       (k - i) << ss);
-				if (rc)
-					return rc;
-			} else {
-				k = i + 1;
+			for (y = x; y < q->nruns && q->run[y].ua; y++)
+				n += q->run[y].n;
+			if (y == x) {
+				y++;
+				continue;
 			}
+			rc = tce_table_reserve(q->l.w[j]->table, (q->entry + q->run[x].i) << ss, n << ss);
+			if (rc)
+				return rc;
 		}
 	}
 	return 0;
 }
 
-/* Gives back the counts of windows [0, upto_j) and of TCEs [0, upto_i) of window upto_j. */
-static void counts_sub(struct hreq *q, unsigned upto_j, uint64_t upto_i)
+/* Gives back the counts of windows [0, upto_j) and of runs [0, upto_x) of window upto_j. */
+static void counts_sub(struct hreq *q, unsigned upto_j, unsigned upto_x)
 {
 	for (unsigned j = 0; j <= upto_j && j < q->l.n; j++) {
-		uint64_t end = j == upto_j ? upto_i : q->n;
+		unsigned end = j == upto_j ? upto_x : q->nruns;
 
 		if (!q->l.live[j])
 			continue;
-		for (uint64_t i = 0; i < end; i++)
-			if (q->reg[i])
-				mmreg_region_mapped_sub(q->reg[i], 1ull << sub_shift(q, j));
+		for (unsigned x = 0; x < end; x++)
+			if (q->run[x].reg)
+				mmreg_region_mapped_sub(q->run[x].reg, q->run[x].n << sub_shift(q, j));
 	}
 }
 
-/* One count per hardware entry to be written; one atomic per run of one region. */
+/* One count per hardware entry to be written; one atomic per run. */
 static int prepare_counts(struct hreq *q)
 {
 	for (unsigned j = 0; j < q->l.n; j++) {
@@ -226,11 +248,9 @@ static int prepare_counts(struct hreq *q)
 
 		if (!q->l.live[j])
 			continue;
-		for (uint64_t i = 0, k; i < q->n; i = k) {
-			for (k = i + 1; k < q->n && q->reg[k] == q->reg[i]; k++)
-				;
-			if (q->reg[i] && mmreg_region_mapped_add(q->reg[i], (k - i) << ss)) {
-				counts_sub(q, j, i);
+		for (unsigned x = 0; x < q->nruns; x++) {
+			if (q->run[x].reg && mmreg_region_mapped_add(q->run[x].reg, q->run[x].n << ss)) {
+				counts_sub(q, j, x);
 				return -ENXIO;
 			}
 		}
@@ -238,122 +258,113 @@ static int prepare_counts(struct hreq *q)
 	return 0;
 }
 
-/* Consecutive mapping TCEs from @i that form one run: contiguous ua, one region, one direction. */
-static uint64_t map_run_end(const struct hreq *q, uint64_t i)
+/*
+ * The values of hardware entries [c0, c0 + cn) of the call (counted in
+ * window @j's pages from the call's first entry): each run's hpas and uas,
+ * or zeros for a run that clears.  *x is the run holding c0; it moves on.
+ * Runs of consecutive pages are filled four entries at a time, scattered
+ * TCEs one by one, so a list of either kind costs one store per chunk.
+ */
+static void fill_chunk(const struct hreq *q, unsigned j, unsigned *x, uint64_t c0, uint64_t cn,
+		       uint64_t *hwv, uint64_t *shv)
 {
-	const uint64_t *uas = q->ua;
-	struct mmreg_region *const *regs = q->reg;
-	uint64_t gsize = 1ull << q->t->page_shift, n = q->n, k, ua = uas[i];
-	struct mmreg_region *r = regs[i];
-	uint64_t dir = tce_at(q, i) & TCE_PCI_RW;
+	unsigned ss = sub_shift(q, j), hs = q->l.w[j]->page_shift;
+	uint64_t pos = 0;
 
-	if (!q->tce)
-		return i + 1;	/* STUFF never maps */
-	for (k = i + 1; k < n; k++) {
-		ua += gsize;
-		if (regs[k] != r || uas[k] != ua || (q->tce[k] & TCE_PCI_RW) != dir)
-			break;
+	while (pos < cn) {
+		const struct hrun *run = &q->run[*x];
+		uint64_t rs = run->i << ss, re = (run->i + run->n) << ss, from = c0 + pos;
+		uint64_t cnt = (re < c0 + cn ? re : c0 + cn) - from;
+
+		if (!run->ua) {
+			memset(hwv + pos, 0, cnt * sizeof(uint64_t));
+			memset(shv + pos, 0, cnt * sizeof(uint64_t));
+		} else {
+			uint64_t ua = run->ua + ((from - rs) << hs), bits = tce_dir_to_bits(run->dir);
+
+			/* Cannot fail: validate checked the range and the page size. */
+			mmreg_region_ua_to_hpas(run->reg, ua, cnt, hs, hwv + pos);
+			if (cnt < 8) {
+				for (uint64_t k = 0; k < cnt; k++) {
+					hwv[pos + k] = htobe64(hwv[pos + k] | bits);
+					shv[pos + k] = htobe64(ua + (k << hs));
+				}
+			} else {
+				util_be64_or(hwv + pos, bits, cnt);
+				util_be64_seq(shv + pos, ua, 1ull << hs, cnt);
+			}
+		}
+		pos += cnt;
+		if (from + cnt == re)
+			(*x)++;
 	}
-	return k;
-}
-
-/* Writes entries [entry, entry + npages) of window @w from @ua on; *written: how many. */
-static int map_sub(struct spapr_window *w, struct mmreg_region *r, uint64_t entry, uint64_t npages,
-		   uint64_t ua, enum tce_dir dir, struct spapr_drops *d, uint64_t *written)
-{
-	unsigned hs = w->page_shift;
-	uint64_t hpas[HPA_CHUNK], k = 0;
-	int rc = 0;
-
-
-	while (k < npages) {
-		uint64_t n = npages - k < HPA_CHUNK ? npages - k : HPA_CHUNK;
-
-		/* Cannot fail: validate checked the range and the page size. */
-		mmreg_region_ua_to_hpas(r, ua + (k << hs), n, hs, hpas);
-		rc = tce_table_map(w->table, entry + k, n, hpas, ua + (k << hs), dir, TCE_MAP_EXCLUSIVE,
-				   NULL, spapr__drops_old, d);
-		if (rc)
-			break;
-		k += n;
-	}
-	*written = k;
-	return rc;
 }
 
 /*
- * Phase 3 for window @j: map or unmap every TCE, one kill over the whole
- * call.  Fails only if a write that prepare made safe fails anyway; then
- * *done says how many TCEs were written, and *partial how many hardware
- * entries of the next one's run.
+ * Phase 3 for window @j: every entry of the call, a chunk at a time, the
+ * replaced entries to a drops batch, one kill over the whole call.  Fails
+ * only if a store that prepare made safe fails anyway; then *done says how
+ * many hardware entries were written (whole chunks).
  */
-static int apply_window(struct hreq *q, unsigned j, uint64_t *done, uint64_t *partial)
+static int apply_window(struct hreq *q, unsigned j, uint64_t *done)
 {
 	struct spapr_window *w = q->l.w[j];
-	unsigned ss = sub_shift(q, j);
+	unsigned ss = sub_shift(q, j), x = 0;
+	uint64_t hwv[HPA_CHUNK], shv[HPA_CHUNK], old[HPA_CHUNK], total = q->n << ss, c0 = 0, cn;
 	struct spapr_drops d;
-	uint64_t i = 0, k;
 	int rc = 0;
 
-	*partial = 0;
 	spapr__drops_init(&d, w);
 	if (!q->tce) {
-		tce_table_unmap(w->table, q->entry << ss, q->n << ss, NULL, spapr__drops_old, &d, NULL);
-		i = q->n;
+		tce_table_unmap(w->table, q->entry << ss, total, NULL, spapr__drops_old, &d, NULL);
+		c0 = total;
 	}
-	while (i < q->n) {
-		if (!q->ua[i]) {
-			for (k = i + 1; k < q->n && !q->ua[k]; k++)
-				;
-			tce_table_unmap(w->table, (q->entry + i) << ss, (k - i) << ss, NULL,
-					spapr__drops_old, &d, NULL);
-		} else {
-			k = map_run_end(q, i);
-			rc = map_sub(w, q->reg[i], (q->entry + i) << ss, (k - i) << ss, q->ua[i],
-				     tce_dir_from_bits(tce_at(q, i)), &d, partial);
-			if (rc)
-				break;
-		}
-		i = k;
+	for (; c0 < total; c0 += cn) {
+		cn = total - c0 < HPA_CHUNK ? total - c0 : HPA_CHUNK;
+		fill_chunk(q, j, &x, c0, cn, hwv, shv);
+		rc = tce_table_store(w->table, (q->entry << ss) + c0, cn, hwv, shv, old);
+		if (rc)
+			break;
+		spapr__drops_uas(&d, old, cn);
 	}
-	*done = i;
-	tce_kill_batch_add(&d.kill, q->entry << ss, q->n << ss);
+	*done = c0;
+	tce_kill_batch_add(&d.kill, q->entry << ss, total);
 	spapr__drops_flush(&d);
 	return rc;
 }
 
 /*
- * The unexpected: a write failed after prepare.  Keep the bookkeeping exact:
+ * The unexpected: a store failed after prepare.  Keep the bookkeeping exact:
  * clear this call's range in windows [0, j] (the clear gives back the counts
- * of what was written), give back the counts not used: TCEs [done, n) of
- * window j less the @partial entries written of the run at done, and all of
- * the later windows.  Replaced entries are lost, as in MAP_DMA's rollback.
+ * of what was written), and give back the counts not used: window j's from
+ * hardware entry @done on, and all of the later windows'.  Replaced entries
+ * are lost, as in MAP_DMA's rollback.
  */
-static void apply_rollback(struct hreq *q, unsigned j, uint64_t done, uint64_t partial)
+static void apply_rollback(struct hreq *q, unsigned j, uint64_t done)
 {
-	for (unsigned x = 0; x <= j; x++) {
+	for (unsigned y = 0; y <= j; y++) {
 		struct spapr_drops d;
-		unsigned ss = sub_shift(q, x);
+		unsigned ss = sub_shift(q, y);
 
-		if (!q->l.live[x])
+		if (!q->l.live[y])
 			continue;
-		spapr__drops_init(&d, q->l.w[x]);
-		tce_table_unmap(q->l.w[x]->table, q->entry << ss, q->n << ss, &d.kill,
+		spapr__drops_init(&d, q->l.w[y]);
+		tce_table_unmap(q->l.w[y]->table, q->entry << ss, q->n << ss, &d.kill,
 				spapr__drops_old, &d, NULL);
 		spapr__drops_flush(&d);
 	}
-	for (unsigned x = j; x < q->l.n; x++) {
-		if (!q->l.live[x])
-			continue;
-		for (uint64_t i = x == j ? done : 0; i < q->n; i++) {
-			uint64_t c = 1ull << sub_shift(q, x), used = 0;
+	for (unsigned y = j; y < q->l.n; y++) {
+		unsigned ss = sub_shift(q, y);
 
-			if (x == j) {
-				used = partial < c ? partial : c;
-				partial -= used;
-			}
-			if (q->reg[i] && c > used)
-				mmreg_region_mapped_sub(q->reg[i], c - used);
+		if (!q->l.live[y])
+			continue;
+		for (unsigned x = 0; x < q->nruns; x++) {
+			uint64_t rs = q->run[x].i << ss, re = (q->run[x].i + q->run[x].n) << ss;
+
+			if (y == j && rs < done)
+				rs = done;
+			if (q->run[x].reg && re > rs)
+				mmreg_region_mapped_sub(q->run[x].reg, re - rs);
 		}
 	}
 }
@@ -368,18 +379,15 @@ static void store_guest(struct hreq *q)
 		uint64_t idx = base + i, off = idx % SPAPR_HCALL_TCES_PER_PAGE;
 		uint64_t *page = __atomic_load_n(&t->pages[idx / SPAPR_HCALL_TCES_PER_PAGE],
 						 __ATOMIC_RELAXED);
-		uint64_t end = i + SPAPR_HCALL_TCES_PER_PAGE - off;
+		uint64_t n = SPAPR_HCALL_TCES_PER_PAGE - off;
 
-		if (end > q->n)
-			end = q->n;
-		if (page && q->tce) {
-			for (; i < end; i++, off++)
-				__atomic_store_n(&page[off], q->tce[i], __ATOMIC_RELAXED);
-		} else if (page) {
-			for (; i < end; i++, off++)
-				__atomic_store_n(&page[off], q->stuff, __ATOMIC_RELAXED);
-		}
-		i = end;
+		if (n > q->n - i)
+			n = q->n - i;
+		if (page && q->tce)
+			util_store_copy(page + off, q->tce + i, n);
+		else if (page)
+			util_store_fill(page + off, q->stuff, n);
+		i += n;
 	}
 }
 
@@ -387,7 +395,7 @@ static void store_guest(struct hreq *q)
 static long hreq_run(struct hreq *q)
 {
 	long ret = H_SUCCESS;
-	uint64_t done, partial;
+	uint64_t done;
 	int rc;
 
 	pthread_mutex_lock(&q->t->lock);
@@ -399,18 +407,22 @@ static long hreq_run(struct hreq *q)
 		ret = H_TOO_HARD;
 	if (ret == H_SUCCESS && q->tce && prepare_counts(q))
 		ret = H_TOO_HARD;	/* a region is being released */
-	mmreg_read_unlock();	/* the counts we hold keep the regions alive */
 	for (unsigned j = 0; ret == H_SUCCESS && j < q->l.n; j++) {
 		if (!q->l.live[j])
 			continue;
-		rc = apply_window(q, j, &done, &partial);
+		rc = apply_window(q, j, &done);
 		if (rc) {
-			apply_rollback(q, j, done, partial);
+			apply_rollback(q, j, done);
 			ret = H_HARDWARE;
 		}
 	}
 	if (ret == H_SUCCESS)
 		store_guest(q);
+	/*
+	 * The read section spans the whole call (the drops look regions up
+	 * too): one barrier per hypercall, nested sections are free.
+	 */
+	mmreg_read_unlock();
 	spapr__hcall_unlock(&q->l);
 	pthread_mutex_unlock(&q->t->lock);
 	return ret;
@@ -433,6 +445,7 @@ static long hreq_begin(struct hreq *q, struct spapr_guest *guest, uint64_t liobn
 	if (ret != H_SUCCESS)
 		pthread_rwlock_unlock(&guest->lock);
 	q->n = npages;
+	q->nruns = 0;
 	return ret;
 }
 
@@ -450,24 +463,30 @@ long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, u
 }
 
 /*
- * Copies the guest's TCE list (at @ua, @len bytes) once.  A list inside a
- * registered region lies in pinned memory that cannot fault, so a plain
- * memcpy is safe there (a process that unmaps registered memory is outside
- * the model, see docs/emu.md); elsewhere the copy goes through
- * process_vm_readv, which fails instead of faulting.  The memcpy saves a
- * system call of a few microseconds per hypercall, about half of an
- * INDIRECT of 512 entries.  Returns 0 or -EFAULT.
+ * Copies the guest's TCE list (at @ua, @n entries) once, in host byte order.
+ * A list inside a registered region lies in pinned memory that cannot
+ * fault, so it is read in place there (a process that unmaps registered
+ * memory is outside the model, see docs/emu.md); elsewhere the copy goes
+ * through process_vm_readv, which fails instead of faulting.  Reading in
+ * place saves a system call of a few microseconds per hypercall, more than
+ * an INDIRECT of 512 entries costs otherwise.  Returns 0 or -EFAULT.
  */
-static int list_copy(struct spapr_guest *guest, uint64_t *list, uint64_t ua, uint64_t len)
+static int list_copy(struct spapr_guest *guest, uint64_t *list, uint64_t ua, uint64_t n)
 {
 	bool pinned;
+	int rc = 0;
 
 	mmreg_read_lock();
-	pinned = mmreg_region_lookup(guest->mm, ua, len) != NULL;
+	pinned = mmreg_region_lookup(guest->mm, ua, n * sizeof(uint64_t)) != NULL;
 	if (pinned)
-		memcpy(list, (const void *)(uintptr_t)ua, len);
+		util_be64_copy(list, (const uint64_t *)(uintptr_t)ua, n);
 	mmreg_read_unlock();
-	return pinned ? 0 : spapr__copy_in(list, (const void *)(uintptr_t)ua, len);
+	if (!pinned) {
+		rc = spapr__copy_in(list, (const void *)(uintptr_t)ua, n * sizeof(uint64_t));
+		if (!rc)
+			util_be64_copy(list, list, n);
+	}
+	return rc;
 }
 
 long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
@@ -476,30 +495,28 @@ long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_
 	uint64_t list[SPAPR_TCE_LIST_MAX], ua;
 	unsigned hint = 0;
 	struct hreq q;
-	long ret;
+	long ret = hreq_begin(&q, guest, liobn, ioba, npages);
 
-	pthread_rwlock_rdlock(&guest->lock);
-	ret = spapr__hcall_table_find(guest, liobn) ? H_SUCCESS : H_TOO_HARD;
-	pthread_rwlock_unlock(&guest->lock);
-	if (ret != H_SUCCESS)
-		return ret;
-	if (npages > SPAPR_TCE_LIST_MAX || !util_is_aligned(tce_list, 12))
+	if (ret == H_TOO_HARD)
+		return ret;	/* an unknown LIOBN goes to userspace before any check */
+	if (npages > SPAPR_TCE_LIST_MAX || !util_is_aligned(tce_list, 12)) {
+		if (ret == H_SUCCESS)
+			pthread_rwlock_unlock(&guest->lock);
 		return H_PARAMETER;
-	ret = hreq_begin(&q, guest, liobn, ioba, npages);
+	}
 	if (ret != H_SUCCESS)
 		return ret;
 	/* The one read of the list: the guest may rewrite it at any time from now on. */
+	mmreg_read_lock();	/* one section for the copy and the call */
 	if (spapr__hcall_gpa_to_ua(guest, tce_list, npages * sizeof(uint64_t), &ua, &hint) ||
 	    util_should_fail("spapr_hcall_list") ||
-	    list_copy(guest, list, ua, npages * sizeof(uint64_t))) {
+	    list_copy(guest, list, ua, npages)) {
 		ret = H_TOO_HARD;
-		goto out_unlock;
+	} else {
+		q.tce = list;
+		ret = hreq_run(&q);
 	}
-	for (uint64_t i = 0; i < npages; i++)
-		list[i] = be64toh(list[i]);
-	q.tce = list;
-	ret = hreq_run(&q);
-out_unlock:
+	mmreg_read_unlock();
 	pthread_rwlock_unlock(&guest->lock);
 	return ret;
 }

@@ -217,6 +217,8 @@ struct spapr_drops {
 
 void spapr__drops_init(struct spapr_drops *d, struct spapr_window *w);
 void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n);
+/* Old shadow entries of tce_table_store (big-endian, 0: none); the caller kills them. */
+void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n);
 void spapr__drops_flush(struct spapr_drops *d);
 int spapr__tce_create(struct spapr_tce *tce, void *arg);
 int spapr__tce_remove(struct spapr_tce *tce, void *arg);

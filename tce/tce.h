@@ -381,6 +381,33 @@ int tce_table_map(struct tce_table *t, uint64_t entry, uint64_t npages, const ui
 		  tce_old_fn old_fn, void *old_ctx);
 
 /*
+ * tce_table_store - write a run of entries as their only writer (the
+ * hypercall path): the caller holds every level a valid entry needs
+ * (tce_table_reserve) and kills the run itself.
+ * @entry, @npages: the run, npages > 0
+ * @hw_be:  @npages hardware entries as stored (big-endian hpa | READ [|
+ *          WRITE]), or 0 to clear
+ * @sh_be:  @npages shadow entries as stored (big-endian ua), 0 exactly where
+ *          @hw_be is 0 (invariant T2)
+ * @old_be: receives, for each entry, the shadow entry it replaced,
+ *          big-endian as stored: 0 where the entry was not valid (T2), else
+ *          the old ua
+ *
+ * The caller guarantees that no other thread writes these entries during the
+ * call (as TCE_MAP_EXCLUSIVE).  Within each leaf block the shadow entries
+ * are stored before the hardware ones; a missing block that would only
+ * receive zeros is left missing.  Nothing is added to a kill batch and no
+ * callback runs: finding the regions of the old uas is the caller's.  The
+ * values are trusted; test builds (SPAPRTCE_DEBUG) check each against T2,
+ * READ and alignment and return -EINVAL.
+ * Returns 0, -EINVAL (run outside the table or empty), -ENOMEM (a valid
+ * entry's level is missing: it was not reserved).  On failure no entry
+ * changed.  No lock.
+ */
+int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hw_be,
+		    const uint64_t *sh_be, uint64_t *old_be);
+
+/*
  * tce_table_unmap - clear a run of entries (the bulk clear of UNMAP_DMA and
  * window removal).
  * @entry, @npages: the run, npages > 0

@@ -362,6 +362,84 @@ START_TEST(t65_indirect_checks_and_all_or_nothing)
 }
 END_TEST
 
+/*
+ * INDIRECT cuts its list into runs (spapr/hcall_put.c): a progression of
+ * guest pages is stored as one run until a memslot or a region ends, or the
+ * direction changes; permission-less TCEs clear; anything else is a run of
+ * its own.  Every entry must come out as if stored one by one, and the
+ * regions' counts must follow, also when a second list replaces entries of
+ * two regions at once.
+ */
+START_TEST(t_indirect_runs)
+{
+	uint8_t *ram2 = tu_map_aligned(16, 16);
+	const uint64_t slot2 = RAM_SIZE;	/* memslot 1: [4 MiB, 4 MiB + 64 KiB) -> ram2 */
+	uint64_t tces[20], want_ua[20];
+	unsigned i, in_ram = 0, in_ram2 = 0;
+
+	TU_OK(tu_register(C, ram2, 16 * PS));
+	TU_OK(E(spapr_guest_set_memslot(V, 1, slot2, 16 * PS, ram2)));
+	/* 0-3: one gpa progression across the memslot (and region) boundary. */
+	for (i = 0; i < 4; i++)
+		tces[i] = (slot2 - 2 * PS + i * PS) | RW;
+	tces[4] = 0;			/* 4-5: clear */
+	tces[5] = 0x5000;		/* poison: no permission */
+	for (i = 6; i < 10; i++)	/* 6-9: pages in reverse order */
+		tces[i] = ((20 - i) * PS) | RW;
+	for (i = 10; i < 14; i++)	/* 10-13: a progression, the direction changes at 12 */
+		tces[i] = ((40 + i) * PS) | (i < 12 ? RW : TCE_PCI_READ);
+	tces[14] = (60 * PS) | TCE_PCI_WRITE;	/* stored READ | WRITE */
+	for (i = 15; i < 20; i++)	/* 15-19: back in memslot 1, a progression */
+		tces[i] = (slot2 + (i - 15) * PS) | TCE_PCI_READ;
+	list_write(LIST_GPA, tces, 20);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 100 * PS, LIST_GPA, 20), H_SUCCESS);
+	for (i = 0; i < 20; i++) {
+		uint64_t gpa = tces[i] & ~RW, ua = 0, want_hw = 0, got_ua;
+
+		if (tces[i] & RW) {
+			bool two = gpa >= slot2;
+
+			ua = two ? (uintptr_t)ram2 + (gpa - slot2) : (uintptr_t)RAM + gpa;
+			want_hw = emu_mem_ua_to_hpa(ua, 12) | ((tces[i] & TCE_PCI_WRITE) ? RW : TCE_PCI_READ);
+			*(two ? &in_ram2 : &in_ram) += 1;
+		}
+		want_ua[i] = ua;
+		ck_assert_uint_eq(tu_entry(C, 0, 100 + i, &got_ua), want_hw);
+		ck_assert_uint_eq(got_ua, ua);
+		ck_assert_uint_eq(get(V, L32, (100 + i) * PS), tces[i]);
+	}
+	ck_assert_uint_eq(in_ram, 2 + 4 + 4 + 1);
+	ck_assert_uint_eq(in_ram2, 2 + 5);
+	ck_assert_uint_eq(mapped(), 1 + in_ram);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(ram2)), 1 + in_ram2);
+	/* A device sees each entry's page: entry 2 is ram2's first page. */
+	ram2[0] = 0x5a;
+	{
+		uint8_t b = 0;
+
+		TU_OK(emu_dma_read(0, 102 * PS, &b, 1));
+		ck_assert_uint_eq(b, 0x5a);
+	}
+
+	/* One progression in RAM replaces them all: ram2's counts come back. */
+	for (i = 0; i < 20; i++)
+		tces[i] = ((200 + i) * PS) | RW;
+	list_write(LIST_GPA, tces, 20);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 100 * PS, LIST_GPA, 20), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 1 + 20);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(ram2)), 1);
+	for (i = 0; i < 20; i++)
+		ck_assert_uint_eq(tu_entry(C, 0, 100 + i, NULL), hpa_of((200 + i) * PS) | RW);
+	(void)want_ua;
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 100 * PS, 0, 20), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 1);
+	check_ok(V);
+	TU_OK(E(spapr_guest_set_memslot(V, 1, slot2, 0, ram2)));
+	TU_OK(tu_unregister(C, ram2, 16 * PS));
+	tu_unmap(ram2, 16);
+}
+END_TEST
+
 START_TEST(t_indirect_list_reads_fault_safely)
 {
 	uint64_t tce = 0x1000 | RW;
@@ -736,6 +814,7 @@ static Suite *hcall_suite(void)
 	tcase_add_test(t, t64_subpages_one_kill);
 	tcase_add_test(t, t_put_then_device_dma);
 	tcase_add_test(t, t65_indirect_checks_and_all_or_nothing);
+	tcase_add_test(t, t_indirect_runs);
 	tcase_add_test(t, t_indirect_list_reads_fault_safely);
 	tcase_add_test(t, t_indirect_failures_change_nothing);
 	tcase_add_test(t, t66_stuff);

@@ -13,6 +13,7 @@
 #include "emu/mem.h"
 #include "tce/tce.h"
 #include "tests/testutil.h"
+#include "util/simd.h"
 
 #define KiB (1ull << 10)
 #define MiB (1ull << 20)
@@ -884,6 +885,81 @@ START_TEST(map_enomem_is_all_or_nothing)
 }
 END_TEST
 
+/*
+ * tce_table_store: the hypercall path's single-writer store of ready
+ * values.  Across leaf blocks, in both simd modes: every entry as given
+ * (valid ones and clears), the old shadow values reported in place (0 where
+ * nothing was mapped), no kill; a missing level is -ENOMEM before anything
+ * is written, unless only zeros would go there; test builds reject values
+ * that break T2, lack READ or are unaligned.
+ */
+START_TEST(store_reports_old_shadow_and_needs_reserve)
+{
+	for (int avx2 = 0; avx2 < 2; avx2++) {
+		struct kills k = { 0 };
+		struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, &k);
+		const struct tce_geometry *g = tce_table_geometry(t);
+		uint64_t first = g->it_offset + 1000, npages = 1500, *hw, *sh, *old, blocks;
+
+		util_simd_select(avx2);
+		hw = calloc(npages, sizeof(*hw));
+		sh = calloc(npages, sizeof(*sh));
+		old = calloc(npages, sizeof(*old));
+		ck_assert(hw && sh && old);
+		/* Zeros into missing blocks: nothing to do, nothing allocated. */
+		blocks = emu_blocks();
+		TU_OK(tce_table_store(t, first, npages, hw, sh, old));
+		ck_assert_uint_eq(emu_blocks(), blocks);
+		for (uint64_t j = 0; j < npages; j++) {
+			ck_assert_uint_eq(old[j], 0);
+			hw[j] = htobe64((((j * 7919) % 100000 + 1) << 12) | (j % 3 ? TCE_PCI_RW : TCE_PCI_READ));
+			sh[j] = htobe64(0x7f0000000000ull + (j << 12));
+		}
+		hw[700] = sh[700] = 0;	/* a clear in the middle */
+		/* Not reserved: nothing written, nothing allocated. */
+		TU_ERR(tce_table_store(t, first, npages, hw, sh, old), ENOMEM);
+		ck_assert_uint_eq(emu_blocks(), blocks);
+		TU_ERR(tce_table_store(t, first, 0, hw, sh, old), EINVAL);
+		TU_ERR(tce_table_store(t, g->it_offset + g->it_size - 10, 11, hw, sh, old), EINVAL);
+		set_ok(t, first + 10, 0x111000, 0x222000, TCE_DIR_TO_DEVICE, NULL);
+		set_ok(t, first + 700, 0x555000, 0x666000, TCE_DIR_TO_DEVICE, NULL);
+		set_ok(t, first + 1400, 0x333000, 0x444000, TCE_DIR_BIDIRECTIONAL, NULL);
+		TU_OK(tce_table_reserve(t, first, npages));
+		/* Test builds check the values: T2, READ, alignment. */
+		sh[3] = 0;
+		TU_ERR(tce_table_store(t, first, npages, hw, sh, old), EINVAL);
+		sh[3] = htobe64(0x7f0000000000ull + (3 << 12));
+		hw[4] = htobe64(0x9000 | TCE_PCI_WRITE);
+		TU_ERR(tce_table_store(t, first, npages, hw, sh, old), EINVAL);
+		hw[4] = htobe64(0x9800 | TCE_PCI_READ);
+		TU_ERR(tce_table_store(t, first, npages, hw, sh, old), EINVAL);
+		hw[4] = htobe64(0x9000 | TCE_PCI_READ);
+		assert_entry(t, first + 3, 0, TCE_DIR_NONE, 0);
+		TU_OK(tce_table_store(t, first, npages, hw, sh, old));
+		for (uint64_t j = 0; j < npages; j++) {
+			uint64_t v = be64toh(hw[j]);
+
+			ck_assert_uint_eq(be64toh(old[j]),
+					  j == 10 ? 0x222000 : j == 700 ? 0x666000 : j == 1400 ? 0x444000 : 0);
+			if (j == 700)
+				assert_entry(t, first + j, 0, TCE_DIR_NONE, 0);
+			else
+				assert_entry(t, first + j, v & ~TCE_PCI_RW, tce_dir_from_bits(v),
+					     0x7f0000000000ull + (j << 12));
+		}
+		assert_entry(t, first - 1, 0, TCE_DIR_NONE, 0);
+		assert_entry(t, first + npages, 0, TCE_DIR_NONE, 0);
+		ck_assert_uint_eq(k.n, 0);
+		TU_OK(tce_table_check(t));
+		TU_OK(tce_table_unmap(t, g->it_offset, g->it_size, NULL, NULL, NULL, NULL));
+		free(hw);
+		free(sh);
+		free(old);
+		put_clean(t);
+	}
+}
+END_TEST
+
 START_TEST(shadow_access)
 {
 	struct tce_table *t = create_ok(0, 4 * GiB, 12, 3, 0);
@@ -1183,6 +1259,7 @@ static Suite *tce_suite(void)
 	tcase_add_test(t, map_runs_across_leaf_blocks);
 	tcase_add_test(t, map_rejections_change_nothing);
 	tcase_add_test(t, map_enomem_is_all_or_nothing);
+	tcase_add_test(t, store_reports_old_shadow_and_needs_reserve);
 	tcase_add_test(t, shadow_access);
 	suite_add_tcase(s, t);
 

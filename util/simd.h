@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util/simd.h: the loops of the hypercall fast path, on arrays of 64-bit
+ * entries, four at a time where the CPU has AVX2.
+ *
+ * Concepts
+ *   private array  Memory only the calling thread touches (a copied TCE
+ *                  list, an hpa buffer).  Read and written with any width.
+ *   shared array   Memory another thread may read meanwhile: TCE table
+ *                  entries the emulated host bridge walks, guest-visible
+ *                  TCEs H_GET_TCE reads.  Every entry must change in one
+ *                  store, never torn.  The AVX2 loops store shared entries
+ *                  16 bytes at a time with aligned VEX.128 stores, which the
+ *                  Intel SDM (vol. 3, 9.1.1) and the AMD APM guarantee
+ *                  atomic on every CPU with AVX; unaligned heads and tails go
+ *                  entry by entry.  The portable loops store entry by entry
+ *                  with relaxed atomics.  A caller that needs an order
+ *                  between two shared arrays stores the first fully before
+ *                  calling for the second: each call ends with a release
+ *                  fence.
+ *   big-endian     TCE tables hold big-endian entries (spec 5.1); "be"
+ *                  below means the stored form.
+ *
+ * Which loops run: AVX2 when the CPU has it, the portable ones otherwise,
+ * and always the portable ones under ThreadSanitizer (whose model needs
+ * atomics for shared entries) or when the environment variable
+ * SPAPRTCE_NO_SIMD is set at start-up (tests run both).  Results are the
+ * same either way.
+ */
+#ifndef SPAPRTCE_UTIL_SIMD_H
+#define SPAPRTCE_UTIL_SIMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* True when the AVX2 loops run. */
+bool util_simd_avx2(void);
+
+/*
+ * For tests and benchmarks: run the AVX2 loops (when the CPU has AVX2 and
+ * this is not a ThreadSanitizer build) or the portable ones from now on.
+ * Not to be called while another thread runs these loops.  Returns
+ * util_simd_avx2().
+ */
+bool util_simd_select(bool avx2);
+
+/* Private @dst[k] = byte swap of @src[k]; @src is read once per entry. */
+void util_be64_copy(uint64_t *dst, const uint64_t *src, size_t n);
+
+/* How many leading @a[k] (of @max) equal @v + k * @step (modulo 2^64). */
+size_t util_seq_len(const uint64_t *a, uint64_t v, uint64_t step, size_t max);
+
+/* The same, for big-endian @a_be: how many leading be64toh(@a_be[k]) equal @v + k * @step. */
+size_t util_be64_seq_len(const uint64_t *a_be, uint64_t v, uint64_t step, size_t max);
+
+/* The bitwise or of @a[0, n) (0 for n = 0). */
+uint64_t util_or_all(const uint64_t *a, size_t n);
+
+/* Private @a[k] = htobe64(@a[k] | @bits). */
+void util_be64_or(uint64_t *a, uint64_t bits, size_t n);
+
+/* Private @dst[k] = htobe64(@v + k * @step). */
+void util_be64_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n);
+
+/* Private @old[k] = shared @dst[k], then @dst[k] = @src[k]; release. */
+void util_store_xfer(uint64_t *dst, const uint64_t *src, uint64_t *old, size_t n);
+
+/* Shared @dst[k] = @src[k]; release. */
+void util_store_copy(uint64_t *dst, const uint64_t *src, size_t n);
+
+/* Shared @dst[k] = @v; release. */
+void util_store_fill(uint64_t *dst, uint64_t v, size_t n);
+
+#endif
