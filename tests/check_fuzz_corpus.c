@@ -13,7 +13,8 @@
  * Makefile generates from the list of tests/fuzz/fuzz_*.c
  * (tests/fuzz/gen_targets.sh): a new target is picked up without a change
  * here, as long as its static names are its own (a target's helpers must
- * not clash with another's).  Paths are relative to the repository root, where `make
+ * not clash with another's; what they share, tests/fuzz/harness.c, is
+ * included once, here).  Paths are relative to the repository root, where `make
  * check` runs; SPAPRTCE_SRCDIR overrides it.
  */
 #include <check.h>
@@ -28,6 +29,7 @@
 #include "tests/testutil.h"
 
 #include "tests/model/model.c"
+#include "tests/fuzz/harness.c"
 
 #include "fuzz_targets.h"
 
