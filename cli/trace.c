@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli/trace.c: the trace language of `spaprtce replay` (docs/replay.md).
+ * The guest path (guests, memslots, guest TCE tables, the hypercalls) is
+ * cli/trace_guest.c; cli/trace.h says what the two share.
  *
  * A trace is read whole and parsed first, so that an error in the trace
  * itself (unknown request, bad number, unknown name) is reported with its
- * line before anything runs.  Names (memory areas, containers, groups) are
+ * line before anything runs.  Names (memory areas, containers, groups, guests) are
  * resolved at parse time to symbols; their addresses and descriptors are
  * filled in as the trace runs.  Then the requests run in order; each result
  * is compared with the line's expectation and its key=value checks, and a
@@ -33,9 +35,10 @@
 #include "emu/mem.h"
 #include "spapr/spapr.h"
 
+#include "cli/trace.h"
+
 #define MAX_SYMS 256
-#define MAX_ARGS 5
-#define MAX_CHECKS 8
+#define MAX_TOKENS (MAX_POKE + 16)	/* of one line */
 #define HUGE_SHIFT 21u
 #define MAX_XFER (1ull << 30)	/* largest dma_read/dma_write/fill/check, bytes */
 
@@ -75,76 +78,6 @@ static int errno_by_name(const char *s)
 
 /* ------------------------------------------------------------- structures */
 
-enum sym_kind { SYM_MEM, SYM_CONTAINER, SYM_GROUP };
-
-struct sym {
-	char name[48];
-	enum sym_kind kind;
-	/* run time */
-	uint8_t *addr;		/* SYM_MEM: NULL until allocated */
-	uint64_t size;
-	unsigned shift;		/* backing page shift */
-	int fd;			/* SYM_CONTAINER, SYM_GROUP: -1 when not open */
-	int group;		/* SYM_GROUP: the machine's group number */
-};
-
-enum val_kind { V_NUM, V_ADDR, V_SHIFT, V_SIZE };
-
-/* A number, or something of a symbol: NAME+OFF (address), NAME.shift, NAME.size. */
-struct val {
-	enum val_kind kind;
-	int sym;
-	uint64_t num;		/* V_NUM: the number; V_ADDR: the offset */
-};
-
-/* A descriptor argument: a container or group name, or a raw number. */
-struct handle {
-	int sym;		/* -1: raw */
-	int64_t raw;
-};
-
-enum op {
-	OP_MEMLOCK, OP_MEM, OP_MUNMAP, OP_MPROTECT, OP_CONTAINER, OP_GROUP, OP_CLOSE,
-	OP_SET_CONTAINER, OP_UNSET_CONTAINER, OP_SET_IOMMU, OP_CHECK_EXTENSION, OP_API_VERSION,
-	OP_GET_INFO, OP_REGISTER, OP_UNREGISTER, OP_MAP, OP_UNMAP, OP_CREATE, OP_REMOVE,
-	OP_ENABLE, OP_DISABLE, OP_IOCTL, OP_LOCKED_VM, OP_PINNED, OP_DMA_WRITE, OP_DMA_READ,
-	OP_FILL, OP_CHECK, OP_FORK_EXPECT,
-};
-
-enum exp_kind { EXP_OK, EXP_ERRNO, EXP_NUM };
-
-struct check {
-	char key[16];
-	struct val v;
-};
-
-struct req {
-	unsigned line;
-	char *text;		/* the request, tokens joined by one space */
-	enum op op;
-	struct handle h[2];
-	struct val a[MAX_ARGS];
-	unsigned na;
-	bool has_flags, has_argsz, has_byte, huge;
-	struct val flags, argsz;
-	unsigned dir;		/* MAP: VFIO_DMA_MAP_FLAG_*; MPROTECT: PROT_* */
-	uint64_t iommu_type;
-	enum exp_kind exp;
-	uint64_t exp_val;	/* errno or number */
-	struct check checks[MAX_CHECKS];
-	unsigned nchecks;
-	struct req *child;	/* OP_FORK_EXPECT */
-};
-
-struct result {
-	int err;		/* 0 or an errno */
-	uint64_t val;		/* the return value, or what a value request reports */
-	char mismatch[160];	/* a byte check failed: what was found */
-	/* values for key=value checks */
-	struct vfio_iommu_spapr_tce_info info;
-	uint64_t start;
-};
-
 static struct sym syms[MAX_SYMS];
 static unsigned nsyms;
 static struct req *reqs;
@@ -153,16 +86,7 @@ static long huge_prev = -1;	/* nr_hugepages to restore, or -1 */
 
 /* ---------------------------------------------------------------- parsing */
 
-struct parse {
-	const char *file;
-	unsigned line;
-	char *err;
-	size_t errlen;
-};
-
-static int perr(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int perr(struct parse *p, const char *fmt, ...)
+int cli__perr(struct parse *p, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -175,7 +99,7 @@ static int perr(struct parse *p, const char *fmt, ...)
 	return -1;
 }
 
-static int parse_num(struct parse *p, const char *s, uint64_t *v)
+int cli__parse_num(struct parse *p, const char *s, uint64_t *v)
 {
 	char *end;
 	int base = 10;
@@ -185,11 +109,11 @@ static int parse_num(struct parse *p, const char *s, uint64_t *v)
 		s += 2;
 	}
 	if (!isxdigit((unsigned char)s[0]))
-		return perr(p, "bad number '%s'", s);
+		return cli__perr(p, "bad number '%s'", s);
 	errno = 0;
 	*v = strtoull(s, &end, base);
 	if (errno || *end || (base == 10 && !isdigit((unsigned char)s[0])))
-		return perr(p, "bad number '%s'", s);
+		return cli__perr(p, "bad number '%s'", s);
 	return 0;
 }
 
@@ -203,7 +127,12 @@ static bool is_name(const char *s)
 	return true;
 }
 
-static int sym_find(const char *name)
+struct sym *cli__sym(int i)
+{
+	return &syms[i];
+}
+
+int cli__sym_find(const char *name)
 {
 	for (unsigned i = 0; i < nsyms; i++)
 		if (!strcmp(syms[i].name, name))
@@ -212,19 +141,19 @@ static int sym_find(const char *name)
 }
 
 /* A name being defined by mem/container/group: new, or redefined with the same kind. */
-static int sym_define(struct parse *p, const char *name, enum sym_kind kind)
+int cli__sym_define(struct parse *p, const char *name, enum sym_kind kind)
 {
-	int i = sym_find(name);
+	int i = cli__sym_find(name);
 
 	if (!is_name(name) || strlen(name) >= sizeof(syms[0].name))
-		return perr(p, "bad name '%s'", name);
+		return cli__perr(p, "bad name '%s'", name);
 	if (i >= 0) {
 		if (syms[i].kind != kind)
-			return perr(p, "'%s' is already of another kind", name);
+			return cli__perr(p, "'%s' is already of another kind", name);
 		return i;
 	}
 	if (nsyms == MAX_SYMS)
-		return perr(p, "more than %u names", MAX_SYMS);
+		return cli__perr(p, "more than %u names", MAX_SYMS);
 	snprintf(syms[nsyms].name, sizeof(syms[0].name), "%s", name);
 	syms[nsyms].kind = kind;
 	syms[nsyms].fd = -1;
@@ -233,7 +162,7 @@ static int sym_define(struct parse *p, const char *name, enum sym_kind kind)
 }
 
 /* number | NAME | NAME+OFF | NAME.shift | NAME.size, NAME a memory area. */
-static int parse_val(struct parse *p, const char *s, struct val *v)
+int cli__parse_val(struct parse *p, const char *s, struct val *v)
 {
 	char name[64];
 	const char *sep;
@@ -243,20 +172,20 @@ static int parse_val(struct parse *p, const char *s, struct val *v)
 	memset(v, 0, sizeof(*v));
 	v->sym = -1;
 	if (isdigit((unsigned char)s[0]))
-		return parse_num(p, s, &v->num);
+		return cli__parse_num(p, s, &v->num);
 	sep = s + strcspn(s, "+.");
 	n = (size_t)(sep - s);
 	if (n >= sizeof(name))
-		return perr(p, "unknown name '%s'", s);
+		return cli__perr(p, "unknown name '%s'", s);
 	memcpy(name, s, n);
 	name[n] = 0;
-	i = sym_find(name);
+	i = cli__sym_find(name);
 	if (i < 0 || syms[i].kind != SYM_MEM)
-		return perr(p, "unknown memory name '%s'", name);
+		return cli__perr(p, "unknown memory name '%s'", name);
 	v->sym = i;
 	if (*sep == '+') {
 		v->kind = V_ADDR;
-		return parse_num(p, sep + 1, &v->num);
+		return cli__parse_num(p, sep + 1, &v->num);
 	}
 	if (!strcmp(sep, ".shift"))
 		v->kind = V_SHIFT;
@@ -265,11 +194,11 @@ static int parse_val(struct parse *p, const char *s, struct val *v)
 	else if (!*sep)
 		v->kind = V_ADDR;
 	else
-		return perr(p, "bad value '%s'", s);
+		return cli__perr(p, "bad value '%s'", s);
 	return 0;
 }
 
-static int parse_handle(struct parse *p, const char *s, struct handle *h, int want_kind)
+int cli__parse_handle(struct parse *p, const char *s, struct handle *h, int want_kind)
 {
 	uint64_t v;
 
@@ -277,19 +206,19 @@ static int parse_handle(struct parse *p, const char *s, struct handle *h, int wa
 	if (isdigit((unsigned char)s[0]) || s[0] == '-') {
 		bool neg = s[0] == '-';
 
-		if (parse_num(p, s + neg, &v))
+		if (cli__parse_num(p, s + neg, &v))
 			return -1;
 		if (v > INT32_MAX)
-			return perr(p, "descriptor '%s' out of range", s);
+			return cli__perr(p, "descriptor '%s' out of range", s);
 		h->raw = neg ? -(int64_t)v : (int64_t)v;
 		return 0;
 	}
-	h->sym = sym_find(s);
-	if (h->sym < 0 || syms[h->sym].kind == SYM_MEM ||
+	h->sym = cli__sym_find(s);
+	if (h->sym < 0 || (syms[h->sym].kind != SYM_CONTAINER && syms[h->sym].kind != SYM_GROUP) ||
 	    (want_kind >= 0 && syms[h->sym].kind != (enum sym_kind)want_kind))
-		return perr(p, "unknown %s '%s'",
-			    want_kind == SYM_CONTAINER ? "container" :
-			    want_kind == SYM_GROUP ? "group" : "container or group", s);
+		return cli__perr(p, "unknown %s '%s'",
+				 want_kind == SYM_CONTAINER ? "container" :
+				 want_kind == SYM_GROUP ? "group" : "container or group", s);
 	return 0;
 }
 
@@ -337,13 +266,13 @@ static int parse_opt(struct parse *p, const char *t, struct req *r)
 {
 	if (!strncmp(t, "flags=", 6)) {
 		r->has_flags = true;
-		return parse_val(p, t + 6, &r->flags);
+		return cli__parse_val(p, t + 6, &r->flags);
 	}
 	if (!strncmp(t, "argsz=", 6)) {
 		r->has_argsz = true;
-		return parse_val(p, t + 6, &r->argsz);
+		return cli__parse_val(p, t + 6, &r->argsz);
 	}
-	return perr(p, "unexpected '%s'", t);
+	return cli__perr(p, "unexpected '%s'", t);
 }
 
 /* Parses tok[0 .. ntok) (no "=>" part) into @r. */
@@ -354,31 +283,34 @@ static int parse_request(struct parse *p, char **tok, unsigned ntok, struct req 
 	for (o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
 		if (!strcmp(ops[o].name, tok[0]))
 			break;
-	if (o == sizeof(ops) / sizeof(ops[0]))
-		return perr(p, "unknown request '%s'", tok[0]);
+	if (o == sizeof(ops) / sizeof(ops[0])) {
+		int rc = cli__guest_parse(p, tok, ntok, r);
+
+		return rc > 0 ? cli__perr(p, "unknown request '%s'", tok[0]) : rc;
+	}
 	r->op = ops[o].op;
 
 	/* The requests that define a name, and those with word arguments. */
 	switch (r->op) {
 	case OP_MEMLOCK:
 		if (ntok != 3)
-			return perr(p, "usage: memlock BYTES|unlimited CAP");
+			return cli__perr(p, "usage: memlock BYTES|unlimited CAP");
 		r->na = 2;
 		r->a[0].sym = r->a[1].sym = -1;
 		if (!strcmp(tok[1], "unlimited"))
 			r->a[0].num = UINT64_MAX;
-		else if (parse_num(p, tok[1], &r->a[0].num))
+		else if (cli__parse_num(p, tok[1], &r->a[0].num))
 			return -1;
-		return parse_num(p, tok[2], &r->a[1].num);
+		return cli__parse_num(p, tok[2], &r->a[1].num);
 	case OP_MEM: {
 		int s;
 
 		if (ntok < 3 || ntok > 4 || (ntok == 4 && strcmp(tok[3], "huge")))
-			return perr(p, "usage: mem NAME SIZE [huge]");
+			return cli__perr(p, "usage: mem NAME SIZE [huge]");
 		r->huge = ntok == 4;
-		if (parse_val(p, tok[2], &r->a[0]))
+		if (cli__parse_val(p, tok[2], &r->a[0]))
 			return -1;
-		s = sym_define(p, tok[1], SYM_MEM);
+		s = cli__sym_define(p, tok[1], SYM_MEM);
 		if (s < 0)
 			return -1;
 		r->h[0].sym = s;
@@ -390,10 +322,10 @@ static int parse_request(struct parse *p, char **tok, unsigned ntok, struct req 
 		int s;
 
 		if (ntok != (r->op == OP_GROUP ? 3u : 2u))
-			return perr(p, r->op == OP_GROUP ? "usage: group NAME N" : "usage: container NAME");
-		if (r->op == OP_GROUP && parse_val(p, tok[2], &r->a[0]))
+			return cli__perr(p, r->op == OP_GROUP ? "usage: group NAME N" : "usage: container NAME");
+		if (r->op == OP_GROUP && cli__parse_val(p, tok[2], &r->a[0]))
 			return -1;
-		s = sym_define(p, tok[1], r->op == OP_GROUP ? SYM_GROUP : SYM_CONTAINER);
+		s = cli__sym_define(p, tok[1], r->op == OP_GROUP ? SYM_GROUP : SYM_CONTAINER);
 		if (s < 0)
 			return -1;
 		r->h[0].sym = s;
@@ -402,7 +334,7 @@ static int parse_request(struct parse *p, char **tok, unsigned ntok, struct req 
 	}
 	case OP_MPROTECT:
 		if (ntok != 4)
-			return perr(p, "usage: mprotect ADDR SIZE ro|none|rw");
+			return cli__perr(p, "usage: mprotect ADDR SIZE ro|none|rw");
 		if (!strcmp(tok[3], "ro"))
 			r->dir = PROT_READ;
 		else if (!strcmp(tok[3], "none"))
@@ -410,24 +342,24 @@ static int parse_request(struct parse *p, char **tok, unsigned ntok, struct req 
 		else if (!strcmp(tok[3], "rw"))
 			r->dir = PROT_READ | PROT_WRITE;
 		else
-			return perr(p, "bad protection '%s' (ro, none, rw)", tok[3]);
+			return cli__perr(p, "bad protection '%s' (ro, none, rw)", tok[3]);
 		ntok = 3;
 		break;
 	case OP_SET_IOMMU:
 		if (ntok != 3)
-			return perr(p, "usage: set_iommu C v1|v2|N");
-		if (parse_handle(p, tok[1], &r->h[0], SYM_CONTAINER))
+			return cli__perr(p, "usage: set_iommu C v1|v2|N");
+		if (cli__parse_handle(p, tok[1], &r->h[0], SYM_CONTAINER))
 			return -1;
 		if (!strcmp(tok[2], "v1"))
 			r->iommu_type = VFIO_SPAPR_TCE_IOMMU;
 		else if (!strcmp(tok[2], "v2"))
 			r->iommu_type = VFIO_SPAPR_TCE_v2_IOMMU;
-		else if (parse_num(p, tok[2], &r->iommu_type))
+		else if (cli__parse_num(p, tok[2], &r->iommu_type))
 			return -1;
 		return 0;
 	case OP_MAP:
 		if (ntok < 6)
-			return perr(p, "usage: map C VADDR IOVA SIZE r|w|rw|none [flags=N argsz=N]");
+			return cli__perr(p, "usage: map C VADDR IOVA SIZE r|w|rw|none [flags=N argsz=N]");
 		if (!strcmp(tok[5], "r"))
 			r->dir = VFIO_DMA_MAP_FLAG_READ;
 		else if (!strcmp(tok[5], "w"))
@@ -437,7 +369,7 @@ static int parse_request(struct parse *p, char **tok, unsigned ntok, struct req 
 		else if (!strcmp(tok[5], "none"))
 			r->dir = 0;
 		else
-			return perr(p, "bad direction '%s' (r, w, rw, none)", tok[5]);
+			return cli__perr(p, "bad direction '%s' (r, w, rw, none)", tok[5]);
 		for (k = 6; k < ntok; k++)
 			if (parse_opt(p, tok[k], r))
 				return -1;
@@ -446,21 +378,21 @@ static int parse_request(struct parse *p, char **tok, unsigned ntok, struct req 
 	case OP_DMA_READ:
 		if (ntok == 5) {
 			r->has_byte = true;
-			if (parse_val(p, tok[4], &r->a[2]))
+			if (cli__parse_val(p, tok[4], &r->a[2]))
 				return -1;
 			ntok = 4;
 		}
 		break;
 	case OP_FORK_EXPECT:
 		if (ntok < 3)
-			return perr(p, "usage: fork_expect C REQUEST ARGS...");
-		if (parse_handle(p, tok[1], &r->h[0], SYM_CONTAINER))
+			return cli__perr(p, "usage: fork_expect C REQUEST ARGS...");
+		if (cli__parse_handle(p, tok[1], &r->h[0], SYM_CONTAINER))
 			return -1;
 		if (!strcmp(tok[2], "fork_expect"))
-			return perr(p, "fork_expect cannot nest");
+			return cli__perr(p, "fork_expect cannot nest");
 		r->child = calloc(1, sizeof(*r->child));
 		if (!r->child)
-			return perr(p, "out of memory");
+			return cli__perr(p, "out of memory");
 		r->child->line = r->line;
 		r->child->h[0].sym = r->child->h[1].sym = -1;
 		return parse_request(p, tok + 2, ntok - 2, r->child);
@@ -470,20 +402,20 @@ static int parse_request(struct parse *p, char **tok, unsigned ntok, struct req 
 
 	for (k = 0; k < ops[o].nh; k++, i++) {
 		if (i >= ntok)
-			return perr(p, "'%s' needs %u argument(s)", tok[0], ops[o].nh + ops[o].na);
-		if (parse_handle(p, tok[i], &r->h[k], ops[o].hkind[k]))
+			return cli__perr(p, "'%s' needs %u argument(s)", tok[0], ops[o].nh + ops[o].na);
+		if (cli__parse_handle(p, tok[i], &r->h[k], ops[o].hkind[k]))
 			return -1;
 	}
 	for (k = 0; k < ops[o].na; k++, i++) {
 		if (i >= ntok)
-			return perr(p, "'%s' needs %u argument(s)", tok[0], ops[o].nh + ops[o].na);
-		if (parse_val(p, tok[i], &r->a[k]))
+			return cli__perr(p, "'%s' needs %u argument(s)", tok[0], ops[o].nh + ops[o].na);
+		if (cli__parse_val(p, tok[i], &r->a[k]))
 			return -1;
 	}
 	r->na = ops[o].na + r->has_byte;
 	for (; i < ntok; i++) {
 		if (!ops[o].opts)
-			return perr(p, "too many arguments for '%s'", tok[0]);
+			return cli__perr(p, "too many arguments for '%s'", tok[0]);
 		if (parse_opt(p, tok[i], r))
 			return -1;
 	}
@@ -491,21 +423,45 @@ static int parse_request(struct parse *p, char **tok, unsigned ntok, struct req 
 }
 
 static const char *const check_keys[] = {
-	"dma32_start", "dma32_size", "flags", "pgsizes", "windows", "levels", "start",
+	"dma32_start", "dma32_size", "flags", "pgsizes", "windows", "levels", "start", "tce",
 	"locked_vm", "pinned",
 };
 
+/* EXPECT of a hypercall: an H_* name or a number (decimal may be negative: -4 is H_PARAMETER). */
+static int parse_hcall_exp(struct parse *p, const char *t, struct req *r)
+{
+	long h;
+	uint64_t v;
+
+	r->exp = EXP_HCALL;
+	if (cli__hcall_by_name(t, &h)) {
+		r->exp_val = (uint64_t)h;
+		return 0;
+	}
+	if (isdigit((unsigned char)t[0]) || (t[0] == '-' && isdigit((unsigned char)t[1]))) {
+		if (cli__parse_num(p, t + (t[0] == '-'), &v))
+			return -1;
+		if (t[0] == '-' && v > (uint64_t)INT64_MAX)
+			return cli__perr(p, "bad number '%s'", t);
+		r->exp_val = t[0] == '-' ? -v : v;
+		return 0;
+	}
+	return cli__perr(p, "bad expectation '%s' for a hypercall (H_SUCCESS, H_PARAMETER, "
+			 "H_TOO_HARD, H_HARDWARE, a number)", t);
+}
+
 static int parse_line(struct parse *p, char *s, struct req *r)
 {
-	char *tok[64], *sp, *t;
+	char *tok[MAX_TOKENS], *sp, *t;
 	unsigned ntok = 0, arrow = 0, i;
+	enum op op;
 	bool has_arrow = false;
 	size_t len = 0;
 	char *q;
 
 	for (t = strtok_r(s, " \t\r\n", &sp); t; t = strtok_r(NULL, " \t\r\n", &sp)) {
 		if (ntok == sizeof(tok) / sizeof(tok[0]))
-			return perr(p, "too many tokens");
+			return cli__perr(p, "too many tokens");
 		if (!strcmp(t, "=>") && !has_arrow) {
 			arrow = ntok;
 			has_arrow = true;
@@ -513,34 +469,39 @@ static int parse_line(struct parse *p, char *s, struct req *r)
 		tok[ntok++] = t;
 	}
 	if (!has_arrow)
-		return perr(p, "no '=> EXPECT' at the end of the request");
+		return cli__perr(p, "no '=> EXPECT' at the end of the request");
 	if (!arrow)
-		return perr(p, "no request before '=>'");
+		return cli__perr(p, "no request before '=>'");
 	if (arrow + 1 >= ntok)
-		return perr(p, "nothing after '=>'");
+		return cli__perr(p, "nothing after '=>'");
 
 	for (i = 0; i < arrow; i++)
 		len += strlen(tok[i]) + 1;
 	r->text = malloc(len);
 	if (!r->text)
-		return perr(p, "out of memory");
+		return cli__perr(p, "out of memory");
 	for (q = r->text, i = 0; i < arrow; i++)
 		q += sprintf(q, "%s%s", i ? " " : "", tok[i]);
 	if (parse_request(p, tok, arrow, r))
 		return -1;
 
+	/* fork_expect: the expectation is the child request's */
+	op = r->op == OP_FORK_EXPECT ? r->child->op : r->op;
 	t = tok[arrow + 1];
-	if (!strcmp(t, "ok")) {
+	if (op_is_hcall(op)) {
+		if (parse_hcall_exp(p, t, r))
+			return -1;
+	} else if (!strcmp(t, "ok")) {
 		r->exp = EXP_OK;
 	} else if (errno_by_name(t)) {
 		r->exp = EXP_ERRNO;
 		r->exp_val = (uint64_t)errno_by_name(t);
 	} else if (isdigit((unsigned char)t[0])) {
 		r->exp = EXP_NUM;
-		if (parse_num(p, t, &r->exp_val))
+		if (cli__parse_num(p, t, &r->exp_val))
 			return -1;
 	} else {
-		return perr(p, "bad expectation '%s' (ok, an errno name, a number)", t);
+		return cli__perr(p, "bad expectation '%s' (ok, an errno name, a number)", t);
 	}
 	for (i = arrow + 2; i < ntok; i++) {
 		char *eq = strchr(tok[i], '=');
@@ -548,19 +509,20 @@ static int parse_line(struct parse *p, char *s, struct req *r)
 		size_t k;
 
 		if (!eq)
-			return perr(p, "bad check '%s' (KEY=VALUE)", tok[i]);
+			return cli__perr(p, "bad check '%s' (KEY=VALUE)", tok[i]);
 		*eq = 0;
 		for (k = 0; k < sizeof(check_keys) / sizeof(check_keys[0]); k++)
 			if (!strcmp(check_keys[k], tok[i]))
 				break;
 		if (k == sizeof(check_keys) / sizeof(check_keys[0]) ||
-		    (k <= 5 && r->op != OP_GET_INFO) || (k == 6 && r->op != OP_CREATE))
-			return perr(p, "no check '%s' for '%s'", tok[i], tok[0]);
+		    (k <= 5 && op != OP_GET_INFO) || (k == 6 && op != OP_CREATE) ||
+		    (k == 7 && op != OP_H_GET_TCE))
+			return cli__perr(p, "no check '%s' for '%s'", tok[i], tok[0]);
 		if (r->nchecks == MAX_CHECKS)
-			return perr(p, "too many checks");
+			return cli__perr(p, "too many checks");
 		c = &r->checks[r->nchecks++];
 		snprintf(c->key, sizeof(c->key), "%s", tok[i]);
-		if (parse_val(p, eq + 1, &c->v))
+		if (cli__parse_val(p, eq + 1, &c->v))
 			return -1;
 	}
 	return 0;
@@ -572,6 +534,7 @@ static void free_req(struct req *r)
 		free_req(r->child);
 		free(r->child);
 	}
+	free(r->list);
 	free(r->text);
 }
 
@@ -601,7 +564,7 @@ static int load(const char *path, char *err, size_t errlen)
 			struct req *nr = realloc(reqs, (alloc ? alloc * 2 : 64) * sizeof(*reqs));
 
 			if (!nr) {
-				rc = perr(&p, "out of memory");
+				rc = cli__perr(&p, "out of memory");
 				break;
 			}
 			reqs = nr;
@@ -626,7 +589,7 @@ static int load(const char *path, char *err, size_t errlen)
 
 /* -------------------------------------------------------------- execution */
 
-static uint64_t val(const struct val *v)
+uint64_t cli__val(const struct val *v)
 {
 	const struct sym *s = v->sym >= 0 ? &syms[v->sym] : NULL;
 
@@ -642,7 +605,7 @@ static uint64_t val(const struct val *v)
 	}
 }
 
-static int fd_of(const struct handle *h)
+int cli__fd_of(const struct handle *h)
 {
 	return h->sym >= 0 ? syms[h->sym].fd : (int)h->raw;
 }
@@ -671,7 +634,7 @@ static void mem_free(struct sym *s)
 static int do_mem(const struct req *r)
 {
 	struct sym *s = &syms[r->h[0].sym];
-	uint64_t size = val(&r->a[0]);
+	uint64_t size = cli__val(&r->a[0]);
 	void *p = MAP_FAILED;
 
 	mem_free(s);
@@ -700,7 +663,7 @@ static int io(int fd, unsigned long req, void *arg)
 }
 
 /* fill / check: the CPU touches memory, through process_vm_* so a bad address is EFAULT. */
-static int cpu_rw(uint64_t addr, void *buf, uint64_t len, bool write)
+int cli__cpu_rw(uint64_t addr, void *buf, uint64_t len, bool write)
 {
 	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
 	ssize_t n = write ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0) :
@@ -775,7 +738,7 @@ static void exec_req(const struct req *r, struct result *res)
 		uint8_t pad[256];
 	} u;
 	struct sym *s = r->h[0].sym >= 0 ? &syms[r->h[0].sym] : NULL;
-	int fd = fd_of(&r->h[0]), rc;
+	int fd = cli__fd_of(&r->h[0]), rc;
 	uint64_t len = 0;
 	uint8_t *buf = NULL;
 
@@ -788,17 +751,17 @@ static void exec_req(const struct req *r, struct result *res)
 		res->err = do_mem(r);
 		break;
 	case OP_MUNMAP:
-		res->err = munmap((void *)(uintptr_t)val(&r->a[0]), val(&r->a[1])) ? errno : 0;
+		res->err = munmap((void *)(uintptr_t)cli__val(&r->a[0]), cli__val(&r->a[1])) ? errno : 0;
 		break;
 	case OP_MPROTECT:
-		res->err = mprotect((void *)(uintptr_t)val(&r->a[0]), val(&r->a[1]), (int)r->dir) ? errno : 0;
+		res->err = mprotect((void *)(uintptr_t)cli__val(&r->a[0]), cli__val(&r->a[1]), (int)r->dir) ? errno : 0;
 		break;
 	case OP_CONTAINER:
 		s->fd = spapr_open_container();
 		res->err = s->fd < 0 ? errno : 0;
 		break;
 	case OP_GROUP:
-		s->group = (int)val(&r->a[0]);
+		s->group = (int)cli__val(&r->a[0]);
 		s->fd = spapr_open_group(s->group);
 		res->err = s->fd < 0 ? errno : 0;
 		break;
@@ -808,7 +771,7 @@ static void exec_req(const struct req *r, struct result *res)
 			s->fd = -1;
 		break;
 	case OP_SET_CONTAINER: {
-		int cfd = fd_of(&r->h[1]);
+		int cfd = cli__fd_of(&r->h[1]);
 
 		res->err = io(fd, VFIO_GROUP_SET_CONTAINER, &cfd);
 		break;
@@ -822,48 +785,48 @@ static void exec_req(const struct req *r, struct result *res)
 	case OP_CHECK_EXTENSION:
 	case OP_API_VERSION:
 		rc = spapr_ioctl(fd, r->op == OP_API_VERSION ? VFIO_GET_API_VERSION : VFIO_CHECK_EXTENSION,
-				 (unsigned long)val(&r->a[0]));
+				 (unsigned long)cli__val(&r->a[0]));
 		res->err = rc < 0 ? errno : 0;
 		res->val = rc < 0 ? 0 : (uint64_t)rc;
 		break;
 	case OP_GET_INFO:
-		u.info.argsz = r->has_argsz ? (uint32_t)val(&r->argsz) : sizeof(u.info);
+		u.info.argsz = r->has_argsz ? (uint32_t)cli__val(&r->argsz) : sizeof(u.info);
 		res->err = io(fd, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &u);
 		res->info = u.info;
 		break;
 	case OP_REGISTER:
 	case OP_UNREGISTER:
 		u.reg.argsz = sizeof(u.reg);
-		u.reg.vaddr = val(&r->a[0]);
-		u.reg.size = val(&r->a[1]);
+		u.reg.vaddr = cli__val(&r->a[0]);
+		u.reg.size = cli__val(&r->a[1]);
 		goto common;
 	case OP_MAP:
 		u.map.argsz = sizeof(u.map);
 		u.map.flags = r->dir;
-		u.map.vaddr = val(&r->a[0]);
-		u.map.iova = val(&r->a[1]);
-		u.map.size = val(&r->a[2]);
+		u.map.vaddr = cli__val(&r->a[0]);
+		u.map.iova = cli__val(&r->a[1]);
+		u.map.size = cli__val(&r->a[2]);
 		goto common;
 	case OP_UNMAP:
 		u.unmap.argsz = sizeof(u.unmap);
-		u.unmap.iova = val(&r->a[0]);
-		u.unmap.size = val(&r->a[1]);
+		u.unmap.iova = cli__val(&r->a[0]);
+		u.unmap.size = cli__val(&r->a[1]);
 		goto common;
 	case OP_CREATE:
 		u.create.argsz = sizeof(u.create);
-		u.create.page_shift = (uint32_t)val(&r->a[0]);
-		u.create.window_size = val(&r->a[1]);
-		u.create.levels = (uint32_t)val(&r->a[2]);
+		u.create.page_shift = (uint32_t)cli__val(&r->a[0]);
+		u.create.window_size = cli__val(&r->a[1]);
+		u.create.levels = (uint32_t)cli__val(&r->a[2]);
 		goto common;
 	case OP_REMOVE:
 		u.remove.argsz = sizeof(u.remove);
-		u.remove.start_addr = val(&r->a[0]);
+		u.remove.start_addr = cli__val(&r->a[0]);
 	common:
 		/* argsz and flags lead every one of these structs. */
 		if (r->has_argsz)
-			u.reg.argsz = (uint32_t)val(&r->argsz);
+			u.reg.argsz = (uint32_t)cli__val(&r->argsz);
 		if (r->has_flags)
-			u.reg.flags = (uint32_t)val(&r->flags);
+			u.reg.flags = (uint32_t)cli__val(&r->flags);
 		res->err = io(fd, r->op == OP_REGISTER ? VFIO_IOMMU_SPAPR_REGISTER_MEMORY :
 				  r->op == OP_UNREGISTER ? VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY :
 				  r->op == OP_MAP ? VFIO_IOMMU_MAP_DMA :
@@ -879,7 +842,7 @@ static void exec_req(const struct req *r, struct result *res)
 		res->err = io(fd, VFIO_IOMMU_DISABLE, NULL);
 		break;
 	case OP_IOCTL:
-		rc = spapr_ioctl(fd, (unsigned long)val(&r->a[0]), NULL);
+		rc = spapr_ioctl(fd, (unsigned long)cli__val(&r->a[0]), NULL);
 		res->err = rc < 0 ? errno : 0;
 		res->val = rc < 0 ? 0 : (uint64_t)rc;
 		break;
@@ -897,7 +860,7 @@ static void exec_req(const struct req *r, struct result *res)
 	case OP_DMA_READ:
 	case OP_FILL:
 	case OP_CHECK:
-		len = val(&r->a[1]);
+		len = cli__val(&r->a[1]);
 		if (len > MAX_XFER) {
 			res->err = E2BIG;
 			break;
@@ -908,21 +871,35 @@ static void exec_req(const struct req *r, struct result *res)
 			break;
 		}
 		if (r->op == OP_DMA_WRITE || r->op == OP_FILL)
-			memset(buf, (int)val(&r->a[2]), len);
+			memset(buf, (int)cli__val(&r->a[2]), len);
 		if (r->op == OP_DMA_WRITE)
-			res->err = -emu_dma_write(group_of(&r->h[0]), val(&r->a[0]), buf, len);
+			res->err = -emu_dma_write(group_of(&r->h[0]), cli__val(&r->a[0]), buf, len);
 		else if (r->op == OP_DMA_READ)
-			res->err = -emu_dma_read(group_of(&r->h[0]), val(&r->a[0]), buf, len);
+			res->err = -emu_dma_read(group_of(&r->h[0]), cli__val(&r->a[0]), buf, len);
 		else
-			res->err = cpu_rw(val(&r->a[0]), buf, len, r->op == OP_FILL);
+			res->err = cli__cpu_rw(cli__val(&r->a[0]), buf, len, r->op == OP_FILL);
 		if (!res->err && (r->op == OP_CHECK || (r->op == OP_DMA_READ && r->has_byte)))
-			byte_check(res, buf, len, (uint8_t)val(&r->a[2]));
+			byte_check(res, buf, len, (uint8_t)cli__val(&r->a[2]));
 		free(buf);
 		break;
 	case OP_FORK_EXPECT:
 		do_fork(r, res);
 		break;
+	default:
+		cli__guest_exec(r, res);
+		break;
 	}
+}
+
+/* An H_* code as its name, else as a signed number. */
+static void fmt_hcall(long h, char *out, size_t n)
+{
+	const char *name = cli__hcall_name(h);
+
+	if (name)
+		snprintf(out, n, "%s", name);
+	else
+		snprintf(out, n, "%ld", h);
 }
 
 static void fmt_exp(const struct req *r, char *out, size_t n)
@@ -931,6 +908,8 @@ static void fmt_exp(const struct req *r, char *out, size_t n)
 		snprintf(out, n, "ok");
 	else if (r->exp == EXP_ERRNO)
 		snprintf(out, n, "%s", cli_errname((int)r->exp_val));
+	else if (r->exp == EXP_HCALL)
+		fmt_hcall((long)r->exp_val, out, n);
 	else
 		snprintf(out, n, "%" PRIu64, r->exp_val);
 }
@@ -941,7 +920,13 @@ static bool judge(const struct req *r, const struct result *res, char *exp, char
 	bool match;
 
 	fmt_exp(r, exp, n);
-	if (res->err)
+	if (res->not_run) {
+		snprintf(got, n, "%s", res->mismatch);
+		return false;
+	}
+	if (r->exp == EXP_HCALL)
+		fmt_hcall(res->hret, got, n);
+	else if (res->err)
 		snprintf(got, n, "%s", cli_errname(res->err));
 	else if (r->exp == EXP_NUM || res->val)
 		snprintf(got, n, "%" PRIu64, res->val);
@@ -951,6 +936,8 @@ static bool judge(const struct req *r, const struct result *res, char *exp, char
 		match = !res->err && !res->val;
 	else if (r->exp == EXP_ERRNO)
 		match = (uint64_t)res->err == r->exp_val;
+	else if (r->exp == EXP_HCALL)
+		match = res->hret == (long)r->exp_val;
 	else
 		match = !res->err && res->val == r->exp_val;
 	if (!match)
@@ -959,11 +946,12 @@ static bool judge(const struct req *r, const struct result *res, char *exp, char
 		snprintf(got, n, "%s", res->mismatch);
 		return false;
 	}
-	if (res->err)
+	/* Checks only after success: 0, or H_SUCCESS. */
+	if (res->err || res->hret != H_SUCCESS)
 		return true;
 	for (unsigned i = 0; i < r->nchecks; i++) {
 		const struct check *c = &r->checks[i];
-		uint64_t want = val(&c->v), have;
+		uint64_t want = cli__val(&c->v), have;
 		struct emu_mem_stats st;
 
 		if (!strcmp(c->key, "dma32_start"))
@@ -980,6 +968,8 @@ static bool judge(const struct req *r, const struct result *res, char *exp, char
 			have = res->info.ddw.levels;
 		else if (!strcmp(c->key, "start"))
 			have = res->start;
+		else if (!strcmp(c->key, "tce"))
+			have = res->tce;
 		else if (!strcmp(c->key, "locked_vm"))
 			have = spapr_mm_locked_vm();
 		else {
@@ -1037,7 +1027,12 @@ void cli_trace_for_each_mem(void (*fn)(void *ctx, const char *name, void *addr, 
 
 void cli_trace_release(void)
 {
-	/* Groups first, so that containers release with nothing attached. */
+	/* Guests first, as KVM's VM goes before QEMU closes its VFIO descriptors
+	 * (their attachments hold windows), then groups, so that containers
+	 * release with nothing attached. */
+	for (unsigned i = 0; i < nsyms; i++)
+		if (syms[i].kind == SYM_GUEST)
+			cli__guest_free(&syms[i]);
 	for (int pass = 0; pass < 2; pass++)
 		for (unsigned i = 0; i < nsyms; i++)
 			if (syms[i].fd >= 0 && syms[i].kind == (pass ? SYM_CONTAINER : SYM_GROUP)) {

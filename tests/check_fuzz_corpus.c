@@ -13,11 +13,21 @@
  * Makefile generates from the list of tests/fuzz/fuzz_*.c
  * (tests/fuzz/gen_targets.sh): a new target is picked up without a change
  * here, as long as its static names are its own (a target's helpers must
- * not clash with another's).  Paths are relative to the repository root, where `make
+ * not clash with another's; what they share, tests/fuzz/harness.c, is
+ * included once, here).  Paths are relative to the repository root, where `make
  * check` runs; SPAPRTCE_SRCDIR overrides it.
+ *
+ * The trace a target prints must replay: each input's trace (written to a
+ * temporary file through SPAPRTCE_FUZZ_TRACE) is run by the build's own
+ * `spaprtce replay` (build/spaprtce, one folder above this suite), which
+ * must exit 0.  Without the program the inputs still run, and the suite
+ * says that their traces were not replayed.
  */
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -28,6 +38,7 @@
 #include "tests/testutil.h"
 
 #include "tests/model/model.c"
+#include "tests/fuzz/harness.c"
 
 #include "fuzz_targets.h"
 
@@ -35,6 +46,50 @@ typedef int (*one_input_fn)(const uint8_t *data, size_t size);
 
 /* The input being replayed, named on stderr if the target aborts. */
 static char current[4096];
+/* build[/san-x]/spaprtce, or "" */
+static char replay_prog[PATH_MAX + 16];
+static char trace_path[64];
+
+/* The program next to the suite's folder: build[/san-x]/tests/.. */
+static void locate_prog(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	replay_prog[0] = 0;
+	if (n <= 0)
+		return;
+	exe[n] = 0;
+	for (int k = 0; k < 2; k++) {
+		slash = strrchr(exe, '/');
+		if (!slash)
+			return;
+		*slash = 0;
+	}
+	snprintf(replay_prog, sizeof(replay_prog), "%s/spaprtce", exe);
+	if (access(replay_prog, X_OK))
+		replay_prog[0] = 0;
+}
+
+/* `spaprtce replay` of the trace the last input wrote; its exit status. */
+static int replay_trace(void)
+{
+	int st;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, 1);
+		execl(replay_prog, replay_prog, "replay", trace_path, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
 
 static void on_abort(int sig)
 {
@@ -92,6 +147,12 @@ static unsigned replay_dir(const char *dir, one_input_fn fn)
 		snprintf(current, sizeof(current), "%s", path);
 		fn(buf, (size_t)st.st_size);
 		free(buf);
+		if (replay_prog[0]) {
+			int rc = replay_trace();
+
+			ck_assert_msg(rc == 0, "%s: its trace does not replay (spaprtce replay exit %d); "
+				      "SPAPRTCE_FUZZ_TRACE=/tmp/t.trace on the target gives it", path, rc);
+		}
 		free(names[i]);
 	}
 	free(names);
@@ -107,12 +168,27 @@ static void replay_target(const char *target, one_input_fn fn)
 	if (!src || !*src)
 		src = ".";
 	signal(SIGABRT, on_abort);
+	locate_prog();
+	if (replay_prog[0]) {
+		int fd;
+
+		snprintf(trace_path, sizeof(trace_path), "/tmp/check_fuzz_corpus_XXXXXX.trace");
+		fd = mkstemps(trace_path, 6);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+		setenv("SPAPRTCE_FUZZ_TRACE", trace_path, 1);
+	}
 	snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/%s", src, target);
 	seeds = replay_dir(dir, fn);
 	ck_assert_msg(seeds > 0, "no seed corpus in %s", dir);
 	snprintf(dir, sizeof(dir), "%s/tests/fuzz/regressions/%s", src, target);
 	regressions = replay_dir(dir, fn);
-	printf("%s: %u seeds, %u regressions replayed\n", target, seeds, regressions);
+	printf("%s: %u seeds, %u regressions replayed; their traces %s\n", target, seeds, regressions,
+	       replay_prog[0] ? "replayed by spaprtce replay" : "not replayed (no build/spaprtce)");
+	if (replay_prog[0]) {
+		unsetenv("SPAPRTCE_FUZZ_TRACE");
+		unlink(trace_path);
+	}
 }
 
 static const struct {

@@ -4,7 +4,7 @@
  * on the traces of tests/traces/: every trace replays with exit status 0
  * except must-diverge.trace, which must stop with status 1 at its known
  * line; errors in a trace exit 2 with the line; --keep-going reports every
- * divergence; --json has the documented keys; stats --after shows the
+ * divergence; hypercall results read as H_* names; --json has the documented keys; stats --after shows the
  * windows a trace left programmed.
  *
  * The program is the build's own: this suite lives in build/tests/ (or
@@ -184,8 +184,8 @@ START_TEST(t_every_trace_replays)
 		ntraces++;
 	}
 	closedir(d);
-	/* basic v2, kernel checks, DPDK, QEMU, v1, must-diverge at least */
-	ck_assert_uint_ge(ntraces, 6);
+	/* basic v2, kernel checks, DPDK, QEMU, v1, must-diverge, hcall at least */
+	ck_assert_uint_ge(ntraces, 7);
 }
 END_TEST
 
@@ -246,6 +246,19 @@ START_TEST(t_trace_errors_exit_2_with_the_line)
 		{ "container c => ok\nclose c\n", ":2: syntax error: no '=> EXPECT'" },
 		{ "container c => maybe\n", ":1: syntax error: bad expectation 'maybe'" },
 		{ "container c => ok\nmap c 0 0 0x1000 rw => ok start=0\n", ":2: syntax error: no check 'start' for 'map'" },
+		/* the guest path */
+		{ "guest vm => ok\nh_put_tce vx 0x1000 0 3 => H_SUCCESS\n", ":2: syntax error: unknown guest 'vx'" },
+		{ "container c => ok\nmemslot c 0 0 0x1000 0 => ok\n", ":2: syntax error: unknown guest 'c'" },
+		{ "container c => ok\nguest c => ok\n", ":2: syntax error: 'c' is already of another kind" },
+		{ "guest vm => ok\nh_get_tce vm 0x1000 0 => H_BOGUS\n",
+		  ":2: syntax error: bad expectation 'H_BOGUS' for a hypercall (H_SUCCESS, H_PARAMETER, H_TOO_HARD, H_HARDWARE, a number)" },
+		{ "guest vm => ok\nh_stuff_tce vm 0x1000 0 0 1 => ok\n", ":2: syntax error: bad expectation 'ok' for a hypercall" },
+		{ "guest vm => ok\nguest_check vm => H_SUCCESS\n", ":2: syntax error: bad expectation 'H_SUCCESS' (ok, an errno name, a number)" },
+		{ "guest vm => ok\nh_put_tce vm 1 0 3 => H_SUCCESS tce=3\n", ":2: syntax error: no check 'tce' for 'h_put_tce'" },
+		{ "guest vm => ok\nmemslot vm 0 0 0x1000 => ok\n", ":2: syntax error: usage: memslot V SLOT GPA SIZE ADDR" },
+		{ "guest vm => ok\nmem m 0x1000 => ok\nattach vm 1 m => ok\n", ":3: syntax error: unknown container or group 'm'" },
+		{ "mem m 0x1000 => ok\npoke64 m => ok\n", ":2: syntax error: usage: poke64 ADDR VALUE..." },
+		{ "mem m 0x1000 => ok\npoke64 m 1 2x => ok\n", ":2: syntax error: bad number '2x'" },
 	};
 	char path[64];
 
@@ -262,6 +275,41 @@ START_TEST(t_trace_errors_exit_2_with_the_line)
 		free(r.out);
 		unlink(path);
 	}
+}
+END_TEST
+
+/* Hypercall results are H_* names; a check of H_GET_TCE's value; a guest that is gone. */
+START_TEST(t_guest_path_divergences)
+{
+	char path[64];
+	struct run r;
+
+	if (!have_prog())
+		return;
+	write_trace(path, sizeof(path),
+		    "guest vm => ok\n"
+		    "tce_table vm 0x1000 12 0 16 => ok\n"
+		    "h_put_tce vm 0x1000 0 0x1000 => H_SUCCESS\n"
+		    "h_get_tce vm 0x1000 0 => H_SUCCESS tce=0x1000\n"
+		    "h_put_tce vm 0x1001 0 0x1000 => H_SUCCESS\n"
+		    "h_get_tce vm 0x1000 0 => H_SUCCESS tce=0x2000\n"
+		    "h_get_tce vm 0x1000 0x800 => -4\n"
+		    "h_get_tce vm 0x1000 0x800 => 9999\n"
+		    "guest_destroy vm => ok\n"
+		    "h_get_tce vm 0x1000 0 => H_SUCCESS\n"
+		    "guest vm => ok\n"
+		    "tce_table vm 0x1000 12 0 16 => ok\n");	/* left for the release */
+	r = run_prog((const char *const[]){ "replay", "--keep-going", path, NULL });
+	ck_assert_msg(r.status == 1, "exit %d:\n%s", r.status, r.out);
+	assert_has(&r, ":5: h_put_tce vm 0x1001 0 0x1000: expected H_SUCCESS, got H_TOO_HARD\n");
+	assert_has(&r, ":6: h_get_tce vm 0x1000 0: expected H_SUCCESS tce=0x2000, got H_SUCCESS tce=0x1000\n");
+	assert_has(&r, ":8: h_get_tce vm 0x1000 0x800: expected H_TOO_HARD, got H_PARAMETER\n");
+	assert_has(&r, ":10: h_get_tce vm 0x1000 0: expected H_SUCCESS, got no guest 'vm' "
+		       "(its creation failed, or it was destroyed)\n");
+	assert_has(&r, ": 12 requests, 4 divergences: FAIL");
+	ck_assert_ptr_null(strstr(r.out, ":7:"));
+	free(r.out);
+	unlink(path);
 }
 END_TEST
 
@@ -366,6 +414,7 @@ static Suite *replay_suite(void)
 	tcase_add_test(t, t_must_diverge_names_its_line);
 	tcase_add_test(t, t_keep_going_reports_every_divergence);
 	tcase_add_test(t, t_trace_errors_exit_2_with_the_line);
+	tcase_add_test(t, t_guest_path_divergences);
 	tcase_add_test(t, t_json_shape);
 	tcase_add_test(t, t_stats_after_a_trace);
 	tcase_add_test(t, t_usage);

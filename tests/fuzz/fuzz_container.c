@@ -48,6 +48,7 @@
 #include "spapr/spapr_priv.h"
 #include "tce/tce.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/harness.h"
 #include "tests/model/model.h"
 
 #define MAX_REQUESTS 96
@@ -58,25 +59,6 @@
 
 static const uint64_t mem_pages[NMEMS] = { 64, 16, 256 };
 
-/* ------------------------------------------------------------- input */
-
-struct in {
-	const uint8_t *p;
-	size_t n, i;
-};
-
-static uint8_t u8(struct in *in)
-{
-	return in->i < in->n ? in->p[in->i++] : 0;
-}
-
-static uint16_t u16(struct in *in)
-{
-	uint16_t lo = u8(in);
-
-	return (uint16_t)(lo | (uint16_t)u8(in) << 8);
-}
-
 /* ------------------------------------------------------------- state */
 
 static struct model M;
@@ -86,242 +68,11 @@ static int gfd[MODEL_GROUPS];
 static unsigned gname[MODEL_GROUPS];
 static unsigned next_cname, next_gname;
 static uint8_t *mem[NMEMS];
-static uint64_t rng;
-static uint64_t shown_locked, shown_pinned;
-static unsigned nreq;
 /* Set by requests that may change a table: post_checks then runs tce_table_check
  * (a full scan of every table, the most expensive check). */
 static bool tables_dirty, in_cleanup;
 
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-/* ------------------------------------------------------------- trace */
-
-static char *tr;
-static size_t tr_len, tr_cap;
-static char line[512];
-/* Appended after the expectation (KEY=VALUE checks of the replay format). */
-static char line_checks[64];
-/* Set when the request cannot be written in the replay format: the line
- * becomes a comment (only for requests that change nothing). */
-static bool line_comment;
-
-static void tr_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void tr_add(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(tr ? tr + tr_len : NULL, tr ? tr_cap - tr_len : 0, fmt, ap);
-		va_end(ap);
-		if (tr && (size_t)n < tr_cap - tr_len)
-			break;
-		tr_cap = tr_cap ? 2 * tr_cap + (size_t)n : 65536;
-		tr = realloc(tr, tr_cap);
-		if (!tr)
-			abort();
-	}
-	tr_len += (size_t)n;
-}
-
-static void req(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void req(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-}
-
-/* Appends to the current request line. */
-static void req_more(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void req_more(const char *fmt, ...)
-{
-	size_t l = strlen(line);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line + l, sizeof(line) - l, fmt, ap);
-	va_end(ap);
-}
-
-static const char *errname(int e)
-{
-	static char buf[16];
-
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case ENXIO: return "ENXIO";
-	case EBADF: return "EBADF";
-	case ENOMEM: return "ENOMEM";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case ENODEV: return "ENODEV";
-	case EINVAL: return "EINVAL";
-	case ENOTTY: return "ENOTTY";
-	case ENOSPC: return "ENOSPC";
-	case EMFILE: return "EMFILE";
-	case EUCLEAN: return "EUCLEAN";
-	}
-	snprintf(buf, sizeof(buf), "%d", e);
-	return buf;
-}
-
-static const char *res_str(struct model_res r)
-{
-	static char buf[2][24];
-	static int k;
-
-	k ^= 1;
-	if (r.ret == -1)
-		snprintf(buf[k], sizeof(buf[k]), "%s", errname(r.err));
-	else if (r.ret == 0)
-		snprintf(buf[k], sizeof(buf[k]), "ok");
-	else
-		snprintf(buf[k], sizeof(buf[k]), "%ld", r.ret);
-	return buf[k];
-}
-
-/* A user address as NAME+OFF when inside a mem of the input. */
-static const char *addr_str(uint64_t ua)
-{
-	static char buf[4][40];
-	static int k;
-
-	k = (k + 1) & 3;
-	for (int i = 0; i < NMEMS; i++) {
-		/* Names cover the guard pages too: m0+0x1000 is the first usable byte. */
-		uint64_t base = (uintptr_t)mem[i] - MODEL_PAGE_SIZE;
-
-		if (mem[i] && ua >= base && ua - base <= (mem_pages[i] + 2) * MODEL_PAGE_SIZE) {
-			snprintf(buf[k], sizeof(buf[k]), "m%d+0x%llx", i, (unsigned long long)(ua - base));
-			return buf[k];
-		}
-	}
-	snprintf(buf[k], sizeof(buf[k]), "0x%llx", (unsigned long long)ua);
-	return buf[k];
-}
-
-static void trace_out(FILE *f)
-{
-	if (tr)
-		fwrite(tr, 1, tr_len, f);
-}
-
-static void write_trace_file(void)
-{
-	const char *path = getenv("SPAPRTCE_FUZZ_TRACE");
-	FILE *f;
-
-	if (!path || !*path)
-		return;
-	f = fopen(path, "w");
-	if (!f)
-		return;
-	trace_out(f);
-	fclose(f);
-}
-
-static void diverge(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void diverge(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	tr_add("# DIVERGENCE (request %u): %s\n", nreq, msg);
-	fprintf(stderr, "==== fuzz_container: divergence from the model; replay trace:\n");
-	trace_out(stderr);
-	fflush(stderr);
-	write_trace_file();
-	abort();
-}
-
 /* --------------------------------------------------------- comparisons */
-
-static struct model_res real(long rc)
-{
-	struct model_res r = { rc, rc < 0 ? errno : 0 };
-
-	if (rc < 0)
-		r.ret = -1;
-	return r;
-}
-
-static bool same(struct model_res a, struct model_res b)
-{
-	return a.ret == b.ret && (a.ret != -1 || a.err == b.err);
-}
-
-static void post_checks(void);
-
-/* Records the current request with the model's expectation, compares, checks. */
-static void done(struct model_res want, struct model_res got)
-{
-	tr_add("%s%s => %s%s\n", line_comment ? "# " : "", line, res_str(want), line_checks);
-	line_checks[0] = 0;
-	line_comment = false;
-	if (!same(want, got))
-		diverge("the library returned %s", res_str(got));
-	post_checks();
-}
-
-static int dma_res(int rc)
-{
-	return rc;
-}
-
-static const char *dma_str(int rc)
-{
-	return rc ? errname(-rc) : "ok";
-}
-
-/* A device read of @len bytes at @iova by group @id, compared with the model. */
-static void check_dma_read(int id, uint64_t iova, unsigned len)
-{
-	uint8_t buf[32], want_bytes[32];
-	int want = model_dma(&M, id, iova, len, false), got;
-	bool uniform = true;
-
-	memset(buf, 0xee, sizeof(buf));
-	if (!want) {
-		for (unsigned k = 0; k < len; k++) {
-			uint64_t ua;
-			unsigned perm;
-
-			if (model_translate(&M, id, iova + k, &ua, &perm))
-				diverge("model: dma ok but no translation");
-			want_bytes[k] = *(volatile uint8_t *)(uintptr_t)ua;
-			if (want_bytes[k] != want_bytes[0])
-				uniform = false;
-		}
-	}
-	got = dma_res(emu_dma_read(id, iova, buf, len));
-	if (!want && uniform)
-		tr_add("dma_read %d 0x%llx %u 0x%02x => ok\n", id, (unsigned long long)iova, len,
-		       want_bytes[0]);
-	else
-		tr_add("dma_read %d 0x%llx %u => %s\n", id, (unsigned long long)iova, len,
-		       dma_str(want));
-	if (got != want)
-		diverge("device read returned %s", dma_str(got));
-	if (!want && memcmp(buf, want_bytes, len))
-		diverge("device read the wrong bytes (first 0x%02x, expected 0x%02x)", buf[0],
-			want_bytes[0]);
-}
 
 /* Window geometry against the model; with @full also tce_table_check (a
  * scan of the whole table: most of a run's time when done every request). */
@@ -335,7 +86,7 @@ static void check_tables(bool full)
 			continue;
 		obj = spapr__fd_get(cfd[c]);
 		if (!obj)
-			diverge("container fd %d unknown to the library", cfd[c]);
+			fz_diverge("container fd %d unknown to the library", cfd[c]);
 		ct = (struct spapr_container *)obj;
 		for (unsigned s = 0; s < SPAPR_WINDOWS; s++) {
 			struct spapr_window *w = ct->tce ? ct->tce->windows[s] : NULL;
@@ -343,25 +94,25 @@ static void check_tables(bool full)
 
 			if (!w != !mw->present) {
 				spapr__obj_put(obj);
-				diverge("c%u slot %u: window %s in the library, %s in the model", cname[c],
-					s, w ? "present" : "absent", mw->present ? "present" : "absent");
+				fz_diverge("c%u slot %u: window %s in the library, %s in the model", cname[c],
+					   s, w ? "present" : "absent", mw->present ? "present" : "absent");
 			}
 			if (!w)
 				continue;
 			if (w->start != mw->start || w->size != mw->it_size << mw->page_shift ||
 			    w->page_shift != mw->page_shift || w->charged != mw->charged) {
 				spapr__obj_put(obj);
-				diverge("c%u slot %u: window start 0x%llx size 0x%llx shift %u charged %llu,"
-					" model 0x%llx 0x%llx %u %llu", cname[c], s,
-					(unsigned long long)w->start, (unsigned long long)w->size,
-					w->page_shift, (unsigned long long)w->charged,
-					(unsigned long long)mw->start,
-					(unsigned long long)(mw->it_size << mw->page_shift), mw->page_shift,
-					(unsigned long long)mw->charged);
+				fz_diverge("c%u slot %u: window start 0x%llx size 0x%llx shift %u charged %llu,"
+					   " model 0x%llx 0x%llx %u %llu", cname[c], s,
+					   (unsigned long long)w->start, (unsigned long long)w->size,
+					   w->page_shift, (unsigned long long)w->charged,
+					   (unsigned long long)mw->start,
+					   (unsigned long long)(mw->it_size << mw->page_shift), mw->page_shift,
+					   (unsigned long long)mw->charged);
 			}
 			if (full && tce_table_check(w->table)) {
 				spapr__obj_put(obj);
-				diverge("tce_table_check failed on c%u slot %u", cname[c], s);
+				fz_diverge("tce_table_check failed on c%u slot %u", cname[c], s);
 			}
 		}
 		spapr__obj_put(obj);
@@ -386,49 +137,22 @@ static void sample_dma(void)
 				continue;
 			psize = 1ull << w->page_shift;
 			if (w->n) {
-				const struct model_entry *e = &w->e[rnd() % w->n];
+				const struct model_entry *e = &w->e[fz_rnd() % w->n];
 
-				check_dma_read(id, (e->entry << w->page_shift) + rnd() % psize, 1);
+				fz_check_dma_read(&M, id, (e->entry << w->page_shift) + fz_rnd() % psize, 1);
 			}
-			check_dma_read(id, w->start + (rnd() % w->it_size) * psize + rnd() % psize, 1);
+			fz_check_dma_read(&M, id, w->start + (fz_rnd() % w->it_size) * psize + fz_rnd() % psize, 1);
 		}
 	}
 }
 
 static void post_checks(void)
 {
-	struct emu_mem_stats st;
-	struct mmreg_mm *mm;
-	uint64_t locked = spapr_mm_locked_vm();
-
-	if (model_locked_vm(&M) != shown_locked || locked != model_locked_vm(&M)) {
-		shown_locked = model_locked_vm(&M);
-		tr_add("locked_vm => %llu\n", (unsigned long long)shown_locked);
-		if (locked != shown_locked)
-			diverge("locked_vm is %llu", (unsigned long long)locked);
-	}
-	emu_mem_get_stats(&st);
-	if (model_pinned(&M) != shown_pinned || st.pinned_pages != model_pinned(&M)) {
-		shown_pinned = model_pinned(&M);
-		tr_add("pinned => %llu\n", (unsigned long long)shown_pinned);
-		if (st.pinned_pages != shown_pinned)
-			diverge("%llu pages pinned", (unsigned long long)st.pinned_pages);
-	}
-	if (mmreg_mm_current(&mm))
-		diverge("mmreg_mm_current failed");
-	if (mmreg_mm_check(mm)) {
-		mmreg_mm_put(mm);
-		diverge("mmreg_mm_check failed");
-	}
-	mmreg_mm_put(mm);
-	if (emu_mem_check())
-		diverge("emu_mem_check failed");
-	if (emu_machine_check())
-		diverge("emu_machine_check failed");
+	fz_check_state(&M);
 	/* Every 8th table-changing request (chosen by the input's generator
 	 * state) and every request of the cleanup get the full table check. */
 	if (tables_dirty || in_cleanup)
-		check_tables(in_cleanup || rnd() % 8 == 0);
+		check_tables(in_cleanup || fz_rnd() % 8 == 0);
 	tables_dirty = false;
 	sample_dma();
 }
@@ -436,24 +160,24 @@ static void post_checks(void)
 /* --------------------------------------------------------- selection */
 
 /* The n-th container whose fd is open, or -1. */
-static int pick_container(struct in *in)
+static int pick_container(struct fz_in *in)
 {
 	int open[MODEL_CONTAINERS], n = 0;
 
 	for (int c = 0; c < MODEL_CONTAINERS; c++)
 		if (M.c[c].exists && M.c[c].fd_open)
 			open[n++] = c;
-	return n ? open[u8(in) % n] : -1;
+	return n ? open[fz_u8(in) % n] : -1;
 }
 
-static int pick_group(struct in *in)
+static int pick_group(struct fz_in *in)
 {
 	int open[MODEL_GROUPS], n = 0;
 
 	for (int g = 0; g < MODEL_GROUPS; g++)
 		if (M.g[g].open)
 			open[n++] = g;
-	return n ? open[u8(in) % n] : -1;
+	return n ? open[fz_u8(in) % n] : -1;
 }
 
 static int nth_region(unsigned k)
@@ -481,41 +205,41 @@ static uint64_t mem_base(int i)
 }
 
 /* A user address: (n-th mem or region, page offset) or a raw edge value. */
-static uint64_t pick_ua(struct in *in)
+static uint64_t pick_ua(struct fz_in *in)
 {
 	static const uint64_t edges[] = { 0, 0x1000, (1ull << 47) - 0x1000, 1ull << 48, 1ull << 63,
 					  -0x1000ull, -0x2000ull };
-	uint8_t sel = u8(in) % 16;
+	uint8_t sel = fz_u8(in) % 16;
 
 	if (sel < 6) {
 		int i = sel % NMEMS;
 
-		return mem_base(i) + (u8(in) % (mem_pages[i] + 1)) * MODEL_PAGE_SIZE;
+		return mem_base(i) + (fz_u8(in) % (mem_pages[i] + 1)) * MODEL_PAGE_SIZE;
 	}
 	if (sel < 12) {
-		int r = nth_region(u8(in));
+		int r = nth_region(fz_u8(in));
 
 		if (r < 0)
 			return mem_base(0);
-		return M.reg[r].ua + (u8(in) % (M.reg[r].entries + 1)) * MODEL_PAGE_SIZE;
+		return M.reg[r].ua + (fz_u8(in) % (M.reg[r].entries + 1)) * MODEL_PAGE_SIZE;
 	}
 	if (sel < 14) {
 		int i = sel % NMEMS;
 
-		return mem_base(i) + (u8(in) % mem_pages[i]) * MODEL_PAGE_SIZE +
+		return mem_base(i) + (fz_u8(in) % mem_pages[i]) * MODEL_PAGE_SIZE +
 		       (sel & 1 ? 0x800 : 1);
 	}
-	return edges[u8(in) % (sizeof(edges) / sizeof(edges[0]))];
+	return edges[fz_u8(in) % (sizeof(edges) / sizeof(edges[0]))];
 }
 
 /* A size in units of @unit (a page size), or an edge value. */
-static uint64_t pick_size(struct in *in, uint64_t unit)
+static uint64_t pick_size(struct fz_in *in, uint64_t unit)
 {
-	uint8_t sel = u8(in) % 16;
+	uint8_t sel = fz_u8(in) % 16;
 
 	if (sel < 13)
-		return (uint64_t)(u8(in) % 48 + (sel ? 1 : 0)) * unit;
-	switch (u8(in) % 5) {
+		return (uint64_t)(fz_u8(in) % 48 + (sel ? 1 : 0)) * unit;
+	switch (fz_u8(in) % 5) {
 	case 0: return unit / 2;
 	case 1: return 1ull << 63;
 	case 2: return -unit;
@@ -530,9 +254,9 @@ static uint64_t slot_start(unsigned s)
 }
 
 /* A bus address for container @c: (slot, entry offset) or an edge. */
-static uint64_t pick_iova(struct in *in, int c, uint64_t *unit)
+static uint64_t pick_iova(struct fz_in *in, int c, uint64_t *unit)
 {
-	uint8_t b = u8(in);
+	uint8_t b = fz_u8(in);
 	unsigned s = b & 1, sel = (b >> 1) % 10;
 	const struct model_window *w = &M.c[c].win[s];
 	uint64_t p = w->present ? 1ull << w->page_shift : MODEL_PAGE_SIZE;
@@ -540,24 +264,24 @@ static uint64_t pick_iova(struct in *in, int c, uint64_t *unit)
 
 	*unit = p;
 	if (sel < 6)
-		return slot_start(s) + (uint64_t)u16(in) * p;
+		return slot_start(s) + (uint64_t)fz_u16(in) * p;
 	if (sel == 6)
 		return end - p;
 	if (sel == 7)
 		return end;
-	switch (u8(in) % 5) {
+	switch (fz_u8(in) % 5) {
 	case 0: return 1ull << 58;
 	case 1: return -p;
 	case 2: return slot_start(s) + 0x800;
-	case 3: return slot_start(s) + (uint64_t)u16(in) * p + 1;
-	default: return slot_start(s) + (uint64_t)u16(in) * p * 64;
+	case 3: return slot_start(s) + (uint64_t)fz_u16(in) * p + 1;
+	default: return slot_start(s) + (uint64_t)fz_u16(in) * p * 64;
 	}
 }
 
 /* argsz and flags: mostly right, sometimes short or with a bad flag. */
-static void pick_argsz_flags(struct in *in, uint32_t minsz, uint32_t *argsz, uint32_t *flags)
+static void pick_argsz_flags(struct fz_in *in, uint32_t minsz, uint32_t *argsz, uint32_t *flags)
 {
-	uint8_t b = u8(in);
+	uint8_t b = fz_u8(in);
 
 	*argsz = minsz;
 	*flags = 0;
@@ -576,7 +300,7 @@ static void pick_argsz_flags(struct in *in, uint32_t minsz, uint32_t *argsz, uin
 static void req_argsz_flags(uint32_t minsz, uint32_t argsz, uint32_t flags)
 {
 	if (flags || argsz != minsz)
-		req_more(" flags=%u argsz=%u", flags, argsz);
+		fz_req_more(" flags=%u argsz=%u", flags, argsz);
 }
 
 /* ---------------------------------------------------- generator rules */
@@ -654,28 +378,28 @@ static void do_open_container(void)
 		return;
 	c = model_open_container(&M);
 	cname[c] = next_cname++;
-	req("container c%u", cname[c]);
+	fz_req("container c%u", cname[c]);
 	fd = spapr_open_container();
 	cfd[c] = fd;
-	done((struct model_res){ 0, 0 }, real(fd < 0 ? -1 : 0));
+	fz_done((struct model_res){ 0, 0 }, fz_real(fd < 0 ? -1 : 0));
 }
 
-static void do_open_group(struct in *in)
+static void do_open_group(struct fz_in *in)
 {
-	int id = u8(in) % (MODEL_GROUPS + 1), fd;
+	int id = fz_u8(in) % (MODEL_GROUPS + 1), fd;
 	unsigned name = next_gname++;
 	struct model_res want = model_open_group(&M, id);
 
-	req("group g%u %d", name, id);
+	fz_req("group g%u %d", name, id);
 	fd = spapr_open_group(id);
 	if (fd >= 0 && want.ret == 0) {
 		gfd[id] = fd;
 		gname[id] = name;
 	}
-	done(want, real(fd < 0 ? -1 : 0));
+	fz_done(want, fz_real(fd < 0 ? -1 : 0));
 }
 
-static void do_close_container(struct in *in)
+static void do_close_container(struct fz_in *in)
 {
 	int c = pick_container(in);
 	struct model_res want;
@@ -684,9 +408,9 @@ static void do_close_container(struct in *in)
 		return;
 	if (model_close_container_releases(&M, c) ? model_release_would_orphan(&M, c) : !isolated(c))
 		return;
-	req("close c%u", cname[c]);
+	fz_req("close c%u", cname[c]);
 	want = model_close_container(&M, c);
-	done(want, real(spapr_close(cfd[c])));
+	fz_done(want, fz_real(spapr_close(cfd[c])));
 }
 
 static bool detach_ok(int id)
@@ -694,22 +418,22 @@ static bool detach_ok(int id)
 	return !model_detach_releases(&M, id) || !model_release_would_orphan(&M, M.g[id].container);
 }
 
-static void do_close_group(struct in *in)
+static void do_close_group(struct fz_in *in)
 {
 	int id = pick_group(in);
 	struct model_res want;
 
 	if (id < 0 || !detach_ok(id))
 		return;
-	req("close g%u", gname[id]);
+	fz_req("close g%u", gname[id]);
 	want = model_close_group(&M, id);
-	done(want, real(spapr_close(gfd[id])));
+	fz_done(want, fz_real(spapr_close(gfd[id])));
 }
 
-static void do_set_container(struct in *in)
+static void do_set_container(struct fz_in *in)
 {
 	int id = pick_group(in), c = -1, fd, other;
-	uint8_t sel = u8(in) % 10;
+	uint8_t sel = fz_u8(in) % 10;
 	enum model_fdkind kind;
 	struct model_res want;
 
@@ -720,59 +444,59 @@ static void do_set_container(struct in *in)
 	if (c >= 0) {
 		kind = MODEL_FD_CONTAINER;
 		fd = cfd[c];
-		req("set_container g%u c%u", gname[id], cname[c]);
+		fz_req("set_container g%u c%u", gname[id], cname[c]);
 	} else if (sel <= 7) {
 		other = pick_group(in);
 		kind = MODEL_FD_GROUP;
 		fd = gfd[other];
 		/* The trace names no group fd as a container: a comment line. */
-		req("set_container g%u g%u", gname[id], gname[other]);
-		line_comment = true;
+		fz_req("set_container g%u g%u", gname[id], gname[other]);
+		fz_req_comment();
 	} else if (sel == 8) {
 		kind = MODEL_FD_NEGATIVE;
 		fd = -1;
-		req("set_container g%u -1", gname[id]);
+		fz_req("set_container g%u -1", gname[id]);
 	} else {
 		kind = MODEL_FD_NOT_OURS;
 		fd = NOT_OURS_FD;
-		req("set_container g%u %d", gname[id], fd);
+		fz_req("set_container g%u %d", gname[id], fd);
 	}
 	want = model_set_container(&M, id, kind, c);
-	done(want, real(spapr_ioctl(gfd[id], VFIO_GROUP_SET_CONTAINER, &fd)));
+	fz_done(want, fz_real(spapr_ioctl(gfd[id], VFIO_GROUP_SET_CONTAINER, &fd)));
 }
 
-static void do_unset_container(struct in *in)
+static void do_unset_container(struct fz_in *in)
 {
 	int id = pick_group(in);
 	struct model_res want;
 
 	if (id < 0 || !detach_ok(id))
 		return;
-	req("unset_container g%u", gname[id]);
+	fz_req("unset_container g%u", gname[id]);
 	want = model_unset_container(&M, id);
-	done(want, real(spapr_ioctl(gfd[id], VFIO_GROUP_UNSET_CONTAINER)));
+	fz_done(want, fz_real(spapr_ioctl(gfd[id], VFIO_GROUP_UNSET_CONTAINER)));
 }
 
-static void do_set_iommu(struct in *in)
+static void do_set_iommu(struct fz_in *in)
 {
 	static const unsigned long types[] = { 7, 7, 7, 7, 2, 2, 1, 3, 8, 0x10007 };
 	int c = pick_container(in);
-	unsigned long type = types[u8(in) % 10];
+	unsigned long type = types[fz_u8(in) % 10];
 	struct model_res want;
 
 	if (c < 0)
 		return;
 	if (type == 7)
-		req("set_iommu c%u v2", cname[c]);
+		fz_req("set_iommu c%u v2", cname[c]);
 	else if (type == 2)
-		req("set_iommu c%u v1", cname[c]);
+		fz_req("set_iommu c%u v1", cname[c]);
 	else
-		req("set_iommu c%u %lu", cname[c], type);
+		fz_req("set_iommu c%u %lu", cname[c], type);
 	want = model_set_iommu(&M, c, type);
-	done(want, real(spapr_ioctl(cfd[c], VFIO_SET_IOMMU, type)));
+	fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_SET_IOMMU, type)));
 }
 
-static void do_register(struct in *in, bool unregister)
+static void do_register(struct fz_in *in, bool unregister)
 {
 	struct vfio_iommu_spapr_register_memory r;
 	int c = pick_container(in);
@@ -782,8 +506,8 @@ static void do_register(struct in *in, bool unregister)
 
 	if (c < 0)
 		return;
-	if (unregister && u8(in) % 4 != 0 && live_regions()) {
-		int k = nth_region(u8(in));
+	if (unregister && fz_u8(in) % 4 != 0 && live_regions()) {
+		int k = nth_region(fz_u8(in));
 
 		vaddr = M.reg[k].ua;
 		size = M.reg[k].entries << MODEL_PAGE_SHIFT;
@@ -794,8 +518,8 @@ static void do_register(struct in *in, bool unregister)
 	if (!unregister && live_regions() >= MODEL_REGIONS - 1)
 		return;
 	pick_argsz_flags(in, 24, &argsz, &flags);
-	req("%s c%u %s 0x%llx", unregister ? "unregister" : "register", cname[c], addr_str(vaddr),
-	    (unsigned long long)size);
+	fz_req("%s c%u %s 0x%llx", unregister ? "unregister" : "register", cname[c], fz_addr(vaddr),
+	       (unsigned long long)size);
 	req_argsz_flags(24, argsz, flags);
 	memset(&r, 0, sizeof(r));
 	r.argsz = argsz;
@@ -804,10 +528,10 @@ static void do_register(struct in *in, bool unregister)
 	r.size = size;
 	if (unregister) {
 		want = model_unregister(&M, c, argsz, flags, vaddr, size);
-		done(want, real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r)));
+		fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r)));
 	} else {
 		want = model_register(&M, c, argsz, flags, vaddr, size);
-		done(want, real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r)));
+		fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r)));
 	}
 }
 
@@ -821,7 +545,7 @@ static const char *perm_str(uint32_t flags)
 	}
 }
 
-static void do_map(struct in *in)
+static void do_map(struct fz_in *in)
 {
 	struct vfio_iommu_type1_dma_map mp;
 	int c = pick_container(in);
@@ -834,7 +558,7 @@ static void do_map(struct in *in)
 		return;
 	vaddr = pick_ua(in);
 	iova = pick_iova(in, c, &unit);
-	b = u8(in);
+	b = fz_u8(in);
 	if (b % 8 == 0) {
 		int r = -1;
 
@@ -846,15 +570,15 @@ static void do_map(struct in *in)
 	} else {
 		size = pick_size(in, unit);
 	}
-	fl = u8(in) % 10;
+	fl = fz_u8(in) % 10;
 	flags = fl < 4 ? 3 : fl < 6 ? 1 : fl < 8 ? 2 : fl == 8 ? 0 : 7;
 	pick_argsz_flags(in, 32, &argsz, &fl);
 	if (fl)
 		flags |= fl;
-	req("map c%u %s 0x%llx 0x%llx %s", cname[c], addr_str(vaddr), (unsigned long long)iova,
-	    (unsigned long long)size, perm_str(flags));
+	fz_req("map c%u %s 0x%llx 0x%llx %s", cname[c], fz_addr(vaddr), (unsigned long long)iova,
+	       (unsigned long long)size, perm_str(flags));
 	if ((flags & ~3u) || argsz != 32)
-		req_more(" flags=%u argsz=%u", flags, argsz);
+		fz_req_more(" flags=%u argsz=%u", flags, argsz);
 	memset(&mp, 0, sizeof(mp));
 	mp.argsz = argsz;
 	mp.flags = flags;
@@ -862,10 +586,10 @@ static void do_map(struct in *in)
 	mp.iova = iova;
 	mp.size = size;
 	want = model_map(&M, c, argsz, flags, vaddr, iova, size);
-	done(want, real(spapr_ioctl(cfd[c], VFIO_IOMMU_MAP_DMA, &mp)));
+	fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_IOMMU_MAP_DMA, &mp)));
 }
 
-static void do_unmap(struct in *in)
+static void do_unmap(struct fz_in *in)
 {
 	struct vfio_iommu_type1_dma_unmap um;
 	int c = pick_container(in);
@@ -876,7 +600,7 @@ static void do_unmap(struct in *in)
 	if (c < 0)
 		return;
 	iova = pick_iova(in, c, &unit);
-	if (u8(in) % 8 == 0) {
+	if (fz_u8(in) % 8 == 0) {
 		const struct model_window *w = &M.c[c].win[iova >= MODEL_SLOT1_START];
 
 		size = w->present ? w->it_size << w->page_shift : 2ull << 30;
@@ -885,7 +609,7 @@ static void do_unmap(struct in *in)
 		size = pick_size(in, unit);
 	}
 	pick_argsz_flags(in, 24, &argsz, &flags);
-	req("unmap c%u 0x%llx 0x%llx", cname[c], (unsigned long long)iova, (unsigned long long)size);
+	fz_req("unmap c%u 0x%llx 0x%llx", cname[c], (unsigned long long)iova, (unsigned long long)size);
 	req_argsz_flags(24, argsz, flags);
 	memset(&um, 0, sizeof(um));
 	um.argsz = argsz;
@@ -893,10 +617,10 @@ static void do_unmap(struct in *in)
 	um.iova = iova;
 	um.size = size;
 	want = model_unmap(&M, c, argsz, flags, iova, size);
-	done(want, real(spapr_ioctl(cfd[c], VFIO_IOMMU_UNMAP_DMA, &um)));
+	fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_IOMMU_UNMAP_DMA, &um)));
 }
 
-static void do_create(struct in *in)
+static void do_create(struct fz_in *in)
 {
 	static const uint32_t shifts[] = { 12, 12, 12, 12, 16, 21, 30, 13, 0, 64, 24, 45 };
 	struct vfio_iommu_spapr_tce_create cr;
@@ -908,21 +632,21 @@ static void do_create(struct in *in)
 
 	if (c < 0)
 		return;
-	shift = shifts[u8(in) % (sizeof(shifts) / sizeof(shifts[0]))];
-	b = u8(in);
+	shift = shifts[fz_u8(in) % (sizeof(shifts) / sizeof(shifts[0]))];
+	b = fz_u8(in);
 	if (b < 224)
 		wsize = 1ull << (b % 64);
 	else if (b < 240)
 		wsize = (2ull << 30) >> (b % 8);
 	else
 		wsize = (b & 1) ? 0 : 3ull << 20;
-	levels = u8(in) % 7;
+	levels = fz_u8(in) % 7;
 	pick_argsz_flags(in, 40, &argsz, &flags);
 	/* Never let the library allocate a huge table for real. */
 	if (!model_table_pages(shift, wsize, levels, &pages) && pages > CHARGE_CAP &&
 	    (M.cap_ipc_lock || M.limit_pages >= pages))
 		return;
-	req("create c%u %u 0x%llx %u", cname[c], shift, (unsigned long long)wsize, levels);
+	fz_req("create c%u %u 0x%llx %u", cname[c], shift, (unsigned long long)wsize, levels);
 	req_argsz_flags(40, argsz, flags);
 	memset(&cr, 0, sizeof(cr));
 	cr.argsz = argsz;
@@ -932,14 +656,11 @@ static void do_create(struct in *in)
 	cr.levels = levels;
 	want = model_create(&M, c, argsz, flags, shift, wsize, levels, &start);
 	if (want.ret == 0)
-		snprintf(line_checks, sizeof(line_checks), " start=0x%llx", (unsigned long long)start);
-	done(want, real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_TCE_CREATE, &cr)));
-	if (want.ret == 0 && cr.start_addr != start)
-		diverge("start_addr 0x%llx, expected 0x%llx", (unsigned long long)cr.start_addr,
-			(unsigned long long)start);
+		fz_req_check("start", start, &cr.start_addr);
+	fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_TCE_CREATE, &cr)));
 }
 
-static void do_remove(struct in *in)
+static void do_remove(struct fz_in *in)
 {
 	struct vfio_iommu_spapr_tce_remove rm;
 	int c = pick_container(in);
@@ -950,28 +671,28 @@ static void do_remove(struct in *in)
 
 	if (c < 0)
 		return;
-	b = u8(in);
+	b = fz_u8(in);
 	if (b < 160)
 		start = slot_start(b & 1);
 	else
 		start = pick_iova(in, c, &unit);
 	pick_argsz_flags(in, 16, &argsz, &flags);
-	req("remove c%u 0x%llx", cname[c], (unsigned long long)start);
+	fz_req("remove c%u 0x%llx", cname[c], (unsigned long long)start);
 	req_argsz_flags(16, argsz, flags);
 	memset(&rm, 0, sizeof(rm));
 	rm.argsz = argsz;
 	rm.flags = flags;
 	rm.start_addr = start;
 	want = model_remove(&M, c, argsz, flags, start);
-	done(want, real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm)));
+	fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm)));
 }
 
-static void do_dma(struct in *in)
+static void do_dma(struct fz_in *in)
 {
-	uint8_t b = u8(in), val = u8(in), buf[32];
+	uint8_t b = fz_u8(in), val = fz_u8(in), buf[32];
 	int id = (b & 7) % (MODEL_GROUPS + 1), c, want, got;
 	bool write = b & 0x80;
-	unsigned len = 1 + u8(in) % 16;
+	unsigned len = 1 + fz_u8(in) % 16;
 	uint64_t iova = 0, unit;
 
 	c = id < MODEL_GROUPS ? M.g[id].container : -1;
@@ -981,26 +702,25 @@ static void do_dma(struct in *in)
 		if (w->present && w->n) {
 			uint64_t psize = 1ull << w->page_shift;
 
-			iova = (w->e[u16(in) % w->n].entry << w->page_shift) +
-			       ((b & 0x20) ? psize - 3 : u8(in) % psize);
+			iova = (w->e[fz_u16(in) % w->n].entry << w->page_shift) +
+			       ((b & 0x20) ? psize - 3 : fz_u8(in) % psize);
 		}
 	} else if (c >= 0) {
 		iova = pick_iova(in, c, &unit);
 	} else {
-		iova = (uint64_t)u16(in) << 12;
+		iova = (uint64_t)fz_u16(in) << 12;
 	}
 	if (!write) {
-		nreq++;
-		check_dma_read(id, iova, len);
+		fz_check_dma_read(&M, id, iova, len);
 		return;
 	}
 	want = model_dma(&M, id, iova, len, true);
 	memset(buf, val, sizeof(buf));
 	got = emu_dma_write(id, iova, buf, len);
-	tr_add("dma_write %d 0x%llx %u 0x%02x => %s\n", id, (unsigned long long)iova, len, val,
-	       dma_str(want));
+	fz_tr_add("dma_write %d 0x%llx %u 0x%02x => %s\n", id, (unsigned long long)iova, len, val,
+		  fz_dma_str(want));
 	if (got != want)
-		diverge("device write returned %s", dma_str(got));
+		fz_diverge("device write returned %s", fz_dma_str(got));
 	if (want)
 		return;
 	for (unsigned k = 0; k < len; k++) {
@@ -1013,35 +733,35 @@ static void do_dma(struct in *in)
 
 			while (k + run < len && ((iova + k + run) & (MODEL_PAGE_SIZE - 1)) != 0)
 				run++;
-			tr_add("check %s %u 0x%02x => ok\n", addr_str(ua), run, val);
+			fz_tr_add("check %s %u 0x%02x => ok\n", fz_addr(ua), run, val);
 		}
 		if (*(volatile uint8_t *)(uintptr_t)ua != val)
-			diverge("byte %u of the device write is not at ua %s", k, addr_str(ua));
+			fz_diverge("byte %u of the device write is not at ua %s", k, fz_addr(ua));
 	}
 }
 
-static void do_memlock(struct in *in)
+static void do_memlock(struct fz_in *in)
 {
 	static const uint64_t limits[] = { 64ull << 20, (8ull << 20) + (256 << 10), 8ull << 20,
 					   (8ull << 20) + (64 << 10), 1ull << 20, 256 << 10, 0,
 					   16ull << 20, 32ull << 20, (8ull << 20) + 4095 };
-	uint8_t b = u8(in);
+	uint8_t b = fz_u8(in);
 	uint64_t limit = limits[b % 10];
 	int cap = (b & 0xf0) == 0xf0 ? 1 : (b & 0xf0) == 0xe0 ? 2 : 0;
 	struct model_res want;
 
-	req("memlock 0x%llx %d", (unsigned long long)limit, cap);
+	fz_req("memlock 0x%llx %d", (unsigned long long)limit, cap);
 	want = model_memlock(&M, limit, cap);
-	done(want, real(spapr_mm_set_memlock(limit, cap)));
+	fz_done(want, fz_real(spapr_mm_set_memlock(limit, cap)));
 }
 
-static void do_mprotect(struct in *in)
+static void do_mprotect(struct fz_in *in)
 {
 	static const char *const names[] = { "rw", "ro", "none" };
 	static const int prots[] = { PROT_READ | PROT_WRITE, PROT_READ, PROT_NONE };
 	static const enum model_prot mprots[] = { MODEL_RW, MODEL_RO, MODEL_NONE };
-	int i = u8(in) % NMEMS, k = u8(in) % 3;
-	uint64_t page = u8(in) % mem_pages[i], n = 1 + u8(in) % 4, ua;
+	int i = fz_u8(in) % NMEMS, k = fz_u8(in) % 3;
+	uint64_t page = fz_u8(in) % mem_pages[i], n = 1 + fz_u8(in) % 4, ua;
 
 	if (page + n > mem_pages[i])
 		n = mem_pages[i] - page;
@@ -1049,17 +769,17 @@ static void do_mprotect(struct in *in)
 	/* Pinned memory stays rw: the device writes through hva = ua. */
 	if (overlaps_region(ua, n * MODEL_PAGE_SIZE))
 		return;
-	req("mprotect %s 0x%llx %s", addr_str(ua), (unsigned long long)(n * MODEL_PAGE_SIZE), names[k]);
+	fz_req("mprotect %s 0x%llx %s", fz_addr(ua), (unsigned long long)(n * MODEL_PAGE_SIZE), names[k]);
 	model_mem_protect(&M, ua, n * MODEL_PAGE_SIZE, mprots[k]);
-	done((struct model_res){ 0, 0 },
-	     real(mprotect((void *)(uintptr_t)ua, n * MODEL_PAGE_SIZE, prots[k])));
+	fz_done((struct model_res){ 0, 0 },
+		fz_real(mprotect((void *)(uintptr_t)ua, n * MODEL_PAGE_SIZE, prots[k])));
 }
 
-static void do_info(struct in *in)
+static void do_info(struct fz_in *in)
 {
 	static const uint32_t sizes[] = { 32, 32, 16, 15, 24, 40 };
 	int c = pick_container(in);
-	uint8_t b = u8(in);
+	uint8_t b = fz_u8(in);
 	struct vfio_iommu_spapr_tce_info info;
 	struct model_info mi;
 	struct model_res want;
@@ -1069,9 +789,9 @@ static void do_info(struct in *in)
 	if (b & 0x80) {
 		unsigned long ext = b % 12;
 
-		req("check_extension c%u %lu", cname[c], ext);
+		fz_req("check_extension c%u %lu", cname[c], ext);
 		want = model_check_extension(&M, c, ext);
-		done(want, real(spapr_ioctl(cfd[c], VFIO_CHECK_EXTENSION, ext)));
+		fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_CHECK_EXTENSION, ext)));
 		return;
 	}
 	if ((b & 0x60) == 0x60) {
@@ -1085,46 +805,46 @@ static void do_info(struct in *in)
 		};
 		unsigned long r = reqs[b % 10];
 
-		req("ioctl c%u 0x%lx", cname[c], r);
+		fz_req("ioctl c%u 0x%lx", cname[c], r);
 		want = model_null_arg(&M, c, r);
-		done(want, real(spapr_ioctl(cfd[c], r, NULL)));
+		fz_done(want, fz_real(spapr_ioctl(cfd[c], r, NULL)));
 		return;
 	}
 	if (b & 0x40) {
 		bool en = b & 1;
 
-		req("%s c%u", en ? "enable" : "disable", cname[c]);
+		fz_req("%s c%u", en ? "enable" : "disable", cname[c]);
 		want = en ? model_enable(&M, c) : model_disable(&M, c);
-		done(want, real(spapr_ioctl(cfd[c], en ? VFIO_IOMMU_ENABLE : VFIO_IOMMU_DISABLE)));
+		fz_done(want, fz_real(spapr_ioctl(cfd[c], en ? VFIO_IOMMU_ENABLE : VFIO_IOMMU_DISABLE)));
 		return;
 	}
 	memset(&info, 0x5a, sizeof(info));
 	info.argsz = sizes[b % 6];
-	req("get_info c%u", cname[c]);
+	fz_req("get_info c%u", cname[c]);
 	if (info.argsz != 32)
-		req_more(" argsz=%u", info.argsz);
+		fz_req_more(" argsz=%u", info.argsz);
 	want = model_get_info(&M, c, info.argsz, &mi);
-	done(want, real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info)));
+	fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info)));
 	if (want.ret)
 		return;
 	if (info.dma32_window_start != mi.start || info.dma32_window_size != mi.size)
-		diverge("get_info: window 0x%x+0x%x", info.dma32_window_start, info.dma32_window_size);
+		fz_diverge("get_info: window 0x%x+0x%x", info.dma32_window_start, info.dma32_window_size);
 	if (info.flags != mi.flags)
-		diverge("get_info: flags %u", info.flags);
+		fz_diverge("get_info: flags %u", info.flags);
 	if (info.argsz >= 32 && (info.ddw.pgsizes != mi.pgsizes ||
 				 info.ddw.max_dynamic_windows_supported != mi.max_windows ||
 				 info.ddw.levels != mi.levels))
-		diverge("get_info: ddw {0x%llx, %u, %u}", (unsigned long long)info.ddw.pgsizes,
-			info.ddw.max_dynamic_windows_supported, info.ddw.levels);
+		fz_diverge("get_info: ddw {0x%llx, %u, %u}", (unsigned long long)info.ddw.pgsizes,
+			   info.ddw.max_dynamic_windows_supported, info.ddw.levels);
 	if (info.argsz < 32 && info.ddw.pgsizes != 0x5a5a5a5a5a5a5a5aull)
-		diverge("get_info with argsz %u wrote past 16 bytes", info.argsz);
+		fz_diverge("get_info with argsz %u wrote past 16 bytes", info.argsz);
 }
 
 /* A request from a forked child (spec 8.26): EPERM once the container is bound. */
-static void do_foreign(struct in *in)
+static void do_foreign(struct fz_in *in)
 {
 	int c = pick_container(in), status;
-	uint8_t b = u8(in) % 7;
+	uint8_t b = fz_u8(in) % 7;
 	unsigned long reqnum = 0, ext = 7;
 	union {
 		struct vfio_iommu_spapr_register_memory reg;
@@ -1145,7 +865,7 @@ static void do_foreign(struct in *in)
 		u.reg.argsz = sizeof(u.reg);
 		u.reg.vaddr = mem_base(0);
 		u.reg.size = MODEL_PAGE_SIZE;
-		req("fork_expect c%u register c%u %s 0x1000", cname[c], cname[c], addr_str(u.reg.vaddr));
+		fz_req("fork_expect c%u register c%u %s 0x1000", cname[c], cname[c], fz_addr(u.reg.vaddr));
 		break;
 	case 1:
 		reqnum = VFIO_IOMMU_MAP_DMA;
@@ -1153,31 +873,31 @@ static void do_foreign(struct in *in)
 		u.map.flags = 3;
 		u.map.vaddr = mem_base(0);
 		u.map.size = MODEL_PAGE_SIZE;
-		req("fork_expect c%u map c%u %s 0x0 0x1000 rw", cname[c], cname[c], addr_str(u.map.vaddr));
+		fz_req("fork_expect c%u map c%u %s 0x0 0x1000 rw", cname[c], cname[c], fz_addr(u.map.vaddr));
 		break;
 	case 2:
 		reqnum = VFIO_IOMMU_UNMAP_DMA;
 		u.unmap.argsz = sizeof(u.unmap);
 		u.unmap.size = MODEL_PAGE_SIZE;
-		req("fork_expect c%u unmap c%u 0x0 0x1000", cname[c], cname[c]);
+		fz_req("fork_expect c%u unmap c%u 0x0 0x1000", cname[c], cname[c]);
 		break;
 	case 3:
 		reqnum = VFIO_IOMMU_SPAPR_TCE_REMOVE;
 		u.rm.argsz = sizeof(u.rm);
-		req("fork_expect c%u remove c%u 0x0", cname[c], cname[c]);
+		fz_req("fork_expect c%u remove c%u 0x0", cname[c], cname[c]);
 		break;
 	case 4:
 		reqnum = VFIO_IOMMU_SPAPR_TCE_GET_INFO;
 		u.info.argsz = sizeof(u.info);
-		req("fork_expect c%u get_info c%u", cname[c], cname[c]);
+		fz_req("fork_expect c%u get_info c%u", cname[c], cname[c]);
 		break;
 	case 5:
 		reqnum = VFIO_CHECK_EXTENSION;
-		req("fork_expect c%u check_extension c%u %lu", cname[c], cname[c], ext);
+		fz_req("fork_expect c%u check_extension c%u %lu", cname[c], cname[c], ext);
 		break;
 	default:
 		reqnum = VFIO_IOMMU_ENABLE;
-		req("fork_expect c%u enable c%u", cname[c], cname[c]);
+		fz_req("fork_expect c%u enable c%u", cname[c], cname[c]);
 		break;
 	}
 	want = model_foreign(&M, c, reqnum, ext);
@@ -1186,7 +906,7 @@ static void do_foreign(struct in *in)
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
-		diverge("fork failed");
+		fz_diverge("fork failed");
 	if (pid == 0) {
 		int rc = reqnum == VFIO_CHECK_EXTENSION ? spapr_ioctl(cfd[c], reqnum, ext) :
 			 reqnum == VFIO_IOMMU_ENABLE ? spapr_ioctl(cfd[c], reqnum) :
@@ -1196,18 +916,17 @@ static void do_foreign(struct in *in)
 		_exit(rc < 0 ? 100 + errno : rc);
 	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		diverge("the forked child died");
+		fz_diverge("the forked child died");
 	status = WEXITSTATUS(status);
 	got.ret = status >= 100 ? -1 : status;
 	got.err = status >= 100 ? status - 100 : 0;
-	done(want, got);
+	fz_done(want, got);
 }
 
-static void run_request(struct in *in)
+static void run_request(struct fz_in *in)
 {
-	uint8_t op = u8(in) % 24;
+	uint8_t op = fz_u8(in) % 24;
 
-	nreq++;
 	/* Requests that cannot change a table: groups opening, REGISTER, DMA,
 	 * memlock, mprotect, GET_INFO. */
 	tables_dirty = !(op == 0 || op == 1 || (op >= 8 && op <= 9) || op >= 18);
@@ -1230,7 +949,7 @@ static void run_request(struct in *in)
 	case 21: do_mprotect(in); break;
 	case 22: do_info(in); break;
 	default:
-		if (u8(in) & 1)
+		if (fz_u8(in) & 1)
 			do_info(in);
 		else
 			do_foreign(in);
@@ -1240,80 +959,68 @@ static void run_request(struct in *in)
 
 /* ------------------------------------------------------------ an input */
 
-static void prologue(struct in *in)
+/* Each area holds one byte: a device write's bytes show wherever they land. */
+static uint8_t mem_pattern(int i, uint64_t pg)
 {
-	uint8_t b = u8(in);
+	(void)pg;
+	return (uint8_t)(0x10 + i);
+}
+
+static void prologue(struct fz_in *in)
+{
+	uint8_t b = fz_u8(in);
 	static const uint64_t limits[] = { 64ull << 20, 16ull << 20, (8ull << 20) + (512 << 10),
 					   (8ull << 20) + (64 << 10) };
 	uint64_t limit = limits[b % 4];
-
-	nreq = 0;
 	struct model_res want;
 
-	req("memlock 0x%llx 0", (unsigned long long)limit);
+	fz_req("memlock 0x%llx 0", (unsigned long long)limit);
 	want = model_memlock(&M, limit, 0);
-	done(want, real(spapr_mm_set_memlock(limit, 0)));
+	fz_done(want, fz_real(spapr_mm_set_memlock(limit, 0)));
 	for (int i = 0; i < NMEMS; i++) {
-		uint64_t size = mem_pages[i] * MODEL_PAGE_SIZE;
-		/* A PROT_NONE guard page on each side: a range running off a mem
-		 * faults (EFAULT) whatever the process has mapped next to it. */
-		uint8_t *p = mmap(NULL, size + 2 * MODEL_PAGE_SIZE, PROT_NONE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-		if (p == MAP_FAILED)
-			diverge("mmap failed");
-		p += MODEL_PAGE_SIZE;
-		if (mprotect(p, size, PROT_READ | PROT_WRITE))
-			diverge("mprotect failed");
-		mem[i] = p;
-		memset(p, 0x10 + i, size);
-		model_mem_add(&M, (unsigned)i, (uintptr_t)p, size);
-		tr_add("mem m%d 0x%llx => ok\nmprotect m%d+0x0 0x1000 none => ok\n"
-		       "mprotect m%d+0x%llx 0x1000 none => ok\nfill m%d+0x1000 0x%llx 0x%02x => ok\n",
-		       i, (unsigned long long)(size + 2 * MODEL_PAGE_SIZE), i, i,
-		       (unsigned long long)(size + MODEL_PAGE_SIZE), i, (unsigned long long)size, 0x10 + i);
+		mem[i] = fz_mem_map(&M, i, mem_pages[i], mem_pattern);
+		fz_mem_show(mem_base(i), mem_pages[i] * MODEL_PAGE_SIZE);
 	}
 	/* Most inputs start with a container, a group and a v2 IOMMU (bit 6: v1). */
 	if (b & 0x80)
 		return;
 	do_open_container();
 	{
-		struct in one = { (const uint8_t[]){ 0 }, 1, 0 };
+		struct fz_in one = { (const uint8_t[]){ 0 }, 1, 0 };
 
 		do_open_group(&one);
 	}
-	req("set_container g%u c%u", gname[0], cname[0]);
+	fz_req("set_container g%u c%u", gname[0], cname[0]);
 	{
 		int fd = cfd[0];
 
 		want = model_set_container(&M, 0, MODEL_FD_CONTAINER, 0);
-		done(want, real(spapr_ioctl(gfd[0], VFIO_GROUP_SET_CONTAINER, &fd)));
+		fz_done(want, fz_real(spapr_ioctl(gfd[0], VFIO_GROUP_SET_CONTAINER, &fd)));
 	}
 	if (!(b & 0x40)) {
-		req("set_iommu c%u v2", cname[0]);
+		fz_req("set_iommu c%u v2", cname[0]);
 		want = model_set_iommu(&M, 0, 7);
-		done(want, real(spapr_ioctl(cfd[0], VFIO_SET_IOMMU, 7ul)));
+		fz_done(want, fz_real(spapr_ioctl(cfd[0], VFIO_SET_IOMMU, 7ul)));
 		return;
 	}
 	/* v1: ENABLE charges the whole 2 GiB window, hence CAP_IPC_LOCK. */
-	req("memlock 0x%llx 1", (unsigned long long)limit);
+	fz_req("memlock 0x%llx 1", (unsigned long long)limit);
 	want = model_memlock(&M, limit, 1);
-	done(want, real(spapr_mm_set_memlock(limit, 1)));
-	req("set_iommu c%u v1", cname[0]);
+	fz_done(want, fz_real(spapr_mm_set_memlock(limit, 1)));
+	fz_req("set_iommu c%u v1", cname[0]);
 	want = model_set_iommu(&M, 0, 2);
-	done(want, real(spapr_ioctl(cfd[0], VFIO_SET_IOMMU, 2ul)));
-	req("enable c%u", cname[0]);
+	fz_done(want, fz_real(spapr_ioctl(cfd[0], VFIO_SET_IOMMU, 2ul)));
+	fz_req("enable c%u", cname[0]);
 	want = model_enable(&M, 0);
-	done(want, real(spapr_ioctl(cfd[0], VFIO_IOMMU_ENABLE)));
+	fz_done(want, fz_real(spapr_ioctl(cfd[0], VFIO_IOMMU_ENABLE)));
 }
 
 /* Closes everything; the state must be clean afterwards. */
 static void epilogue(void)
 {
-	struct emu_mem_stats st;
 	struct model_res want;
 
-	tr_add("# cleanup\n");
+	fz_tr_add("# cleanup\n");
 	/* 1. Open containers drop their windows: no TCE points anywhere but into
 	 *    regions of fd-closed containers, which they hold themselves. */
 	for (int c = 0; c < MODEL_CONTAINERS; c++) {
@@ -1325,9 +1032,9 @@ static void epilogue(void)
 			if (!M.c[c].win[s].present)
 				continue;
 			rm.start_addr = M.c[c].win[s].start;
-			req("remove c%u 0x%llx", cname[c], (unsigned long long)rm.start_addr);
+			fz_req("remove c%u 0x%llx", cname[c], (unsigned long long)rm.start_addr);
 			want = model_remove(&M, c, 16, 0, rm.start_addr);
-			done(want, real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm)));
+			fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm)));
 		}
 	}
 	/* 2. Groups, then 3. container fds. */
@@ -1335,62 +1042,40 @@ static void epilogue(void)
 		if (!M.g[id].open)
 			continue;
 		if (!detach_ok(id))
-			diverge("harness: closing g%u would orphan a region", gname[id]);
-		req("close g%u", gname[id]);
+			fz_diverge("harness: closing g%u would orphan a region", gname[id]);
+		fz_req("close g%u", gname[id]);
 		want = model_close_group(&M, id);
-		done(want, real(spapr_close(gfd[id])));
+		fz_done(want, fz_real(spapr_close(gfd[id])));
 	}
 	for (int c = 0; c < MODEL_CONTAINERS; c++) {
 		if (!M.c[c].exists || !M.c[c].fd_open)
 			continue;
 		if (model_release_would_orphan(&M, c))
-			diverge("harness: closing c%u would orphan a region", cname[c]);
-		req("close c%u", cname[c]);
+			fz_diverge("harness: closing c%u would orphan a region", cname[c]);
+		fz_req("close c%u", cname[c]);
 		want = model_close_container(&M, c);
-		done(want, real(spapr_close(cfd[c])));
+		fz_done(want, fz_real(spapr_close(cfd[c])));
 	}
 	if (!model_is_clean(&M))
-		diverge("harness: the model is not clean after cleanup");
-	tr_add("locked_vm => 0\npinned => 0\n");
-	if (spapr_mm_locked_vm())
-		diverge("locked_vm is %llu after cleanup", (unsigned long long)spapr_mm_locked_vm());
-	emu_mem_get_stats(&st);
-	if (st.pinned_pages || st.pins)
-		diverge("%llu pages pinned after cleanup", (unsigned long long)st.pinned_pages);
-	if (st.table_blocks)
-		diverge("%llu table blocks allocated after cleanup", (unsigned long long)st.table_blocks);
-	for (int i = 0; i < NMEMS; i++) {
-		munmap(mem[i] - MODEL_PAGE_SIZE, (mem_pages[i] + 2) * MODEL_PAGE_SIZE);
+		fz_diverge("harness: the model is not clean after cleanup");
+	fz_end();
+	for (int i = 0; i < NMEMS; i++)
 		mem[i] = NULL;
-	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct in in = { data, size, 0 };
-	struct emu_mem_stats st;
+	struct fz_in in = { data, size, 0 };
 
-	tr_len = 0;
-	tr_add("# fuzz_container input of %zu bytes\n", size);
-	emu_mem_get_stats(&st);
-	if (spapr_mm_locked_vm() || st.pinned_pages)
-		diverge("the input does not start clean: locked_vm %llu, %llu pages pinned",
-			(unsigned long long)spapr_mm_locked_vm(), (unsigned long long)st.pinned_pages);
+	fz_begin("fuzz_container", data, size, "m", post_checks);
 	model_init(&M);
 	next_cname = next_gname = 0;
-	shown_locked = shown_pinned = 0;
-	rng = 0x9e3779b97f4a7c15ull ^ size;
-	for (size_t i = 0; i < size && i < 16; i++)
-		rng = (rng ^ data[i]) * 0x100000001b3ull;
-	if (!rng)
-		rng = 1;
 	prologue(&in);
 	for (unsigned k = 0; k < MAX_REQUESTS && in.i < in.n; k++)
 		run_request(&in);
 	in_cleanup = true;
 	epilogue();
 	in_cleanup = false;
-	write_trace_file();
 	model_fini(&M);
 	return 0;
 }

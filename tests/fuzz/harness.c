@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/fuzz/harness.c: the part of the fuzz targets that is not about
+ * what they fuzz (tests/fuzz/harness.h): the input reader, the trace in
+ * the replay language and the divergence report, comparisons of results,
+ * the checks every request is followed by, and the memory areas with
+ * their guard pages and lazily recorded content.
+ *
+ * The trace is kept in memory and printed only on a divergence (or written
+ * to $SPAPRTCE_FUZZ_TRACE at the end of every input): formatting it costs
+ * far less than running the requests.  Memory content is recorded lazily
+ * because an area whose pages hold different bytes (so that a device read
+ * through the wrong page shows) would need a `fill` line per page; only
+ * the pages the trace depends on get one, in the order that keeps the
+ * replay faithful: before the first request that writes into the page or
+ * expects a byte of it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "emu/emu.h"
+#include "emu/mem.h"
+#include "mmreg/mmreg.h"
+#include "spapr/spapr.h"
+#include "tests/fuzz/harness.h"
+
+static const char *fz_target = "fuzz";
+static void (*fz_post)(void);
+static uint64_t fz_rng, fz_shown_locked, fz_shown_pinned;
+static unsigned fz_nreq;
+
+static char *fz_tr;
+static size_t fz_tr_len, fz_tr_cap;
+static char fz_line[1024];
+static char fz_line_checks[64];
+static bool fz_line_comment;
+static struct {
+	const char *key;	/* NULL: no value check on the current request */
+	uint64_t want;
+	const void *got;	/* 64 bits, of any 64-bit integer type */
+} fz_value;
+
+static struct {
+	uint8_t *base;		/* first usable byte; NULL: not mapped */
+	uint64_t pages;
+	uint8_t (*pattern)(int i, uint64_t pg);
+	bool *shown;		/* per page: its fill line is in the trace */
+} fz_mems[FZ_MAX_MEMS];
+static const char *fz_mem_prefix = "m";
+
+/* ------------------------------------------------------------- input */
+
+uint8_t fz_u8(struct fz_in *in)
+{
+	return in->i < in->n ? in->p[in->i++] : 0;
+}
+
+uint16_t fz_u16(struct fz_in *in)
+{
+	uint16_t lo = fz_u8(in);
+
+	return (uint16_t)(lo | (uint16_t)fz_u8(in) << 8);
+}
+
+uint64_t fz_rnd(void)
+{
+	fz_rng ^= fz_rng << 13;
+	fz_rng ^= fz_rng >> 7;
+	fz_rng ^= fz_rng << 17;
+	return fz_rng;
+}
+
+/* ------------------------------------------------------------- the trace */
+
+void fz_tr_add(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(fz_tr ? fz_tr + fz_tr_len : NULL, fz_tr ? fz_tr_cap - fz_tr_len : 0, fmt, ap);
+		va_end(ap);
+		if (fz_tr && (size_t)n < fz_tr_cap - fz_tr_len)
+			break;
+		fz_tr_cap = fz_tr_cap ? 2 * fz_tr_cap + (size_t)n : 65536;
+		fz_tr = realloc(fz_tr, fz_tr_cap);
+		if (!fz_tr)
+			abort();
+	}
+	fz_tr_len += (size_t)n;
+}
+
+void fz_req(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(fz_line, sizeof(fz_line), fmt, ap);
+	va_end(ap);
+}
+
+void fz_req_more(const char *fmt, ...)
+{
+	size_t l = strlen(fz_line);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(fz_line + l, sizeof(fz_line) - l, fmt, ap);
+	va_end(ap);
+}
+
+void fz_req_check(const char *key, uint64_t want, const void *got)
+{
+	size_t l = strlen(fz_line_checks);
+
+	snprintf(fz_line_checks + l, sizeof(fz_line_checks) - l, " %s=0x%llx", key,
+		 (unsigned long long)want);
+	fz_value.key = key;
+	fz_value.want = want;
+	fz_value.got = got;
+}
+
+void fz_req_comment(void)
+{
+	fz_line_comment = true;
+}
+
+static void fz_trace_out(FILE *f)
+{
+	if (fz_tr)
+		fwrite(fz_tr, 1, fz_tr_len, f);
+}
+
+static void fz_write_trace_file(void)
+{
+	const char *path = getenv("SPAPRTCE_FUZZ_TRACE");
+	FILE *f;
+
+	if (!path || !*path)
+		return;
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	fz_trace_out(f);
+	fclose(f);
+}
+
+void fz_diverge(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fz_tr_add("# DIVERGENCE (request %u): %s\n", fz_nreq, msg);
+	fprintf(stderr, "==== %s: divergence from the model; replay trace:\n", fz_target);
+	fz_trace_out(stderr);
+	fflush(stderr);
+	fz_write_trace_file();
+	abort();
+}
+
+const char *fz_errname(int e)
+{
+	static char buf[16];
+
+	switch (e) {
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case ENXIO: return "ENXIO";
+	case EBADF: return "EBADF";
+	case ENOMEM: return "ENOMEM";
+	case EACCES: return "EACCES";
+	case EFAULT: return "EFAULT";
+	case EBUSY: return "EBUSY";
+	case ENODEV: return "ENODEV";
+	case EINVAL: return "EINVAL";
+	case ENOTTY: return "ENOTTY";
+	case ENOSPC: return "ENOSPC";
+	case EMFILE: return "EMFILE";
+	case EUCLEAN: return "EUCLEAN";
+	}
+	snprintf(buf, sizeof(buf), "%d", e);
+	return buf;
+}
+
+const char *fz_res_str(struct model_res r)
+{
+	static char buf[2][24];
+	static int k;
+
+	k ^= 1;
+	if (r.ret == -1)
+		snprintf(buf[k], sizeof(buf[k]), "%s", fz_errname(r.err));
+	else if (r.ret == 0)
+		snprintf(buf[k], sizeof(buf[k]), "ok");
+	else
+		snprintf(buf[k], sizeof(buf[k]), "%ld", r.ret);
+	return buf[k];
+}
+
+const char *fz_hname(long h)
+{
+	static char buf[2][24];
+	static int k;
+
+	switch (h) {
+	case H_SUCCESS: return "H_SUCCESS";
+	case H_PARAMETER: return "H_PARAMETER";
+	case H_TOO_HARD: return "H_TOO_HARD";
+	case H_HARDWARE: return "H_HARDWARE";
+	}
+	k ^= 1;
+	snprintf(buf[k], sizeof(buf[k]), "%ld", h);
+	return buf[k];
+}
+
+struct model_res fz_real(long rc)
+{
+	struct model_res r = { rc, rc < 0 ? errno : 0 };
+
+	if (rc < 0)
+		r.ret = -1;
+	return r;
+}
+
+/* Writes the request line with @expect and the checks; the line is then consumed. */
+static void fz_record(const char *expect)
+{
+	fz_tr_add("%s%s => %s%s\n", fz_line_comment ? "# " : "", fz_line, expect, fz_line_checks);
+	fz_line_checks[0] = 0;
+	fz_line_comment = false;
+	fz_nreq++;
+}
+
+/* The KEY=VALUE check of a request that succeeded, before anything else runs. */
+static void fz_check_value(bool succeeded)
+{
+	const char *key = fz_value.key;
+	uint64_t got;
+
+	fz_value.key = NULL;
+	if (!key || !succeeded)
+		return;
+	memcpy(&got, fz_value.got, sizeof(got));
+	if (got != fz_value.want)
+		fz_diverge("%s is 0x%llx, expected 0x%llx", key, (unsigned long long)got,
+			   (unsigned long long)fz_value.want);
+}
+
+void fz_done(struct model_res want, struct model_res got)
+{
+	fz_record(fz_res_str(want));
+	if (want.ret != got.ret || (want.ret == -1 && want.err != got.err))
+		fz_diverge("the library returned %s", fz_res_str(got));
+	fz_check_value(want.ret == 0);
+	fz_post();
+}
+
+void fz_hdone(long want, long got)
+{
+	fz_record(fz_hname(want));
+	if (want != got)
+		fz_diverge("the library returned %s", fz_hname(got));
+	fz_check_value(want == H_SUCCESS);
+	fz_post();
+}
+
+/* ---------------------------------------------------------------- checks */
+
+void fz_check_state(const struct model *m)
+{
+	struct emu_mem_stats st;
+	struct mmreg_mm *mm;
+	uint64_t locked = spapr_mm_locked_vm();
+
+	if (model_locked_vm(m) != fz_shown_locked || locked != model_locked_vm(m)) {
+		fz_shown_locked = model_locked_vm(m);
+		fz_tr_add("locked_vm => %llu\n", (unsigned long long)fz_shown_locked);
+		if (locked != fz_shown_locked)
+			fz_diverge("locked_vm is %llu", (unsigned long long)locked);
+	}
+	emu_mem_get_stats(&st);
+	if (model_pinned(m) != fz_shown_pinned || st.pinned_pages != model_pinned(m)) {
+		fz_shown_pinned = model_pinned(m);
+		fz_tr_add("pinned => %llu\n", (unsigned long long)fz_shown_pinned);
+		if (st.pinned_pages != fz_shown_pinned)
+			fz_diverge("%llu pages pinned", (unsigned long long)st.pinned_pages);
+	}
+	if (mmreg_mm_current(&mm))
+		fz_diverge("mmreg_mm_current failed");
+	if (mmreg_mm_check(mm)) {
+		mmreg_mm_put(mm);
+		fz_diverge("mmreg_mm_check failed");
+	}
+	mmreg_mm_put(mm);
+	if (emu_mem_check())
+		fz_diverge("emu_mem_check failed");
+	if (emu_machine_check())
+		fz_diverge("emu_machine_check failed");
+}
+
+const char *fz_dma_str(int rc)
+{
+	return rc ? fz_errname(-rc) : "ok";
+}
+
+void fz_check_dma_read(const struct model *m, int id, uint64_t iova, unsigned len)
+{
+	uint8_t buf[32], want_bytes[32];
+	int want = model_dma(m, id, iova, len, false), got;
+	uint64_t uas[32];
+	bool uniform = true;
+
+	if (len > sizeof(buf))
+		fz_diverge("harness: a device read of %u bytes", len);
+	memset(buf, 0xee, sizeof(buf));
+	if (!want) {
+		for (unsigned k = 0; k < len; k++) {
+			uint64_t ua;
+			unsigned perm;
+
+			if (model_translate(m, id, iova + k, &ua, &perm))
+				fz_diverge("model: dma ok but no translation");
+			want_bytes[k] = *(volatile uint8_t *)(uintptr_t)ua;
+			if (want_bytes[k] != want_bytes[0])
+				uniform = false;
+			uas[k] = ua;
+		}
+		/* The line expects these bytes: their pages' content goes first. */
+		for (unsigned k = 0; uniform && k < len; k++)
+			fz_mem_show(uas[k], 1);
+	}
+	got = emu_dma_read(id, iova, buf, len);
+	if (!want && uniform)
+		fz_tr_add("dma_read %d 0x%llx %u 0x%02x => ok\n", id, (unsigned long long)iova, len,
+			  want_bytes[0]);
+	else
+		fz_tr_add("dma_read %d 0x%llx %u => %s\n", id, (unsigned long long)iova, len,
+			  fz_dma_str(want));
+	if (got != want)
+		fz_diverge("device read returned %s", fz_dma_str(got));
+	if (!want && memcmp(buf, want_bytes, len))
+		fz_diverge("device read the wrong bytes (first 0x%02x, expected 0x%02x)", buf[0],
+			   want_bytes[0]);
+}
+
+/* ---------------------------------------------------------------- memory */
+
+uint8_t *fz_mem_map(struct model *m, int i, uint64_t pages, uint8_t (*pattern)(int i, uint64_t pg))
+{
+	uint64_t size = pages * MODEL_PAGE_SIZE;
+	/* A PROT_NONE guard page on each side: a range running off an area
+	 * faults (EFAULT) whatever the process has mapped next to it. */
+	uint8_t *p = mmap(NULL, size + 2 * MODEL_PAGE_SIZE, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (i < 0 || i >= FZ_MAX_MEMS || fz_mems[i].base)
+		fz_diverge("harness: memory area %d", i);
+	if (p == MAP_FAILED)
+		fz_diverge("mmap failed");
+	p += MODEL_PAGE_SIZE;
+	if (mprotect(p, size, PROT_READ | PROT_WRITE))
+		fz_diverge("mprotect failed");
+	fz_mems[i].shown = calloc(pages, sizeof(bool));
+	if (!fz_mems[i].shown)
+		abort();
+	fz_mems[i].base = p;
+	fz_mems[i].pages = pages;
+	fz_mems[i].pattern = pattern;
+	for (uint64_t pg = 0; pg < pages; pg++)
+		memset(p + pg * MODEL_PAGE_SIZE, pattern(i, pg), MODEL_PAGE_SIZE);
+	model_mem_add(m, (unsigned)i, (uintptr_t)p, size);
+	fz_tr_add("mem %s%d 0x%llx => ok\nmprotect %s%d+0x0 0x1000 none => ok\n"
+		  "mprotect %s%d+0x%llx 0x1000 none => ok\n",
+		  fz_mem_prefix, i, (unsigned long long)(size + 2 * MODEL_PAGE_SIZE), fz_mem_prefix, i,
+		  fz_mem_prefix, i, (unsigned long long)(size + MODEL_PAGE_SIZE));
+	return p;
+}
+
+uint64_t fz_mem_base(int i)
+{
+	return (uintptr_t)fz_mems[i].base;
+}
+
+uint64_t fz_mem_pages(int i)
+{
+	return fz_mems[i].pages;
+}
+
+void fz_mem_show(uint64_t ua, uint64_t len)
+{
+	for (int i = 0; i < FZ_MAX_MEMS; i++) {
+		uint64_t base = fz_mem_base(i), first, last;
+
+		if (!fz_mems[i].base || !len || ua + len <= base ||
+		    ua >= base + fz_mems[i].pages * MODEL_PAGE_SIZE)
+			continue;
+		first = ua > base ? (ua - base) / MODEL_PAGE_SIZE : 0;
+		last = (ua + len - 1 - base) / MODEL_PAGE_SIZE;
+		if (last >= fz_mems[i].pages)
+			last = fz_mems[i].pages - 1;
+		/* One line per run of unshown pages of one byte. */
+		for (uint64_t pg = first; pg <= last;) {
+			uint64_t run = 1;
+			uint8_t b = fz_mems[i].pattern(i, pg);
+
+			if (fz_mems[i].shown[pg]) {
+				pg++;
+				continue;
+			}
+			while (pg + run <= last && !fz_mems[i].shown[pg + run] &&
+			       fz_mems[i].pattern(i, pg + run) == b)
+				run++;
+			for (uint64_t k = 0; k < run; k++)
+				fz_mems[i].shown[pg + k] = true;
+			fz_tr_add("fill %s%d+0x%llx 0x%llx 0x%02x => ok\n", fz_mem_prefix, i,
+				  (unsigned long long)((pg + 1) * MODEL_PAGE_SIZE),
+				  (unsigned long long)(run * MODEL_PAGE_SIZE), b);
+			pg += run;
+		}
+	}
+}
+
+const char *fz_addr(uint64_t ua)
+{
+	static char buf[4][40];
+	static int k;
+
+	k = (k + 1) & 3;
+	for (int i = 0; i < FZ_MAX_MEMS; i++) {
+		/* Names cover the guard pages too: PREFIX<i>+0x1000 is the first usable byte. */
+		uint64_t base = fz_mem_base(i) - MODEL_PAGE_SIZE;
+
+		if (fz_mems[i].base && ua >= base && ua - base <= (fz_mems[i].pages + 2) * MODEL_PAGE_SIZE) {
+			snprintf(buf[k], sizeof(buf[k]), "%s%d+0x%llx", fz_mem_prefix, i,
+				 (unsigned long long)(ua - base));
+			return buf[k];
+		}
+	}
+	snprintf(buf[k], sizeof(buf[k]), "0x%llx", (unsigned long long)ua);
+	return buf[k];
+}
+
+/* ------------------------------------------------------------- an input */
+
+void fz_begin(const char *target, const uint8_t *data, size_t size, const char *mem_prefix,
+	      void (*post_checks)(void))
+{
+	struct emu_mem_stats st;
+
+	fz_target = target;
+	fz_mem_prefix = mem_prefix;
+	fz_post = post_checks;
+	fz_tr_len = 0;
+	fz_nreq = 0;
+	fz_line_checks[0] = 0;
+	fz_line_comment = false;
+	fz_value.key = NULL;
+	fz_tr_add("# %s input of %zu bytes\n", target, size);
+	emu_mem_get_stats(&st);
+	if (spapr_mm_locked_vm() || st.pinned_pages || st.table_blocks)
+		fz_diverge("the input does not start clean: locked_vm %llu, %llu pages pinned, "
+			   "%llu table blocks", (unsigned long long)spapr_mm_locked_vm(),
+			   (unsigned long long)st.pinned_pages, (unsigned long long)st.table_blocks);
+	fz_shown_locked = fz_shown_pinned = 0;
+	fz_rng = 0x9e3779b97f4a7c15ull ^ size;
+	for (size_t i = 0; i < size && i < 16; i++)
+		fz_rng = (fz_rng ^ data[i]) * 0x100000001b3ull;
+	if (!fz_rng)
+		fz_rng = 1;
+}
+
+void fz_end(void)
+{
+	struct emu_mem_stats st;
+
+	fz_tr_add("locked_vm => 0\npinned => 0\n");
+	if (spapr_mm_locked_vm())
+		fz_diverge("locked_vm is %llu after cleanup", (unsigned long long)spapr_mm_locked_vm());
+	emu_mem_get_stats(&st);
+	if (st.pinned_pages || st.pins)
+		fz_diverge("%llu pages pinned after cleanup", (unsigned long long)st.pinned_pages);
+	if (st.table_blocks)
+		fz_diverge("%llu table blocks allocated after cleanup", (unsigned long long)st.table_blocks);
+	for (int i = 0; i < FZ_MAX_MEMS; i++) {
+		if (!fz_mems[i].base)
+			continue;
+		munmap(fz_mems[i].base - MODEL_PAGE_SIZE, (fz_mems[i].pages + 2) * MODEL_PAGE_SIZE);
+		free(fz_mems[i].shown);
+		fz_mems[i].base = NULL;
+		fz_mems[i].shown = NULL;
+	}
+	fz_write_trace_file();
+}

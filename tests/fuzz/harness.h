@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/fuzz/harness.h: what the fuzz targets share (tests/fuzz/harness.c).
+ *
+ * Every target runs an input the same way: fz_begin() checks that the
+ * state is clean and starts the trace; the target decodes requests from
+ * the input (fz_u8, fz_u16), runs each against the model and the library,
+ * and records it: fz_req() writes the request in the `spaprtce replay`
+ * language, fz_done() (errno results) or fz_hdone() (H_* codes) appends the
+ * model's expectation, compares, and runs the post-request checks (the
+ * target's callback, which starts with fz_check_state()).  On a difference
+ * fz_diverge() prints the trace and aborts.  fz_end() checks that the
+ * cleanup left nothing and writes the trace to $SPAPRTCE_FUZZ_TRACE.
+ *
+ * Memory areas: fz_mem_map() maps one between PROT_NONE guard pages, named
+ * PREFIX<i> in the trace (PREFIX<i>+0x1000 is its first usable byte), and
+ * fills each page with a pattern byte.  A page's `fill` line is written
+ * only when the trace first depends on its content (fz_mem_show): a byte a
+ * device read expects, a page a request writes into.  A target that shows
+ * all its memory up front gets one `fill` line per run of equal pages.
+ *
+ * Names: everything here starts with fz_; the corpus suite includes every
+ * target and this file into one translation unit.
+ */
+#ifndef SPAPRTCE_TESTS_FUZZ_HARNESS_H
+#define SPAPRTCE_TESTS_FUZZ_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tests/model/model.h"
+
+#define FZ_MAX_MEMS 4
+
+/* ------------------------------------------------------------- input */
+
+struct fz_in {
+	const uint8_t *p;
+	size_t n, i;
+};
+
+/* The next byte of the input (0 past its end). */
+uint8_t fz_u8(struct fz_in *in);
+uint16_t fz_u16(struct fz_in *in);
+/* A pseudo-random number, seeded from the input by fz_begin(). */
+uint64_t fz_rnd(void);
+
+/* ------------------------------------------------------------- an input */
+
+/*
+ * Starts an input of @target: diverges unless locked_vm, pins and table
+ * memory are 0; empties the trace; seeds fz_rnd(); memory areas will be
+ * named @mem_prefix<i>.  @post_checks runs after every recorded request.
+ */
+void fz_begin(const char *target, const uint8_t *data, size_t size, const char *mem_prefix,
+	      void (*post_checks)(void));
+/* After the cleanup: nothing charged, pinned or allocated; unmaps the
+ * memory areas; writes the trace file. */
+void fz_end(void);
+
+/* ------------------------------------------------------------- the trace */
+
+void fz_tr_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Starts the line of the next request (its part before "=>"). */
+void fz_req(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Appends to it. */
+void fz_req_more(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Appends the check " KEY=WANT" after the expectation: when the request
+ * succeeds as the model says, the 64-bit value at @got (the library's,
+ * read after the call) must equal @want, compared before the post-request
+ * checks run.
+ */
+void fz_req_check(const char *key, uint64_t want, const void *got);
+/* The request cannot be written in the replay language: record it as a
+ * comment (only for requests that change nothing). */
+void fz_req_comment(void);
+/* Prints the trace, the divergence marked in a comment, and aborts. */
+void fz_diverge(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+const char *fz_errname(int e);
+/* ok, an errno name, or the number. */
+const char *fz_res_str(struct model_res r);
+/* H_SUCCESS ... or the number. */
+const char *fz_hname(long h);
+/* A device access's result (0 or -errno) as ok or an errno name. */
+const char *fz_dma_str(int rc);
+/* A library result (rc < 0: -1 and errno) as a model_res. */
+struct model_res fz_real(long rc);
+
+/* Records the request with the model's result, compares, runs the checks. */
+void fz_done(struct model_res want, struct model_res got);
+/* The same for a hypercall's H_* code. */
+void fz_hdone(long want, long got);
+
+/* ---------------------------------------------------------------- checks */
+
+/* locked_vm and pinned pages against @m (a `locked_vm => N` or `pinned => N`
+ * line when the model's value changes), then mmreg_mm_check, emu_mem_check,
+ * emu_machine_check. */
+void fz_check_state(const struct model *m);
+/* A device read of @len (<= 32) bytes at @iova by group @id: the model's
+ * result, and the bytes at the model's ua. */
+void fz_check_dma_read(const struct model *m, int id, uint64_t iova, unsigned len);
+
+/* ---------------------------------------------------------------- memory */
+
+/*
+ * Maps memory area @i of @pages pages between two guard pages, fills page
+ * k with @pattern(i, k), adds it to @m; records `mem` and the guard pages'
+ * `mprotect ... none`.  Returns the first usable byte.
+ */
+uint8_t *fz_mem_map(struct model *m, int i, uint64_t pages, uint8_t (*pattern)(int i, uint64_t pg));
+/* The first usable byte of area @i, and its usable pages. */
+uint64_t fz_mem_base(int i);
+uint64_t fz_mem_pages(int i);
+/* Records the `fill` lines of the pages of [ua, ua + len) not shown yet. */
+void fz_mem_show(uint64_t ua, uint64_t len);
+/* @ua as PREFIX<i>+OFF when in an area (guard pages included), else hex. */
+const char *fz_addr(uint64_t ua);
+
+#endif
