@@ -47,8 +47,8 @@ static inline void store_relaxed(uint64_t *p, uint64_t v)
 
 static void be64_copy_c(uint64_t *dst, const uint64_t *src, size_t n)
 {
-	for (size_t k = 0; k < n; k++)
-		dst[k] = be64toh(src[k]);
+	for (size_t k = 0; k < n; k++)	/* @src may be a guest's list, rewritten meanwhile */
+		dst[k] = be64toh(__atomic_load_n(&src[k], __ATOMIC_RELAXED));
 }
 
 static size_t seq_len_c(const uint64_t *a, uint64_t v, uint64_t step, size_t max)
