@@ -6,9 +6,9 @@
  *
  * A trace is read whole and parsed first, so that an error in the trace
  * itself (unknown request, bad number, unknown name) is reported with its
- * line before anything runs.  Names (memory areas, containers, groups, guests) are
- * resolved at parse time to symbols; their addresses and descriptors are
- * filled in as the trace runs.  Then the requests run in order; each result
+ * line before anything runs.  Names (memory areas, containers, groups,
+ * guests) are resolved at parse time to symbols; their addresses,
+ * descriptors and guests are filled in as the trace runs.  Then the requests run in order; each result
  * is compared with the line's expectation and its key=value checks, and a
  * mismatch is a divergence, reported through the caller's callback.
  *

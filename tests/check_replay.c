@@ -4,8 +4,8 @@
  * on the traces of tests/traces/: every trace replays with exit status 0
  * except must-diverge.trace, which must stop with status 1 at its known
  * line; errors in a trace exit 2 with the line; --keep-going reports every
- * divergence; hypercall results read as H_* names; --json has the documented keys; stats --after shows the
- * windows a trace left programmed.
+ * divergence; hypercall results read as H_* names; --json has the
+ * documented keys; stats --after shows the windows a trace left programmed.
  *
  * The program is the build's own: this suite lives in build/tests/ (or
  * build/san-*\/tests/) and the program one folder up.  `make check` builds
