@@ -73,6 +73,19 @@ static void kill_runs(struct spapr_drops *d, const struct tce_old *old, size_t n
 	}
 }
 
+/* The region of @ua (NULL: none) and the first and last page start of it, in pages of @psize. */
+static struct mmreg_region *region_span(struct mmreg_mm *mm, uint64_t ua, uint64_t psize,
+					uint64_t *lo, uint64_t *hi)
+{
+	struct mmreg_region *r = mmreg_region_lookup(mm, ua, psize);
+
+	if (r) {
+		*lo = mmreg_region_ua(r);
+		*hi = *lo + (mmreg_region_entries(r) << EMU_PAGE_SHIFT) - psize;
+	}
+	return r;
+}
+
 /* The tce_old_fn of every clear and map: @ctx is a struct spapr_drops. */
 void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n)
 {
@@ -97,8 +110,8 @@ void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n)
 	}
 	mmreg_read_lock();
 	for (size_t i = 0; i < n;) {
-		struct mmreg_region *r = mmreg_region_lookup(tce->mm, old[i].ua, psize);
-		uint64_t lo, hi, first = old[i].entry;
+		uint64_t lo = 0, hi = 0, first = old[i].entry;
+		struct mmreg_region *r = region_span(tce->mm, old[i].ua, psize, &lo, &hi);
 		size_t j = i + 1;
 
 		if (!r) {
@@ -108,8 +121,6 @@ void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n)
 			continue;
 		}
 		/* The entries that follow in the same region cost no lookup ... */
-		lo = mmreg_region_ua(r);
-		hi = lo + (mmreg_region_entries(r) << EMU_PAGE_SHIFT) - psize;
 		while (j < n && old[j].ua >= lo && old[j].ua <= hi) {
 			/* ... and consecutive entries make one kill range. */
 			if (old[j].entry != old[j - 1].entry + 1) {
@@ -142,7 +153,7 @@ void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n)
 		return;
 	mmreg_read_lock();
 	while (i < n) {
-		uint64_t ua = be64toh(old_be[i]), lo, hi;
+		uint64_t ua = be64toh(old_be[i]), lo = 0, hi = 0;
 		struct mmreg_region *r;
 		size_t j;
 
@@ -150,13 +161,11 @@ void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n)
 			i++;
 			continue;
 		}
-		r = mmreg_region_lookup(mm, ua, psize);
+		r = region_span(mm, ua, psize, &lo, &hi);
 		if (!r) {
 			i++;	/* the count was never ours (the checkers would say so) */
 			continue;
 		}
-		lo = mmreg_region_ua(r);
-		hi = lo + (mmreg_region_entries(r) << EMU_PAGE_SHIFT) - psize;
 		/* Usually a run of consecutive pages (what one store wrote) ... */
 		j = i + util_be64_seq_len(old_be + i, ua, psize,
 					  n - i < (hi - ua) / psize + 1 ? n - i : (hi - ua) / psize + 1);
