@@ -12,14 +12,19 @@
  * at most 8 bytes per 4 KiB page, and pin counts already take 4).
  *
  * The bijection on b bits: multiply by an odd constant, xor-shift by
- * ceil(b/2), multiply by a second odd constant, xor a constant (so page 0
- * does not map to 0).  Each step is invertible modulo 2^b.
+ * ceil(b/2), xor a constant (so page 0 does not map to 0).  Each step is
+ * invertible modulo 2^b: the multiply by the constant's inverse, the
+ * xor-shift by itself (it moves bits by at least half the width).  One
+ * multiply is enough to send neighbours far apart (they differ by the
+ * constant, then the xor-shift folds the high bits down), and along a run of
+ * consecutive pages the products are a running sum, so translating a run
+ * costs a few additions and shifts per page: the hypercall path translates
+ * up to 512 pages per call.
  */
 #include "emu/mem_priv.h"
 #include "util/simd.h"
 
 #define MIX_K1 0x9e3779b97f4a7c15ull
-#define MIX_K2 0xbf58476d1ce4e5b9ull
 #define MIX_C 0x5bd1e9955bd1e995ull
 
 static uint64_t inverse_mod64(uint64_t k)
@@ -37,9 +42,7 @@ static inline uint64_t mix(uint64_t x, unsigned bits)
 	unsigned r = (bits + 1) / 2;
 
 	x = (x * MIX_K1) & m;
-	x ^= x >> r;
-	x = (x * MIX_K2) & m;
-	return x ^ (MIX_C & m);
+	return x ^ (x >> r) ^ (MIX_C & m);
 }
 
 static uint64_t unmix(uint64_t x, unsigned bits)
@@ -48,7 +51,6 @@ static uint64_t unmix(uint64_t x, unsigned bits)
 	unsigned r = (bits + 1) / 2;
 
 	x ^= MIX_C & m;
-	x = (x * inverse_mod64(MIX_K2)) & m;
 	x ^= x >> r;
 	return (x * inverse_mod64(MIX_K1)) & m;
 }
@@ -85,19 +87,16 @@ __attribute__((target("avx2"))) static uint64_t hpa_run_avx2(uint64_t pn, uint64
 							      unsigned shift, uint64_t *out)
 {
 	unsigned bits = EMU_UA_BITS - shift, r = (bits + 1) / 2;
-	uint64_t m1 = (1ull << bits) - 1;
-	emu_v4 m = { m1, m1, m1, m1 }, c = m & (MIX_C & m1);
-	emu_v4 zone = { 0, 0, 0, 0 }, k1 = { MIX_K1, MIX_K1, MIX_K1, MIX_K1 };
-	emu_v4 k2 = { MIX_K2, MIX_K2, MIX_K2, MIX_K2 }, x0 = { pn, pn + 1, pn + 2, pn + 3 };
-	emu_v4 step = k1 * 4, acc = x0 * k1;
-	uint64_t k = 0;
+	uint64_t m1 = (1ull << bits) - 1, z = (uint64_t)shift << EMU_HPA_ZONE_SHIFT;
+	emu_v4 m = { m1, m1, m1, m1 }, c = m & (MIX_C & m1), zone = { z, z, z, z };
+	emu_v4 acc = { pn * MIX_K1, (pn + 1) * MIX_K1, (pn + 2) * MIX_K1, (pn + 3) * MIX_K1 };
+	uint64_t k = 0, s = 4 * MIX_K1;
+	emu_v4 step = { s, s, s, s };
 
-	zone += (uint64_t)shift << EMU_HPA_ZONE_SHIFT;
 	for (; k + 4 <= n; k += 4, acc += step) {
 		emu_v4 x = acc & m;
 
-		x ^= x >> r;
-		*(emu_v4 *)(out + k) = zone | ((((x * k2) & m) ^ c) << shift);
+		*(emu_v4 *)(out + k) = zone | ((x ^ (x >> r) ^ c) << shift);
 	}
 	return k;
 }
@@ -129,16 +128,14 @@ void emu__hpa_run(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing
 		for (; k < n; k++) {
 			uint64_t x = ((pn + k) * MIX_K1) & m;
 
-			x ^= x >> r;
-			out[k] = zone | ((((x * MIX_K2) & m) ^ c) << backing_shift);
+			out[k] = zone | ((x ^ (x >> r) ^ c) << backing_shift);
 		}
 		return;
 	}
 	while (k < n) {
 		uint64_t x = ((ua >> backing_shift) * MIX_K1) & m, hpa, off;
 
-		x ^= x >> r;
-		x = ((x * MIX_K2) & m) ^ c;
+		x ^= (x >> r) ^ c;
 		hpa = zone | (x << backing_shift);
 		/* The rest of this backing page is contiguous. */
 		for (off = ua & off_mask; k < n && off <= off_mask; k++, off += step, ua += step)
