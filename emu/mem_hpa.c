@@ -87,16 +87,19 @@ __attribute__((target("avx2"))) static uint64_t hpa_run_avx2(uint64_t pn, uint64
 							      unsigned shift, uint64_t *out)
 {
 	unsigned bits = EMU_UA_BITS - shift, r = (bits + 1) / 2;
-	uint64_t m1 = (1ull << bits) - 1, z = (uint64_t)shift << EMU_HPA_ZONE_SHIFT;
-	emu_v4 m = { m1, m1, m1, m1 }, c = m & (MIX_C & m1), zone = { z, z, z, z };
+	uint64_t m1 = (1ull << bits) - 1;
+	/* zone and constant side by side: the zone's bits lie above the page number's */
+	uint64_t zc = ((uint64_t)shift << EMU_HPA_ZONE_SHIFT) | ((MIX_C & m1) << shift);
+	emu_v4 m = { m1, m1, m1, m1 }, zcv = { zc, zc, zc, zc };
 	emu_v4 acc = { pn * MIX_K1, (pn + 1) * MIX_K1, (pn + 2) * MIX_K1, (pn + 3) * MIX_K1 };
-	uint64_t k = 0, s = 4 * MIX_K1;
+	uint64_t k = 0, s = 4 * MIX_K1, end = n & ~3ull;
 	emu_v4 step = { s, s, s, s };
 
-	for (; k + 4 <= n; k += 4, acc += step) {
+#pragma GCC unroll 2
+	for (; k < end; k += 4, acc += step) {
 		emu_v4 x = acc & m;
 
-		*(emu_v4 *)(out + k) = zone | ((x ^ (x >> r) ^ c) << shift);
+		*(emu_v4 *)(out + k) = zcv ^ ((x ^ (x >> r)) << shift);
 	}
 	return k;
 }

@@ -137,6 +137,31 @@ void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n)
 }
 
 /*
+ * @n old entries that held consecutive pages from @ua (tce_table_store_run's
+ * old_ua): one lookup per region they cross.  The caller kills them.  v2,
+ * in the mmreg read section.
+ */
+void spapr__drops_ua_run(struct spapr_drops *d, uint64_t ua, uint64_t n)
+{
+	struct mmreg_mm *mm = d->w->tce->mm;
+	unsigned shift = d->w->page_shift;
+
+	while (n) {
+		uint64_t lo = 0, hi = 0, k = 1;
+		struct mmreg_region *r = region_span(mm, ua, 1ull << shift, &lo, &hi);
+
+		if (r) {
+			k = ((hi - ua) >> shift) + 1;
+			if (k > n)
+				k = n;
+			add_run(d, r, NULL, k);
+		}	/* else the count was never ours (the checkers would say so) */
+		ua += k << shift;
+		n -= k;
+	}
+}
+
+/*
  * Old shadow entries as tce_table_store reports them (big-endian uas, 0 where
  * nothing was mapped): one lookup and one (region, count) per run of one
  * region.  The caller kills their entries (the store's whole range).  v2.

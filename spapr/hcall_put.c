@@ -40,20 +40,35 @@
 #include "util/range.h"
 #include "util/simd.h"
 
+/*
+ * Hardware entries computed per store: a run of consecutive pages is
+ * stored in pieces of this many, so that its hpas and the old entries
+ * (4 KiB each at 512) stay in the L1 cache next to the table's blocks.
+ */
 #define HPA_CHUNK 512u
+/* A run of fewer hardware entries than this is stored with its neighbours, entry by entry. */
+#define SHORT_RUN 8u
 
 /*
- * A run of the call's TCEs that one tce_table_store (or unmap) can write:
- * either TCEs without permission (they clear), or TCEs of consecutive guest
- * pages with one direction inside one memslot and, when a window is live,
- * one registered region.  A guest's list is usually one run: Linux builds it
- * from the pages of one contiguous buffer.
+ * A run of the call's TCEs that one store can write: either TCEs without
+ * permission (they clear), or TCEs of consecutive guest pages with one
+ * direction inside one memslot and, when a window is live, one registered
+ * region.  A guest's list is usually one run: Linux builds it from the
+ * pages of one contiguous buffer.  A mapping run's TCEs are @tce0 + k *
+ * guest page size: the run is all that is kept of them.
  */
 struct hrun {
 	uint64_t i, n;			/* TCEs [i, i + n) of the call */
 	uint64_t ua;			/* ua of TCE i's guest page; 0: the run clears */
+	uint64_t tce0;			/* TCE i as read (mapping runs) */
 	enum tce_dir dir;
 	struct mmreg_region *reg;	/* when a window is live and the run maps */
+};
+
+/* The mapped count one region gets from the call, in guest TCEs (prepare_counts). */
+struct hcount {
+	struct mmreg_region *reg;
+	uint64_t n;
 };
 
 struct hreq {
@@ -62,10 +77,12 @@ struct hreq {
 	struct spapr_hcall_locked l;
 	uint64_t entry;			/* first guest entry (absolute) */
 	uint64_t n;			/* guest TCEs */
-	const uint64_t *tce;		/* n values; NULL for STUFF */
+	const uint64_t *list_be;	/* the n TCEs as the guest wrote them; NULL for STUFF */
 	uint64_t stuff;			/* STUFF's value */
-	unsigned nruns;
+	unsigned nruns, ncounts;
 	struct hrun run[SPAPR_TCE_LIST_MAX];
+	struct hcount count[SPAPR_TCE_LIST_MAX];
+	uint64_t clear[SPAPR_TCE_LIST_MAX];	/* values of the clearing runs' TCEs, as read */
 };
 
 /* spec 5.8 check_ioba, with Q2: the whole range, without overflow. */
@@ -92,18 +109,26 @@ static unsigned live_max_shift(const struct hreq *q)
 	return m;
 }
 
+/* TCE @i of the list: its one read (the guest may be rewriting it). */
+static inline uint64_t list_read(const struct hreq *q, uint64_t i)
+{
+	return be64toh(__atomic_load_n(&q->list_be[i], __ATOMIC_RELAXED));
+}
+
 /*
- * Phase 1, in the mmreg read section: cuts the list into runs, checking
- * each run once: alignment, memslot, a registered region covering it with a
- * page size every live window can use.  Inside a run the checks of its
- * first TCE hold for all: the guest pages are consecutive, the run stops at
- * the memslot's and the region's end, and every window's page divides the
- * guest page.  The first failure returns; nothing was touched.
+ * Phase 1, in the mmreg read section: reads the list, once per TCE, and
+ * cuts it into runs, checking each run once: alignment, memslot, a
+ * registered region covering it with a page size every live window can
+ * use.  Inside a run the checks of its first TCE hold for all: the guest
+ * pages are consecutive, the run stops at the memslot's and the region's
+ * end, and every window's page divides the guest page.  What later phases
+ * need of the TCEs is in the runs (and q->clear): the list is not read
+ * again, whatever the guest writes there meanwhile.  The first failure
+ * returns; nothing was touched.
  */
 static long validate(struct hreq *q)
 {
-	const uint64_t *tce = q->tce;
-	unsigned gs = q->t->page_shift, hs = live_max_shift(q), hint = 0;
+	unsigned gs = q->t->page_shift, hs = live_max_shift(q), hint = q->guest->slot_hint;
 	uint64_t gsize = 1ull << gs, n = q->n, i = 0, rua = 0, rend = 0;
 	struct mmreg_region *r = NULL;
 
@@ -111,14 +136,20 @@ static long validate(struct hreq *q)
 	while (i < n) {
 		struct hrun *run = &q->run[q->nruns++];
 		const struct spapr_guest_memslot *ms;
-		uint64_t v = tce[i], gpa = v & ~TCE_PCI_RW, ua, lim, k;
+		uint64_t v = list_read(q, i), gpa = v & ~TCE_PCI_RW, ua, lim, k;
 
 		run->i = i;
 		run->reg = NULL;
 		if (!(v & TCE_PCI_RW)) {
 			/* "userspace may poison the table": these clear */
-			for (k = i + 1; k < n && !(tce[k] & TCE_PCI_RW); k++)
-				;
+			q->clear[i] = v;
+			for (k = i + 1; k < n; k++) {
+				uint64_t w = list_read(q, k);
+
+				if (w & TCE_PCI_RW)
+					break;	/* read again as the next run's first */
+				q->clear[k] = w;
+			}
 			run->ua = 0;
 			run->n = k - i;
 			i = k;
@@ -144,12 +175,14 @@ static long validate(struct hreq *q)
 		}
 		if (n - i < lim)
 			lim = n - i;
-		k = i + 1 + util_seq_len(tce + i + 1, v + gsize, gsize, lim - 1);
+		k = i + 1 + util_be64_seq_len(q->list_be + i + 1, v + gsize, gsize, lim - 1);
 		run->ua = ua;
+		run->tce0 = v;
 		run->dir = tce_dir_from_bits(v);
 		run->n = k - i;
 		i = k;
 	}
+	__atomic_store_n(&q->guest->slot_hint, hint, __ATOMIC_RELAXED);
 	return H_SUCCESS;
 }
 
@@ -174,23 +207,21 @@ static int guest_pages_alloc(struct spapr_hcall_table *t, uint64_t first_idx, ui
 /* The pages non-zero values need (a zero into a missing page is not stored). */
 static int prepare_guest_pages(struct hreq *q)
 {
-	uint64_t base = q->entry - q->t->offset, i = 0;
+	uint64_t base = q->entry - q->t->offset;
 
-	if (!q->tce)
+	if (!q->list_be)
 		return q->stuff ? guest_pages_alloc(q->t, base, base + q->n - 1) : 0;
-	while (i < q->n) {
-		uint64_t idx = base + i, p = idx / SPAPR_HCALL_TCES_PER_PAGE;
-		uint64_t end = i + SPAPR_HCALL_TCES_PER_PAGE - idx % SPAPR_HCALL_TCES_PER_PAGE;
+	for (unsigned x = 0; x < q->nruns; x++) {
+		const struct hrun *run = &q->run[x];
 
-		if (end > q->n)
-			end = q->n;
-		if (!__atomic_load_n(&q->t->pages[p], __ATOMIC_RELAXED)) {
-			for (; i < end && !q->tce[i]; i++)
-				;
-			if (i < end && guest_pages_alloc(q->t, idx, idx))
+		if (run->ua) {
+			if (guest_pages_alloc(q->t, base + run->i, base + run->i + run->n - 1))
 				return -ENOMEM;
+			continue;
 		}
-		i = end;
+		for (uint64_t i = run->i; i < run->i + run->n; i++)
+			if (q->clear[i] && guest_pages_alloc(q->t, base + i, base + i))
+				return -ENOMEM;
 	}
 	return 0;
 }
@@ -226,31 +257,58 @@ static int prepare_levels(struct hreq *q)
 	return 0;
 }
 
-/* Gives back the counts of windows [0, upto_j) and of runs [0, upto_x) of window upto_j. */
-static void counts_sub(struct hreq *q, unsigned upto_j, unsigned upto_x)
+/*
+ * The runs' TCEs summed per region, so that a list scattered over a few
+ * regions costs one atomic per region and window, not one per TCE.  A
+ * region is looked for among the last few sums only: a list that keeps
+ * coming back to old regions gets a few sums per region, which is still
+ * exact.
+ */
+static void sum_counts(struct hreq *q)
 {
-	for (unsigned j = 0; j <= upto_j && j < q->l.n; j++) {
-		unsigned end = j == upto_j ? upto_x : q->nruns;
+	q->ncounts = 0;
+	for (unsigned x = 0; x < q->nruns; x++) {
+		struct mmreg_region *reg = q->run[x].reg;
+		unsigned c = q->ncounts, lo = c > 8 ? c - 8 : 0;
 
-		if (!q->l.live[j])
+		if (!reg)
 			continue;
-		for (unsigned x = 0; x < end; x++)
-			if (q->run[x].reg)
-				mmreg_region_mapped_sub(q->run[x].reg, q->run[x].n << sub_shift(q, j));
+		while (c > lo && q->count[c - 1].reg != reg)
+			c--;
+		if (c > lo) {
+			q->count[c - 1].n += q->run[x].n;
+			continue;
+		}
+		q->count[q->ncounts].reg = reg;
+		q->count[q->ncounts++].n = q->run[x].n;
 	}
 }
 
-/* One count per hardware entry to be written; one atomic per run. */
+/* Gives back the counts of windows [0, upto_j) and of sums [0, upto_c) of window upto_j. */
+static void counts_sub(struct hreq *q, unsigned upto_j, unsigned upto_c)
+{
+	for (unsigned j = 0; j <= upto_j && j < q->l.n; j++) {
+		unsigned end = j == upto_j ? upto_c : q->ncounts;
+
+		if (!q->l.live[j])
+			continue;
+		for (unsigned c = 0; c < end; c++)
+			mmreg_region_mapped_sub(q->count[c].reg, q->count[c].n << sub_shift(q, j));
+	}
+}
+
+/* One count per hardware entry to be written; one atomic per region and window. */
 static int prepare_counts(struct hreq *q)
 {
+	sum_counts(q);
 	for (unsigned j = 0; j < q->l.n; j++) {
 		unsigned ss = sub_shift(q, j);
 
 		if (!q->l.live[j])
 			continue;
-		for (unsigned x = 0; x < q->nruns; x++) {
-			if (q->run[x].reg && mmreg_region_mapped_add(q->run[x].reg, q->run[x].n << ss)) {
-				counts_sub(q, j, x);
+		for (unsigned c = 0; c < q->ncounts; c++) {
+			if (mmreg_region_mapped_add(q->count[c].reg, q->count[c].n << ss)) {
+				counts_sub(q, j, c);
 				return -ENXIO;
 			}
 		}
@@ -258,77 +316,98 @@ static int prepare_counts(struct hreq *q)
 	return 0;
 }
 
+static bool is_short(const struct hrun *run, unsigned ss)
+{
+	return run->ua && (run->n << ss) < SHORT_RUN;
+}
+
 /*
- * The values of hardware entries [c0, c0 + cn) of the call (counted in
- * window @j's pages from the call's first entry): each run's hpas and uas,
- * or zeros for a run that clears.  *x is the run holding c0; it moves on.
- * Runs of consecutive pages are filled four entries at a time, scattered
- * TCEs one by one, so a list of either kind costs one store per chunk.
+ * Short mapping runs from *x on, as many as fit in HPA_CHUNK hardware
+ * entries, into @hwv and @shv (window @j's entries, ready to store).
+ * Returns how many entries; *x moves past the runs taken.
  */
-static void fill_chunk(const struct hreq *q, unsigned j, unsigned *x, uint64_t c0, uint64_t cn,
-		       uint64_t *hwv, uint64_t *shv)
+static uint64_t fill_short(const struct hreq *q, unsigned j, unsigned *x, uint64_t *hwv,
+			   uint64_t *shv)
 {
 	unsigned ss = sub_shift(q, j), hs = q->l.w[j]->page_shift;
 	uint64_t pos = 0;
 
-	while (pos < cn) {
+	for (; *x < q->nruns && is_short(&q->run[*x], ss); (*x)++) {
 		const struct hrun *run = &q->run[*x];
-		uint64_t rs = run->i << ss, re = (run->i + run->n) << ss, from = c0 + pos;
-		uint64_t cnt = (re < c0 + cn ? re : c0 + cn) - from;
+		uint64_t cnt = run->n << ss, bits = tce_dir_to_bits(run->dir);
 
-		if (!run->ua) {
-			memset(hwv + pos, 0, cnt * sizeof(uint64_t));
-			memset(shv + pos, 0, cnt * sizeof(uint64_t));
-		} else {
-			uint64_t ua = run->ua + ((from - rs) << hs), bits = tce_dir_to_bits(run->dir);
-
-			/* Cannot fail: validate checked the range and the page size. */
-			mmreg_region_ua_to_hpas(run->reg, ua, cnt, hs, hwv + pos);
-			if (cnt < 8) {
-				for (uint64_t k = 0; k < cnt; k++) {
-					hwv[pos + k] = htobe64(hwv[pos + k] | bits);
-					shv[pos + k] = htobe64(ua + (k << hs));
-				}
-			} else {
-				util_be64_or(hwv + pos, bits, cnt);
-				util_be64_seq(shv + pos, ua, 1ull << hs, cnt);
-			}
+		if (pos + cnt > HPA_CHUNK)
+			break;
+		/* Cannot fail: validate checked the range and the page size. */
+		mmreg_region_ua_to_hpas(run->reg, run->ua, cnt, hs, hwv + pos);
+		for (uint64_t k = 0; k < cnt; k++) {
+			hwv[pos + k] = htobe64(hwv[pos + k] | bits);
+			shv[pos + k] = htobe64(run->ua + (k << hs));
 		}
 		pos += cnt;
-		if (from + cnt == re)
-			(*x)++;
 	}
+	return pos;
 }
 
 /*
- * Phase 3 for window @j: every entry of the call, a chunk at a time, the
+ * Phase 3 for window @j: the runs in order (a long run in pieces of
+ * HPA_CHUNK, short runs together, clears with tce_table_unmap), the
  * replaced entries to a drops batch, one kill over the whole call.  Fails
  * only if a store that prepare made safe fails anyway; then *done says how
- * many hardware entries were written (whole chunks).
+ * many hardware entries, from the call's first, were written.
  */
 static int apply_window(struct hreq *q, unsigned j, uint64_t *done)
 {
 	struct spapr_window *w = q->l.w[j];
-	unsigned ss = sub_shift(q, j), x = 0;
-	uint64_t hwv[HPA_CHUNK], shv[HPA_CHUNK], old[HPA_CHUNK], total = q->n << ss, c0 = 0, cn;
+	unsigned ss = sub_shift(q, j), hs = w->page_shift, x = 0;
+	uint64_t buf[HPA_CHUNK], shv[HPA_CHUNK], old[HPA_CHUNK], base = q->entry << ss, old_ua;
 	struct spapr_drops d;
 	int rc = 0;
 
 	spapr__drops_init(&d, w);
-	if (!q->tce) {
-		tce_table_unmap(w->table, q->entry << ss, total, NULL, spapr__drops_old, &d, NULL);
-		c0 = total;
-	}
-	for (; c0 < total; c0 += cn) {
-		cn = total - c0 < HPA_CHUNK ? total - c0 : HPA_CHUNK;
-		fill_chunk(q, j, &x, c0, cn, hwv, shv);
-		rc = tce_table_store(w->table, (q->entry << ss) + c0, cn, hwv, shv, old);
+	*done = 0;
+	if (!q->list_be)
+		tce_table_unmap(w->table, base, q->n << ss, NULL, spapr__drops_old, &d, NULL);
+	while (q->list_be && x < q->nruns) {
+		const struct hrun *run = &q->run[x];
+		uint64_t at = run->i << ss, cn, off;
+
+		if (!run->ua) {
+			tce_table_unmap(w->table, base + at, run->n << ss, NULL, spapr__drops_old, &d,
+					NULL);
+			*done = at + (run->n << ss);
+			x++;
+			continue;
+		}
+		if (is_short(run, ss)) {
+			cn = fill_short(q, j, &x, buf, shv);
+			rc = tce_table_store(w->table, base + at, cn, buf, shv, old);
+			if (rc)
+				break;
+			spapr__drops_uas(&d, old, cn);
+			*done = at + cn;
+			continue;
+		}
+		for (off = 0; off < run->n << ss; off += cn) {
+			uint64_t ua = run->ua + (off << hs);
+
+			cn = (run->n << ss) - off < HPA_CHUNK ? (run->n << ss) - off : HPA_CHUNK;
+			mmreg_region_ua_to_hpas(run->reg, ua, cn, hs, buf);
+			rc = tce_table_store_run(w->table, base + at + off, cn, buf,
+						 tce_dir_to_bits(run->dir), ua, old, &old_ua);
+			if (rc)
+				break;
+			if (old_ua)
+				spapr__drops_ua_run(&d, old_ua, cn);
+			else
+				spapr__drops_uas(&d, old, cn);
+			*done = at + off + cn;
+		}
 		if (rc)
 			break;
-		spapr__drops_uas(&d, old, cn);
+		x++;
 	}
-	*done = c0;
-	tce_kill_batch_add(&d.kill, q->entry << ss, total);
+	tce_kill_batch_add(&d.kill, base, q->n << ss);
 	spapr__drops_flush(&d);
 	return rc;
 }
@@ -369,25 +448,40 @@ static void apply_rollback(struct hreq *q, unsigned j, uint64_t done)
 	}
 }
 
-/* One page at a time: a page missing here can only have received zeros. */
+/*
+ * The guest-visible values, a page at a time: a mapping run's values are
+ * its progression, a clearing run's those read.  A page missing here can
+ * only have received zeros.
+ */
 static void store_guest(struct hreq *q)
 {
 	struct spapr_hcall_table *t = q->t;
-	uint64_t base = q->entry - t->offset, i = 0;
+	uint64_t base = q->entry - t->offset, gsize = 1ull << t->page_shift;
+	unsigned x = 0;
 
-	while (i < q->n) {
+	for (uint64_t i = 0, n; i < q->n; i += n) {
 		uint64_t idx = base + i, off = idx % SPAPR_HCALL_TCES_PER_PAGE;
 		uint64_t *page = __atomic_load_n(&t->pages[idx / SPAPR_HCALL_TCES_PER_PAGE],
 						 __ATOMIC_RELAXED);
-		uint64_t n = SPAPR_HCALL_TCES_PER_PAGE - off;
+		const struct hrun *run;
 
+		n = SPAPR_HCALL_TCES_PER_PAGE - off;
 		if (n > q->n - i)
 			n = q->n - i;
-		if (page && q->tce)
-			util_store_copy(page + off, q->tce + i, n);
+		if (!q->list_be) {
+			if (page)
+				util_store_fill(page + off, q->stuff, n);
+			continue;
+		}
+		while (q->run[x].i + q->run[x].n <= i)
+			x++;
+		run = &q->run[x];
+		if (n > run->i + run->n - i)
+			n = run->i + run->n - i;	/* up to the run's end */
+		if (page && run->ua)
+			util_store_seq(page + off, run->tce0 + ((i - run->i) << t->page_shift), gsize, n);
 		else if (page)
-			util_store_fill(page + off, q->stuff, n);
-		i += n;
+			util_store_copy(page + off, q->clear + i, n);
 	}
 }
 
@@ -401,11 +495,11 @@ static long hreq_run(struct hreq *q)
 	pthread_mutex_lock(&q->t->lock);
 	spapr__hcall_lock(q->t, &q->l);
 	mmreg_read_lock();
-	if (q->tce)
+	if (q->list_be)
 		ret = validate(q);
-	if (ret == H_SUCCESS && (prepare_guest_pages(q) || (q->tce && prepare_levels(q))))
+	if (ret == H_SUCCESS && (prepare_guest_pages(q) || (q->list_be && prepare_levels(q))))
 		ret = H_TOO_HARD;
-	if (ret == H_SUCCESS && q->tce && prepare_counts(q))
+	if (ret == H_SUCCESS && q->list_be && prepare_counts(q))
 		ret = H_TOO_HARD;	/* a region is being released */
 	for (unsigned j = 0; ret == H_SUCCESS && j < q->l.n; j++) {
 		if (!q->l.live[j])
@@ -446,54 +540,49 @@ static long hreq_begin(struct hreq *q, struct spapr_guest *guest, uint64_t liobn
 		pthread_rwlock_unlock(&guest->lock);
 	q->n = npages;
 	q->nruns = 0;
+	q->ncounts = 0;
 	return ret;
 }
 
 long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, uint64_t tce)
 {
+	uint64_t tce_be = htobe64(tce);
 	struct hreq q;
 	long ret = hreq_begin(&q, guest, liobn, ioba, 1);
 
 	if (ret != H_SUCCESS)
 		return ret;
-	q.tce = &tce;
+	q.list_be = &tce_be;
 	ret = hreq_run(&q);
 	pthread_rwlock_unlock(&guest->lock);
 	return ret;
 }
 
 /*
- * Copies the guest's TCE list (at @ua, @n entries) once, in host byte order.
- * A list inside a registered region lies in pinned memory that cannot
- * fault, so it is read in place there (a process that unmaps registered
- * memory is outside the model, see docs/emu.md); elsewhere the copy goes
- * through process_vm_readv, which fails instead of faulting.  Reading in
- * place saves a system call of a few microseconds per hypercall, more than
- * an INDIRECT of 512 entries costs otherwise.  Returns 0 or -EFAULT.
+ * Where to read the guest's TCE list (at @ua, @n entries) from, once: a
+ * list inside a registered region lies in pinned memory that cannot fault,
+ * so it is read in place there, by validate (a process that unmaps
+ * registered memory is outside the model, see docs/emu.md); elsewhere it
+ * is copied to @bounce through process_vm_readv, which fails instead of
+ * faulting.  Reading in place saves a system call of a few microseconds per
+ * hypercall, more than an INDIRECT of 512 entries costs otherwise.  Called
+ * in the mmreg read section.  Returns the list or NULL (-EFAULT).
  */
-static int list_copy(struct spapr_guest *guest, uint64_t *list, uint64_t ua, uint64_t n)
+static const uint64_t *list_source(struct spapr_guest *guest, uint64_t *bounce, uint64_t ua,
+				   uint64_t n)
 {
-	bool pinned;
-	int rc = 0;
-
-	mmreg_read_lock();
-	pinned = mmreg_region_lookup(guest->mm, ua, n * sizeof(uint64_t)) != NULL;
-	if (pinned)
-		util_be64_copy(list, (const uint64_t *)(uintptr_t)ua, n);
-	mmreg_read_unlock();
-	if (!pinned) {
-		rc = spapr__copy_in(list, (const void *)(uintptr_t)ua, n * sizeof(uint64_t));
-		if (!rc)
-			util_be64_copy(list, list, n);
-	}
-	return rc;
+	if (mmreg_region_lookup(guest->mm, ua, n * sizeof(uint64_t)))
+		return (const uint64_t *)(uintptr_t)ua;
+	if (spapr__copy_in(bounce, (const void *)(uintptr_t)ua, n * sizeof(uint64_t)))
+		return NULL;
+	return bounce;
 }
 
 long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
 			      uint64_t tce_list, uint64_t npages)
 {
-	uint64_t list[SPAPR_TCE_LIST_MAX], ua;
-	unsigned hint = 0;
+	uint64_t bounce[SPAPR_TCE_LIST_MAX], ua;
+	unsigned hint;
 	struct hreq q;
 	long ret = hreq_begin(&q, guest, liobn, ioba, npages);
 
@@ -506,14 +595,13 @@ long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_
 	}
 	if (ret != H_SUCCESS)
 		return ret;
-	/* The one read of the list: the guest may rewrite it at any time from now on. */
-	mmreg_read_lock();	/* one section for the copy and the call */
+	mmreg_read_lock();	/* one section for the list and the call */
+	hint = __atomic_load_n(&guest->slot_hint, __ATOMIC_RELAXED);
 	if (spapr__hcall_gpa_to_ua(guest, tce_list, npages * sizeof(uint64_t), &ua, &hint) ||
 	    util_should_fail("spapr_hcall_list") ||
-	    list_copy(guest, list, ua, npages)) {
+	    !(q.list_be = list_source(guest, bounce, ua, npages))) {
 		ret = H_TOO_HARD;
 	} else {
-		q.tce = list;
 		ret = hreq_run(&q);
 	}
 	mmreg_read_unlock();
@@ -532,7 +620,7 @@ long spapr_h_stuff_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
 	if (tce_value & TCE_PCI_RW) {
 		ret = H_PARAMETER;	/* only clearing or poisoning */
 	} else if (npages) {
-		q.tce = NULL;
+		q.list_be = NULL;
 		q.stuff = tce_value;
 		ret = hreq_run(&q);
 	}

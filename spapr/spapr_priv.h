@@ -219,6 +219,8 @@ void spapr__drops_init(struct spapr_drops *d, struct spapr_window *w);
 void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n);
 /* Old shadow entries of tce_table_store (big-endian, 0: none); the caller kills them. */
 void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n);
+/* @n old entries of consecutive pages from @ua (tce_table_store_run's old_ua). */
+void spapr__drops_ua_run(struct spapr_drops *d, uint64_t ua, uint64_t n);
 void spapr__drops_flush(struct spapr_drops *d);
 int spapr__tce_create(struct spapr_tce *tce, void *arg);
 int spapr__tce_remove(struct spapr_tce *tce, void *arg);
@@ -273,6 +275,12 @@ struct spapr_guest {
 	struct mmreg_mm *mm;		/* a reference */
 	struct spapr_guest_memslot slots[SPAPR_GUEST_MEMSLOTS];
 	struct util_u64map tables;	/* liobn -> struct spapr_hcall_table * */
+	/*
+	 * The memslot the last hypercall found, where the next one looks
+	 * first.  Only a hint: hypercalls under the lock for reading read and
+	 * write it with relaxed atomics, and any value will do.
+	 */
+	unsigned slot_hint;
 };
 
 /* hcall.c */

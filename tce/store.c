@@ -16,10 +16,11 @@
  *     hardware entry is valid, so the shadow alone says what was replaced;
  *   - no kill bookkeeping: the caller kills its whole range once.
  *
- * The caller computes the entries (it knows its runs: consecutive pages
- * are filled four at a time, scattered ones one by one) and the store is
- * then copies only, done by util/simd.h's loops
- * (four entries at a time with AVX2).  Each entry is still written by one
+ * tce_table_store takes the entries ready-made (scattered pages, clears);
+ * tce_table_store_run takes a run of consecutive user pages as its first ua
+ * and its hpas, and computes both entries while storing them, so that a run,
+ * the common case, costs one pass over the table and none over a buffer.
+ * The loops are util/simd.h's (four entries at a time with AVX2).  Each entry is still written by one
  * store, so the emulated host bridge, which walks the table concurrently,
  * never sees a torn entry; within each leaf block the shadow entries are
  * stored before the hardware ones.
@@ -53,6 +54,42 @@ static bool values_ok(const struct tce_table *t, const uint64_t *hw_be, const ui
 }
 #endif
 
+/*
+ * Walks the leaf blocks of indices [first, end) before anything is written:
+ * -ENOMEM if a block that must receive a valid entry is missing (@valid
+ * says, for the block of [i, next), whether it does).  The walks of the
+ * first STORE_LEAVES blocks are kept in @hws, @shs (NULL for a missing one).
+ */
+static int check_blocks(struct tce_table *t, uint64_t first, uint64_t end, const uint64_t *hw_be,
+			uint64_t *hws[], uint64_t *shs[])
+{
+	uint64_t i, next;
+	unsigned b;
+
+	for (i = first, b = 0; i < end; i = next, b++) {
+		uint64_t *hw = tce__walk_ro(t, TCE__HW, i), *sh = tce__walk_ro(t, TCE__SHADOW, i);
+
+		next = (i | t->level_mask) + 1;
+		if (next > end)
+			next = end;
+		if ((!hw || !sh) && (!hw_be || util_or_all(hw_be + (i - first), next - i)))
+			return -ENOMEM;	/* not reserved: nothing written */
+		if (b < STORE_LEAVES) {
+			hws[b] = hw && sh ? hw : NULL;
+			shs[b] = sh;
+		}
+	}
+	return 0;
+}
+
+/* Block @b (starting at index @i) of a store: its remembered walk, or a new one. */
+static void block(struct tce_table *t, unsigned b, uint64_t i, uint64_t *hws[], uint64_t *shs[],
+		  uint64_t **hw, uint64_t **sh)
+{
+	*hw = b < STORE_LEAVES ? hws[b] : tce__walk_ro(t, TCE__HW, i);
+	*sh = b < STORE_LEAVES ? shs[b] : tce__walk_ro(t, TCE__SHADOW, i);
+}
+
 int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hw_be,
 		    const uint64_t *sh_be, uint64_t *old_be)
 {
@@ -68,26 +105,14 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
 		return -EINVAL;
 #endif
 	end = first + npages;
-	/* A block must exist if it receives a valid entry; the first ones are kept. */
+	/* A block must exist if it receives a valid entry. */
+	rc = check_blocks(t, first, end, hw_be, hws, shs);
+	if (rc)
+		return rc;
 	for (i = first, b = 0; i < end; i = next, b++) {
-		uint64_t *hw = tce__walk_ro(t, TCE__HW, i), *sh = tce__walk_ro(t, TCE__SHADOW, i);
+		uint64_t *hw, *sh, j = i & t->level_mask, k = i - first;
 
-		next = (i | t->level_mask) + 1;
-		if (next > end)
-			next = end;
-		if ((!hw || !sh) && util_or_all(hw_be + (i - first), next - i))
-			return -ENOMEM;	/* not reserved: nothing written */
-		if (b < STORE_LEAVES) {
-			hws[b] = hw && sh ? hw : NULL;
-			shs[b] = sh;
-		}
-	}
-
-	for (i = first, b = 0; i < end; i = next, b++) {
-		uint64_t *hw = b < STORE_LEAVES ? hws[b] : tce__walk_ro(t, TCE__HW, i);
-		uint64_t *sh = b < STORE_LEAVES ? shs[b] : tce__walk_ro(t, TCE__SHADOW, i);
-		uint64_t j = i & t->level_mask, k = i - first;
-
+		block(t, b, i, hws, shs, &hw, &sh);
 		next = (i | t->level_mask) + 1;
 		if (next > end)
 			next = end;
@@ -100,5 +125,45 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
 		util_store_xfer(sh + j, sh_be + k, old_be + k, next - i);
 		util_store_copy(hw + j, hw_be + k, next - i);
 	}
+	return 0;
+}
+
+int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hpa,
+			uint64_t bits, uint64_t ua, uint64_t *old_be, uint64_t *old_ua)
+{
+	uint64_t first, end, i, next, *hws[STORE_LEAVES], *shs[STORE_LEAVES], o = 0;
+	unsigned shift = t->geo.it_page_shift, b;
+	bool seq = true;
+	int rc;
+
+	rc = tce__run_index(t, entry, npages, &first);
+	if (rc)
+		return rc;
+	if (!(bits & TCE_PCI_READ) || (bits & ~TCE_PCI_RW) || !util_is_aligned(ua, shift) || !ua)
+		return -EINVAL;
+#ifdef SPAPRTCE_DEBUG
+	for (uint64_t k = 0; k < npages; k++)
+		if (!util_is_aligned(hpa[k], shift) || !hpa[k])
+			return -EINVAL;
+#endif
+	end = first + npages;
+	rc = check_blocks(t, first, end, NULL, hws, shs);	/* every entry is valid */
+	if (rc)
+		return rc;
+	for (i = first, b = 0; i < end; i = next, b++) {
+		uint64_t *hw, *sh, j = i & t->level_mask, k = i - first;
+
+		block(t, b, i, hws, shs, &hw, &sh);
+		next = (i | t->level_mask) + 1;
+		if (next > end)
+			next = end;
+		if (!b)	/* stable: we are the only writer */
+			o = be64toh(__atomic_load_n(&sh[j], __ATOMIC_RELAXED));
+		seq &= util_store_be64_seq_xfer(sh + j, ua + (k << shift), 1ull << shift, old_be + k,
+						o + (k << shift), next - i);
+		util_store_be64_or(hw + j, hpa + k, bits, next - i);
+	}
+	/* Valid old entries of consecutive pages: the caller need not look at old_be. */
+	*old_ua = seq && o && o + ((npages - 1) << shift) >= o ? o : 0;
 	return 0;
 }

@@ -408,6 +408,27 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
 		    const uint64_t *sh_be, uint64_t *old_be);
 
 /*
+ * tce_table_store_run - tce_table_store for a run of consecutive user pages
+ * with one direction: entry k becomes hardware htobe64(@hpa[k] | @bits),
+ * shadow htobe64(@ua + k * IOMMU page size).
+ * @hpa:    @npages host physical addresses, IOMMU page aligned, non-zero
+ * @bits:   TCE_PCI_READ, with or without TCE_PCI_WRITE
+ * @ua:     the first page's user address, IOMMU page aligned, non-zero
+ * @old_be: as for tce_table_store
+ * @old_ua: receives the ua of the first replaced entry when every replaced
+ *          entry was valid and they held consecutive pages (old ua + k *
+ *          IOMMU page size, as a run's store leaves them); else 0.  A caller
+ *          given a non-zero value need not read @old_be: the common case of
+ *          a run replacing a run costs no second pass.
+ *
+ * Same rules and errors as tce_table_store: every level must be reserved
+ * (-ENOMEM otherwise, nothing written); -EINVAL for bad @bits or @ua (and,
+ * in test builds, a bad hpa).
+ */
+int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hpa,
+			uint64_t bits, uint64_t ua, uint64_t *old_be, uint64_t *old_ua);
+
+/*
  * tce_table_unmap - clear a run of entries (the bulk clear of UNMAP_DMA and
  * window removal).
  * @entry, @npages: the run, npages > 0

@@ -440,6 +440,56 @@ START_TEST(t_indirect_runs)
 }
 END_TEST
 
+/*
+ * A list scattered over ten regions, each visited again and again (entry i
+ * in region i % 10): the counts are summed per region, with a region seen
+ * again after more than eight others summed anew, and every region still
+ * ends with exactly its own entries counted; a second list over the same
+ * entries in another order gives every count back once.
+ */
+START_TEST(t_indirect_scattered_counts)
+{
+	enum { NR = 10, PAGES = 16, N = NR * PAGES };
+	uint8_t *mem[NR];
+	uint64_t tces[N], gpa0 = 1ull << 32;
+	unsigned i;
+
+	for (i = 0; i < NR; i++) {
+		mem[i] = tu_map_aligned(PAGES, 16);
+		TU_OK(tu_register(C, mem[i], PAGES * PS));
+		TU_OK(E(spapr_guest_set_memslot(V, 1 + i, gpa0 + i * (1ull << 24), PAGES * PS, mem[i])));
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < N; i++) {
+			unsigned r = pass ? NR - 1 - i % NR : i % NR, pg = i / NR;
+
+			tces[i] = (gpa0 + r * (1ull << 24) + pg * PS) | RW;
+		}
+		list_write(LIST_GPA, tces, N);
+		ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, N), H_SUCCESS);
+		for (i = 0; i < NR; i++)
+			ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(mem[i])), 1 + PAGES);
+		for (i = 0; i < N; i++) {
+			unsigned r = pass ? NR - 1 - i % NR : i % NR;
+			uint64_t ua = (uintptr_t)mem[r] + (i / NR) * PS, got_ua;
+
+			ck_assert_uint_eq(tu_entry(C, 0, i, &got_ua), emu_mem_ua_to_hpa(ua, 12) | RW);
+			ck_assert_uint_eq(got_ua, ua);
+			ck_assert_uint_eq(get(V, L32, i * PS), tces[i]);
+		}
+		check_ok(V);
+	}
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 0, 0, N), H_SUCCESS);
+	for (i = 0; i < NR; i++) {
+		ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(mem[i])), 1);
+		TU_OK(E(spapr_guest_set_memslot(V, 1 + i, gpa0 + i * (1ull << 24), 0, mem[i])));
+		TU_OK(tu_unregister(C, mem[i], PAGES * PS));
+		tu_unmap(mem[i], PAGES);
+	}
+	ck_assert_uint_eq(mapped(), 1);
+}
+END_TEST
+
 START_TEST(t_indirect_list_reads_fault_safely)
 {
 	uint64_t tce = 0x1000 | RW;
@@ -815,6 +865,7 @@ static Suite *hcall_suite(void)
 	tcase_add_test(t, t_put_then_device_dma);
 	tcase_add_test(t, t65_indirect_checks_and_all_or_nothing);
 	tcase_add_test(t, t_indirect_runs);
+	tcase_add_test(t, t_indirect_scattered_counts);
 	tcase_add_test(t, t_indirect_list_reads_fault_safely);
 	tcase_add_test(t, t_indirect_failures_change_nothing);
 	tcase_add_test(t, t66_stuff);

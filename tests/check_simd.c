@@ -60,19 +60,10 @@ static void check_all(void)
 			uint64_t *d = dst + 1 + off, v = rnd(), step = rnd() & 0xfff000, bits = rnd() & 3;
 			size_t k, cut;
 
-			/* be64_copy (private, any alignment) */
-			fill_random(src, n);
-			util_be64_copy(d, src, n);
-			for (k = 0; k < n; k++)
-				ck_assert_uint_eq(d[k], be64toh(src[k]));
-
-			/* seq_len and be64_seq_len: a progression broken at @cut (or not) */
+			/* be64_seq_len: a progression broken at @cut (or not) */
 			cut = n ? rnd() % (n + 1) : 0;
 			for (k = 0; k < n; k++)
-				src[k] = k == cut ? v + k * step + 1 : v + k * step;
-			ck_assert_uint_eq(util_seq_len(src, v, step, n), (cut < n ? cut : n));
-			for (k = 0; k < n; k++)
-				src[k] = htobe64(src[k]);
+				src[k] = htobe64(k == cut ? v + k * step + 1 : v + k * step);
 			ck_assert_uint_eq(util_be64_seq_len(src, v, step, n), (cut < n ? cut : n));
 
 			/* or_all: random values with some bits clear in all of them */
@@ -87,17 +78,36 @@ static void check_all(void)
 				ck_assert_uint_eq(util_or_all(src, n), acc);
 			}
 
-			/* be64_or (private, in place) */
+			/* store_be64_or: big-endian values with the bits */
 			fill_random(src, n);
-			memcpy(d, src, n * sizeof(uint64_t));
-			util_be64_or(d, bits, n);
+			guard_dst(off, n);
+			util_store_be64_or(d, src, bits, n);
 			for (k = 0; k < n; k++)
 				ck_assert_uint_eq(d[k], htobe64(src[k] | bits));
+			assert_guards(off, n);
 
-			/* be64_seq (private) */
-			util_be64_seq(d, v, step, n);
+			/* store_be64_seq_xfer: the old values out, a big-endian progression in,
+			 * and whether the old values were a progression (broken at @cut, or not) */
+			{
+				uint64_t o = rnd();
+
+				guard_dst(off, n);
+				for (k = 0; k < n; k++)
+					d[k] = htobe64(k == cut ? o + k * step + 8 : o + k * step);
+				memcpy(want, d, n * sizeof(uint64_t));
+				ck_assert_int_eq(util_store_be64_seq_xfer(d, v, step, old, o, n), cut >= n);
+				ck_assert_int_eq(memcmp(old, want, n * sizeof(uint64_t)), 0);
+				for (k = 0; k < n; k++)
+					ck_assert_uint_eq(d[k], htobe64(v + k * step));
+				assert_guards(off, n);
+			}
+
+			/* store_seq: a progression */
+			guard_dst(off, n);
+			util_store_seq(d, v, step, n);
 			for (k = 0; k < n; k++)
-				ck_assert_uint_eq(d[k], htobe64(v + k * step));
+				ck_assert_uint_eq(d[k], v + k * step);
+			assert_guards(off, n);
 
 			/* store_xfer: the old values out, the source in */
 			fill_random(src, n);

@@ -960,6 +960,79 @@ START_TEST(store_reports_old_shadow_and_needs_reserve)
 }
 END_TEST
 
+/*
+ * tce_table_store_run: a run of consecutive pages across leaf blocks, in
+ * both simd modes.  Every entry is hpa[k] | bits over ua + k pages; the old
+ * shadow values come back in place, and old_ua says whether they were one
+ * run of valid consecutive pages (only then non-zero); bad bits or ua are
+ * -EINVAL and a missing level -ENOMEM, both with nothing written.
+ */
+START_TEST(store_run_reports_old_run)
+{
+	for (int avx2 = 0; avx2 < 2; avx2++) {
+		struct kills k = { 0 };
+		struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, &k);
+		const struct tce_geometry *g = tce_table_geometry(t);
+		uint64_t first = g->it_offset + 1000, npages = 1500, *hpa, *old, old_ua = 1, blocks;
+		uint64_t ua = 0x7f0000000000ull, ua2 = 0x7e0000000000ull;
+
+		util_simd_select(avx2);
+		hpa = calloc(npages, sizeof(*hpa));
+		old = calloc(npages, sizeof(*old));
+		ck_assert(hpa && old);
+		for (uint64_t j = 0; j < npages; j++)
+			hpa[j] = ((j * 7919) % 100000 + 1) << 12;
+		blocks = emu_blocks();
+		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua, old, &old_ua), ENOMEM);
+		ck_assert_uint_eq(emu_blocks(), blocks);
+		TU_OK(tce_table_reserve(t, first, npages));
+		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_WRITE, ua, old, &old_ua), EINVAL);
+		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW | 4, ua, old, &old_ua), EINVAL);
+		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua + 8, old, &old_ua), EINVAL);
+		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, 0, old, &old_ua), EINVAL);
+		TU_ERR(tce_table_store_run(t, first, 0, hpa, TCE_PCI_RW, ua, old, &old_ua), EINVAL);
+		hpa[9] |= 0x800;	/* test builds check the hpas */
+		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua, old, &old_ua), EINVAL);
+		hpa[9] &= ~0xfffull;
+		assert_entry(t, first, 0, TCE_DIR_NONE, 0);
+		ck_assert_uint_eq(old_ua, 1);
+
+		/* Over empty entries: old all 0, no run. */
+		TU_OK(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua, old, &old_ua));
+		ck_assert_uint_eq(old_ua, 0);
+		for (uint64_t j = 0; j < npages; j++) {
+			ck_assert_uint_eq(old[j], 0);
+			assert_entry(t, first + j, hpa[j], TCE_DIR_BIDIRECTIONAL, ua + (j << 12));
+		}
+		/* A run over a run: old_ua is the old first page. */
+		TU_OK(tce_table_store_run(t, first, npages, hpa, TCE_PCI_READ, ua2, old, &old_ua));
+		ck_assert_uint_eq(old_ua, ua);
+		for (uint64_t j = 0; j < npages; j++) {
+			ck_assert_uint_eq(be64toh(old[j]), ua + (j << 12));
+			assert_entry(t, first + j, hpa[j], TCE_DIR_TO_DEVICE, ua2 + (j << 12));
+		}
+		/* One old entry out of step (in a later block than the first): no run, old as it was. */
+		set_ok(t, first + 600, 0x5000, 0x6000, TCE_DIR_TO_DEVICE, NULL);
+		TU_OK(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua, old, &old_ua));
+		ck_assert_uint_eq(old_ua, 0);
+		for (uint64_t j = 0; j < npages; j++)
+			ck_assert_uint_eq(be64toh(old[j]), j == 600 ? 0x6000 : ua2 + (j << 12));
+		/* One old entry cleared: no run either. */
+		clear_ok(t, first + npages - 1, NULL);
+		TU_OK(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua2, old, &old_ua));
+		ck_assert_uint_eq(old_ua, 0);
+		ck_assert_uint_eq(old[npages - 1], 0);
+		ck_assert_uint_eq(be64toh(old[0]), ua);
+		ck_assert_uint_eq(k.n, 0);
+		TU_OK(tce_table_check(t));
+		TU_OK(tce_table_unmap(t, g->it_offset, g->it_size, NULL, NULL, NULL, NULL));
+		free(hpa);
+		free(old);
+		put_clean(t);
+	}
+}
+END_TEST
+
 START_TEST(shadow_access)
 {
 	struct tce_table *t = create_ok(0, 4 * GiB, 12, 3, 0);
@@ -1260,6 +1333,7 @@ static Suite *tce_suite(void)
 	tcase_add_test(t, map_rejections_change_nothing);
 	tcase_add_test(t, map_enomem_is_all_or_nothing);
 	tcase_add_test(t, store_reports_old_shadow_and_needs_reserve);
+	tcase_add_test(t, store_run_reports_old_run);
 	tcase_add_test(t, shadow_access);
 	suite_add_tcase(s, t);
 

@@ -10,10 +10,10 @@
  * the library itself still builds for any x86-64; which version runs is
  * decided once, at the first call.
  *
- * Shared stores (see the header) go through store2(): a volatile, 16-byte
- * aligned vector store, which the compiler can neither split nor merge into
- * a wider one, so each entry is written by one store the CPU performs
- * atomically.
+ * Shared stores (see the header) go through store2x2(): two 16-byte aligned
+ * vector stores written in assembly, which the compiler can neither split
+ * nor merge into a wider one, so each entry is written by one store the CPU
+ * performs atomically.
  */
 #include <endian.h>
 #include <stdlib.h>
@@ -45,26 +45,12 @@ static inline void store_relaxed(uint64_t *p, uint64_t v)
 
 /* ------------------------------------------------------ portable loops */
 
-static void be64_copy_c(uint64_t *dst, const uint64_t *src, size_t n)
-{
-	for (size_t k = 0; k < n; k++)	/* @src may be a guest's list, rewritten meanwhile */
-		dst[k] = be64toh(__atomic_load_n(&src[k], __ATOMIC_RELAXED));
-}
-
-static size_t seq_len_c(const uint64_t *a, uint64_t v, uint64_t step, size_t max)
-{
-	size_t k = 0;
-
-	while (k < max && a[k] == v + k * step)
-		k++;
-	return k;
-}
-
 static size_t be64_seq_len_c(const uint64_t *a_be, uint64_t v, uint64_t step, size_t max)
 {
 	size_t k = 0;
 
-	while (k < max && be64toh(a_be[k]) == v + k * step)
+	/* @a_be may be a guest's list, rewritten meanwhile */
+	while (k < max && be64toh(__atomic_load_n(&a_be[k], __ATOMIC_RELAXED)) == v + k * step)
 		k++;
 	return k;
 }
@@ -76,18 +62,6 @@ static uint64_t or_all_c(const uint64_t *a, size_t n)
 	for (size_t k = 0; k < n; k++)
 		acc |= a[k];
 	return acc;
-}
-
-static void be64_or_c(uint64_t *a, uint64_t bits, size_t n)
-{
-	for (size_t k = 0; k < n; k++)
-		a[k] = htobe64(a[k] | bits);
-}
-
-static void be64_seq_c(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
-{
-	for (size_t k = 0; k < n; k++)
-		dst[k] = htobe64(v + k * step);
 }
 
 static void store_xfer_c(uint64_t *dst, const uint64_t *src, uint64_t *old, size_t n)
@@ -102,6 +76,31 @@ static void store_copy_c(uint64_t *dst, const uint64_t *src, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
 		store_relaxed(&dst[k], src[k]);
+}
+
+static void store_be64_or_c(uint64_t *dst, const uint64_t *src, uint64_t bits, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		store_relaxed(&dst[k], htobe64(src[k] | bits));
+}
+
+static uint64_t store_be64_seq_xfer_c(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old,
+				      uint64_t o, size_t n)
+{
+	uint64_t acc = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		old[k] = __atomic_load_n(&dst[k], __ATOMIC_RELAXED);
+		acc |= be64toh(old[k]) ^ (o + k * step);
+		store_relaxed(&dst[k], htobe64(v + k * step));
+	}
+	return acc;
+}
+
+static void store_seq_c(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		store_relaxed(&dst[k], v + k * step);
 }
 
 static void store_fill_c(uint64_t *dst, uint64_t v, size_t n)
@@ -150,8 +149,10 @@ static inline AVX2 v4 splat4(uint64_t v)
 /* Four shared entries at @p (16-byte aligned): two single-copy-atomic stores. */
 static inline AVX2 void store2x2(uint64_t *p, v4 x)
 {
-	*(volatile v2 *)p = (v2){ x[0], x[1] };
-	*(volatile v2 *)(p + 2) = (v2){ x[2], x[3] };
+	/* In assembly: one instruction per half (the high one extracted straight to memory). */
+	__asm__ volatile("vmovdqa %x2, %0\n\tvextracti128 $1, %t2, %1"
+			 : "=m"(*(v2 *)p), "=m"(*(v2 *)(p + 2))
+			 : "x"(x));
 }
 
 /* Entries before @dst's first 16-byte boundary (0 or 1), at most @n. */
@@ -162,33 +163,25 @@ static inline size_t head(const uint64_t *dst, size_t n)
 	return h < n ? h : n;
 }
 
-static AVX2 void be64_copy_avx2(uint64_t *dst, const uint64_t *src, size_t n)
+/* The end of the whole groups of four after @k, of @n. */
+static inline size_t end4(size_t k, size_t n)
 {
-	size_t k = 0;
-
-	for (; k + 4 <= n; k += 4)
-		*(v4 *)(dst + k) = bswap4(load4(src + k));
-	be64_copy_c(dst + k, src + k, n - k);
-}
-
-static AVX2 size_t seq_len_avx2(const uint64_t *a, uint64_t v, uint64_t step, size_t max)
-{
-	v4 e = seq4(v, step), s4 = splat4(4 * step);
-	size_t k = 0;
-
-	for (; k + 8 <= max; k += 8, e += s4 + s4)
-		if (any4((load4(a + k) ^ e) | (load4(a + k + 4) ^ (e + s4))))
-			break;
-	return k + seq_len_c(a + k, v + k * step, step, max - k);
+	return k + ((n - k) & ~(size_t)3);
 }
 
 static AVX2 size_t be64_seq_len_avx2(const uint64_t *a_be, uint64_t v, uint64_t step, size_t max)
 {
-	v4 e = seq4(v, step), s4 = splat4(4 * step);
+	v4 e = seq4(v, step), s4 = splat4(4 * step), s8 = s4 + s4, s12 = s8 + s4, s16 = s8 + s8;
 	size_t k = 0;
 
-	for (; k + 8 <= max; k += 8, e += s4 + s4)
-		if (any4((bswap4(load4(a_be + k)) ^ e) | (bswap4(load4(a_be + k + 4)) ^ (e + s4))))
+	/* Sixteen entries per test: a list of 512 is one long progression, usually. */
+	for (; k + 16 <= max; k += 16, e += s16)
+		if (any4((bswap4(load4(a_be + k)) ^ e) | (bswap4(load4(a_be + k + 4)) ^ (e + s4)) |
+			 (bswap4(load4(a_be + k + 8)) ^ (e + s8)) |
+			 (bswap4(load4(a_be + k + 12)) ^ (e + s12))))
+			break;
+	for (; k + 4 <= max; k += 4, e += s4)
+		if (any4(bswap4(load4(a_be + k)) ^ e))
 			break;
 	return k + be64_seq_len_c(a_be + k, v + k * step, step, max - k);
 }
@@ -196,39 +189,20 @@ static AVX2 size_t be64_seq_len_avx2(const uint64_t *a_be, uint64_t v, uint64_t 
 static AVX2 uint64_t or_all_avx2(const uint64_t *a, size_t n)
 {
 	v4 acc = splat4(0);
-	size_t k = 0;
+	size_t k = 0, m = end4(0, n);
 
-	for (; k + 4 <= n; k += 4)
+	for (; k < m; k += 4)
 		acc |= load4(a + k);
 	return acc[0] | acc[1] | acc[2] | acc[3] | or_all_c(a + k, n - k);
 }
 
-static AVX2 void be64_or_avx2(uint64_t *a, uint64_t bits, size_t n)
-{
-	v4 b = splat4(bits);
-	size_t k = 0;
-
-	for (; k + 4 <= n; k += 4)
-		*(v4 *)(a + k) = bswap4(load4(a + k) | b);
-	be64_or_c(a + k, bits, n - k);
-}
-
-static AVX2 void be64_seq_avx2(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
-{
-	v4 e = seq4(v, step), s4 = splat4(4 * step);
-	size_t k = 0;
-
-	for (; k + 4 <= n; k += 4, e += s4)
-		*(v4 *)(dst + k) = bswap4(e);
-	be64_seq_c(dst + k, v + k * step, step, n - k);
-}
-
 static AVX2 void store_xfer_avx2(uint64_t *dst, const uint64_t *src, uint64_t *old, size_t n)
 {
-	size_t k = head(dst, n);
+	size_t k = head(dst, n), m = end4(k, n);
 
 	store_xfer_c(dst, src, old, k);
-	for (; k + 4 <= n; k += 4) {
+#pragma GCC unroll 2
+	for (; k < m; k += 4) {
 		*(v4 *)(old + k) = load4(dst + k);
 		store2x2(dst + k, load4(src + k));
 	}
@@ -237,21 +211,67 @@ static AVX2 void store_xfer_avx2(uint64_t *dst, const uint64_t *src, uint64_t *o
 
 static AVX2 void store_copy_avx2(uint64_t *dst, const uint64_t *src, size_t n)
 {
-	size_t k = head(dst, n);
+	size_t k = head(dst, n), m = end4(k, n);
 
 	store_copy_c(dst, src, k);
-	for (; k + 4 <= n; k += 4)
+#pragma GCC unroll 2
+	for (; k < m; k += 4)
 		store2x2(dst + k, load4(src + k));
 	store_copy_c(dst + k, src + k, n - k);
 }
 
+static AVX2 void store_be64_or_avx2(uint64_t *dst, const uint64_t *src, uint64_t bits, size_t n)
+{
+	size_t k = head(dst, n), m = end4(k, n);
+	v4 b = splat4(bits);
+
+	store_be64_or_c(dst, src, bits, k);
+#pragma GCC unroll 2
+	for (; k < m; k += 4)
+		store2x2(dst + k, bswap4(load4(src + k) | b));
+	store_be64_or_c(dst + k, src + k, bits, n - k);
+}
+
+static AVX2 uint64_t store_be64_seq_xfer_avx2(uint64_t *dst, uint64_t v, uint64_t step,
+					      uint64_t *old, uint64_t o, size_t n)
+{
+	size_t k = head(dst, n), m = end4(k, n);
+	v4 e = seq4(v + k * step, step), s4 = splat4(4 * step), eo = seq4(o + k * step, step);
+	v4 acc = splat4(0);
+	uint64_t a = store_be64_seq_xfer_c(dst, v, step, old, o, k);
+
+#pragma GCC unroll 2
+	for (; k < m; k += 4, e += s4, eo += s4) {
+		v4 x = load4(dst + k);
+
+		*(v4 *)(old + k) = x;
+		acc |= bswap4(x) ^ eo;
+		store2x2(dst + k, bswap4(e));
+	}
+	a |= acc[0] | acc[1] | acc[2] | acc[3];
+	return a | store_be64_seq_xfer_c(dst + k, v + k * step, step, old + k, o + k * step, n - k);
+}
+
+static AVX2 void store_seq_avx2(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
+{
+	size_t k = head(dst, n), m = end4(k, n);
+	v4 e = seq4(v + k * step, step), s4 = splat4(4 * step);
+
+	store_seq_c(dst, v, step, k);
+#pragma GCC unroll 2
+	for (; k < m; k += 4, e += s4)
+		store2x2(dst + k, e);
+	store_seq_c(dst + k, v + k * step, step, n - k);
+}
+
 static AVX2 void store_fill_avx2(uint64_t *dst, uint64_t v, size_t n)
 {
-	size_t k = head(dst, n);
+	size_t k = head(dst, n), m = end4(k, n);
 	v4 x = splat4(v);
 
 	store_fill_c(dst, v, k);
-	for (; k + 4 <= n; k += 4)
+#pragma GCC unroll 2
+	for (; k < m; k += 4)
 		store2x2(dst + k, x);
 	store_fill_c(dst + k, v, n - k);
 }
@@ -305,20 +325,6 @@ bool util_simd_select(bool avx2)
 #define DISPATCH(avx2_call, c_call) c_call
 #endif
 
-void util_be64_copy(uint64_t *dst, const uint64_t *src, size_t n)
-{
-	DISPATCH(be64_copy_avx2(dst, src, n), be64_copy_c(dst, src, n));
-}
-
-size_t util_seq_len(const uint64_t *a, uint64_t v, uint64_t step, size_t max)
-{
-#ifdef UTIL_SIMD_X86
-	if (util_simd_avx2())
-		return seq_len_avx2(a, v, step, max);
-#endif
-	return seq_len_c(a, v, step, max);
-}
-
 size_t util_be64_seq_len(const uint64_t *a_be, uint64_t v, uint64_t step, size_t max)
 {
 #ifdef UTIL_SIMD_X86
@@ -337,16 +343,6 @@ uint64_t util_or_all(const uint64_t *a, size_t n)
 	return or_all_c(a, n);
 }
 
-void util_be64_or(uint64_t *a, uint64_t bits, size_t n)
-{
-	DISPATCH(be64_or_avx2(a, bits, n), be64_or_c(a, bits, n));
-}
-
-void util_be64_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
-{
-	DISPATCH(be64_seq_avx2(dst, v, step, n), be64_seq_c(dst, v, step, n));
-}
-
 void util_store_xfer(uint64_t *dst, const uint64_t *src, uint64_t *old, size_t n)
 {
 	DISPATCH(store_xfer_avx2(dst, src, old, n), store_xfer_c(dst, src, old, n));
@@ -362,5 +358,32 @@ void util_store_copy(uint64_t *dst, const uint64_t *src, size_t n)
 void util_store_fill(uint64_t *dst, uint64_t v, size_t n)
 {
 	DISPATCH(store_fill_avx2(dst, v, n), store_fill_c(dst, v, n));
+	release_fence();
+}
+
+void util_store_be64_or(uint64_t *dst, const uint64_t *src, uint64_t bits, size_t n)
+{
+	DISPATCH(store_be64_or_avx2(dst, src, bits, n), store_be64_or_c(dst, src, bits, n));
+	release_fence();
+}
+
+bool util_store_be64_seq_xfer(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old,
+			      uint64_t old_v, size_t n)
+{
+	uint64_t acc;
+
+#ifdef UTIL_SIMD_X86
+	if (util_simd_avx2())
+		acc = store_be64_seq_xfer_avx2(dst, v, step, old, old_v, n);
+	else
+#endif
+		acc = store_be64_seq_xfer_c(dst, v, step, old, old_v, n);
+	release_fence();
+	return !acc;
+}
+
+void util_store_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
+{
+	DISPATCH(store_seq_avx2(dst, v, step, n), store_seq_c(dst, v, step, n));
 	release_fence();
 }

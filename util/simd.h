@@ -45,29 +45,35 @@ bool util_simd_avx2(void);
  */
 bool util_simd_select(bool avx2);
 
-/* Private @dst[k] = byte swap of @src[k]; @src is read once per entry. */
-void util_be64_copy(uint64_t *dst, const uint64_t *src, size_t n);
-
-/* How many leading @a[k] (of @max) equal @v + k * @step (modulo 2^64). */
-size_t util_seq_len(const uint64_t *a, uint64_t v, uint64_t step, size_t max);
-
-/* The same, for big-endian @a_be: how many leading be64toh(@a_be[k]) equal @v + k * @step. */
+/*
+ * How many leading be64toh(@a_be[k]) (of @max) equal @v + k * @step (modulo
+ * 2^64).  @a_be may be shared (a guest's list): each entry decides on one
+ * read of it.
+ */
 size_t util_be64_seq_len(const uint64_t *a_be, uint64_t v, uint64_t step, size_t max);
 
 /* The bitwise or of @a[0, n) (0 for n = 0). */
 uint64_t util_or_all(const uint64_t *a, size_t n);
-
-/* Private @a[k] = htobe64(@a[k] | @bits). */
-void util_be64_or(uint64_t *a, uint64_t bits, size_t n);
-
-/* Private @dst[k] = htobe64(@v + k * @step). */
-void util_be64_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n);
 
 /* Private @old[k] = shared @dst[k], then @dst[k] = @src[k]; release. */
 void util_store_xfer(uint64_t *dst, const uint64_t *src, uint64_t *old, size_t n);
 
 /* Shared @dst[k] = @src[k]; release. */
 void util_store_copy(uint64_t *dst, const uint64_t *src, size_t n);
+
+/* Shared @dst[k] = htobe64(@src[k] | @bits); release. */
+void util_store_be64_or(uint64_t *dst, const uint64_t *src, uint64_t bits, size_t n);
+
+/*
+ * Private @old[k] = shared @dst[k], then @dst[k] = htobe64(@v + k * @step);
+ * release.  Returns whether every @old[k] was htobe64(@old_v + k * @step):
+ * whether what was replaced is a progression too, found on the way.
+ */
+bool util_store_be64_seq_xfer(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old,
+			      uint64_t old_v, size_t n);
+
+/* Shared @dst[k] = @v + k * @step; release. */
+void util_store_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n);
 
 /* Shared @dst[k] = @v; release. */
 void util_store_fill(uint64_t *dst, uint64_t v, size_t n);
