@@ -25,9 +25,9 @@
  * one entry), against the kernel algorithm for one TCE.
  *
  * Each timed figure is the best of several runs, alternating subject and
- * baselines.  Ours copies the list once from guest memory with
- * process_vm_readv (a bad guest address must not crash us), one system call
- * per hypercall that the kernel, reading guest memory in place, does not pay.
+ * baselines.  The lists lie in registered memory, so ours reads them in
+ * place, once, as the kernel does (a list elsewhere would be copied with
+ * process_vm_readv, one system call per hypercall).
  */
 #define _GNU_SOURCE
 #include <endian.h>

@@ -267,11 +267,22 @@ void emu_phb_tce_kill(int group, unsigned slot, uint64_t first_entry, uint64_t n
 	if (!util_range_end(first_entry, npages, &end))
 		end = UINT64_MAX;
 	pthread_rwlock_wrlock(&ep->rw);
+	/*
+	 * The cache gains entries only under the read side (a DMA's walk), so
+	 * under the write side an empty cache stays empty, and the kill's own
+	 * statistics are read only under the read side: nothing to do that
+	 * needs the cache's lock.  The common kill (no DMA since the last one)
+	 * costs one lock pair.
+	 */
+	if (!ep->st.cache_entries) {
+		ep->st.kills++;
+		ep->st.killed_pages += npages;
+		pthread_rwlock_unlock(&ep->rw);
+		return;
+	}
 	pthread_mutex_lock(&ep->lock);
 	n = (uint64_t)ep->cache_sets * ep->cache_ways;
-	if (!ep->st.cache_entries) {
-		/* nothing cached */
-	} else if (npages < ep->cache_sets) {
+	if (npages < ep->cache_sets) {
 		for (uint64_t x = first_entry; x < end; x++) {
 			uint64_t base = (uint64_t)(cache_set(ep, cache_key(slot, x)) - ep->cache);
 

@@ -164,7 +164,8 @@ void spapr__drops_ua_run(struct spapr_drops *d, uint64_t ua, uint64_t n)
 /*
  * Old shadow entries as tce_table_store reports them (big-endian uas, 0 where
  * nothing was mapped): one lookup and one (region, count) per run of one
- * region.  The caller kills their entries (the store's whole range).  v2.
+ * region.  The caller kills their entries (the store's whole range).  v2,
+ * in the mmreg read section.
  */
 void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n)
 {
@@ -176,7 +177,6 @@ void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n)
 		i++;
 	if (i == n)
 		return;
-	mmreg_read_lock();
 	while (i < n) {
 		uint64_t ua = be64toh(old_be[i]), lo = 0, hi = 0;
 		struct mmreg_region *r;
@@ -204,5 +204,4 @@ void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n)
 		add_run(d, r, NULL, j - i);
 		i = j;
 	}
-	mmreg_read_unlock();
 }

@@ -46,7 +46,10 @@
  * (4 KiB each at 512) stay in the L1 cache next to the table's blocks.
  */
 #define HPA_CHUNK 512u
-/* A run of fewer hardware entries than this is stored with its neighbours, entry by entry. */
+/*
+ * A run of fewer entries than this is stored with its neighbours, entry by
+ * entry (hardware entries in apply_window, guest TCEs in store_guest).
+ */
 #define SHORT_RUN 8u
 
 /*
@@ -82,7 +85,7 @@ struct hreq {
 	unsigned nruns, ncounts;
 	struct hrun run[SPAPR_TCE_LIST_MAX];
 	struct hcount count[SPAPR_TCE_LIST_MAX];
-	uint64_t clear[SPAPR_TCE_LIST_MAX];	/* values of the clearing runs' TCEs, as read */
+	uint64_t vals[SPAPR_TCE_LIST_MAX];	/* TCEs outside long runs, as read (guest_batch) */
 };
 
 /* spec 5.8 check_ioba, with Q2: the whole range, without overflow. */
@@ -142,13 +145,13 @@ static long validate(struct hreq *q)
 		run->reg = NULL;
 		if (!(v & TCE_PCI_RW)) {
 			/* "userspace may poison the table": these clear */
-			q->clear[i] = v;
+			q->vals[i] = v;
 			for (k = i + 1; k < n; k++) {
 				uint64_t w = list_read(q, k);
 
 				if (w & TCE_PCI_RW)
 					break;	/* read again as the next run's first */
-				q->clear[k] = w;
+				q->vals[k] = w;
 			}
 			run->ua = 0;
 			run->n = k - i;
@@ -175,7 +178,12 @@ static long validate(struct hreq *q)
 		}
 		if (n - i < lim)
 			lim = n - i;
-		k = i + 1 + util_be64_seq_len(q->list_be + i + 1, v + gsize, gsize, lim - 1);
+		k = i + 1;
+		/* A scattered list's TCE is a run of one: seen at its neighbour, without a call. */
+		if (lim > 1 && list_read(q, k) == v + gsize)
+			k += 1 + util_be64_seq_len(q->list_be + k + 1, v + 2 * gsize, gsize, lim - 2);
+		for (uint64_t x = i; x < k && k - i < SHORT_RUN; x++)
+			q->vals[x] = v + ((x - i) << gs);	/* stored with its neighbours */
 		run->ua = ua;
 		run->tce0 = v;
 		run->dir = tce_dir_from_bits(v);
@@ -204,6 +212,12 @@ static int guest_pages_alloc(struct spapr_hcall_table *t, uint64_t first_idx, ui
 	return 0;
 }
 
+/* Whether run @run is stored as a progression into the guest's pages (else from q->vals). */
+static bool guest_long(const struct hrun *run)
+{
+	return run->ua && run->n >= SHORT_RUN;
+}
+
 /* The pages non-zero values need (a zero into a missing page is not stored). */
 static int prepare_guest_pages(struct hreq *q)
 {
@@ -214,13 +228,13 @@ static int prepare_guest_pages(struct hreq *q)
 	for (unsigned x = 0; x < q->nruns; x++) {
 		const struct hrun *run = &q->run[x];
 
-		if (run->ua) {
+		if (guest_long(run)) {
 			if (guest_pages_alloc(q->t, base + run->i, base + run->i + run->n - 1))
 				return -ENOMEM;
 			continue;
 		}
 		for (uint64_t i = run->i; i < run->i + run->n; i++)
-			if (q->clear[i] && guest_pages_alloc(q->t, base + i, base + i))
+			if (q->vals[i] && guest_pages_alloc(q->t, base + i, base + i))
 				return -ENOMEM;
 	}
 	return 0;
@@ -449,9 +463,9 @@ static void apply_rollback(struct hreq *q, unsigned j, uint64_t done)
 }
 
 /*
- * The guest-visible values, a page at a time: a mapping run's values are
- * its progression, a clearing run's those read.  A page missing here can
- * only have received zeros.
+ * The guest-visible values, a page at a time: a long run's values are its
+ * progression, the others' those read (q->vals), copied together.  A page
+ * missing here can only have received zeros.
  */
 static void store_guest(struct hreq *q)
 {
@@ -476,16 +490,31 @@ static void store_guest(struct hreq *q)
 		while (q->run[x].i + q->run[x].n <= i)
 			x++;
 		run = &q->run[x];
-		if (n > run->i + run->n - i)
-			n = run->i + run->n - i;	/* up to the run's end */
-		if (page && run->ua)
-			util_store_seq(page + off, run->tce0 + ((i - run->i) << t->page_shift), gsize, n);
-		else if (page)
-			util_store_copy(page + off, q->clear + i, n);
+		if (guest_long(run)) {
+			if (n > run->i + run->n - i)
+				n = run->i + run->n - i;	/* up to the run's end */
+			if (page)
+				util_store_seq(page + off, run->tce0 + ((i - run->i) << t->page_shift),
+					       gsize, n);
+			continue;
+		}
+		/* Up to the next long run (or the page's end): one copy. */
+		for (unsigned y = x + 1; y < q->nruns && q->run[y].i < i + n; y++) {
+			if (guest_long(&q->run[y])) {
+				n = q->run[y].i - i;
+				break;
+			}
+		}
+		if (page)
+			util_store_copy(page + off, q->vals + i, n);
 	}
 }
 
-/* Validate, prepare, apply.  Caller holds the guest lock (read); takes the table's locks. */
+/*
+ * Validate, prepare, apply.  Caller holds the guest lock (read) and is in
+ * the mmreg read section, which spans the whole call (the drops look
+ * regions up too); takes the table's locks.
+ */
 static long hreq_run(struct hreq *q)
 {
 	long ret = H_SUCCESS;
@@ -494,7 +523,6 @@ static long hreq_run(struct hreq *q)
 
 	pthread_mutex_lock(&q->t->lock);
 	spapr__hcall_lock(q->t, &q->l);
-	mmreg_read_lock();
 	if (q->list_be)
 		ret = validate(q);
 	if (ret == H_SUCCESS && (prepare_guest_pages(q) || (q->list_be && prepare_levels(q))))
@@ -512,11 +540,6 @@ static long hreq_run(struct hreq *q)
 	}
 	if (ret == H_SUCCESS)
 		store_guest(q);
-	/*
-	 * The read section spans the whole call (the drops look regions up
-	 * too): one barrier per hypercall, nested sections are free.
-	 */
-	mmreg_read_unlock();
 	spapr__hcall_unlock(&q->l);
 	pthread_mutex_unlock(&q->t->lock);
 	return ret;
@@ -553,7 +576,9 @@ long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, u
 	if (ret != H_SUCCESS)
 		return ret;
 	q.list_be = &tce_be;
+	mmreg_read_lock();
 	ret = hreq_run(&q);
+	mmreg_read_unlock();
 	pthread_rwlock_unlock(&guest->lock);
 	return ret;
 }
@@ -596,12 +621,13 @@ long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_
 	if (ret != H_SUCCESS)
 		return ret;
 	mmreg_read_lock();	/* one section for the list and the call */
-	hint = __atomic_load_n(&guest->slot_hint, __ATOMIC_RELAXED);
+	hint = __atomic_load_n(&guest->list_slot_hint, __ATOMIC_RELAXED);
 	if (spapr__hcall_gpa_to_ua(guest, tce_list, npages * sizeof(uint64_t), &ua, &hint) ||
 	    util_should_fail("spapr_hcall_list") ||
 	    !(q.list_be = list_source(guest, bounce, ua, npages))) {
 		ret = H_TOO_HARD;
 	} else {
+		__atomic_store_n(&guest->list_slot_hint, hint, __ATOMIC_RELAXED);
 		ret = hreq_run(&q);
 	}
 	mmreg_read_unlock();
@@ -622,7 +648,9 @@ long spapr_h_stuff_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
 	} else if (npages) {
 		q.list_be = NULL;
 		q.stuff = tce_value;
+		mmreg_read_lock();
 		ret = hreq_run(&q);
+		mmreg_read_unlock();
 	}
 	pthread_rwlock_unlock(&guest->lock);
 	return ret;

@@ -217,7 +217,10 @@ struct spapr_drops {
 
 void spapr__drops_init(struct spapr_drops *d, struct spapr_window *w);
 void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n);
-/* Old shadow entries of tce_table_store (big-endian, 0: none); the caller kills them. */
+/*
+ * Old shadow entries of tce_table_store (big-endian, 0: none); the caller
+ * kills them.  This and the next: in the mmreg read section.
+ */
 void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n);
 /* @n old entries of consecutive pages from @ua (tce_table_store_run's old_ua). */
 void spapr__drops_ua_run(struct spapr_drops *d, uint64_t ua, uint64_t n);
@@ -276,11 +279,12 @@ struct spapr_guest {
 	struct spapr_guest_memslot slots[SPAPR_GUEST_MEMSLOTS];
 	struct util_u64map tables;	/* liobn -> struct spapr_hcall_table * */
 	/*
-	 * The memslot the last hypercall found, where the next one looks
-	 * first.  Only a hint: hypercalls under the lock for reading read and
-	 * write it with relaxed atomics, and any value will do.
+	 * The memslots the last hypercall found its TCEs' pages and its
+	 * INDIRECT list in, where the next one looks first.  Only hints:
+	 * hypercalls under the lock for reading read and write them with
+	 * relaxed atomics, and any value will do.
 	 */
-	unsigned slot_hint;
+	unsigned slot_hint, list_slot_hint;
 };
 
 /* hcall.c */

@@ -131,9 +131,9 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
 int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hpa,
 			uint64_t bits, uint64_t ua, uint64_t *old_be, uint64_t *old_ua)
 {
-	uint64_t first, end, i, next, *hws[STORE_LEAVES], *shs[STORE_LEAVES], o = 0;
+	uint64_t first, end, i, next, *hws[STORE_LEAVES], *shs[STORE_LEAVES], o, step;
 	unsigned shift = t->geo.it_page_shift, b;
-	bool seq = true;
+	bool seq;
 	int rc;
 
 	rc = tce__run_index(t, entry, npages, &first);
@@ -150,6 +150,23 @@ int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages, co
 	rc = check_blocks(t, first, end, NULL, hws, shs);	/* every entry is valid */
 	if (rc)
 		return rc;
+	/*
+	 * Did the old entries hold a run of pages (stable: we are the only
+	 * writer)?  Then their values need not be copied out: reading them
+	 * first costs less than storing them.
+	 */
+	step = 1ull << shift;
+	o = be64toh(__atomic_load_n(&shs[0][first & t->level_mask], __ATOMIC_RELAXED));
+	seq = o && o + ((npages - 1) << shift) >= o;
+	for (i = first, b = 0; seq && i < end; i = next, b++) {
+		uint64_t *hw, *sh, j = i & t->level_mask, k = i - first;
+
+		block(t, b, i, hws, shs, &hw, &sh);
+		next = (i | t->level_mask) + 1;
+		if (next > end)
+			next = end;
+		seq = util_be64_seq_len(sh + j, o + (k << shift), step, next - i) == next - i;
+	}
 	for (i = first, b = 0; i < end; i = next, b++) {
 		uint64_t *hw, *sh, j = i & t->level_mask, k = i - first;
 
@@ -157,13 +174,12 @@ int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages, co
 		next = (i | t->level_mask) + 1;
 		if (next > end)
 			next = end;
-		if (!b)	/* stable: we are the only writer */
-			o = be64toh(__atomic_load_n(&sh[j], __ATOMIC_RELAXED));
-		seq &= util_store_be64_seq_xfer(sh + j, ua + (k << shift), 1ull << shift, old_be + k,
-						o + (k << shift), next - i);
+		if (seq)
+			util_store_be64_seq(sh + j, ua + (k << shift), step, next - i);
+		else
+			util_store_be64_seq_xfer(sh + j, ua + (k << shift), step, old_be + k, next - i);
 		util_store_be64_or(hw + j, hpa + k, bits, next - i);
 	}
-	/* Valid old entries of consecutive pages: the caller need not look at old_be. */
-	*old_ua = seq && o && o + ((npages - 1) << shift) >= o ? o : 0;
+	*old_ua = seq ? o : 0;
 	return 0;
 }

@@ -414,12 +414,14 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
  * @hpa:    @npages host physical addresses, IOMMU page aligned, non-zero
  * @bits:   TCE_PCI_READ, with or without TCE_PCI_WRITE
  * @ua:     the first page's user address, IOMMU page aligned, non-zero
- * @old_be: as for tce_table_store
+ * @old_be: as for tce_table_store, except when *@old_ua is set: then its
+ *          content is undefined
  * @old_ua: receives the ua of the first replaced entry when every replaced
  *          entry was valid and they held consecutive pages (old ua + k *
- *          IOMMU page size, as a run's store leaves them); else 0.  A caller
- *          given a non-zero value need not read @old_be: the common case of
- *          a run replacing a run costs no second pass.
+ *          IOMMU page size, as a run's store leaves them); else 0.  Then the
+ *          old values are not copied out: the common case of a run
+ *          replacing a run reads the old entries once and stores nothing
+ *          but the new ones.
  *
  * Same rules and errors as tce_table_store: every level must be reserved
  * (-ENOMEM otherwise, nothing written); -EINVAL for bad @bits or @ua (and,

@@ -962,10 +962,11 @@ END_TEST
 
 /*
  * tce_table_store_run: a run of consecutive pages across leaf blocks, in
- * both simd modes.  Every entry is hpa[k] | bits over ua + k pages; the old
- * shadow values come back in place, and old_ua says whether they were one
- * run of valid consecutive pages (only then non-zero); bad bits or ua are
- * -EINVAL and a missing level -ENOMEM, both with nothing written.
+ * both simd modes.  Every entry is hpa[k] | bits over ua + k pages; old_ua
+ * says whether the replaced entries were one run of valid consecutive pages
+ * (only then non-zero), else the old shadow values come back in place; bad
+ * bits or ua are -EINVAL and a missing level -ENOMEM, both with nothing
+ * written.
  */
 START_TEST(store_run_reports_old_run)
 {
@@ -1004,13 +1005,11 @@ START_TEST(store_run_reports_old_run)
 			ck_assert_uint_eq(old[j], 0);
 			assert_entry(t, first + j, hpa[j], TCE_DIR_BIDIRECTIONAL, ua + (j << 12));
 		}
-		/* A run over a run: old_ua is the old first page. */
+		/* A run over a run: old_ua is the old first page (old is not written then). */
 		TU_OK(tce_table_store_run(t, first, npages, hpa, TCE_PCI_READ, ua2, old, &old_ua));
 		ck_assert_uint_eq(old_ua, ua);
-		for (uint64_t j = 0; j < npages; j++) {
-			ck_assert_uint_eq(be64toh(old[j]), ua + (j << 12));
+		for (uint64_t j = 0; j < npages; j++)
 			assert_entry(t, first + j, hpa[j], TCE_DIR_TO_DEVICE, ua2 + (j << 12));
-		}
 		/* One old entry out of step (in a later block than the first): no run, old as it was. */
 		set_ok(t, first + 600, 0x5000, 0x6000, TCE_DIR_TO_DEVICE, NULL);
 		TU_OK(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua, old, &old_ua));

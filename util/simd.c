@@ -84,17 +84,19 @@ static void store_be64_or_c(uint64_t *dst, const uint64_t *src, uint64_t bits, s
 		store_relaxed(&dst[k], htobe64(src[k] | bits));
 }
 
-static uint64_t store_be64_seq_xfer_c(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old,
-				      uint64_t o, size_t n)
+static void store_be64_seq_xfer_c(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old,
+				  size_t n)
 {
-	uint64_t acc = 0;
-
 	for (size_t k = 0; k < n; k++) {
 		old[k] = __atomic_load_n(&dst[k], __ATOMIC_RELAXED);
-		acc |= be64toh(old[k]) ^ (o + k * step);
 		store_relaxed(&dst[k], htobe64(v + k * step));
 	}
-	return acc;
+}
+
+static void store_be64_seq_c(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		store_relaxed(&dst[k], htobe64(v + k * step));
 }
 
 static void store_seq_c(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
@@ -232,24 +234,31 @@ static AVX2 void store_be64_or_avx2(uint64_t *dst, const uint64_t *src, uint64_t
 	store_be64_or_c(dst + k, src + k, bits, n - k);
 }
 
-static AVX2 uint64_t store_be64_seq_xfer_avx2(uint64_t *dst, uint64_t v, uint64_t step,
-					      uint64_t *old, uint64_t o, size_t n)
+static AVX2 void store_be64_seq_xfer_avx2(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old,
+					  size_t n)
 {
 	size_t k = head(dst, n), m = end4(k, n);
-	v4 e = seq4(v + k * step, step), s4 = splat4(4 * step), eo = seq4(o + k * step, step);
-	v4 acc = splat4(0);
-	uint64_t a = store_be64_seq_xfer_c(dst, v, step, old, o, k);
+	v4 e = seq4(v + k * step, step), s4 = splat4(4 * step);
 
+	store_be64_seq_xfer_c(dst, v, step, old, k);
 #pragma GCC unroll 2
-	for (; k < m; k += 4, e += s4, eo += s4) {
-		v4 x = load4(dst + k);
-
-		*(v4 *)(old + k) = x;
-		acc |= bswap4(x) ^ eo;
+	for (; k < m; k += 4, e += s4) {
+		*(v4 *)(old + k) = load4(dst + k);
 		store2x2(dst + k, bswap4(e));
 	}
-	a |= acc[0] | acc[1] | acc[2] | acc[3];
-	return a | store_be64_seq_xfer_c(dst + k, v + k * step, step, old + k, o + k * step, n - k);
+	store_be64_seq_xfer_c(dst + k, v + k * step, step, old + k, n - k);
+}
+
+static AVX2 void store_be64_seq_avx2(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
+{
+	size_t k = head(dst, n), m = end4(k, n);
+	v4 e = seq4(v + k * step, step), s4 = splat4(4 * step);
+
+	store_be64_seq_c(dst, v, step, k);
+#pragma GCC unroll 2
+	for (; k < m; k += 4, e += s4)
+		store2x2(dst + k, bswap4(e));
+	store_be64_seq_c(dst + k, v + k * step, step, n - k);
 }
 
 static AVX2 void store_seq_avx2(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
@@ -367,19 +376,17 @@ void util_store_be64_or(uint64_t *dst, const uint64_t *src, uint64_t bits, size_
 	release_fence();
 }
 
-bool util_store_be64_seq_xfer(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old,
-			      uint64_t old_v, size_t n)
+void util_store_be64_seq_xfer(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old, size_t n)
 {
-	uint64_t acc;
-
-#ifdef UTIL_SIMD_X86
-	if (util_simd_avx2())
-		acc = store_be64_seq_xfer_avx2(dst, v, step, old, old_v, n);
-	else
-#endif
-		acc = store_be64_seq_xfer_c(dst, v, step, old, old_v, n);
+	DISPATCH(store_be64_seq_xfer_avx2(dst, v, step, old, n),
+		 store_be64_seq_xfer_c(dst, v, step, old, n));
 	release_fence();
-	return !acc;
+}
+
+void util_store_be64_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
+{
+	DISPATCH(store_be64_seq_avx2(dst, v, step, n), store_be64_seq_c(dst, v, step, n));
+	release_fence();
 }
 
 void util_store_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n)

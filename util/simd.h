@@ -64,13 +64,11 @@ void util_store_copy(uint64_t *dst, const uint64_t *src, size_t n);
 /* Shared @dst[k] = htobe64(@src[k] | @bits); release. */
 void util_store_be64_or(uint64_t *dst, const uint64_t *src, uint64_t bits, size_t n);
 
-/*
- * Private @old[k] = shared @dst[k], then @dst[k] = htobe64(@v + k * @step);
- * release.  Returns whether every @old[k] was htobe64(@old_v + k * @step):
- * whether what was replaced is a progression too, found on the way.
- */
-bool util_store_be64_seq_xfer(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old,
-			      uint64_t old_v, size_t n);
+/* Private @old[k] = shared @dst[k], then @dst[k] = htobe64(@v + k * @step); release. */
+void util_store_be64_seq_xfer(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old, size_t n);
+
+/* Shared @dst[k] = htobe64(@v + k * @step); release. */
+void util_store_be64_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n);
 
 /* Shared @dst[k] = @v + k * @step; release. */
 void util_store_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n);
