@@ -14,21 +14,23 @@
  *             entries (a dying region fails here, Q4's ENXIO).  On failure
  *             the counts taken are given back; allocated pages and levels
  *             stay (they read as empty, as in the kernel).
- *   apply     cannot fail: entries are written with tce_table_map /
- *             tce_table_unmap, replaced and cleared entries go to a drops
- *             batch (their counts given back after the kill), one kill per
- *             window covers the whole call, then the guest-visible values
- *             are stored.
+ *   apply     cannot fail: a run is written by tce_table_store_run, short
+ *             runs together by tce_table_store, clears by tce_table_unmap;
+ *             replaced and cleared entries go to a drops batch (their
+ *             counts given back after the kill), one kill per window
+ *             covers the whole call, then the guest-visible values are
+ *             stored.
  *
  * This is where we depart from the kernel on purpose (Appendix A, Q12): KVM
  * maps TCE by TCE and, failing half-way, clears the affected hardware
  * entries without fixing the mapped counts or the shadow, keeping the TCEs
  * already applied; INDIRECT re-reads the list from guest memory in its second
- * pass, and maps permission-less TCEs.  Here the list is copied once, a
+ * pass, and maps permission-less TCEs.  Here the list is read once, a
  * permission-less TCE unmaps, and a failure changes nothing.
  *
  * H_PUT_TCE_INDIRECT merges consecutive TCEs that are contiguous in one
- * region with one direction into one tce_table_map run.
+ * memslot and region with one direction into one run, checked once and
+ * stored in one pass.
  */
 #include <endian.h>
 #include <errno.h>
@@ -85,7 +87,7 @@ struct hreq {
 	unsigned nruns, ncounts;
 	struct hrun run[SPAPR_TCE_LIST_MAX];
 	struct hcount count[SPAPR_TCE_LIST_MAX];
-	uint64_t vals[SPAPR_TCE_LIST_MAX];	/* TCEs outside long runs, as read (guest_batch) */
+	uint64_t vals[SPAPR_TCE_LIST_MAX];	/* TCEs outside long runs, as read (store_guest) */
 };
 
 /* spec 5.8 check_ioba, with Q2: the whole range, without overflow. */
@@ -125,7 +127,7 @@ static inline uint64_t list_read(const struct hreq *q, uint64_t i)
  * use.  Inside a run the checks of its first TCE hold for all: the guest
  * pages are consecutive, the run stops at the memslot's and the region's
  * end, and every window's page divides the guest page.  What later phases
- * need of the TCEs is in the runs (and q->clear): the list is not read
+ * need of the TCEs is in the runs (and q->vals): the list is not read
  * again, whatever the guest writes there meanwhile.  The first failure
  * returns; nothing was touched.
  */
@@ -321,7 +323,9 @@ static int prepare_counts(struct hreq *q)
 		if (!q->l.live[j])
 			continue;
 		for (unsigned c = 0; c < q->ncounts; c++) {
-			if (mmreg_region_mapped_add(q->count[c].reg, q->count[c].n << ss)) {
+			/* The fault point stands for a region found dying (a race otherwise). */
+			if (util_should_fail("spapr_hcall_mapped") ||
+			    mmreg_region_mapped_add(q->count[c].reg, q->count[c].n << ss)) {
 				counts_sub(q, j, c);
 				return -ENXIO;
 			}

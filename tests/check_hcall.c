@@ -445,7 +445,10 @@ END_TEST
  * in region i % 10): the counts are summed per region, with a region seen
  * again after more than eight others summed anew, and every region still
  * ends with exactly its own entries counted; a second list over the same
- * entries in another order gives every count back once.
+ * entries in another order gives every count back once.  Before each
+ * success, every failure point fails the call with nothing changed: among
+ * them a region found dying at each sum, whose rollback gives back the
+ * sums already taken.
  */
 START_TEST(t_indirect_scattered_counts)
 {
@@ -460,13 +463,36 @@ START_TEST(t_indirect_scattered_counts)
 		TU_OK(E(spapr_guest_set_memslot(V, 1 + i, gpa0 + i * (1ull << 24), PAGES * PS, mem[i])));
 	}
 	for (int pass = 0; pass < 2; pass++) {
+		unsigned n, fired = 0;
+		long h;
+
 		for (i = 0; i < N; i++) {
 			unsigned r = pass ? NR - 1 - i % NR : i % NR, pg = i / NR;
 
 			tces[i] = (gpa0 + r * (1ull << 24) + pg * PS) | RW;
 		}
 		list_write(LIST_GPA, tces, N);
-		ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, N), H_SUCCESS);
+		/* Every failure point, a dying region at each sum among them: nothing changes. */
+		for (n = 1;; n++) {
+			util_fail_nth_arm(n);
+			h = spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, N);
+			if (!util_fail_nth_fired())
+				break;
+			util_fail_nth_arm(0);
+			fired++;
+			ck_assert_int_eq(h, H_TOO_HARD);
+			for (i = 0; i < NR; i++)
+				ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(mem[i])),
+						  pass ? 1 + PAGES : 1);
+			for (i = 0; i < N; i++)
+				ck_assert_uint_eq(get(V, L32, i * PS),	/* pass 0's list, or nothing */
+						  pass ? (gpa0 + (i % NR) * (1ull << 24) + (i / NR) * PS) | RW
+						       : 0);
+			check_ok(V);
+		}
+		util_fail_nth_arm(0);
+		ck_assert_int_eq(h, H_SUCCESS);
+		ck_assert_uint_ge(fired, NR);	/* at least one per region's sum */
 		for (i = 0; i < NR; i++)
 			ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(mem[i])), 1 + PAGES);
 		for (i = 0; i < N; i++) {
