@@ -100,6 +100,15 @@ uint64_t emu_pin_hpa(const struct emu_pin *pin, uint64_t ua);
  */
 void emu_pin_hpas(const struct emu_pin *pin, uint64_t ua, uint64_t n, unsigned step_shift,
 		  uint64_t *out);
+/*
+ * The same hpas as a hardware table holds them: htobe64(hpa | @low) into
+ * @dst, a shared array (util/simd.h: each entry written by one
+ * single-copy-atomic store, a release fence after the last), where @low
+ * holds bits below 2^@step_shift (a TCE's permissions).  Lets the table's
+ * writer compute entries in place instead of through a buffer of hpas.
+ */
+void emu_pin_hpas_be(const struct emu_pin *pin, uint64_t ua, uint64_t n, unsigned step_shift,
+		     uint64_t low, uint64_t *dst);
 
 /* hpa of the byte at @ua when backed by pages of 2^@shift bytes (no pin needed). */
 uint64_t emu_mem_ua_to_hpa(uint64_t ua, unsigned shift);

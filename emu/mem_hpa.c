@@ -21,8 +21,11 @@
  * costs a few additions and shifts per page: the hypercall path translates
  * up to 512 pages per call.
  */
+#include <endian.h>
+
 #include "emu/mem_priv.h"
 #include "util/simd.h"
+#include "util/simd_x86.h"
 
 #define MIX_K1 0x9e3779b97f4a7c15ull
 #define MIX_C 0x5bd1e9955bd1e995ull
@@ -74,44 +77,67 @@ bool emu_mem_hpa_to_ua(uint64_t hpa, uint64_t *ua)
 	return true;
 }
 
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-#define EMU_HPA_AVX2 1
-typedef uint64_t emu_v4 __attribute__((vector_size(32), aligned(8), may_alias));
-
 /*
- * emu__hpa_run's common loop four pages at a time (util/simd.h decides
- * whether AVX2 runs): the same arithmetic, the page numbers' multiples of
- * K1 kept as a running sum.  Returns the pages done, a multiple of 4.
+ * The hpas of a run, as emu__hpa_run and emu__hpa_run_be want them: plain,
+ * or big-endian with @low ORed in and stored to a shared array.  One body
+ * for both, specialised by the constant @be where it is inlined.
  */
-__attribute__((target("avx2"))) static uint64_t hpa_run_avx2(uint64_t pn, uint64_t n,
-							      unsigned shift, uint64_t *out)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE void put(uint64_t *out, uint64_t k, uint64_t hpa, uint64_t low, bool be)
+{
+	if (be)
+		util_store_shared(&out[k], htobe64(hpa | low));
+	else
+		out[k] = hpa;
+}
+
+#ifdef UTIL_SIMD_X86
+/*
+ * The common loop four pages at a time: the same arithmetic, the page
+ * numbers' multiples of K1 kept as a running sum, @low folded into the
+ * final xor.  From page @k (16-byte aligned in @out when @be) on; returns
+ * where it stopped, at a multiple of 4 pages from @k.
+ */
+static ALWAYS_INLINE AVX2 uint64_t hpa_run_avx2(uint64_t pn, uint64_t k, uint64_t n,
+						unsigned shift, uint64_t low, bool be,
+						uint64_t *out)
 {
 	unsigned bits = EMU_UA_BITS - shift, r = (bits + 1) / 2;
 	uint64_t m1 = (1ull << bits) - 1;
-	/* zone and constant side by side: the zone's bits lie above the page number's */
-	uint64_t zc = ((uint64_t)shift << EMU_HPA_ZONE_SHIFT) | ((MIX_C & m1) << shift);
-	emu_v4 m = { m1, m1, m1, m1 }, zcv = { zc, zc, zc, zc };
-	emu_v4 acc = { pn * MIX_K1, (pn + 1) * MIX_K1, (pn + 2) * MIX_K1, (pn + 3) * MIX_K1 };
-	uint64_t k = 0, s = 4 * MIX_K1, end = n & ~3ull;
-	emu_v4 step = { s, s, s, s };
+	/* zone, constant and low bits side by side: none of them overlap */
+	uint64_t zc = ((uint64_t)shift << EMU_HPA_ZONE_SHIFT) | ((MIX_C & m1) << shift) | low;
+	v4 m = splat4(m1), zcv = splat4(zc), step = splat4(4 * MIX_K1);
+	v4 acc = seq4((pn + k) * MIX_K1, MIX_K1);
+	uint64_t end = end4(k, n);
 
 #pragma GCC unroll 2
 	for (; k < end; k += 4, acc += step) {
-		emu_v4 x = acc & m;
+		v4 x = acc & m, h = zcv ^ ((x ^ (x >> r)) << shift);
 
-		*(emu_v4 *)(out + k) = zcv ^ ((x ^ (x >> r)) << shift);
+		if (be)
+			store2x2(out + k, bswap4(h));
+		else
+			*(v4 *)(out + k) = h;
 	}
 	return k;
 }
+
+static AVX2 uint64_t hpa_run_avx2_plain(uint64_t pn, uint64_t k, uint64_t n, unsigned shift,
+					uint64_t *out)
+{
+	return hpa_run_avx2(pn, k, n, shift, 0, false, out);
+}
+
+static AVX2 uint64_t hpa_run_avx2_be(uint64_t pn, uint64_t k, uint64_t n, unsigned shift,
+				     uint64_t low, uint64_t *out)
+{
+	return hpa_run_avx2(pn, k, n, shift, low, true, out);
+}
 #endif
 
-/*
- * hpas of @n pages of 2^@step_shift bytes from @ua, all inside one run of
- * backing pages of 2^@backing_shift bytes (step_shift <= backing_shift):
- * the hot loop of mapping TCE runs, with the scramble's constants hoisted.
- */
-void emu__hpa_run(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing_shift,
-		  uint64_t *out)
+static ALWAYS_INLINE void hpa_run(uint64_t ua, uint64_t n, unsigned step_shift,
+				  unsigned backing_shift, uint64_t low, bool be, uint64_t *out)
 {
 	unsigned bits = EMU_UA_BITS - backing_shift, r = (bits + 1) / 2;
 	uint64_t m = (1ull << bits) - 1, c = MIX_C & m;
@@ -123,15 +149,24 @@ void emu__hpa_run(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing
 	if (step_shift == backing_shift) {
 		/* One IOMMU page per backing page: the common case, kept tight. */
 		uint64_t pn = ua >> backing_shift;
-
-#ifdef EMU_HPA_AVX2
-		if (util_simd_avx2())
-			k = hpa_run_avx2(pn, n, backing_shift, out);
+#ifdef UTIL_SIMD_X86
+		/* Where the AVX2 loop takes over: a shared array's first 16-byte boundary. */
+		uint64_t vec = !util_simd_avx2() ? n : be ? head(out, n) : 0;
 #endif
-		for (; k < n; k++) {
-			uint64_t x = ((pn + k) * MIX_K1) & m;
 
-			out[k] = zone | ((x ^ (x >> r) ^ c) << backing_shift);
+		for (; k < n; k++) {
+			uint64_t x;
+
+#ifdef UTIL_SIMD_X86
+			if (k == vec) {
+				k = be ? hpa_run_avx2_be(pn, k, n, backing_shift, low, out)
+				       : hpa_run_avx2_plain(pn, k, n, backing_shift, out);
+				if (k == n)
+					break;
+			}
+#endif
+			x = ((pn + k) * MIX_K1) & m;
+			put(out, k, zone | ((x ^ (x >> r) ^ c) << backing_shift), low, be);
 		}
 		return;
 	}
@@ -142,6 +177,24 @@ void emu__hpa_run(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing
 		hpa = zone | (x << backing_shift);
 		/* The rest of this backing page is contiguous. */
 		for (off = ua & off_mask; k < n && off <= off_mask; k++, off += step, ua += step)
-			out[k] = hpa | off;
+			put(out, k, hpa | off, low, be);
 	}
+}
+
+/*
+ * hpas of @n pages of 2^@step_shift bytes from @ua, all inside one run of
+ * backing pages of 2^@backing_shift bytes (step_shift <= backing_shift):
+ * the hot loop of mapping TCE runs, with the scramble's constants hoisted.
+ */
+void emu__hpa_run(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing_shift,
+		  uint64_t *out)
+{
+	hpa_run(ua, n, step_shift, backing_shift, 0, false, out);
+}
+
+void emu__hpa_run_be(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing_shift,
+		     uint64_t low, uint64_t *dst)
+{
+	hpa_run(ua, n, step_shift, backing_shift, low, true, dst);
+	util_store_release();
 }

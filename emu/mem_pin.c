@@ -414,8 +414,9 @@ uint64_t emu_pin_hpa(const struct emu_pin *pin, uint64_t ua)
 	return emu_mem_ua_to_hpa(ua, run_at(pin, ua)->shift);
 }
 
-void emu_pin_hpas(const struct emu_pin *pin, uint64_t ua, uint64_t n, unsigned step_shift,
-		  uint64_t *out)
+/* emu_pin_hpas (@be false) or emu_pin_hpas_be: one backing run at a time. */
+static void pin_hpas(const struct emu_pin *pin, uint64_t ua, uint64_t n, unsigned step_shift,
+		     uint64_t low, bool be, uint64_t *out)
 {
 	const struct emu__backing_run *run = run_at(pin, ua);
 	uint64_t k = 0;
@@ -424,11 +425,26 @@ void emu_pin_hpas(const struct emu_pin *pin, uint64_t ua, uint64_t n, unsigned s
 		uint64_t left = (run->end - ua) >> step_shift;
 		uint64_t m = left < n - k ? left : n - k;
 
-		emu__hpa_run(ua, m, step_shift, run->shift, out + k);
+		if (be)
+			emu__hpa_run_be(ua, m, step_shift, run->shift, low, out + k);
+		else
+			emu__hpa_run(ua, m, step_shift, run->shift, out + k);
 		k += m;
 		ua += m << step_shift;
 		run++;	/* runs are contiguous: the pin's range is covered without holes */
 	}
+}
+
+void emu_pin_hpas(const struct emu_pin *pin, uint64_t ua, uint64_t n, unsigned step_shift,
+		  uint64_t *out)
+{
+	pin_hpas(pin, ua, n, step_shift, 0, false, out);
+}
+
+void emu_pin_hpas_be(const struct emu_pin *pin, uint64_t ua, uint64_t n, unsigned step_shift,
+		     uint64_t low, uint64_t *dst)
+{
+	pin_hpas(pin, ua, n, step_shift, low, true, dst);
 }
 
 uint32_t emu_mem_ua_pins(uint64_t ua)

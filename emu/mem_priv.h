@@ -31,6 +31,9 @@ void emu__mem_probe_force_smaps(int on);
 /* mem_hpa.c: the hpas of a run inside one backing run (see emu_pin_hpas). */
 void emu__hpa_run(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing_shift,
 		  uint64_t *out);
+/* The same, big-endian with @low ORed in, stored to a shared array (see emu_pin_hpas_be). */
+void emu__hpa_run_be(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing_shift,
+		     uint64_t low, uint64_t *dst);
 
 /* Per-file parts of emu_mem_get_stats() and emu_mem_check(); each takes its own lock. */
 void emu__mem_pin_stats(struct emu_mem_stats *st);

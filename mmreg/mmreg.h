@@ -155,6 +155,17 @@ int mmreg_region_ua_to_hpa(const struct mmreg_region *region, uint64_t ua, unsig
 int mmreg_region_ua_to_hpas(const struct mmreg_region *region, uint64_t ua, uint64_t n,
 			    unsigned pageshift, uint64_t *hpas);
 
+/*
+ * The same hpas as a TCE table's hardware entries: htobe64(hpa | @low) into
+ * @dst, a shared array (util/simd.h: one single-copy-atomic store per entry,
+ * a release fence after the last), where @low holds bits below the IOMMU
+ * page (a TCE's permissions).  For a table's writer that computes its
+ * entries in place (tce_table_store_run).  Returns 0, -EFAULT (as above) or
+ * -EINVAL (@low not below 2^@pageshift); @dst unchanged on failure.
+ */
+int mmreg_region_ua_to_hpas_be(const struct mmreg_region *region, uint64_t ua, uint64_t n,
+			       unsigned pageshift, uint64_t low, uint64_t *dst);
+
 /* mapped += 1 unless it is 0.  Returns 0 or -ENXIO (dying; unchanged). */
 int mmreg_region_mapped_inc(struct mmreg_region *region);
 /* mapped -= 1 unless it is 1 (never drops the implicit reference). */

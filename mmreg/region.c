@@ -21,6 +21,7 @@
 #include "util/fail.h"
 #include "util/range.h"
 #include "util/rcu.h"
+#include "util/simd.h"
 
 void mmreg_read_lock(void)
 {
@@ -239,16 +240,23 @@ int mmreg_region_ua_to_hpa(const struct mmreg_region *region, uint64_t ua, unsig
 	return 0;
 }
 
-int mmreg_region_ua_to_hpas(const struct mmreg_region *region, uint64_t ua, uint64_t n,
-			    unsigned pageshift, uint64_t *hpas)
+/* The run [ua, ua + n IOMMU pages) lies in @region, whose pages are at least as large. */
+static bool run_inside(const struct mmreg_region *region, uint64_t ua, uint64_t n,
+		       unsigned pageshift)
 {
 	uint64_t end, region_end = region->ua + (region->entries << EMU_PAGE_SHIFT);
 
+	return ua >= region->ua && pageshift <= region->pageshift && pageshift < 64 &&
+	       n <= (UINT64_MAX >> pageshift) && util_range_end(ua, n << pageshift, &end) &&
+	       end <= region_end;
+}
+
+int mmreg_region_ua_to_hpas(const struct mmreg_region *region, uint64_t ua, uint64_t n,
+			    unsigned pageshift, uint64_t *hpas)
+{
 	if (!n)
 		return 0;
-	if (ua < region->ua || pageshift > region->pageshift || pageshift >= 64 ||
-	    n > (UINT64_MAX >> pageshift) || !util_range_end(ua, n << pageshift, &end) ||
-	    end > region_end)
+	if (!run_inside(region, ua, n, pageshift))
 		return -EFAULT;
 	if (region->pin) {
 		emu_pin_hpas(region->pin, ua, n, pageshift, hpas);
@@ -256,6 +264,23 @@ int mmreg_region_ua_to_hpas(const struct mmreg_region *region, uint64_t ua, uint
 	}
 	for (uint64_t k = 0; k < n; k++)
 		hpas[k] = region->dev_hpa + (ua - region->ua) + (k << pageshift);
+	return 0;
+}
+
+int mmreg_region_ua_to_hpas_be(const struct mmreg_region *region, uint64_t ua, uint64_t n,
+			       unsigned pageshift, uint64_t low, uint64_t *dst)
+{
+	if (!n)
+		return 0;
+	if (!run_inside(region, ua, n, pageshift))
+		return -EFAULT;
+	if (low >> pageshift)
+		return -EINVAL;
+	if (region->pin)
+		emu_pin_hpas_be(region->pin, ua, n, pageshift, low, dst);
+	else	/* device memory is contiguous */
+		util_store_be64_seq(dst, (region->dev_hpa + (ua - region->ua)) | low,
+				    1ull << pageshift, n);
 	return 0;
 }
 

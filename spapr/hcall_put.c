@@ -43,11 +43,12 @@
 #include "util/simd.h"
 
 /*
- * Hardware entries computed per store: a run of consecutive pages is
- * stored in pieces of this many, so that its hpas and the old entries
- * (4 KiB each at 512) stay in the L1 cache next to the table's blocks.
+ * Hardware entries per store: a long run is stored in pieces of this many,
+ * and short runs are gathered up to this many, so that the buffers beside
+ * the table's blocks (the old entries; the short runs' values), 4 KiB each
+ * at 512, stay in the L1 cache.
  */
-#define HPA_CHUNK 512u
+#define STORE_CHUNK 512u
 /*
  * A run of fewer entries than this is stored with its neighbours, entry by
  * entry (hardware entries in apply_window, guest TCEs in store_guest).
@@ -340,7 +341,7 @@ static bool is_short(const struct hrun *run, unsigned ss)
 }
 
 /*
- * Short mapping runs from *x on, as many as fit in HPA_CHUNK hardware
+ * Short mapping runs from *x on, as many as fit in STORE_CHUNK hardware
  * entries, into @hwv and @shv (window @j's entries, ready to store).
  * Returns how many entries; *x moves past the runs taken.
  */
@@ -354,7 +355,7 @@ static uint64_t fill_short(const struct hreq *q, unsigned j, unsigned *x, uint64
 		const struct hrun *run = &q->run[*x];
 		uint64_t cnt = run->n << ss, bits = tce_dir_to_bits(run->dir);
 
-		if (pos + cnt > HPA_CHUNK)
+		if (pos + cnt > STORE_CHUNK)
 			break;
 		/* Cannot fail: validate checked the range and the page size. */
 		mmreg_region_ua_to_hpas(run->reg, run->ua, cnt, hs, hwv + pos);
@@ -367,9 +368,24 @@ static uint64_t fill_short(const struct hreq *q, unsigned j, unsigned *x, uint64
 	return pos;
 }
 
+/* A long run's hardware entries, computed by mmreg into the table (tce_fill_fn). */
+struct hfill {
+	const struct mmreg_region *reg;
+	uint64_t ua;			/* of the piece's first page */
+	unsigned shift;			/* hardware page shift */
+};
+
+static void fill_hw(void *ctx, uint64_t k, uint64_t n, uint64_t bits, uint64_t *hw)
+{
+	const struct hfill *f = ctx;
+
+	/* Cannot fail: validate checked the range and the page size. */
+	mmreg_region_ua_to_hpas_be(f->reg, f->ua + (k << f->shift), n, f->shift, bits, hw);
+}
+
 /*
  * Phase 3 for window @j: the runs in order (a long run in pieces of
- * HPA_CHUNK, short runs together, clears with tce_table_unmap), the
+ * STORE_CHUNK, short runs together, clears with tce_table_unmap), the
  * replaced entries to a drops batch, one kill over the whole call.  Fails
  * only if a store that prepare made safe fails anyway; then *done says how
  * many hardware entries, from the call's first, were written.
@@ -378,7 +394,7 @@ static int apply_window(struct hreq *q, unsigned j, uint64_t *done)
 {
 	struct spapr_window *w = q->l.w[j];
 	unsigned ss = sub_shift(q, j), hs = w->page_shift, x = 0;
-	uint64_t buf[HPA_CHUNK], shv[HPA_CHUNK], old[HPA_CHUNK], base = q->entry << ss, old_ua;
+	uint64_t buf[STORE_CHUNK], shv[STORE_CHUNK], old[STORE_CHUNK], base = q->entry << ss, old_ua;
 	struct spapr_drops d;
 	int rc = 0;
 
@@ -407,12 +423,11 @@ static int apply_window(struct hreq *q, unsigned j, uint64_t *done)
 			continue;
 		}
 		for (off = 0; off < run->n << ss; off += cn) {
-			uint64_t ua = run->ua + (off << hs);
+			struct hfill f = { run->reg, run->ua + (off << hs), hs };
+			struct tce_run tr = { f.ua, tce_dir_to_bits(run->dir), fill_hw, &f };
 
-			cn = (run->n << ss) - off < HPA_CHUNK ? (run->n << ss) - off : HPA_CHUNK;
-			mmreg_region_ua_to_hpas(run->reg, ua, cn, hs, buf);
-			rc = tce_table_store_run(w->table, base + at + off, cn, buf,
-						 tce_dir_to_bits(run->dir), ua, old, &old_ua);
+			cn = (run->n << ss) - off < STORE_CHUNK ? (run->n << ss) - off : STORE_CHUNK;
+			rc = tce_table_store_run(w->table, base + at + off, cn, &tr, old, &old_ua);
 			if (rc)
 				break;
 			if (old_ua)

@@ -18,12 +18,14 @@
  *
  * tce_table_store takes the entries ready-made (scattered pages, clears);
  * tce_table_store_run takes a run of consecutive user pages as its first ua
- * and its hpas, and computes both entries while storing them, so that a run,
- * the common case, costs one pass over the table and none over a buffer.
- * The loops are util/simd.h's (four entries at a time with AVX2).  Each entry is still written by one
- * store, so the emulated host bridge, which walks the table concurrently,
- * never sees a torn entry; within each leaf block the shadow entries are
- * stored before the hardware ones.
+ * and a fill that writes its hardware entries straight into each leaf block
+ * (the hpas are known below us, in mmreg and emu), so that a run, the common
+ * case, costs one pass over the table and none over a buffer.  The loops
+ * are util/simd.h's (four entries at a time with AVX2), and the fill's
+ * follow its rules.  Each entry is still written by one store, so the
+ * emulated host bridge, which walks the table concurrently, never sees a
+ * torn entry; within each leaf block the shadow entries are stored before
+ * the hardware ones.
  */
 #include <endian.h>
 #include <errno.h>
@@ -128,8 +130,8 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
 	return 0;
 }
 
-int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hpa,
-			uint64_t bits, uint64_t ua, uint64_t *old_be, uint64_t *old_ua)
+int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages,
+			const struct tce_run *run, uint64_t *old_be, uint64_t *old_ua)
 {
 	uint64_t first, end, i, next, *hws[STORE_LEAVES], *shs[STORE_LEAVES], o, step;
 	unsigned shift = t->geo.it_page_shift, b;
@@ -139,13 +141,9 @@ int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages, co
 	rc = tce__run_index(t, entry, npages, &first);
 	if (rc)
 		return rc;
-	if (!(bits & TCE_PCI_READ) || (bits & ~TCE_PCI_RW) || !util_is_aligned(ua, shift) || !ua)
+	if (!(run->bits & TCE_PCI_READ) || (run->bits & ~TCE_PCI_RW) ||
+	    !util_is_aligned(run->ua, shift) || !run->ua)
 		return -EINVAL;
-#ifdef SPAPRTCE_DEBUG
-	for (uint64_t k = 0; k < npages; k++)
-		if (!util_is_aligned(hpa[k], shift) || !hpa[k])
-			return -EINVAL;
-#endif
 	end = first + npages;
 	rc = check_blocks(t, first, end, NULL, hws, shs);	/* every entry is valid */
 	if (rc)
@@ -175,10 +173,11 @@ int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages, co
 		if (next > end)
 			next = end;
 		if (seq)
-			util_store_be64_seq(sh + j, ua + (k << shift), step, next - i);
+			util_store_be64_seq(sh + j, run->ua + (k << shift), step, next - i);
 		else
-			util_store_be64_seq_xfer(sh + j, ua + (k << shift), step, old_be + k, next - i);
-		util_store_be64_or(hw + j, hpa + k, bits, next - i);
+			util_store_be64_seq_xfer(sh + j, run->ua + (k << shift), step, old_be + k,
+						 next - i);
+		run->fill(run->ctx, k, next - i, run->bits, hw + j);
 	}
 	*old_ua = seq ? o : 0;
 	return 0;

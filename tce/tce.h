@@ -408,12 +408,29 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
 		    const uint64_t *sh_be, uint64_t *old_be);
 
 /*
+ * The hardware side of a run, computed where its hpas are known: stores
+ * htobe64(hpa of the run's page @k + x | @bits) at @hw[x] for x in [0, @n),
+ * each entry by one single-copy-atomic store and a release fence after the
+ * last (util/simd.h's shared arrays), and writes nothing else.  Cannot
+ * fail: the caller checked the run beforehand.  mmreg_region_ua_to_hpas_be
+ * is the usual body.
+ */
+typedef void tce_fill_fn(void *ctx, uint64_t k, uint64_t n, uint64_t bits, uint64_t *hw);
+
+/* A run of consecutive user pages with one direction, as tce_table_store_run takes it. */
+struct tce_run {
+	uint64_t ua;		/* the first page's user address: IOMMU page aligned, non-zero */
+	uint64_t bits;		/* TCE_PCI_READ, with or without TCE_PCI_WRITE */
+	tce_fill_fn *fill;	/* writes the hardware entries */
+	void *ctx;		/* @fill's */
+};
+
+/*
  * tce_table_store_run - tce_table_store for a run of consecutive user pages
- * with one direction: entry k becomes hardware htobe64(@hpa[k] | @bits),
- * shadow htobe64(@ua + k * IOMMU page size).
- * @hpa:    @npages host physical addresses, IOMMU page aligned, non-zero
- * @bits:   TCE_PCI_READ, with or without TCE_PCI_WRITE
- * @ua:     the first page's user address, IOMMU page aligned, non-zero
+ * with one direction: entry k gets shadow htobe64(@run->ua + k * IOMMU page
+ * size) and hardware htobe64(hpa | @run->bits), the latter written by
+ * @run->fill a leaf block at a time, straight into the block: no buffer of
+ * hpas is written and read back.
  * @old_be: as for tce_table_store, except when *@old_ua is set: then its
  *          content is undefined
  * @old_ua: receives the ua of the first replaced entry when every replaced
@@ -424,11 +441,12 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
  *          but the new ones.
  *
  * Same rules and errors as tce_table_store: every level must be reserved
- * (-ENOMEM otherwise, nothing written); -EINVAL for bad @bits or @ua (and,
- * in test builds, a bad hpa).
+ * (-ENOMEM otherwise, nothing written); -EINVAL for bad bits or ua (nothing
+ * written).  The fill is trusted; the invariant checker (tce_table_check)
+ * finds a hardware entry it left without READ or unaligned.
  */
-int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hpa,
-			uint64_t bits, uint64_t ua, uint64_t *old_be, uint64_t *old_ua);
+int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages,
+			const struct tce_run *run, uint64_t *old_be, uint64_t *old_ua);
 
 /*
  * tce_table_unmap - clear a run of entries (the bulk clear of UNMAP_DMA and

@@ -3,6 +3,7 @@
  * emu/mem: the hpa space, pinning, pin counts, table memory; and the util/
  * pieces it stands on (u64map, ranges, fail-nth).
  */
+#include <endian.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <numa.h>
@@ -348,6 +349,19 @@ START_TEST(pin_oracle_sets_backing)
 	ck_assert_uint_eq(emu_pin_hpa(pin, split), emu_mem_ua_to_hpa(split, 12));
 	/* Pin counts stay per system page whatever the backing. */
 	ck_assert_uint_eq(emu_mem_hpa_pins(emu_pin_hpa(pin, (uintptr_t)p + PS)), 1);
+	/* The batched forms across the change of backing, plain and as table entries. */
+	{
+		uint64_t hpas[8], tces[9];
+
+		emu_pin_hpas(pin, (uintptr_t)p, 8, 12, hpas);
+		tces[8] = 7;
+		emu_pin_hpas_be(pin, (uintptr_t)p, 8, 12, 3, tces);
+		for (int i = 0; i < 8; i++) {
+			ck_assert_uint_eq(hpas[i], emu_pin_hpa(pin, (uintptr_t)p + i * PS));
+			ck_assert_uint_eq(tces[i], htobe64(hpas[i] | 3));
+		}
+		ck_assert_uint_eq(tces[8], 7);
+	}
 	emu_mem_unpin(pin);
 	tu_unmap(p, 8);
 }

@@ -8,6 +8,7 @@
  * new; the fixture sets an emulated limit and teardown asserts that nothing
  * is registered, pinned or charged.
  */
+#include <endian.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -451,6 +452,58 @@ START_TEST(ua_to_hpa_bounds_and_pageshift)
 }
 END_TEST
 
+/*
+ * The batched translations: ua_to_hpas equals ua_to_hpa page by page,
+ * ua_to_hpas_be stores the same big-endian with the low bits; runs that
+ * leave the region or pages larger than the region's are -EFAULT, low bits
+ * not below the page -EINVAL, nothing written then.
+ */
+#define TCE_BITS 3ull	/* what a TCE puts below the page: READ | WRITE */
+
+START_TEST(ua_to_hpas_batched_and_big_endian)
+{
+	uint8_t *p = tu_map(4);
+	struct mmreg_region *r = reg_ok(p, 4), *d = NULL;
+	uint64_t hpas[5], tces[5], dev = 0x2000000000ull, dua = 0x7e0000000000ull;
+
+	for (int i = 0; i < 5; i++)
+		hpas[i] = tces[i] = 7;
+	TU_OK(mmreg_region_ua_to_hpas(r, u(p) + PS, 3, 12, hpas));
+	TU_OK(mmreg_region_ua_to_hpas_be(r, u(p) + PS, 3, 12, TCE_BITS, tces));
+	for (int i = 0; i < 3; i++) {
+		uint64_t hpa;
+
+		TU_OK(mmreg_region_ua_to_hpa(r, u(p) + (i + 1) * PS, 12, &hpa));
+		ck_assert_uint_eq(hpas[i], hpa);
+		ck_assert_uint_eq(tces[i], htobe64(hpa | TCE_BITS));
+	}
+	ck_assert_uint_eq(hpas[3], 7);
+	ck_assert_uint_eq(tces[3], 7);
+	for (int i = 0; i < 5; i++)
+		hpas[i] = tces[i] = 7;
+	TU_OK(mmreg_region_ua_to_hpas_be(r, u(p), 0, 12, TCE_BITS, tces));
+	TU_ERR(mmreg_region_ua_to_hpas(r, u(p) + PS, 4, 12, hpas), EFAULT);
+	TU_ERR(mmreg_region_ua_to_hpas_be(r, u(p) + PS, 4, 12, TCE_BITS, tces), EFAULT);
+	TU_ERR(mmreg_region_ua_to_hpas_be(r, u(p) - PS, 1, 12, TCE_BITS, tces), EFAULT);
+	TU_ERR(mmreg_region_ua_to_hpas_be(r, u(p), 1, 13, TCE_BITS, tces), EFAULT);
+	TU_ERR(mmreg_region_ua_to_hpas_be(r, u(p), 1, 12, PS, tces), EINVAL);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_uint_eq(hpas[i], 7);
+		ck_assert_uint_eq(tces[i], 7);
+	}
+	unreg_ok(r);
+	tu_unmap(p, 4);
+
+	/* Device memory: contiguous from dev_hpa. */
+	TU_OK(mmreg_region_newdev(mm, dua, 512, dev, &d));
+	TU_OK(mmreg_region_ua_to_hpas_be(d, dua + 2 * PS, 4, 12, TCE_BITS, tces));
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_eq(tces[i], htobe64((dev + (i + 2) * PS) | TCE_BITS));
+	ck_assert_uint_eq(tces[4], 7);
+	unreg_ok(d);
+}
+END_TEST
+
 /* ------------------------------------------------------------ pageshift */
 
 struct oracle {
@@ -774,6 +827,7 @@ static Suite *mmreg_suite(void)
 	tcase_add_test(t, mapped_dec_never_drops_the_implicit_reference);
 	tcase_add_test(t, lookup_needs_the_whole_range_in_one_region);
 	tcase_add_test(t, ua_to_hpa_bounds_and_pageshift);
+	tcase_add_test(t, ua_to_hpas_batched_and_big_endian);
 	tcase_add_test(t, pageshift_from_alignment_and_hugetlb_backing);
 	tcase_add_test(t, pageshift_real_hugetlbfs);
 	tcase_add_test(t, newdev_no_pin_no_charge);

@@ -960,13 +960,47 @@ START_TEST(store_reports_old_shadow_and_needs_reserve)
 }
 END_TEST
 
+/* A tce_fill_fn over an array of hpas, keeping count of its calls. */
+struct array_fill {
+	const uint64_t *hpa;
+	uint64_t calls, next_k;	/* calls so far; the k the next call must start at */
+	uint64_t max_n;		/* largest n of a call */
+	uint64_t drop_bits;	/* bits left out of entry 9 (a faulty fill) */
+};
+
+static void array_fill(void *ctx, uint64_t k, uint64_t n, uint64_t bits, uint64_t *hw)
+{
+	struct array_fill *f = ctx;
+
+	ck_assert_uint_eq(k, f->next_k);	/* block after block, in order */
+	for (uint64_t x = 0; x < n; x++)
+		__atomic_store_n(&hw[x], htobe64(f->hpa[k + x] | (k + x == 9 ? bits & ~f->drop_bits : bits)),
+				 __ATOMIC_RELEASE);
+	f->calls++;
+	f->next_k = k + n;
+	if (n > f->max_n)
+		f->max_n = n;
+}
+
+/* A store_run over the whole run of npages: f's counters restarted, old_ua 1 beforehand. */
+static int store_run(struct tce_table *t, uint64_t first, uint64_t npages, uint64_t bits,
+		     uint64_t ua, struct array_fill *f, uint64_t *old, uint64_t *old_ua)
+{
+	struct tce_run run = { ua, bits, array_fill, f };
+
+	f->calls = f->next_k = f->max_n = 0;
+	return tce_table_store_run(t, first, npages, &run, old, old_ua);
+}
+
 /*
  * tce_table_store_run: a run of consecutive pages across leaf blocks, in
- * both simd modes.  Every entry is hpa[k] | bits over ua + k pages; old_ua
- * says whether the replaced entries were one run of valid consecutive pages
- * (only then non-zero), else the old shadow values come back in place; bad
- * bits or ua are -EINVAL and a missing level -ENOMEM, both with nothing
- * written.
+ * both simd modes.  Every entry is hpa[k] | bits over ua + k pages, the
+ * hardware side written by the fill one leaf block per call, in order;
+ * old_ua says whether the replaced entries were one run of valid
+ * consecutive pages (only then non-zero), else the old shadow values come
+ * back in place; bad bits or ua are -EINVAL and a missing level -ENOMEM,
+ * both with nothing written and the fill never called; a fill that drops
+ * READ is caught by the invariant checker.
  */
 START_TEST(store_run_reports_old_run)
 {
@@ -975,7 +1009,8 @@ START_TEST(store_run_reports_old_run)
 		struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, &k);
 		const struct tce_geometry *g = tce_table_geometry(t);
 		uint64_t first = g->it_offset + 1000, npages = 1500, *hpa, *old, old_ua = 1, blocks;
-		uint64_t ua = 0x7f0000000000ull, ua2 = 0x7e0000000000ull;
+		uint64_t ua = 0x7f0000000000ull, ua2 = 0x7e0000000000ull, per_block;
+		struct array_fill f = { 0 };
 
 		util_simd_select(avx2);
 		hpa = calloc(npages, sizeof(*hpa));
@@ -983,46 +1018,59 @@ START_TEST(store_run_reports_old_run)
 		ck_assert(hpa && old);
 		for (uint64_t j = 0; j < npages; j++)
 			hpa[j] = ((j * 7919) % 100000 + 1) << 12;
+		f.hpa = hpa;
+		per_block = g->it_level_size;
 		blocks = emu_blocks();
-		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua, old, &old_ua), ENOMEM);
+		TU_ERR(store_run(t, first, npages, TCE_PCI_RW, ua, &f, old, &old_ua), ENOMEM);
 		ck_assert_uint_eq(emu_blocks(), blocks);
+		ck_assert_uint_eq(f.calls, 0);
 		TU_OK(tce_table_reserve(t, first, npages));
-		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_WRITE, ua, old, &old_ua), EINVAL);
-		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW | 4, ua, old, &old_ua), EINVAL);
-		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua + 8, old, &old_ua), EINVAL);
-		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, 0, old, &old_ua), EINVAL);
-		TU_ERR(tce_table_store_run(t, first, 0, hpa, TCE_PCI_RW, ua, old, &old_ua), EINVAL);
-		hpa[9] |= 0x800;	/* test builds check the hpas */
-		TU_ERR(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua, old, &old_ua), EINVAL);
-		hpa[9] &= ~0xfffull;
+		TU_ERR(store_run(t, first, npages, TCE_PCI_WRITE, ua, &f, old, &old_ua), EINVAL);
+		TU_ERR(store_run(t, first, npages, TCE_PCI_RW | 4, ua, &f, old, &old_ua), EINVAL);
+		TU_ERR(store_run(t, first, npages, TCE_PCI_RW, ua + 8, &f, old, &old_ua), EINVAL);
+		TU_ERR(store_run(t, first, npages, TCE_PCI_RW, 0, &f, old, &old_ua), EINVAL);
+		TU_ERR(store_run(t, first, 0, TCE_PCI_RW, ua, &f, old, &old_ua), EINVAL);
+		ck_assert_uint_eq(f.calls, 0);
 		assert_entry(t, first, 0, TCE_DIR_NONE, 0);
 		ck_assert_uint_eq(old_ua, 1);
 
-		/* Over empty entries: old all 0, no run. */
-		TU_OK(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua, old, &old_ua));
+		/* Over empty entries: old all 0, no run; one fill per leaf block. */
+		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, old, &old_ua));
 		ck_assert_uint_eq(old_ua, 0);
+		ck_assert_uint_eq(f.next_k, npages);
+		ck_assert_uint_eq(f.calls, (first - g->it_offset + npages - 1) / per_block -
+					  (first - g->it_offset) / per_block + 1);
+		ck_assert_uint_le(f.max_n, per_block);
 		for (uint64_t j = 0; j < npages; j++) {
 			ck_assert_uint_eq(old[j], 0);
 			assert_entry(t, first + j, hpa[j], TCE_DIR_BIDIRECTIONAL, ua + (j << 12));
 		}
 		/* A run over a run: old_ua is the old first page (old is not written then). */
-		TU_OK(tce_table_store_run(t, first, npages, hpa, TCE_PCI_READ, ua2, old, &old_ua));
+		TU_OK(store_run(t, first, npages, TCE_PCI_READ, ua2, &f, old, &old_ua));
 		ck_assert_uint_eq(old_ua, ua);
 		for (uint64_t j = 0; j < npages; j++)
 			assert_entry(t, first + j, hpa[j], TCE_DIR_TO_DEVICE, ua2 + (j << 12));
 		/* One old entry out of step (in a later block than the first): no run, old as it was. */
 		set_ok(t, first + 600, 0x5000, 0x6000, TCE_DIR_TO_DEVICE, NULL);
-		TU_OK(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua, old, &old_ua));
+		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, old, &old_ua));
 		ck_assert_uint_eq(old_ua, 0);
 		for (uint64_t j = 0; j < npages; j++)
 			ck_assert_uint_eq(be64toh(old[j]), j == 600 ? 0x6000 : ua2 + (j << 12));
 		/* One old entry cleared: no run either. */
 		clear_ok(t, first + npages - 1, NULL);
-		TU_OK(tce_table_store_run(t, first, npages, hpa, TCE_PCI_RW, ua2, old, &old_ua));
+		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua2, &f, old, &old_ua));
 		ck_assert_uint_eq(old_ua, 0);
 		ck_assert_uint_eq(old[npages - 1], 0);
 		ck_assert_uint_eq(be64toh(old[0]), ua);
 		ck_assert_uint_eq(k.n, 0);
+		TU_OK(tce_table_check(t));
+		/* A fill that leaves an entry without READ: the checker says so. */
+		f.drop_bits = TCE_PCI_READ;
+		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, old, &old_ua));
+		fprintf(stderr, "store_run_reports_old_run: one checker message expected:\n");
+		ck_assert_int_eq(tce_table_check(t), -EUCLEAN);
+		f.drop_bits = 0;
+		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, old, &old_ua));
 		TU_OK(tce_table_check(t));
 		TU_OK(tce_table_unmap(t, g->it_offset, g->it_size, NULL, NULL, NULL, NULL));
 		free(hpa);

@@ -19,29 +19,7 @@
 #include <stdlib.h>
 
 #include "util/simd.h"
-
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-#define UTIL_SIMD_X86 1
-#include <immintrin.h>
-#endif
-
-/*
- * Shared entries are stored relaxed, and each call ends with a release
- * fence.  ThreadSanitizer does not model fences: there every store is a
- * release store instead, which orders at least as much.
- */
-#ifdef __SANITIZE_THREAD__
-#define SHARED_ORDER __ATOMIC_RELEASE
-#define release_fence() ((void)0)
-#else
-#define SHARED_ORDER __ATOMIC_RELAXED
-#define release_fence() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
-
-static inline void store_relaxed(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, v, SHARED_ORDER);
-}
+#include "util/simd_x86.h"
 
 /* ------------------------------------------------------ portable loops */
 
@@ -68,20 +46,14 @@ static void store_xfer_c(uint64_t *dst, const uint64_t *src, uint64_t *old, size
 {
 	for (size_t k = 0; k < n; k++) {
 		old[k] = __atomic_load_n(&dst[k], __ATOMIC_RELAXED);
-		store_relaxed(&dst[k], src[k]);
+		util_store_shared(&dst[k], src[k]);
 	}
 }
 
 static void store_copy_c(uint64_t *dst, const uint64_t *src, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
-		store_relaxed(&dst[k], src[k]);
-}
-
-static void store_be64_or_c(uint64_t *dst, const uint64_t *src, uint64_t bits, size_t n)
-{
-	for (size_t k = 0; k < n; k++)
-		store_relaxed(&dst[k], htobe64(src[k] | bits));
+		util_store_shared(&dst[k], src[k]);
 }
 
 static void store_be64_seq_xfer_c(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old,
@@ -89,88 +61,31 @@ static void store_be64_seq_xfer_c(uint64_t *dst, uint64_t v, uint64_t step, uint
 {
 	for (size_t k = 0; k < n; k++) {
 		old[k] = __atomic_load_n(&dst[k], __ATOMIC_RELAXED);
-		store_relaxed(&dst[k], htobe64(v + k * step));
+		util_store_shared(&dst[k], htobe64(v + k * step));
 	}
 }
 
 static void store_be64_seq_c(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
-		store_relaxed(&dst[k], htobe64(v + k * step));
+		util_store_shared(&dst[k], htobe64(v + k * step));
 }
 
 static void store_seq_c(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
-		store_relaxed(&dst[k], v + k * step);
+		util_store_shared(&dst[k], v + k * step);
 }
 
 static void store_fill_c(uint64_t *dst, uint64_t v, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
-		store_relaxed(&dst[k], v);
+		util_store_shared(&dst[k], v);
 }
 
 /* ---------------------------------------------------------- AVX2 loops */
 
 #ifdef UTIL_SIMD_X86
-#define AVX2 __attribute__((target("avx2")))
-
-typedef uint64_t v4 __attribute__((vector_size(32), aligned(8), may_alias));
-typedef uint64_t v2 __attribute__((vector_size(16), aligned(16), may_alias));
-typedef uint8_t b32 __attribute__((vector_size(32)));
-
-static inline AVX2 v4 load4(const uint64_t *p)
-{
-	return *(const v4 *)p;
-}
-
-static inline AVX2 v4 bswap4(v4 x)
-{
-	const b32 m = { 7,  6,  5,  4,  3,  2,  1,  0,  15, 14, 13, 12, 11, 10, 9,  8,
-			23, 22, 21, 20, 19, 18, 17, 16, 31, 30, 29, 28, 27, 26, 25, 24 };
-
-	return (v4)__builtin_shuffle((b32)x, m);
-}
-
-static inline AVX2 bool any4(v4 x)
-{
-	return !_mm256_testz_si256((__m256i)x, (__m256i)x);
-}
-
-static inline AVX2 v4 seq4(uint64_t v, uint64_t step)
-{
-	return (v4){ v, v + step, v + 2 * step, v + 3 * step };
-}
-
-static inline AVX2 v4 splat4(uint64_t v)
-{
-	return (v4){ v, v, v, v };
-}
-
-/* Four shared entries at @p (16-byte aligned): two single-copy-atomic stores. */
-static inline AVX2 void store2x2(uint64_t *p, v4 x)
-{
-	/* In assembly: one instruction per half (the high one extracted straight to memory). */
-	__asm__ volatile("vmovdqa %x2, %0\n\tvextracti128 $1, %t2, %1"
-			 : "=m"(*(v2 *)p), "=m"(*(v2 *)(p + 2))
-			 : "x"(x));
-}
-
-/* Entries before @dst's first 16-byte boundary (0 or 1), at most @n. */
-static inline size_t head(const uint64_t *dst, size_t n)
-{
-	size_t h = ((uintptr_t)dst & 15) ? 1 : 0;
-
-	return h < n ? h : n;
-}
-
-/* The end of the whole groups of four after @k, of @n. */
-static inline size_t end4(size_t k, size_t n)
-{
-	return k + ((n - k) & ~(size_t)3);
-}
-
 static AVX2 size_t be64_seq_len_avx2(const uint64_t *a_be, uint64_t v, uint64_t step, size_t max)
 {
 	v4 e = seq4(v, step), s4 = splat4(4 * step), s8 = s4 + s4, s12 = s8 + s4, s16 = s8 + s8;
@@ -220,18 +135,6 @@ static AVX2 void store_copy_avx2(uint64_t *dst, const uint64_t *src, size_t n)
 	for (; k < m; k += 4)
 		store2x2(dst + k, load4(src + k));
 	store_copy_c(dst + k, src + k, n - k);
-}
-
-static AVX2 void store_be64_or_avx2(uint64_t *dst, const uint64_t *src, uint64_t bits, size_t n)
-{
-	size_t k = head(dst, n), m = end4(k, n);
-	v4 b = splat4(bits);
-
-	store_be64_or_c(dst, src, bits, k);
-#pragma GCC unroll 2
-	for (; k < m; k += 4)
-		store2x2(dst + k, bswap4(load4(src + k) | b));
-	store_be64_or_c(dst + k, src + k, bits, n - k);
 }
 
 static AVX2 void store_be64_seq_xfer_avx2(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old,
@@ -355,42 +258,36 @@ uint64_t util_or_all(const uint64_t *a, size_t n)
 void util_store_xfer(uint64_t *dst, const uint64_t *src, uint64_t *old, size_t n)
 {
 	DISPATCH(store_xfer_avx2(dst, src, old, n), store_xfer_c(dst, src, old, n));
-	release_fence();
+	util_store_release();
 }
 
 void util_store_copy(uint64_t *dst, const uint64_t *src, size_t n)
 {
 	DISPATCH(store_copy_avx2(dst, src, n), store_copy_c(dst, src, n));
-	release_fence();
+	util_store_release();
 }
 
 void util_store_fill(uint64_t *dst, uint64_t v, size_t n)
 {
 	DISPATCH(store_fill_avx2(dst, v, n), store_fill_c(dst, v, n));
-	release_fence();
-}
-
-void util_store_be64_or(uint64_t *dst, const uint64_t *src, uint64_t bits, size_t n)
-{
-	DISPATCH(store_be64_or_avx2(dst, src, bits, n), store_be64_or_c(dst, src, bits, n));
-	release_fence();
+	util_store_release();
 }
 
 void util_store_be64_seq_xfer(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old, size_t n)
 {
 	DISPATCH(store_be64_seq_xfer_avx2(dst, v, step, old, n),
 		 store_be64_seq_xfer_c(dst, v, step, old, n));
-	release_fence();
+	util_store_release();
 }
 
 void util_store_be64_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
 {
 	DISPATCH(store_be64_seq_avx2(dst, v, step, n), store_be64_seq_c(dst, v, step, n));
-	release_fence();
+	util_store_release();
 }
 
 void util_store_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
 {
 	DISPATCH(store_seq_avx2(dst, v, step, n), store_seq_c(dst, v, step, n));
-	release_fence();
+	util_store_release();
 }

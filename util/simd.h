@@ -61,9 +61,6 @@ void util_store_xfer(uint64_t *dst, const uint64_t *src, uint64_t *old, size_t n
 /* Shared @dst[k] = @src[k]; release. */
 void util_store_copy(uint64_t *dst, const uint64_t *src, size_t n);
 
-/* Shared @dst[k] = htobe64(@src[k] | @bits); release. */
-void util_store_be64_or(uint64_t *dst, const uint64_t *src, uint64_t bits, size_t n);
-
 /* Private @old[k] = shared @dst[k], then @dst[k] = htobe64(@v + k * @step); release. */
 void util_store_be64_seq_xfer(uint64_t *dst, uint64_t v, uint64_t step, uint64_t *old, size_t n);
 
@@ -75,5 +72,31 @@ void util_store_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n);
 
 /* Shared @dst[k] = @v; release. */
 void util_store_fill(uint64_t *dst, uint64_t v, size_t n);
+
+/*
+ * For loops elsewhere that store shared entries one at a time (a portable
+ * loop next to an AVX2 one made of util/simd_x86.h): util_store_shared()
+ * per entry, util_store_release() after the last, as the calls above do.
+ * Entries are stored relaxed and followed by a release fence;
+ * ThreadSanitizer does not model fences, so there every store is a release
+ * store instead, which orders at least as much.
+ */
+#ifdef __SANITIZE_THREAD__
+#define UTIL_SHARED_ORDER __ATOMIC_RELEASE
+#else
+#define UTIL_SHARED_ORDER __ATOMIC_RELAXED
+#endif
+
+static inline void util_store_shared(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, UTIL_SHARED_ORDER);
+}
+
+static inline void util_store_release(void)
+{
+#ifndef __SANITIZE_THREAD__
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+#endif
+}
 
 #endif
