@@ -2,8 +2,8 @@
 /*
  * H_PUT_TCE, H_PUT_TCE_INDIRECT and H_STUFF_TCE (spec 7.2-7.4).
  *
- * Every hypercall is all-or-nothing, in three phases under the table's lock
- * and the windows' locks (hcall_lock.c):
+ * Every hypercall is all-or-nothing, in three phases under the windows'
+ * locks, or the table's own when it has no window (hcall_lock.c):
  *
  *   validate  every TCE: alignment, memslot, a registered region covering
  *             the whole guest page with a page size every live window can
@@ -540,7 +540,6 @@ static long hreq_run(struct hreq *q)
 	uint64_t done;
 	int rc;
 
-	pthread_mutex_lock(&q->t->lock);
 	spapr__hcall_lock(q->t, &q->l);
 	if (q->list_be)
 		ret = validate(q);
@@ -560,7 +559,6 @@ static long hreq_run(struct hreq *q)
 	if (ret == H_SUCCESS)
 		store_guest(q);
 	spapr__hcall_unlock(&q->l);
-	pthread_mutex_unlock(&q->t->lock);
 	return ret;
 }
 

@@ -242,8 +242,13 @@ int spapr__v1_disable(struct spapr_tce *tce);
  * Locks of the guest path, in order, before every container lock:
  *   guest->lock (rwlock)   written by memslot, table create/destroy,
  *                          attach/detach; read by every hypercall.
- *   table->lock (mutex)    serialises the hypercalls of one LIOBN (the
- *                          guest-visible entries and the attachments).
+ *   table->lock (mutex)    serialises the hypercalls of one LIOBN that
+ *                          has no attachment.  With attachments, which
+ *                          do not change under guest->lock, their
+ *                          windows' write_locks serialise them (every
+ *                          hypercall on the table takes them all), and
+ *                          table->lock is not taken: one lock pair less
+ *                          per call (spapr__hcall_lock).
  * Then every distinct container's group_lock (read), in ascending address
  * order, then every distinct window's write_lock, in ascending address order
  * (att[] is kept sorted), then the mmreg read section.
@@ -298,8 +303,9 @@ int spapr__hcall_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64
 /* hcall_attach.c */
 void spapr__hcall_detach_all(struct spapr_hcall_table *t);
 
-/* hcall_lock.c: the window locks of a hypercall (see the order above). */
+/* hcall_lock.c: the locks of a hypercall on one table (see the order above). */
 struct spapr_hcall_locked {
+	struct spapr_hcall_table *tlock;	/* whose lock is held: a table without attachments */
 	unsigned n;				/* distinct windows */
 	struct spapr_window *w[SPAPR_HCALL_MAX_ATTACH];
 	bool live[SPAPR_HCALL_MAX_ATTACH];	/* not removed: may be written */

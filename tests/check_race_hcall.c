@@ -14,7 +14,14 @@
  *   - hypercalls on two LIOBNs sharing a window, concurrent with MAP/UNMAP
  *     on the same window;
  *   - hypercalls concurrent with detach, TCE_REMOVE, TCE_CREATE and attach
- *     of their window.
+ *     of their window;
+ *   - two threads putting different lists over the same entries of one
+ *     LIOBN, with an attached window and without any, each looking after
+ *     every call under the guest lock for writing (no hypercall inside):
+ *     the entries are always all from one list, hardware, shadow and
+ *     guest-visible agreeing.  One hypercall at a time per table comes from
+ *     the window's write_lock in the first case and from the table's own
+ *     lock in the second.
  *
  * Fixture as check_hcall.c: container C, group 0, RAM registered, guest V
  * with memslot 0 over RAM and L32 over the default window.
@@ -25,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "emu/emu.h"
 #include "emu/mem.h"
@@ -353,6 +361,99 @@ START_TEST(t_hcalls_against_window_lifetime)
 }
 END_TEST
 
+/* --------------------------------- two writers on one table, a checker */
+
+#define SAME_FIRST 3000ull
+#define SAME_N 64u
+
+#define SAME_A 0x100000ull	/* list a: pages from here */
+#define SAME_B 0x200000ull
+
+struct same_writer {
+	uint64_t liobn, list_gpa, base;	/* the list: pages from base */
+	pthread_barrier_t *go;		/* the writers start together */
+	unsigned seen[3];		/* snapshots after this writer's calls, by outcome */
+};
+
+static int same_snapshot(uint64_t liobn);
+
+static void *same_writer(void *arg)
+{
+	struct same_writer *w = arg;
+	uint64_t *l = (uint64_t *)(RAM + w->list_gpa);
+
+	for (unsigned i = 0; i < SAME_N; i++)
+		l[i] = htobe64((w->base + i * PS) | RW);
+	pthread_barrier_wait(w->go);
+	for (int it = 0; it < ITERS; it++) {
+		ck_assert_int_eq(spapr_h_put_tce_indirect(V, w->liobn, SAME_FIRST * PS, w->list_gpa,
+							  SAME_N),
+				 H_SUCCESS);
+		w->seen[same_snapshot(w->liobn)]++;
+	}
+	return NULL;
+}
+
+/*
+ * Under the guest lock for writing (no hypercall inside): the entries are
+ * empty (0), or all from list a (1), or all from list b (2); then the guest
+ * checker (hardware, shadow and guest-visible agree).  Returns which.
+ */
+static int same_snapshot(uint64_t liobn)
+{
+	struct spapr_hcall_table *t;
+	int which = 0;
+
+	pthread_rwlock_wrlock(&V->lock);
+	t = spapr__hcall_table_find(V, liobn);
+	for (unsigned i = 0; i < SAME_N; i++) {
+		uint64_t idx = SAME_FIRST - t->offset + i;
+		uint64_t *page = t->pages[idx / SPAPR_HCALL_TCES_PER_PAGE];
+		uint64_t v = page ? page[idx % SPAPR_HCALL_TCES_PER_PAGE] : 0, off = (v & ~RW) - i * PS;
+		int w = !v ? 0 : off == SAME_A ? 1 : off == SAME_B ? 2 : -1;
+
+		if (!i)
+			which = w;
+		ck_assert_msg(w == which && w >= 0, "entry %u: %#llx, entry 0 from list %d", i,
+			      (unsigned long long)v, which);
+	}
+	pthread_rwlock_unlock(&V->lock);
+	TU_OK(E(spapr_guest_check(V)));
+	return which;
+}
+
+/* @maps: the table has a window, whose entries take mapped counts. */
+static void two_writers_one_table(uint64_t liobn, bool maps)
+{
+	pthread_barrier_t go;
+	struct same_writer a = { liobn, 0x600000, SAME_A, &go, { 0 } };
+	struct same_writer b = { liobn, 0x601000, SAME_B, &go, { 0 } };
+	pthread_t ta, tb;
+
+	ck_assert_int_eq(pthread_barrier_init(&go, NULL, 2), 0);
+	ck_assert_int_eq(pthread_create(&ta, NULL, same_writer, &a), 0);
+	ck_assert_int_eq(pthread_create(&tb, NULL, same_writer, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_barrier_destroy(&go);
+	ck_assert_int_ne(same_snapshot(liobn), 0);
+	ck_assert_uint_eq(mapped(), maps ? 1 + SAME_N : 1);
+	printf("two writers on liobn %#llx: snapshots of list a / list b after a's calls %u / %u, "
+	       "after b's %u / %u\n", (unsigned long long)liobn, a.seen[1], a.seen[2], b.seen[1],
+	       b.seen[2]);
+	ck_assert_int_eq(spapr_h_stuff_tce(V, liobn, SAME_FIRST * PS, 0, SAME_N), H_SUCCESS);
+}
+
+START_TEST(t_two_writers_one_table)
+{
+	two_writers_one_table(L32, true);	/* serialised by the window's write_lock */
+	ck_assert_uint_eq(mapped(), 1);
+	TU_OK(E(spapr_guest_create_tce_table(V, L2, 12, 0, DEF_ENTRIES)));
+	two_writers_one_table(L2, false);	/* no window: by the table's own lock */
+	ck_assert_uint_eq(mapped(), 1);
+}
+END_TEST
+
 static Suite *race_suite(void)
 {
 	Suite *s = suite_create("race_hcall");
@@ -364,6 +465,7 @@ static Suite *race_suite(void)
 	tcase_add_test(t, t_list_flips);
 	tcase_add_test(t, t_hcalls_and_map_share_a_window);
 	tcase_add_test(t, t_hcalls_against_window_lifetime);
+	tcase_add_test(t, t_two_writers_one_table);
 	suite_add_tcase(s, t);
 	return s;
 }
