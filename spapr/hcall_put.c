@@ -532,7 +532,7 @@ static void store_guest(struct hreq *q)
 /*
  * Validate, prepare, apply.  Caller holds the guest lock (read) and is in
  * the mmreg read section, which spans the whole call (the drops look
- * regions up too); takes the table's locks.
+ * regions up too); takes the table's locks (spapr__hcall_lock).
  */
 static long hreq_run(struct hreq *q)
 {

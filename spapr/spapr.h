@@ -112,8 +112,8 @@ int spapr_mm_set_memlock(uint64_t limit_bytes, int cap_ipc_lock);
  * Threads: hypercalls may run concurrently with each other and with every
  * container request; the other guest calls serialise on the guest's lock.
  * A guest must not be used after (or during) spapr_guest_destroy().
- * Lock order: the guest's lock, a guest table's lock, then the container's
- * locks (docs/hcall.md).
+ * Lock order: the guest's lock, a guest table's lock (taken only when the
+ * table has no window attached), then the container's locks (docs/hcall.md).
  */
 
 /* Hypercall return codes (PAPR). */
