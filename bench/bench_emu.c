@@ -37,12 +37,6 @@
 
 static long huge_restore_value = -1;	/* nr_hugepages to put back at exit */
 
-static void die(const char *what, int rc)
-{
-	fprintf(stderr, "bench_emu: %s: %s\n", what, strerror(rc < 0 ? -rc : rc));
-	exit(1);
-}
-
 struct table {
 	void *blocks[64];
 	uint64_t bytes[64];
@@ -56,7 +50,7 @@ static uint64_t *block(struct table *t, uint64_t bytes, uint64_t *hpa)
 	int rc = emu_mem_table_alloc(emu_mem_node(), bytes, &hva, hpa);
 
 	if (rc)
-		die("emu_mem_table_alloc", rc);
+		bench_die("emu_mem_table_alloc", rc);
 	t->blocks[t->n] = hva;
 	t->bytes[t->n++] = bytes;
 	return hva;
@@ -118,7 +112,7 @@ static double run_dma(void *arg, size_t len, uint64_t bus)
 		rc = c->write ? emu_dma_write(0, bus + off, c->host + off, len)
 			      : emu_dma_read(0, bus + off, c->host + off, len);
 		if (rc)
-			die("dma", rc);
+			bench_die("dma", rc);
 		off = (off + len) % BUF_BYTES;
 		moved += len;
 	}
@@ -176,7 +170,7 @@ static void *aligned_map(uint64_t bytes, unsigned shift)
 			  -1, 0), *a;
 
 	if (p == MAP_FAILED)
-		die("mmap", errno);
+		bench_die("mmap", errno);
 	a = (uint8_t *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
 	if (a > p)
 		munmap(p, (size_t)(a - p));
@@ -229,13 +223,13 @@ int main(void)
 	buf4 = aligned_map(BUF_BYTES, 21);
 	rc = emu_mem_pin((uintptr_t)buf4, BUF_BYTES >> 12, &pin4);
 	if (rc)
-		die("emu_mem_pin", rc);
+		bench_die("emu_mem_pin", rc);
 	table_build(&t4, 12, buf4, BUF_BYTES >> 12, pin4, false);
 	w = (struct emu_window){ .table_hpa = t4.top_hpa, .levels = 2, .level_size = 512,
 				 .size = 1ull << 18, .page_shift = 12, .bus_offset = 0 };
 	rc = emu_phb_set_window(0, 0, &w);
 	if (rc)
-		die("emu_phb_set_window", rc);
+		bench_die("emu_phb_set_window", rc);
 	c.buf = buf4;
 	measure("4 KiB", 12, 0, &c);
 
@@ -249,15 +243,15 @@ int main(void)
 		       : "2 MiB-aligned memory pinned in 4 KiB pages (no hugetlbfs pages available)");
 	rc = emu_mem_pin((uintptr_t)buf2, BUF_BYTES >> 12, &pin2);
 	if (rc)
-		die("emu_mem_pin", rc);
+		bench_die("emu_mem_pin", rc);
 	if (hugetlb && emu_pin_min_page_shift(pin2) < HUGE_SHIFT)
-		die("hugetlbfs pages not seen as 2 MiB", -EINVAL);
+		bench_die("hugetlbfs pages not seen as 2 MiB", -EINVAL);
 	table_build(&t2, HUGE_SHIFT, buf2, BUF_BYTES >> HUGE_SHIFT, pin2, hugetlb);
 	w = (struct emu_window){ .table_hpa = t2.top_hpa, .levels = 2, .level_size = 512,
 				 .size = 1ull << 18, .page_shift = HUGE_SHIFT, .bus_offset = WIN1 };
 	rc = emu_phb_set_window(0, 1, &w);
 	if (rc)
-		die("emu_phb_set_window", rc);
+		bench_die("emu_phb_set_window", rc);
 	c.buf = buf2;
 	measure(hugetlb ? "2 MiB (hugetlbfs)" : "2 MiB (4K-pinned)", HUGE_SHIFT, WIN1, &c);
 

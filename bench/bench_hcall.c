@@ -62,17 +62,6 @@
 #endif
 #define SINGLE_CALLS 200000
 
-static void die(const char *what, int e)
-{
-	fprintf(stderr, "bench_hcall: %s: %s\n", what, strerror(e));
-	exit(1);
-}
-
-static double min_d(double a, double b)
-{
-	return a < b ? a : b;
-}
-
 /* ------------------------------------------------ the kernel's algorithm */
 
 struct kslot {
@@ -164,7 +153,7 @@ struct bench {
 static void ioctl_ok(int fd, unsigned long req, void *arg, const char *what)
 {
 	if (spapr_ioctl(fd, req, arg))
-		die(what, errno);
+		bench_die(what, errno);
 }
 
 static void list_fill(struct bench *b, uint64_t gpa, uint64_t first_page)
@@ -198,16 +187,16 @@ static void setup(struct bench *b)
 	memset(b, 0, sizeof(*b));
 	b->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (b->mem == MAP_FAILED)
-		die("mmap", errno);
+		bench_die("mmap", errno);
 	b->cfd = spapr_open_container();
 	b->gfd = spapr_open_group(GROUP);
 	if (b->cfd < 0 || b->gfd < 0)
-		die("open", errno);
+		bench_die("open", errno);
 	ioctl_ok(b->gfd, VFIO_GROUP_SET_CONTAINER, &b->cfd, "SET_CONTAINER");
 	if (spapr_ioctl(b->cfd, VFIO_SET_IOMMU, (unsigned long)VFIO_SPAPR_TCE_v2_IOMMU))
-		die("SET_IOMMU", errno);
+		bench_die("SET_IOMMU", errno);
 	if (spapr_guest_create(&b->guest))
-		die("spapr_guest_create", errno);
+		bench_die("spapr_guest_create", errno);
 	for (unsigned i = 0; i < SLOTS; i++) {
 		struct vfio_iommu_spapr_register_memory r = {
 			.argsz = sizeof(r), .vaddr = (uintptr_t)b->mem + i * SLOT_SIZE, .size = SLOT_SIZE,
@@ -216,15 +205,15 @@ static void setup(struct bench *b)
 		ioctl_ok(b->cfd, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r, "REGISTER_MEMORY");
 		if (spapr_guest_set_memslot(b->guest, i, GPA_BASE + i * SLOT_SIZE, SLOT_SIZE,
 					    b->mem + i * SLOT_SIZE))
-			die("spapr_guest_set_memslot", errno);
+			bench_die("spapr_guest_set_memslot", errno);
 	}
 	ioctl_ok(b->cfd, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr, "TCE_CREATE");
 	if (cr.start_addr != W64)
-		die("TCE_CREATE start", EINVAL);
+		bench_die("TCE_CREATE start", EINVAL);
 	if (spapr_guest_create_tce_table(b->guest, LIOBN, EMU_PAGE_SHIFT, W64 >> EMU_PAGE_SHIFT,
 					 (1ull << 33) >> EMU_PAGE_SHIFT) ||
 	    spapr_guest_attach_group(b->guest, LIOBN, b->gfd))
-		die("guest table", errno);
+		bench_die("guest table", errno);
 	list_fill(b, LIST_A_GPA, 0);
 	list_fill(b, LIST_B_GPA, NTCE);
 	list_fill_scattered(b, LIST_C_GPA, 0);
@@ -249,7 +238,7 @@ static void setup(struct bench *b)
 	b->k.guest = calloc(NTCE, 8);
 	b->ms = malloc(NTCE * 24);
 	if (!b->k.hpas || !b->k.hw || !b->k.shadow || !b->k.guest || !b->ms)
-		die("malloc", ENOMEM);
+		bench_die("malloc", ENOMEM);
 }
 
 static void teardown(struct bench *b)
@@ -273,7 +262,7 @@ static double time_ours_indirect(struct bench *b, uint64_t la, uint64_t lb)
 
 	for (int c = 0; c < CALLS; c++)
 		if (spapr_h_put_tce_indirect(b->guest, LIOBN, W64, c & 1 ? lb : la, NTCE) != H_SUCCESS)
-			die("H_PUT_TCE_INDIRECT", EIO);
+			bench_die("H_PUT_TCE_INDIRECT", EIO);
 	return (bench_now() - t0) / CALLS;
 }
 
@@ -285,7 +274,7 @@ static double time_kernel_indirect(struct bench *b, uint64_t la_gpa, uint64_t lb
 
 	for (int c = 0; c < CALLS; c++)
 		if (kernel_put_indirect(&b->k, c & 1 ? lb : la, NTCE) != H_SUCCESS)
-			die("kernel indirect", EIO);
+			bench_die("kernel indirect", EIO);
 	return (bench_now() - t0) / CALLS;
 }
 
@@ -307,7 +296,7 @@ static double time_ours_single(struct bench *b)
 
 	for (int c = 0; c < SINGLE_CALLS; c++)
 		if (spapr_h_put_tce(b->guest, LIOBN, W64 + PS * 1000, c & 1 ? t2 : t1) != H_SUCCESS)
-			die("H_PUT_TCE", EIO);
+			bench_die("H_PUT_TCE", EIO);
 	return (bench_now() - t0) / SINGLE_CALLS;
 }
 
@@ -319,7 +308,7 @@ static double time_kernel_single(struct bench *b)
 
 	for (int c = 0; c < SINGLE_CALLS; c++)
 		if (kernel_put_indirect(&b->k, &l[c & 1], 1) != H_SUCCESS)
-			die("kernel put", EIO);
+			bench_die("kernel put", EIO);
 	return (bench_now() - t0) / SINGLE_CALLS;
 }
 
@@ -329,9 +318,9 @@ static void verify(struct bench *b)
 	uint64_t last = (NTCE - 1) * PS;
 
 	if (emu_dma_write(GROUP, W64, "x", 1) || emu_dma_write(GROUP, W64 + last, "y", 1))
-		die("device DMA through the hypercall's entries", EFAULT);
+		bench_die("device DMA through the hypercall's entries", EFAULT);
 	if (b->mem[4 * SLOT_SIZE + NTCE * PS] != 'x' || b->mem[4 * SLOT_SIZE + NTCE * PS + last] != 'y')
-		die("device DMA landed elsewhere", EFAULT);
+		bench_die("device DMA landed elsewhere", EFAULT);
 }
 
 int main(void)
@@ -342,27 +331,27 @@ int main(void)
 	struct bench b;
 
 	if (spapr_mm_set_memlock(UINT64_MAX, 1))
-		die("spapr_mm_set_memlock", errno);
+		bench_die("spapr_mm_set_memlock", errno);
 	bench_title("guest hypercalls: 4 KiB TCEs over a 64-bit window (2^33, 2 levels), 8 memslots, 8 regions");
 	setup(&b);
 	time_ours_indirect(&b, LIST_A_GPA, LIST_B_GPA);	/* warm-up: the window's levels, the guest pages */
 	verify(&b);
 	for (int r = 0; r < 7; r++) {
-		oi = min_d(oi, time_ours_indirect(&b, LIST_A_GPA, LIST_B_GPA));
-		ki = min_d(ki, time_kernel_indirect(&b, LIST_A_GPA, LIST_B_GPA));
-		ms = min_d(ms, time_memset(&b));
+		oi = bench_min(oi, time_ours_indirect(&b, LIST_A_GPA, LIST_B_GPA));
+		ki = bench_min(ki, time_kernel_indirect(&b, LIST_A_GPA, LIST_B_GPA));
+		ms = bench_min(ms, time_memset(&b));
 	}
 	for (int r = 0; r < 5; r++) {
-		osc = min_d(osc, time_ours_indirect(&b, LIST_C_GPA, LIST_D_GPA));
-		ksc = min_d(ksc, time_kernel_indirect(&b, LIST_C_GPA, LIST_D_GPA));
+		osc = bench_min(osc, time_ours_indirect(&b, LIST_C_GPA, LIST_D_GPA));
+		ksc = bench_min(ksc, time_kernel_indirect(&b, LIST_C_GPA, LIST_D_GPA));
 	}
 	util_simd_select(false);
 	for (int r = 0; r < 5; r++)
-		op = min_d(op, time_ours_indirect(&b, LIST_A_GPA, LIST_B_GPA));
+		op = bench_min(op, time_ours_indirect(&b, LIST_A_GPA, LIST_B_GPA));
 	util_simd_select(true);
 	for (int r = 0; r < 3; r++) {
-		os = min_d(os, time_ours_single(&b));
-		ks = min_d(ks, time_kernel_single(&b));
+		os = bench_min(os, time_ours_single(&b));
+		ks = bench_min(ks, time_kernel_single(&b));
 	}
 	o = oi / NTCE * 1e9;
 	k = ki / NTCE * 1e9;

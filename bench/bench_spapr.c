@@ -45,17 +45,6 @@
 #define WINDOW_LEVELS 2
 #define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 
-static void die(const char *what, int e)
-{
-	fprintf(stderr, "bench_spapr: %s: %s\n", what, strerror(e));
-	exit(1);
-}
-
-static double min_d(double a, double b)
-{
-	return a < b ? a : b;
-}
-
 /* ------------------------------------------------ the kernel's algorithm */
 
 /* One preregistered region as mm_iommu_table_group_mem_t holds it. */
@@ -160,7 +149,7 @@ static uint64_t region_first(const struct bcase *c, unsigned i)
 static void ioctl_ok(int fd, unsigned long req, void *arg, const char *what)
 {
 	if (spapr_ioctl(fd, req, arg))
-		die(what, errno);
+		bench_die(what, errno);
 }
 
 static void case_setup(struct bcase *c, uint64_t bytes, unsigned nregs)
@@ -176,14 +165,14 @@ static void case_setup(struct bcase *c, uint64_t bytes, unsigned nregs)
 	c->nregs = nregs;
 	c->mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (c->mem == MAP_FAILED)
-		die("mmap", errno);
+		bench_die("mmap", errno);
 	c->cfd = spapr_open_container();
 	c->gfd = spapr_open_group(GROUP);
 	if (c->cfd < 0 || c->gfd < 0)
-		die("open", errno);
+		bench_die("open", errno);
 	ioctl_ok(c->gfd, VFIO_GROUP_SET_CONTAINER, &c->cfd, "SET_CONTAINER");
 	if (spapr_ioctl(c->cfd, VFIO_SET_IOMMU, (unsigned long)VFIO_SPAPR_TCE_v2_IOMMU))
-		die("SET_IOMMU", errno);
+		bench_die("SET_IOMMU", errno);
 	for (unsigned i = 0; i < nregs; i++) {
 		uint64_t first = region_first(c, i), n = region_first(c, i + 1) - first;
 		struct vfio_iommu_spapr_register_memory r = {
@@ -203,7 +192,7 @@ static void case_setup(struct bcase *c, uint64_t bytes, unsigned nregs)
 	c->k.shadow = malloc(c->npages * sizeof(uint64_t));
 	c->ms = malloc(c->npages * 16);
 	if (!c->k.regs || !c->k.hpas || !c->k.hw || !c->k.shadow || !c->ms)
-		die("malloc", ENOMEM);
+		bench_die("malloc", ENOMEM);
 	for (uint64_t p = 0; p < c->npages; p++)
 		c->k.hpas[p] = emu_mem_ua_to_hpa((uintptr_t)c->mem + p * PS, EMU_PAGE_SHIFT);
 	for (unsigned i = 0; i < nregs; i++) {
@@ -224,7 +213,7 @@ static void case_teardown(struct bcase *c)
 {
 	/* Closing the container removes the window and unregisters every region. */
 	if (spapr_close(c->gfd) || spapr_close(c->cfd))
-		die("close", errno);
+		bench_die("close", errno);
 	if (spapr_mm_locked_vm()) {
 		fprintf(stderr, "bench_spapr: locked_vm %llu left after close\n",
 			(unsigned long long)spapr_mm_locked_vm());
@@ -265,7 +254,7 @@ static double time_kernel(struct bcase *c, bool map)
 	int rc = map ? kernel_map(&c->k, (uintptr_t)c->mem, c->npages) : kernel_unmap(&c->k, c->npages);
 
 	if (rc)
-		die("kernel baseline", -rc);
+		bench_die("kernel baseline", -rc);
 	return bench_now() - t0;
 }
 
@@ -323,11 +312,11 @@ static void run_case(uint64_t gib, unsigned nregs, int reps)
 	time_ours_unmap(&c);
 	verify_mapped(&c, false);
 	for (int r = 0; r < reps; r++) {
-		om = min_d(om, time_ours_map(&c));
-		km = min_d(km, time_kernel(&c, true));
-		ms = min_d(ms, time_memset(&c, r));
-		ou = min_d(ou, time_ours_unmap(&c));
-		ku = min_d(ku, time_kernel(&c, false));
+		om = bench_min(om, time_ours_map(&c));
+		km = bench_min(km, time_kernel(&c, true));
+		ms = bench_min(ms, time_memset(&c, r));
+		ou = bench_min(ou, time_ours_unmap(&c));
+		ku = bench_min(ku, time_kernel(&c, false));
 	}
 	report("MAP_DMA", gib, nregs, om, km, ms, c.npages);
 	report("UNMAP_DMA", gib, nregs, ou, ku, ms, c.npages);
@@ -339,7 +328,7 @@ int main(void)
 	double t0 = bench_now();
 
 	if (spapr_mm_set_memlock(UINT64_MAX, 1))
-		die("spapr_mm_set_memlock", errno);
+		bench_die("spapr_mm_set_memlock", errno);
 	bench_title("MAP_DMA / UNMAP_DMA of one request, 4 KiB TCEs, 64-bit window (2^33, 2 levels)");
 	run_case(1, 1, 5);
 	run_case(1, 1000, 3);

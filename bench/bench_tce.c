@@ -29,12 +29,6 @@
 #define CLEAR_POPULATED 1000u
 #define CLEAR_REPS 15
 
-static void die(const char *what, int rc)
-{
-	fprintf(stderr, "bench_tce: %s: %s\n", what, strerror(-rc));
-	exit(1);
-}
-
 static struct tce_table *table_new(uint64_t window, unsigned levels)
 {
 	struct tce_table_params p = { .window_size = window, .page_shift = 12, .levels = levels };
@@ -42,7 +36,7 @@ static struct tce_table *table_new(uint64_t window, unsigned levels)
 	int rc = tce_table_create(&p, &t);
 
 	if (rc)
-		die("tce_table_create", rc);
+		bench_die("tce_table_create", rc);
 	return t;
 }
 
@@ -53,11 +47,6 @@ static void count_old(void *ctx, const struct tce_old *old, size_t n)
 
 	for (i = 0; i < n; i++)
 		*sum += old[i].ua;
-}
-
-static double min_d(double a, double b)
-{
-	return a < b ? a : b;
 }
 
 enum map_kind { MAP_XCHG, MAP_ATOMIC, MAP_EXCLUSIVE };
@@ -85,7 +74,7 @@ static double time_map(enum map_kind kind, const uint64_t *hpa)
 	tce_kill_batch_flush(&kb);
 	t1 = bench_now();
 	if (rc)
-		die("map", rc);
+		bench_die("map", rc);
 	bench_sink(sum);
 	tce_table_put(t);
 	return t1 - t0;
@@ -110,17 +99,17 @@ static void bench_map(void)
 	int r;
 
 	if (!hpa || !a || !b)
-		die("malloc", -ENOMEM);
+		bench_die("malloc", -ENOMEM);
 	/* Scattered page addresses, as pinned user memory has. */
 	for (r = 0; r < (int)MAP_ENTRIES; r++)
 		hpa[r] = (((uint64_t)r * 2654435761u) & 0xfffffffffull) << 12;
 	memset(a, 1, MAP_ENTRIES * 8ull);
 	memset(b, 1, MAP_ENTRIES * 8ull);
 	for (r = 0; r < MAP_REPS; r++) {
-		ms = min_d(ms, time_memset(a, b, r));
-		tx = min_d(tx, time_map(MAP_XCHG, hpa));
-		ta = min_d(ta, time_map(MAP_ATOMIC, hpa));
-		te = min_d(te, time_map(MAP_EXCLUSIVE, hpa));
+		ms = bench_min(ms, time_memset(a, b, r));
+		tx = bench_min(tx, time_map(MAP_XCHG, hpa));
+		ta = bench_min(ta, time_map(MAP_ATOMIC, hpa));
+		te = bench_min(te, time_map(MAP_EXCLUSIVE, hpa));
 	}
 	bench_title("TCE table: set 1,048,576 consecutive entries (4 KiB TCEs, 2 levels)");
 	bench_report("memset of 16 B/entry (baseline)", ms / n * 1e9, "ns/entry", "-", 1.0, "", true);
@@ -169,7 +158,7 @@ static void populate(struct tce_table *t)
 		rc = tce_table_xchg(t, g->it_offset + k * stride + (k % 7), (k + 1) << 12,
 				    (k + 1) << 12, TCE_DIR_BIDIRECTIONAL, NULL, NULL);
 		if (rc)
-			die("populate", rc);
+			bench_die("populate", rc);
 	}
 }
 
@@ -197,7 +186,7 @@ static double time_clear(uint64_t window, bool kernel, uint64_t *blocks)
 			rc = tce_table_unmap(t, g->it_offset, g->it_size, &kb, count_old, &sum,
 					     &cleared);
 		tce_kill_batch_flush(&kb);
-		best = min_d(best, bench_now() - t0);
+		best = bench_min(best, bench_now() - t0);
 		if (rc || cleared != CLEAR_POPULATED) {
 			fprintf(stderr, "bench_tce: clear cleared %llu of %u (rc %d)\n",
 				(unsigned long long)cleared, CLEAR_POPULATED, rc);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE	/* program_invocation_short_name */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "bench/bench_util.h"
@@ -46,4 +49,16 @@ void bench_report(const char *name, double value, const char *unit, const char *
 			name, value, unit, baseline, ratio, goal, met ? "true" : "false");
 		fclose(f);
 	}
+}
+
+double bench_min(double a, double b)
+{
+	return a < b ? a : b;
+}
+
+void bench_die(const char *what, int err)
+{
+	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what,
+		strerror(err < 0 ? -err : err));
+	exit(1);
 }

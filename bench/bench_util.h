@@ -27,5 +27,9 @@ void bench_report(const char *name, double value, const char *unit, const char *
 		  double ratio, const char *goal, bool met);
 /* Keeps the compiler from optimising a computed value away. */
 void bench_sink(uint64_t v);
+/* The smaller of two timings (figures are the best of several runs). */
+double bench_min(double a, double b);
+/* "<program>: @what: <strerror>" on stderr and exit(1); @err is an errno of either sign. */
+__attribute__((noreturn)) void bench_die(const char *what, int err);
 
 #endif
