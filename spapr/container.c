@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Containers (/dev/vfio/vfio): the VFIO core's part.  GET_API_VERSION,
- * CHECK_EXTENSION and SET_IOMMU are answered here; every other request goes
- * to the driver instance (spapr/tce.c) under the read side of group_lock,
- * as vfio_fops_unl_ioctl does.  Attaching and detaching groups, and
+ * CHECK_EXTENSION and SET_IOMMU are rows of this file's table; every other
+ * request goes to the driver instance's table (spapr/tce_container.c) under
+ * the read side of group_lock, as vfio_fops_unl_ioctl does.  Attaching and detaching groups, and
  * creating and releasing the driver instance, take it for writing.
  *
  * Detaching the last group releases the driver instance (spec test 61): the
@@ -35,8 +35,8 @@ int spapr__container_create(struct spapr_container **out)
 /* Last reference gone: no group is attached (each holds a reference), so only the driver is left. */
 void spapr__container_release(struct spapr_container *c)
 {
-	if (c->tce)
-		spapr__tce_release(c->tce);
+	if (c->tc)
+		spapr__tce_container_release(c->tc);
 	pthread_rwlock_destroy(&c->group_lock);
 	free(c);
 }
@@ -62,8 +62,8 @@ int spapr__container_attach(struct spapr_container *c, struct spapr_group *g)
 		rc = -ENOSPC;
 		goto out_unlock;
 	}
-	if (c->tce) {
-		rc = spapr__tce_attach_group(c->tce, g);
+	if (c->tc) {
+		rc = spapr__tce_container_attach_group(c->tc, g);
 		if (rc)
 			goto out_unlock;
 	}
@@ -76,36 +76,33 @@ out_unlock:
 /* Under spapr_vfio_lock; @g is attached to @c. */
 void spapr__container_detach(struct spapr_container *c, struct spapr_group *g)
 {
-	struct spapr_tce *tce = NULL;
+	struct spapr_tce_container *tc = NULL;
 
 	pthread_rwlock_wrlock(&c->group_lock);
-	if (c->tce)
-		spapr__tce_detach_group(c->tce, g);
+	if (c->tc)
+		spapr__tce_container_detach_group(c->tc, g);
 	groups_remove(c, g);
-	if (!c->ngroups && c->tce) {
-		tce = c->tce;
-		c->tce = NULL;
+	if (!c->ngroups && c->tc) {
+		tc = c->tc;
+		c->tc = NULL;
 		c->iommu_type = 0;
 	}
 	pthread_rwlock_unlock(&c->group_lock);
-	if (tce)
-		spapr__tce_release(tce);
+	if (tc)
+		spapr__tce_container_release(tc);
 }
 
-static int check_extension(unsigned long ext)
+/* VFIO_SET_IOMMU: the driver instance, for the groups already attached. */
+static int ioctl_set_iommu(struct spapr_ioctl_req *rq)
 {
-	/* Only the sPAPR TCE backends exist here; Type1 and EEH are not offered. */
-	return ext == VFIO_SPAPR_TCE_IOMMU || ext == VFIO_SPAPR_TCE_v2_IOMMU;
-}
-
-static int set_iommu(struct spapr_container *c, unsigned long type)
-{
-	struct spapr_tce *tce;
+	struct spapr_container *c = rq->obj;
+	unsigned long type = (unsigned)(uintptr_t)rq->arg;
+	struct spapr_tce_container *tc;
 	unsigned i;
 	int rc;
 
 	pthread_rwlock_wrlock(&c->group_lock);
-	if (!c->ngroups || c->tce) {
+	if (!c->ngroups || c->tc) {
 		rc = -EINVAL;
 		goto out_unlock;
 	}
@@ -113,43 +110,64 @@ static int set_iommu(struct spapr_container *c, unsigned long type)
 		rc = -EINVAL;
 		goto out_unlock;
 	}
-	rc = spapr__tce_open(c, type == VFIO_SPAPR_TCE_v2_IOMMU, &tce);
+	rc = spapr__tce_container_open(c, type == VFIO_SPAPR_TCE_v2_IOMMU, &tc);
 	if (rc)
 		goto out_unlock;
 	for (i = 0; i < c->ngroups; i++) {
-		rc = spapr__tce_attach_group(tce, c->groups[i]);
+		rc = spapr__tce_container_attach_group(tc, c->groups[i]);
 		if (rc)
 			goto err_detach;
 	}
-	c->tce = tce;
+	c->tc = tc;
 	c->iommu_type = (int)type;
 	pthread_rwlock_unlock(&c->group_lock);
 	return 0;
 
 err_detach:
 	while (i--)
-		spapr__tce_detach_group(tce, c->groups[i]);
-	spapr__tce_release(tce);
+		spapr__tce_container_detach_group(tc, c->groups[i]);
+	spapr__tce_container_release(tc);
 out_unlock:
 	pthread_rwlock_unlock(&c->group_lock);
 	return rc;
 }
 
-int spapr__container_ioctl(struct spapr_container *c, unsigned long req, void *arg)
+static int ioctl_get_api_version(struct spapr_ioctl_req *rq)
 {
+	(void)rq;
+	return VFIO_API_VERSION;
+}
+
+/* Only the sPAPR TCE backends exist here; Type1 and EEH are not offered. */
+static int ioctl_check_extension(struct spapr_ioctl_req *rq)
+{
+	unsigned ext = (unsigned)(uintptr_t)rq->arg;
+
+	return ext == VFIO_SPAPR_TCE_IOMMU || ext == VFIO_SPAPR_TCE_v2_IOMMU;
+}
+
+/* The VFIO core's container requests: answered without group_lock, whatever the driver. */
+static const struct spapr_ioctl_op container_ops[] = {
+	{ VFIO_GET_API_VERSION, 0, 0, 0, SPAPR_ON_CONTAINER, NULL, ioctl_get_api_version },
+	{ VFIO_CHECK_EXTENSION, 0, 0, 0, SPAPR_ON_CONTAINER, NULL, ioctl_check_extension },
+	{ VFIO_SET_IOMMU, 0, 0, 0, SPAPR_ON_CONTAINER, NULL, ioctl_set_iommu },
+};
+
+/*
+ * A container's request: the core's rows, else the driver's table under
+ * group_lock (read).  Without a driver the VFIO core answers every other
+ * request with EINVAL.
+ */
+int spapr__container_ioctl(struct spapr_obj *obj, unsigned long request, void *arg)
+{
+	struct spapr_container *c = (struct spapr_container *)obj;
+	const struct spapr_ioctl_op *op = spapr__ioctl_find(SPAPR_IOCTL_TABLE(container_ops), request);
 	int rc;
 
-	switch (req) {
-	case VFIO_GET_API_VERSION:
-		return VFIO_API_VERSION;
-	case VFIO_CHECK_EXTENSION:
-		return check_extension((unsigned)(uintptr_t)arg);
-	case VFIO_SET_IOMMU:
-		return set_iommu(c, (unsigned)(uintptr_t)arg);
-	}
-	/* Without a driver the VFIO core answers every other request with EINVAL. */
+	if (op)
+		return spapr__ioctl_run(op, c, arg);
 	pthread_rwlock_rdlock(&c->group_lock);
-	rc = c->tce ? spapr__tce_ioctl(c->tce, req, arg) : -EINVAL;
+	rc = c->tc ? spapr__tce_container_ioctl(c->tc, request, arg) : -EINVAL;
 	pthread_rwlock_unlock(&c->group_lock);
 	return rc;
 }

@@ -36,7 +36,7 @@ void spapr__drops_flush(struct spapr_drops *d)
 {
 	tce_kill_batch_flush(&d->kill);
 	for (unsigned i = 0; i < d->n; i++) {
-		if (d->w->tce->v2)
+		if (d->w->tc->v2)
 			mmreg_region_mapped_sub(d->v[i].region, d->v[i].count);
 		else
 			emu_mem_unpin(d->v[i].pin);
@@ -91,19 +91,19 @@ void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n)
 {
 	struct spapr_drops *d = ctx;
 	struct spapr_window *w = d->w;
-	struct spapr_tce *tce = w->tce;
+	struct spapr_tce_container *tc = w->tc;
 	uint64_t psize = 1ull << w->page_shift;
 
-	if (!tce->v2) {
+	if (!tc->v2) {
 		uint64_t base = tce_table_geometry(w->table)->it_offset;
 
 		kill_runs(d, old, n);
 		for (size_t i = 0; i < n; i++) {
 			uint64_t idx = old[i].entry - base;
 
-			if (idx < tce->v1_npins && tce->v1_pins[idx]) {
-				add_run(d, NULL, tce->v1_pins[idx], 1);
-				tce->v1_pins[idx] = NULL;
+			if (idx < tc->v1_npins && tc->v1_pins[idx]) {
+				add_run(d, NULL, tc->v1_pins[idx], 1);
+				tc->v1_pins[idx] = NULL;
 			}
 		}
 		return;
@@ -111,7 +111,7 @@ void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n)
 	mmreg_read_lock();
 	for (size_t i = 0; i < n;) {
 		uint64_t lo = 0, hi = 0, first = old[i].entry;
-		struct mmreg_region *r = region_span(tce->mm, old[i].ua, psize, &lo, &hi);
+		struct mmreg_region *r = region_span(tc->mm, old[i].ua, psize, &lo, &hi);
 		size_t j = i + 1;
 
 		if (!r) {
@@ -143,7 +143,7 @@ void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n)
  */
 void spapr__drops_ua_run(struct spapr_drops *d, uint64_t ua, uint64_t n)
 {
-	struct mmreg_mm *mm = d->w->tce->mm;
+	struct mmreg_mm *mm = d->w->tc->mm;
 	unsigned shift = d->w->page_shift;
 
 	while (n) {
@@ -169,7 +169,7 @@ void spapr__drops_ua_run(struct spapr_drops *d, uint64_t ua, uint64_t n)
  */
 void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n)
 {
-	struct mmreg_mm *mm = d->w->tce->mm;
+	struct mmreg_mm *mm = d->w->tc->mm;
 	uint64_t psize = 1ull << d->w->page_shift;
 	size_t i = 0;
 

@@ -128,6 +128,12 @@ int spapr_open_group(int iommu_group)
 	return spapr__ret(rc);
 }
 
+/* Each kind of fd's requests: its dispatcher, which runs its request table (spapr/ioctl.h). */
+static spapr_obj_ioctl_fn *const kind_ioctl[] = {
+	[SPAPR_KIND_CONTAINER] = spapr__container_ioctl,
+	[SPAPR_KIND_GROUP] = spapr__group_ioctl,
+};
+
 int spapr_ioctl(int fd, unsigned long request, ...)
 {
 	struct spapr_obj *obj = spapr__fd_get(fd);
@@ -140,10 +146,7 @@ int spapr_ioctl(int fd, unsigned long request, ...)
 	va_end(ap);
 	if (!obj)
 		return spapr__ret(-EBADF);
-	if (obj->kind == SPAPR_KIND_CONTAINER)
-		rc = spapr__container_ioctl((struct spapr_container *)obj, request, arg);
-	else
-		rc = spapr__group_ioctl((struct spapr_group *)obj, request, arg);
+	rc = kind_ioctl[obj->kind](obj, request, arg);
 	spapr__obj_put(obj);
 	return spapr__ret(rc);
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * IOMMU groups (/dev/vfio/<n>): GET_STATUS, SET_CONTAINER, UNSET_CONTAINER,
- * as the VFIO core implements them.
+ * as the VFIO core implements them, as rows of the group's request table.
  */
 #include <errno.h>
 #include <linux/vfio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "spapr/spapr_priv.h"
 #include "util/fail.h"
@@ -47,29 +48,26 @@ void spapr__group_release(struct spapr_group *g)
 	free(g);
 }
 
-static int group_get_status(struct spapr_group *g, void *arg)
+/* VFIO_GROUP_GET_STATUS: always viable; whether a container is set. */
+static int ioctl_group_get_status(struct spapr_ioctl_req *rq)
 {
-	struct vfio_group_status st;
-	int rc = spapr__copy_in(&st, arg, sizeof(st));
+	struct spapr_group *g = rq->obj;
+	struct vfio_group_status *st = rq->buf;
 
-	if (rc)
-		return rc;
-	if (st.argsz < sizeof(st))
-		return -EINVAL;
 	pthread_mutex_lock(&spapr_vfio_lock);
-	st.flags = VFIO_GROUP_FLAGS_VIABLE | (g->container ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
+	st->flags = VFIO_GROUP_FLAGS_VIABLE | (g->container ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
 	pthread_mutex_unlock(&spapr_vfio_lock);
-	return spapr__copy_out(arg, &st, sizeof(st));
+	return spapr__copy_out(rq->arg, st, sizeof(*st));
 }
 
-static int group_set_container(struct spapr_group *g, void *arg)
+/* VFIO_GROUP_SET_CONTAINER: the argument points to the container's fd. */
+static int ioctl_group_set_container(struct spapr_ioctl_req *rq)
 {
+	struct spapr_group *g = rq->obj;
 	struct spapr_obj *obj;
 	int fd, rc;
 
-	rc = spapr__copy_in(&fd, arg, sizeof(fd));
-	if (rc)
-		return rc;
+	memcpy(&fd, rq->buf, sizeof(fd));
 	if (fd < 0)
 		return -EINVAL;
 	obj = spapr__fd_get(fd);
@@ -93,8 +91,10 @@ static int group_set_container(struct spapr_group *g, void *arg)
 	return rc;
 }
 
-static int group_unset_container(struct spapr_group *g)
+/* VFIO_GROUP_UNSET_CONTAINER: EINVAL when none is set. */
+static int ioctl_group_unset_container(struct spapr_ioctl_req *rq)
 {
+	struct spapr_group *g = rq->obj;
 	struct spapr_container *c;
 
 	pthread_mutex_lock(&spapr_vfio_lock);
@@ -110,16 +110,16 @@ static int group_unset_container(struct spapr_group *g)
 	return 0;
 }
 
-int spapr__group_ioctl(struct spapr_group *g, unsigned long req, void *arg)
+/* The group's requests, one row each (VFIO_GROUP_GET_DEVICE_FD joins them with device fds). */
+static const struct spapr_ioctl_op group_ops[] = {
+	{ VFIO_GROUP_GET_STATUS, SPAPR_IOCTL_MINSZ(struct vfio_group_status, flags), 0,
+	  SPAPR_IOCTL_ARGSZ, SPAPR_ON_GROUP, NULL, ioctl_group_get_status },
+	{ VFIO_GROUP_SET_CONTAINER, sizeof(int), 0, 0, SPAPR_ON_GROUP, NULL,
+	  ioctl_group_set_container },
+	{ VFIO_GROUP_UNSET_CONTAINER, 0, 0, 0, SPAPR_ON_GROUP, NULL, ioctl_group_unset_container },
+};
+
+int spapr__group_ioctl(struct spapr_obj *obj, unsigned long request, void *arg)
 {
-	switch (req) {
-	case VFIO_GROUP_GET_STATUS:
-		return group_get_status(g, arg);
-	case VFIO_GROUP_SET_CONTAINER:
-		return group_set_container(g, arg);
-	case VFIO_GROUP_UNSET_CONTAINER:
-		return group_unset_container(g);
-	default:
-		return -ENOTTY;
-	}
+	return spapr__ioctl_dispatch(SPAPR_IOCTL_TABLE(group_ops), SPAPR_ON_GROUP, request, obj, arg);
 }

@@ -19,18 +19,18 @@
  * no longer serves any device and its driver instance may be gone, so it is
  * left alone.
  */
-#include "spapr/spapr_priv.h"
+#include "spapr/guest_priv.h"
 
 /* Caller holds the guest lock (read or write). */
-void spapr__hcall_lock(struct spapr_hcall_table *t, struct spapr_hcall_locked *l)
+void spapr__hcall_lock(struct spapr_guest_table *gt, struct spapr_hcall_locks *l)
 {
-	l->tlock = t->natt ? NULL : t;
+	l->tlock = gt->natt ? NULL : gt;
 	if (l->tlock)
-		pthread_mutex_lock(&t->lock);
+		pthread_mutex_lock(&gt->lock);
 	l->n = 0;
 	l->nc = 0;
-	for (unsigned i = 0; i < t->natt; i++) {
-		const struct spapr_hcall_attach *a = &t->att[i];
+	for (unsigned i = 0; i < gt->natt; i++) {
+		const struct spapr_guest_attachment *a = &gt->att[i];
 		unsigned k;
 
 		if (l->n && l->w[l->n - 1] == a->w)
@@ -53,7 +53,7 @@ void spapr__hcall_lock(struct spapr_hcall_table *t, struct spapr_hcall_locked *l
 	}
 }
 
-void spapr__hcall_unlock(struct spapr_hcall_locked *l)
+void spapr__hcall_unlock(struct spapr_hcall_locks *l)
 {
 	for (unsigned j = l->n; j-- > 0;)
 		pthread_mutex_unlock(&l->w[j]->write_lock);

@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spapr/spapr_priv.h"
+#include "spapr/guest_priv.h"
 #include "util/fail.h"
 #include "util/range.h"
 #include "util/simd.h"
@@ -79,8 +79,8 @@ struct hcount {
 
 struct hreq {
 	struct spapr_guest *guest;
-	struct spapr_hcall_table *t;
-	struct spapr_hcall_locked l;
+	struct spapr_guest_table *gt;
+	struct spapr_hcall_locks l;
 	uint64_t entry;			/* first guest entry (absolute) */
 	uint64_t n;			/* guest TCEs */
 	const uint64_t *list_be;	/* the n TCEs as the guest wrote them; NULL for STUFF */
@@ -92,13 +92,13 @@ struct hreq {
 };
 
 /* spec 5.8 check_ioba, with Q2: the whole range, without overflow. */
-static long check_ioba(const struct spapr_hcall_table *t, uint64_t ioba, uint64_t npages,
+static long check_ioba(const struct spapr_guest_table *gt, uint64_t ioba, uint64_t npages,
 		       uint64_t *entry)
 {
-	uint64_t e = ioba >> t->page_shift;
+	uint64_t e = ioba >> gt->page_shift;
 
-	if (!util_is_aligned(ioba, t->page_shift) || e < t->offset || e - t->offset >= t->size ||
-	    npages > t->size - (e - t->offset))
+	if (!util_is_aligned(ioba, gt->page_shift) || e < gt->offset || e - gt->offset >= gt->size ||
+	    npages > gt->size - (e - gt->offset))
 		return H_PARAMETER;
 	*entry = e;
 	return H_SUCCESS;
@@ -134,7 +134,7 @@ static inline uint64_t list_read(const struct hreq *q, uint64_t i)
  */
 static long validate(struct hreq *q)
 {
-	unsigned gs = q->t->page_shift, hs = live_max_shift(q), hint = q->guest->slot_hint;
+	unsigned gs = q->gt->page_shift, hs = live_max_shift(q), hint = q->guest->slot_hint;
 	uint64_t gsize = 1ull << gs, n = q->n, i = 0, rua = 0, rend = 0;
 	struct mmreg_region *r = NULL;
 
@@ -161,7 +161,7 @@ static long validate(struct hreq *q)
 			i = k;
 			continue;
 		}
-		if (!util_is_aligned(gpa, gs) || spapr__hcall_gpa_to_ua(q->guest, gpa, gsize, &ua, &hint))
+		if (!util_is_aligned(gpa, gs) || spapr__guest_gpa_to_ua(q->guest, gpa, gsize, &ua, &hint))
 			return H_TOO_HARD;
 		ms = &q->guest->slots[hint];
 		lim = (ms->gpa + ms->size - gpa) >> gs;	/* whole guest pages left in the memslot */
@@ -197,20 +197,20 @@ static long validate(struct hreq *q)
 	return H_SUCCESS;
 }
 
-static int guest_pages_alloc(struct spapr_hcall_table *t, uint64_t first_idx, uint64_t last_idx)
+static int guest_pages_alloc(struct spapr_guest_table *gt, uint64_t first_idx, uint64_t last_idx)
 {
-	for (uint64_t p = first_idx / SPAPR_HCALL_TCES_PER_PAGE;
-	     p <= last_idx / SPAPR_HCALL_TCES_PER_PAGE; p++) {
+	for (uint64_t p = first_idx / SPAPR_GUEST_TCES_PER_PAGE;
+	     p <= last_idx / SPAPR_GUEST_TCES_PER_PAGE; p++) {
 		uint64_t *page;
 
-		if (__atomic_load_n(&t->pages[p], __ATOMIC_RELAXED))
+		if (__atomic_load_n(&gt->pages[p], __ATOMIC_RELAXED))
 			continue;
 		if (util_should_fail("spapr_hcall_page"))
 			return -ENOMEM;
-		page = calloc(SPAPR_HCALL_TCES_PER_PAGE, sizeof(uint64_t));
+		page = calloc(SPAPR_GUEST_TCES_PER_PAGE, sizeof(uint64_t));
 		if (!page)
 			return -ENOMEM;
-		__atomic_store_n(&t->pages[p], page, __ATOMIC_RELEASE);
+		__atomic_store_n(&gt->pages[p], page, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -224,20 +224,20 @@ static bool guest_long(const struct hrun *run)
 /* The pages non-zero values need (a zero into a missing page is not stored). */
 static int prepare_guest_pages(struct hreq *q)
 {
-	uint64_t base = q->entry - q->t->offset;
+	uint64_t base = q->entry - q->gt->offset;
 
 	if (!q->list_be)
-		return q->stuff ? guest_pages_alloc(q->t, base, base + q->n - 1) : 0;
+		return q->stuff ? guest_pages_alloc(q->gt, base, base + q->n - 1) : 0;
 	for (unsigned x = 0; x < q->nruns; x++) {
 		const struct hrun *run = &q->run[x];
 
 		if (guest_long(run)) {
-			if (guest_pages_alloc(q->t, base + run->i, base + run->i + run->n - 1))
+			if (guest_pages_alloc(q->gt, base + run->i, base + run->i + run->n - 1))
 				return -ENOMEM;
 			continue;
 		}
 		for (uint64_t i = run->i; i < run->i + run->n; i++)
-			if (q->vals[i] && guest_pages_alloc(q->t, base + i, base + i))
+			if (q->vals[i] && guest_pages_alloc(q->gt, base + i, base + i))
 				return -ENOMEM;
 	}
 	return 0;
@@ -245,7 +245,7 @@ static int prepare_guest_pages(struct hreq *q)
 
 static unsigned sub_shift(const struct hreq *q, unsigned j)
 {
-	return q->t->page_shift - q->l.w[j]->page_shift;
+	return q->gt->page_shift - q->l.w[j]->page_shift;
 }
 
 /* Levels for every stretch of mapping runs, in every live window. */
@@ -488,17 +488,17 @@ static void apply_rollback(struct hreq *q, unsigned j, uint64_t done)
  */
 static void store_guest(struct hreq *q)
 {
-	struct spapr_hcall_table *t = q->t;
-	uint64_t base = q->entry - t->offset, gsize = 1ull << t->page_shift;
+	struct spapr_guest_table *gt = q->gt;
+	uint64_t base = q->entry - gt->offset, gsize = 1ull << gt->page_shift;
 	unsigned x = 0;
 
 	for (uint64_t i = 0, n; i < q->n; i += n) {
-		uint64_t idx = base + i, off = idx % SPAPR_HCALL_TCES_PER_PAGE;
-		uint64_t *page = __atomic_load_n(&t->pages[idx / SPAPR_HCALL_TCES_PER_PAGE],
+		uint64_t idx = base + i, off = idx % SPAPR_GUEST_TCES_PER_PAGE;
+		uint64_t *page = __atomic_load_n(&gt->pages[idx / SPAPR_GUEST_TCES_PER_PAGE],
 						 __ATOMIC_RELAXED);
 		const struct hrun *run;
 
-		n = SPAPR_HCALL_TCES_PER_PAGE - off;
+		n = SPAPR_GUEST_TCES_PER_PAGE - off;
 		if (n > q->n - i)
 			n = q->n - i;
 		if (!q->list_be) {
@@ -513,7 +513,7 @@ static void store_guest(struct hreq *q)
 			if (n > run->i + run->n - i)
 				n = run->i + run->n - i;	/* up to the run's end */
 			if (page)
-				util_store_seq(page + off, run->tce0 + ((i - run->i) << t->page_shift),
+				util_store_seq(page + off, run->tce0 + ((i - run->i) << gt->page_shift),
 					       gsize, n);
 			continue;
 		}
@@ -540,7 +540,7 @@ static long hreq_run(struct hreq *q)
 	uint64_t done;
 	int rc;
 
-	spapr__hcall_lock(q->t, &q->l);
+	spapr__hcall_lock(q->gt, &q->l);
 	if (q->list_be)
 		ret = validate(q);
 	if (ret == H_SUCCESS && (prepare_guest_pages(q) || (q->list_be && prepare_levels(q))))
@@ -570,12 +570,12 @@ static long hreq_begin(struct hreq *q, struct spapr_guest *guest, uint64_t liobn
 
 	q->guest = guest;
 	pthread_rwlock_rdlock(&guest->lock);
-	q->t = spapr__hcall_table_find(guest, liobn);
-	if (!q->t) {
+	q->gt = spapr__guest_table_find(guest, liobn);
+	if (!q->gt) {
 		pthread_rwlock_unlock(&guest->lock);
 		return H_TOO_HARD;	/* userspace handles unknown LIOBNs */
 	}
-	ret = check_ioba(q->t, ioba, npages, &q->entry);
+	ret = check_ioba(q->gt, ioba, npages, &q->entry);
 	if (ret != H_SUCCESS)
 		pthread_rwlock_unlock(&guest->lock);
 	q->n = npages;
@@ -639,7 +639,7 @@ long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_
 		return ret;
 	mmreg_read_lock();	/* one section for the list and the call */
 	hint = __atomic_load_n(&guest->list_slot_hint, __ATOMIC_RELAXED);
-	if (spapr__hcall_gpa_to_ua(guest, tce_list, npages * sizeof(uint64_t), &ua, &hint) ||
+	if (spapr__guest_gpa_to_ua(guest, tce_list, npages * sizeof(uint64_t), &ua, &hint) ||
 	    util_should_fail("spapr_hcall_list") ||
 	    !(q.list_be = list_source(guest, bounce, ua, npages))) {
 		ret = H_TOO_HARD;
@@ -681,9 +681,9 @@ long spapr_h_get_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, u
 
 	if (ret != H_SUCCESS)
 		return ret;
-	idx = q.entry - q.t->offset;
-	page = __atomic_load_n(&q.t->pages[idx / SPAPR_HCALL_TCES_PER_PAGE], __ATOMIC_ACQUIRE);
-	*tce_out = page ? __atomic_load_n(&page[idx % SPAPR_HCALL_TCES_PER_PAGE], __ATOMIC_RELAXED) : 0;
+	idx = q.entry - q.gt->offset;
+	page = __atomic_load_n(&q.gt->pages[idx / SPAPR_GUEST_TCES_PER_PAGE], __ATOMIC_ACQUIRE);
+	*tce_out = page ? __atomic_load_n(&page[idx % SPAPR_GUEST_TCES_PER_PAGE], __ATOMIC_RELAXED) : 0;
 	pthread_rwlock_unlock(&guest->lock);
 	return H_SUCCESS;
 }

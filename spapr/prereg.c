@@ -22,113 +22,111 @@ struct reg_args {
 };
 
 /*
- * Copies and checks the argument (steps 2 and 3 of both requests).  Only
- * REGISTER rejects size 0 (Q13) and a wrapping range; UNREGISTER checks
- * alignment only, as the kernel does, and then finds no such region.
+ * Checks the argument (step 3 of both requests; the dispatcher copied it
+ * and checked argsz and flags).  Only REGISTER rejects size 0 (Q13) and a
+ * wrapping range; UNREGISTER checks alignment only, as the kernel does, and
+ * then finds no such region.
  */
-static int reg_args_get(void *arg, bool registering, struct reg_args *out)
+static int reg_args_get(const struct vfio_iommu_spapr_register_memory *reg, bool registering,
+			struct reg_args *out)
 {
-	struct vfio_iommu_spapr_register_memory reg;
-	const size_t minsz = offsetof(struct vfio_iommu_spapr_register_memory, size) + sizeof(reg.size);
 	uint64_t end;
-	int rc = spapr__copy_in(&reg, arg, minsz);
 
-	if (rc)
-		return rc;
-	if (reg.argsz < minsz || reg.flags)
+	if (!util_is_aligned(reg->vaddr, EMU_PAGE_SHIFT) || !util_is_aligned(reg->size, EMU_PAGE_SHIFT))
 		return -EINVAL;
-	if (!util_is_aligned(reg.vaddr, EMU_PAGE_SHIFT) || !util_is_aligned(reg.size, EMU_PAGE_SHIFT))
+	if (registering && (!reg->size || !util_range_end(reg->vaddr, reg->size, &end)))
 		return -EINVAL;
-	if (registering && (!reg.size || !util_range_end(reg.vaddr, reg.size, &end)))
-		return -EINVAL;
-	out->vaddr = reg.vaddr;
-	out->entries = reg.size >> EMU_PAGE_SHIFT;
+	out->vaddr = reg->vaddr;
+	out->entries = reg->size >> EMU_PAGE_SHIFT;
 	return 0;
 }
 
-static bool held(struct spapr_tce *tce, struct mmreg_region *r)
+static bool held(struct spapr_tce_container *tc, struct mmreg_region *r)
 {
-	return util_u64map_get(&tce->prereg, (uintptr_t)r) != 0;
+	return util_u64map_get(&tc->prereg, (uintptr_t)r) != 0;
 }
 
-int spapr__register_memory(struct spapr_tce *tce, void *arg)
+/*
+ * VFIO_IOMMU_SPAPR_REGISTER_MEMORY (v2).  The dispatcher bound the mm
+ * first (even a request that then fails binds, spec 8.28), then copied and
+ * checked the struct.
+ */
+int spapr__ioctl_register_memory(struct spapr_ioctl_req *rq)
 {
+	struct spapr_tce_container *tc = rq->obj;
 	struct mmreg_region *r;
 	struct reg_args a;
 	int rc;
 
-	pthread_mutex_lock(&tce->lock);
-	/* Binding comes first: even a request that then fails binds (spec 8.28). */
-	rc = spapr__tce_bind_mm(tce);
+	pthread_mutex_lock(&tc->lock);
+	rc = reg_args_get(rq->buf, true, &a);
 	if (rc)
 		goto out_unlock;
-	rc = reg_args_get(arg, true, &a);
-	if (rc)
-		goto out_unlock;
-	r = mmreg_region_get(tce->mm, a.vaddr, a.entries);
+	r = mmreg_region_get(tc->mm, a.vaddr, a.entries);
 	if (r) {
-		if (held(tce, r)) {
-			mmreg_region_put(tce->mm, r);	/* our temporary unit; the region stays */
+		if (held(tc, r)) {
+			mmreg_region_put(tc->mm, r);	/* our temporary unit; the region stays */
 			rc = -EBUSY;
 			goto out_unlock;
 		}
 	} else {
-		rc = mmreg_region_new(tce->mm, a.vaddr, a.entries, &r);
+		rc = mmreg_region_new(tc->mm, a.vaddr, a.entries, &r);
 		if (rc)
 			goto out_unlock;
 	}
-	rc = util_u64map_insert(&tce->prereg, (uintptr_t)r, 1);
+	rc = util_u64map_insert(&tc->prereg, (uintptr_t)r, 1);
 	if (rc) {
-		mmreg_region_put(tce->mm, r);
+		mmreg_region_put(tc->mm, r);
 		goto out_unlock;
 	}
-	__atomic_store_n(&tce->enabled, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&tc->enabled, true, __ATOMIC_RELEASE);
 out_unlock:
-	pthread_mutex_unlock(&tce->lock);
+	pthread_mutex_unlock(&tc->lock);
 	return rc;
 }
 
-int spapr__unregister_memory(struct spapr_tce *tce, void *arg)
+/*
+ * VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY (v2).  The dispatcher found the
+ * container bound (EPERM before any argument check, spec 8.15), then copied
+ * and checked the struct.
+ */
+int spapr__ioctl_unregister_memory(struct spapr_ioctl_req *rq)
 {
+	struct spapr_tce_container *tc = rq->obj;
 	struct mmreg_region *r;
 	struct reg_args a;
 	int rc;
 
-	pthread_mutex_lock(&tce->lock);
-	/* Never bound: EPERM before any argument check (spec 8.15). */
-	if (!tce->mm) {
-		rc = -EPERM;
-		goto out_unlock;
-	}
-	rc = reg_args_get(arg, false, &a);
+	pthread_mutex_lock(&tc->lock);
+	rc = reg_args_get(rq->buf, false, &a);
 	if (rc)
 		goto out_unlock;
 	mmreg_read_lock();
-	r = mmreg_region_find(tce->mm, a.vaddr, a.entries);
+	r = mmreg_region_find(tc->mm, a.vaddr, a.entries);
 	mmreg_read_unlock();
 	/* Our unit in the region keeps it alive between find and put. */
-	if (!r || !held(tce, r)) {
+	if (!r || !held(tc, r)) {
 		rc = -ENOENT;
 		goto out_unlock;
 	}
-	rc = mmreg_region_put(tce->mm, r);
+	rc = mmreg_region_put(tc->mm, r);
 	if (!rc)
-		util_u64map_remove(&tce->prereg, (uintptr_t)r);
+		util_u64map_remove(&tc->prereg, (uintptr_t)r);
 out_unlock:
-	pthread_mutex_unlock(&tce->lock);
+	pthread_mutex_unlock(&tc->lock);
 	return rc;
 }
 
-/* Release: put every region this container holds.  Under tce->lock, windows already cleared. */
-void spapr__prereg_release_all(struct spapr_tce *tce)
+/* Release: put every region this container holds.  Under tc->lock, windows already cleared. */
+void spapr__prereg_release_all(struct spapr_tce_container *tc)
 {
-	for (uint64_t i = 0; i < tce->prereg.cap; i++) {
-		struct mmreg_region *r = (struct mmreg_region *)(uintptr_t)tce->prereg.slots[i].key;
+	for (uint64_t i = 0; i < tc->prereg.cap; i++) {
+		struct mmreg_region *r = (struct mmreg_region *)(uintptr_t)tc->prereg.slots[i].key;
 
-		if (!tce->prereg.slots[i].val)
+		if (!tc->prereg.slots[i].val)
 			continue;
 		/* Cannot be EBUSY for the last owner: this container's TCEs are gone. */
-		mmreg_region_put(tce->mm, r);
+		mmreg_region_put(tc->mm, r);
 	}
-	util_u64map_destroy(&tce->prereg);
+	util_u64map_destroy(&tc->prereg);
 }

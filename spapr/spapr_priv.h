@@ -15,7 +15,7 @@
  *                                 request, MAP and UNMAP included.  Under it
  *                                 the group list does not change, so kill
  *                                 callbacks walk it without a lock.
- *   tce->lock (mutex)             the driver's container mutex: REGISTER,
+ *   tc->lock (mutex)             the driver's container mutex: REGISTER,
  *                                 UNREGISTER, TCE_CREATE, TCE_REMOVE,
  *                                 ENABLE, DISABLE, the default window.
  *                                 MAP and UNMAP do not take it.
@@ -27,7 +27,7 @@
  *                                 still never sees a torn entry.
  *   then mmreg's mm->lock, then emu's leaf locks.
  *
- * Windows are published in tce->windows[] with RCU: MAP and UNMAP find a
+ * Windows are published in tc->windows[] with RCU: MAP and UNMAP find a
  * window in a read section and take a reference; TCE_REMOVE unpublishes,
  * waits for readers, then marks the window dead under its write_lock and
  * clears it, so a MAP that found it earlier fails with ENXIO instead of
@@ -45,6 +45,7 @@
 #include "spapr/spapr.h"
 #include "tce/tce.h"
 #include "util/u64map.h"
+#include "spapr/ioctl.h"
 
 #define SPAPR_WINDOWS 2u
 #define SPAPR_MAX_GROUPS 64u
@@ -98,6 +99,9 @@ struct spapr_obj {
 	uint64_t refs;			/* atomic: the fd, plus requests in flight */
 };
 
+/* A kind's request entry point (fd.c's kind_ioctl[]): 0 or more, or a negative errno. */
+typedef int spapr_obj_ioctl_fn(struct spapr_obj *obj, unsigned long request, void *arg);
+
 struct spapr_container;
 
 struct spapr_group {
@@ -109,7 +113,7 @@ struct spapr_group {
 
 struct spapr_window {
 	uint64_t refs;			/* atomic: the slot, plus MAP/UNMAP in flight */
-	struct spapr_tce *tce;
+	struct spapr_tce_container *tc;
 	struct tce_table *table;
 	unsigned slot;
 	uint64_t start;			/* bus address, bytes */
@@ -117,13 +121,13 @@ struct spapr_window {
 	unsigned page_shift;
 	unsigned levels;
 	uint64_t charged;		/* pages charged to locked_vm */
-	struct mmreg_mm *mm;		/* a reference: charged here, outlives tce */
+	struct mmreg_mm *mm;		/* a reference: charged here, outlives tc */
 	pthread_mutex_t write_lock;
 	bool dead;			/* under write_lock: removed, accept no writes */
 };
 
 /* The driver instance (the kernel's struct tce_container), from SET_IOMMU to release. */
-struct spapr_tce {
+struct spapr_tce_container {
 	struct spapr_container *c;
 	bool v2;
 	unsigned ngroups;		/* groups attached to this instance, under group_lock (write) */
@@ -144,7 +148,7 @@ struct spapr_container {
 	struct spapr_group *groups[SPAPR_MAX_GROUPS];	/* under group_lock (write) */
 	unsigned ngroups;
 	int iommu_type;			/* 0 until SET_IOMMU */
-	struct spapr_tce *tce;		/* under group_lock; NULL until SET_IOMMU */
+	struct spapr_tce_container *tc;		/* under group_lock; NULL until SET_IOMMU */
 };
 
 /* fd.c */
@@ -161,37 +165,51 @@ int spapr__copy_out(void *user, const void *src, uint64_t len);
 /* container.c */
 int spapr__container_create(struct spapr_container **out);
 void spapr__container_release(struct spapr_container *c);
-int spapr__container_ioctl(struct spapr_container *c, unsigned long req, void *arg);
+spapr_obj_ioctl_fn spapr__container_ioctl;
 int spapr__container_attach(struct spapr_container *c, struct spapr_group *g);
 void spapr__container_detach(struct spapr_container *c, struct spapr_group *g);
 
 /* group.c */
 int spapr__group_create(int id, struct spapr_group **out);
 void spapr__group_release(struct spapr_group *g);
-int spapr__group_ioctl(struct spapr_group *g, unsigned long req, void *arg);
+spapr_obj_ioctl_fn spapr__group_ioctl;
 
-/* tce.c: the driver (tce_iommu_*) */
-int spapr__tce_open(struct spapr_container *c, bool v2, struct spapr_tce **out);
-void spapr__tce_release(struct spapr_tce *tce);
-int spapr__tce_ioctl(struct spapr_tce *tce, unsigned long req, void *arg);
-int spapr__tce_attach_group(struct spapr_tce *tce, struct spapr_group *g);
-void spapr__tce_detach_group(struct spapr_tce *tce, struct spapr_group *g);
-int spapr__tce_bind_mm(struct spapr_tce *tce);
-bool spapr__tce_foreign(struct spapr_tce *tce);
+/* tce_container.c: the driver (tce_iommu_*) and its request table */
+int spapr__tce_container_open(struct spapr_container *c, bool v2, struct spapr_tce_container **out);
+void spapr__tce_container_release(struct spapr_tce_container *tc);
+int spapr__tce_container_ioctl(struct spapr_tce_container *tc, unsigned long request, void *arg);
+int spapr__tce_container_attach_group(struct spapr_tce_container *tc, struct spapr_group *g);
+void spapr__tce_container_detach_group(struct spapr_tce_container *tc, struct spapr_group *g);
+int spapr__tce_container_bind_mm(struct spapr_tce_container *tc);
+bool spapr__tce_container_foreign(struct spapr_tce_container *tc);
+const struct spapr_group_info *spapr__tce_container_info(struct spapr_tce_container *tc);
+
+/* The driver's request handlers (rows of tce_container.c's table), named after their request. */
+spapr_ioctl_fn spapr__ioctl_map_dma;		/* dma.c */
+spapr_ioctl_fn spapr__ioctl_unmap_dma;
+spapr_ioctl_fn spapr__ioctl_register_memory;	/* prereg.c */
+spapr_ioctl_fn spapr__ioctl_unregister_memory;
+spapr_ioctl_fn spapr__ioctl_tce_create;		/* window_req.c */
+spapr_ioctl_fn spapr__ioctl_tce_remove;
+spapr_ioctl_fn spapr__ioctl_enable;		/* v1.c */
+spapr_ioctl_fn spapr__ioctl_disable;
 
 /* prereg.c */
-int spapr__register_memory(struct spapr_tce *tce, void *arg);
-int spapr__unregister_memory(struct spapr_tce *tce, void *arg);
-void spapr__prereg_release_all(struct spapr_tce *tce);
+void spapr__prereg_release_all(struct spapr_tce_container *tc);
+
+/* v1.c */
+void spapr__v1_disable(struct spapr_tce_container *tc);
+int spapr__v1_map_pages(struct spapr_tce_container *tc, struct spapr_window *w, uint64_t first,
+			uint64_t npages, uint64_t vaddr, enum tce_dir dir);
 
 /* window.c */
-int spapr__window_create(struct spapr_tce *tce, unsigned slot, unsigned page_shift,
+int spapr__window_create(struct spapr_tce_container *tc, unsigned slot, unsigned page_shift,
 			 uint64_t window_size, unsigned levels, struct spapr_window **out);
-void spapr__window_remove(struct spapr_tce *tce, unsigned slot);
+void spapr__window_remove(struct spapr_tce_container *tc, unsigned slot);
 int spapr__window_program(struct spapr_window *w, struct spapr_group *g);
 void spapr__window_unprogram(struct spapr_window *w, struct spapr_group *g);
-int spapr__default_window(struct spapr_tce *tce);
-struct spapr_window *spapr__window_find_get(struct spapr_tce *tce, uint64_t iova);
+int spapr__default_window(struct spapr_tce_container *tc);
+struct spapr_window *spapr__window_find_get(struct spapr_tce_container *tc, uint64_t iova);
 void spapr__window_put(struct spapr_window *w);
 void spapr__window_clear(struct spapr_window *w, uint64_t entry, uint64_t npages);
 
@@ -225,94 +243,5 @@ void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n);
 /* @n old entries of consecutive pages from @ua (tce_table_store_run's old_ua). */
 void spapr__drops_ua_run(struct spapr_drops *d, uint64_t ua, uint64_t n);
 void spapr__drops_flush(struct spapr_drops *d);
-int spapr__tce_create(struct spapr_tce *tce, void *arg);
-int spapr__tce_remove(struct spapr_tce *tce, void *arg);
-int spapr__get_info(struct spapr_tce *tce, void *arg);
-
-/* dma.c */
-int spapr__map_dma(struct spapr_tce *tce, void *arg);
-int spapr__unmap_dma(struct spapr_tce *tce, void *arg);
-int spapr__v1_enable(struct spapr_tce *tce);
-int spapr__v1_disable(struct spapr_tce *tce);
-
-
-/* ------------------------------------------- hcall*.c: the guest path */
-
-/*
- * Locks of the guest path, in order, before every container lock:
- *   guest->lock (rwlock)   written by memslot, table create/destroy,
- *                          attach/detach; read by every hypercall.
- *   table->lock (mutex)    serialises the hypercalls of one LIOBN that
- *                          has no attachment.  With attachments, which
- *                          do not change under guest->lock, their
- *                          windows' write_locks serialise them (every
- *                          hypercall on the table takes them all), and
- *                          table->lock is not taken: one lock pair less
- *                          per call (spapr__hcall_lock).
- * Then every distinct container's group_lock (read), in ascending address
- * order, then every distinct window's write_lock, in ascending address order
- * (att[] is kept sorted), then the mmreg read section.
- */
-#define SPAPR_HCALL_MAX_ATTACH 8u
-#define SPAPR_HCALL_TCES_PER_PAGE (EMU_PAGE_SIZE / 8)
-
-struct spapr_hcall_attach {
-	struct spapr_window *w;		/* a reference */
-	struct spapr_container *c;	/* a reference on the container object */
-	int group;			/* IOMMU group id */
-};
-
-struct spapr_hcall_table {
-	uint64_t liobn;
-	unsigned page_shift;		/* guest IOMMU page shift */
-	uint64_t offset, size;		/* guest entries */
-	uint64_t **pages;		/* npages page pointers; each NULL until needed, atomic */
-	uint64_t npages;
-	uint64_t charged;		/* pages charged to the guest's mm */
-	pthread_mutex_t lock;
-	unsigned natt;
-	struct spapr_hcall_attach att[SPAPR_HCALL_MAX_ATTACH];	/* sorted by w */
-};
-
-struct spapr_guest_memslot {
-	uint64_t gpa, size, ua;		/* size 0: unused */
-};
-
-struct spapr_guest {
-	pthread_rwlock_t lock;
-	struct mmreg_mm *mm;		/* a reference */
-	struct spapr_guest_memslot slots[SPAPR_GUEST_MEMSLOTS];
-	struct util_u64map tables;	/* liobn -> struct spapr_hcall_table * */
-	/*
-	 * The memslots the last hypercall found its TCEs' pages and its
-	 * INDIRECT list in, where the next one looks first.  Only hints:
-	 * hypercalls under the lock for reading read and write them with
-	 * relaxed atomics, and any value will do.
-	 */
-	unsigned slot_hint, list_slot_hint;
-};
-
-/* hcall.c */
-/* Pages charged for a guest table of @npages pages of entries (KVM's kvmppc_stt_pages). */
-uint64_t spapr__hcall_table_charge(uint64_t npages);
-struct spapr_hcall_table *spapr__hcall_table_find(struct spapr_guest *guest, uint64_t liobn);
-/* ua of guest physical [gpa, gpa + len) inside one memslot; *hint caches the slot. */
-int spapr__hcall_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64_t len,
-			   uint64_t *ua, unsigned *hint);
-
-/* hcall_attach.c */
-void spapr__hcall_detach_all(struct spapr_hcall_table *t);
-
-/* hcall_lock.c: the locks of a hypercall on one table (see the order above). */
-struct spapr_hcall_locked {
-	struct spapr_hcall_table *tlock;	/* whose lock is held: a table without attachments */
-	unsigned n;				/* distinct windows */
-	struct spapr_window *w[SPAPR_HCALL_MAX_ATTACH];
-	bool live[SPAPR_HCALL_MAX_ATTACH];	/* not removed: may be written */
-	unsigned nc;
-	struct spapr_container *c[SPAPR_HCALL_MAX_ATTACH];
-};
-void spapr__hcall_lock(struct spapr_hcall_table *t, struct spapr_hcall_locked *l);
-void spapr__hcall_unlock(struct spapr_hcall_locked *l);
 
 #endif

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * DMA windows: the lazily created default window, TCE_CREATE, TCE_REMOVE,
- * GET_INFO, and programming windows into groups (spec 6.3, 3.2, 5.2, 5.3).
+ * DMA windows: creation and removal, the lazily created default window,
+ * lookup by bus address, clearing, and programming windows into groups
+ * (spec 6.3, 3.2, 5.2, 5.3).  The requests that create and remove windows
+ * are in window_req.c.
  *
  * A window is charged before its table is created (the kernel's order) and
  * uncharged on every failure after that (Q6).  Removal unpublishes the slot,
@@ -25,7 +27,7 @@
 static void window_kill(void *ctx, uint64_t first_entry, uint64_t npages)
 {
 	struct spapr_window *w = ctx;
-	struct spapr_container *c = w->tce->c;
+	struct spapr_container *c = w->tc->c;
 
 	for (unsigned i = 0; i < c->ngroups; i++)
 		spapr_platform->tce_kill(c->groups[i]->id, w->slot, first_entry, npages);
@@ -51,23 +53,17 @@ void spapr__window_unprogram(struct spapr_window *w, struct spapr_group *g)
 	spapr_platform->unset_window(g->id, w->slot);
 }
 
-/* The first attached group's description (the kernel's "table group" of the container). */
-static const struct spapr_group_info *first_info(struct spapr_tce *tce)
-{
-	return tce->c->ngroups ? &tce->c->groups[0]->info : NULL;
-}
-
 /*
  * Creates the table of a window in @slot, charges it, programs it into every
- * group.  Under tce->lock and group_lock.  Returns 0, -EINVAL (page size not
+ * group.  Under tc->lock and group_lock.  Returns 0, -EINVAL (page size not
  * supported, geometry), -ENOMEM (locked_vm, allocation), or the platform's
  * error; on failure nothing is left charged, allocated or programmed.
  */
-int spapr__window_create(struct spapr_tce *tce, unsigned slot, unsigned page_shift,
+int spapr__window_create(struct spapr_tce_container *tc, unsigned slot, unsigned page_shift,
 			 uint64_t window_size, unsigned levels, struct spapr_window **out)
 {
-	const struct spapr_group_info *info = first_info(tce);
-	struct spapr_container *c = tce->c;
+	const struct spapr_group_info *info = spapr__tce_container_info(tc);
+	struct spapr_container *c = tc->c;
 	struct tce_table_params p = { 0 };
 	struct spapr_window *w;
 	uint64_t bytes;
@@ -81,7 +77,7 @@ int spapr__window_create(struct spapr_tce *tce, unsigned slot, unsigned page_shi
 	rc = tce_table_size(page_shift, window_size, levels, &bytes);
 	if (rc)
 		return rc;
-	rc = mmreg_mm_charge(tce->mm, (bytes + EMU_PAGE_SIZE - 1) >> EMU_PAGE_SHIFT);
+	rc = mmreg_mm_charge(tc->mm, (bytes + EMU_PAGE_SIZE - 1) >> EMU_PAGE_SHIFT);
 	if (rc)
 		return rc;
 	if (util_should_fail("spapr_window_alloc")) {
@@ -94,7 +90,7 @@ int spapr__window_create(struct spapr_tce *tce, unsigned slot, unsigned page_shi
 		goto err_uncharge;
 	}
 	w->refs = 1;
-	w->tce = tce;
+	w->tc = tc;
 	w->slot = slot;
 	w->start = info->slot_start[slot];
 	w->page_shift = page_shift;
@@ -120,7 +116,7 @@ int spapr__window_create(struct spapr_tce *tce, unsigned slot, unsigned page_shi
 			goto err_unprogram;
 	}
 	/* Our own mm reference: a window may outlive its driver instance (a guest's attachment). */
-	w->mm = mmreg_mm_get(tce->mm);
+	w->mm = mmreg_mm_get(tc->mm);
 	*out = w;
 	return 0;
 
@@ -132,7 +128,7 @@ err_free:
 	pthread_mutex_destroy(&w->write_lock);
 	free(w);
 err_uncharge:
-	mmreg_mm_uncharge(tce->mm, (bytes + EMU_PAGE_SIZE - 1) >> EMU_PAGE_SHIFT);
+	mmreg_mm_uncharge(tc->mm, (bytes + EMU_PAGE_SIZE - 1) >> EMU_PAGE_SHIFT);
 	return rc;
 }
 
@@ -151,13 +147,13 @@ void spapr__window_put(struct spapr_window *w)
 }
 
 /* The window containing bus address @iova, with a reference, or NULL. */
-struct spapr_window *spapr__window_find_get(struct spapr_tce *tce, uint64_t iova)
+struct spapr_window *spapr__window_find_get(struct spapr_tce_container *tc, uint64_t iova)
 {
 	struct spapr_window *found = NULL;
 
 	util_rcu_read_lock();
 	for (unsigned s = 0; s < SPAPR_WINDOWS && !found; s++) {
-		struct spapr_window *w = __atomic_load_n(&tce->windows[s], __ATOMIC_ACQUIRE);
+		struct spapr_window *w = __atomic_load_n(&tc->windows[s], __ATOMIC_ACQUIRE);
 		uint64_t refs;
 
 		if (!w || iova < w->start || iova - w->start >= w->size)
@@ -191,16 +187,16 @@ void spapr__window_clear(struct spapr_window *w, uint64_t entry, uint64_t npages
 	spapr__drops_flush(&d);
 }
 
-/* Under tce->lock and group_lock: take slot @slot out of service entirely.  Never fails. */
-void spapr__window_remove(struct spapr_tce *tce, unsigned slot)
+/* Under tc->lock and group_lock: take slot @slot out of service entirely.  Never fails. */
+void spapr__window_remove(struct spapr_tce_container *tc, unsigned slot)
 {
-	struct spapr_window *w = tce->windows[slot];
-	struct spapr_container *c = tce->c;
+	struct spapr_window *w = tc->windows[slot];
+	struct spapr_container *c = tc->c;
 	const struct tce_geometry *geo;
 
 	if (!w)
 		return;
-	__atomic_store_n(&tce->windows[slot], NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&tc->windows[slot], NULL, __ATOMIC_RELEASE);
 	util_rcu_synchronize();
 	geo = tce_table_geometry(w->table);
 	pthread_mutex_lock(&w->write_lock);
@@ -215,158 +211,35 @@ void spapr__window_remove(struct spapr_tce *tce, unsigned slot)
 /*
  * Materialises the pending default window: 4 KiB pages, tce32_size bytes,
  * one level, slot 0 at tce32_start (spec 6.3, "default window rules").
- * Takes tce->lock; called with group_lock held.  Returns 0 or the error of
+ * Takes tc->lock; called with group_lock held.  Returns 0 or the error of
  * the window creation; the window stays pending on failure.
  */
-int spapr__default_window(struct spapr_tce *tce)
+int spapr__default_window(struct spapr_tce_container *tc)
 {
 	const struct spapr_group_info *info;
 	struct spapr_window *w;
 	int rc = 0;
 
-	if (!__atomic_load_n(&tce->def_window_pending, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&tc->def_window_pending, __ATOMIC_ACQUIRE))
 		return 0;
-	pthread_mutex_lock(&tce->lock);
-	if (!tce->def_window_pending)
+	pthread_mutex_lock(&tc->lock);
+	if (!tc->def_window_pending)
 		goto out_unlock;
-	info = first_info(tce);
+	info = spapr__tce_container_info(tc);
 	if (!info) {
 		rc = -ENODEV;
 		goto out_unlock;
 	}
-	if (tce->windows[0] || info->slot_start[0] != info->tce32_start) {
+	if (tc->windows[0] || info->slot_start[0] != info->tce32_start) {
 		rc = -EINVAL;
 		goto out_unlock;
 	}
-	rc = spapr__window_create(tce, 0, EMU_PAGE_SHIFT, info->tce32_size, 1, &w);
+	rc = spapr__window_create(tc, 0, EMU_PAGE_SHIFT, info->tce32_size, 1, &w);
 	if (rc)
 		goto out_unlock;
-	__atomic_store_n(&tce->windows[0], w, __ATOMIC_RELEASE);
-	__atomic_store_n(&tce->def_window_pending, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&tc->windows[0], w, __ATOMIC_RELEASE);
+	__atomic_store_n(&tc->def_window_pending, false, __ATOMIC_RELEASE);
 out_unlock:
-	pthread_mutex_unlock(&tce->lock);
+	pthread_mutex_unlock(&tc->lock);
 	return rc;
-}
-
-/*
- * The common start of TCE_CREATE and TCE_REMOVE (spec 6.3, steps 1-2): bind
- * the mm (EPERM), need a group (ENXIO), copy the struct (EFAULT), check
- * argsz and flags (EINVAL).  Both structs begin with argsz and flags.
- */
-static int window_req_begin(struct spapr_tce *tce, void *arg, void *buf, size_t minsz)
-{
-	struct {
-		uint32_t argsz;
-		uint32_t flags;
-	} *head = buf;
-	int rc;
-
-	pthread_mutex_lock(&tce->lock);
-	rc = spapr__tce_bind_mm(tce);
-	pthread_mutex_unlock(&tce->lock);
-	if (rc)
-		return rc;
-	if (!tce->c->ngroups)
-		return -ENXIO;
-	rc = spapr__copy_in(buf, arg, minsz);
-	if (rc)
-		return rc;
-	if (head->argsz < minsz || head->flags)
-		return -EINVAL;
-	return 0;
-}
-
-int spapr__tce_create(struct spapr_tce *tce, void *arg)
-{
-	struct vfio_iommu_spapr_tce_create cr;
-	const size_t minsz = offsetof(struct vfio_iommu_spapr_tce_create, start_addr) + sizeof(cr.start_addr);
-	struct spapr_window *w;
-	unsigned slot;
-	int rc;
-
-	rc = window_req_begin(tce, arg, &cr, minsz);
-	if (rc)
-		return rc;
-	rc = spapr__default_window(tce);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&tce->lock);
-	for (slot = 0; slot < SPAPR_WINDOWS && tce->windows[slot]; slot++)
-		;
-	if (slot == SPAPR_WINDOWS) {
-		rc = -ENOSPC;
-		goto out_unlock;
-	}
-	rc = spapr__window_create(tce, slot, cr.page_shift, cr.window_size, cr.levels, &w);
-	if (rc)
-		goto out_unlock;
-	cr.start_addr = w->start;
-	rc = spapr__copy_out(arg, &cr, minsz);
-	if (rc) {
-		/* The caller cannot learn the address: undo, as nothing happened. */
-		__atomic_store_n(&tce->windows[slot], w, __ATOMIC_RELEASE);
-		spapr__window_remove(tce, slot);
-		goto out_unlock;
-	}
-	__atomic_store_n(&tce->windows[slot], w, __ATOMIC_RELEASE);
-out_unlock:
-	pthread_mutex_unlock(&tce->lock);
-	return rc;
-}
-
-int spapr__tce_remove(struct spapr_tce *tce, void *arg)
-{
-	struct vfio_iommu_spapr_tce_remove rm;
-	const size_t minsz = offsetof(struct vfio_iommu_spapr_tce_remove, start_addr) + sizeof(rm.start_addr);
-	int rc;
-
-	rc = window_req_begin(tce, arg, &rm, minsz);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&tce->lock);
-	if (tce->def_window_pending && !rm.start_addr) {
-		__atomic_store_n(&tce->def_window_pending, false, __ATOMIC_RELEASE);
-		goto out_unlock;
-	}
-	rc = -EINVAL;
-	for (unsigned s = 0; s < SPAPR_WINDOWS; s++) {
-		struct spapr_window *w = tce->windows[s];
-
-		if (w && rm.start_addr >= w->start && rm.start_addr - w->start < w->size) {
-			spapr__window_remove(tce, s);
-			rc = 0;
-			break;
-		}
-	}
-out_unlock:
-	pthread_mutex_unlock(&tce->lock);
-	return rc;
-}
-
-int spapr__get_info(struct spapr_tce *tce, void *arg)
-{
-	struct vfio_iommu_spapr_tce_info info;
-	const size_t minsz = offsetof(struct vfio_iommu_spapr_tce_info, dma32_window_size) +
-			     sizeof(info.dma32_window_size);
-	const struct spapr_group_info *gi = first_info(tce);
-	int rc;
-
-	if (!gi)
-		return -ENXIO;
-	rc = spapr__copy_in(&info, arg, minsz);
-	if (rc)
-		return rc;
-	if (info.argsz < minsz)
-		return -EINVAL;
-	info.dma32_window_start = (uint32_t)gi->tce32_start;
-	info.dma32_window_size = (uint32_t)gi->tce32_size;
-	info.flags = 0;
-	memset(&info.ddw, 0, sizeof(info.ddw));
-	if (tce->v2 && gi->max_dynamic_windows_supported) {
-		info.flags = VFIO_IOMMU_SPAPR_INFO_DDW;
-		info.ddw.pgsizes = gi->pgsizes;
-		info.ddw.max_dynamic_windows_supported = gi->max_dynamic_windows_supported;
-		info.ddw.levels = gi->max_levels;
-	}
-	return spapr__copy_out(arg, &info, info.argsz >= sizeof(info) ? sizeof(info) : minsz);
 }

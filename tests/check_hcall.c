@@ -25,7 +25,7 @@
 #include "emu/mem.h"
 #include "mmreg/mmreg.h"
 #include "spapr/spapr.h"
-#include "spapr/spapr_priv.h"
+#include "spapr/guest_priv.h"
 #include "tests/testutil.h"
 #include "tests/vfio_util.h"
 
@@ -93,7 +93,7 @@ static uint64_t stt_pages(uint64_t size)
 {
 	uint64_t np = (size + 511) / 512;
 
-	return np + (sizeof(struct spapr_hcall_table) + np * 8 + PS - 1) / PS;
+	return np + (sizeof(struct spapr_guest_table) + np * 8 + PS - 1) / PS;
 }
 
 static uint64_t base_locked;
@@ -627,7 +627,7 @@ START_TEST(t67_get_tce)
 	ck_assert_uint_eq(tce, 1);					/* untouched on error */
 	/* A zero into a page that does not exist does not create it. */
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 1ull << 30, 0), H_SUCCESS);
-	ck_assert_ptr_null(spapr__hcall_table_find(V, L32)->pages[(1ull << 30) / PS / 512]);
+	ck_assert_ptr_null(spapr__guest_table_find(V, L32)->pages[(1ull << 30) / PS / 512]);
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 3 * PS, 0), H_SUCCESS);
 }
 END_TEST

@@ -38,7 +38,7 @@
 #include "emu/mem.h"
 #include "mmreg/mmreg.h"
 #include "spapr/spapr.h"
-#include "spapr/spapr_priv.h"
+#include "spapr/guest_priv.h"
 #include "tests/testutil.h"
 #include "tests/vfio_util.h"
 
@@ -78,8 +78,8 @@ static struct tce_table *table_of(int c, unsigned slot)
 	struct spapr_container *ct = (struct spapr_container *)obj;
 	struct tce_table *t = NULL;
 
-	if (ct->tce && ct->tce->windows[slot])
-		t = ct->tce->windows[slot]->table;
+	if (ct->tc && ct->tc->windows[slot])
+		t = ct->tc->windows[slot]->table;
 	spapr__obj_put(obj);
 	return t;
 }
@@ -401,15 +401,15 @@ static void *same_writer(void *arg)
  */
 static int same_snapshot(uint64_t liobn)
 {
-	struct spapr_hcall_table *t;
+	struct spapr_guest_table *t;
 	int which = 0;
 
 	pthread_rwlock_wrlock(&V->lock);
-	t = spapr__hcall_table_find(V, liobn);
+	t = spapr__guest_table_find(V, liobn);
 	for (unsigned i = 0; i < SAME_N; i++) {
 		uint64_t idx = SAME_FIRST - t->offset + i;
-		uint64_t *page = t->pages[idx / SPAPR_HCALL_TCES_PER_PAGE];
-		uint64_t v = page ? page[idx % SPAPR_HCALL_TCES_PER_PAGE] : 0, off = (v & ~RW) - i * PS;
+		uint64_t *page = t->pages[idx / SPAPR_GUEST_TCES_PER_PAGE];
+		uint64_t v = page ? page[idx % SPAPR_GUEST_TCES_PER_PAGE] : 0, off = (v & ~RW) - i * PS;
 		int w = !v ? 0 : off == SAME_A ? 1 : off == SAME_B ? 2 : -1;
 
 		if (!i)

@@ -97,8 +97,8 @@ struct tce_table *tu_table_of(int c, unsigned slot)
 	struct tce_table *t = NULL;
 
 	ck_assert_ptr_nonnull(obj);
-	if (ct->tce && ct->tce->windows[slot])
-		t = ct->tce->windows[slot]->table;
+	if (ct->tc && ct->tc->windows[slot])
+		t = ct->tc->windows[slot]->table;
 	spapr__obj_put(obj);
 	return t;
 }

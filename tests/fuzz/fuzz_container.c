@@ -89,7 +89,7 @@ static void check_tables(bool full)
 			fz_diverge("container fd %d unknown to the library", cfd[c]);
 		ct = (struct spapr_container *)obj;
 		for (unsigned s = 0; s < SPAPR_WINDOWS; s++) {
-			struct spapr_window *w = ct->tce ? ct->tce->windows[s] : NULL;
+			struct spapr_window *w = ct->tc ? ct->tc->windows[s] : NULL;
 			const struct model_window *mw = &M.c[c].win[s];
 
 			if (!w != !mw->present) {

@@ -52,7 +52,7 @@
 #include "emu/mem.h"
 #include "mmreg/mmreg.h"
 #include "spapr/spapr.h"
-#include "spapr/spapr_priv.h"
+#include "spapr/guest_priv.h"
 #include "tce/tce.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/harness.h"
@@ -138,8 +138,8 @@ static void hc_check_tables_of(int c)
 	ct = (struct spapr_container *)obj;
 	if (!obj)
 		fz_diverge("container fd unknown to the library");
-	for (unsigned s = 0; ct->tce && s < SPAPR_WINDOWS; s++) {
-		struct spapr_window *w = ct->tce->windows[s];
+	for (unsigned s = 0; ct->tc && s < SPAPR_WINDOWS; s++) {
+		struct spapr_window *w = ct->tc->windows[s];
 
 		if (w && tce_table_check(w->table)) {
 			spapr__obj_put(obj);
@@ -697,7 +697,7 @@ static void hc_prologue(struct fz_in *in)
 		fz_done(want, fz_real(spapr_ioctl(hc_cfd[k], VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r)));
 	}
 	fz_req("guest vm");
-	want = model_guest_create(&HM, sizeof(struct spapr_hcall_table));
+	want = model_guest_create(&HM, sizeof(struct spapr_guest_table));
 	fz_done(want, fz_real(spapr_guest_create(&hc_vm)));
 	if (b & 0x40)
 		return;

@@ -4,7 +4,7 @@
  *
  *   G1 memslots do not overlap, and are 4 KiB aligned;
  *   G2 a table's charge is kvmppc_stt_pages of its size;
- *   G3 attachments: at most SPAPR_HCALL_MAX_ATTACH, sorted by window, one
+ *   G3 attachments: at most SPAPR_GUEST_MAX_ATTACH, sorted by window, one
  *      per group, each window referenced and fitting the table (hardware
  *      page shift <= guest's, same start, at least as large);
  *   G4 for every stored non-zero guest TCE and every live attached window:
@@ -17,7 +17,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "spapr/spapr_priv.h"
+#include "spapr/guest_priv.h"
 #include "util/range.h"
 
 #define FAIL(...)                                                                              \
@@ -46,39 +46,39 @@ static int check_memslots(const struct spapr_guest *guest)
 	return 0;
 }
 
-static int check_attach(const struct spapr_hcall_table *t)
+static int check_attach(const struct spapr_guest_table *gt)
 {
-	if (t->natt > SPAPR_HCALL_MAX_ATTACH)
-		FAIL("liobn %#llx: %u attachments", (unsigned long long)t->liobn, t->natt);
-	for (unsigned i = 0; i < t->natt; i++) {
-		const struct spapr_hcall_attach *a = &t->att[i];
+	if (gt->natt > SPAPR_GUEST_MAX_ATTACH)
+		FAIL("liobn %#llx: %u attachments", (unsigned long long)gt->liobn, gt->natt);
+	for (unsigned i = 0; i < gt->natt; i++) {
+		const struct spapr_guest_attachment *a = &gt->att[i];
 		const struct spapr_window *w = a->w;
 
-		if (i && (uintptr_t)t->att[i - 1].w > (uintptr_t)w)
-			FAIL("liobn %#llx: attachments not sorted", (unsigned long long)t->liobn);
+		if (i && (uintptr_t)gt->att[i - 1].w > (uintptr_t)w)
+			FAIL("liobn %#llx: attachments not sorted", (unsigned long long)gt->liobn);
 		for (unsigned k = 0; k < i; k++)
-			if (t->att[k].group == a->group)
-				FAIL("liobn %#llx: group %d attached twice", (unsigned long long)t->liobn,
+			if (gt->att[k].group == a->group)
+				FAIL("liobn %#llx: group %d attached twice", (unsigned long long)gt->liobn,
 				     a->group);
 		if (!__atomic_load_n(&w->refs, __ATOMIC_RELAXED) ||
 		    !__atomic_load_n(&a->c->obj.refs, __ATOMIC_RELAXED))
-			FAIL("liobn %#llx: attachment without a reference", (unsigned long long)t->liobn);
-		if (w->page_shift > t->page_shift || w->start != t->offset << t->page_shift ||
-		    w->size < t->size << t->page_shift)
-			FAIL("liobn %#llx: window does not fit", (unsigned long long)t->liobn);
+			FAIL("liobn %#llx: attachment without a reference", (unsigned long long)gt->liobn);
+		if (w->page_shift > gt->page_shift || w->start != gt->offset << gt->page_shift ||
+		    w->size < gt->size << gt->page_shift)
+			FAIL("liobn %#llx: window does not fit", (unsigned long long)gt->liobn);
 	}
 	return 0;
 }
 
 /* G4 for one guest entry in window @w.  Window locked. */
-static int check_entry(const struct spapr_guest *guest, const struct spapr_hcall_table *t,
+static int check_entry(const struct spapr_guest *guest, const struct spapr_guest_table *gt,
 		       const struct spapr_window *w, uint64_t entry, uint64_t v)
 {
-	unsigned ss = t->page_shift - w->page_shift, hint = 0;
+	unsigned ss = gt->page_shift - w->page_shift, hint = 0;
 	uint64_t ua = 0;
 
 	if ((v & TCE_PCI_RW) &&
-	    spapr__hcall_gpa_to_ua(guest, v & ~TCE_PCI_RW, 1ull << t->page_shift, &ua, &hint))
+	    spapr__guest_gpa_to_ua(guest, v & ~TCE_PCI_RW, 1ull << gt->page_shift, &ua, &hint))
 		return 0;
 	for (uint64_t k = 0; k < 1ull << ss; k++) {
 		uint64_t he = (entry << ss) + k, hpa, sua;
@@ -88,40 +88,40 @@ static int check_entry(const struct spapr_guest *guest, const struct spapr_hcall
 			FAIL("entry %#llx outside the window", (unsigned long long)he);
 		if (!(v & TCE_PCI_RW) && dir != TCE_DIR_NONE)
 			FAIL("liobn %#llx entry %#llx: cleared TCE, valid hardware entry %#llx",
-			     (unsigned long long)t->liobn, (unsigned long long)entry,
+			     (unsigned long long)gt->liobn, (unsigned long long)entry,
 			     (unsigned long long)he);
 		if ((v & TCE_PCI_RW) &&
 		    (sua != ua + (k << w->page_shift) || (uint64_t)dir != tce_dir_to_bits(tce_dir_from_bits(v))))
 			FAIL("liobn %#llx entry %#llx: hardware entry %#llx has ua %#llx dir %d, expected %#llx",
-			     (unsigned long long)t->liobn, (unsigned long long)entry,
+			     (unsigned long long)gt->liobn, (unsigned long long)entry,
 			     (unsigned long long)he, (unsigned long long)sua, (int)dir,
 			     (unsigned long long)(ua + (k << w->page_shift)));
 	}
 	return 0;
 }
 
-static int check_entries(const struct spapr_guest *guest, struct spapr_hcall_table *t)
+static int check_entries(const struct spapr_guest *guest, struct spapr_guest_table *gt)
 {
-	struct spapr_hcall_locked l;
+	struct spapr_hcall_locks l;
 	int rc = 0;
 
-	spapr__hcall_lock(t, &l);
-	for (uint64_t p = 0; p < t->npages && !rc; p++) {
-		const uint64_t *page = t->pages[p];
+	spapr__hcall_lock(gt, &l);
+	for (uint64_t p = 0; p < gt->npages && !rc; p++) {
+		const uint64_t *page = gt->pages[p];
 
-		for (uint64_t i = 0; page && i < SPAPR_HCALL_TCES_PER_PAGE && !rc; i++) {
-			uint64_t idx = p * SPAPR_HCALL_TCES_PER_PAGE + i;
+		for (uint64_t i = 0; page && i < SPAPR_GUEST_TCES_PER_PAGE && !rc; i++) {
+			uint64_t idx = p * SPAPR_GUEST_TCES_PER_PAGE + i;
 
 			if (!page[i])
 				continue;
-			if (idx >= t->size) {
+			if (idx >= gt->size) {
 				fprintf(stderr, "spapr_guest_check: value beyond the table\n");
 				rc = -EUCLEAN;
 				break;
 			}
 			for (unsigned j = 0; j < l.n && !rc; j++)
 				if (l.live[j])
-					rc = check_entry(guest, t, l.w[j], t->offset + idx, page[i]);
+					rc = check_entry(guest, gt, l.w[j], gt->offset + idx, page[i]);
 		}
 	}
 	spapr__hcall_unlock(&l);
@@ -135,22 +135,22 @@ int spapr_guest_check(struct spapr_guest *guest)
 	pthread_rwlock_wrlock(&guest->lock);
 	rc = check_memslots(guest);
 	for (uint64_t i = 0; !rc && i < guest->tables.cap; i++) {
-		struct spapr_hcall_table *t = (void *)(uintptr_t)guest->tables.slots[i].val;
+		struct spapr_guest_table *gt = (void *)(uintptr_t)guest->tables.slots[i].val;
 
-		if (!t)
+		if (!gt)
 			continue;
-		if (t->liobn != guest->tables.slots[i].key)
+		if (gt->liobn != guest->tables.slots[i].key)
 			rc = -EUCLEAN;
-		else if (t->charged != spapr__hcall_table_charge(t->npages))
+		else if (gt->charged != spapr__guest_table_charge(gt->npages))
 			rc = -EUCLEAN;
 		if (rc) {
 			fprintf(stderr, "spapr_guest_check: liobn %#llx: key or charge\n",
-				(unsigned long long)t->liobn);
+				(unsigned long long)gt->liobn);
 			break;
 		}
-		rc = check_attach(t);
+		rc = check_attach(gt);
 		if (!rc)
-			rc = check_entries(guest, t);
+			rc = check_entries(guest, gt);
 	}
 	pthread_rwlock_unlock(&guest->lock);
 	return spapr__ret(rc);

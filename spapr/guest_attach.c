@@ -13,7 +13,7 @@
  */
 #include <errno.h>
 
-#include "spapr/spapr_priv.h"
+#include "spapr/guest_priv.h"
 
 /* The group object behind @group_fd (a reference), or NULL with *rc. */
 static struct spapr_group *group_get(int group_fd, int *rc)
@@ -33,37 +33,37 @@ static struct spapr_group *group_get(int group_fd, int *rc)
 }
 
 /*
- * The window of @c that can back @t, with a reference.  Takes group_lock
+ * The window of @c that can back @gt, with a reference.  Takes group_lock
  * (read) and the driver's mutex.  Returns 0, -EINVAL (no v2 driver, not
  * this guest's mm, no window fits), or the default window's creation error.
  */
-static int window_pick(struct spapr_guest *guest, struct spapr_hcall_table *t,
+static int window_pick(struct spapr_guest *guest, struct spapr_guest_table *gt,
 		       struct spapr_container *c, struct spapr_window **out)
 {
-	uint64_t start = t->offset << t->page_shift, size = t->size << t->page_shift;
+	uint64_t start = gt->offset << gt->page_shift, size = gt->size << gt->page_shift;
 	struct spapr_window *found = NULL;
-	struct spapr_tce *tce;
+	struct spapr_tce_container *tc;
 	int rc = -EINVAL;
 
 	pthread_rwlock_rdlock(&c->group_lock);
-	tce = c->tce;
+	tc = c->tc;
 	/* No bound mm means no preregistered memory: the guest path could never map. */
-	if (!tce || !tce->v2 || __atomic_load_n(&tce->mm, __ATOMIC_ACQUIRE) != guest->mm)
+	if (!tc || !tc->v2 || __atomic_load_n(&tc->mm, __ATOMIC_ACQUIRE) != guest->mm)
 		goto out_unlock;
-	rc = spapr__default_window(tce);
+	rc = spapr__default_window(tc);
 	if (rc)
 		goto out_unlock;
-	pthread_mutex_lock(&tce->lock);
+	pthread_mutex_lock(&tc->lock);
 	for (unsigned s = 0; s < SPAPR_WINDOWS && !found; s++) {
-		struct spapr_window *w = tce->windows[s];
+		struct spapr_window *w = tc->windows[s];
 
 		/* The window is at most 2^64 bytes; size fits since offset + size <= 2^64 >> shift. */
-		if (w && w->page_shift <= t->page_shift && w->start == start && w->size >= size)
+		if (w && w->page_shift <= gt->page_shift && w->start == start && w->size >= size)
 			found = w;
 	}
 	if (found)
 		__atomic_add_fetch(&found->refs, 1, __ATOMIC_RELAXED);	/* the slot holds one */
-	pthread_mutex_unlock(&tce->lock);
+	pthread_mutex_unlock(&tc->lock);
 	rc = found ? 0 : -EINVAL;
 	*out = found;
 out_unlock:
@@ -73,7 +73,7 @@ out_unlock:
 
 int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd)
 {
-	struct spapr_hcall_table *t;
+	struct spapr_guest_table *gt;
 	struct spapr_container *c;
 	struct spapr_window *w;
 	struct spapr_group *g;
@@ -84,18 +84,18 @@ int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 	if (!g)
 		return spapr__ret(rc);
 	pthread_rwlock_wrlock(&guest->lock);
-	t = spapr__hcall_table_find(guest, liobn);
-	if (!t) {
+	gt = spapr__guest_table_find(guest, liobn);
+	if (!gt) {
 		rc = -EINVAL;
 		goto out_unlock;
 	}
-	for (i = 0; i < t->natt; i++) {
-		if (t->att[i].group == g->id) {
+	for (i = 0; i < gt->natt; i++) {
+		if (gt->att[i].group == g->id) {
 			rc = -EBUSY;
 			goto out_unlock;
 		}
 	}
-	if (t->natt == SPAPR_HCALL_MAX_ATTACH) {
+	if (gt->natt == SPAPR_GUEST_MAX_ATTACH) {
 		rc = -ENOSPC;
 		goto out_unlock;
 	}
@@ -108,7 +108,7 @@ int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 		rc = -EINVAL;
 		goto out_unlock;
 	}
-	rc = window_pick(guest, t, c, &w);
+	rc = window_pick(guest, gt, c, &w);
 	if (rc) {
 		pthread_rwlock_unlock(&guest->lock);
 		spapr__obj_put(&c->obj);
@@ -116,19 +116,19 @@ int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 		return spapr__ret(rc);
 	}
 	/* Keep att[] sorted by window: the lock order of hypercalls (spapr_priv.h). */
-	for (i = t->natt; i > 0 && (uintptr_t)t->att[i - 1].w > (uintptr_t)w; i--)
-		t->att[i] = t->att[i - 1];
-	t->att[i].w = w;
-	t->att[i].c = c;
-	t->att[i].group = g->id;
-	t->natt++;
+	for (i = gt->natt; i > 0 && (uintptr_t)gt->att[i - 1].w > (uintptr_t)w; i--)
+		gt->att[i] = gt->att[i - 1];
+	gt->att[i].w = w;
+	gt->att[i].c = c;
+	gt->att[i].group = g->id;
+	gt->natt++;
 out_unlock:
 	pthread_rwlock_unlock(&guest->lock);
 	spapr__obj_put(&g->obj);
 	return spapr__ret(rc);
 }
 
-static void attach_put(struct spapr_hcall_attach *a)
+static void attach_put(struct spapr_guest_attachment *a)
 {
 	spapr__window_put(a->w);
 	spapr__obj_put(&a->c->obj);
@@ -136,8 +136,8 @@ static void attach_put(struct spapr_hcall_attach *a)
 
 int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd)
 {
-	struct spapr_hcall_attach a = { 0 };
-	struct spapr_hcall_table *t;
+	struct spapr_guest_attachment a = { 0 };
+	struct spapr_guest_table *gt;
 	struct spapr_group *g;
 	int rc = -ENOENT;
 
@@ -145,18 +145,18 @@ int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 	if (!g)
 		return spapr__ret(rc);
 	pthread_rwlock_wrlock(&guest->lock);
-	t = spapr__hcall_table_find(guest, liobn);
-	if (!t) {
+	gt = spapr__guest_table_find(guest, liobn);
+	if (!gt) {
 		rc = -EINVAL;
 	} else {
 		rc = -ENOENT;
-		for (unsigned i = 0; i < t->natt; i++) {
-			if (t->att[i].group != g->id)
+		for (unsigned i = 0; i < gt->natt; i++) {
+			if (gt->att[i].group != g->id)
 				continue;
-			a = t->att[i];
-			for (; i + 1 < t->natt; i++)
-				t->att[i] = t->att[i + 1];
-			t->natt--;
+			a = gt->att[i];
+			for (; i + 1 < gt->natt; i++)
+				gt->att[i] = gt->att[i + 1];
+			gt->natt--;
 			rc = 0;
 			break;
 		}
@@ -170,9 +170,9 @@ int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 }
 
 /* The table is unreachable: no lock needed.  Never fails. */
-void spapr__hcall_detach_all(struct spapr_hcall_table *t)
+void spapr__guest_table_detach_all(struct spapr_guest_table *gt)
 {
-	for (unsigned i = 0; i < t->natt; i++)
-		attach_put(&t->att[i]);
-	t->natt = 0;
+	for (unsigned i = 0; i < gt->natt; i++)
+		attach_put(&gt->att[i]);
+	gt->natt = 0;
 }

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spapr/spapr_priv.h"
+#include "spapr/guest_priv.h"
 #include "util/fail.h"
 #include "util/range.h"
 
@@ -37,21 +37,21 @@ int spapr_guest_create(struct spapr_guest **out)
 	return 0;
 }
 
-static void table_free(struct spapr_guest *guest, struct spapr_hcall_table *t)
+static void table_free(struct spapr_guest *guest, struct spapr_guest_table *gt)
 {
-	for (uint64_t i = 0; i < t->npages; i++)
-		free(t->pages[i]);
-	free(t->pages);
-	mmreg_mm_uncharge(guest->mm, t->charged);
-	pthread_mutex_destroy(&t->lock);
-	free(t);
+	for (uint64_t i = 0; i < gt->npages; i++)
+		free(gt->pages[i]);
+	free(gt->pages);
+	mmreg_mm_uncharge(guest->mm, gt->charged);
+	pthread_mutex_destroy(&gt->lock);
+	free(gt);
 }
 
 /* Unlinked tables: no hypercall can reach them (the guest lock is held for writing). */
-static void table_destroy(struct spapr_guest *guest, struct spapr_hcall_table *t)
+static void table_destroy(struct spapr_guest *guest, struct spapr_guest_table *gt)
 {
-	spapr__hcall_detach_all(t);
-	table_free(guest, t);
+	spapr__guest_table_detach_all(gt);
+	table_free(guest, gt);
 }
 
 void spapr_guest_destroy(struct spapr_guest *guest)
@@ -59,10 +59,10 @@ void spapr_guest_destroy(struct spapr_guest *guest)
 	if (!guest)
 		return;
 	for (uint64_t i = 0; i < guest->tables.cap; i++) {
-		struct spapr_hcall_table *t = (void *)(uintptr_t)guest->tables.slots[i].val;
+		struct spapr_guest_table *gt = (void *)(uintptr_t)guest->tables.slots[i].val;
 
-		if (t)
-			table_destroy(guest, t);
+		if (gt)
+			table_destroy(guest, gt);
 	}
 	util_u64map_destroy(&guest->tables);
 	mmreg_mm_put(guest->mm);
@@ -101,7 +101,7 @@ out_unlock:
 }
 
 /* Under guest->lock (either side). */
-int spapr__hcall_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64_t len,
+int spapr__guest_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64_t len,
 			   uint64_t *ua, unsigned *hint)
 {
 	unsigned i = *hint < SPAPR_GUEST_MEMSLOTS ? *hint : 0;
@@ -120,15 +120,15 @@ int spapr__hcall_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64
 }
 
 /* Under guest->lock (either side). */
-struct spapr_hcall_table *spapr__hcall_table_find(struct spapr_guest *guest, uint64_t liobn)
+struct spapr_guest_table *spapr__guest_table_find(struct spapr_guest *guest, uint64_t liobn)
 {
 	return (void *)(uintptr_t)util_u64map_get(&guest->tables, liobn);
 }
 
 /* KVM's kvmppc_stt_pages: the entries' pages plus the descriptor's. */
-uint64_t spapr__hcall_table_charge(uint64_t npages)
+uint64_t spapr__guest_table_charge(uint64_t npages)
 {
-	uint64_t desc = sizeof(struct spapr_hcall_table) + npages * sizeof(uint64_t *);
+	uint64_t desc = sizeof(struct spapr_guest_table) + npages * sizeof(uint64_t *);
 
 	return npages + (desc + EMU_PAGE_SIZE - 1) / EMU_PAGE_SIZE;
 }
@@ -136,15 +136,15 @@ uint64_t spapr__hcall_table_charge(uint64_t npages)
 int spapr_guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn, unsigned page_shift,
 				 uint64_t offset, uint64_t size)
 {
-	struct spapr_hcall_table *t;
+	struct spapr_guest_table *gt;
 	uint64_t end, npages, charge;
 	int rc;
 
 	if (!size || page_shift < 12 || page_shift > 34 || !util_range_end(offset, size, &end) ||
 	    end > (UINT64_MAX >> page_shift))
 		return spapr__ret(-EINVAL);
-	npages = (size + SPAPR_HCALL_TCES_PER_PAGE - 1) / SPAPR_HCALL_TCES_PER_PAGE;
-	charge = spapr__hcall_table_charge(npages);
+	npages = (size + SPAPR_GUEST_TCES_PER_PAGE - 1) / SPAPR_GUEST_TCES_PER_PAGE;
+	charge = spapr__guest_table_charge(npages);
 	/* The kernel's order: charge, allocate, then look for a duplicate LIOBN. */
 	rc = mmreg_mm_charge(guest->mm, charge);
 	if (rc)
@@ -152,37 +152,37 @@ int spapr_guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn, unsi
 	rc = -ENOMEM;
 	if (util_should_fail("spapr_hcall_table_alloc"))
 		goto err_uncharge;
-	t = calloc(1, sizeof(*t));
-	if (!t)
+	gt = calloc(1, sizeof(*gt));
+	if (!gt)
 		goto err_uncharge;
 	if (util_should_fail("spapr_hcall_table_pages") || npages > SIZE_MAX / sizeof(uint64_t *))
 		goto err_free;
-	t->pages = calloc((size_t)npages, sizeof(uint64_t *));
-	if (!t->pages)
+	gt->pages = calloc((size_t)npages, sizeof(uint64_t *));
+	if (!gt->pages)
 		goto err_free;
-	t->liobn = liobn;
-	t->page_shift = page_shift;
-	t->offset = offset;
-	t->size = size;
-	t->npages = npages;
-	t->charged = charge;
-	pthread_mutex_init(&t->lock, NULL);
+	gt->liobn = liobn;
+	gt->page_shift = page_shift;
+	gt->offset = offset;
+	gt->size = size;
+	gt->npages = npages;
+	gt->charged = charge;
+	pthread_mutex_init(&gt->lock, NULL);
 
 	pthread_rwlock_wrlock(&guest->lock);
-	if (spapr__hcall_table_find(guest, liobn))
+	if (spapr__guest_table_find(guest, liobn))
 		rc = -EBUSY;
 	else
-		rc = util_u64map_insert(&guest->tables, liobn, (uintptr_t)t);
+		rc = util_u64map_insert(&guest->tables, liobn, (uintptr_t)gt);
 	pthread_rwlock_unlock(&guest->lock);
 	if (rc) {
-		table_free(guest, t);
+		table_free(guest, gt);
 		return spapr__ret(rc);
 	}
 	return 0;
 
 err_free:
-	free(t->pages);
-	free(t);
+	free(gt->pages);
+	free(gt);
 err_uncharge:
 	mmreg_mm_uncharge(guest->mm, charge);
 	return spapr__ret(rc);
@@ -190,16 +190,16 @@ err_uncharge:
 
 int spapr_guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn)
 {
-	struct spapr_hcall_table *t;
+	struct spapr_guest_table *gt;
 
 	pthread_rwlock_wrlock(&guest->lock);
-	t = spapr__hcall_table_find(guest, liobn);
-	if (t)
+	gt = spapr__guest_table_find(guest, liobn);
+	if (gt)
 		util_u64map_remove(&guest->tables, liobn);
 	pthread_rwlock_unlock(&guest->lock);
-	if (!t)
+	if (!gt)
 		return spapr__ret(-ENOENT);
 	/* No hypercall holds it: they hold the guest lock (read) while using a table. */
-	table_destroy(guest, t);
+	table_destroy(guest, gt);
 	return 0;
 }
