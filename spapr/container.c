@@ -27,7 +27,7 @@ int spapr__container_create(struct spapr_container **out)
 		return -ENOMEM;
 	c->obj.kind = SPAPR_KIND_CONTAINER;
 	c->obj.refs = 1;
-	pthread_rwlock_init(&c->group_lock, NULL);
+	util_rwlock_init(&c->group_lock);
 	*out = c;
 	return 0;
 }
@@ -37,7 +37,7 @@ void spapr__container_release(struct spapr_container *c)
 {
 	if (c->tc)
 		spapr__tce_container_release(c->tc);
-	pthread_rwlock_destroy(&c->group_lock);
+	util_rwlock_destroy(&c->group_lock);
 	free(c);
 }
 
@@ -57,7 +57,8 @@ int spapr__container_attach(struct spapr_container *c, struct spapr_group *g)
 {
 	int rc = 0;
 
-	pthread_rwlock_wrlock(&c->group_lock);
+	util_mutex_assert_held(&spapr_vfio_lock);
+	util_rwlock_wrlock(&c->group_lock);
 	if (c->ngroups == SPAPR_MAX_GROUPS) {
 		rc = -ENOSPC;
 		goto out_unlock;
@@ -69,7 +70,7 @@ int spapr__container_attach(struct spapr_container *c, struct spapr_group *g)
 	}
 	c->groups[c->ngroups++] = g;
 out_unlock:
-	pthread_rwlock_unlock(&c->group_lock);
+	util_rwlock_unlock(&c->group_lock);
 	return rc;
 }
 
@@ -78,7 +79,8 @@ void spapr__container_detach(struct spapr_container *c, struct spapr_group *g)
 {
 	struct spapr_tce_container *tc = NULL;
 
-	pthread_rwlock_wrlock(&c->group_lock);
+	util_mutex_assert_held(&spapr_vfio_lock);
+	util_rwlock_wrlock(&c->group_lock);
 	if (c->tc)
 		spapr__tce_container_detach_group(c->tc, g);
 	groups_remove(c, g);
@@ -87,7 +89,7 @@ void spapr__container_detach(struct spapr_container *c, struct spapr_group *g)
 		c->tc = NULL;
 		c->iommu_type = 0;
 	}
-	pthread_rwlock_unlock(&c->group_lock);
+	util_rwlock_unlock(&c->group_lock);
 	if (tc)
 		spapr__tce_container_release(tc);
 }
@@ -101,7 +103,7 @@ static int ioctl_set_iommu(struct spapr_ioctl_req *rq)
 	unsigned i;
 	int rc;
 
-	pthread_rwlock_wrlock(&c->group_lock);
+	util_rwlock_wrlock(&c->group_lock);
 	if (!c->ngroups || c->tc) {
 		rc = -EINVAL;
 		goto out_unlock;
@@ -120,7 +122,7 @@ static int ioctl_set_iommu(struct spapr_ioctl_req *rq)
 	}
 	c->tc = tc;
 	c->iommu_type = (int)type;
-	pthread_rwlock_unlock(&c->group_lock);
+	util_rwlock_unlock(&c->group_lock);
 	return 0;
 
 err_detach:
@@ -128,7 +130,7 @@ err_detach:
 		spapr__tce_container_detach_group(tc, c->groups[i]);
 	spapr__tce_container_release(tc);
 out_unlock:
-	pthread_rwlock_unlock(&c->group_lock);
+	util_rwlock_unlock(&c->group_lock);
 	return rc;
 }
 
@@ -166,8 +168,8 @@ int spapr__container_ioctl(struct spapr_obj *obj, unsigned long request, void *a
 
 	if (op)
 		return spapr__ioctl_run(op, c, arg);
-	pthread_rwlock_rdlock(&c->group_lock);
+	util_rwlock_rdlock(&c->group_lock);
 	rc = c->tc ? spapr__tce_container_ioctl(c->tc, request, arg) : -EINVAL;
-	pthread_rwlock_unlock(&c->group_lock);
+	util_rwlock_unlock(&c->group_lock);
 	return rc;
 }

@@ -117,6 +117,7 @@ static int map_pages(struct spapr_tce_container *tc, struct dma_req *req, uint64
 	struct spapr_drops d;
 	int rc = 0;
 
+	util_mutex_assert_held(&w->write_lock);
 	spapr__drops_init(&d, w);
 	mmreg_read_lock();
 	while (done < req->npages) {
@@ -170,7 +171,7 @@ int spapr__ioctl_map_dma(struct spapr_ioctl_req *rq)
 	if (rc)
 		return rc;
 	if (req.npages) {
-		pthread_mutex_lock(&req.w->write_lock);
+		util_mutex_lock(&req.w->write_lock);
 		if (req.w->dead)
 			rc = -ENXIO;
 		else if (tc->v2)
@@ -178,7 +179,7 @@ int spapr__ioctl_map_dma(struct spapr_ioctl_req *rq)
 		else
 			rc = spapr__v1_map_pages(tc, req.w, req.entry, req.npages, m->vaddr,
 						 dir_of(m->flags));
-		pthread_mutex_unlock(&req.w->write_lock);
+		util_mutex_unlock(&req.w->write_lock);
 	}
 	spapr__window_put(req.w);
 	return rc;
@@ -199,12 +200,12 @@ int spapr__ioctl_unmap_dma(struct spapr_ioctl_req *rq)
 	if (rc)
 		return rc;
 	if (req.npages) {
-		pthread_mutex_lock(&req.w->write_lock);
+		util_mutex_lock(&req.w->write_lock);
 		if (req.w->dead)
 			rc = -ENXIO;
 		else
 			spapr__window_clear(req.w, req.entry, req.npages);
-		pthread_mutex_unlock(&req.w->write_lock);
+		util_mutex_unlock(&req.w->write_lock);
 	}
 	spapr__window_put(req.w);
 	return rc;

@@ -26,6 +26,7 @@
 
 void spapr__drops_init(struct spapr_drops *d, struct spapr_window *w)
 {
+	util_mutex_assert_held(&w->write_lock);
 	d->w = w;
 	d->n = 0;
 	tce_kill_batch_init(&d->kill, w->table);

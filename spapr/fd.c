@@ -21,10 +21,10 @@
 #include "spapr/spapr_priv.h"
 #include "util/fail.h"
 
-static pthread_mutex_t spapr_fd_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct util_mutex spapr_fd_lock = UTIL_MUTEX_INIT;
 static struct util_u64map spapr_fds = UTIL_U64MAP_INIT;		/* fd -> struct spapr_obj * */
 static struct util_u64map spapr_open_groups = UTIL_U64MAP_INIT;	/* group id + 1 -> struct spapr_group * */
-pthread_mutex_t spapr_vfio_lock = PTHREAD_MUTEX_INITIALIZER;
+struct util_mutex spapr_vfio_lock = UTIL_MUTEX_INIT;
 
 int spapr__ret(int rc)
 {
@@ -49,9 +49,9 @@ void spapr__obj_put(struct spapr_obj *obj)
 	} else {
 		struct spapr_group *g = (struct spapr_group *)obj;
 
-		pthread_mutex_lock(&spapr_fd_lock);
+		util_mutex_lock(&spapr_fd_lock);
 		util_u64map_remove(&spapr_open_groups, (uint64_t)g->id + 1);
-		pthread_mutex_unlock(&spapr_fd_lock);
+		util_mutex_unlock(&spapr_fd_lock);
 		spapr__group_release(g);
 	}
 }
@@ -66,9 +66,9 @@ static int fd_install(struct spapr_obj *obj)
 	fd = eventfd(0, 0);
 	if (fd < 0)
 		return -errno;
-	pthread_mutex_lock(&spapr_fd_lock);
+	util_mutex_lock(&spapr_fd_lock);
 	rc = util_u64map_insert(&spapr_fds, (uint64_t)fd, (uintptr_t)obj);
-	pthread_mutex_unlock(&spapr_fd_lock);
+	util_mutex_unlock(&spapr_fd_lock);
 	if (rc) {
 		close(fd);
 		return rc;
@@ -82,11 +82,11 @@ struct spapr_obj *spapr__fd_get(int fd)
 
 	if (fd < 0)
 		return NULL;
-	pthread_mutex_lock(&spapr_fd_lock);
+	util_mutex_lock(&spapr_fd_lock);
 	obj = (struct spapr_obj *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
 	if (obj)
 		obj_get(obj);
-	pthread_mutex_unlock(&spapr_fd_lock);
+	util_mutex_unlock(&spapr_fd_lock);
 	return obj;
 }
 
@@ -108,9 +108,9 @@ int spapr_open_group(int iommu_group)
 	struct spapr_group *g;
 	int rc;
 
-	pthread_mutex_lock(&spapr_fd_lock);
+	util_mutex_lock(&spapr_fd_lock);
 	if (iommu_group >= 0 && util_u64map_get(&spapr_open_groups, (uint64_t)iommu_group + 1)) {
-		pthread_mutex_unlock(&spapr_fd_lock);
+		util_mutex_unlock(&spapr_fd_lock);
 		return spapr__ret(-EBUSY);
 	}
 	rc = spapr__group_create(iommu_group, &g);
@@ -119,7 +119,7 @@ int spapr_open_group(int iommu_group)
 		if (rc)
 			spapr__group_release(g);
 	}
-	pthread_mutex_unlock(&spapr_fd_lock);
+	util_mutex_unlock(&spapr_fd_lock);
 	if (rc)
 		return spapr__ret(rc);
 	rc = fd_install(&g->obj);
@@ -156,11 +156,11 @@ int spapr_close(int fd)
 	struct spapr_obj *obj = NULL;
 
 	if (fd >= 0) {
-		pthread_mutex_lock(&spapr_fd_lock);
+		util_mutex_lock(&spapr_fd_lock);
 		obj = (struct spapr_obj *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
 		if (obj)
 			util_u64map_remove(&spapr_fds, (uint64_t)fd);
-		pthread_mutex_unlock(&spapr_fd_lock);
+		util_mutex_unlock(&spapr_fd_lock);
 	}
 	if (!obj)
 		return spapr__ret(-EBADF);

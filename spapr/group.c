@@ -34,16 +34,16 @@ int spapr__group_create(int id, struct spapr_group **out)
 /* The last close of the group fd: detach it from its container, as VFIO does. */
 void spapr__group_release(struct spapr_group *g)
 {
-	pthread_mutex_lock(&spapr_vfio_lock);
+	util_mutex_lock(&spapr_vfio_lock);
 	if (g->container) {
 		struct spapr_container *c = g->container;
 
 		spapr__container_detach(c, g);
 		g->container = NULL;
-		pthread_mutex_unlock(&spapr_vfio_lock);
+		util_mutex_unlock(&spapr_vfio_lock);
 		spapr__obj_put(&c->obj);
 	} else {
-		pthread_mutex_unlock(&spapr_vfio_lock);
+		util_mutex_unlock(&spapr_vfio_lock);
 	}
 	free(g);
 }
@@ -54,9 +54,9 @@ static int ioctl_group_get_status(struct spapr_ioctl_req *rq)
 	struct spapr_group *g = rq->obj;
 	struct vfio_group_status *st = rq->buf;
 
-	pthread_mutex_lock(&spapr_vfio_lock);
+	util_mutex_lock(&spapr_vfio_lock);
 	st->flags = VFIO_GROUP_FLAGS_VIABLE | (g->container ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
-	pthread_mutex_unlock(&spapr_vfio_lock);
+	util_mutex_unlock(&spapr_vfio_lock);
 	return spapr__copy_out(rq->arg, st, sizeof(*st));
 }
 
@@ -77,7 +77,7 @@ static int ioctl_group_set_container(struct spapr_ioctl_req *rq)
 		spapr__obj_put(obj);
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&spapr_vfio_lock);
+	util_mutex_lock(&spapr_vfio_lock);
 	if (g->container) {
 		rc = -EINVAL;
 	} else {
@@ -85,7 +85,7 @@ static int ioctl_group_set_container(struct spapr_ioctl_req *rq)
 		if (!rc)
 			g->container = (struct spapr_container *)obj;	/* keeps our reference */
 	}
-	pthread_mutex_unlock(&spapr_vfio_lock);
+	util_mutex_unlock(&spapr_vfio_lock);
 	if (rc)
 		spapr__obj_put(obj);
 	return rc;
@@ -97,15 +97,15 @@ static int ioctl_group_unset_container(struct spapr_ioctl_req *rq)
 	struct spapr_group *g = rq->obj;
 	struct spapr_container *c;
 
-	pthread_mutex_lock(&spapr_vfio_lock);
+	util_mutex_lock(&spapr_vfio_lock);
 	c = g->container;
 	if (!c) {
-		pthread_mutex_unlock(&spapr_vfio_lock);
+		util_mutex_unlock(&spapr_vfio_lock);
 		return -EINVAL;
 	}
 	spapr__container_detach(c, g);
 	g->container = NULL;
-	pthread_mutex_unlock(&spapr_vfio_lock);
+	util_mutex_unlock(&spapr_vfio_lock);
 	spapr__obj_put(&c->obj);
 	return 0;
 }

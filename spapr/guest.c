@@ -32,7 +32,7 @@ int spapr_guest_create(struct spapr_guest **out)
 		free(g);
 		return spapr__ret(rc);
 	}
-	pthread_rwlock_init(&g->lock, NULL);
+	util_rwlock_init(&g->lock);
 	*out = g;
 	return 0;
 }
@@ -43,7 +43,7 @@ static void table_free(struct spapr_guest *guest, struct spapr_guest_table *gt)
 		free(gt->pages[i]);
 	free(gt->pages);
 	mmreg_mm_uncharge(guest->mm, gt->charged);
-	pthread_mutex_destroy(&gt->lock);
+	util_mutex_destroy(&gt->lock);
 	free(gt);
 }
 
@@ -66,7 +66,7 @@ void spapr_guest_destroy(struct spapr_guest *guest)
 	}
 	util_u64map_destroy(&guest->tables);
 	mmreg_mm_put(guest->mm);
-	pthread_rwlock_destroy(&guest->lock);
+	util_rwlock_destroy(&guest->lock);
 	free(guest);
 }
 
@@ -83,7 +83,7 @@ int spapr_guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t g
 		return spapr__ret(-EINVAL);
 	if (size && (!util_range_end(gpa, size, &gend) || !util_range_end(u, size, &uend)))
 		return spapr__ret(-EINVAL);
-	pthread_rwlock_wrlock(&guest->lock);
+	util_rwlock_wrlock(&guest->lock);
 	for (unsigned i = 0; size && i < SPAPR_GUEST_MEMSLOTS; i++) {
 		const struct spapr_guest_memslot *s = &guest->slots[i];
 
@@ -96,7 +96,7 @@ int spapr_guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t g
 	guest->slots[slot].ua = size ? u : 0;
 	guest->slots[slot].size = size;
 out_unlock:
-	pthread_rwlock_unlock(&guest->lock);
+	util_rwlock_unlock(&guest->lock);
 	return spapr__ret(rc);
 }
 
@@ -106,6 +106,7 @@ int spapr__guest_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64
 {
 	unsigned i = *hint < SPAPR_GUEST_MEMSLOTS ? *hint : 0;
 
+	util_rwlock_assert_held(&guest->lock);
 	for (unsigned n = 0; n < SPAPR_GUEST_MEMSLOTS; n++, i = (i + 1) % SPAPR_GUEST_MEMSLOTS) {
 		const struct spapr_guest_memslot *s = &guest->slots[i];
 
@@ -122,6 +123,7 @@ int spapr__guest_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64
 /* Under guest->lock (either side). */
 struct spapr_guest_table *spapr__guest_table_find(struct spapr_guest *guest, uint64_t liobn)
 {
+	util_rwlock_assert_held(&guest->lock);
 	return (void *)(uintptr_t)util_u64map_get(&guest->tables, liobn);
 }
 
@@ -166,14 +168,14 @@ int spapr_guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn, unsi
 	gt->size = size;
 	gt->npages = npages;
 	gt->charged = charge;
-	pthread_mutex_init(&gt->lock, NULL);
+	util_mutex_init(&gt->lock);
 
-	pthread_rwlock_wrlock(&guest->lock);
+	util_rwlock_wrlock(&guest->lock);
 	if (spapr__guest_table_find(guest, liobn))
 		rc = -EBUSY;
 	else
 		rc = util_u64map_insert(&guest->tables, liobn, (uintptr_t)gt);
-	pthread_rwlock_unlock(&guest->lock);
+	util_rwlock_unlock(&guest->lock);
 	if (rc) {
 		table_free(guest, gt);
 		return spapr__ret(rc);
@@ -192,11 +194,11 @@ int spapr_guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn)
 {
 	struct spapr_guest_table *gt;
 
-	pthread_rwlock_wrlock(&guest->lock);
+	util_rwlock_wrlock(&guest->lock);
 	gt = spapr__guest_table_find(guest, liobn);
 	if (gt)
 		util_u64map_remove(&guest->tables, liobn);
-	pthread_rwlock_unlock(&guest->lock);
+	util_rwlock_unlock(&guest->lock);
 	if (!gt)
 		return spapr__ret(-ENOENT);
 	/* No hypercall holds it: they hold the guest lock (read) while using a table. */

@@ -45,7 +45,7 @@ static int window_pick(struct spapr_guest *guest, struct spapr_guest_table *gt,
 	struct spapr_tce_container *tc;
 	int rc = -EINVAL;
 
-	pthread_rwlock_rdlock(&c->group_lock);
+	util_rwlock_rdlock(&c->group_lock);
 	tc = c->tc;
 	/* No bound mm means no preregistered memory: the guest path could never map. */
 	if (!tc || !tc->v2 || __atomic_load_n(&tc->mm, __ATOMIC_ACQUIRE) != guest->mm)
@@ -53,7 +53,7 @@ static int window_pick(struct spapr_guest *guest, struct spapr_guest_table *gt,
 	rc = spapr__default_window(tc);
 	if (rc)
 		goto out_unlock;
-	pthread_mutex_lock(&tc->lock);
+	util_mutex_lock(&tc->lock);
 	for (unsigned s = 0; s < SPAPR_WINDOWS && !found; s++) {
 		struct spapr_window *w = tc->windows[s];
 
@@ -63,11 +63,11 @@ static int window_pick(struct spapr_guest *guest, struct spapr_guest_table *gt,
 	}
 	if (found)
 		__atomic_add_fetch(&found->refs, 1, __ATOMIC_RELAXED);	/* the slot holds one */
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 	rc = found ? 0 : -EINVAL;
 	*out = found;
 out_unlock:
-	pthread_rwlock_unlock(&c->group_lock);
+	util_rwlock_unlock(&c->group_lock);
 	return rc;
 }
 
@@ -83,7 +83,7 @@ int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 	g = group_get(group_fd, &rc);
 	if (!g)
 		return spapr__ret(rc);
-	pthread_rwlock_wrlock(&guest->lock);
+	util_rwlock_wrlock(&guest->lock);
 	gt = spapr__guest_table_find(guest, liobn);
 	if (!gt) {
 		rc = -EINVAL;
@@ -99,18 +99,18 @@ int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 		rc = -ENOSPC;
 		goto out_unlock;
 	}
-	pthread_mutex_lock(&spapr_vfio_lock);
+	util_mutex_lock(&spapr_vfio_lock);
 	c = g->container;
 	if (c)	/* g->container holds one, so the count is not 0 */
 		__atomic_add_fetch(&c->obj.refs, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&spapr_vfio_lock);
+	util_mutex_unlock(&spapr_vfio_lock);
 	if (!c) {
 		rc = -EINVAL;
 		goto out_unlock;
 	}
 	rc = window_pick(guest, gt, c, &w);
 	if (rc) {
-		pthread_rwlock_unlock(&guest->lock);
+		util_rwlock_unlock(&guest->lock);
 		spapr__obj_put(&c->obj);
 		spapr__obj_put(&g->obj);
 		return spapr__ret(rc);
@@ -123,7 +123,7 @@ int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 	gt->att[i].group = g->id;
 	gt->natt++;
 out_unlock:
-	pthread_rwlock_unlock(&guest->lock);
+	util_rwlock_unlock(&guest->lock);
 	spapr__obj_put(&g->obj);
 	return spapr__ret(rc);
 }
@@ -144,7 +144,7 @@ int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 	g = group_get(group_fd, &rc);
 	if (!g)
 		return spapr__ret(rc);
-	pthread_rwlock_wrlock(&guest->lock);
+	util_rwlock_wrlock(&guest->lock);
 	gt = spapr__guest_table_find(guest, liobn);
 	if (!gt) {
 		rc = -EINVAL;
@@ -161,7 +161,7 @@ int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 			break;
 		}
 	}
-	pthread_rwlock_unlock(&guest->lock);
+	util_rwlock_unlock(&guest->lock);
 	spapr__obj_put(&g->obj);
 	/* Outside the guest lock: the container's last reference releases it. */
 	if (!rc)

@@ -132,7 +132,7 @@ int spapr_guest_check(struct spapr_guest *guest)
 {
 	int rc;
 
-	pthread_rwlock_wrlock(&guest->lock);
+	util_rwlock_wrlock(&guest->lock);
 	rc = check_memslots(guest);
 	for (uint64_t i = 0; !rc && i < guest->tables.cap; i++) {
 		struct spapr_guest_table *gt = (void *)(uintptr_t)guest->tables.slots[i].val;
@@ -152,6 +152,6 @@ int spapr_guest_check(struct spapr_guest *guest)
 		if (!rc)
 			rc = check_entries(guest, gt);
 	}
-	pthread_rwlock_unlock(&guest->lock);
+	util_rwlock_unlock(&guest->lock);
 	return spapr__ret(rc);
 }

@@ -11,21 +11,6 @@
 
 
 
-/*
- * Locks of the guest path, in order, before every container lock:
- *   guest->lock (rwlock)   written by memslot, table create/destroy,
- *                          attach/detach; read by every hypercall.
- *   table->lock (mutex)    serialises the hypercalls of one LIOBN that
- *                          has no attachment.  With attachments, which
- *                          do not change under guest->lock, their
- *                          windows' write_locks serialise them (every
- *                          hypercall on the table takes them all), and
- *                          table->lock is not taken: one lock pair less
- *                          per call (spapr__hcall_lock).
- * Then every distinct container's group_lock (read), in ascending address
- * order, then every distinct window's write_lock, in ascending address order
- * (att[] is kept sorted), then the mmreg read section.
- */
 #define SPAPR_GUEST_MAX_ATTACH 8u
 #define SPAPR_GUEST_TCES_PER_PAGE (EMU_PAGE_SIZE / 8)
 
@@ -42,7 +27,7 @@ struct spapr_guest_table {
 	uint64_t **pages;		/* npages page pointers; each NULL until needed, atomic */
 	uint64_t npages;
 	uint64_t charged;		/* pages charged to the guest's mm */
-	pthread_mutex_t lock;
+	struct util_mutex lock;		/* 2 in the lock order (struct spapr_guest) */
 	unsigned natt;
 	struct spapr_guest_attachment att[SPAPR_GUEST_MAX_ATTACH];	/* sorted by w */
 };
@@ -51,8 +36,49 @@ struct spapr_guest_memslot {
 	uint64_t gpa, size, ua;		/* size 0: unused */
 };
 
+/*
+ * THE LOCK ORDER of spapr-tce.  This is the one text: spapr.h,
+ * spapr_priv.h, hcall_lock.c and the docs point here.  guest->lock is the
+ * outermost lock, so the order lives on the struct that owns it.  Every
+ * function whose comment says "under X" asserts it (util/lock.h; debug and
+ * test builds).
+ *
+ *   1. guest->lock (rwlock, struct spapr_guest): written by memslot
+ *      changes, table create and destroy, attach and detach; read by every
+ *      hypercall, for its whole length.
+ *   2. gt->lock (mutex, struct spapr_guest_table): serialises the
+ *      hypercalls of one LIOBN that has no attachment.  With attachments,
+ *      which do not change under guest->lock, their windows' write_locks
+ *      (7) serialise them, since every hypercall on the table takes them
+ *      all, and gt->lock is not taken (spapr__hcall_lock).
+ *   3. spapr_fd_lock (global mutex, fd.c): the fd table and the set of open
+ *      groups; held across lookups and a group's creation only.
+ *   4. spapr_vfio_lock (global mutex, fd.c): group <-> container attachment;
+ *      held across SET_CONTAINER, UNSET_CONTAINER, a group's last close and
+ *      an attach's look at the group's container.
+ *   5. c->group_lock (rwlock, struct spapr_container): the VFIO core's
+ *      lock.  Written to change the group list, the IOMMU type or the
+ *      driver instance; read by every driver request, MAP and UNMAP
+ *      included, and by hypercalls.  Under it the group list does not
+ *      change, so kill callbacks walk it without a lock.  A hypercall takes
+ *      every distinct container's, for reading, in ascending address order.
+ *   6. tc->lock (mutex, struct spapr_tce_container): the driver's container
+ *      mutex: REGISTER, UNREGISTER, TCE_CREATE, TCE_REMOVE, ENABLE,
+ *      DISABLE, the default window, release.  MAP, UNMAP and hypercalls do
+ *      not take it.
+ *   7. w->write_lock (mutex, struct spapr_window): serialises the writers
+ *      of one window's entries (MAP, UNMAP, a hypercall, the clear of a
+ *      removal or release), so that entries are stored with plain atomic
+ *      stores instead of locked exchanges.  A hypercall takes every
+ *      distinct window's in ascending address order (gt->att[] is kept
+ *      sorted), so that two tables sharing windows lock them in one order.
+ *   8. mmreg: mm->lock and the read section (a hypercall holds the read
+ *      section across its whole run), then emu's leaf locks.
+ *
+ * A lock may be skipped, never taken out of order.
+ */
 struct spapr_guest {
-	pthread_rwlock_t lock;
+	struct util_rwlock lock;		/* 1 in the lock order above */
 	struct mmreg_mm *mm;		/* a reference */
 	struct spapr_guest_memslot slots[SPAPR_GUEST_MEMSLOTS];
 	struct util_u64map tables;	/* liobn -> struct spapr_guest_table * */
@@ -76,7 +102,7 @@ int spapr__guest_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64
 /* guest_attach.c */
 void spapr__guest_table_detach_all(struct spapr_guest_table *gt);
 
-/* hcall_lock.c: the locks of a hypercall on one table (see the order above). */
+/* hcall_lock.c: the locks of a hypercall on one table (the order: struct spapr_guest). */
 struct spapr_hcall_locks {
 	struct spapr_guest_table *tlock;	/* whose lock is held: a table without attachments */
 	unsigned n;				/* distinct windows */

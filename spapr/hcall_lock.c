@@ -10,10 +10,10 @@
  * percent of an H_PUT_TCE_INDIRECT of 512 entries.
  *
  * Then the group_lock of every distinct container, for reading (as every
- * MAP_DMA holds it: the kill callback walks the container's groups), in
- * ascending address order; then the write_lock of every distinct window, in
- * ascending address order (att[] is kept sorted), so that two tables sharing
- * windows lock them in one order.  The write_lock serialises us with MAP,
+ * MAP_DMA holds it: the kill callback walks the container's groups), then
+ * the write_lock of every distinct window, each kind in ascending address
+ * order: the lock order (on struct spapr_guest, guest_priv.h) says why.
+ * The write_lock serialises us with MAP,
  * UNMAP and the clear of a removal.  A window found dead under its
  * write_lock was removed (TCE_REMOVE or the container's release): its table
  * no longer serves any device and its driver instance may be gone, so it is
@@ -26,7 +26,7 @@ void spapr__hcall_lock(struct spapr_guest_table *gt, struct spapr_hcall_locks *l
 {
 	l->tlock = gt->natt ? NULL : gt;
 	if (l->tlock)
-		pthread_mutex_lock(&gt->lock);
+		util_mutex_lock(&gt->lock);
 	l->n = 0;
 	l->nc = 0;
 	for (unsigned i = 0; i < gt->natt; i++) {
@@ -46,9 +46,9 @@ void spapr__hcall_lock(struct spapr_guest_table *gt, struct spapr_hcall_locks *l
 		l->c[k] = a->c;
 	}
 	for (unsigned k = 0; k < l->nc; k++)
-		pthread_rwlock_rdlock(&l->c[k]->group_lock);
+		util_rwlock_rdlock(&l->c[k]->group_lock);
 	for (unsigned j = 0; j < l->n; j++) {
-		pthread_mutex_lock(&l->w[j]->write_lock);
+		util_mutex_lock(&l->w[j]->write_lock);
 		l->live[j] = !l->w[j]->dead;
 	}
 }
@@ -56,9 +56,9 @@ void spapr__hcall_lock(struct spapr_guest_table *gt, struct spapr_hcall_locks *l
 void spapr__hcall_unlock(struct spapr_hcall_locks *l)
 {
 	for (unsigned j = l->n; j-- > 0;)
-		pthread_mutex_unlock(&l->w[j]->write_lock);
+		util_mutex_unlock(&l->w[j]->write_lock);
 	for (unsigned k = l->nc; k-- > 0;)
-		pthread_rwlock_unlock(&l->c[k]->group_lock);
+		util_rwlock_unlock(&l->c[k]->group_lock);
 	if (l->tlock)
-		pthread_mutex_unlock(&l->tlock->lock);
+		util_mutex_unlock(&l->tlock->lock);
 }

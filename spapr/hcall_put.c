@@ -569,15 +569,15 @@ static long hreq_begin(struct hreq *q, struct spapr_guest *guest, uint64_t liobn
 	long ret;
 
 	q->guest = guest;
-	pthread_rwlock_rdlock(&guest->lock);
+	util_rwlock_rdlock(&guest->lock);
 	q->gt = spapr__guest_table_find(guest, liobn);
 	if (!q->gt) {
-		pthread_rwlock_unlock(&guest->lock);
+		util_rwlock_unlock(&guest->lock);
 		return H_TOO_HARD;	/* userspace handles unknown LIOBNs */
 	}
 	ret = check_ioba(q->gt, ioba, npages, &q->entry);
 	if (ret != H_SUCCESS)
-		pthread_rwlock_unlock(&guest->lock);
+		util_rwlock_unlock(&guest->lock);
 	q->n = npages;
 	q->nruns = 0;
 	q->ncounts = 0;
@@ -596,7 +596,7 @@ long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, u
 	mmreg_read_lock();
 	ret = hreq_run(&q);
 	mmreg_read_unlock();
-	pthread_rwlock_unlock(&guest->lock);
+	util_rwlock_unlock(&guest->lock);
 	return ret;
 }
 
@@ -632,7 +632,7 @@ long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_
 		return ret;	/* an unknown LIOBN goes to userspace before any check */
 	if (npages > SPAPR_TCE_LIST_MAX || !util_is_aligned(tce_list, 12)) {
 		if (ret == H_SUCCESS)
-			pthread_rwlock_unlock(&guest->lock);
+			util_rwlock_unlock(&guest->lock);
 		return H_PARAMETER;
 	}
 	if (ret != H_SUCCESS)
@@ -648,7 +648,7 @@ long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_
 		ret = hreq_run(&q);
 	}
 	mmreg_read_unlock();
-	pthread_rwlock_unlock(&guest->lock);
+	util_rwlock_unlock(&guest->lock);
 	return ret;
 }
 
@@ -669,7 +669,7 @@ long spapr_h_stuff_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
 		ret = hreq_run(&q);
 		mmreg_read_unlock();
 	}
-	pthread_rwlock_unlock(&guest->lock);
+	util_rwlock_unlock(&guest->lock);
 	return ret;
 }
 
@@ -684,6 +684,6 @@ long spapr_h_get_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, u
 	idx = q.entry - q.gt->offset;
 	page = __atomic_load_n(&q.gt->pages[idx / SPAPR_GUEST_TCES_PER_PAGE], __ATOMIC_ACQUIRE);
 	*tce_out = page ? __atomic_load_n(&page[idx % SPAPR_GUEST_TCES_PER_PAGE], __ATOMIC_RELAXED) : 0;
-	pthread_rwlock_unlock(&guest->lock);
+	util_rwlock_unlock(&guest->lock);
 	return H_SUCCESS;
 }

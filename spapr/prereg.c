@@ -58,7 +58,7 @@ int spapr__ioctl_register_memory(struct spapr_ioctl_req *rq)
 	struct reg_args a;
 	int rc;
 
-	pthread_mutex_lock(&tc->lock);
+	util_mutex_lock(&tc->lock);
 	rc = reg_args_get(rq->buf, true, &a);
 	if (rc)
 		goto out_unlock;
@@ -81,7 +81,7 @@ int spapr__ioctl_register_memory(struct spapr_ioctl_req *rq)
 	}
 	__atomic_store_n(&tc->enabled, true, __ATOMIC_RELEASE);
 out_unlock:
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 	return rc;
 }
 
@@ -97,7 +97,7 @@ int spapr__ioctl_unregister_memory(struct spapr_ioctl_req *rq)
 	struct reg_args a;
 	int rc;
 
-	pthread_mutex_lock(&tc->lock);
+	util_mutex_lock(&tc->lock);
 	rc = reg_args_get(rq->buf, false, &a);
 	if (rc)
 		goto out_unlock;
@@ -113,13 +113,14 @@ int spapr__ioctl_unregister_memory(struct spapr_ioctl_req *rq)
 	if (!rc)
 		util_u64map_remove(&tc->prereg, (uintptr_t)r);
 out_unlock:
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 	return rc;
 }
 
 /* Release: put every region this container holds.  Under tc->lock, windows already cleared. */
 void spapr__prereg_release_all(struct spapr_tce_container *tc)
 {
+	util_mutex_assert_held(&tc->lock);
 	for (uint64_t i = 0; i < tc->prereg.cap; i++) {
 		struct mmreg_region *r = (struct mmreg_region *)(uintptr_t)tc->prereg.slots[i].key;
 

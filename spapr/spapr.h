@@ -36,7 +36,8 @@
  *
  * Threads: every call may be made from any thread.  MAP_DMA and UNMAP_DMA
  * do not take the container's mutex (as in the kernel); the other
- * container requests do.  See docs/spapr.md for the lock order.
+ * container requests do.  The lock order is written once, on struct
+ * spapr_guest in the source's spapr/guest_priv.h (docs/spapr.md).
  */
 #ifndef SPAPRTCE_SPAPR_H
 #define SPAPRTCE_SPAPR_H
@@ -112,8 +113,8 @@ int spapr_mm_set_memlock(uint64_t limit_bytes, int cap_ipc_lock);
  * Threads: hypercalls may run concurrently with each other and with every
  * container request; the other guest calls serialise on the guest's lock.
  * A guest must not be used after (or during) spapr_guest_destroy().
- * Lock order: the guest's lock, a guest table's lock (taken only when the
- * table has no window attached), then the container's locks (docs/hcall.md).
+ * Lock order: written once, on struct spapr_guest in the source's
+ * spapr/guest_priv.h (docs/hcall.md).
  */
 
 /* Hypercall return codes (PAPR). */

@@ -3,29 +3,10 @@
  * spapr/spapr_priv.h: the objects behind spapr/spapr.h.  For the .c files
  * of spapr/ only.
  *
- * Objects and their locks, in lock order:
- *
- *   spapr_fd_lock (global mutex)  the fd table and the set of open groups.
- *   spapr_vfio_lock (global mutex)  group <-> container attachment: held
- *                                 across SET_CONTAINER / UNSET_CONTAINER
- *                                 and the last close of a group.
- *   container->group_lock (rwlock)  the VFIO core's lock: written to change
- *                                 the group list, the IOMMU type or the
- *                                 driver instance; read by every driver
- *                                 request, MAP and UNMAP included.  Under it
- *                                 the group list does not change, so kill
- *                                 callbacks walk it without a lock.
- *   tc->lock (mutex)             the driver's container mutex: REGISTER,
- *                                 UNREGISTER, TCE_CREATE, TCE_REMOVE,
- *                                 ENABLE, DISABLE, the default window.
- *                                 MAP and UNMAP do not take it.
- *   window->write_lock (mutex)    serialises the writers of one window's
- *                                 entries (MAP, UNMAP, the clear of REMOVE
- *                                 and release), so that entries are written
- *                                 with plain atomic stores instead of two
- *                                 locked exchanges per TCE; the hardware
- *                                 still never sees a torn entry.
- *   then mmreg's mm->lock, then emu's leaf locks.
+ * The lock order is written once, on struct spapr_guest in
+ * spapr/guest_priv.h (the guest's lock is the outermost); the container
+ * locks are 3 to 7 there.  Functions whose comment says "under X" assert
+ * it (util/lock.h).
  *
  * Windows are published in tc->windows[] with RCU: MAP and UNMAP find a
  * window in a read section and take a reference; TCE_REMOVE unpublishes,
@@ -36,7 +17,6 @@
 #ifndef SPAPRTCE_SPAPR_PRIV_H
 #define SPAPRTCE_SPAPR_PRIV_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,8 +24,9 @@
 #include "mmreg/mmreg.h"
 #include "spapr/spapr.h"
 #include "tce/tce.h"
-#include "util/u64map.h"
 #include "spapr/ioctl.h"
+#include "util/lock.h"
+#include "util/u64map.h"
 
 #define SPAPR_WINDOWS 2u
 #define SPAPR_MAX_GROUPS 64u
@@ -122,7 +103,7 @@ struct spapr_window {
 	unsigned levels;
 	uint64_t charged;		/* pages charged to locked_vm */
 	struct mmreg_mm *mm;		/* a reference: charged here, outlives tc */
-	pthread_mutex_t write_lock;
+	struct util_mutex write_lock;	/* 7 in the lock order (struct spapr_guest) */
 	bool dead;			/* under write_lock: removed, accept no writes */
 };
 
@@ -131,7 +112,7 @@ struct spapr_tce_container {
 	struct spapr_container *c;
 	bool v2;
 	unsigned ngroups;		/* groups attached to this instance, under group_lock (write) */
-	pthread_mutex_t lock;		/* the driver's container mutex */
+	struct util_mutex lock;		/* the driver's container mutex: 6 in the lock order */
 	struct mmreg_mm *mm;		/* bound mm (a reference), or NULL; atomic */
 	bool enabled;			/* atomic read by MAP/UNMAP */
 	bool def_window_pending;	/* under lock */
@@ -144,15 +125,22 @@ struct spapr_tce_container {
 
 struct spapr_container {
 	struct spapr_obj obj;
-	pthread_rwlock_t group_lock;
+	struct util_rwlock group_lock;	/* 5 in the lock order (struct spapr_guest) */
 	struct spapr_group *groups[SPAPR_MAX_GROUPS];	/* under group_lock (write) */
 	unsigned ngroups;
 	int iommu_type;			/* 0 until SET_IOMMU */
 	struct spapr_tce_container *tc;		/* under group_lock; NULL until SET_IOMMU */
 };
 
+/*
+ * The container's group_lock, either side, which the kill callback needs
+ * to walk its groups; a container without groups (its release) needs none.
+ */
+#define spapr_assert_groups_held(c)                                                            \
+	((c)->ngroups ? util_rwlock_assert_held(&(c)->group_lock) : (void)0)
+
 /* fd.c */
-extern pthread_mutex_t spapr_vfio_lock;
+extern struct util_mutex spapr_vfio_lock;
 int spapr__ret(int rc);
 /* The object behind @fd with a reference, or NULL. */
 struct spapr_obj *spapr__fd_get(int fd);

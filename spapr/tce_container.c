@@ -25,7 +25,7 @@ int spapr__tce_container_open(struct spapr_container *c, bool v2, struct spapr_t
 		return -ENOMEM;
 	tc->c = c;
 	tc->v2 = v2;
-	pthread_mutex_init(&tc->lock, NULL);
+	util_mutex_init(&tc->lock);
 	*out = tc;
 	return 0;
 }
@@ -39,18 +39,18 @@ int spapr__tce_container_open(struct spapr_container *c, bool v2, struct spapr_t
  */
 void spapr__tce_container_release(struct spapr_tce_container *tc)
 {
-	pthread_mutex_lock(&tc->lock);
+	util_mutex_lock(&tc->lock);
 	for (unsigned slot = 0; slot < SPAPR_WINDOWS; slot++)
 		spapr__window_remove(tc, slot);
 	tc->def_window_pending = false;
 	spapr__prereg_release_all(tc);
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 	spapr__v1_disable(tc);
 	if (tc->mm)
 		mmreg_mm_put(tc->mm);
 	util_u64map_destroy(&tc->prereg);
 	free(tc->v1_pins);
-	pthread_mutex_destroy(&tc->lock);
+	util_mutex_destroy(&tc->lock);
 	free(tc);
 }
 
@@ -72,6 +72,7 @@ int spapr__tce_container_bind_mm(struct spapr_tce_container *tc)
 	struct mmreg_mm *mm;
 	int rc;
 
+	util_mutex_assert_held(&tc->lock);
 	if (tc->mm)
 		return mmreg_mm_is_current(tc->mm) ? 0 : -EPERM;
 	rc = mmreg_mm_current(&mm);
@@ -87,11 +88,12 @@ int spapr__tce_container_attach_group(struct spapr_tce_container *tc, struct spa
 	unsigned slot, done;
 	int rc = 0;
 
+	util_rwlock_assert_wrheld(&tc->c->group_lock);
 	if (tc->v2 && !g->info.max_dynamic_windows_supported)
 		return -EINVAL;
 	if (!tc->v2 && tc->ngroups)
 		return -EBUSY;	/* v1 cannot share its table */
-	pthread_mutex_lock(&tc->lock);
+	util_mutex_lock(&tc->lock);
 	for (slot = 0; slot < SPAPR_WINDOWS; slot++) {
 		if (!tc->windows[slot])
 			continue;
@@ -109,19 +111,20 @@ int spapr__tce_container_attach_group(struct spapr_tce_container *tc, struct spa
 			tc->def_window_pending = true;
 		tc->ngroups++;
 	}
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 	return rc;
 }
 
 /* Under group_lock (write).  Unprograms this group only (Q10: the other groups keep their windows). */
 void spapr__tce_container_detach_group(struct spapr_tce_container *tc, struct spapr_group *g)
 {
-	pthread_mutex_lock(&tc->lock);
+	util_rwlock_assert_wrheld(&tc->c->group_lock);
+	util_mutex_lock(&tc->lock);
 	for (unsigned slot = 0; slot < SPAPR_WINDOWS; slot++)
 		if (tc->windows[slot])
 			spapr__window_unprogram(tc->windows[slot], g);
 	tc->ngroups--;
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 }
 
 /* The first attached group's description (the kernel's "table group" of the container), or NULL. */
@@ -172,9 +175,9 @@ static int before_bind(struct spapr_ioctl_req *rq)
 	struct spapr_tce_container *tc = rq->obj;
 	int rc;
 
-	pthread_mutex_lock(&tc->lock);
+	util_mutex_lock(&tc->lock);
 	rc = spapr__tce_container_bind_mm(tc);
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 	return rc;
 }
 
@@ -241,6 +244,7 @@ static const struct spapr_ioctl_op tce_container_ops[] = {
  */
 int spapr__tce_container_ioctl(struct spapr_tce_container *tc, unsigned long request, void *arg)
 {
+	util_rwlock_assert_held(&tc->c->group_lock);
 	/* Before dispatch: even unknown requests from another process get EPERM. */
 	if (spapr__tce_container_foreign(tc))
 		return -EPERM;

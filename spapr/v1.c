@@ -23,7 +23,7 @@ int spapr__ioctl_enable(struct spapr_ioctl_req *rq)
 	uint64_t pages;
 	int rc;
 
-	pthread_mutex_lock(&tc->lock);
+	util_mutex_lock(&tc->lock);
 	if (tc->enabled) {
 		rc = -EBUSY;
 		goto out_unlock;
@@ -47,20 +47,20 @@ int spapr__ioctl_enable(struct spapr_ioctl_req *rq)
 	tc->v1_locked_pages = pages;
 	__atomic_store_n(&tc->enabled, true, __ATOMIC_RELEASE);
 out_unlock:
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 	return rc;
 }
 
 /* Undoes ENABLE's charge; mappings stay.  Never fails (release calls it too). */
 void spapr__v1_disable(struct spapr_tce_container *tc)
 {
-	pthread_mutex_lock(&tc->lock);
+	util_mutex_lock(&tc->lock);
 	if (tc->enabled && !tc->v2) {
 		__atomic_store_n(&tc->enabled, false, __ATOMIC_RELEASE);
 		mmreg_mm_uncharge(tc->mm, tc->v1_locked_pages);
 		tc->v1_locked_pages = 0;
 	}
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 }
 
 /* VFIO_IOMMU_DISABLE (v1 only): always 0, as in the kernel. */
@@ -84,6 +84,7 @@ int spapr__v1_map_pages(struct spapr_tce_container *tc, struct spapr_window *w, 
 	uint64_t i;
 	int rc = 0;
 
+	util_mutex_assert_held(&w->write_lock);
 	if (!tc->v1_pins) {
 		if (util_should_fail("spapr_v1_pins"))
 			return -ENOMEM;

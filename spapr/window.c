@@ -70,6 +70,8 @@ int spapr__window_create(struct spapr_tce_container *tc, unsigned slot, unsigned
 	unsigned i;
 	int rc;
 
+	util_mutex_assert_held(&tc->lock);
+	spapr_assert_groups_held(c);
 	if (!info)
 		return -ENXIO;
 	if (page_shift >= 64 || !(info->pgsizes & (1ull << page_shift)))
@@ -96,7 +98,7 @@ int spapr__window_create(struct spapr_tce_container *tc, unsigned slot, unsigned
 	w->page_shift = page_shift;
 	w->levels = levels;
 	w->charged = (bytes + EMU_PAGE_SIZE - 1) >> EMU_PAGE_SHIFT;
-	pthread_mutex_init(&w->write_lock, NULL);
+	util_mutex_init(&w->write_lock);
 	p.bus_offset = w->start;
 	p.window_size = window_size;
 	p.page_shift = page_shift;
@@ -125,7 +127,7 @@ err_unprogram:
 		spapr__window_unprogram(w, c->groups[i]);
 	tce_table_put(w->table);
 err_free:
-	pthread_mutex_destroy(&w->write_lock);
+	util_mutex_destroy(&w->write_lock);
 	free(w);
 err_uncharge:
 	mmreg_mm_uncharge(tc->mm, (bytes + EMU_PAGE_SIZE - 1) >> EMU_PAGE_SHIFT);
@@ -142,7 +144,7 @@ void spapr__window_put(struct spapr_window *w)
 	tce_table_put(w->table);
 	mmreg_mm_uncharge(mm, w->charged);
 	mmreg_mm_put(mm);
-	pthread_mutex_destroy(&w->write_lock);
+	util_mutex_destroy(&w->write_lock);
 	free(w);
 }
 
@@ -180,6 +182,8 @@ void spapr__window_clear(struct spapr_window *w, uint64_t entry, uint64_t npages
 {
 	struct spapr_drops d;
 
+	util_mutex_assert_held(&w->write_lock);
+	spapr_assert_groups_held(w->tc->c);
 	if (!npages)
 		return;
 	spapr__drops_init(&d, w);
@@ -194,15 +198,17 @@ void spapr__window_remove(struct spapr_tce_container *tc, unsigned slot)
 	struct spapr_container *c = tc->c;
 	const struct tce_geometry *geo;
 
+	util_mutex_assert_held(&tc->lock);
+	spapr_assert_groups_held(c);
 	if (!w)
 		return;
 	__atomic_store_n(&tc->windows[slot], NULL, __ATOMIC_RELEASE);
 	util_rcu_synchronize();
 	geo = tce_table_geometry(w->table);
-	pthread_mutex_lock(&w->write_lock);
+	util_mutex_lock(&w->write_lock);
 	w->dead = true;
 	spapr__window_clear(w, geo->it_offset, geo->it_size);
-	pthread_mutex_unlock(&w->write_lock);
+	util_mutex_unlock(&w->write_lock);
 	for (unsigned i = 0; i < c->ngroups; i++)
 		spapr__window_unprogram(w, c->groups[i]);
 	spapr__window_put(w);
@@ -220,9 +226,10 @@ int spapr__default_window(struct spapr_tce_container *tc)
 	struct spapr_window *w;
 	int rc = 0;
 
+	util_rwlock_assert_held(&tc->c->group_lock);
 	if (!__atomic_load_n(&tc->def_window_pending, __ATOMIC_ACQUIRE))
 		return 0;
-	pthread_mutex_lock(&tc->lock);
+	util_mutex_lock(&tc->lock);
 	if (!tc->def_window_pending)
 		goto out_unlock;
 	info = spapr__tce_container_info(tc);
@@ -240,6 +247,6 @@ int spapr__default_window(struct spapr_tce_container *tc)
 	__atomic_store_n(&tc->windows[0], w, __ATOMIC_RELEASE);
 	__atomic_store_n(&tc->def_window_pending, false, __ATOMIC_RELEASE);
 out_unlock:
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 	return rc;
 }

@@ -32,7 +32,7 @@ int spapr__ioctl_tce_create(struct spapr_ioctl_req *rq)
 	rc = spapr__default_window(tc);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&tc->lock);
+	util_mutex_lock(&tc->lock);
 	for (slot = 0; slot < SPAPR_WINDOWS && tc->windows[slot]; slot++)
 		;
 	if (slot == SPAPR_WINDOWS) {
@@ -52,7 +52,7 @@ int spapr__ioctl_tce_create(struct spapr_ioctl_req *rq)
 	}
 	__atomic_store_n(&tc->windows[slot], w, __ATOMIC_RELEASE);
 out_unlock:
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 	return rc;
 }
 
@@ -67,7 +67,7 @@ int spapr__ioctl_tce_remove(struct spapr_ioctl_req *rq)
 	const struct vfio_iommu_spapr_tce_remove *rm = rq->buf;
 	int rc = 0;
 
-	pthread_mutex_lock(&tc->lock);
+	util_mutex_lock(&tc->lock);
 	if (tc->def_window_pending && !rm->start_addr) {
 		__atomic_store_n(&tc->def_window_pending, false, __ATOMIC_RELEASE);
 		goto out_unlock;
@@ -83,6 +83,6 @@ int spapr__ioctl_tce_remove(struct spapr_ioctl_req *rq)
 		}
 	}
 out_unlock:
-	pthread_mutex_unlock(&tc->lock);
+	util_mutex_unlock(&tc->lock);
 	return rc;
 }

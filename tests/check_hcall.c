@@ -627,7 +627,9 @@ START_TEST(t67_get_tce)
 	ck_assert_uint_eq(tce, 1);					/* untouched on error */
 	/* A zero into a page that does not exist does not create it. */
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 1ull << 30, 0), H_SUCCESS);
+	util_rwlock_rdlock(&V->lock);
 	ck_assert_ptr_null(spapr__guest_table_find(V, L32)->pages[(1ull << 30) / PS / 512]);
+	util_rwlock_unlock(&V->lock);
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 3 * PS, 0), H_SUCCESS);
 }
 END_TEST

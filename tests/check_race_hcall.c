@@ -404,7 +404,7 @@ static int same_snapshot(uint64_t liobn)
 	struct spapr_guest_table *t;
 	int which = 0;
 
-	pthread_rwlock_wrlock(&V->lock);
+	util_rwlock_wrlock(&V->lock);
 	t = spapr__guest_table_find(V, liobn);
 	for (unsigned i = 0; i < SAME_N; i++) {
 		uint64_t idx = SAME_FIRST - t->offset + i;
@@ -417,7 +417,7 @@ static int same_snapshot(uint64_t liobn)
 		ck_assert_msg(w == which && w >= 0, "entry %u: %#llx, entry 0 from list %d", i,
 			      (unsigned long long)v, which);
 	}
-	pthread_rwlock_unlock(&V->lock);
+	util_rwlock_unlock(&V->lock);
 	TU_OK(E(spapr_guest_check(V)));
 	return which;
 }
