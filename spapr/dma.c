@@ -109,7 +109,8 @@ static int map_run(struct spapr_window *w, struct mmreg_region *r, uint64_t entr
 }
 
 /* Writes the request's entries; on failure clears what it wrote.  Under w->write_lock. */
-static int map_pages(struct spapr_tce_container *tc, struct dma_req *req, uint64_t vaddr, enum tce_dir dir)
+static int map_pages(struct spapr_tce_container *tc, struct dma_req *req, uint64_t vaddr,
+		     enum tce_dir dir)
 {
 	struct spapr_window *w = req->w;
 	unsigned shift = w->page_shift;

@@ -73,7 +73,7 @@ struct spapr_ioctl_op {
 
 #define SPAPR_OFFSETOFEND(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 
-/* min_size of a struct request: up to @last, which must fit the buffer (a build error otherwise). */
+/* min_size of a request struct: up to @last; the struct must fit the buffer (else a build error). */
 #define SPAPR_IOCTL_MINSZ(type, last)                                                          \
 	((uint32_t)(SPAPR_OFFSETOFEND(type, last) +                                            \
 		    0 * sizeof(char[sizeof(type) <= SPAPR_IOCTL_BUF_MAX ? 1 : -1])))
