@@ -9,8 +9,11 @@
  * the kernel holds a file reference across an ioctl; the last reference
  * (the close, or a request that outlived it) releases the object.
  *
- * This file also holds the one place where a negative errno becomes -1 and
- * errno (DESIGN.md section 4).
+ * This file also holds spapr__ret, the one conversion of a negative errno
+ * to -1 and errno, which every public call that can fail makes once, at
+ * its return: spapr_ioctl for every request of every fd (the request
+ * tables return negative errnos, spapr/ioctl.h), the open and close calls
+ * here, the accounting calls (memlock.c) and the guest API (guest_api.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -26,6 +29,7 @@ static struct util_u64map spapr_fds = UTIL_U64MAP_INIT;		/* fd -> struct spapr_o
 static struct util_u64map spapr_open_groups = UTIL_U64MAP_INIT;	/* group id + 1 -> struct spapr_group * */
 struct util_mutex spapr_vfio_lock = UTIL_MUTEX_INIT;
 
+/* The public boundary: 0 or more passes through; -errno becomes -1 with errno set. */
 int spapr__ret(int rc)
 {
 	if (rc < 0) {

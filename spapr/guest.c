@@ -17,20 +17,20 @@
 #include "util/fail.h"
 #include "util/range.h"
 
-int spapr_guest_create(struct spapr_guest **out)
+int spapr__guest_create(struct spapr_guest **out)
 {
 	struct spapr_guest *g;
 	int rc;
 
 	if (util_should_fail("spapr_guest_alloc"))
-		return spapr__ret(-ENOMEM);
+		return -ENOMEM;
 	g = calloc(1, sizeof(*g));
 	if (!g)
-		return spapr__ret(-ENOMEM);
+		return -ENOMEM;
 	rc = mmreg_mm_current(&g->mm);
 	if (rc) {
 		free(g);
-		return spapr__ret(rc);
+		return rc;
 	}
 	util_rwlock_init(&g->lock);
 	*out = g;
@@ -70,19 +70,19 @@ void spapr_guest_destroy(struct spapr_guest *guest)
 	free(guest);
 }
 
-int spapr_guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t gpa,
-			    uint64_t size, void *ua)
+int spapr__guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t gpa,
+			     uint64_t size, void *ua)
 {
 	uint64_t gend, uend, u = (uintptr_t)ua;
 	int rc = 0;
 
 	if (slot >= SPAPR_GUEST_MEMSLOTS)
-		return spapr__ret(-EINVAL);
+		return -EINVAL;
 	/* Alignment first, for deletions (size 0) too, as KVM checks it. */
 	if (!util_is_aligned(gpa | size | u, EMU_PAGE_SHIFT))
-		return spapr__ret(-EINVAL);
+		return -EINVAL;
 	if (size && (!util_range_end(gpa, size, &gend) || !util_range_end(u, size, &uend)))
-		return spapr__ret(-EINVAL);
+		return -EINVAL;
 	util_rwlock_wrlock(&guest->lock);
 	for (unsigned i = 0; size && i < SPAPR_GUEST_MEMSLOTS; i++) {
 		const struct spapr_guest_memslot *s = &guest->slots[i];
@@ -97,7 +97,7 @@ int spapr_guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t g
 	guest->slots[slot].size = size;
 out_unlock:
 	util_rwlock_unlock(&guest->lock);
-	return spapr__ret(rc);
+	return rc;
 }
 
 /* Under guest->lock (either side). */
@@ -135,8 +135,8 @@ uint64_t spapr__guest_table_charge(uint64_t npages)
 	return npages + (desc + EMU_PAGE_SIZE - 1) / EMU_PAGE_SIZE;
 }
 
-int spapr_guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn, unsigned page_shift,
-				 uint64_t offset, uint64_t size)
+int spapr__guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn,
+				  unsigned page_shift, uint64_t offset, uint64_t size)
 {
 	struct spapr_guest_table *gt;
 	uint64_t end, npages, charge;
@@ -144,13 +144,13 @@ int spapr_guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn, unsi
 
 	if (!size || page_shift < 12 || page_shift > 34 || !util_range_end(offset, size, &end) ||
 	    end > (UINT64_MAX >> page_shift))
-		return spapr__ret(-EINVAL);
+		return -EINVAL;
 	npages = (size + SPAPR_GUEST_TCES_PER_PAGE - 1) / SPAPR_GUEST_TCES_PER_PAGE;
 	charge = spapr__guest_table_charge(npages);
 	/* The kernel's order: charge, allocate, then look for a duplicate LIOBN. */
 	rc = mmreg_mm_charge(guest->mm, charge);
 	if (rc)
-		return spapr__ret(rc);
+		return rc;
 	rc = -ENOMEM;
 	if (util_should_fail("spapr_hcall_table_alloc"))
 		goto err_uncharge;
@@ -178,7 +178,7 @@ int spapr_guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn, unsi
 	util_rwlock_unlock(&guest->lock);
 	if (rc) {
 		table_free(guest, gt);
-		return spapr__ret(rc);
+		return rc;
 	}
 	return 0;
 
@@ -187,10 +187,10 @@ err_free:
 	free(gt);
 err_uncharge:
 	mmreg_mm_uncharge(guest->mm, charge);
-	return spapr__ret(rc);
+	return rc;
 }
 
-int spapr_guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn)
+int spapr__guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn)
 {
 	struct spapr_guest_table *gt;
 
@@ -200,7 +200,7 @@ int spapr_guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn)
 		util_u64map_remove(&guest->tables, liobn);
 	util_rwlock_unlock(&guest->lock);
 	if (!gt)
-		return spapr__ret(-ENOENT);
+		return -ENOENT;
 	/* No hypercall holds it: they hold the guest lock (read) while using a table. */
 	table_destroy(guest, gt);
 	return 0;

@@ -71,7 +71,7 @@ out_unlock:
 	return rc;
 }
 
-int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd)
+int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd)
 {
 	struct spapr_guest_table *gt;
 	struct spapr_container *c;
@@ -82,7 +82,7 @@ int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 
 	g = group_get(group_fd, &rc);
 	if (!g)
-		return spapr__ret(rc);
+		return rc;
 	util_rwlock_wrlock(&guest->lock);
 	gt = spapr__guest_table_find(guest, liobn);
 	if (!gt) {
@@ -113,7 +113,7 @@ int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 		util_rwlock_unlock(&guest->lock);
 		spapr__obj_put(&c->obj);
 		spapr__obj_put(&g->obj);
-		return spapr__ret(rc);
+		return rc;
 	}
 	/* Keep att[] sorted by window: the lock order of hypercalls (spapr_priv.h). */
 	for (i = gt->natt; i > 0 && (uintptr_t)gt->att[i - 1].w > (uintptr_t)w; i--)
@@ -125,7 +125,7 @@ int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 out_unlock:
 	util_rwlock_unlock(&guest->lock);
 	spapr__obj_put(&g->obj);
-	return spapr__ret(rc);
+	return rc;
 }
 
 static void attach_put(struct spapr_guest_attachment *a)
@@ -134,7 +134,7 @@ static void attach_put(struct spapr_guest_attachment *a)
 	spapr__obj_put(&a->c->obj);
 }
 
-int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd)
+int spapr__guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd)
 {
 	struct spapr_guest_attachment a = { 0 };
 	struct spapr_guest_table *gt;
@@ -143,7 +143,7 @@ int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 
 	g = group_get(group_fd, &rc);
 	if (!g)
-		return spapr__ret(rc);
+		return rc;
 	util_rwlock_wrlock(&guest->lock);
 	gt = spapr__guest_table_find(guest, liobn);
 	if (!gt) {
@@ -166,7 +166,7 @@ int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int grou
 	/* Outside the guest lock: the container's last reference releases it. */
 	if (!rc)
 		attach_put(&a);
-	return spapr__ret(rc);
+	return rc;
 }
 
 /* The table is unreachable: no lock needed.  Never fails. */

@@ -128,7 +128,7 @@ static int check_entries(const struct spapr_guest *guest, struct spapr_guest_tab
 	return rc;
 }
 
-int spapr_guest_check(struct spapr_guest *guest)
+int spapr__guest_check(struct spapr_guest *guest)
 {
 	int rc;
 
@@ -153,5 +153,5 @@ int spapr_guest_check(struct spapr_guest *guest)
 			rc = check_entries(guest, gt);
 	}
 	util_rwlock_unlock(&guest->lock);
-	return spapr__ret(rc);
+	return rc;
 }

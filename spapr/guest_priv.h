@@ -91,6 +91,21 @@ struct spapr_guest {
 	unsigned slot_hint, list_slot_hint;
 };
 
+/*
+ * The guest API's bodies: 0 or a negative errno.  guest_api.c is the
+ * public spapr_guest_* functions, each this body and the one conversion
+ * to -1 and errno (spapr__ret).
+ */
+int spapr__guest_create(struct spapr_guest **out);
+int spapr__guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t gpa,
+			     uint64_t size, void *ua);
+int spapr__guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn,
+				  unsigned page_shift, uint64_t offset, uint64_t size);
+int spapr__guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn);
+int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
+int spapr__guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
+int spapr__guest_check(struct spapr_guest *guest);
+
 /* guest.c */
 /* Pages charged for a guest table of @npages pages of entries (KVM's kvmppc_stt_pages). */
 uint64_t spapr__guest_table_charge(uint64_t npages);

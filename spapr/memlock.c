@@ -3,17 +3,7 @@
 #include <errno.h>
 
 #include "mmreg/mmreg.h"
-#include "spapr/spapr.h"
-
-/* The one place where a negative errno becomes -1 and errno (DESIGN.md 4). */
-static int spapr_ret(int rc)
-{
-	if (rc < 0) {
-		errno = -rc;
-		return -1;
-	}
-	return rc;
-}
+#include "spapr/spapr_priv.h"
 
 uint64_t spapr_mm_locked_vm(void)
 {
@@ -33,10 +23,10 @@ int spapr_mm_set_memlock(uint64_t limit_bytes, int cap_ipc_lock)
 	int rc;
 
 	if (cap_ipc_lock != 0 && cap_ipc_lock != 1)
-		return spapr_ret(-EINVAL);
+		return spapr__ret(-EINVAL);
 	rc = mmreg_mm_current(&mm);
 	if (rc)
-		return spapr_ret(rc);
+		return spapr__ret(rc);
 	mmreg_mm_set_memlock(mm, limit_bytes, cap_ipc_lock);
 	mmreg_mm_put(mm);
 	return 0;
