@@ -44,20 +44,40 @@ static void obj_get(struct spapr_obj *obj)
 	__atomic_add_fetch(&obj->refs, 1, __ATOMIC_RELAXED);
 }
 
+static void container_release(struct spapr_obj *obj)
+{
+	spapr__container_release((struct spapr_container *)obj);
+}
+
+/* A group leaves the set of open groups before it is released (its id may be opened again). */
+static void group_release(struct spapr_obj *obj)
+{
+	struct spapr_group *g = (struct spapr_group *)obj;
+
+	util_mutex_lock(&spapr_fd_lock);
+	util_u64map_remove(&spapr_open_groups, (uint64_t)g->id + 1);
+	util_mutex_unlock(&spapr_fd_lock);
+	spapr__group_release(g);
+}
+
+/*
+ * What each kind of fd does: its requests (a dispatcher that runs its
+ * request table, spapr/ioctl.h) and the release of its last reference.  A
+ * new kind of fd is a new enum spapr_kind and a row here.
+ */
+static const struct {
+	spapr_obj_ioctl_fn *ioctl;
+	void (*release)(struct spapr_obj *obj);
+} kinds[] = {
+	[SPAPR_KIND_CONTAINER] = { spapr__container_ioctl, container_release },
+	[SPAPR_KIND_GROUP] = { spapr__group_ioctl, group_release },
+};
+
 void spapr__obj_put(struct spapr_obj *obj)
 {
 	if (__atomic_sub_fetch(&obj->refs, 1, __ATOMIC_ACQ_REL))
 		return;
-	if (obj->kind == SPAPR_KIND_CONTAINER) {
-		spapr__container_release((struct spapr_container *)obj);
-	} else {
-		struct spapr_group *g = (struct spapr_group *)obj;
-
-		util_mutex_lock(&spapr_fd_lock);
-		util_u64map_remove(&spapr_open_groups, (uint64_t)g->id + 1);
-		util_mutex_unlock(&spapr_fd_lock);
-		spapr__group_release(g);
-	}
+	kinds[obj->kind].release(obj);
 }
 
 /* Gives @obj a descriptor.  Returns the fd or a negative errno (the object is untouched). */
@@ -132,12 +152,6 @@ int spapr_open_group(int iommu_group)
 	return spapr__ret(rc);
 }
 
-/* Each kind of fd's requests: its dispatcher, which runs its request table (spapr/ioctl.h). */
-static spapr_obj_ioctl_fn *const kind_ioctl[] = {
-	[SPAPR_KIND_CONTAINER] = spapr__container_ioctl,
-	[SPAPR_KIND_GROUP] = spapr__group_ioctl,
-};
-
 int spapr_ioctl(int fd, unsigned long request, ...)
 {
 	struct spapr_obj *obj = spapr__fd_get(fd);
@@ -150,7 +164,7 @@ int spapr_ioctl(int fd, unsigned long request, ...)
 	va_end(ap);
 	if (!obj)
 		return spapr__ret(-EBADF);
-	rc = kind_ioctl[obj->kind](obj, request, arg);
+	rc = kinds[obj->kind].ioctl(obj, request, arg);
 	spapr__obj_put(obj);
 	return spapr__ret(rc);
 }

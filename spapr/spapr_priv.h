@@ -80,7 +80,7 @@ struct spapr_obj {
 	uint64_t refs;			/* atomic: the fd, plus requests in flight */
 };
 
-/* A kind's request entry point (fd.c's kind_ioctl[]): 0 or more, or a negative errno. */
+/* A kind's request entry point (fd.c's kinds[]): 0 or more, or a negative errno. */
 typedef int spapr_obj_ioctl_fn(struct spapr_obj *obj, unsigned long request, void *arg);
 
 struct spapr_container;
