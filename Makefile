@@ -73,7 +73,7 @@ LIB_EXTRA := $(B)/libspaprtce.so.$(SOVERSION) $(B)/libspaprtce-fi.so.$(SOVERSION
 # from C++, linked against the .so), then the export and install checks.
 CHECK_EXTRA_SUITES := check_cxx
 CHECK_EXTRA_DEPS := $(B)/tests/check_cxx $(LIB_EXTRA)
-CHECK_EXTRA := check-abi
+CHECK_EXTRA := check-abi check-install
 
 LAYERS := util emu mmreg tce spapr
 LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LAYERS))) $(TESTING_LIB_SRCS)
@@ -158,7 +158,7 @@ tests: $(SUITE_BINS)
 check: deps
 	@$(MAKE) --no-print-directory tests $(B)/spaprtce $(CHECK_EXTRA_DEPS)
 	@sh scripts/run-suites.sh $(B)/tests $(SUITES) $(CHECK_EXTRA_SUITES)
-	@$(MAKE) --no-print-directory $(CHECK_EXTRA)
+	@for t in $(CHECK_EXTRA); do $(MAKE) --no-print-directory $$t || exit 1; done
 
 check-race: deps
 	@$(MAKE) --no-print-directory $(addprefix $(B)/tests/,$(RACE_SUITES))
