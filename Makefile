@@ -1,8 +1,12 @@
 # spapr-tce build.
 #
-#   make                 build/libspaprtce.a, build/libspaprtce.so, build/spaprtce
+#   make                 build/libspaprtce.a, build/libspaprtce.so, build/spaprtce, and
+#                        the fault-injection build libspaprtce-fi.{a,so}, the
+#                        test-support library libspaprtce-testing.a, build/pkgconfig/
 #   make run             the main job (build/spaprtce demo)
-#   make check           every Check suite (tests/check_*.c)
+#   make check           every Check suite (tests/check_*.c, tests/check_cxx.cc), then
+#                        check-abi (exports) and check-install (examples/ out of tree,
+#                        install layout)
 #   make check-race      the concurrency suites only (tests/check_race_*.c)
 #   make bench           the benchmark programs; table on stdout, build/bench.json
 #   make install / uninstall   honour PREFIX, LIBDIR, INCLUDEDIR, BINDIR,

@@ -97,5 +97,28 @@ else
 	echo "check-install: fuzz-scenario: not built (needs clang, and no SAN)"
 fi
 
+# 5. SPAPRTCE_MEMLOCK for a user without CAP_IPC_LOCK (root runs it as
+# nobody): 1 MiB is less than register's 256 pages plus the default
+# window's table (ENOMEM), 16 MiB is enough, a bad value is reported.
+as=""
+if [ "$(id -u)" = 0 ]; then
+	command -v setpriv >/dev/null 2>&1 && as="setpriv --reuid=65534 --regid=65534 --clear-groups"
+fi
+if [ "$(id -u)" != 0 ] || [ -n "$as" ]; then
+	reg=$out/tree/register
+	if $as env SPAPRTCE_MEMLOCK=1m "$reg" >"$out/memlock-1m.log" 2>&1 ||
+		! grep -q "Cannot allocate memory" "$out/memlock-1m.log"; then
+		echo "check-install: SPAPRTCE_MEMLOCK=1m did not make register fail with ENOMEM" >&2
+		fail=1
+	fi
+	run memlock-16m $as env SPAPRTCE_MEMLOCK=16m "$reg"
+	$as env SPAPRTCE_MEMLOCK=lots "$reg" >"$out/memlock-bad.log" 2>&1
+	grep -q "SPAPRTCE_MEMLOCK=lots ignored" "$out/memlock-bad.log" ||
+		{ echo "check-install: a bad SPAPRTCE_MEMLOCK is not reported" >&2; fail=1; }
+	[ $fail = 0 ] && echo "check-install: SPAPRTCE_MEMLOCK: 1m ENOMEM, 16m ok, bad value reported"
+else
+	echo "check-install: SPAPRTCE_MEMLOCK: not tested (root without setpriv)"
+fi
+
 [ $fail = 0 ] && echo "check-install: build tree, static, installed prefix, DESTDIR: all ok"
 exit $fail
