@@ -1,11 +1,16 @@
 # spapr-tce build.
 #
-#   make                 build/libspaprtce.a, build/libspaprtce.so, build/spaprtce
+#   make                 build/libspaprtce.a, build/libspaprtce.so, build/spaprtce, and
+#                        the fault-injection build libspaprtce-fi.{a,so}, the
+#                        test-support library libspaprtce-testing.a, build/pkgconfig/
 #   make run             the main job (build/spaprtce demo)
-#   make check           every Check suite (tests/check_*.c)
+#   make check           every Check suite (tests/check_*.c, tests/check_cxx.cc), then
+#                        check-abi (exports) and check-install (examples/ out of tree,
+#                        install layout)
 #   make check-race      the concurrency suites only (tests/check_race_*.c)
 #   make bench           the benchmark programs; table on stdout, build/bench.json
-#   make install / uninstall   honour PREFIX and DESTDIR
+#   make install / uninstall   honour PREFIX, LIBDIR, INCLUDEDIR, BINDIR,
+#                        PKGCONFIGDIR and DESTDIR (the ABI and install section)
 #   make SAN=address,undefined check    sanitizer build in build/san-address-undefined
 #   make SAN=thread check-race          ThreadSanitizer build in build/san-thread
 #
@@ -15,8 +20,6 @@
 # for the installed library, the program and the benchmarks; test objects
 # (SPAPRTCE_FAULT_INJECT, SPAPRTCE_DEBUG) for the suites.
 
-PREFIX ?= /usr/local
-DESTDIR ?=
 SAN ?=
 CC ?= cc
 VERSION := 0.1.0
@@ -43,12 +46,49 @@ BASE_CFLAGS := -std=gnu11 -g $(OPT) -fPIC -pthread -I. $(WARN) $(SANFLAGS) $(CFL
 TEST_DEFS := -DSPAPRTCE_FAULT_INJECT -DSPAPRTCE_DEBUG
 LDLIBS_ALL = $(DEP_LIBS) -lpthread $(SANFLAGS)
 
+# -------------------------------------------- ABI and install: variables
+# (rules in the "ABI, install, test-support library" section further down)
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+SOVERSION := 0
+CXX ?= g++
+# Library objects are compiled with hidden visibility: the shared libraries
+# export exactly the declarations the public headers mark SPAPRTCE_API
+# (scripts/check-abi.sh enforces it in make check).
+VISFLAGS := -fvisibility=hidden
+# The public headers, installed flat as $(INCLUDEDIR)/spaprtce/<name>; in the
+# tree include/spaprtce/ holds them too (symlinks), so <spaprtce/spapr.h>
+# works both against the build tree (-I<repo>/include) and installed.
+API_HEADERS := spapr/spapr.h emu/emu.h include/spaprtce/probe.h include/spaprtce/testing.h
+# The test-support library for users' tests (include/spaprtce/testing.h):
+# testing/probe.c is compiled into libspaprtce itself (it reads internals);
+# the other testing/*.c, which use Check, make libspaprtce-testing.a.
+TESTING_LIB_SRCS := testing/probe.c
+TESTING_SRCS := $(filter-out $(TESTING_LIB_SRCS),$(wildcard testing/*.c))
+TESTING_OBJS := $(patsubst %.c,$(B)/tobj/%.o,$(TESTING_SRCS))
+# Built by 'make' next to the historical three outputs.
+LIB_EXTRA := $(B)/libspaprtce.so.$(SOVERSION) $(B)/libspaprtce-fi.so.$(SOVERSION) $(B)/libspaprtce-fi.a \
+	$(B)/libspaprtce-testing.a $(B)/pkgconfig/spaprtce.pc
+# What make check runs besides tests/check_*.c: the C++ suite (public headers
+# from C++, linked against the .so), then the export and install checks.
+CHECK_EXTRA_SUITES := check_cxx
+CHECK_EXTRA_DEPS := $(B)/tests/check_cxx $(LIB_EXTRA)
+CHECK_EXTRA := check-abi check-install
+
 LAYERS := util emu mmreg tce spapr
-LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LAYERS)))
+LIB_SRCS := $(wildcard $(addsuffix /*.c,$(LAYERS))) $(TESTING_LIB_SRCS)
 LIB_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS))
 TLIB_OBJS := $(patsubst %.c,$(B)/tobj/%.o,$(LIB_SRCS))
-HEADERS := spapr/spapr.h emu/emu.h emu/mem.h mmreg/mmreg.h tce/tce.h
-PUB_HEADERS := $(wildcard $(HEADERS))
+$(LIB_OBJS) $(TLIB_OBJS): BASE_CFLAGS += $(VISFLAGS)
+# A change of the library's compile flags (e.g. VISFLAGS) rebuilds its objects.
+LIB_FLAGSTAMP := $(B)/.lib-cflags
+$(shell mkdir -p $(B); echo '$(BASE_CFLAGS) $(VISFLAGS)' | cmp -s - $(LIB_FLAGSTAMP) 2>/dev/null || \
+	echo '$(BASE_CFLAGS) $(VISFLAGS)' > $(LIB_FLAGSTAMP))
+$(LIB_OBJS) $(TLIB_OBJS): $(LIB_FLAGSTAMP)
 
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(CLI_SRCS))
@@ -62,7 +102,7 @@ SUITE_BINS := $(addprefix $(B)/tests/,$(SUITES))
 BENCHES := $(patsubst bench/%.c,%,$(filter-out bench/bench_util.c,$(wildcard bench/bench_*.c)))
 BENCH_BINS := $(addprefix $(B)/bench/,$(BENCHES))
 
-.PHONY: all deps run check check-race bench install uninstall clean tests
+.PHONY: all deps run check check-race bench install uninstall clean tests check-abi check-install
 .DEFAULT_GOAL := all
 # Keep the objects of suites and benchmarks (intermediate through the pattern
 # rules) for incremental builds; library objects are explicit prerequisites.
@@ -74,7 +114,7 @@ BENCH_BINS := $(addprefix $(B)/bench/,$(BENCHES))
 SRCLIST := $(B)/.lib-sources
 $(shell mkdir -p $(B); echo '$(LIB_SRCS)' | cmp -s - $(SRCLIST) 2>/dev/null || echo '$(LIB_SRCS)' > $(SRCLIST))
 
-all: $(B)/libspaprtce.a $(B)/libspaprtce.so $(B)/spaprtce
+all: $(B)/libspaprtce.a $(B)/libspaprtce.so $(B)/spaprtce $(LIB_EXTRA)
 
 deps:
 	@sh scripts/deps.sh
@@ -87,27 +127,21 @@ $(B)/tobj/tests/%.o: tests/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(TEST_DEFS) $(DEP_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
 
+$(B)/tobj/testing/%.o: testing/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(TEST_DEFS) $(DEP_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
+
 $(B)/tobj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(TEST_DEFS) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/libspaprtce.a: $(LIB_OBJS) $(SRCLIST)
-	@rm -f $@
-	ar rcs $@ $(LIB_OBJS)
-
-$(B)/libspaprtce-test.a: $(TLIB_OBJS) $(SRCLIST)
-	@rm -f $@
-	ar rcs $@ $(TLIB_OBJS)
-
-$(B)/libspaprtce.so: $(LIB_OBJS) $(SRCLIST)
-	$(CC) -shared -Wl,-soname,libspaprtce.so.0 -o $@ $(LIB_OBJS) $(LDLIBS_ALL)
-
 $(B)/spaprtce: $(CLI_OBJS) $(B)/libspaprtce.a
 	$(CC) -o $@ $(CLI_OBJS) $(B)/libspaprtce.a $(LDLIBS_ALL)
 
-$(B)/tests/%: $(B)/tobj/tests/%.o $(TEST_UTIL_OBJS) $(B)/libspaprtce-test.a
+$(B)/tests/%: $(B)/tobj/tests/%.o $(TEST_UTIL_OBJS) $(B)/libspaprtce-testing.a $(B)/libspaprtce-fi.a
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $< $(TEST_UTIL_OBJS) $(B)/libspaprtce-test.a $(CHECK_LIBS) $(LDLIBS_ALL)
+	$(CC) -o $@ $< $(TEST_UTIL_OBJS) $(B)/libspaprtce-testing.a $(B)/libspaprtce-fi.a \
+		$(CHECK_LIBS) $(LDLIBS_ALL)
 
 # tests/check_fuzz_corpus.c replays every fuzz target: the list of
 # tests/fuzz/fuzz_*.c goes into $(B)/gen/fuzz_targets.h (rewritten only when
@@ -126,8 +160,9 @@ tests: $(SUITE_BINS)
 # Each suite prints Check's summary line; the loop fails if any suite fails
 # but runs them all first, so one failure does not hide another.
 check: deps
-	@$(MAKE) --no-print-directory tests $(B)/spaprtce
-	@sh scripts/run-suites.sh $(B)/tests $(SUITES)
+	@$(MAKE) --no-print-directory tests $(B)/spaprtce $(CHECK_EXTRA_DEPS)
+	@sh scripts/run-suites.sh $(B)/tests $(SUITES) $(CHECK_EXTRA_SUITES)
+	@for t in $(CHECK_EXTRA); do $(MAKE) --no-print-directory $$t || exit 1; done
 
 check-race: deps
 	@$(MAKE) --no-print-directory $(addprefix $(B)/tests/,$(RACE_SUITES))
@@ -141,31 +176,95 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BINS) $(B)/spaprtce
 	@sh scripts/run-benches.sh $(B) $(BENCHES)
 
-$(B)/spaprtce.pc: spaprtce.pc.in
-	@mkdir -p $(B)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
-
-install: all $(B)/spaprtce.pc
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/spaprtce
-	install -m 644 $(B)/libspaprtce.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(B)/libspaprtce.so $(DESTDIR)$(PREFIX)/lib/libspaprtce.so.$(VERSION)
-	ln -sf libspaprtce.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libspaprtce.so.0
-	ln -sf libspaprtce.so.0 $(DESTDIR)$(PREFIX)/lib/libspaprtce.so
-	install -m 755 $(B)/spaprtce $(DESTDIR)$(PREFIX)/bin/
-	for h in $(PUB_HEADERS) util/fail.h util/range.h util/rcu.h; do \
-		install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/spaprtce/$$h || exit 1; done
-	install -m 644 $(B)/spaprtce.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
-
-uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libspaprtce.a $(DESTDIR)$(PREFIX)/lib/libspaprtce.so* \
-		$(DESTDIR)$(PREFIX)/bin/spaprtce $(DESTDIR)$(PREFIX)/lib/pkgconfig/spaprtce.pc
-	rm -rf $(DESTDIR)$(PREFIX)/include/spaprtce
-
 clean:
 	rm -rf build
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# ------------------------------------- ABI, install, test-support library
+# libspaprtce.{a,so}: release objects.  libspaprtce-fi.{a,so}: the test
+# objects (SPAPRTCE_FAULT_INJECT, SPAPRTCE_DEBUG), which the suites link and
+# which users link for fail-nth sweeps.  Each .so has its SONAME
+# (lib<name>.so.$(SOVERSION)); the build tree gets the SONAME symlink too, so
+# a program linked against build/ runs with LD_LIBRARY_PATH=build.
+$(B)/libspaprtce.a: $(LIB_OBJS) $(SRCLIST)
+	@rm -f $@
+	ar rcs $@ $(LIB_OBJS)
+
+$(B)/libspaprtce-fi.a: $(TLIB_OBJS) $(SRCLIST)
+	@rm -f $@
+	ar rcs $@ $(TLIB_OBJS)
+
+$(B)/libspaprtce.so: $(LIB_OBJS) $(SRCLIST)
+	$(CC) -shared -Wl,-soname,libspaprtce.so.$(SOVERSION) -o $@ $(LIB_OBJS) $(LDLIBS_ALL)
+
+$(B)/libspaprtce-fi.so: $(TLIB_OBJS) $(SRCLIST)
+	$(CC) -shared -Wl,-soname,libspaprtce-fi.so.$(SOVERSION) -o $@ $(TLIB_OBJS) $(LDLIBS_ALL)
+
+$(B)/%.so.$(SOVERSION): $(B)/%.so
+	ln -sf $*.so $@
+
+$(B)/libspaprtce-testing.a: $(TESTING_OBJS)
+	@rm -f $@
+	ar rcs $@ $(TESTING_OBJS)
+
+# pkg-config: $(B)/pkgconfig/ describes the build tree (PKG_CONFIG_PATH=
+# <repo>/build/pkgconfig), $(B)/pkgconfig-install/ the installed prefix.
+PC_NAMES := spaprtce spaprtce-fi spaprtce-testing
+pc_sed = sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(2)|' -e 's|@INCLUDEDIR@|$(3)|' \
+	-e 's|@VERSION@|$(VERSION)|' -e 's|@LIB@|$(4)|'
+pc_template = $(if $(filter spaprtce-testing,$(1)),spaprtce-testing.pc.in,spaprtce.pc.in)
+
+$(B)/pkgconfig/%.pc: spaprtce.pc.in spaprtce-testing.pc.in
+	@mkdir -p $(dir $@)
+	$(call pc_sed,$(CURDIR),$(abspath $(B)),$(CURDIR)/include,$*) $(call pc_template,$*) > $@
+
+$(B)/pkgconfig-install/%.pc: spaprtce.pc.in spaprtce-testing.pc.in FORCE
+	@mkdir -p $(dir $@)
+	$(call pc_sed,$(PREFIX),$(LIBDIR),$(INCLUDEDIR),$*) $(call pc_template,$*) > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+.PHONY: FORCE
+FORCE:
+
+$(B)/pkgconfig/spaprtce.pc: $(addprefix $(B)/pkgconfig/,spaprtce-fi.pc spaprtce-testing.pc)
+
+# The C++ suite: every public header compiled as C++11, linked against the
+# shared library (rpath to the build tree) and the test-support library.
+$(B)/tests/check_cxx: tests/check_cxx.cc $(API_HEADERS) $(B)/libspaprtce.so $(B)/libspaprtce-testing.a | deps
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++11 -Wall -Wextra -Werror -pedantic -g $(SANFLAGS) -Iinclude $(CHECK_CFLAGS) \
+		-o $@ $< $(B)/libspaprtce-testing.a -L$(B) -lspaprtce \
+		-Wl,-rpath,$(abspath $(B)) $(CHECK_LIBS) $(LDLIBS_ALL)
+
+check-abi: $(B)/libspaprtce.so $(B)/libspaprtce-fi.so
+	@sh scripts/check-abi.sh "$(CC)" $(B) $(API_HEADERS)
+
+check-install: $(LIB_EXTRA) $(B)/spaprtce
+	@MAKE="$(MAKE)" sh scripts/check-install.sh $(B) "$(SAN)"
+
+INSTALL_PC := $(addprefix $(B)/pkgconfig-install/,$(addsuffix .pc,$(PC_NAMES)))
+install: all $(INSTALL_PC)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/spaprtce
+	install -m 644 $(B)/libspaprtce.a $(B)/libspaprtce-fi.a $(B)/libspaprtce-testing.a \
+		$(DESTDIR)$(LIBDIR)/
+	for l in libspaprtce libspaprtce-fi; do \
+		install -m 755 $(B)/$$l.so $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION) && \
+		ln -sf $$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) && \
+		ln -sf $$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so || exit 1; done
+	install -m 755 $(B)/spaprtce $(DESTDIR)$(BINDIR)/
+	install -m 644 $(API_HEADERS) $(DESTDIR)$(INCLUDEDIR)/spaprtce/
+	install -m 644 $(INSTALL_PC) $(DESTDIR)$(PKGCONFIGDIR)/
+
+uninstall:
+	for l in libspaprtce libspaprtce-fi; do \
+		rm -f $(DESTDIR)$(LIBDIR)/$$l.a $(DESTDIR)$(LIBDIR)/$$l.so \
+			$(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION); done
+	rm -f $(DESTDIR)$(LIBDIR)/libspaprtce-testing.a $(DESTDIR)$(BINDIR)/spaprtce
+	rm -f $(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,$(addsuffix .pc,$(PC_NAMES)))
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/spaprtce/,$(notdir $(API_HEADERS)))
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/spaprtce 2>/dev/null
 
 # ------------------------------------------------------------------ fuzzing
 # make fuzz      libFuzzer + ASan + UBSan build of tests/fuzz/fuzz_*.c into

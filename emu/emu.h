@@ -71,6 +71,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What the shared library exports (see spapr/spapr.h); each public header stands alone. */
+#ifndef SPAPRTCE_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define SPAPRTCE_API __attribute__((visibility("default")))
+#else
+#define SPAPRTCE_API
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define EMU_MAX_GROUPS 256u
 #define EMU_MAX_WINDOWS 2u
 #define EMU_MAX_LEVELS 5u
@@ -98,7 +111,7 @@ struct emu_machine_config {
 };
 
 /* Fills @c with the default machine (the values in brackets above). */
-void emu_machine_config_default(struct emu_machine_config *c);
+SPAPRTCE_API void emu_machine_config_default(struct emu_machine_config *c);
 
 /*
  * emu_machine_configure - set the machine's shape before it is first used.
@@ -119,7 +132,7 @@ void emu_machine_config_default(struct emu_machine_config *c);
  * slot1_start; slot1_start not 4 KiB aligned; node does not exist).  On
  * failure nothing changes.  Takes the machine lock.
  */
-int emu_machine_configure(const struct emu_machine_config *c);
+SPAPRTCE_API int emu_machine_configure(const struct emu_machine_config *c);
 
 /*
  * emu_machine_start - start the machine now (every other call does it
@@ -129,10 +142,10 @@ int emu_machine_configure(const struct emu_machine_config *c);
  * Returns 0 (also when already started) or -ENOMEM; on failure nothing is
  * allocated and the machine is still unstarted.  Takes the machine lock.
  */
-int emu_machine_start(void);
+SPAPRTCE_API int emu_machine_start(void);
 
 /* The effective configuration (starts the machine).  Returns 0 or -ENOMEM. */
-int emu_machine_get_config(struct emu_machine_config *c);
+SPAPRTCE_API int emu_machine_get_config(struct emu_machine_config *c);
 
 /*
  * emu_machine_reset - back to the unstarted default machine, freeing
@@ -140,7 +153,7 @@ int emu_machine_get_config(struct emu_machine_config *c);
  * dirty log is running in some endpoint (nothing changes).  No other thread
  * may use the machine meanwhile.
  */
-int emu_machine_reset(void);
+SPAPRTCE_API int emu_machine_reset(void);
 
 /*
  * A DMA that would be served from memory that is not pinned fails with
@@ -148,7 +161,7 @@ int emu_machine_reset(void);
  * aborts, unless switched off here (tests that provoke it on purpose).
  * Without SPAPRTCE_DEBUG the switch is ignored (never aborts).
  */
-void emu_machine_set_abort_on_unpinned(bool on);
+SPAPRTCE_API void emu_machine_set_abort_on_unpinned(bool on);
 
 /*
  * Debug invariant checker: every cached TCE belongs to a programmed slot,
@@ -158,7 +171,7 @@ void emu_machine_set_abort_on_unpinned(bool on);
  * ranges.  Returns 0, or -EUCLEAN with a message on stderr.  Takes each
  * endpoint's locks in turn.  Does not start the machine.
  */
-int emu_machine_check(void);
+SPAPRTCE_API int emu_machine_check(void);
 
 struct emu_group_info {
 	uint64_t tce32_start;
@@ -173,7 +186,7 @@ struct emu_group_info {
 };
 
 /* Describes endpoint @group.  Returns 0, -ENODEV (no such group), -ENOMEM (start). */
-int emu_group_info(int group, struct emu_group_info *info);
+SPAPRTCE_API int emu_group_info(int group, struct emu_group_info *info);
 
 /* ----------------------------------------------------- host bridge (phb) */
 
@@ -205,7 +218,7 @@ struct emu_window {
  * nothing changes (the cache is kept).  Takes ep->rw for writing, so it
  * waits for DMAs in flight.
  */
-int emu_phb_set_window(int group, unsigned slot, const struct emu_window *w);
+SPAPRTCE_API int emu_phb_set_window(int group, unsigned slot, const struct emu_window *w);
 
 /*
  * emu_phb_unset_window - clear window slot @slot and invalidate the whole
@@ -214,13 +227,13 @@ int emu_phb_set_window(int group, unsigned slot, const struct emu_window *w);
  * programmed: a double unset is a bug of the OS layer we want to see;
  * nothing changes).  Takes ep->rw for writing.
  */
-int emu_phb_unset_window(int group, unsigned slot);
+SPAPRTCE_API int emu_phb_unset_window(int group, unsigned slot);
 
 /*
  * emu_phb_get_window - read back window register @slot.
  * Returns 0, -ENODEV, -EINVAL (slot), -ENOENT (not programmed).
  */
-int emu_phb_get_window(int group, unsigned slot, struct emu_window *w);
+SPAPRTCE_API int emu_phb_get_window(int group, unsigned slot, struct emu_window *w);
 
 /*
  * emu_phb_tce_kill - invalidate the cached TCEs of absolute entries
@@ -230,14 +243,14 @@ int emu_phb_get_window(int group, unsigned slot, struct emu_window *w);
  * empty.  An unknown group or a slot >= windows is ignored (nothing to
  * kill).  Takes ep->rw for writing: returns after every DMA in flight.
  */
-void emu_phb_tce_kill(int group, unsigned slot, uint64_t first_entry, uint64_t npages);
+SPAPRTCE_API void emu_phb_tce_kill(int group, unsigned slot, uint64_t first_entry, uint64_t npages);
 
 /*
  * emu_phb_cache_lookup - whether the TCE cache holds (slot, entry), for
  * tests and the stats command; does not change LRU order or counters.
  * Returns 0 with *tce set, -ENOENT (not cached), -ENODEV, -EINVAL (slot).
  */
-int emu_phb_cache_lookup(int group, unsigned slot, uint64_t entry, uint64_t *tce);
+SPAPRTCE_API int emu_phb_cache_lookup(int group, unsigned slot, uint64_t entry, uint64_t *tce);
 
 /* ---------------------------------------------------------------- devices */
 
@@ -260,8 +273,8 @@ int emu_phb_cache_lookup(int group, unsigned slot, uint64_t entry, uint64_t *tce
  * recorded once in the fault log, at the first faulting byte.
  * Takes ep->rw for reading, and ep->lock during translation.
  */
-int emu_dma_read(int iommu_group, uint64_t iova, void *buf, size_t len);
-int emu_dma_write(int iommu_group, uint64_t iova, const void *buf, size_t len);
+SPAPRTCE_API int emu_dma_read(int iommu_group, uint64_t iova, void *buf, size_t len);
+SPAPRTCE_API int emu_dma_write(int iommu_group, uint64_t iova, const void *buf, size_t len);
 
 /* -------------------------------------------------------------- fault log */
 
@@ -285,14 +298,14 @@ struct emu_fault {
 };
 
 /* "no window", "no translation", ...; "?" for values out of range. */
-const char *emu_fault_reason_name(enum emu_fault_reason reason);
+SPAPRTCE_API const char *emu_fault_reason_name(enum emu_fault_reason reason);
 
 /*
  * emu_fault_log_read - consume up to @max records, oldest first.
  * Sets *n to the number copied to @out (0 when empty).
  * Returns 0, -ENODEV, -ENOMEM (start).  Takes ep->lock.
  */
-int emu_fault_log_read(int group, struct emu_fault *out, unsigned max, unsigned *n);
+SPAPRTCE_API int emu_fault_log_read(int group, struct emu_fault *out, unsigned max, unsigned *n);
 
 struct emu_fault_log_stats {
 	uint64_t producer;	/* records ever written (ring index = producer % size) */
@@ -302,7 +315,7 @@ struct emu_fault_log_stats {
 };
 
 /* Returns 0, -ENODEV, -ENOMEM (start).  Takes ep->lock. */
-int emu_fault_log_stats(int group, struct emu_fault_log_stats *st);
+SPAPRTCE_API int emu_fault_log_stats(int group, struct emu_fault_log_stats *st);
 
 /* -------------------------------------------------------------- dirty log */
 
@@ -329,8 +342,8 @@ struct emu_dirty_range {
  * failure nothing is allocated and *page_size is unchanged.  Takes ep->rw
  * for writing.
  */
-int emu_dirty_log_start(int group, const struct emu_dirty_range *ranges, unsigned nranges,
-			uint64_t *page_size);
+SPAPRTCE_API int emu_dirty_log_start(int group, const struct emu_dirty_range *ranges,
+				     unsigned nranges, uint64_t *page_size);
 
 /*
  * emu_dirty_log_report - read and clear the log for [iova, iova + length)
@@ -350,15 +363,15 @@ int emu_dirty_log_start(int group, const struct emu_dirty_range *ranges, unsigne
  * tracked), -EOVERFLOW (the range wraps).  On failure nothing is cleared
  * and the bitmap is untouched.  Takes ep->rw for writing.
  */
-int emu_dirty_log_report(int group, uint64_t iova, uint64_t length, uint64_t page_size,
-			 uint64_t *bitmap, size_t bitmap_bytes);
+SPAPRTCE_API int emu_dirty_log_report(int group, uint64_t iova, uint64_t length, uint64_t page_size,
+				      uint64_t *bitmap, size_t bitmap_bytes);
 
 /*
  * emu_dirty_log_stop - stop logging and free everything
  * (VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP).  Stopping a stopped log is a no-op.
  * Returns 0 or -ENODEV (or -ENOMEM from start).  Takes ep->rw for writing.
  */
-int emu_dirty_log_stop(int group);
+SPAPRTCE_API int emu_dirty_log_stop(int group);
 
 /* ------------------------------------------------------------------ stats */
 
@@ -379,6 +392,10 @@ struct emu_group_stats {
 };
 
 /* Returns 0, -ENODEV, -ENOMEM (start).  Takes ep->rw for reading and ep->lock. */
-int emu_group_get_stats(int group, struct emu_group_stats *st);
+SPAPRTCE_API int emu_group_get_stats(int group, struct emu_group_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages the build needs when pkg-config cannot find
-# them: libnuma-dev, check, pkg-config.  As root it runs apt-get; otherwise it
-# says exactly what to run and fails.
+# them: libnuma-dev, check, pkg-config, and g++ (make check compiles the
+# public headers as C++).  As root it runs apt-get; otherwise it says exactly
+# what to run and fails.
 set -u
-PKGS="libnuma-dev check pkg-config"
+PKGS="libnuma-dev check pkg-config g++"
 
 have() {
-	command -v pkg-config >/dev/null 2>&1 && pkg-config --exists numa check
+	command -v pkg-config >/dev/null 2>&1 && pkg-config --exists numa check &&
+		command -v "${CXX:-g++}" >/dev/null 2>&1
 }
 
 have && exit 0

@@ -44,18 +44,35 @@
 
 #include <stdint.h>
 
+/*
+ * SPAPRTCE_API marks what the shared library exports: it is built with
+ * -fvisibility=hidden, so a function without it is internal.  Every public
+ * header defines it the same way (guarded), so that each stands alone.
+ */
+#ifndef SPAPRTCE_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define SPAPRTCE_API __attribute__((visibility("default")))
+#else
+#define SPAPRTCE_API
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Like open("/dev/vfio/vfio", O_RDWR): a new container fd, or -1 (ENOMEM, EMFILE). */
-int spapr_open_container(void);
+SPAPRTCE_API int spapr_open_container(void);
 
 /*
  * Like open("/dev/vfio/<iommu_group>"): the group's fd, or -1 with ENOENT
  * (no such group on the emulated machine), EBUSY (the group is already
  * open), ENOMEM, EMFILE.
  */
-int spapr_open_group(int iommu_group);
+SPAPRTCE_API int spapr_open_group(int iommu_group);
 
 /* Like ioctl(2) on a container or group fd; EBADF for anything else. */
-int spapr_ioctl(int fd, unsigned long request, ...);
+SPAPRTCE_API int spapr_ioctl(int fd, unsigned long request, ...);
 
 /*
  * Like close(2).  The last close of a container releases it (clears every
@@ -63,10 +80,10 @@ int spapr_ioctl(int fd, unsigned long request, ...);
  * the last close of a group detaches it from its container.  EBADF for an
  * fd that is not ours.
  */
-int spapr_close(int fd);
+SPAPRTCE_API int spapr_close(int fd);
 
 /* locked_vm of the calling process, in system pages (0 when its mm cannot be created). */
-uint64_t spapr_mm_locked_vm(void);
+SPAPRTCE_API uint64_t spapr_mm_locked_vm(void);
 
 /*
  * Sets the calling process's emulated RLIMIT_MEMLOCK (bytes; UINT64_MAX for
@@ -74,7 +91,7 @@ uint64_t spapr_mm_locked_vm(void);
  * locked_vm is never changed.  Returns 0, or -1 with errno ENOMEM (the mm
  * could not be created) or EINVAL (cap_ipc_lock not 0 or 1).
  */
-int spapr_mm_set_memlock(uint64_t limit_bytes, int cap_ipc_lock);
+SPAPRTCE_API int spapr_mm_set_memlock(uint64_t limit_bytes, int cap_ipc_lock);
 
 /* ================================================ the guest hypercall path */
 /*
@@ -130,13 +147,13 @@ int spapr_mm_set_memlock(uint64_t limit_bytes, int cap_ipc_lock);
 struct spapr_guest;
 
 /* Creates a guest bound to the calling process's mm.  0, or -1 with ENOMEM. */
-int spapr_guest_create(struct spapr_guest **out);
+SPAPRTCE_API int spapr_guest_create(struct spapr_guest **out);
 
 /*
  * Destroys @guest: every guest TCE table is destroyed as by
  * spapr_guest_destroy_tce_table().  Never fails.  NULL is ignored.
  */
-void spapr_guest_destroy(struct spapr_guest *guest);
+SPAPRTCE_API void spapr_guest_destroy(struct spapr_guest *guest);
 
 /*
  * Sets memory slot @slot to guest physical [gpa, gpa + size) at user address
@@ -146,8 +163,8 @@ void spapr_guest_destroy(struct spapr_guest *guest);
  * ua not 4 KiB aligned; gpa + size or ua + size beyond 2^64; overlaps
  * another slot's guest range).  Unchanged on failure.
  */
-int spapr_guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t gpa,
-			    uint64_t size, void *ua);
+SPAPRTCE_API int spapr_guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t gpa,
+					 uint64_t size, void *ua);
 
 /*
  * Creates the guest TCE table @liobn (KVM_CREATE_SPAPR_TCE_64): guest IOMMU
@@ -157,15 +174,15 @@ int spapr_guest_set_memslot(struct spapr_guest *guest, unsigned slot, uint64_t g
  * RLIMIT_MEMLOCK; allocation), EBUSY (@liobn exists), in that order of
  * checks.  Unchanged on failure.
  */
-int spapr_guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn, unsigned page_shift,
-				 uint64_t offset, uint64_t size);
+SPAPRTCE_API int spapr_guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn,
+					      unsigned page_shift, uint64_t offset, uint64_t size);
 
 /*
  * Destroys the guest TCE table @liobn: detaches every hardware window
  * (dropping the references; their entries stay), frees its pages,
  * uncharges.  Returns 0 or -1 with ENOENT (no such table).
  */
-int spapr_guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn);
+SPAPRTCE_API int spapr_guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn);
 
 /*
  * Attaches the hardware window of group @group_fd's container that backs
@@ -177,21 +194,21 @@ int spapr_guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn);
  * already attached to @liobn), ENOSPC (8 windows attached already), ENOMEM.
  * Unchanged on failure.
  */
-int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
+SPAPRTCE_API int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
 
 /*
  * Detaches group @group_fd from guest table @liobn.  Returns 0 or -1 with
  * EBADF (@group_fd not open), EINVAL (not a group; @liobn unknown), ENOENT
  * (not attached).
  */
-int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
+SPAPRTCE_API int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
 
 /*
  * Debug invariant checker (docs/hcall.md lists the invariants).  Returns 0
  * or -1 with EUCLEAN and a message on stderr.  Assumes that nothing but
  * this guest writes the attached windows' entries inside its tables.
  */
-int spapr_guest_check(struct spapr_guest *guest);
+SPAPRTCE_API int spapr_guest_check(struct spapr_guest *guest);
 
 /*
  * The hypercalls (spec 7.2-7.5, Appendix A Q2 and Q12 choices).  Each
@@ -203,13 +220,19 @@ int spapr_guest_check(struct spapr_guest *guest);
  * does not return H_SUCCESS changed nothing: no hardware entry, guest
  * entry, mapped count or charge.
  */
-long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, uint64_t tce);
+SPAPRTCE_API long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
+				  uint64_t tce);
 /* @tce_list: gpa of a 4 KiB-aligned list of @npages big-endian TCEs (at most 512), read once. */
-long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
-			      uint64_t tce_list, uint64_t npages);
-long spapr_h_stuff_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
-		       uint64_t tce_value, uint64_t npages);
+SPAPRTCE_API long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
+					   uint64_t tce_list, uint64_t npages);
+SPAPRTCE_API long spapr_h_stuff_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
+				    uint64_t tce_value, uint64_t npages);
 /* *tce_out: the stored guest TCE (0 when never written); untouched on error. */
-long spapr_h_get_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, uint64_t *tce_out);
+SPAPRTCE_API long spapr_h_get_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
+				  uint64_t *tce_out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,64 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 
 #include "emu/mem.h"
 #include "tests/testutil.h"
-
-const char *tu_errname(long rc)
-{
-	static __thread char buf[32];
-	long e = rc < 0 ? -rc : rc;
-
-	switch (e) {
-	case 0: return "0";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case ESRCH: return "ESRCH";
-	case ENXIO: return "ENXIO";
-	case ENOMEM: return "ENOMEM";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case ENODEV: return "ENODEV";
-	case EINVAL: return "EINVAL";
-	case ENOTTY: return "ENOTTY";
-	case ENOSPC: return "ENOSPC";
-	case EUCLEAN: return "EUCLEAN";
-	default:
-		snprintf(buf, sizeof(buf), "%ld", rc);
-		return buf;
-	}
-}
-
-void *tu_map(uint64_t npages)
-{
-	void *p = mmap(NULL, npages * EMU_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	ck_assert_msg(p != MAP_FAILED, "mmap of %llu pages: %s", (unsigned long long)npages,
-		      strerror(errno));
-	return p;
-}
-
-void *tu_map_aligned(uint64_t npages, unsigned align_shift)
-{
-	uint64_t align = 1ull << align_shift, len = npages * EMU_PAGE_SIZE;
-	uint8_t *p = tu_map(npages + align / EMU_PAGE_SIZE);
-	uint8_t *a = (uint8_t *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
-
-	if (a > p)
-		munmap(p, (size_t)(a - p));
-	munmap(a + len, (size_t)(p + len + align - (a + len)));
-	return a;
-}
-
-void tu_unmap(void *p, uint64_t npages)
-{
-	ck_assert_int_eq(munmap(p, npages * EMU_PAGE_SIZE), 0);
-}
 
 long tu_hugetlb_reserve(unsigned long want, const char **why)
 {
@@ -83,57 +27,4 @@ void tu_hugetlb_restore(long prev)
 {
 	if (prev != LONG_MAX)
 		emu_mem_hugetlb_restore(21, prev);
-}
-
-void tu_assert_emu_clean(void)
-{
-	struct emu_mem_stats st;
-
-	emu_mem_get_stats(&st);
-	ck_assert_msg(st.pins == 0, "%llu pins left", (unsigned long long)st.pins);
-	ck_assert_msg(st.pinned_pages == 0, "%llu pages left pinned",
-		      (unsigned long long)st.pinned_pages);
-	ck_assert_msg(st.pin_refs == 0, "%llu pin references left", (unsigned long long)st.pin_refs);
-	ck_assert_msg(st.table_blocks == 0, "%llu table blocks left",
-		      (unsigned long long)st.table_blocks);
-	ck_assert_msg(st.unpin_underflows == 0, "%llu unpins of unpinned frames",
-		      (unsigned long long)st.unpin_underflows);
-	ck_assert_int_eq(emu_mem_check(), 0);
-}
-
-unsigned tu_sweep(int (*run)(void *ctx), void (*check)(void *ctx, int rc), void *ctx)
-{
-	unsigned n;
-	int rc;
-
-	util_fail_nth_arm(0);
-	rc = run(ctx);
-	ck_assert_msg(rc == 0, "clean run of the sweep scenario failed: %s", tu_errname(rc));
-	check(ctx, rc);
-	for (n = 1; n <= TU_SWEEP_MAX; n++) {
-		util_fail_nth_arm(n);
-		rc = run(ctx);
-		if (!util_fail_nth_fired()) {
-			util_fail_nth_arm(0);
-			ck_assert_msg(rc == 0, "run %u: no failure injected but rc %s", n,
-				      tu_errname(rc));
-			check(ctx, rc);
-			return n - 1;
-		}
-		util_fail_nth_arm(0);
-		check(ctx, rc);
-	}
-	ck_abort_msg("fail-nth sweep did not end after %u failure points", TU_SWEEP_MAX);
-	return 0;
-}
-
-int tu_run(Suite *s)
-{
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,0 +1,1 @@
+../../spapr/spapr.h
