@@ -46,6 +46,8 @@ void spapr__obj_put(struct spapr_obj *obj)
 		return;
 	if (obj->kind == SPAPR_KIND_CONTAINER) {
 		spapr__container_release((struct spapr_container *)obj);
+	} else if (obj->kind == SPAPR_KIND_DEVICE) {
+		spapr__device_release((struct spapr_device *)obj);
 	} else {
 		struct spapr_group *g = (struct spapr_group *)obj;
 
@@ -74,6 +76,11 @@ static int fd_install(struct spapr_obj *obj)
 		return rc;
 	}
 	return fd;
+}
+
+int spapr__fd_install(struct spapr_obj *obj)
+{
+	return fd_install(obj);
 }
 
 struct spapr_obj *spapr__fd_get(int fd)
@@ -142,6 +149,8 @@ int spapr_ioctl(int fd, unsigned long request, ...)
 		return spapr__ret(-EBADF);
 	if (obj->kind == SPAPR_KIND_CONTAINER)
 		rc = spapr__container_ioctl((struct spapr_container *)obj, request, arg);
+	else if (obj->kind == SPAPR_KIND_DEVICE)
+		rc = spapr__device_ioctl((struct spapr_device *)obj, request, arg);
 	else
 		rc = spapr__group_ioctl((struct spapr_group *)obj, request, arg);
 	spapr__obj_put(obj);

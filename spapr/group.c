@@ -103,6 +103,10 @@ static int group_unset_container(struct spapr_group *g)
 		pthread_mutex_unlock(&spapr_vfio_lock);
 		return -EINVAL;
 	}
+	if (spapr__device_group_busy(g)) {
+		pthread_mutex_unlock(&spapr_vfio_lock);
+		return -EBUSY;	/* an open device fd uses the container */
+	}
 	spapr__container_detach(c, g);
 	g->container = NULL;
 	pthread_mutex_unlock(&spapr_vfio_lock);
@@ -119,6 +123,8 @@ int spapr__group_ioctl(struct spapr_group *g, unsigned long req, void *arg)
 		return group_set_container(g, arg);
 	case VFIO_GROUP_UNSET_CONTAINER:
 		return group_unset_container(g);
+	case VFIO_GROUP_GET_DEVICE_FD:
+		return spapr__device_get_fd(g, arg);
 	default:
 		return -ENOTTY;
 	}

@@ -211,4 +211,39 @@ long spapr_h_stuff_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
 /* *tce_out: the stored guest TCE (0 when never written); untouched on error. */
 long spapr_h_get_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, uint64_t *tce_out);
 
+/* ---------------------------------------------------------- device fds */
+
+/*
+ * A device fd comes from VFIO_GROUP_GET_DEVICE_FD on a group fd (the name
+ * is the PCI address of the group's device, "0000:00:0X.0" with X = group
+ * + 1; emu_dev_info tells it).  spapr_ioctl serves the vfio-pci device
+ * requests on it and spapr_close closes it; docs/devices.md lists them.
+ * The calls below are the rest of the device file: a file offset is a
+ * region index << 40 plus a position in the region (what
+ * VFIO_DEVICE_GET_REGION_INFO reports).  All return as their libc
+ * namesakes do, -1 (MAP_FAILED) with errno.
+ */
+#include <sys/types.h>
+
+/*
+ * Reads @n bytes of a region at @off.  Returns the bytes read (cut at a
+ * BAR's end), or -1 with EBADF (not open), EINVAL (not a device fd; off
+ * negative; no such region; a BAR position at or past its end; the ROM and
+ * VGA regions, which do not exist), EFAULT (config space position outside
+ * it; @buf not writable).
+ */
+ssize_t spapr_pread(int fd, void *buf, size_t n, off_t off);
+/* Writes likewise; the errnos of spapr_pread (EFAULT: @buf not readable). */
+ssize_t spapr_pwrite(int fd, const void *buf, size_t n, off_t off);
+/*
+ * Maps an mmap-able BAR (VFIO_REGION_INFO_FLAG_MMAP) of device fd @fd:
+ * @off = index << 40 plus a page-aligned position.  Returns the mapping
+ * (shared with the device: its memory, as a BAR mapping is), or MAP_FAILED
+ * with EBADF (not open), ENODEV (a container or group fd), EINVAL (offset
+ * not page aligned, @len 0, not a BAR or not mmap-able, the range past the
+ * BAR's page-rounded end, no MAP_SHARED), or mmap(2)'s own errnos.  The
+ * mapping outlives the fd, as a real one does.
+ */
+void *spapr_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
 #endif
