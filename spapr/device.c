@@ -4,8 +4,9 @@
  * that describe and reset the function (GET_INFO, GET_REGION_INFO,
  * GET_PCI_HOT_RESET_INFO, RESET), as drivers/vfio/group.c and
  * drivers/vfio/pci/vfio_pci_core.c answer them.  Interrupts are
- * device_irq.c, config space and region access device_cfg.c, the public
- * pread/pwrite/mmap device_io.c.
+ * device_irq.c, config space and region access device_cfg.c, DMA logging
+ * (VFIO_DEVICE_FEATURE) device_log.c, the public pread/pwrite/mmap
+ * device_io.c.
  *
  * Why one vdev shared by every fd of a device: vfio-pci keeps its state
  * per device, not per open file (a second GET_DEVICE_FD sees the interrupt
@@ -118,6 +119,7 @@ static void vdev_put(struct spapr_vdev *v)
 	if (--v->opens)
 		return;
 	vdevs[v->group] = NULL;
+	(void)emu_dirty_log_stop(v->group);	/* a device's DMA log ends with its last user */
 	spapr__irq_release(v);
 	emu_dev_set_sink(v->dev, NULL, NULL);
 	emu_dev_cfg_write(v->dev, EMU_PCI_COMMAND, 2, 0);
@@ -295,6 +297,8 @@ int spapr__device_ioctl(struct spapr_device *dev, unsigned long req, void *arg)
 		return 0;
 	case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
 		return hot_reset_info(dev->v, arg);
+	case VFIO_DEVICE_FEATURE:
+		return spapr__device_feature(dev->v, arg);
 	default:
 		return -ENOTTY;
 	}

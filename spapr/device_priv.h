@@ -68,6 +68,9 @@ bool spapr__bar_mmappable(const struct spapr_vdev *v, unsigned index);
 /* Size of region @index (0: absent). */
 uint64_t spapr__region_size(const struct spapr_vdev *v, unsigned index);
 
+/* device_log.c: VFIO_DEVICE_FEATURE (DMA logging on the group's dirty log). */
+int spapr__device_feature(struct spapr_vdev *v, void *arg);
+
 /* device_irq.c: interrupts (vfio_pci_intrs.c's job). */
 int spapr__irq_info(struct spapr_vdev *v, void *arg);
 int spapr__set_irqs(struct spapr_vdev *v, void *arg);

@@ -342,7 +342,13 @@ START_TEST(t_get_info_argsz)
 	}
 	TU_ERR(tu_ioctl(D, VFIO_DEVICE_GET_INFO, NULL), EFAULT);
 	TU_ERR(tu_ioctl(D, _IO(VFIO_TYPE, VFIO_BASE + 30), raw), ENOTTY);
-	TU_ERR(tu_ioctl(D, VFIO_DEVICE_FEATURE, raw), ENOTTY);
+	{
+		struct vfio_device_feature f = { sizeof(f), VFIO_DEVICE_FEATURE_GET | 100 };
+
+		TU_ERR(tu_ioctl(D, VFIO_DEVICE_FEATURE, &f), ENOTTY);
+		f.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION;
+		TU_ERR(tu_ioctl(D, VFIO_DEVICE_FEATURE, &f), ENOTTY);
+	}
 	TU_ERR(tu_ioctl(D, VFIO_GROUP_GET_STATUS, raw), ENOTTY);
 }
 END_TEST
@@ -1078,6 +1084,128 @@ START_TEST(t_reset_while_dma_in_flight)
 }
 END_TEST
 
+/* ------------------------------------------------------------ DMA logging */
+
+struct feat {
+	struct vfio_device_feature f;
+	union {
+		struct vfio_device_feature_dma_logging_control c;
+		struct vfio_device_feature_dma_logging_report r;
+	};
+};
+
+static int feature(uint32_t flags, struct feat *a, uint32_t argsz)
+{
+	a->f.argsz = argsz;
+	a->f.flags = flags;
+	return tu_ioctl(D, VFIO_DEVICE_FEATURE, a);
+}
+
+#define F_SET VFIO_DEVICE_FEATURE_SET
+#define F_GET VFIO_DEVICE_FEATURE_GET
+#define F_PROBE VFIO_DEVICE_FEATURE_PROBE
+#define F_START VFIO_DEVICE_FEATURE_DMA_LOGGING_START
+#define F_STOP VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP
+#define F_REPORT VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT
+#define FULL (uint32_t)sizeof(struct feat)
+
+static int report(uint64_t iova, uint64_t len, uint64_t ps, uint64_t *bitmap)
+{
+	struct feat a = { .r = { iova, len, ps, (uintptr_t)bitmap } };
+
+	return feature(F_GET | F_REPORT, &a, 8 + sizeof(a.r));
+}
+
+START_TEST(t_dma_logging)
+{
+	struct vfio_device_feature_dma_logging_range rg[2] = { { IOVA, 16 * PS }, { IOVA + 64 * PS, 4 * PS } };
+	uint8_t *p = map_buf(16, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	struct feat a;
+	struct emu_group_stats st;
+	uint64_t bm[4];
+
+	/* vfio_ioctl_device_feature's and vfio_check_feature's rules */
+	memset(&a, 0, sizeof(a));
+	for (uint32_t argsz = 0; argsz < 8; argsz++)
+		TU_ERR(feature(F_SET | F_START, &a, argsz), EINVAL);
+	TU_ERR(feature(F_SET | F_START | (1u << 19), &a, FULL), EINVAL);
+	TU_ERR(feature(F_SET | F_GET | F_START, &a, FULL), EINVAL);
+	TU_ERR(feature(F_START, &a, FULL), EINVAL);
+	TU_ERR(feature(F_GET | F_START, &a, FULL), EINVAL);
+	TU_ERR(feature(F_SET | F_REPORT, &a, FULL), EINVAL);
+	TU_OK(feature(F_PROBE | F_SET | F_START, &a, 8));
+	TU_OK(feature(F_PROBE | F_SET | F_STOP, &a, 8));
+	TU_OK(feature(F_PROBE | F_GET | F_REPORT, &a, 8));
+	TU_ERR(feature(F_PROBE | F_GET | F_START, &a, 8), EINVAL);
+	TU_ERR(tu_ioctl(D, VFIO_DEVICE_FEATURE, NULL), EFAULT);
+	/* START's own checks, in order */
+	a.c = (struct vfio_device_feature_dma_logging_control){ PS, 2, 0, (uintptr_t)rg };
+	for (uint32_t argsz = 8; argsz < 8 + sizeof(a.c); argsz++)
+		TU_ERR(feature(F_SET | F_START, &a, argsz), EINVAL);
+	a.c.num_ranges = 0;
+	TU_ERR(feature(F_SET | F_START, &a, FULL), EINVAL);
+	a.c.num_ranges = 257;
+	TU_ERR(feature(F_SET | F_START, &a, FULL), E2BIG);
+	a.c.num_ranges = 2;
+	a.c.ranges = 0;
+	TU_ERR(feature(F_SET | F_START, &a, FULL), EFAULT);
+	a.c.ranges = (uintptr_t)rg;
+	rg[1].iova = IOVA + 100;
+	TU_ERR(feature(F_SET | F_START, &a, FULL), EINVAL);		/* misaligned */
+	rg[1].iova = IOVA + 15 * PS;
+	TU_ERR(feature(F_SET | F_START, &a, FULL), EINVAL);		/* overlapping */
+	rg[1].iova = UINT64_MAX - PS + 1;
+	TU_ERR(feature(F_SET | F_START, &a, FULL), EOVERFLOW);
+	rg[1].iova = IOVA + 64 * PS;
+	TU_OK(emu_group_get_stats(0, &st));
+	ck_assert(!st.dirty_logging);
+	TU_OK(feature(F_SET | F_START, &a, FULL));
+	ck_assert_uint_eq(a.c.page_size, PS);
+	TU_ERR(feature(F_SET | F_START, &a, FULL), EBUSY);
+	/* the DMA engine writes one page: only its bit */
+	master_on();
+	ck_assert_uint_eq(dma(IOVA, IOVA + 2 * PS + 10, 100, 0), EMU_DMAE_STATUS_DONE);
+	memset(bm, 0, sizeof(bm));
+	TU_OK(report(IOVA, 16 * PS, PS, bm));
+	ck_assert_uint_eq(bm[0], 1u << 2);
+	ck_assert_uint_eq(bm[1], 0);
+	memset(bm, 0, sizeof(bm));
+	TU_OK(report(IOVA, 16 * PS, PS, bm));		/* read and cleared */
+	ck_assert_uint_eq(bm[0], 0);
+	/* a larger report page; bits are ORed into the caller's bitmap */
+	ck_assert_uint_eq(dma(IOVA, IOVA + 5 * PS, 8, 0), EMU_DMAE_STATUS_DONE);
+	bm[0] = 1u << 7;
+	TU_OK(report(IOVA, 16 * PS, 2 * PS, bm));
+	ck_assert_uint_eq(bm[0], (1u << 7) | (1u << 2));
+	/* REPORT's checks; a bitmap that cannot be written clears nothing */
+	ck_assert_uint_eq(dma(IOVA, IOVA + 3 * PS, 8, 0), EMU_DMAE_STATUS_DONE);
+	TU_ERR(report(IOVA, 16 * PS, 2048, bm), EINVAL);
+	TU_ERR(report(IOVA, 16 * PS, 3 * PS, bm), EINVAL);
+	TU_ERR(report(UINT64_MAX - PS + 1, 2 * PS, PS, bm), EOVERFLOW);
+	TU_ERR(report(IOVA, 32 * PS, PS, bm), EINVAL);		/* not all tracked */
+	TU_ERR(report(IOVA, 16 * PS, PS, NULL), EFAULT);
+	memset(&a, 0, sizeof(a));
+	for (uint32_t argsz = 8; argsz < 8 + sizeof(a.r); argsz++)
+		TU_ERR(feature(F_GET | F_REPORT, &a, argsz), EINVAL);
+	memset(bm, 0, sizeof(bm));
+	TU_OK(report(IOVA, 16 * PS, PS, bm));
+	ck_assert_uint_eq(bm[0], 1u << 3);
+	/* STOP; REPORT then finds no log; STOP again is fine */
+	TU_ERR(feature(F_GET | F_STOP, &a, 8), EINVAL);
+	TU_OK(feature(F_SET | F_STOP, &a, 8));
+	TU_ERR(report(IOVA, 16 * PS, PS, bm), ENOENT);
+	TU_OK(feature(F_SET | F_STOP, &a, 8));
+	/* the last close of the device stops a running log */
+	a.c = (struct vfio_device_feature_dma_logging_control){ PS, 1, 0, (uintptr_t)rg };
+	TU_OK(feature(F_SET | F_START, &a, FULL));
+	TU_OK(spapr_close(D));
+	D = -1;
+	TU_OK(emu_group_get_stats(0, &st));
+	ck_assert(!st.dirty_logging);
+	unmap_buf(p, 16, IOVA);
+}
+END_TEST
+
 /* ------------------------------------------------------- configuration */
 
 START_TEST(t_machine_devices)
@@ -1232,6 +1360,7 @@ int main(void)
 	tcase_add_test(t, t_set_irqs_validation);
 	tcase_add_test(t, t_reset);
 	tcase_add_test(t, t_reset_while_dma_in_flight);
+	tcase_add_test(t, t_dma_logging);
 	tcase_add_test(t, t_machine_devices);
 	tcase_add_test(t, t_fail_nth_device_open_release);
 	suite_add_tcase(s, t);
