@@ -121,6 +121,7 @@ static void vdev_put(struct spapr_vdev *v)
 	vdevs[v->group] = NULL;
 	(void)emu_dirty_log_stop(v->group);	/* a device's DMA log ends with its last user */
 	spapr__irq_release(v);
+	spapr__fault_release(v);
 	emu_dev_set_sink(v->dev, NULL, NULL);
 	emu_dev_cfg_write(v->dev, EMU_PCI_COMMAND, 2, 0);
 	emu_dev_reset(v->dev);
@@ -201,7 +202,7 @@ static int get_info(void *arg)
 		return -EINVAL;
 	minsz = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
 	info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
-	info.num_regions = VFIO_PCI_NUM_REGIONS;
+	info.num_regions = VFIO_PCI_NUM_REGIONS + 1;	/* and the fault region */
 	info.num_irqs = VFIO_PCI_NUM_IRQS;
 	info.cap_offset = 0;
 	return spapr__copy_out(arg, &info, minsz);
@@ -210,9 +211,9 @@ static int get_info(void *arg)
 static int get_region_info(struct spapr_vdev *v, void *arg)
 {
 	struct vfio_region_info info;
-	struct vfio_info_cap_header cap = { VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, 1, 0 };
 	size_t minsz = offsetof(struct vfio_region_info, offset) + sizeof(info.offset);
-	bool has_cap = false;
+	uint8_t caps[32];
+	size_t ncaps = 0;
 	int rc;
 
 	rc = spapr__copy_in(&info, arg, minsz);
@@ -220,14 +221,27 @@ static int get_region_info(struct spapr_vdev *v, void *arg)
 		return rc;
 	if (info.argsz < minsz)
 		return -EINVAL;
-	if (info.index >= VFIO_PCI_NUM_REGIONS || info.index == VFIO_PCI_VGA_REGION_INDEX)
-		return -EINVAL;	/* no VGA, no device-specific regions */
+	if (info.index > SPAPR_FAULT_REGION_INDEX || info.index == VFIO_PCI_VGA_REGION_INDEX)
+		return -EINVAL;	/* no VGA; one device-specific region, the fault region */
 	info.offset = (uint64_t)info.index << SPAPR_DEV_OFFSET_SHIFT;
 	info.size = spapr__region_size(v, info.index);
 	info.flags = 0;
 	info.cap_offset = 0;
 	if (info.index == VFIO_PCI_CONFIG_REGION_INDEX) {
 		info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+	} else if (info.index == SPAPR_FAULT_REGION_INDEX) {
+		struct vfio_region_info_cap_type t = {
+			{ VFIO_REGION_INFO_CAP_TYPE, 1, sizeof(info) + sizeof(t) },
+			SPAPR_REGION_TYPE_NESTED, SPAPR_REGION_SUBTYPE_NESTED_DMA_FAULT };
+		struct vfio_info_cap_header h = { SPAPR_REGION_INFO_CAP_DMA_FAULT, 1, 0 };
+		uint32_t version = 1;
+
+		info.size = spapr__fault_region_size(v);
+		info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+		memcpy(caps, &t, sizeof(t));
+		memcpy(caps + sizeof(t), &h, sizeof(h));
+		memcpy(caps + sizeof(t) + sizeof(h), &version, sizeof(version));
+		ncaps = sizeof(t) + sizeof(h) + sizeof(version);
 	} else if (info.index <= VFIO_PCI_BAR5_REGION_INDEX && info.size) {
 		info.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 		if (spapr__bar_mmappable(v, info.index)) {
@@ -235,15 +249,21 @@ static int get_region_info(struct spapr_vdev *v, void *arg)
 				v->dev->cfg[v->dev->msix_cap + EMU_PCI_MSIX_TABLE] & 7 : 8;
 
 			info.flags |= VFIO_REGION_INFO_FLAG_MMAP;
-			has_cap = info.index == msix_bar;
+			if (info.index == msix_bar) {
+				struct vfio_info_cap_header h = { VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, 1, 0 };
+
+				memcpy(caps, &h, sizeof(h));
+				ncaps = sizeof(h);
+			}
 		}
 	}
-	if (has_cap) {
+	if (ncaps) {
+		/* the chain's next offsets are already relative to the struct's start */
 		info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
-		if (info.argsz < sizeof(info) + sizeof(cap)) {
-			info.argsz = sizeof(info) + sizeof(cap);
+		if (info.argsz < sizeof(info) + ncaps) {
+			info.argsz = (uint32_t)(sizeof(info) + ncaps);
 		} else {
-			rc = spapr__copy_out((uint8_t *)arg + sizeof(info), &cap, sizeof(cap));
+			rc = spapr__copy_out((uint8_t *)arg + sizeof(info), caps, ncaps);
 			if (rc)
 				return rc;
 			info.cap_offset = sizeof(info);

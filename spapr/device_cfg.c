@@ -212,6 +212,8 @@ static long bar_rw(struct spapr_vdev *v, unsigned bar, uint64_t pos, uint8_t *ub
 long spapr__device_region_rw(struct spapr_vdev *v, unsigned index, uint64_t pos, void *ubuf,
 			     size_t count, bool write)
 {
+	if (index == SPAPR_FAULT_REGION_INDEX)
+		return spapr__fault_region_rw(v, pos, ubuf, count, write);
 	if (index >= VFIO_PCI_NUM_REGIONS)
 		return -EINVAL;
 	if (index == VFIO_PCI_CONFIG_REGION_INDEX)

@@ -50,6 +50,8 @@ struct spapr_vdev {
 	unsigned num_ctx;			/* MSI-X vectors enabled */
 	int msix_fd[EMU_DEV_MAX_VECTORS];
 	int err_fd, req_fd;
+	struct emu_fault *fault_ring;		/* the fault region's ring (device_fault.c), under lock */
+	uint32_t fault_size, fault_prod, fault_cons;
 };
 
 struct spapr_device {
@@ -67,6 +69,11 @@ long spapr__device_region_rw(struct spapr_vdev *v, unsigned index, uint64_t pos,
 bool spapr__bar_mmappable(const struct spapr_vdev *v, unsigned index);
 /* Size of region @index (0: absent). */
 uint64_t spapr__region_size(const struct spapr_vdev *v, unsigned index);
+
+/* device_fault.c: the fault region (index SPAPR_FAULT_REGION_INDEX). */
+uint64_t spapr__fault_region_size(const struct spapr_vdev *v);
+long spapr__fault_region_rw(struct spapr_vdev *v, uint64_t pos, void *ubuf, size_t count, bool write);
+void spapr__fault_release(struct spapr_vdev *v);
 
 /* device_log.c: VFIO_DEVICE_FEATURE (DMA logging on the group's dirty log). */
 int spapr__device_feature(struct spapr_vdev *v, void *arg);

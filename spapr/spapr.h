@@ -226,6 +226,32 @@ long spapr_h_get_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, u
 #include <sys/types.h>
 
 /*
+ * The fault region: region SPAPR_FAULT_REGION_INDEX of every device fd, our
+ * extension after the VFIO nested-fault-region design (docs/devices.md).
+ * GET_REGION_INFO gives it a VFIO_REGION_INFO_CAP_TYPE capability (type
+ * SPAPR_REGION_TYPE_NESTED, subtype SPAPR_REGION_SUBTYPE_NESTED_DMA_FAULT)
+ * and a SPAPR_REGION_INFO_CAP_DMA_FAULT capability (a u32 version, 1).
+ * Header (u32 unless said): consumer (the only field written), record
+ * size, number of records, ring offset, producer, version, u64 overflow;
+ * records of 32 bytes: u64 seq, u64 iova, u64 tce, u32 access (0 read,
+ * 1 write), u32 reason (enum emu_fault_reason).
+ */
+#define SPAPR_FAULT_REGION_INDEX 9u
+#define SPAPR_REGION_TYPE_NESTED 2u
+#define SPAPR_REGION_SUBTYPE_NESTED_DMA_FAULT 1u
+#define SPAPR_REGION_INFO_CAP_DMA_FAULT 6u
+#define SPAPR_FAULT_CONSUMER 0x00u
+#define SPAPR_FAULT_RECORD_SIZE_OFF 0x04u
+#define SPAPR_FAULT_NB_RECORDS 0x08u
+#define SPAPR_FAULT_OFFSET 0x0cu
+#define SPAPR_FAULT_PRODUCER 0x10u
+#define SPAPR_FAULT_VERSION 0x14u
+#define SPAPR_FAULT_OVERFLOW 0x18u
+#define SPAPR_FAULT_HDR_SIZE 0x20u
+#define SPAPR_FAULT_RING_OFFSET 0x1000u
+#define SPAPR_FAULT_RECORD_SIZE 32u
+
+/*
  * Reads @n bytes of a region at @off.  Returns the bytes read (cut at a
  * BAR's end), or -1 with EBADF (not open), EINVAL (not a device fd; off
  * negative; no such region; a BAR position at or past its end; the ROM and

@@ -334,7 +334,7 @@ START_TEST(t_get_info_argsz)
 		}
 		TU_OK(tu_ioctl(D, VFIO_DEVICE_GET_INFO, raw));
 		ck_assert_uint_eq(info->flags, VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET);
-		ck_assert_uint_eq(info->num_regions, 9);
+		ck_assert_uint_eq(info->num_regions, 10);	/* 9 vfio-pci ones, the fault region */
 		ck_assert_uint_eq(info->num_irqs, 5);
 		/* only min(argsz, sizeof) bytes are written */
 		for (size_t i = argsz < sizeof(*info) ? argsz : sizeof(*info); i < sizeof(raw); i++)
@@ -393,7 +393,7 @@ START_TEST(t_region_info)
 		TU_ERR(tu_ioctl(D, VFIO_DEVICE_GET_REGION_INFO, raw), EINVAL);
 	}
 	ri->argsz = sizeof(*ri);
-	for (uint32_t i = 8; i < 12; i++) {
+	for (uint32_t i = 8; i < 12; i += i == 8 ? 2 : 1) {	/* 9: the fault region */
 		ri->index = i;
 		TU_ERR(tu_ioctl(D, VFIO_DEVICE_GET_REGION_INFO, raw), EINVAL);
 	}
@@ -555,7 +555,7 @@ START_TEST(t_bar_access)
 	TU_ERR(rd(D, buf, 4, REG(3)), EINVAL);		/* the upper half of BAR2 */
 	TU_ERR(rd(D, buf, 4, REG(6)), EINVAL);		/* no ROM */
 	TU_ERR(rd(D, buf, 4, REG(8)), EINVAL);		/* no VGA */
-	TU_ERR(rd(D, buf, 4, REG(9)), EINVAL);
+	TU_ERR(rd(D, buf, 4, REG(10)), EINVAL);
 	TU_ERR(rd(D, buf, 4, REG(0xffffff)), EINVAL);
 	ck_assert_int_eq(spapr_pread(D, buf, 4, -1), -1);
 	ck_assert_int_eq(errno, EINVAL);
@@ -619,7 +619,8 @@ START_TEST(t_mmap)
 	MMAP_ERR(PS, MAP_SHARED, D, REG(1), EINVAL);
 	MMAP_ERR(PS, MAP_SHARED, D, REG(7), EINVAL);		/* config */
 	MMAP_ERR(PS, MAP_SHARED, D, REG(6), EINVAL);
-	MMAP_ERR(PS, MAP_SHARED, D, REG(9), EINVAL);
+	MMAP_ERR(PS, MAP_SHARED, D, REG(9), EINVAL);		/* the fault region */
+	MMAP_ERR(PS, MAP_SHARED, D, REG(10), EINVAL);
 	MMAP_ERR(PS, MAP_SHARED, D, REG(2) + 8, EINVAL);
 	MMAP_ERR(0x10000 + PS, MAP_SHARED, D, REG(2), EINVAL);
 	MMAP_ERR(PS, MAP_SHARED, D, REG(2) + 0x10000, EINVAL);
@@ -1206,6 +1207,117 @@ START_TEST(t_dma_logging)
 }
 END_TEST
 
+/* ------------------------------------------------------------ fault region */
+
+static uint32_t fr32(unsigned off)
+{
+	uint32_t v = 0;
+
+	ck_assert_int_eq(rd(D, &v, 4, REG(SPAPR_FAULT_REGION_INDEX) + off), 4);
+	return v;
+}
+
+static int fr_consume(uint32_t v, unsigned off, size_t n)
+{
+	return (int)wr(D, &v, n, REG(SPAPR_FAULT_REGION_INDEX) + off);
+}
+
+/* Makes the DMA engine fault @n times, writing at bus addresses without TCEs. */
+static void make_faults(unsigned n, uint64_t base)
+{
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_uint_eq(dma(IOVA, base + 8ull * i, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
+}
+
+START_TEST(t_fault_region)
+{
+	uint8_t raw[96];
+	struct vfio_region_info *ri = (void *)raw;
+	struct vfio_region_info_cap_type *ct = (void *)(raw + 32);
+	struct vfio_info_cap_header *fh = (void *)(raw + 48);
+	uint8_t *p = map_buf(1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	uint8_t rec[SPAPR_FAULT_RECORD_SIZE];
+	uint64_t seq = 0, v64;
+	struct emu_fault f[1];
+	unsigned n;
+
+	memset(raw, 0, sizeof(raw));
+	ri->argsz = 32;
+	ri->index = SPAPR_FAULT_REGION_INDEX;
+	TU_OK(tu_ioctl(D, VFIO_DEVICE_GET_REGION_INFO, raw));
+	ck_assert_uint_eq(ri->flags, VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
+				     VFIO_REGION_INFO_FLAG_CAPS);
+	ck_assert_uint_eq(ri->size, SPAPR_FAULT_RING_OFFSET + 64 * SPAPR_FAULT_RECORD_SIZE);
+	ck_assert_uint_eq(ri->offset, REG(SPAPR_FAULT_REGION_INDEX));
+	ck_assert_uint_eq(ri->argsz, 60);
+	ck_assert_uint_eq(ri->cap_offset, 0);
+	ri->argsz = 60;
+	TU_OK(tu_ioctl(D, VFIO_DEVICE_GET_REGION_INFO, raw));
+	ck_assert_uint_eq(ri->cap_offset, 32);
+	ck_assert_uint_eq(ct->header.id, VFIO_REGION_INFO_CAP_TYPE);
+	ck_assert_uint_eq(ct->header.version, 1);
+	ck_assert_uint_eq(ct->header.next, 48);
+	ck_assert_uint_eq(ct->type, SPAPR_REGION_TYPE_NESTED);
+	ck_assert_uint_eq(ct->subtype, SPAPR_REGION_SUBTYPE_NESTED_DMA_FAULT);
+	ck_assert_uint_eq(fh->id, SPAPR_REGION_INFO_CAP_DMA_FAULT);
+	ck_assert_uint_eq(fh->version, 1);
+	ck_assert_uint_eq(fh->next, 0);
+	ck_assert_uint_eq(*(uint32_t *)(raw + 56), 1);
+	/* the empty header */
+	ck_assert_uint_eq(fr32(SPAPR_FAULT_CONSUMER), 0);
+	ck_assert_uint_eq(fr32(SPAPR_FAULT_RECORD_SIZE_OFF), SPAPR_FAULT_RECORD_SIZE);
+	ck_assert_uint_eq(fr32(SPAPR_FAULT_NB_RECORDS), 64);
+	ck_assert_uint_eq(fr32(SPAPR_FAULT_OFFSET), SPAPR_FAULT_RING_OFFSET);
+	ck_assert_uint_eq(fr32(SPAPR_FAULT_PRODUCER), 0);
+	ck_assert_uint_eq(fr32(SPAPR_FAULT_VERSION), 1);
+	/* three faults of the DMA engine */
+	master_on();
+	make_faults(3, IOVA + 32 * PS);
+	ck_assert_uint_eq(fr32(SPAPR_FAULT_PRODUCER), 3);
+	for (unsigned i = 0; i < 3; i++) {
+		ck_assert_int_eq(rd(D, rec, sizeof(rec), REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET +
+				    i * SPAPR_FAULT_RECORD_SIZE), sizeof(rec));
+		memcpy(&v64, rec + 8, 8);
+		ck_assert_uint_eq(v64, IOVA + 32 * PS + 8 * i);
+		memcpy(&v64, rec, 8);
+		ck_assert_uint_gt(v64, seq);
+		seq = v64;
+		ck_assert_uint_eq(rec[24], EMU_DMA_WRITE);
+		ck_assert_uint_eq(rec[28], EMU_FAULT_NO_TRANSLATION);
+	}
+	/* the region is now the fault log's consumer */
+	TU_OK(emu_fault_log_read(0, f, 1, &n));
+	ck_assert_uint_eq(n, 0);
+	/* the consumer index: forward within [consumer, producer] only, whole u32 at 0 */
+	TU_ERR(fr_consume(4, SPAPR_FAULT_CONSUMER, 4), EINVAL);
+	ck_assert_int_eq(fr_consume(2, SPAPR_FAULT_CONSUMER, 4), 4);
+	TU_ERR(fr_consume(1, SPAPR_FAULT_CONSUMER, 4), EINVAL);
+	TU_ERR(fr_consume(3, SPAPR_FAULT_CONSUMER, 2), EINVAL);
+	TU_ERR(fr_consume(3, SPAPR_FAULT_PRODUCER, 4), EINVAL);
+	ck_assert_uint_eq(fr32(SPAPR_FAULT_CONSUMER), 2);
+	/*
+	 * A consumer that lags: the emulator's ring (64) takes the first 64 of
+	 * 200 faults and drops 136; reading moves 63 into the region (1 record
+	 * is still unconsumed), the 64th after the consumer moves on.
+	 */
+	make_faults(200, IOVA + 64 * PS);
+	ck_assert_uint_eq(fr32(SPAPR_FAULT_PRODUCER), 3 + 63);
+	ck_assert_int_eq(rd(D, &v64, 8, REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_OVERFLOW), 8);
+	ck_assert_uint_eq(v64, 136);
+	ck_assert_int_eq(fr_consume(66, SPAPR_FAULT_CONSUMER, 4), 4);
+	ck_assert_uint_eq(fr32(SPAPR_FAULT_PRODUCER), 67);
+	ck_assert_int_eq(rd(D, rec, sizeof(rec), REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET +
+			    (66 % 64) * SPAPR_FAULT_RECORD_SIZE), sizeof(rec));
+	memcpy(&v64, rec + 8, 8);
+	ck_assert_uint_eq(v64, IOVA + 64 * PS + 8 * 63);	/* the last fault kept */
+	/* bounds; not mmap-able */
+	TU_ERR(rd(D, rec, 1, REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET + 64 * 32), EINVAL);
+	ck_assert_int_eq(rd(D, rec, 16, REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET + 64 * 32 - 8), 8);
+	ck_assert_ptr_eq(spapr_mmap(NULL, PS, PROT_READ, MAP_SHARED, D, (off_t)REG(SPAPR_FAULT_REGION_INDEX)), MAP_FAILED);
+	unmap_buf(p, 1, IOVA);
+}
+END_TEST
+
 /* ------------------------------------------------------- configuration */
 
 START_TEST(t_machine_devices)
@@ -1361,6 +1473,7 @@ int main(void)
 	tcase_add_test(t, t_reset);
 	tcase_add_test(t, t_reset_while_dma_in_flight);
 	tcase_add_test(t, t_dma_logging);
+	tcase_add_test(t, t_fault_region);
 	tcase_add_test(t, t_machine_devices);
 	tcase_add_test(t, t_fail_nth_device_open_release);
 	suite_add_tcase(s, t);
