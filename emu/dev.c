@@ -62,22 +62,28 @@ int emu__dev_spec_check(const char *spec)
 	return m->check_params(params);
 }
 
-int emu__dev_spec_stage(unsigned g, const char *spec)
+/* Replaces *@slot (a spec table entry) with a copy of @spec.  0 or -ENOMEM. */
+static int spec_store(char **slot, const char *spec)
 {
 	char *s;
 
-	if (g >= EMU_MAX_GROUPS)
-		return -EINVAL;
 	if (util_should_fail("emu_dev_spec"))
 		return -ENOMEM;
 	s = strdup(spec);
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_lock(&dev_lock);
-	free(staged[g]);
-	staged[g] = s;
+	free(*slot);
+	*slot = s;
 	pthread_mutex_unlock(&dev_lock);
 	return 0;
+}
+
+int emu__dev_spec_stage(unsigned g, const char *spec)
+{
+	if (g >= EMU_MAX_GROUPS)
+		return -EINVAL;
+	return spec_store(&staged[g], spec);
 }
 
 void emu__dev_spec_commit(void)
@@ -116,7 +122,6 @@ void emu__dev_spec_reset(void)
 
 int emu_dev_configure(int group, const char *spec)
 {
-	char *s;
 	int rc;
 
 	if (group < 0 || (unsigned)group >= EMU_MAX_GROUPS || !spec)
@@ -124,18 +129,7 @@ int emu_dev_configure(int group, const char *spec)
 	if (__atomic_load_n(&emu__machine.started, __ATOMIC_ACQUIRE))
 		return -EBUSY;
 	rc = emu__dev_spec_check(spec);
-	if (rc)
-		return rc;
-	if (util_should_fail("emu_dev_spec"))
-		return -ENOMEM;
-	s = strdup(spec);
-	if (!s)
-		return -ENOMEM;
-	pthread_mutex_lock(&dev_lock);
-	free(specs[group]);
-	specs[group] = s;
-	pthread_mutex_unlock(&dev_lock);
-	return 0;
+	return rc ? rc : spec_store(&specs[group], spec);
 }
 
 /* The spec of @g (under dev_lock). */

@@ -82,6 +82,27 @@ static int eventfd_get(int fd, int *out)
 	return *out < 0 ? -errno : 0;
 }
 
+/*
+ * Points *@slot (one of v's eventfds) at our own reference to @fd, or at
+ * none for a negative @fd; the old one is closed.  0, or eventfd_get's
+ * error with *@slot unchanged.
+ */
+static int replace_eventfd(struct spapr_vdev *v, int *slot, int32_t fd)
+{
+	int nfd = -1, rc;
+
+	if (fd >= 0) {
+		rc = eventfd_get(fd, &nfd);
+		if (rc)
+			return rc;
+	}
+	pthread_mutex_lock(&v->irq_lock);
+	close_fd(slot);
+	*slot = nfd;
+	pthread_mutex_unlock(&v->irq_lock);
+	return 0;
+}
+
 void spapr__irq_init(struct spapr_vdev *v)
 {
 	v->irq_type = SPAPR_DEV_NO_IRQ;
@@ -202,23 +223,12 @@ static int intx_unmask_req(struct spapr_vdev *v, unsigned start, unsigned count,
 			   const uint8_t *data)
 {
 	int32_t fd;
-	int nfd, rc;
 
 	if (v->irq_type != VFIO_PCI_INTX_IRQ_INDEX || start != 0 || count != 1)
 		return -EINVAL;
 	if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
 		memcpy(&fd, data, sizeof(fd));
-		nfd = -1;
-		if (fd >= 0) {
-			rc = eventfd_get(fd, &nfd);
-			if (rc)
-				return rc;
-		}
-		pthread_mutex_lock(&v->irq_lock);
-		close_fd(&v->intx_unmask_fd);
-		v->intx_unmask_fd = nfd;
-		pthread_mutex_unlock(&v->irq_lock);
-		return 0;
+		return replace_eventfd(v, &v->intx_unmask_fd, fd);
 	}
 	pthread_mutex_lock(&v->irq_lock);
 	if ((flags & VFIO_IRQ_SET_DATA_NONE) || data[0])
@@ -230,18 +240,7 @@ static int intx_unmask_req(struct spapr_vdev *v, unsigned start, unsigned count,
 /* vfio_intx_set_signal: a new trigger (fd >= 0) or none (fd < 0). */
 static int intx_set_signal(struct spapr_vdev *v, int32_t fd)
 {
-	int nfd = -1, rc;
-
-	if (fd >= 0) {
-		rc = eventfd_get(fd, &nfd);
-		if (rc)
-			return rc;
-	}
-	pthread_mutex_lock(&v->irq_lock);
-	close_fd(&v->intx_fd);
-	v->intx_fd = nfd;
-	pthread_mutex_unlock(&v->irq_lock);
-	return 0;
+	return replace_eventfd(v, &v->intx_fd, fd);
 }
 
 static int intx_trigger(struct spapr_vdev *v, unsigned start, unsigned count, uint32_t flags,
@@ -372,7 +371,6 @@ static int trigger_single(struct spapr_vdev *v, int *ctx, unsigned count, uint32
 			  const uint8_t *data)
 {
 	int32_t fd;
-	int nfd, rc;
 
 	if (flags & VFIO_IRQ_SET_DATA_NONE) {
 		if (*ctx < 0)
@@ -395,19 +393,9 @@ static int trigger_single(struct spapr_vdev *v, int *ctx, unsigned count, uint32
 		return 0;
 	}
 	memcpy(&fd, data, sizeof(fd));
-	nfd = -1;
-	if (fd >= 0) {
-		rc = eventfd_get(fd, &nfd);
-		if (rc)
-			return rc;
-	} else if (fd != -1) {
+	if (fd < -1)
 		return 0;	/* other negative fds change nothing */
-	}
-	pthread_mutex_lock(&v->irq_lock);
-	close_fd(ctx);
-	*ctx = nfd;
-	pthread_mutex_unlock(&v->irq_lock);
-	return 0;
+	return replace_eventfd(v, ctx, fd);
 }
 
 /* ------------------------------------------------------------ SET_IRQS */
