@@ -123,9 +123,10 @@ SPAPRTCE_API void emu_machine_config_default(struct emu_machine_config *c);
  * SPAPRTCE_MACHINE, if set, is applied on top of this configuration (the
  * user at the shell has the last word): comma-separated key=value with keys
  * groups, pgsizes, tce32_start, tce32_size, slot1_start, windows, levels,
- * ddw, tce_cache, fault_ring, node; numbers in C syntax (0x41001000).  A bad
- * key or value, or a result that fails the checks below, is reported on
- * stderr and the whole variable is ignored.
+ * ddw, tce_cache, fault_ring, node; numbers in C syntax (0x41001000); and
+ * devG=MODEL[:KEY=VAL...] for the device of group G (emu_dev_configure).
+ * A bad key or value, or a result that fails the checks below, is reported
+ * on stderr and the whole variable is ignored.
  *
  * Returns 0, -EBUSY (the machine has started), -EINVAL (a value out of the
  * ranges above; tce32 window empty, not 4 KiB aligned, wrapping, or reaching
@@ -397,5 +398,31 @@ SPAPRTCE_API int emu_group_get_stats(int group, struct emu_group_stats *st);
 #ifdef __cplusplus
 }
 #endif
+
+/* ---------------------------------------------------------- device models */
+
+/*
+ * emu_dev_configure - put device @spec in group @group before the machine
+ * starts: "MODEL[:KEY=VAL...]" with MODEL dma-engine (no keys), or "none"
+ * for no device.  The same as devG=SPEC in SPAPRTCE_MACHINE (which, when
+ * set, is applied on top at start).  Default: a dma-engine in every group.
+ * Returns 0, -EBUSY (started), -EINVAL (group >= EMU_MAX_GROUPS, unknown
+ * model or key), -ENOMEM.  docs/devices.md describes the models.
+ */
+SPAPRTCE_API int emu_dev_configure(int group, const char *spec);
+
+struct emu_dev_info {
+	char name[16];		/* PCI address, "0000:00:0X.0" with X = group + 1 */
+	char model[24];		/* "dma-engine", ... */
+	uint16_t vendor, device, subsystem_vendor, subsystem_device;
+	uint32_t class_code;	/* base << 16 | sub << 8 | prog-if */
+	uint8_t revision;
+};
+
+/*
+ * emu_dev_info - what sits in @group (starts the machine).  Returns 0,
+ * -ENODEV (no such group), -ENOENT (no device there), -ENOMEM (start).
+ */
+SPAPRTCE_API int emu_dev_info(int group, struct emu_dev_info *info);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emu/dev.h"
 #include "emu/mem.h"
 #include "emu/phb_priv.h"
 #include "util/fail.h"
@@ -132,6 +133,20 @@ static void apply_env(struct emu_machine_config *c)
 		char *eq = strchr(tok, '=');
 		uint64_t v;
 
+		/* devG=MODEL[:KEY=VAL...]: the device of group G (emu/dev.c). */
+		if (eq && !strncmp(tok, "dev", 3)) {
+			*eq = 0;
+			if (parse_u64(tok + 3, &v)) {
+				if (v >= EMU_MAX_GROUPS || emu__dev_spec_check(eq + 1) ||
+				    emu__dev_spec_stage((unsigned)v, eq + 1)) {
+					fprintf(stderr, "SPAPRTCE_MACHINE: bad device item \"%s=%s\"\n",
+						tok, eq + 1);
+					bad = true;
+				}
+				continue;
+			}
+			*eq = '=';
+		}
 		if (!eq || !parse_u64(eq + 1, &v)) {
 			fprintf(stderr, "SPAPRTCE_MACHINE: bad item \"%s\"\n", tok);
 			bad = true;
@@ -171,8 +186,10 @@ static void apply_env(struct emu_machine_config *c)
 		bad = true;
 	if (bad) {
 		fprintf(stderr, "SPAPRTCE_MACHINE ignored: the machine keeps its configuration\n");
+		emu__dev_spec_discard();
 		return;
 	}
+	emu__dev_spec_commit();
 	*c = n;
 }
 
@@ -374,6 +391,7 @@ int emu_machine_reset(void)
 	__atomic_store_n(&emu__machine.started, false, __ATOMIC_RELEASE);
 out_default:
 	machine_configured = false;
+	emu__dev_spec_reset();
 	emu_machine_config_default(&emu__machine.cfg);
 out_unlock:
 	pthread_mutex_unlock(&machine_lock);

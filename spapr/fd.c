@@ -49,6 +49,16 @@ static void container_release(struct spapr_obj *obj)
 	spapr__container_release((struct spapr_container *)obj);
 }
 
+static int device_ioctl(struct spapr_obj *obj, unsigned long request, void *arg)
+{
+	return spapr__device_ioctl((struct spapr_device *)obj, request, arg);
+}
+
+static void device_release(struct spapr_obj *obj)
+{
+	spapr__device_release((struct spapr_device *)obj);
+}
+
 /* A group leaves the set of open groups before it is released (its id may be opened again). */
 static void group_release(struct spapr_obj *obj)
 {
@@ -71,6 +81,7 @@ static const struct {
 } kinds[] = {
 	[SPAPR_KIND_CONTAINER] = { spapr__container_ioctl, container_release },
 	[SPAPR_KIND_GROUP] = { spapr__group_ioctl, group_release },
+	[SPAPR_KIND_DEVICE] = { device_ioctl, device_release },
 };
 
 void spapr__obj_put(struct spapr_obj *obj)
@@ -98,6 +109,11 @@ static int fd_install(struct spapr_obj *obj)
 		return rc;
 	}
 	return fd;
+}
+
+int spapr__fd_install(struct spapr_obj *obj)
+{
+	return fd_install(obj);
 }
 
 struct spapr_obj *spapr__fd_get(int fd)

@@ -103,11 +103,21 @@ static int ioctl_group_unset_container(struct spapr_ioctl_req *rq)
 		util_mutex_unlock(&spapr_vfio_lock);
 		return -EINVAL;
 	}
+	if (spapr__device_group_busy(g)) {
+		util_mutex_unlock(&spapr_vfio_lock);
+		return -EBUSY;	/* an open device fd uses the container */
+	}
 	spapr__container_detach(c, g);
 	g->container = NULL;
 	util_mutex_unlock(&spapr_vfio_lock);
 	spapr__obj_put(&c->obj);
 	return 0;
+}
+
+/* VFIO_GROUP_GET_DEVICE_FD: the argument is the device's name (spapr/device.c). */
+static int ioctl_group_get_device_fd(struct spapr_ioctl_req *rq)
+{
+	return spapr__device_get_fd(rq->obj, rq->arg);
 }
 
 /* The group's requests, one row each (VFIO_GROUP_GET_DEVICE_FD joins them with device fds). */
@@ -117,6 +127,7 @@ static const struct spapr_ioctl_op group_ops[] = {
 	{ VFIO_GROUP_SET_CONTAINER, sizeof(int), 0, 0, SPAPR_ON_GROUP, NULL,
 	  ioctl_group_set_container },
 	{ VFIO_GROUP_UNSET_CONTAINER, 0, 0, 0, SPAPR_ON_GROUP, NULL, ioctl_group_unset_container },
+	{ VFIO_GROUP_GET_DEVICE_FD, 0, 0, 0, SPAPR_ON_GROUP, NULL, ioctl_group_get_device_fd },
 };
 
 int spapr__group_ioctl(struct spapr_obj *obj, unsigned long request, void *arg)

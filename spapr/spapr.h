@@ -235,4 +235,65 @@ SPAPRTCE_API long spapr_h_get_tce(struct spapr_guest *guest, uint64_t liobn, uin
 }
 #endif
 
+/* ---------------------------------------------------------- device fds */
+
+/*
+ * A device fd comes from VFIO_GROUP_GET_DEVICE_FD on a group fd (the name
+ * is the PCI address of the group's device, "0000:00:0X.0" with X = group
+ * + 1; emu_dev_info tells it).  spapr_ioctl serves the vfio-pci device
+ * requests on it and spapr_close closes it; docs/devices.md lists them.
+ * The calls below are the rest of the device file: a file offset is a
+ * region index << 40 plus a position in the region (what
+ * VFIO_DEVICE_GET_REGION_INFO reports).  All return as their libc
+ * namesakes do, -1 (MAP_FAILED) with errno.
+ */
+#include <sys/types.h>
+
+/*
+ * The fault region: region SPAPR_FAULT_REGION_INDEX of every device fd, our
+ * extension after the VFIO nested-fault-region design (docs/devices.md).
+ * GET_REGION_INFO gives it a VFIO_REGION_INFO_CAP_TYPE capability (type
+ * SPAPR_REGION_TYPE_NESTED, subtype SPAPR_REGION_SUBTYPE_NESTED_DMA_FAULT)
+ * and a SPAPR_REGION_INFO_CAP_DMA_FAULT capability (a u32 version, 1).
+ * Header (u32 unless said): consumer (the only field written), record
+ * size, number of records, ring offset, producer, version, u64 overflow;
+ * records of 32 bytes: u64 seq, u64 iova, u64 tce, u32 access (0 read,
+ * 1 write), u32 reason (enum emu_fault_reason).
+ */
+#define SPAPR_FAULT_REGION_INDEX 9u
+#define SPAPR_REGION_TYPE_NESTED 2u
+#define SPAPR_REGION_SUBTYPE_NESTED_DMA_FAULT 1u
+#define SPAPR_REGION_INFO_CAP_DMA_FAULT 6u
+#define SPAPR_FAULT_CONSUMER 0x00u
+#define SPAPR_FAULT_RECORD_SIZE_OFF 0x04u
+#define SPAPR_FAULT_NB_RECORDS 0x08u
+#define SPAPR_FAULT_OFFSET 0x0cu
+#define SPAPR_FAULT_PRODUCER 0x10u
+#define SPAPR_FAULT_VERSION 0x14u
+#define SPAPR_FAULT_OVERFLOW 0x18u
+#define SPAPR_FAULT_HDR_SIZE 0x20u
+#define SPAPR_FAULT_RING_OFFSET 0x1000u
+#define SPAPR_FAULT_RECORD_SIZE 32u
+
+/*
+ * Reads @n bytes of a region at @off.  Returns the bytes read (cut at a
+ * BAR's end), or -1 with EBADF (not open), EINVAL (not a device fd; off
+ * negative; no such region; a BAR position at or past its end; the ROM and
+ * VGA regions, which do not exist), EFAULT (config space position outside
+ * it; @buf not writable).
+ */
+SPAPRTCE_API ssize_t spapr_pread(int fd, void *buf, size_t n, off_t off);
+/* Writes likewise; the errnos of spapr_pread (EFAULT: @buf not readable). */
+SPAPRTCE_API ssize_t spapr_pwrite(int fd, const void *buf, size_t n, off_t off);
+/*
+ * Maps an mmap-able BAR (VFIO_REGION_INFO_FLAG_MMAP) of device fd @fd:
+ * @off = index << 40 plus a page-aligned position.  Returns the mapping
+ * (shared with the device: its memory, as a BAR mapping is), or MAP_FAILED
+ * with EBADF (not open), ENODEV (a container or group fd), EINVAL (offset
+ * not page aligned, @len 0, not a BAR or not mmap-able, the range past the
+ * BAR's page-rounded end, no MAP_SHARED), or mmap(2)'s own errnos.  The
+ * mapping outlives the fd, as a real one does.
+ */
+SPAPRTCE_API void *spapr_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
 #endif

@@ -73,6 +73,7 @@ extern const struct spapr_platform_ops *spapr_platform;
 enum spapr_kind {
 	SPAPR_KIND_CONTAINER = 1,
 	SPAPR_KIND_GROUP,
+	SPAPR_KIND_DEVICE,	/* spapr/device*.c */
 };
 
 struct spapr_obj {
@@ -145,6 +146,14 @@ int spapr__ret(int rc);
 /* The object behind @fd with a reference, or NULL. */
 struct spapr_obj *spapr__fd_get(int fd);
 void spapr__obj_put(struct spapr_obj *obj);
+
+/* device*.c: the VFIO device fd (spapr/device_priv.h); spapr__fd_install is fd.c's. */
+struct spapr_device;
+int spapr__fd_install(struct spapr_obj *obj);
+int spapr__device_get_fd(struct spapr_group *g, void *arg);
+int spapr__device_ioctl(struct spapr_device *dev, unsigned long req, void *arg);
+void spapr__device_release(struct spapr_device *dev);
+bool spapr__device_group_busy(struct spapr_group *g);
 
 /* uaccess.c: copies of caller memory that fail with -EFAULT like copy_from_user. */
 int spapr__copy_in(void *dst, const void *user, uint64_t len);
