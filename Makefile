@@ -220,3 +220,38 @@ fuzz-afl: deps
 
 fuzz-cov: deps
 	@sh tests/fuzz/coverage.sh
+
+# ------------------------------------------------------- drop-in layer, clients
+# build/libspaprtce-preload.so  the drop-in layer (dropin/*.c): preloaded into
+#                an unmodified program, it serves /dev/vfio and the VFIO sysfs
+#                from the shared libspaprtce.so (found next to it: rpath
+#                $ORIGIN), one emulator per process.  See docs/dropin.md.
+# make check-clients   real clients (DPDK 22.11, QEMU 7.2) through `spaprtce exec`.
+DROPIN_SRCS := $(wildcard dropin/*.c)
+DROPIN_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(DROPIN_SRCS))
+DROPIN_SO := $(B)/libspaprtce-preload.so
+
+all: $(DROPIN_SO)
+tests: $(DROPIN_SO) $(B)/spaprtce
+
+# The layer exports only its hooks (EXPORT in dropin/hooks_*.c).
+# -Wno-missing-attributes: the 64 aliases need not repeat libc's nothrow/leaf.
+$(B)/obj/dropin/%.o: BASE_CFLAGS += -fvisibility=hidden -Wno-missing-attributes
+
+# libspaprtce.so carries the soname libspaprtce.so.0: the link name next to it.
+$(B)/libspaprtce.so.0: $(B)/libspaprtce.so
+	ln -sf libspaprtce.so $@
+
+$(DROPIN_SO): $(DROPIN_OBJS) $(B)/libspaprtce.so $(B)/libspaprtce.so.0
+	$(CC) -shared -Wl,-soname,libspaprtce-preload.so -Wl,-rpath,'$$ORIGIN' -o $@ $(DROPIN_OBJS) \
+		$(B)/libspaprtce.so -ldl $(LDLIBS_ALL)
+
+# `spaprtce exec --list` prints the machine's devices with the layer's own table.
+$(B)/spaprtce: $(B)/obj/dropin/machine.o
+$(B)/spaprtce: CLI_OBJS += $(B)/obj/dropin/machine.o
+
+# The suite runs under the layer (it re-executes itself with LD_PRELOAD) and
+# links the shared library, so its emu_* calls see the layer's machine.
+$(B)/tests/check_dropin: $(B)/tobj/tests/check_dropin.o $(B)/libspaprtce.so.0 $(DROPIN_SO) $(B)/spaprtce
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< -Wl,-rpath,'$$ORIGIN/..' $(B)/libspaprtce.so $(CHECK_LIBS) -ldl $(LDLIBS_ALL)
