@@ -255,3 +255,18 @@ $(B)/spaprtce: CLI_OBJS += $(B)/obj/dropin/machine.o
 $(B)/tests/check_dropin: $(B)/tobj/tests/check_dropin.o $(B)/libspaprtce.so.0 $(DROPIN_SO) $(B)/spaprtce
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $< -Wl,-rpath,'$$ORIGIN/..' $(B)/libspaprtce.so $(CHECK_LIBS) -ldl $(LDLIBS_ALL)
+
+# Real clients: built against Debian's dpdk-dev (pkg-config libdpdk) and the
+# shared libspaprtce.so; scripts/clients-deps.sh installs the packages.
+$(B)/clients/dpdk_client: tests/clients/dpdk_client.c $(B)/libspaprtce.so.0
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -g -O2 -I. $$(pkg-config --cflags libdpdk) -o $@ $< \
+		-Wl,-rpath,'$$ORIGIN/..' $(B)/libspaprtce.so $$(pkg-config --libs libdpdk)
+
+.PHONY: check-clients clients-deps
+clients-deps:
+	@sh scripts/clients-deps.sh
+
+check-clients: deps clients-deps
+	@$(MAKE) --no-print-directory $(DROPIN_SO) $(B)/spaprtce $(B)/clients/dpdk_client
+	@sh scripts/clients-dpdk.sh $(B)
