@@ -46,7 +46,7 @@
 static pthread_mutex_t tree_lock = PTHREAD_MUTEX_INITIALIZER;
 static char tree_root[256];
 static int tree_state;		/* 0 not built, 1 built, -1 failed */
-static pid_t tree_owner;
+static pid_t tree_owner;	/* the process that made the directory (0: none): removes it */
 static struct dropin_pci_dev tree_devs[EMU_MAX_GROUPS];
 static int tree_ndevs;
 
@@ -196,7 +196,7 @@ static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ft
 
 static void tree_remove(void)
 {
-	if (tree_state == 1 && tree_owner == getpid()) {
+	if (tree_owner && tree_owner == getpid()) {
 		dropin__enter();
 		nftw(tree_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 		dropin__leave();
@@ -227,7 +227,6 @@ static int tree_build(void)
 			strcpy(tree_root, canon);
 	}
 	tree_owner = getpid();
-	tree_state = 1;	/* for tree_remove on failure; published below */
 	rc = dropin_machine_devices(tree_devs, EMU_MAX_GROUPS);
 	if (rc < 0)
 		goto remove_tree;
@@ -266,7 +265,7 @@ static int tree_build(void)
 	return 0;
 remove_tree:
 	tree_remove();
-	tree_state = 0;
+	tree_owner = 0;
 	return rc;
 }
 
