@@ -269,4 +269,5 @@ clients-deps:
 
 check-clients: deps clients-deps
 	@$(MAKE) --no-print-directory $(DROPIN_SO) $(B)/spaprtce $(B)/clients/dpdk_client
-	@sh scripts/clients-dpdk.sh $(B)
+	@sh scripts/clients-dpdk.sh $(B); d=$$?; sh scripts/clients-qemu.sh $(B); q=$$?; \
+		[ $$d = 0 ] && [ $$q = 0 ] && echo "check-clients: PASS" || { echo "check-clients: FAIL" >&2; exit 1; }
