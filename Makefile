@@ -252,9 +252,15 @@ $(B)/spaprtce: CLI_OBJS += $(B)/obj/dropin/machine.o
 
 # The suite runs under the layer (it re-executes itself with LD_PRELOAD) and
 # links the shared library, so its emu_* calls see the layer's machine.
-$(B)/tests/check_dropin: $(B)/tobj/tests/check_dropin.o $(B)/libspaprtce.so.0 $(DROPIN_SO) $(B)/spaprtce
+$(B)/tests/check_dropin: $(B)/tobj/tests/check_dropin.o $(B)/libspaprtce.so.0 $(DROPIN_SO) $(B)/spaprtce \
+		$(B)/tests/libdropin-standin.so
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $< -Wl,-rpath,'$$ORIGIN/..' $(B)/libspaprtce.so $(CHECK_LIBS) -ldl $(LDLIBS_ALL)
+
+# The record mode's stand-in "kernel" for check_dropin (dropin/backend.c).
+$(B)/tests/libdropin-standin.so: tests/clients/dropin_standin.c $(B)/libspaprtce.so.0
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -shared -o $@ $< -Wl,-rpath,'$$ORIGIN/..' $(B)/libspaprtce.so $(LDLIBS_ALL)
 
 # Real clients: built against Debian's dpdk-dev (pkg-config libdpdk) and the
 # shared libspaprtce.so; scripts/clients-deps.sh installs the packages.

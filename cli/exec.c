@@ -5,7 +5,8 @@
  * The program is exec'd in place of this one (its exit status is ours,
  * signals reach it directly) with libspaprtce-preload.so first in
  * LD_PRELOAD and the layer's settings in its environment: SPAPRTCE_MACHINE
- * (--machine), SPAPRTCE_LOG (--log), SPAPRTCE_TRACE (--trace).  The layer is
+ * (--machine), SPAPRTCE_LOG (--log), SPAPRTCE_TRACE (--trace), SPAPRTCE_REAL
+ * (--real: record mode, dropin/backend.c).  The layer is
  * looked up next to this program (build/ or PREFIX/bin's ../lib), unless
  * SPAPRTCE_PRELOAD names it.  --list prints the machine's groups and
  * devices, as the program will find them under /dev/vfio and /sys.
@@ -26,7 +27,7 @@ int cli_exec(int argc, char **argv);
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: spaprtce exec [--machine SPEC] [--log FILE] [--trace FILE] [--] PROG [ARGS...]\n"
+		"usage: spaprtce exec [--machine SPEC] [--log FILE] [--trace FILE] [--real] [--] PROG [ARGS...]\n"
 		"       spaprtce exec [--machine SPEC] --list\n"
 		"\n"
 		"Runs PROG with the drop-in layer (libspaprtce-preload.so): /dev/vfio, the\n"
@@ -36,6 +37,9 @@ static void usage(FILE *f)
 		"  --machine SPEC  the machine, in SPAPRTCE_MACHINE's syntax (groups=2,...)\n"
 		"  --log FILE      one line per VFIO request with its result (SPAPRTCE_LOG)\n"
 		"  --trace FILE    the requests as a `spaprtce replay` trace (SPAPRTCE_TRACE)\n"
+		"  --real          record mode: the requests go to the real kernel's VFIO\n"
+		"                  unchanged (no emulator, no generated files); with --log\n"
+		"                  and --trace, a trace that replays here (SPAPRTCE_REAL=1)\n"
 		"  --list          print the machine's groups and devices, run nothing\n"
 		"  --help          this text\n");
 }
@@ -72,7 +76,7 @@ int cli_exec(int argc, char **argv)
 {
 	const char *machine = NULL, *log = NULL, *trace = NULL;
 	char layer[PATH_MAX], *preload;
-	bool list = false;
+	bool list = false, real = false;
 	int i, rc;
 
 	for (i = 1; i < argc; i++) {
@@ -88,6 +92,10 @@ int cli_exec(int argc, char **argv)
 		}
 		if (!strcmp(a, "--list")) {
 			list = true;
+			continue;
+		}
+		if (!strcmp(a, "--real")) {
+			real = true;
 			continue;
 		}
 		if (!strcmp(a, "--machine") || !strcmp(a, "--log") || !strcmp(a, "--trace")) {
@@ -129,7 +137,7 @@ int cli_exec(int argc, char **argv)
 	if (asprintf(&preload, "%s%s%s", layer, old && *old ? ":" : "", old && *old ? old : "") < 0)
 		return 2;
 	if (setenv("LD_PRELOAD", preload, 1) || (log && setenv("SPAPRTCE_LOG", log, 1)) ||
-	    (trace && setenv("SPAPRTCE_TRACE", trace, 1))) {
+	    (trace && setenv("SPAPRTCE_TRACE", trace, 1)) || (real && setenv("SPAPRTCE_REAL", "1", 1))) {
 		perror("spaprtce exec: setenv");
 		return 2;
 	}

@@ -93,6 +93,25 @@ static inline void dropin__leave(void)
 	dropin__depth--;
 }
 
+/* --------------------------------------------------------------- backend */
+
+/*
+ * Where the requests go (dropin/backend.c): the emulator (spapr_*), or in
+ * record mode the real kernel or a stand-in for it.  Calls follow the
+ * system calls' conventions (-1 / MAP_FAILED and errno).
+ */
+struct dropin_backend {
+	const char *name;
+	bool real;		/* record mode: nothing is redirected, no tree */
+	int (*open)(const char *path, int flags, int node, int group);	/* node: 1 container, 2 group */
+	int (*ioctl)(int fd, unsigned long req, void *arg);
+	int (*close)(int fd);
+	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
+	ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
+	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+};
+const struct dropin_backend *dropin__backend(void);
+
 /* --------------------------------------------------------------- handles */
 
 enum dropin_kind { DROPIN_CONTAINER = 1, DROPIN_GROUP, DROPIN_DEVICE };

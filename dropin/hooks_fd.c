@@ -5,7 +5,8 @@
  *
  * A descriptor that is not one of ours costs one table load and goes to the
  * real function with its arguments as given.  On ours:
- *   ioctl   goes to spapr_ioctl() with the handle's own descriptor; the
+ *   ioctl   goes to the backend's ioctl (spapr_ioctl(), or the real kernel's
+ *           in record mode: dropin/backend.c) with the handle's own descriptor; the
  *           argument is decoded by request as the kernel does: an integer
  *           (CHECK_EXTENSION, SET_IOMMU), a string (GET_DEVICE_FD), a
  *           pointer to a descriptor (GROUP_SET_CONTAINER, translated to the
@@ -35,10 +36,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "dropin/device_api.h"
 #include "dropin/dropin.h"
 #include "dropin/hooks.h"
-#include "spapr/spapr.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define ALIAS(name) __attribute__((alias(#name), visibility("default")))
@@ -109,14 +108,14 @@ static int ioctl_ours(int fd, struct dropin_file *f, unsigned long req, void *ar
 		a = &cfd;
 	}
 	dropin__enter();
-	rc = spapr_ioctl(f->spapr_fd, req, a);
+	rc = dropin__backend()->ioctl(f->spapr_fd, req, a);
 	if (rc < 0)
 		err = errno;
 	if (rc >= 0 && f->kind == DROPIN_GROUP && req == VFIO_GROUP_GET_DEVICE_FD) {
 		int nrc = dropin__file_new(DROPIN_DEVICE, rc, f->group);
 
 		if (nrc) {
-			spapr_close(rc);
+			dropin__backend()->close(rc);
 			rc = -1;
 			err = -nrc;
 		}
@@ -167,7 +166,7 @@ static int drop(int fd, struct dropin_file *f)
 	dropin__enter();
 	if (fd != last->spapr_fd)
 		dropin_real.close(fd);
-	rc = spapr_close(last->spapr_fd);
+	rc = dropin__backend()->close(last->spapr_fd);
 	if (rc)
 		err = errno;
 	dropin__leave();
@@ -277,14 +276,13 @@ static ssize_t dev_rw(int fd, struct dropin_file *f, void *buf, size_t n, off_t 
 
 	if (f->kind != DROPIN_DEVICE)
 		return fail(EINVAL);
-	if (wr ? !spapr_pwrite : !spapr_pread)
-		return fail(ENODEV);
 	if (at_pos) {
 		pthread_mutex_lock(&pos_lock);
 		off = f->pos;
 	}
 	dropin__enter();
-	rc = wr ? spapr_pwrite(f->spapr_fd, buf, n, off) : spapr_pread(f->spapr_fd, buf, n, off);
+	rc = wr ? dropin__backend()->pwrite(f->spapr_fd, buf, n, off)
+		: dropin__backend()->pread(f->spapr_fd, buf, n, off);
 	if (rc < 0)
 		err = errno;
 	dropin__leave();
@@ -362,12 +360,12 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	f = (flags & MAP_ANONYMOUS) ? NULL : ours(fd);
 	if (!f)
 		return dropin_real.mmap(addr, len, prot, flags, fd, off);
-	if (f->kind != DROPIN_DEVICE || !spapr_mmap) {
+	if (f->kind != DROPIN_DEVICE) {
 		errno = ENODEV;
 		return MAP_FAILED;
 	}
 	dropin__enter();
-	p = spapr_mmap(addr, len, prot, flags, f->spapr_fd, off);
+	p = dropin__backend()->mmap(addr, len, prot, flags, f->spapr_fd, off);
 	if (p == MAP_FAILED)
 		err = errno;
 	dropin__leave();

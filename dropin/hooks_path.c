@@ -33,7 +33,6 @@
 
 #include "dropin/dropin.h"
 #include "dropin/hooks.h"
-#include "spapr/spapr.h"
 
 #ifndef O_TMPFILE
 #define O_TMPFILE (020000000 | O_DIRECTORY)
@@ -64,7 +63,7 @@ static int open_vfio(const char *path, int node, int g, int flags)
 
 	dropin__log_init();
 	dropin__enter();
-	fd = node == 1 ? spapr_open_container() : spapr_open_group(g);
+	fd = dropin__backend()->open(path, flags, node, g);
 	if (fd < 0)
 		err = errno;
 	if (fd >= 0 && (flags & O_CLOEXEC))
@@ -72,7 +71,7 @@ static int open_vfio(const char *path, int node, int g, int flags)
 	if (fd >= 0) {
 		rc = dropin__file_new(kind, fd, node == 1 ? -1 : g);
 		if (rc) {
-			spapr_close(fd);
+			dropin__backend()->close(fd);
 			fd = -1;
 			err = -rc;
 		}

@@ -140,7 +140,9 @@ void dropin__log_close(int fd, const struct dropin_file *f, bool last, int rc, i
 	who(&l, fd, f);
 	add(&l, ")");
 	result(&l, rc, err);
-	if (last)
+	if (last && dropin__backend()->real)
+		add(&l, " released");
+	else if (last)
 		add(&l, " released; locked_vm %llu pages", (unsigned long long)spapr_mm_locked_vm());
 	else
 		add(&l, " (%s#%u still open through another descriptor)", dropin__kind_name(f->kind), f->id);

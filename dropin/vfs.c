@@ -325,20 +325,33 @@ static size_t under(const char *p, const char *prefix)
 	return !strncmp(p, prefix, l) && (p[l] == '/' || !p[l]) ? l : 0;
 }
 
-static bool redirected(const char *p)
-{
-	static const char *const fixed[] = {
-		"/dev/vfio", "/sys/module/vfio", "/sys/module/vfio_pci",
-		"/sys/module/vfio_iommu_spapr_tce", "/sys/kernel/iommu_groups",
-		"/sys/bus/pci/drivers/vfio-pci",
-	};
+static const char *const fixed[] = {
+	"/dev/vfio", "/sys/module/vfio", "/sys/module/vfio_pci",
+	"/sys/module/vfio_iommu_spapr_tce", "/sys/kernel/iommu_groups",
+	"/sys/bus/pci/drivers/vfio-pci",
+};
 
-	if (strncmp(p, "/dev/vfio", 9) && strncmp(p, "/sys/", 5))
-		return false;
+static bool pci_dir(const char *p)
+{
+	return !strncmp(p, "/sys/bus/pci/devices/", 21) || !strncmp(p, "/sys/devices/pci", 16);
+}
+
+/* @p may be redirected (decided without the machine: no tree is built). */
+static bool candidate(const char *p)
+{
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		if (under(p, fixed[i]))
 			return true;
-	if (!strncmp(p, "/sys/bus/pci/devices/", 21) || !strncmp(p, "/sys/devices/pci", 16)) {
+	return pci_dir(p);
+}
+
+/* @p is redirected: a fixed prefix, or one of the machine's devices. */
+static bool redirected(const char *p)
+{
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (under(p, fixed[i]))
+			return true;
+	if (pci_dir(p)) {
 		if (!tree_ready())
 			return false;
 		for (int i = 0; i < tree_ndevs; i++) {
@@ -362,7 +375,11 @@ bool dropin__redirect(const char *path, char *buf, size_t n)
 
 	if (!path || path[0] != '/' || (strncmp(path, "/dev/", 5) && strncmp(path, "/sys/", 5)))
 		return false;
-	if (!normalise(path, p, sizeof(p)) || !redirected(p) || !tree_ready())
+	if (!normalise(path, p, sizeof(p)) || !candidate(p))
+		return false;
+	if (dropin__backend()->real)
+		return false;	/* record mode: the program meets the real files */
+	if (!redirected(p) || !tree_ready())
 		return false;
 	return (size_t)snprintf(buf, n, "%s%s", tree_root, p) < n;
 }

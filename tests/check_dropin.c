@@ -33,6 +33,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -625,6 +626,63 @@ START_TEST(log_and_trace)
 }
 END_TEST
 
+/*
+ * Record mode: SPAPRTCE_REAL=1 forwards to the real kernel; the test hook
+ * SPAPRTCE_REAL_STANDIN puts a stand-in there (the emulator behind its own
+ * calls).  Nothing is redirected; the trace replays PASS.
+ */
+START_TEST(record_mode)
+{
+	char trp[] = "/tmp/check_dropin-real-XXXXXX", logp[] = "/tmp/check_dropin-rlog-XXXXXX";
+	char standin[PATH_MAX + 32], spaprtce[PATH_MAX + 16], out[4096], *text;
+	int tf = mkstemp(trp), lf = mkstemp(logp), g, c;
+	struct stat st;
+	long raw;
+
+	close(tf);
+	close(lf);
+	snprintf(standin, sizeof(standin), "%s/tests/libdropin-standin.so", build_dir);
+	setenv("SPAPRTCE_REAL", "1", 1);
+	setenv("SPAPRTCE_REAL_STANDIN", standin, 1);
+	setenv("SPAPRTCE_TRACE", trp, 1);
+	setenv("SPAPRTCE_LOG", logp, 1);
+	c = open_v2(0, &g);
+	/* No tree: a path answers as the host's (the raw system call bypasses the layer). */
+	raw = syscall(SYS_newfstatat, AT_FDCWD, "/sys/module/vfio_pci", &st, 0);
+	ck_assert_int_eq(stat("/sys/module/vfio_pci", &st), raw == 0 ? 0 : -1);
+	char *mem = anon(8 * PS);
+	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm), .start_addr = 0 };
+	struct vfio_iommu_spapr_tce_create cr = {
+		.argsz = sizeof(cr), .page_shift = 12, .window_size = 1ull << 24, .levels = 1,
+	};
+
+	OK(ioctl(c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+	OK(ioctl(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+	ck_assert_uint_eq(cr.start_addr, 0);
+	OK(reg(c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, mem, 8 * PS));
+	OK(map(c, mem + PS, PS, 2 * PS));
+	ERR(map(c, mem + PS, 1ull << 30, PS), ENXIO);	/* outside the window */
+	ERR(reg(c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, mem, 8 * PS), EBUSY);
+	OK(unmap(c, PS, 2 * PS));
+	OK(reg(c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, mem, 8 * PS));
+	OK(close(g));
+	OK(close(c));
+	text = slurp(logp);
+	ck_assert_ptr_nonnull(strstr(text, "VFIO_IOMMU_MAP_DMA argsz 32 flags 0x3 vaddr 0x"));
+	ck_assert_ptr_nonnull(strstr(text, "iova 0x40000000 size 0x1000) = -1 ENXIO\n"));
+	ck_assert_ptr_nonnull(strstr(text, ") = 0 released\n"));
+	snprintf(spaprtce, sizeof(spaprtce), "%s/spaprtce", build_dir);
+	char *argv[] = { spaprtce, "replay", trp, NULL };
+	int rc = run(argv, NULL, false, out, sizeof(out));
+
+	ck_assert_msg(rc == 0, "replay exit %d: %s\ntrace:\n%s", rc, out, slurp(trp));
+	ck_assert_ptr_nonnull(strstr(out, ": PASS\n"));
+	munmap(mem, 8 * PS);
+	unlink(trp);
+	unlink(logp);
+}
+END_TEST
+
 /* ---------------------------------------------------------- spaprtce exec */
 
 START_TEST(exec_command)
@@ -690,6 +748,7 @@ static Suite *dropin_suite(void)
 	tcase_add_test(t, threads);
 	tcase_add_test(t, fork_child);
 	tcase_add_test(t, log_and_trace);
+	tcase_add_test(t, record_mode);
 	tcase_add_test(t, exec_command);
 	suite_add_tcase(s, t);
 	return s;
