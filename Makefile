@@ -277,3 +277,9 @@ check-clients: deps clients-deps
 	@$(MAKE) --no-print-directory $(DROPIN_SO) $(B)/spaprtce $(B)/clients/dpdk_client
 	@sh scripts/clients-dpdk.sh $(B); d=$$?; sh scripts/clients-qemu.sh $(B); q=$$?; \
 		[ $$d = 0 ] && [ $$q = 0 ] && echo "check-clients: PASS" || { echo "check-clients: FAIL" >&2; exit 1; }
+
+# The layer's cost (bench/bench_dropin.c): it preloads itself, so it links the
+# shared library like the layer does.
+$(B)/bench/bench_dropin: $(B)/obj/bench/bench_dropin.o $(B)/obj/bench/bench_util.o $(B)/libspaprtce.so.0 $(DROPIN_SO)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(B)/obj/bench/bench_util.o -Wl,-rpath,'$$ORIGIN/..' $(B)/libspaprtce.so -ldl $(LDLIBS_ALL) -lm
