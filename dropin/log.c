@@ -42,7 +42,7 @@ static void log_open(void)
 	dropin__resolve();
 	if (path && *path) {
 		dropin__enter();
-		log_fd = dropin_real.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		log_fd = dropin__private_fd(dropin_real.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
 		dropin__leave();
 		if (log_fd < 0) {
 			static const char msg[] = "libspaprtce-preload: cannot open SPAPRTCE_LOG; no log\n";
@@ -56,6 +56,29 @@ static void log_open(void)
 void dropin__log_init(void)
 {
 	pthread_once(&log_once, log_open);
+}
+
+/*
+ * The log's and the trace's descriptors are the layer's, not the
+ * program's: they live at a high number (so that a program's dup2 onto a
+ * low number does not meet them) and the close hook leaves them open.
+ */
+int dropin__private_fd(int fd)
+{
+	int nfd;
+
+	if (fd < 0)
+		return fd;
+	nfd = dropin_real.fcntl(fd, F_DUPFD_CLOEXEC, 900);
+	if (nfd < 0)
+		return fd;
+	dropin_real.close(fd);
+	return nfd;
+}
+
+bool dropin__is_private_fd(int fd)
+{
+	return fd >= 900 && (fd == log_fd || dropin__trace_fd() == fd);
 }
 
 bool dropin__logging(void)

@@ -47,6 +47,11 @@ static struct area areas[MAX_AREAS];
 static unsigned nareas;
 static unsigned failed_groups;
 
+int dropin__trace_fd(void)
+{
+	return trace_fd;
+}
+
 bool dropin__tracing(void)
 {
 	return trace_fd >= 0 && trace_pid == getpid();
@@ -78,7 +83,7 @@ void dropin__trace_init(void)
 	if (!path || !*path)
 		return;
 	dropin__enter();
-	trace_fd = dropin_real.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	trace_fd = dropin__private_fd(dropin_real.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
 	dropin__leave();
 	if (trace_fd < 0) {
 		static const char msg[] = "libspaprtce-preload: cannot open SPAPRTCE_TRACE; no trace\n";

@@ -26,12 +26,14 @@
  *
  * The tree is built by the first redirected lookup of a process (the
  * machine is started then), and removed at exit by the process that built
- * it; a forked child shares its parent's tree.
+ * it; a forked child shares its parent's tree.  Trees left by processes
+ * that were killed are removed by the next build in the same directory.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -208,6 +210,26 @@ __attribute__((destructor)) static void tree_fini(void)
 	tree_remove();
 }
 
+/* Removes the trees of processes that died without their destructor (killed). */
+static void remove_stale_trees(const char *tmp)
+{
+	DIR *d = dropin_real.opendir(tmp);
+	struct dirent *e;
+	char root[sizeof(tree_root)];
+	int pid;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (sscanf(e->d_name, "spaprtce-%d-", &pid) != 1 || pid <= 0 || pid == getpid() ||
+		    !kill(pid, 0) || errno != ESRCH)
+			continue;
+		if ((size_t)snprintf(root, sizeof(root), "%s/%s", tmp, e->d_name) < sizeof(root))
+			nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	closedir(d);
+}
+
 static int tree_build(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -216,6 +238,7 @@ static int tree_build(void)
 	dropin__resolve();
 	if (!tmp || !*tmp || strlen(tmp) > 128)
 		tmp = "/tmp";
+	remove_stale_trees(tmp);
 	snprintf(tree_root, sizeof(tree_root), "%s/spaprtce-%d-XXXXXX", tmp, (int)getpid());
 	if (!mkdtemp(tree_root))
 		return -errno;

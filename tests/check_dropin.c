@@ -596,7 +596,23 @@ START_TEST(log_and_trace)
 		OK(close(g));
 		OK(close(d));
 	}
+	/* A program closing every descriptor does not close the log (nor the trace). */
+	int logfd = -1;
+
+	for (int fd = 900; fd < 1100 && logfd < 0; fd++) {
+		char link[64], target[PATH_MAX];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0 && (target[n] = 0, !strcmp(target, logp)))
+			logfd = fd;
+	}
+	ck_assert_int_ge(logfd, 900);
+	OK(close(logfd));
+	ERR(open("/dev/vfio/8", O_RDWR), ENOENT);
 	text = slurp(logp);
+	ck_assert_ptr_nonnull(strstr(text, "open(\"/dev/vfio/8\") = -1 ENOENT\n"));
 	ck_assert_ptr_nonnull(strstr(text, "open(\"/dev/vfio/vfio\") = "));
 	ck_assert_ptr_nonnull(strstr(text, " container#1\n"));
 	ck_assert_ptr_nonnull(strstr(text, "open(\"/dev/vfio/7\") = -1 ENOENT\n"));
@@ -685,19 +701,25 @@ END_TEST
 
 /* ---------------------------------------------------------- spaprtce exec */
 
+/*
+ * The programs run under `spaprtce exec` are this suite itself in a helper
+ * mode (helper_main), so that they are instrumented like the layer in a
+ * sanitizer build.
+ */
 START_TEST(exec_command)
 {
-	char spaprtce[PATH_MAX + 16], out[4096];
+	char spaprtce[PATH_MAX + 16], self[PATH_MAX + 32], out[4096];
 
 	snprintf(spaprtce, sizeof(spaprtce), "%s/spaprtce", build_dir);
+	snprintf(self, sizeof(self), "%s/tests/check_dropin", build_dir);
 	{
-		char *argv[] = { spaprtce, "exec", "--machine", "groups=2", "--", "/bin/ls", "/dev/vfio", NULL };
+		char *argv[] = { spaprtce, "exec", "--machine", "groups=2", "--", self, "--ls", "/dev/vfio", NULL };
 
 		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
 		ck_assert_str_eq(out, "0\n1\nvfio\n");
 	}
 	{
-		char *argv[] = { spaprtce, "exec", "--", "/bin/sh", "-c", "exit 7", NULL };
+		char *argv[] = { spaprtce, "exec", "--", self, "--exit", "7", NULL };
 
 		ck_assert_int_eq(run(argv, NULL, false, NULL, 0), 7);
 	}
@@ -719,8 +741,9 @@ START_TEST(exec_command)
 		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
 		ck_assert_ptr_nonnull(strstr(out, "usage: spaprtce exec"));
 	}
-	{	/* readlink through /bin/readlink: another program's libc calls */
-		char *argv[] = { spaprtce, "exec", "--", "/bin/readlink", "/sys/bus/pci/devices/0000:00:02.0/iommu_group", NULL };
+	{	/* another process's lookups: readlink in the exec'd program */
+		char *argv[] = { spaprtce, "exec", "--", self, "--readlink",
+				 "/sys/bus/pci/devices/0000:00:02.0/iommu_group", NULL };
 
 		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
 		ck_assert_str_eq(out, "../../../kernel/iommu_groups/1\n");
@@ -734,6 +757,8 @@ static Suite *dropin_suite(void)
 {
 	Suite *s = suite_create("dropin");
 	TCase *t = tcase_create("tree");
+
+	tcase_set_timeout(t, 60);	/* the first lookup starts the machine: slow on a loaded host */
 
 	tcase_add_test(t, tree_dev_vfio);
 	tcase_add_test(t, tree_modules);
@@ -790,12 +815,54 @@ static void ensure_preloaded(char **argv)
 	exit(1);
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The helper modes: what `ls -1 DIR`, `readlink PATH` and `exit N` do, through libc. */
+static int helper_main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "--exit"))
+		return atoi(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "--readlink")) {
+		char buf[PATH_MAX];
+		ssize_t n = readlink(argv[2], buf, sizeof(buf) - 1);
+
+		if (n < 0)
+			return 1;
+		printf("%.*s\n", (int)n, buf);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "--ls")) {
+		char *names[64];
+		int n = 0;
+		DIR *d = opendir(argv[2]);
+		struct dirent *e;
+
+		if (!d)
+			return 1;
+		while ((e = readdir(d)) && n < 64)
+			if (e->d_name[0] != '.')
+				names[n++] = strdup(e->d_name);
+		closedir(d);
+		qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
+		for (int i = 0; i < n; i++) {
+			printf("%s\n", names[i]);
+			free(names[i]);
+		}
+		return 0;
+	}
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	SRunner *r;
 	int failed;
 
-	(void)argc;
+	if (argc > 1)
+		return helper_main(argc, argv);
 	ensure_preloaded(argv);
 	unsetenv("SPAPRTCE_MACHINE");
 	r = srunner_create(dropin_suite());
