@@ -108,41 +108,73 @@ static const char *expect(int rc, int err, char *buf, size_t n)
 
 /* ------------------------------------------------------------- memory areas */
 
-/* Finds the mapping holding @addr in /proc/self/smaps: 0 or -ENOENT. */
-static int vma_of(uintptr_t addr, struct area *a)
+struct vma {
+	uintptr_t start, end;
+	bool readable, huge;
+};
+
+/* Reads /proc/self/smaps: the mappings in address order (malloc'd), or NULL. */
+static struct vma *read_vmas(size_t *n)
 {
 	char line[512];
-	FILE *f;
-	bool in = false;
-	int rc = -ENOENT;
+	struct vma *v = NULL, *nv;
+	size_t cap = 0;
+	FILE *f = fopen("/proc/self/smaps", "re");
 
-	dropin__enter();
-	f = fopen("/proc/self/smaps", "re");
-	if (!f) {
-		dropin__leave();
-		return -ENOENT;
-	}
+	*n = 0;
+	if (!f)
+		return NULL;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long s, e, kps;
+		char perms[8];
 
 		/* A mapping's line starts with its range in lower-case hex; its fields with a capital. */
-		bool head = (line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f');
-
-		if (head && sscanf(line, "%lx-%lx ", &s, &e) == 2) {
-			if (in)
-				break;
-			if (addr >= s && addr < e) {
-				in = true;
-				a->start = s;
-				a->end = e;
-				a->huge = false;
-				rc = 0;
+		if (((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f')) &&
+		    sscanf(line, "%lx-%lx %7s", &s, &e, perms) == 3) {
+			if (*n == cap) {
+				cap = cap ? 2 * cap : 256;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv)
+					break;
+				v = nv;
 			}
-		} else if (in && sscanf(line, "KernelPageSize: %lu kB", &kps) == 1) {
-			a->huge = kps >= 2048;
+			v[(*n)++] = (struct vma){ s, e, perms[0] == 'r', false };
+		} else if (*n && sscanf(line, "KernelPageSize: %lu kB", &kps) == 1) {
+			v[*n - 1].huge = kps >= 2048;
 		}
 	}
 	fclose(f);
+	return v;
+}
+
+/*
+ * Finds the memory holding @addr: the run of adjacent readable mappings
+ * around it with the same page size.  A run, not one mapping: REGISTER pins
+ * (mlocks) page by page and so splits the program's mapping into pieces
+ * that change as it goes.  0 or -ENOENT.
+ */
+static int vma_of(uintptr_t addr, struct area *a)
+{
+	struct vma *v;
+	size_t n, i, lo, hi;
+	int rc = -ENOENT;
+
+	dropin__enter();
+	v = read_vmas(&n);
+	for (i = 0; i < n; i++)
+		if (addr >= v[i].start && addr < v[i].end)
+			break;
+	if (i < n && v[i].readable) {
+		for (lo = i; lo > 0 && v[lo - 1].readable && v[lo - 1].end == v[lo].start &&
+			     v[lo - 1].huge == v[i].huge; lo--)
+			;
+		for (hi = i; hi + 1 < n && v[hi + 1].readable && v[hi + 1].start == v[hi].end &&
+			     v[hi + 1].huge == v[i].huge; hi++)
+			;
+		*a = (struct area){ v[lo].start, v[hi].end, v[i].huge };
+		rc = 0;
+	}
+	free(v);
 	dropin__leave();
 	return rc;
 }

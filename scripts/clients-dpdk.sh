@@ -25,7 +25,7 @@ run() {	# run MODE EAL_ARGS...
 	log=$out/dpdk-$mode.log
 	rm -f "$log"
 	echo "== dpdk_client ($mode)"
-	"$B/spaprtce" exec --log "$log" -- "$B/clients/dpdk_client" "$@" \
+	"$B/spaprtce" exec --log "$log" --trace "$out/dpdk-$mode.trace" -- "$B/clients/dpdk_client" "$@" \
 		>"$out/dpdk-$mode.out" 2>&1
 	rc=$?
 	grep '^dpdk_client' "$out/dpdk-$mode.out"
@@ -49,6 +49,13 @@ run() {	# run MODE EAL_ARGS...
 
 SHIFT=12 PAGE=0x1000
 run nohuge --no-huge -m 64 --no-pci --no-shconf --iova-mode=va -l 0 --log-level=lib.eal:debug
+# The recorded run replays here as it ran (the recorder's promise).
+if "$B/spaprtce" replay "$out/dpdk-nohuge.trace" > "$out/dpdk-nohuge.replay" 2>&1; then
+	echo "  ok: the recorded trace replays: $(tail -1 "$out/dpdk-nohuge.replay")"
+else
+	echo "  FAIL: the recorded trace does not replay: $(tail -3 "$out/dpdk-nohuge.replay")" >&2
+	fail=1
+fi
 # 64 MiB of 4 KiB pages: 16,384 REGISTER + MAP pairs, plus the program's region.
 check "$out/dpdk-nohuge.log" "16,384 + 1 REGISTER" 'VFIO_IOMMU_SPAPR_REGISTER_MEMORY .*) = 0$' 16385
 check "$out/dpdk-nohuge.log" "16,384 + 1 MAP" 'VFIO_IOMMU_MAP_DMA .*) = 0$' 16385
