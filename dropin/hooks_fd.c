@@ -31,6 +31,7 @@
 #include <linux/vfio.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -95,9 +96,14 @@ static int ioctl_ours(int fd, struct dropin_file *f, unsigned long req, void *ar
 
 	if (req == FIOCLEX || req == FIONCLEX || req == FIONBIO || req == FIOASYNC)
 		return dropin_real.ioctl(fd, req, arg);
-	if (log && req != VFIO_CHECK_EXTENSION && req != VFIO_SET_IOMMU &&
-	    dropin__peek(before, arg, sizeof(before)) && dropin__peek(before, arg, 16))
-		before[0] = 0, before[1] = 0, before[2] = 0, before[3] = 0;
+	if (log) {
+		/* What the program asked, as far as its first page goes (all zero if unreadable). */
+		size_t n = 4096 - ((uintptr_t)arg & 4095);
+
+		memset(before, 0, sizeof(before));
+		if (req != VFIO_CHECK_EXTENSION && req != VFIO_SET_IOMMU)
+			dropin__peek(before, arg, n < sizeof(before) ? n : sizeof(before));
+	}
 	if (f->kind == DROPIN_GROUP && req == VFIO_GROUP_SET_CONTAINER) {
 		rc = container_arg(arg, &cfd);
 		if (rc) {

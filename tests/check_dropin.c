@@ -48,6 +48,7 @@ int __lxstat(int ver, const char *path, struct stat *st);
 ssize_t __readlink_chk(const char *path, char *buf, size_t n, size_t buflen);
 ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
 
 #define PS 4096ul
 static char build_dir[PATH_MAX];	/* build/ (or build/san-...): the suite is in tests/ below it */
@@ -156,6 +157,62 @@ static int run(char *const argv[], const char *env_extra, bool keep_preload, cha
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+
+/* ---------------------------------------------------- every entry point */
+
+/* Each interposed name resolves, for this program, to the layer. */
+START_TEST(every_entry_point)
+{
+	static const char *const names[] = {
+		"open", "open64", "openat", "openat64", "__open_2", "__open64_2", "__openat_2",
+		"__openat64_2", "fopen", "fopen64", "close", "ioctl", "dup", "dup2", "dup3", "fcntl",
+		"fcntl64", "read", "write", "pread", "pread64", "pwrite", "pwrite64", "__read_chk",
+		"__pread_chk", "__pread64_chk", "mmap", "mmap64", "lseek", "lseek64", "stat", "stat64",
+		"lstat", "lstat64", "fstatat", "fstatat64", "__xstat", "__xstat64", "__lxstat",
+		"__lxstat64", "__fxstatat", "__fxstatat64", "statx", "access", "faccessat", "readlink",
+		"readlinkat", "__readlink_chk", "__readlinkat_chk", "realpath", "__realpath_chk",
+		"canonicalize_file_name", "opendir",
+	};
+	Dl_info info;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		void *p = dlsym(RTLD_DEFAULT, names[i]);
+
+		ck_assert_msg(p && dladdr(p, &info) && info.dli_fname &&
+			      strstr(info.dli_fname, "libspaprtce-preload.so"), "%s is not the layer's", names[i]);
+	}
+	/* The aliases behave as their plain names (on LP64 they are the same functions). */
+	int (*o64_2)(const char *, int) = (int (*)(const char *, int))dlsym(RTLD_DEFAULT, "__open64_2");
+	int (*oat64)(int, const char *, int, ...) = (int (*)(int, const char *, int, ...))dlsym(RTLD_DEFAULT, "openat64");
+	int c = o64_2("/dev/vfio/vfio", O_RDWR), g = oat64(AT_FDCWD, "/dev/vfio/1", O_RDWR), d;
+	char buf[8];
+
+	ck_assert_int_ge(c, 0);
+	ck_assert_int_ge(g, 0);
+	d = fcntl64(c, F_DUPFD, 50);
+	ck_assert_int_ge(d, 50);
+	ck_assert_int_eq(ioctl(d, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_v2_IOMMU), 1);
+	ERR(lseek64(g, 0, SEEK_CUR), ESPIPE);
+	ck_assert_ptr_eq(mmap64(NULL, PS, PROT_READ, MAP_SHARED, g, 0), MAP_FAILED);
+	ck_assert_int_eq(errno, ENODEV);
+	ERR(__pread64_chk(g, buf, 8, 0, sizeof(buf)), EINVAL);
+	OK(close(c));
+	OK(close(g));
+	ck_assert_int_eq(ioctl(d, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_v2_IOMMU), 1);
+	OK(close(d));
+	struct stat st;
+
+	OK(lstat64("/sys/bus/pci/devices/0000:00:01.0", (struct stat64 *)&st));
+	ck_assert(S_ISLNK(st.st_mode));
+	OK(fstatat64(AT_FDCWD, "/dev/vfio/vfio", (struct stat64 *)&st, 0));
+	ck_assert(S_ISCHR(st.st_mode));
+	FILE *f = fopen64("/sys/module/vfio_pci/parameters/nointxmask", "r");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fgetc(f), 'N');
+	fclose(f);
+}
+END_TEST
 
 /* ---------------------------------------------------- the generated tree */
 
@@ -760,6 +817,7 @@ static Suite *dropin_suite(void)
 
 	tcase_set_timeout(t, 60);	/* the first lookup starts the machine: slow on a loaded host */
 
+	tcase_add_test(t, every_entry_point);
 	tcase_add_test(t, tree_dev_vfio);
 	tcase_add_test(t, tree_modules);
 	tcase_add_test(t, tree_devices);
