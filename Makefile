@@ -319,3 +319,62 @@ fuzz-afl: deps
 
 fuzz-cov: deps
 	@sh tests/fuzz/coverage.sh
+
+# ------------------------------------------------------- drop-in layer, clients
+# build/libspaprtce-preload.so  the drop-in layer (dropin/*.c): preloaded into
+#                an unmodified program, it serves /dev/vfio and the VFIO sysfs
+#                from the shared libspaprtce.so (found next to it: rpath
+#                $ORIGIN), one emulator per process.  See docs/dropin.md.
+# make check-clients   real clients (DPDK 22.11, QEMU 7.2) through `spaprtce exec`.
+DROPIN_SRCS := $(wildcard dropin/*.c)
+DROPIN_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(DROPIN_SRCS))
+DROPIN_SO := $(B)/libspaprtce-preload.so
+
+all: $(DROPIN_SO)
+tests: $(DROPIN_SO) $(B)/spaprtce
+
+# The layer exports only its hooks (EXPORT in dropin/hooks_*.c).
+# -Wno-missing-attributes: the 64 aliases need not repeat libc's nothrow/leaf.
+$(B)/obj/dropin/%.o: BASE_CFLAGS += -fvisibility=hidden -Wno-missing-attributes
+
+$(DROPIN_SO): $(DROPIN_OBJS) $(B)/libspaprtce.so $(B)/libspaprtce.so.0
+	$(CC) -shared -Wl,-soname,libspaprtce-preload.so -Wl,-rpath,'$$ORIGIN' -o $@ $(DROPIN_OBJS) \
+		$(B)/libspaprtce.so -ldl $(LDLIBS_ALL)
+
+# `spaprtce exec --list` prints the machine's devices with the layer's own table.
+$(B)/spaprtce: $(B)/obj/dropin/machine.o
+$(B)/spaprtce: CLI_OBJS += $(B)/obj/dropin/machine.o
+
+# The suite runs under the layer (it re-executes itself with LD_PRELOAD) and
+# links the shared library, so its emu_* calls see the layer's machine.
+$(B)/tests/check_dropin: $(B)/tobj/tests/check_dropin.o $(B)/libspaprtce.so.0 $(DROPIN_SO) $(B)/spaprtce \
+		$(B)/tests/libdropin-standin.so
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< -Wl,-rpath,'$$ORIGIN/..' $(B)/libspaprtce.so $(CHECK_LIBS) -ldl $(LDLIBS_ALL)
+
+# The record mode's stand-in "kernel" for check_dropin (dropin/backend.c).
+$(B)/tests/libdropin-standin.so: tests/clients/dropin_standin.c $(B)/libspaprtce.so.0
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -shared -o $@ $< -Wl,-rpath,'$$ORIGIN/..' $(B)/libspaprtce.so $(LDLIBS_ALL)
+
+# Real clients: built against Debian's dpdk-dev (pkg-config libdpdk) and the
+# shared libspaprtce.so; scripts/clients-deps.sh installs the packages.
+$(B)/clients/dpdk_client: tests/clients/dpdk_client.c $(B)/libspaprtce.so.0
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -g -O2 -I. $$(pkg-config --cflags libdpdk) -o $@ $< \
+		-Wl,-rpath,'$$ORIGIN/..' $(B)/libspaprtce.so $$(pkg-config --libs libdpdk)
+
+.PHONY: check-clients clients-deps
+clients-deps:
+	@sh scripts/clients-deps.sh
+
+check-clients: deps clients-deps
+	@$(MAKE) --no-print-directory $(DROPIN_SO) $(B)/spaprtce $(B)/clients/dpdk_client
+	@sh scripts/clients-dpdk.sh $(B); d=$$?; sh scripts/clients-qemu.sh $(B); q=$$?; \
+		[ $$d = 0 ] && [ $$q = 0 ] && echo "check-clients: PASS" || { echo "check-clients: FAIL" >&2; exit 1; }
+
+# The layer's cost (bench/bench_dropin.c): it preloads itself, so it links the
+# shared library like the layer does.
+$(B)/bench/bench_dropin: $(B)/obj/bench/bench_dropin.o $(B)/obj/bench/bench_util.o $(B)/libspaprtce.so.0 $(DROPIN_SO)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $< $(B)/obj/bench/bench_util.o -Wl,-rpath,'$$ORIGIN/..' $(B)/libspaprtce.so -ldl $(LDLIBS_ALL) -lm

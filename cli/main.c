@@ -5,6 +5,8 @@
 
 #include "cli/cli.h"
 
+int cli_exec(int argc, char **argv);	/* cli/exec.c: runs a program with the drop-in layer */
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -19,6 +21,7 @@ static void usage(FILE *f)
 		"              (docs/replay.md); --keep-going reports every one\n"
 		"  stats       per group: windows, TCEs mapped, DMA, kills, faults; pinned\n"
 		"              pages per node; --after FILE shows the machine a trace left\n"
+		"  exec -- PROG  runs an unmodified program with the drop-in layer (/dev/vfio)\n"
 		"\n"
 		"  --json  machine-readable output (one JSON object)\n"
 		"  --help  this text, or a command's own help after the command\n");
@@ -36,6 +39,8 @@ int main(int argc, char **argv)
 		return cli_accounting(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "replay"))
 		return cli_replay(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "exec"))
+		return cli_exec(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stats"))
 		return cli_stats(argc - 1, argv + 1);
 	fprintf(stderr, "spaprtce: unknown command '%s'\n", argv[1]);
