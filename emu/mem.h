@@ -151,6 +151,26 @@ int emu_mem_hugetlb_reserve(unsigned shift, uint64_t pages, long *prev);
 /* Gives the pool back the size @prev from emu_mem_hugetlb_reserve (-1: nothing). */
 void emu_mem_hugetlb_restore(unsigned shift, long prev);
 
+/*
+ * For the DMA engine (emu/phb_dma.c) only: how a device reaches the pinned
+ * page at @ua (see the essay of emu/mem_pin.c).  Returns its pin count; when
+ * > 0 either *alias is the address of the byte @ua in the library's own
+ * mapping of the same page (shared memory: copy there with memcpy), or
+ * *alias is 0 and *tag is the page's identity to check with
+ * emu__mem_check_pages before a fault-safe copy at @ua itself.
+ */
+uint32_t emu__mem_dma_page(uint64_t ua, uint64_t *alias, uint64_t *tag);
+/*
+ * Checks that the @npages pages from @ua (page aligned) are still the pinned
+ * ones whose tags emu__mem_dma_page gave, in order, and that the process's
+ * mapping allows the access (@write: the device writes).  Returns 0 (a
+ * memcpy is safe), 1 (the pages are the pinned ones but the protection
+ * could not be checked: copy with process_vm_readv/writev), or -EFAULT with
+ * *bad the address of the first page that fails.
+ */
+int emu__mem_check_pages(uint64_t ua, uint64_t npages, const uint64_t *tags, bool write,
+			 uint64_t *bad);
+
 /* ----------------------------------------------------------- table memory */
 
 /*
