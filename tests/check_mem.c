@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -367,6 +368,70 @@ START_TEST(pin_oracle_sets_backing)
 }
 END_TEST
 
+
+/*
+ * A writable MAP_SHARED mapping of a file on a disk filesystem may not be
+ * pinned (Linux 6.5+, mm/gup.c: check_vma_flags refuses FOLL_LONGTERM
+ * writes where writable_file_mapping_allowed / vma_needs_dirty_tracking
+ * say the file needs dirty tracking): EFAULT, nothing pinned.  A private
+ * mapping of the same file, a read-write memfd (shmem) and shared
+ * anonymous memory are pinned, with both VMA readers.
+ */
+START_TEST(pin_shared_file_mapping_needs_dirty_tracking)
+{
+	char path[] = "build/pin-shared-file-XXXXXX";
+	struct statfs sf;
+	struct emu_pin *pin;
+	struct emu_mem_stats st;
+	uint8_t *shared, *priv, *mfd, *anon;
+	int fd, m, smaps;
+
+	fd = mkstemp(path);
+	if (fd < 0) {
+		printf("SKIP pin_shared_file_mapping_needs_dirty_tracking: no build/ folder here\n");
+		return;
+	}
+	unlink(path);
+	ck_assert_int_eq(fstatfs(fd, &sf), 0);
+	if ((uint32_t)sf.f_type == 0x01021994u) {	/* TMPFS_MAGIC */
+		printf("SKIP pin_shared_file_mapping_needs_dirty_tracking: build/ is on tmpfs\n");
+		close(fd);
+		return;
+	}
+	ck_assert_int_eq(ftruncate(fd, 4 * PS), 0);
+	m = (int)syscall(SYS_memfd_create, "pin-shared", 0u);
+	ck_assert_int_ge(m, 0);
+	ck_assert_int_eq(ftruncate(m, 4 * PS), 0);
+	shared = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	priv = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	mfd = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	anon = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(shared != MAP_FAILED && priv != MAP_FAILED && mfd != MAP_FAILED &&
+		  anon != MAP_FAILED);
+	for (smaps = 0; smaps < 2; smaps++) {
+		emu__mem_probe_force_smaps(smaps);
+		TU_ERR(emu_mem_pin((uintptr_t)shared, 4, &pin), EFAULT);
+		TU_ERR(emu_mem_pin((uintptr_t)shared + PS, 1, &pin), EFAULT);
+		emu_mem_get_stats(&st);
+		ck_assert_uint_eq(st.pins, 0);
+		ck_assert_uint_eq(st.pinned_pages, 0);
+		TU_OK(emu_mem_pin((uintptr_t)priv, 4, &pin));
+		emu_mem_unpin(pin);
+		TU_OK(emu_mem_pin((uintptr_t)mfd, 4, &pin));
+		emu_mem_unpin(pin);
+		TU_OK(emu_mem_pin((uintptr_t)anon, 4, &pin));
+		emu_mem_unpin(pin);
+	}
+	emu__mem_probe_force_smaps(0);
+	munmap(shared, 4 * PS);
+	munmap(priv, 4 * PS);
+	munmap(mfd, 4 * PS);
+	munmap(anon, 4 * PS);
+	close(fd);
+	close(m);
+}
+END_TEST
+
 START_TEST(pin_hugetlb_backing)
 {
 	uint64_t len = 4ull << 20;
@@ -701,6 +766,7 @@ static Suite *mem_suite(void)
 	tcase_add_test(t, pin_smaps_fallback_agrees);
 	tcase_add_test(t, pin_oracle_sets_backing);
 	tcase_add_test(t, pin_hugetlb_backing);
+	tcase_add_test(t, pin_shared_file_mapping_needs_dirty_tracking);
 	tcase_add_test(t, pin_fail_nth_sweep);
 	tcase_add_test(t, pin_mlock_refused_without_cap_ipc_lock);
 	tcase_add_test(t, pin_fork_child_starts_unpinned);
