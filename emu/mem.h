@@ -139,13 +139,19 @@ void emu_mem_set_page_shift_oracle(emu_page_shift_fn fn, void *ctx);
 /* Test tunable: pages per pin chunk (default 16384, i.e. 64 MiB); 0 restores it. */
 void emu_mem_set_pin_chunk(uint64_t npages);
 
+/* The most one emu_mem_hugetlb_reserve may add to a pool: 1 GiB. */
+#define EMU_HUGETLB_MAX_RAISE (1ull << 30)
+
 /*
  * Makes at least @pages huge pages of 2^@shift bytes free in the host's
- * hugetlbfs pool, raising nr_hugepages when needed (root only).  *prev is
+ * hugetlbfs pool, raising nr_hugepages when needed (root only), by at most
+ * EMU_HUGETLB_MAX_RAISE bytes and at most half of MemAvailable.  *prev is
  * the pool size to restore with emu_mem_hugetlb_restore, or -1 when nothing
- * was changed.  Returns 0, -EINVAL (shift), -ENOENT (no pool of that size),
- * -EPERM (the pool may not be changed), -ENOMEM (the kernel could not find
- * the pages; the pool is restored).
+ * was changed.  The library also restores the pool by itself at exit and
+ * on fatal signals (emu/mem_hugetlb.c).  Returns 0, -EINVAL (shift),
+ * -ENOENT (no pool of that size), -E2BIG (over EMU_HUGETLB_MAX_RAISE),
+ * -ENOMEM (over half of MemAvailable, or the kernel could not find the
+ * pages; the pool is restored), -EPERM (the pool may not be changed).
  */
 int emu_mem_hugetlb_reserve(unsigned shift, uint64_t pages, long *prev);
 /* Gives the pool back the size @prev from emu_mem_hugetlb_reserve (-1: nothing). */
