@@ -914,6 +914,66 @@ START_TEST(shared_memory_dropped_by_the_process)
 }
 END_TEST
 
+/*
+ * DPDK's memory: a MAP_SHARED hugetlbfs file (here a memfd with
+ * MFD_HUGETLB), pinned, then unmapped whole by the process (its unmap bug).
+ * As root the pin keeps its own mapping of the file (hugetlbfs refuses
+ * mremap with old size 0, so through /proc/self/map_files) and the device
+ * still reaches the pinned huge page, as the kernel's does; otherwise the
+ * DMA faults as "registered memory unmapped by the process".
+ */
+START_TEST(shared_hugetlbfs_memory_unmapped_by_the_process)
+{
+	struct tt t;
+	struct emu_pin *pin;
+	uint8_t buf[4096], *p, *view;
+	const char *why = NULL;
+	long prev = tu_hugetlb_reserve(2, &why);
+	int fd;
+
+	if (prev < 0) {
+		printf("SKIP shared_hugetlbfs_memory_unmapped_by_the_process: %s\n", why);
+		return;
+	}
+	fd = memfd_create("emu-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	if (fd < 0 || ftruncate(fd, 2 * MiB)) {
+		printf("SKIP shared_hugetlbfs_memory_unmapped_by_the_process: memfd: %s\n",
+		       strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		tu_hugetlb_restore(prev);
+		return;
+	}
+	p = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	view = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert(p != MAP_FAILED && view != MAP_FAILED);
+	memset(p, 0x11, 2 * MiB);
+	TU_OK(emu_mem_pin((uintptr_t)p, 512, &pin));
+	ck_assert_uint_eq(emu_pin_page_shift(pin, (uintptr_t)p), 21);
+	tt_create(&t, 0, 21, 16, 1);
+	tt_set(&t, 0, tce_of(p, 21, RW));
+	set_window_ok(G, 0, &t);
+	ck_assert_int_eq(munmap(p, 2 * MiB), 0);
+	memset(buf, 0xa5, sizeof(buf));
+	if (geteuid() == 0) {
+		TU_OK(emu_dma_write(G, MiB, buf, sizeof(buf)));
+		assert_bytes(view + MiB, sizeof(buf), 0xa5);
+		TU_OK(emu_dma_read(G, 5, buf, 8));
+		assert_bytes(buf, 8, 0x11);
+	} else {
+		TU_ERR(emu_dma_write(G, MiB, buf, sizeof(buf)), EFAULT);
+		assert_unmapped_fault(MiB, EMU_DMA_WRITE);
+		assert_bytes(view + MiB, sizeof(buf), 0x11);
+	}
+	TU_OK(emu_phb_unset_window(G, 0));
+	tt_destroy(&t);
+	emu_mem_unpin(pin);
+	munmap(view, 2 * MiB);
+	close(fd);
+	tu_hugetlb_restore(prev);
+}
+END_TEST
+
 /* -------------------------------------------------------------- strictness */
 
 /* Map, DMA (caches the TCE), clear the entry, optionally kill, unpin, DMA. */
@@ -1485,6 +1545,7 @@ static Suite *emu_suite(void)
 	tcase_add_test(t, fault_ring_wraps_and_overflows);
 	tcase_add_test(t, private_memory_dropped_by_the_process);
 	tcase_add_test(t, shared_memory_dropped_by_the_process);
+	tcase_add_test(t, shared_hugetlbfs_memory_unmapped_by_the_process);
 	suite_add_tcase(s, t);
 
 	/* No fixture: the test dies by SIGABRT before any teardown could run. */
