@@ -23,10 +23,11 @@
  * one; the kernel's device behaves the same way, it holds the page.  A
  * page of private memory can only be reached at its user address: phase
  * two first checks that every such page is still the pinned one (its frame
- * number, or at least its presence), then copies with process_vm_readv or
- * process_vm_writev on the process itself, which answers EFAULT instead of
- * raising SIGSEGV on a page that is unmapped, PROT_NONE or (for a write)
- * read-only.  Either failure is the fault "registered memory unmapped by
+ * number, or at least its presence) and that its mapping allows the access,
+ * then copies with memcpy (with process_vm_readv/writev on the process
+ * itself where the kernel cannot tell the protection: those answer EFAULT
+ * instead of raising SIGSEGV on a page that is unmapped, PROT_NONE or, for
+ * a write, read-only).  Either failure is the fault "registered memory unmapped by
  * the process" at the first such byte; the check comes before any byte
  * moves, so only a protection change (seen by the copy itself) can leave a
  * write half done.  The kernel's device would have gone on writing the
