@@ -285,6 +285,7 @@ enum emu_fault_reason {
 	EMU_FAULT_PERMISSION,		/* "permission": READ/WRITE bit missing (-EACCES) */
 	EMU_FAULT_TABLE_UNREADABLE,	/* "table memory unreadable": a level hpa not live table memory */
 	EMU_FAULT_UNPINNED,		/* "use-after-unpin": the hpa is not pinned user memory */
+	EMU_FAULT_USER_UNMAPPED,	/* "registered memory unmapped by the process": pinned, but gone */
 	EMU_FAULT_NREASONS
 };
 

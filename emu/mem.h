@@ -139,17 +139,43 @@ void emu_mem_set_page_shift_oracle(emu_page_shift_fn fn, void *ctx);
 /* Test tunable: pages per pin chunk (default 16384, i.e. 64 MiB); 0 restores it. */
 void emu_mem_set_pin_chunk(uint64_t npages);
 
+/* The most one emu_mem_hugetlb_reserve may add to a pool: 1 GiB. */
+#define EMU_HUGETLB_MAX_RAISE (1ull << 30)
+
 /*
  * Makes at least @pages huge pages of 2^@shift bytes free in the host's
- * hugetlbfs pool, raising nr_hugepages when needed (root only).  *prev is
+ * hugetlbfs pool, raising nr_hugepages when needed (root only), by at most
+ * EMU_HUGETLB_MAX_RAISE bytes and at most half of MemAvailable.  *prev is
  * the pool size to restore with emu_mem_hugetlb_restore, or -1 when nothing
- * was changed.  Returns 0, -EINVAL (shift), -ENOENT (no pool of that size),
- * -EPERM (the pool may not be changed), -ENOMEM (the kernel could not find
- * the pages; the pool is restored).
+ * was changed.  The library also restores the pool by itself at exit and
+ * on fatal signals (emu/mem_hugetlb.c).  Returns 0, -EINVAL (shift),
+ * -ENOENT (no pool of that size), -E2BIG (over EMU_HUGETLB_MAX_RAISE),
+ * -ENOMEM (over half of MemAvailable, or the kernel could not find the
+ * pages; the pool is restored), -EPERM (the pool may not be changed).
  */
 int emu_mem_hugetlb_reserve(unsigned shift, uint64_t pages, long *prev);
 /* Gives the pool back the size @prev from emu_mem_hugetlb_reserve (-1: nothing). */
 void emu_mem_hugetlb_restore(unsigned shift, long prev);
+
+/*
+ * For the DMA engine (emu/phb_dma.c) only: how a device reaches the pinned
+ * page at @ua (see the essay of emu/mem_pin.c).  Returns its pin count; when
+ * > 0 either *alias is the address of the byte @ua in the library's own
+ * mapping of the same page (shared memory: copy there with memcpy), or
+ * *alias is 0 and *tag is the page's identity to check with
+ * emu__mem_check_pages before a fault-safe copy at @ua itself.
+ */
+uint32_t emu__mem_dma_page(uint64_t ua, uint64_t *alias, uint64_t *tag);
+/*
+ * Checks that the @npages pages from @ua (page aligned) are still the pinned
+ * ones whose tags emu__mem_dma_page gave, in order, and that the process's
+ * mapping allows the access (@write: the device writes).  Returns 0 (a
+ * memcpy is safe), 1 (the pages are the pinned ones but the protection
+ * could not be checked: copy with process_vm_readv/writev), or -EFAULT with
+ * *bad the address of the first page that fails.
+ */
+int emu__mem_check_pages(uint64_t ua, uint64_t npages, const uint64_t *tags, bool write,
+			 uint64_t *bad);
 
 /* ----------------------------------------------------------- table memory */
 

@@ -22,14 +22,59 @@
  * Fork: a child's pages are new copies, not pinned; the child starts with an
  * empty table, and pins inherited from the parent (in objects the child may
  * still hold) are recognised by their generation and never counted down.
+ *
+ * How the device reaches a pinned page after the process dropped it.  The
+ * kernel's pin holds the page itself: when the process munmaps or
+ * mprotects the range, or maps something else there, the device keeps
+ * writing the pinned page (invisible to the process from then on) and
+ * never faults.  Userspace has no handle on a page, only on an address, so
+ * each pinned page carries a tag, set when its pin count goes 0 -> 1:
+ *   alias    The page belongs to a MAP_SHARED mapping (shmem, memfd, tmpfs,
+ *            hugetlbfs files).  The pin maps the same pages a second time,
+ *            privately to the library (mremap with old size 0; for
+ *            hugetlbfs, which refuses that, mmap of the file opened through
+ *            /proc/self/map_files or the VMA's path), and the device copies
+ *            through that alias with memcpy: exactly the kernel's device,
+ *            at the same cost as before, whatever the process does to its
+ *            own mapping.  The alias lives until the last page of it is
+ *            unpinned.
+ *   pfn      Private memory (anonymous, or private file copies) cannot be
+ *            mapped twice.  When the pages are mlocked and the process may
+ *            read page frame numbers (/proc/self/pagemap, CAP_SYS_ADMIN),
+ *            the frame number at pin time is the page's identity: a DMA
+ *            reads the current frame numbers of its pages (one pread per
+ *            contiguous run) and the protection of their VMAs (one
+ *            PROCMAP_QUERY per VMA), then copies with memcpy; without
+ *            PROCMAP_QUERY (before Linux 6.11) it copies with
+ *            process_vm_readv/writev on the own pid, which fails with
+ *            EFAULT on an unmapped, PROT_NONE or (for writes) read-only
+ *            page instead of raising SIGSEGV.  (Always copying that way
+ *            was measured: the kernel's copy runs at half of memcpy's
+ *            speed, 1 MiB transfers fell to 0.4 of memcpy.)  A
+ *            different frame means a different mapping, unless the kernel
+ *            migrated the mlocked page (compaction may): then the VMA is
+ *            checked for VM_LOCKED (smaps "lo"; a mapping placed in the hole
+ *            is not locked), and when it still is, the new frame is
+ *            recorded and the DMA goes on.
+ *   present  Private memory without frame numbers (not root, or pages not
+ *            mlocked): the page must still be present or swapped; a fresh
+ *            mapping in the hole is neither until touched.  A replacement
+ *            the process has already written is not detected here: that
+ *            is the one remaining gap, documented in docs/emu.md.
+ * Where the emulator cannot reach the pinned page, the DMA fails with
+ * EMU_FAULT_USER_UNMAPPED.
  */
+#define _GNU_SOURCE	/* mremap */
 #include <errno.h>
 #include <numaif.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "emu/mem_priv.h"
 #include "util/fail.h"
@@ -44,10 +89,30 @@
 #define LEAF_PAGES (1u << LEAF_SHIFT)
 #define DEFAULT_CHUNK 16384u
 
+/* A page's tag (see above): the alias address | ALIAS, pfn << 12 | PFN, or PRESENT. */
+#define TAG_ALIAS 1ull
+#define TAG_PFN 2ull
+#define TAG_PRESENT 4ull
+#define TAG_KIND 7ull
+
+/* pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_PFN_MASK ((1ull << 55) - 1)
+
 struct pin_leaf {
 	uint64_t key;			/* page number >> LEAF_SHIFT */
 	uint32_t nonzero;		/* counters > 0 in this leaf */
 	uint32_t counts[LEAF_PAGES];
+	uint64_t tags[LEAF_PAGES];	/* 0 exactly when the count is 0 */
+};
+
+/* A second mapping of the pages of a shared run, private to the library. */
+struct pin_alias {
+	uint64_t ua;			/* user address the alias starts at */
+	uint64_t base, len;		/* the alias mapping */
+	uint64_t refs;			/* pinned pages whose tag points into it */
+	struct pin_alias *next;
 };
 
 struct emu_pin {
@@ -74,6 +139,10 @@ static bool pin_ever_mlocked;
 static uint64_t pin_chunk = DEFAULT_CHUNK;
 static struct emu_mem_stats pin_stats;
 static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
+static struct pin_alias *pin_aliases;	/* live aliases with refs > 0 */
+static int pin_pfn_visible = -1;	/* pagemap shows frame numbers: -1 not known yet */
+static int pagemap_fd = -1;		/* /proc/self/pagemap; atomic; reopened after fork */
+static int maps_fd = -1;		/* /proc/self/maps for PROCMAP_QUERY; the same */
 
 /* ------------------------------------------------------------ the leaf hash */
 
@@ -108,6 +177,168 @@ static void leaf_remove(struct pin_leaf *l)
 {
 	util_u64map_remove(&pin_leaves, l->key);
 	free(l);
+}
+
+/* ------------------------------------------------------------ page tags */
+
+static void alias_unmap(struct pin_alias *a)
+{
+	munmap((void *)(uintptr_t)a->base, (size_t)a->len);
+	free(a);
+}
+
+/* Clears a tag whose page lost its last pin; an alias with no page left goes. */
+static void tag_drop(uint64_t *tag)
+{
+	uint64_t t = *tag;
+	struct pin_alias **pp, *a;
+
+	*tag = 0;
+	if ((t & TAG_KIND) != TAG_ALIAS)
+		return;
+	t &= ~TAG_KIND;
+	for (pp = &pin_aliases; (a = *pp); pp = &a->next) {
+		if (t >= a->base && t < a->base + a->len) {
+			if (!--a->refs) {
+				*pp = a->next;
+				alias_unmap(a);
+			}
+			return;
+		}
+	}
+}
+
+/* The process-wide fd of /proc/self/@name in *@slot, opened on first use. */
+static int proc_fd(int *slot, const char *name)
+{
+	int fd = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+
+	if (fd < 0) {
+		fd = open(name, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			int none = -1;
+
+			if (!__atomic_compare_exchange_n(slot, &none, fd, false, __ATOMIC_ACQ_REL,
+							 __ATOMIC_ACQUIRE)) {
+				close(fd);
+				fd = none;
+			}
+		}
+	}
+	return fd;
+}
+
+static int pagemap_get(void)
+{
+	return proc_fd(&pagemap_fd, "/proc/self/pagemap");
+}
+
+/* pagemap entries of @n pages from @page into @out.  0 or -EFAULT. */
+static int pagemap_read(uint64_t page, uint64_t n, uint64_t *out)
+{
+	int fd = pagemap_get();
+	size_t want = (size_t)n * sizeof(*out);
+
+	if (fd < 0)
+		return -EFAULT;
+	if (pread(fd, out, want, (off_t)(page * sizeof(*out))) != (ssize_t)want)
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * A second mapping of the shared run @r (see the essay), covering whole
+ * backing pages.  Returns the alias or NULL when the kernel refuses both ways.
+ */
+static struct pin_alias *alias_map(const struct emu__backing_run *r)
+{
+	uint64_t align = (1ull << r->shift) - 1;
+	uint64_t start = r->start & ~align, end = (r->end + align) & ~align;
+	struct pin_alias *a;
+	void *m = MAP_FAILED;
+
+	if (util_should_fail("emu_pin_alias"))
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	if (r->shift == EMU_PAGE_SHIFT)
+		m = mremap((void *)(uintptr_t)start, 0, (size_t)(end - start), MREMAP_MAYMOVE);
+	if (m == MAP_FAILED) {
+		char path[64];
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/self/map_files/%llx-%llx",
+			 (unsigned long long)r->vma_start, (unsigned long long)r->vma_end);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			m = mmap(NULL, (size_t)(end - start), PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+				 (off_t)(r->vma_off + (start - r->vma_start)));
+			close(fd);
+		}
+	}
+	if (m == MAP_FAILED) {
+		free(a);
+		return NULL;
+	}
+	a->ua = start;
+	a->base = (uint64_t)(uintptr_t)m;
+	a->len = end - start;
+	return a;
+}
+
+/*
+ * Tags the pages of @pin that have none yet (their count just went 0 -> 1).
+ * @aliases[i] is the alias of run i (NULL for private runs or when none
+ * could be made).  Aliases no page took are unmapped.  Under pin_lock.
+ */
+static void tags_set(struct emu_pin *pin, struct pin_alias **aliases)
+{
+	bool pfn_ok = pin_ever_mlocked && !pin_mlock_refused && pin_mode != EMU_PIN_POPULATE;
+	uint64_t pm[64];
+	unsigned i;
+
+	for (i = 0; i < pin->nruns; i++) {
+		const struct emu__backing_run *r = &pin->runs[i];
+		struct pin_alias *a = aliases[i];
+		uint64_t page = r->start >> EMU_PAGE_SHIFT, end = r->end >> EMU_PAGE_SHIFT;
+
+		while (page < end) {
+			uint64_t n = end - page < 64 ? end - page : 64, k;
+
+			if (!a && (pfn_ok && pin_pfn_visible != 0) && pagemap_read(page, n, pm))
+				memset(pm, 0, sizeof(pm));
+			for (k = 0; k < n; k++) {
+				struct pin_leaf *l = leaf_find((page + k) >> LEAF_SHIFT);
+				uint64_t *t = &l->tags[(page + k) & (LEAF_PAGES - 1)];
+				uint64_t ua = (page + k) << EMU_PAGE_SHIFT;
+
+				if (*t)
+					continue;
+				if (a) {
+					*t = (a->base + (ua - a->ua)) | TAG_ALIAS;
+					a->refs++;
+					continue;
+				}
+				if (pfn_ok && pin_pfn_visible != 0 && (pm[k] & PM_PRESENT)) {
+					if (pin_pfn_visible < 0)
+						pin_pfn_visible = (pm[k] & PM_PFN_MASK) != 0;
+					if (pin_pfn_visible) {
+						*t = ((pm[k] & PM_PFN_MASK) << EMU_PAGE_SHIFT) | TAG_PFN;
+						continue;
+					}
+				}
+				*t = TAG_PRESENT;
+			}
+			page += n;
+		}
+		if (a && !a->refs)
+			alias_unmap(a);
+		else if (a) {
+			a->next = pin_aliases;
+			pin_aliases = a;
+		}
+	}
 }
 
 /* ------------------------------------------------------------ pin counting */
@@ -187,6 +418,7 @@ static void counts_dec(uint64_t page, uint64_t n)
 			if (!--*c) {
 				pin_stats.pinned_pages--;
 				l->nonzero--;
+				tag_drop(&l->tags[p & (LEAF_PAGES - 1)]);
 			}
 		}
 		if (!l->nonzero)
@@ -273,6 +505,20 @@ static void pin_atfork_child(void)
 	uint64_t i;
 
 	pthread_mutex_init(&pin_lock, NULL);
+	/* The child's copies of the aliases map the parent's shared pages: unmap them. */
+	while (pin_aliases) {
+		struct pin_alias *a = pin_aliases;
+
+		pin_aliases = a->next;
+		alias_unmap(a);
+	}
+	/* The inherited pagemap fd describes the parent's address space. */
+	if (pagemap_fd >= 0)
+		close(pagemap_fd);
+	pagemap_fd = -1;
+	if (maps_fd >= 0)
+		close(maps_fd);
+	maps_fd = -1;
 	for (i = 0; i < pin_leaves.cap; i++)
 		free((void *)(uintptr_t)pin_leaves.slots[i].val);
 	util_u64map_destroy(&pin_leaves);
@@ -310,6 +556,7 @@ void emu_mem_set_pin_chunk(uint64_t npages)
 int emu_mem_pin(uint64_t ua, uint64_t npages, struct emu_pin **out)
 {
 	struct emu_pin *pin;
+	struct pin_alias **aliases;
 	uint64_t end, done, chunk;
 	unsigned i;
 	int rc;
@@ -335,6 +582,16 @@ int emu_mem_pin(uint64_t ua, uint64_t npages, struct emu_pin **out)
 	for (i = 0; i < pin->nruns; i++)
 		if (pin->runs[i].shift < pin->min_shift)
 			pin->min_shift = pin->runs[i].shift;
+	/* Aliases are made before mlock so that they do not count as locked twice. */
+	rc = -ENOMEM;
+	if (util_should_fail("emu_pin_aliases"))
+		goto err_runs;
+	aliases = calloc(pin->nruns, sizeof(*aliases));
+	if (!aliases)
+		goto err_runs;
+	for (i = 0; i < pin->nruns; i++)
+		if (pin->runs[i].flags & EMU__RUN_SHARED)
+			aliases[i] = alias_map(&pin->runs[i]);
 
 	pthread_mutex_lock(&pin_lock);
 	chunk = pin_chunk;
@@ -345,6 +602,8 @@ int emu_mem_pin(uint64_t ua, uint64_t npages, struct emu_pin **out)
 		if (rc)
 			goto err_unpin;
 	}
+	tags_set(pin, aliases);
+	free(aliases);
 	pin->generation = pin_generation;
 	pin->next = &pin_list;
 	pin->prev = pin_list.prev;
@@ -360,6 +619,11 @@ err_unpin:
 	counts_dec(ua >> EMU_PAGE_SHIFT, done);
 	munlock_unpinned(ua >> EMU_PAGE_SHIFT, done);
 	pthread_mutex_unlock(&pin_lock);
+	for (i = 0; i < pin->nruns; i++)
+		if (aliases[i])
+			alias_unmap(aliases[i]);
+	free(aliases);
+err_runs:
 	free(pin->runs);
 err_free:
 	free(pin);
@@ -457,6 +721,139 @@ uint32_t emu_mem_ua_pins(uint64_t ua)
 	return c;
 }
 
+uint32_t emu__mem_dma_page(uint64_t ua, uint64_t *alias, uint64_t *tag)
+{
+	struct pin_leaf *l;
+	uint64_t page = ua >> EMU_PAGE_SHIFT, t;
+	uint32_t c = 0;
+
+	*alias = 0;
+	*tag = 0;
+	pthread_mutex_lock(&pin_lock);
+	l = leaf_find(page >> LEAF_SHIFT);
+	if (l) {
+		c = l->counts[page & (LEAF_PAGES - 1)];
+		t = l->tags[page & (LEAF_PAGES - 1)];
+		if ((t & TAG_KIND) == TAG_ALIAS)
+			*alias = (t & ~TAG_KIND) | (ua & (EMU_PAGE_SIZE - 1));
+		else
+			*tag = t;
+	}
+	pthread_mutex_unlock(&pin_lock);
+	return c;
+}
+
+/* True when the VMA holding @ua is mlocked (smaps VmFlags "lo"): the slow path. */
+static bool vma_locked(uint64_t ua)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	bool in = false, locked = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+
+		if (sscanf(line, "%llx-%llx ", &s, &e) == 2 && strchr(line, '-') &&
+		    line[strcspn(line, " ")] == ' ' && strncmp(line, "VmFlags", 7)) {
+			if (in)
+				break;
+			in = ua >= s && ua < e;
+			continue;
+		}
+		if (in && !strncmp(line, "VmFlags:", 8)) {
+			locked = strstr(line, " lo") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return locked;
+}
+
+/* Records @pfn as the new frame of the pinned page at @ua if its tag is still @old. */
+static void retag(uint64_t ua, uint64_t old, uint64_t pfn)
+{
+	uint64_t page = ua >> EMU_PAGE_SHIFT;
+	struct pin_leaf *l;
+
+	pthread_mutex_lock(&pin_lock);
+	l = leaf_find(page >> LEAF_SHIFT);
+	if (l && l->tags[page & (LEAF_PAGES - 1)] == old)
+		l->tags[page & (LEAF_PAGES - 1)] = (pfn << EMU_PAGE_SHIFT) | TAG_PFN;
+	pthread_mutex_unlock(&pin_lock);
+}
+
+/*
+ * Every byte of [ua, end) lies in a VMA that allows the access: 0, -EFAULT
+ * with *bad the first byte that does not, or -ENOTTY without PROCMAP_QUERY.
+ */
+static int prot_check(uint64_t ua, uint64_t end, bool write, uint64_t *bad)
+{
+	uint64_t need = write ? EMU_PROCMAP_VMA_WRITABLE : EMU_PROCMAP_VMA_READABLE;
+	int fd = proc_fd(&maps_fd, "/proc/self/maps");
+
+	if (fd < 0)
+		return -ENOTTY;
+	while (ua < end) {
+		struct emu_procmap_query q = {
+			.size = sizeof(q),
+			.query_flags = EMU_PROCMAP_COVERING_OR_NEXT_VMA,
+			.query_addr = ua,
+		};
+
+		if (ioctl(fd, EMU_PROCMAP_QUERY, &q)) {
+			if (errno == ENOTTY || errno == EINVAL)
+				return -ENOTTY;
+			*bad = ua;
+			return -EFAULT;
+		}
+		if (q.vma_start > ua || !(q.vma_flags & need)) {
+			*bad = ua;
+			return -EFAULT;
+		}
+		ua = q.vma_end;
+	}
+	return 0;
+}
+
+int emu__mem_check_pages(uint64_t ua, uint64_t npages, const uint64_t *tags, bool write,
+			 uint64_t *bad)
+{
+	uint64_t pm[64], page = ua >> EMU_PAGE_SHIFT, done = 0;
+	int rc;
+
+	while (done < npages) {
+		uint64_t n = npages - done < 64 ? npages - done : 64, k;
+
+		if (pagemap_read(page + done, n, pm)) {
+			*bad = (page + done) << EMU_PAGE_SHIFT;
+			return -EFAULT;
+		}
+		for (k = 0; k < n; k++) {
+			uint64_t t = tags[done + k], e = pm[k], at = (page + done + k) << EMU_PAGE_SHIFT;
+
+			if (!(e & (PM_PRESENT | PM_SWAPPED)) || !t) {
+				*bad = at;
+				return -EFAULT;
+			}
+			if ((t & TAG_KIND) != TAG_PFN)
+				continue;
+			if ((e & PM_PRESENT) && (e & PM_PFN_MASK) == (t >> EMU_PAGE_SHIFT))
+				continue;
+			/* Another frame (or swapped): migrated, or another mapping? */
+			if (!(e & PM_PRESENT) || !vma_locked(at)) {
+				*bad = at;
+				return -EFAULT;
+			}
+			retag(at, t, e & PM_PFN_MASK);
+		}
+		done += n;
+	}
+	rc = prot_check(ua, ua + (npages << EMU_PAGE_SHIFT), write, bad);
+	return rc == -ENOTTY ? 1 : rc;
+}
+
 uint32_t emu_mem_hpa_pins(uint64_t hpa)
 {
 	uint64_t ua;
@@ -547,6 +944,12 @@ int emu__mem_pin_check(void)
 		for (unsigned j = 0; j < LEAF_PAGES; j++) {
 			refs += l->counts[j];
 			nz += !!l->counts[j];
+			if (!l->counts[j] != !l->tags[j]) {
+				fprintf(stderr, "emu_mem_check: page %#llx count %u tag %#llx\n",
+					(unsigned long long)(((l->key << LEAF_SHIFT) | j) << EMU_PAGE_SHIFT),
+					l->counts[j], (unsigned long long)l->tags[j]);
+				rc = -EUCLEAN;
+			}
 		}
 		pages += nz;
 		if (nz != l->nonzero || !nz) {

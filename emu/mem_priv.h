@@ -7,21 +7,58 @@
 #define SPAPRTCE_EMU_MEM_PRIV_H
 
 #include <stdint.h>
+#include <sys/ioctl.h>
 
 #include "emu/mem.h"
 
-/* A run of user memory with one backing page size: [start, end), 2^shift pages. */
+/* From <linux/fs.h> of Linux 6.11; the build machine's headers may be older. */
+struct emu_procmap_query {
+	uint64_t size;
+	uint64_t query_flags;
+	uint64_t query_addr;
+	uint64_t vma_start;
+	uint64_t vma_end;
+	uint64_t vma_flags;
+	uint64_t vma_page_size;
+	uint64_t vma_offset;
+	uint64_t inode;
+	uint32_t dev_major;
+	uint32_t dev_minor;
+	uint32_t vma_name_size;
+	uint32_t build_id_size;
+	uint64_t vma_name_addr;
+	uint64_t build_id_addr;
+};
+#define EMU_PROCMAP_VMA_READABLE 0x01
+#define EMU_PROCMAP_VMA_WRITABLE 0x02
+#define EMU_PROCMAP_VMA_SHARED 0x08
+#define EMU_PROCMAP_COVERING_OR_NEXT_VMA 0x10
+#define EMU_PROCMAP_QUERY _IOWR('f', 17, struct emu_procmap_query)
+
+/*
+ * A run of user memory with one backing page size: [start, end), 2^shift
+ * pages.  A run of a shared mapping (EMU__RUN_SHARED) lies inside one VMA
+ * and says where: [vma_start, vma_end) at file offset vma_off, so that the
+ * pin can map the same pages a second time (its alias, see mem_pin.c).
+ */
+#define EMU__RUN_SHARED 1u
 struct emu__backing_run {
 	uint64_t start;
 	uint64_t end;
 	unsigned shift;
+	unsigned flags;
+	uint64_t vma_start;
+	uint64_t vma_end;
+	uint64_t vma_off;
 };
 
 /*
  * Describes the backing of [ua, end): checks that every byte is mapped and
- * writable and fills *runs (malloc'ed, merged where the shift is equal) with
- * their page sizes, from the kernel or the installed oracle.
- * Returns 0, -EFAULT (hole or read-only), -ENOMEM.
+ * writable and may be pinned long-term for writing, and fills *runs
+ * (malloc'ed, merged where shift and flags are equal, shared runs never
+ * across VMAs) with their page sizes, from the kernel or the installed
+ * oracle.  Returns 0, -EFAULT (hole, read-only, or a shared writable
+ * mapping of a file that needs dirty tracking: see mem_probe.c), -ENOMEM.
  */
 int emu__mem_probe(uint64_t ua, uint64_t end, struct emu__backing_run **runs, unsigned *nruns);
 

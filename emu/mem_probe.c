@@ -13,6 +13,20 @@
  *
  * The file is opened per probe: after fork() an fd opened earlier would
  * still describe the parent.
+ *
+ * Shared writable file mappings (the kernel's check_vma_flags and
+ * writable_file_mapping_allowed in mm/gup.c, since Linux 6.5): a long-term
+ * pin for writing of a MAP_SHARED mapping whose file needs dirty tracking
+ * (vma_needs_dirty_tracking: the filesystem wants write notification or can
+ * write pages back, i.e. every disk filesystem) is refused with EFAULT,
+ * because the device's writes would bypass the filesystem's view of dirty
+ * pages.  shmem (tmpfs, memfd, shared anonymous memory), hugetlbfs and
+ * ramfs need none and stay allowed.  The filesystem is found with statfs on
+ * /proc/self/map_files/START-END (the mapped file itself; needs
+ * CAP_SYS_ADMIN), else on the VMA's path when it still names the file, else
+ * from the device number: 0 (no block device) counts as memory-backed.
+ * Private file mappings are pinned through their anonymous copies and stay
+ * allowed, as in the kernel.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,33 +34,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "emu/mem_priv.h"
 #include "util/fail.h"
 #include "util/range.h"
 
-/* From <linux/fs.h> of Linux 6.11; the build machine's headers may be older. */
-struct emu_procmap_query {
-	uint64_t size;
-	uint64_t query_flags;
-	uint64_t query_addr;
-	uint64_t vma_start;
-	uint64_t vma_end;
-	uint64_t vma_flags;
-	uint64_t vma_page_size;
-	uint64_t vma_offset;
+
+/* statfs f_type of the filesystems that need no dirty tracking (<linux/magic.h>). */
+#define EMU_TMPFS_MAGIC 0x01021994u
+#define EMU_HUGETLBFS_MAGIC 0x958458f6u
+#define EMU_RAMFS_MAGIC 0x858458f6u
+
+/* What one VMA is, as far as pinning cares. */
+struct vma_info {
+	uint64_t start, end, off;
+	unsigned shift;
+	bool writable, shared;
 	uint64_t inode;
 	uint32_t dev_major;
-	uint32_t dev_minor;
-	uint32_t vma_name_size;
-	uint32_t build_id_size;
-	uint64_t vma_name_addr;
-	uint64_t build_id_addr;
+	const char *name;	/* path or "" */
 };
-#define EMU_PROCMAP_VMA_WRITABLE 0x02
-#define EMU_PROCMAP_COVERING_OR_NEXT_VMA 0x10
-#define EMU_PROCMAP_QUERY _IOWR('f', 17, struct emu_procmap_query)
 
 static emu_page_shift_fn probe_oracle;	/* under probe_oracle_ctx's protocol: set before use */
 static void *probe_oracle_ctx;
@@ -68,9 +77,19 @@ struct run_list {
 	unsigned n, cap;
 };
 
-static int run_add(struct run_list *l, uint64_t start, uint64_t end, unsigned shift)
+static int run_add(struct run_list *l, uint64_t start, uint64_t end, unsigned shift,
+		   const struct emu__backing_run *vma)
 {
-	if (l->n && l->v[l->n - 1].end == start && l->v[l->n - 1].shift == shift) {
+	struct emu__backing_run r = { start, end, shift, 0, 0, 0, 0 };
+
+	if (vma) {
+		r.flags = vma->flags;
+		r.vma_start = vma->vma_start;
+		r.vma_end = vma->vma_end;
+		r.vma_off = vma->vma_off;
+	}
+	if (l->n && l->v[l->n - 1].end == start && l->v[l->n - 1].shift == shift &&
+	    l->v[l->n - 1].flags == r.flags && !(r.flags & EMU__RUN_SHARED)) {
 		l->v[l->n - 1].end = end;
 		return 0;
 	}
@@ -86,8 +105,59 @@ static int run_add(struct run_list *l, uint64_t start, uint64_t end, unsigned sh
 		l->v = v;
 		l->cap = cap;
 	}
-	l->v[l->n++] = (struct emu__backing_run){ start, end, shift };
+	l->v[l->n++] = r;
 	return 0;
+}
+
+/*
+ * True when the kernel would refuse a long-term write pin of @v
+ * (vma_needs_dirty_tracking): shared, writable, a file, and not on shmem,
+ * hugetlbfs or ramfs.
+ */
+static bool needs_dirty_tracking(const struct vma_info *v)
+{
+	char path[64];
+	struct statfs sf;
+	size_t n = strlen(v->name);
+	bool known = false;
+
+	if (!v->shared || !v->writable || !v->inode)
+		return false;
+	if (v->shift > EMU_PAGE_SHIFT)
+		return false;	/* hugetlbfs */
+	snprintf(path, sizeof(path), "/proc/self/map_files/%llx-%llx", (unsigned long long)v->start,
+		 (unsigned long long)v->end);
+	if (!statfs(path, &sf))
+		known = true;
+	else if (v->name[0] == '/' && !(n >= 10 && !strcmp(v->name + n - 10, " (deleted)")) &&
+		 !statfs(v->name, &sf))
+		known = true;
+	if (!known)
+		return v->dev_major != 0;
+	switch ((uint32_t)sf.f_type) {
+	case EMU_TMPFS_MAGIC:
+	case EMU_HUGETLBFS_MAGIC:
+	case EMU_RAMFS_MAGIC:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* Appends the part [addr, stop) of VMA @v; -EFAULT when it may not be pinned. */
+static int vma_add(struct run_list *l, const struct vma_info *v, uint64_t addr, uint64_t stop)
+{
+	struct emu__backing_run vr = { 0 };
+
+	if (!v->writable || needs_dirty_tracking(v))
+		return -EFAULT;
+	if (v->shared) {
+		vr.flags = EMU__RUN_SHARED;
+		vr.vma_start = v->start;
+		vr.vma_end = v->end;
+		vr.vma_off = v->off;
+	}
+	return run_add(l, addr, stop, v->shift, &vr);
 }
 
 /* Returns 0, -EFAULT, -ENOMEM, or -ENOTTY when the kernel lacks PROCMAP_QUERY. */
@@ -96,23 +166,37 @@ static int probe_procmap(int fd, uint64_t ua, uint64_t end, struct run_list *l)
 	uint64_t addr = ua;
 
 	while (addr < end) {
+		char name[256];
 		struct emu_procmap_query q = {
 			.size = sizeof(q),
 			.query_flags = EMU_PROCMAP_COVERING_OR_NEXT_VMA,
 			.query_addr = addr,
+			.vma_name_size = sizeof(name),
+			.vma_name_addr = (uint64_t)(uintptr_t)name,
 		};
+		struct vma_info v;
 		uint64_t stop;
 		int rc;
 
+		name[0] = 0;
 		if (ioctl(fd, EMU_PROCMAP_QUERY, &q)) {
 			if (errno == ENOENT)
 				return -EFAULT;
 			return errno == ENOTTY || errno == EINVAL ? -ENOTTY : -EFAULT;
 		}
-		if (q.vma_start > addr || !(q.vma_flags & EMU_PROCMAP_VMA_WRITABLE))
+		if (q.vma_start > addr)
 			return -EFAULT;
+		name[sizeof(name) - 1] = 0;
+		v = (struct vma_info){
+			.start = q.vma_start, .end = q.vma_end, .off = q.vma_offset,
+			.shift = util_ilog2(q.vma_page_size ? q.vma_page_size : EMU_PAGE_SIZE),
+			.writable = q.vma_flags & EMU_PROCMAP_VMA_WRITABLE,
+			.shared = q.vma_flags & EMU_PROCMAP_VMA_SHARED,
+			.inode = q.inode, .dev_major = q.dev_major,
+			.name = q.vma_name_size ? name : "",
+		};
 		stop = q.vma_end < end ? q.vma_end : end;
-		rc = run_add(l, addr, stop, util_ilog2(q.vma_page_size ? q.vma_page_size : EMU_PAGE_SIZE));
+		rc = vma_add(l, &v, addr, stop);
 		if (rc)
 			return rc;
 		addr = stop;
@@ -124,29 +208,42 @@ static int probe_procmap(int fd, uint64_t ua, uint64_t end, struct run_list *l)
 static int probe_smaps(uint64_t ua, uint64_t end, struct run_list *l)
 {
 	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[512];
-	uint64_t addr = ua, vs = 0, ve = 0;
-	int writable = 0, in_range = 0, rc = -EFAULT;
+	char line[512], name[256];
+	uint64_t addr = ua;
+	struct vma_info v = { 0 };
+	int in_range = 0, rc = -EFAULT;
 
 	if (!f)
 		return -EFAULT;
 	while (addr < end && fgets(line, sizeof(line), f)) {
-		unsigned long long s, e, kb;
+		unsigned long long s, e, kb, off, ino;
+		unsigned maj, min;
 		char perms[8];
+		int pos = 0;
 
-		if (sscanf(line, "%llx-%llx %7s", &s, &e, perms) == 3) {
-			vs = s;
-			ve = e;
-			writable = perms[1] == 'w';
-			in_range = ve > addr;
-			if (in_range && (vs > addr || !writable))
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &s, &e, perms, &off, &maj, &min,
+			   &ino, &pos) >= 7) {
+			size_t n;
+
+			snprintf(name, sizeof(name), "%s", pos ? line + pos : "");
+			n = strlen(name);
+			if (n && name[n - 1] == '\n')
+				name[n - 1] = 0;
+			v = (struct vma_info){
+				.start = s, .end = e, .off = off,
+				.writable = perms[1] == 'w', .shared = perms[3] == 's',
+				.inode = ino, .dev_major = maj, .name = name,
+			};
+			in_range = e > addr;
+			if (in_range && s > addr)
 				goto out;
 			continue;
 		}
 		if (in_range && sscanf(line, "KernelPageSize: %llu kB", &kb) == 1) {
-			uint64_t stop = ve < end ? ve : end;
+			uint64_t stop = v.end < end ? v.end : end;
 
-			rc = run_add(l, addr, stop, util_ilog2(kb * 1024));
+			v.shift = util_ilog2(kb * 1024);
+			rc = vma_add(l, &v, addr, stop);
 			if (rc)
 				goto out;
 			rc = -EFAULT;
@@ -161,25 +258,35 @@ out:
 	return rc;
 }
 
-/* Re-describes the runs with the oracle's page sizes. */
+/* Re-describes the runs with the oracle's page sizes (flags and VMAs kept). */
 static int probe_apply_oracle(emu_page_shift_fn fn, void *ctx, uint64_t ua, uint64_t end,
 			      struct run_list *l)
 {
+	struct run_list kern = *l;
 	uint64_t addr = ua;
+	unsigned k = 0;
 
-	l->n = 0;
+	*l = (struct run_list){ 0 };
 	while (addr < end) {
-		uint64_t run_end = end;
+		uint64_t run_end = end, stop;
 		unsigned shift = fn(ctx, addr, &run_end);
 		int rc;
 
-		if (run_end <= addr || shift < EMU_PAGE_SHIFT || shift >= EMU_UA_BITS)
+		if (run_end <= addr || shift < EMU_PAGE_SHIFT || shift >= EMU_UA_BITS) {
+			free(kern.v);
 			return -EFAULT;
-		rc = run_add(l, addr, run_end < end ? run_end : end, shift);
-		if (rc)
+		}
+		while (kern.v[k].end <= addr)
+			k++;
+		stop = run_end < kern.v[k].end ? run_end : kern.v[k].end;
+		rc = run_add(l, addr, stop, shift, &kern.v[k]);
+		if (rc) {
+			free(kern.v);
 			return rc;
-		addr = run_end;
+		}
+		addr = stop;
 	}
+	free(kern.v);
 	return 0;
 }
 

@@ -15,11 +15,33 @@
  * so it waits for every DMA in flight; a DMA that starts after the kill
  * misses the cache and finds the cleared entry.  An OS layer that skips the
  * kill is what the pin check of phase one catches (use-after-unpin).
+ *
+ * Where the copy goes (emu/mem_pin.c says how pages are tagged): a page of
+ * shared memory is reached through the library's own second mapping of it,
+ * with memcpy, so that a process that unmaps, mprotects or replaces its
+ * own mapping cannot make the device miss the pinned page or hit another
+ * one; the kernel's device behaves the same way, it holds the page.  A
+ * page of private memory can only be reached at its user address: phase
+ * two first checks that every such page is still the pinned one (its frame
+ * number, or at least its presence) and that its mapping allows the access,
+ * then copies with memcpy (with process_vm_readv/writev on the process
+ * itself where the kernel cannot tell the protection: those answer EFAULT
+ * instead of raising SIGSEGV on a page that is unmapped, PROT_NONE or, for
+ * a write, read-only).  Either failure is the fault "registered memory unmapped by
+ * the process" at the first such byte; the check comes before any byte
+ * moves, so only a protection change (seen by the copy itself) can leave a
+ * write half done.  The kernel's device would have gone on writing the
+ * pinned page; the emulator cannot reach it any more and says so.
+ * Cost: shared memory none; private memory two system calls per transfer
+ * (docs/emu.md has the figures).
  */
+#define _GNU_SOURCE	/* process_vm_readv */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "emu/mem.h"
 #include "emu/phb_priv.h"
@@ -28,15 +50,28 @@
 
 #define NSEG_STACK 32u
 
+/*
+ * A piece of the transfer: @len bytes at @addr, which is the library's
+ * alias of shared pages (alias) or the user address of private pages.
+ * Private pages have their tag and TCE in x->pages from @page on, one per
+ * system page (x->tags, x->tces).
+ */
 struct seg {
-	uint64_t ua;
+	uint64_t addr;
 	uint64_t len;
+	uint64_t iova;
+	uint64_t page;		/* index into x->tags/tces (private segments) */
+	bool alias;
+	bool slow;		/* private, protection unchecked: process_vm_readv/writev */
 };
 
 struct xfer {
 	struct seg *segs;
 	uint64_t nsegs, cap;
+	uint64_t *tags, *tces;		/* per private page: identity, TCE used */
+	uint64_t npages, pcap;
 	struct seg stack[NSEG_STACK];
+	uint64_t tag_stack[NSEG_STACK], tce_stack[NSEG_STACK];
 };
 
 static const struct emu__window_reg *find_window(const struct emu__endpoint *ep, uint64_t addr,
@@ -55,31 +90,61 @@ static const struct emu__window_reg *find_window(const struct emu__endpoint *ep,
 	return NULL;
 }
 
-/* Appends [ua, ua + len), merged with the last segment when contiguous. */
-static int add_seg(struct xfer *x, uint64_t ua, uint64_t len, uint64_t total)
+/* Grows a stack array to its worst case: one element per system page. */
+static int grow(void **v, void *stack, uint64_t n, uint64_t size, uint64_t total)
+{
+	uint64_t cap = total / EMU_PAGE_SIZE + 2;
+	void *s;
+
+	if (util_should_fail("emu_dma_segments"))
+		return -ENOMEM;
+	s = malloc(cap * size);
+	if (!s)
+		return -ENOMEM;
+	memcpy(s, *v, n * size);
+	if (*v != stack)
+		free(*v);
+	*v = s;
+	return 0;
+}
+
+/*
+ * Appends @len bytes (inside one system page) at @addr for bus address
+ * @iova, merged with the last segment when contiguous.  @alias says whether
+ * @addr is an alias; otherwise @tag and @tce identify the page.
+ */
+static int add_seg(struct xfer *x, uint64_t addr, uint64_t len, uint64_t iova, bool alias,
+		   uint64_t tag, uint64_t tce, uint64_t total)
 {
 	struct seg *last = x->nsegs ? &x->segs[x->nsegs - 1] : NULL;
 
-	if (last && last->ua + last->len == ua) {
+	if (!alias) {
+		if (x->npages == x->pcap) {
+			int rc = grow((void **)&x->tags, x->tag_stack, x->npages, sizeof(*x->tags), total);
+
+			if (!rc)
+				rc = grow((void **)&x->tces, x->tce_stack, x->npages, sizeof(*x->tces),
+					  total);
+			if (rc)
+				return rc;
+			x->pcap = total / EMU_PAGE_SIZE + 2;
+		}
+		x->tags[x->npages] = tag;
+		x->tces[x->npages] = tce;
+		x->npages++;
+	}
+	if (last && last->alias == alias && last->addr + last->len == addr) {
 		last->len += len;
 		return 0;
 	}
 	if (x->nsegs == x->cap) {
-		/* Only once: the worst case is one segment per system page. */
-		uint64_t cap = total / EMU_PAGE_SIZE + 2;
-		struct seg *s;
+		int rc = grow((void **)&x->segs, x->stack, x->nsegs, sizeof(*x->segs), total);
 
-		if (util_should_fail("emu_dma_segments"))
-			return -ENOMEM;
-		s = malloc(cap * sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		memcpy(s, x->segs, x->nsegs * sizeof(*s));
-		x->segs = s;
-		x->cap = cap;
+		if (rc)
+			return rc;
+		x->cap = total / EMU_PAGE_SIZE + 2;
 	}
-	x->segs[x->nsegs].ua = ua;
-	x->segs[x->nsegs].len = len;
+	x->segs[x->nsegs] = (struct seg){ addr, len, iova, x->npages - !alias, alias, false };
 	x->nsegs++;
 	return 0;
 }
@@ -137,13 +202,13 @@ static int translate(struct emu__endpoint *ep, uint64_t iova, uint64_t end,
 			return fault(ep, addr, tce, acc, EMU_FAULT_PERMISSION);
 		hpa = (tce & ~mask) | (addr & mask);
 		while (addr < chunk_end) {
-			uint64_t n = EMU_PAGE_SIZE - (hpa & (EMU_PAGE_SIZE - 1)), ua;
+			uint64_t n = EMU_PAGE_SIZE - (hpa & (EMU_PAGE_SIZE - 1)), ua, alias, tag;
 
 			if (n > chunk_end - addr)
 				n = chunk_end - addr;
-			if (!emu_mem_hpa_to_ua(hpa, &ua) || !emu_mem_ua_pins(ua))
+			if (!emu_mem_hpa_to_ua(hpa, &ua) || !emu__mem_dma_page(ua, &alias, &tag))
 				return fault(ep, addr, tce, acc, EMU_FAULT_UNPINNED);
-			rc = add_seg(x, ua, n, end - iova);
+			rc = add_seg(x, alias ? alias : ua, n, addr, alias != 0, tag, tce, end - iova);
 			if (rc)
 				return rc;
 			addr += n;
@@ -153,12 +218,106 @@ static int translate(struct emu__endpoint *ep, uint64_t iova, uint64_t end,
 	return 0;
 }
 
+/*
+ * Phase two, part one: every private page is still the pinned one and
+ * allows the access.  Returns 0 (all safe for memcpy), 1 (safe, but some
+ * protection unknown: copy those segments fault-safely; they are marked in
+ * x->segs[i].safe), or -EFAULT with *iova and *tce naming the first page
+ * that fails.
+ */
+static int check_private(struct xfer *x, bool write, uint64_t *iova, uint64_t *tce)
+{
+	uint64_t i;
+	int any = 0;
+
+	for (i = 0; i < x->nsegs; i++) {
+		struct seg *g = &x->segs[i];
+		uint64_t first = g->addr >> EMU_PAGE_SHIFT, bad = g->addr;
+		uint64_t n = ((g->addr + g->len - 1) >> EMU_PAGE_SHIFT) - first + 1;
+		int rc;
+
+		if (g->alias)
+			continue;
+		rc = emu__mem_check_pages(first << EMU_PAGE_SHIFT, n, &x->tags[g->page], write, &bad);
+		if (rc >= 0) {
+			g->slow = rc == 1;
+			any |= rc;
+			continue;
+		}
+		*iova = bad > g->addr ? g->iova + (bad - g->addr) : g->iova;
+		*tce = x->tces[g->page + ((bad >> EMU_PAGE_SHIFT) - first)];
+		return -EFAULT;
+	}
+	return any;
+}
+
+/*
+ * Phase two, part two: the copy.  Returns the bytes moved; fewer than the
+ * transfer's length when a private page refused (unmapped or protected
+ * since the check), with *iova and *tce naming where.
+ */
+static uint64_t copy(const struct xfer *x, uint8_t *p, enum emu_dma_access acc, uint64_t *iova,
+		     uint64_t *tce)
+{
+	pid_t self = 0;
+	uint64_t i, done = 0;
+
+	for (i = 0; i < x->nsegs; i++) {
+		const struct seg *g = &x->segs[i];
+		void *mem = (void *)(uintptr_t)g->addr;
+		struct iovec local = { p + done, (size_t)g->len }, remote = { mem, (size_t)g->len };
+		ssize_t moved;
+
+		if (!g->slow) {
+			if (acc == EMU_DMA_WRITE)
+				memcpy(mem, p + done, g->len);
+			else
+				memcpy(p + done, mem, g->len);
+			done += g->len;
+			continue;
+		}
+		if (!self)
+			self = getpid();
+		if (acc == EMU_DMA_WRITE)
+			moved = process_vm_writev(self, &local, 1, &remote, 1, 0);
+		else
+			moved = process_vm_readv(self, &local, 1, &remote, 1, 0);
+		if (moved < 0)
+			moved = 0;
+		done += (uint64_t)moved;
+		if ((uint64_t)moved < g->len) {
+			uint64_t at = g->addr + (uint64_t)moved;
+
+			*iova = g->iova + (uint64_t)moved;
+			*tce = x->tces[g->page + ((at >> EMU_PAGE_SHIFT) - (g->addr >> EMU_PAGE_SHIFT))];
+			return done;
+		}
+	}
+	return done;
+}
+
+/* A fault of phase two: recorded, and the transfer no longer counted. */
+static int late_fault(struct emu__endpoint *ep, uint64_t iova, uint64_t tce,
+		      enum emu_dma_access acc, uint64_t len)
+{
+	pthread_mutex_lock(&ep->lock);
+	if (acc == EMU_DMA_WRITE) {
+		ep->st.dma_writes--;
+		ep->st.bytes_written -= len;
+	} else {
+		ep->st.dma_reads--;
+		ep->st.bytes_read -= len;
+	}
+	emu__fault_record(ep, iova, tce, acc, EMU_FAULT_USER_UNMAPPED);
+	pthread_mutex_unlock(&ep->lock);
+	return -EFAULT;
+}
+
 static int dma(int group, uint64_t iova, void *buf, size_t len, enum emu_dma_access acc)
 {
 	struct emu__endpoint *ep;
 	struct xfer x;
-	uint64_t end, i;
-	uint8_t *p = buf;
+	uint64_t end, moved, bad_iova = 0, bad_tce = 0;
 	int rc = emu__endpoint(group, &ep);
 
 	if (rc)
@@ -170,6 +329,10 @@ static int dma(int group, uint64_t iova, void *buf, size_t len, enum emu_dma_acc
 	x.segs = x.stack;
 	x.nsegs = 0;
 	x.cap = NSEG_STACK;
+	x.tags = x.tag_stack;
+	x.tces = x.tce_stack;
+	x.npages = 0;
+	x.pcap = NSEG_STACK;
 	pthread_rwlock_rdlock(&ep->rw);
 	pthread_mutex_lock(&ep->lock);
 	rc = translate(ep, iova, end, acc, &x);
@@ -185,21 +348,27 @@ static int dma(int group, uint64_t iova, void *buf, size_t len, enum emu_dma_acc
 	pthread_mutex_unlock(&ep->lock);
 	if (rc)
 		goto out_unlock;
-	for (i = 0; i < x.nsegs; i++) {
-		void *mem = (void *)(uintptr_t)x.segs[i].ua;
-
-		if (acc == EMU_DMA_WRITE)
-			memcpy(mem, p, x.segs[i].len);
-		else
-			memcpy(p, mem, x.segs[i].len);
-		p += x.segs[i].len;
+	if (x.npages) {
+		rc = check_private(&x, acc == EMU_DMA_WRITE, &bad_iova, &bad_tce);
+		if (rc < 0) {
+			late_fault(ep, bad_iova, bad_tce, acc, len);
+			goto out_unlock;
+		}
 	}
-	if (acc == EMU_DMA_WRITE && ep->dirty)
-		emu__dirty_mark(ep->dirty, iova, end);
+	rc = 0;
+	moved = copy(&x, buf, acc, &bad_iova, &bad_tce);
+	if (acc == EMU_DMA_WRITE && ep->dirty && moved)
+		emu__dirty_mark(ep->dirty, iova, iova + moved);
+	if (moved < len)
+		rc = late_fault(ep, bad_iova, bad_tce, acc, len);
 out_unlock:
 	pthread_rwlock_unlock(&ep->rw);
 	if (x.segs != x.stack)
 		free(x.segs);
+	if (x.tags != x.tag_stack)
+		free(x.tags);
+	if (x.tces != x.tce_stack)
+		free(x.tces);
 	return rc;
 }
 

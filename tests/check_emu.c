@@ -2,16 +2,26 @@
 /*
  * emu/ device side: machine configuration, window registers, the hardware
  * walker over 1- to 5-level tables with every page size, the TCE cache and
- * kill, strictness (use-after-unpin), the fault log and the dirty log.
+ * kill, strictness (use-after-unpin), the fault log and the dirty log;
+ * DMA into pinned memory the process has since unmapped, protected or
+ * replaced (the kernel's device keeps using the pinned pages: the emulator
+ * does the same for shared memory and faults with "registered memory
+ * unmapped by the process" for private memory, never touching another
+ * mapping and never crashing).
  *
  * Tables are built by hand here, big-endian, in emu_mem_table_alloc blocks:
  * that checks the hardware format independently of tce/.
  */
+#define _GNU_SOURCE	/* memfd_create, MAP_FIXED_NOREPLACE */
 #include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "emu/emu.h"
 #include "emu/mem.h"
@@ -721,6 +731,249 @@ START_TEST(dma_faults_and_reasons)
 }
 END_TEST
 
+
+/* ------------------------------------------- memory the process dropped */
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* Whether /proc/self/pagemap shows frame numbers to this process (root). */
+static bool pfns_visible(const void *present_page)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd >= 0) {
+		if (pread(fd, &e, 8, (off_t)((uintptr_t)present_page >> 12) * 8) != 8)
+			e = 0;
+		close(fd);
+	}
+	return (e & ((1ull << 55) - 1)) != 0;
+}
+
+static void assert_unmapped_fault(uint64_t iova, enum emu_dma_access acc)
+{
+	assert_fault(G, iova, acc, EMU_FAULT_USER_UNMAPPED);
+}
+
+static void assert_bytes(const uint8_t *p, size_t len, uint8_t v)
+{
+	for (size_t i = 0; i < len; i++)
+		ck_assert_msg(p[i] == v, "byte %zu is %#x, expected %#x", i, p[i], v);
+}
+
+/*
+ * Private anonymous memory, pinned, then unmapped / PROT_NONE / PROT_READ /
+ * replaced by a new mapping: every DMA that would reach the dropped page
+ * fails with EFAULT and the fault "registered memory unmapped by the
+ * process" at the first such byte; the new mapping is never written or
+ * read; nothing before the bad page is written either.
+ */
+START_TEST(private_memory_dropped_by_the_process)
+{
+	struct umem m;
+	struct tt t;
+	uint8_t buf[3 * 4096], *hole;
+	uint64_t i;
+	bool pfn;
+
+	tt_create(&t, 0, 12, 1024, 1);
+	umem_new(&m, 6, 12);
+	for (i = 0; i < 6; i++)
+		tt_set(&t, i, tce_of(m.p + i * 4096, 12, RW));
+	set_window_ok(G, 0, &t);
+	memset(m.p, 0x11, 6 * 4096);
+	pfn = pfns_visible(m.p);
+	memset(buf, 0xa5, sizeof(buf));
+	TU_OK(emu_dma_write(G, 0, buf, 4096));		/* the pages are reached */
+	assert_bytes(m.p, 4096, 0xa5);
+	memset(m.p, 0x11, 4096);
+
+	/* Unmapped (still pinned, as DPDK leaves its freed hugepages). */
+	ck_assert_int_eq(munmap(m.p + 1 * 4096, 4096), 0);
+	TU_ERR(emu_dma_write(G, 4096 + 8, buf, 16), EFAULT);
+	assert_unmapped_fault(4096 + 8, EMU_DMA_WRITE);
+	TU_ERR(emu_dma_read(G, 4096, buf, 16), EFAULT);
+	assert_unmapped_fault(4096, EMU_DMA_READ);
+	TU_ERR(emu_dma_write(G, 100, buf, 8192), EFAULT);	/* good page first: untouched */
+	assert_unmapped_fault(4096, EMU_DMA_WRITE);
+	assert_bytes(m.p, 4096, 0x11);
+	memset(buf, 0x5a, sizeof(buf));
+	TU_ERR(emu_dma_read(G, 0, buf, 8192), EFAULT);
+	assert_unmapped_fault(4096, EMU_DMA_READ);
+	assert_bytes(buf, sizeof(buf), 0x5a);
+
+	/* PROT_NONE: no access either way. */
+	ck_assert_int_eq(mprotect(m.p + 2 * 4096, 4096, PROT_NONE), 0);
+	TU_ERR(emu_dma_write(G, 2 * 4096, buf, 4096), EFAULT);
+	assert_unmapped_fault(2 * 4096, EMU_DMA_WRITE);
+	TU_ERR(emu_dma_read(G, 2 * 4096 + 4000, buf, 200), EFAULT);
+	assert_unmapped_fault(2 * 4096 + 4000, EMU_DMA_READ);
+	ck_assert_int_eq(mprotect(m.p + 2 * 4096, 4096, PROT_READ | PROT_WRITE), 0);
+	assert_bytes(m.p + 2 * 4096, 4096, 0x11);
+
+	/* PROT_READ: the device may read, not write. */
+	ck_assert_int_eq(mprotect(m.p + 3 * 4096, 4096, PROT_READ), 0);
+	TU_OK(emu_dma_read(G, 3 * 4096, buf, 4096));
+	assert_bytes(buf, 4096, 0x11);
+	TU_ERR(emu_dma_write(G, 3 * 4096 + 1, buf, 10), EFAULT);
+	assert_unmapped_fault(3 * 4096 + 1, EMU_DMA_WRITE);
+	assert_bytes(m.p + 3 * 4096, 4096, 0x11);
+	ck_assert_int_eq(mprotect(m.p + 3 * 4096, 4096, PROT_READ | PROT_WRITE), 0);
+
+	/* A new mapping in the hole, not touched yet: never reached. */
+	hole = mmap(m.p + 4096, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	ck_assert_ptr_eq(hole, m.p + 4096);
+	memset(buf, 0xa5, sizeof(buf));
+	TU_ERR(emu_dma_write(G, 4096, buf, 64), EFAULT);
+	assert_unmapped_fault(4096, EMU_DMA_WRITE);
+	assert_bytes(hole, 4096, 0);
+	/* ... and written by the process: found out through the frame number. */
+	memset(hole, 0x77, 4096);
+	if (pfn) {
+		TU_ERR(emu_dma_write(G, 4096, buf, 64), EFAULT);
+		assert_unmapped_fault(4096, EMU_DMA_WRITE);
+		memset(buf, 0, sizeof(buf));
+		TU_ERR(emu_dma_read(G, 4096, buf, 64), EFAULT);
+		assert_unmapped_fault(4096, EMU_DMA_READ);
+		assert_bytes(buf, 64, 0);
+	} else {
+		printf("SKIP private_memory_dropped_by_the_process (touched replacement): "
+		       "frame numbers not visible (not root)\n");
+	}
+	assert_bytes(hole, 4096, 0x77);
+
+	/* The pages nobody touched still work. */
+	TU_OK(emu_dma_write(G, 4 * 4096, buf, 8192));
+	ck_assert(memcmp(m.p + 4 * 4096, buf, 8192) == 0);
+	ck_assert_uint_eq(gstats(G).faults[EMU_FAULT_USER_UNMAPPED], pfn ? 10 : 8);
+	ck_assert_str_eq(emu_fault_reason_name(EMU_FAULT_USER_UNMAPPED),
+			 "registered memory unmapped by the process");
+	TU_OK(emu_phb_unset_window(G, 0));
+	tt_destroy(&t);
+	umem_free(&m);
+}
+END_TEST
+
+/*
+ * Shared memory (a memfd, as QEMU's and DPDK's memory is): after the
+ * process unmaps, protects or replaces its mapping, the device still
+ * reaches the pinned pages, as the kernel's device does, and never the new
+ * mapping.
+ */
+START_TEST(shared_memory_dropped_by_the_process)
+{
+	struct tt t;
+	struct emu_pin *pin;
+	uint8_t buf[4096], *p, *view, *hole;
+	int fd = memfd_create("emu-dropped", MFD_CLOEXEC);
+	uint64_t i;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 4 * 4096), 0);
+	p = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	view = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert(p != MAP_FAILED && view != MAP_FAILED);
+	memset(p, 0x11, 4 * 4096);
+	TU_OK(emu_mem_pin((uintptr_t)p, 4, &pin));
+	tt_create(&t, 0, 12, 1024, 1);
+	for (i = 0; i < 4; i++)
+		tt_set(&t, i, tce_of(p + i * 4096, 12, RW));
+	set_window_ok(G, 0, &t);
+
+	ck_assert_int_eq(munmap(p + 4096, 4096), 0);
+	ck_assert_int_eq(mprotect(p + 2 * 4096, 4096, PROT_NONE), 0);
+	ck_assert_int_eq(mprotect(p + 3 * 4096, 4096, PROT_READ), 0);
+	memset(buf, 0xa5, sizeof(buf));
+	for (i = 1; i < 4; i++) {
+		TU_OK(emu_dma_write(G, i * 4096, buf, 4096));
+		assert_bytes(view + i * 4096, 4096, 0xa5);
+		view[i * 4096] = 0x3c;
+		TU_OK(emu_dma_read(G, i * 4096, buf, 1));
+		ck_assert_uint_eq(buf[0], 0x3c);
+		buf[0] = 0xa5;
+	}
+	hole = mmap(p + 4096, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	ck_assert_ptr_eq(hole, p + 4096);
+	memset(hole, 0x77, 4096);
+	memset(buf, 0x42, sizeof(buf));
+	TU_OK(emu_dma_write(G, 4096, buf, 4096));
+	assert_bytes(view + 4096, 4096, 0x42);
+	assert_bytes(hole, 4096, 0x77);
+	ck_assert_uint_eq(gstats(G).faults[EMU_FAULT_USER_UNMAPPED], 0);
+
+	TU_OK(emu_phb_unset_window(G, 0));
+	tt_destroy(&t);
+	emu_mem_unpin(pin);
+	munmap(p, 4 * 4096);
+	munmap(view, 4 * 4096);
+	close(fd);
+}
+END_TEST
+
+/*
+ * DPDK's memory: a MAP_SHARED hugetlbfs file (here a memfd with
+ * MFD_HUGETLB), pinned, then unmapped whole by the process (its unmap bug).
+ * As root the pin keeps its own mapping of the file (hugetlbfs refuses
+ * mremap with old size 0, so through /proc/self/map_files) and the device
+ * still reaches the pinned huge page, as the kernel's does; otherwise the
+ * DMA faults as "registered memory unmapped by the process".
+ */
+START_TEST(shared_hugetlbfs_memory_unmapped_by_the_process)
+{
+	struct tt t;
+	struct emu_pin *pin;
+	uint8_t buf[4096], *p, *view;
+	const char *why = NULL;
+	long prev = tu_hugetlb_reserve(2, &why);
+	int fd;
+
+	if (prev < 0) {
+		printf("SKIP shared_hugetlbfs_memory_unmapped_by_the_process: %s\n", why);
+		return;
+	}
+	fd = memfd_create("emu-huge", MFD_CLOEXEC | MFD_HUGETLB);
+	if (fd < 0 || ftruncate(fd, 2 * MiB)) {
+		printf("SKIP shared_hugetlbfs_memory_unmapped_by_the_process: memfd: %s\n",
+		       strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		tu_hugetlb_restore(prev);
+		return;
+	}
+	p = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	view = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert(p != MAP_FAILED && view != MAP_FAILED);
+	memset(p, 0x11, 2 * MiB);
+	TU_OK(emu_mem_pin((uintptr_t)p, 512, &pin));
+	ck_assert_uint_eq(emu_pin_page_shift(pin, (uintptr_t)p), 21);
+	tt_create(&t, 0, 21, 16, 1);
+	tt_set(&t, 0, tce_of(p, 21, RW));
+	set_window_ok(G, 0, &t);
+	ck_assert_int_eq(munmap(p, 2 * MiB), 0);
+	memset(buf, 0xa5, sizeof(buf));
+	if (geteuid() == 0) {
+		TU_OK(emu_dma_write(G, MiB, buf, sizeof(buf)));
+		assert_bytes(view + MiB, sizeof(buf), 0xa5);
+		TU_OK(emu_dma_read(G, 5, buf, 8));
+		assert_bytes(buf, 8, 0x11);
+	} else {
+		TU_ERR(emu_dma_write(G, MiB, buf, sizeof(buf)), EFAULT);
+		assert_unmapped_fault(MiB, EMU_DMA_WRITE);
+		assert_bytes(view + MiB, sizeof(buf), 0x11);
+	}
+	TU_OK(emu_phb_unset_window(G, 0));
+	tt_destroy(&t);
+	emu_mem_unpin(pin);
+	munmap(view, 2 * MiB);
+	close(fd);
+	tu_hugetlb_restore(prev);
+}
+END_TEST
+
 /* -------------------------------------------------------------- strictness */
 
 /* Map, DMA (caches the TCE), clear the entry, optionally kill, unpin, DMA. */
@@ -1290,6 +1543,9 @@ static Suite *emu_suite(void)
 	tcase_add_test(t, tce_to_unpinned_frame);
 	tcase_add_test(t, large_page_unpinned_part_faults);
 	tcase_add_test(t, fault_ring_wraps_and_overflows);
+	tcase_add_test(t, private_memory_dropped_by_the_process);
+	tcase_add_test(t, shared_memory_dropped_by_the_process);
+	tcase_add_test(t, shared_hugetlbfs_memory_unmapped_by_the_process);
 	suite_add_tcase(s, t);
 
 	/* No fixture: the test dies by SIGABRT before any teardown could run. */

@@ -5,6 +5,8 @@
  */
 #include <endian.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <numa.h>
 #include <stdio.h>
@@ -13,7 +15,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "emu/mem.h"
@@ -367,6 +371,345 @@ START_TEST(pin_oracle_sets_backing)
 }
 END_TEST
 
+
+/*
+ * A writable MAP_SHARED mapping of a file on a disk filesystem may not be
+ * pinned (Linux 6.5+, mm/gup.c: check_vma_flags refuses FOLL_LONGTERM
+ * writes where writable_file_mapping_allowed / vma_needs_dirty_tracking
+ * say the file needs dirty tracking): EFAULT, nothing pinned.  A private
+ * mapping of the same file, a read-write memfd (shmem) and shared
+ * anonymous memory are pinned, with both VMA readers.
+ */
+START_TEST(pin_shared_file_mapping_needs_dirty_tracking)
+{
+	char path[] = "build/pin-shared-file-XXXXXX";
+	struct statfs sf;
+	struct emu_pin *pin;
+	struct emu_mem_stats st;
+	uint8_t *shared, *priv, *mfd, *anon;
+	int fd, m, smaps;
+
+	fd = mkstemp(path);
+	if (fd < 0) {
+		printf("SKIP pin_shared_file_mapping_needs_dirty_tracking: no build/ folder here\n");
+		return;
+	}
+	unlink(path);
+	ck_assert_int_eq(fstatfs(fd, &sf), 0);
+	if ((uint32_t)sf.f_type == 0x01021994u) {	/* TMPFS_MAGIC */
+		printf("SKIP pin_shared_file_mapping_needs_dirty_tracking: build/ is on tmpfs\n");
+		close(fd);
+		return;
+	}
+	ck_assert_int_eq(ftruncate(fd, 4 * PS), 0);
+	m = (int)syscall(SYS_memfd_create, "pin-shared", 0u);
+	ck_assert_int_ge(m, 0);
+	ck_assert_int_eq(ftruncate(m, 4 * PS), 0);
+	shared = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	priv = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	mfd = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	anon = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(shared != MAP_FAILED && priv != MAP_FAILED && mfd != MAP_FAILED &&
+		  anon != MAP_FAILED);
+	for (smaps = 0; smaps < 2; smaps++) {
+		emu__mem_probe_force_smaps(smaps);
+		TU_ERR(emu_mem_pin((uintptr_t)shared, 4, &pin), EFAULT);
+		TU_ERR(emu_mem_pin((uintptr_t)shared + PS, 1, &pin), EFAULT);
+		emu_mem_get_stats(&st);
+		ck_assert_uint_eq(st.pins, 0);
+		ck_assert_uint_eq(st.pinned_pages, 0);
+		TU_OK(emu_mem_pin((uintptr_t)priv, 4, &pin));
+		emu_mem_unpin(pin);
+		TU_OK(emu_mem_pin((uintptr_t)mfd, 4, &pin));
+		emu_mem_unpin(pin);
+		TU_OK(emu_mem_pin((uintptr_t)anon, 4, &pin));
+		emu_mem_unpin(pin);
+	}
+	emu__mem_probe_force_smaps(0);
+	munmap(shared, 4 * PS);
+	munmap(priv, 4 * PS);
+	munmap(mfd, 4 * PS);
+	munmap(anon, 4 * PS);
+	close(fd);
+	close(m);
+}
+END_TEST
+
+
+/* ------------------------------------------------------- the hugepage pool */
+
+#define POOL "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+
+static long pool_read(const char *file)
+{
+	char path[128];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), POOL "%s", file);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * The test's own restoration, even when the code under test failed: only
+ * ever lowers the pool back to @v (another process's tests may move the
+ * same pool meanwhile; raising it here could leave the host changed).
+ */
+static void pool_write(long v)
+{
+	if (pool_read("nr_hugepages") <= v)
+		return;
+
+	FILE *f = fopen(POOL "nr_hugepages", "w");
+
+	if (f) {
+		fprintf(f, "%ld\n", v);
+		fclose(f);
+	}
+}
+
+/* Why the pool tests cannot run here, or NULL. */
+static const char *pool_unusable(void)
+{
+	if (geteuid() != 0)
+		return "not root";
+	if (pool_read("nr_hugepages") < 0)
+		return "no 2 MiB hugetlbfs pool";
+	if (pool_read("free_hugepages") > 64)
+		return "more than 64 free 2 MiB pages already: nothing to raise";
+	return NULL;
+}
+
+/* Waits until the pool is above @start (true) or @ms milliseconds pass. */
+static bool pool_wait_raised(long start, unsigned ms)
+{
+	struct timespec d = { 0, 1000000 };
+
+	for (unsigned i = 0; i < ms; i++) {
+		if (pool_read("nr_hugepages") > start)
+			return true;
+		nanosleep(&d, NULL);
+	}
+	return false;
+}
+
+/* The bounds: over EMU_HUGETLB_MAX_RAISE or over half of MemAvailable, nothing changes. */
+START_TEST(hugetlb_reserve_is_bounded)
+{
+	const char *why = pool_unusable();
+	long start, prev = 0;
+
+	if (why) {
+		printf("SKIP hugetlb_reserve_is_bounded: %s\n", why);
+		return;
+	}
+	start = pool_read("nr_hugepages");
+	TU_ERR(emu_mem_hugetlb_reserve(21, (EMU_HUGETLB_MAX_RAISE >> 21) + 65, &prev), E2BIG);
+	ck_assert_int_eq(prev, -1);
+	TU_ERR(emu_mem_hugetlb_reserve(30, (EMU_HUGETLB_MAX_RAISE >> 30) + 1000, &prev), E2BIG);
+	ck_assert_int_eq(pool_read("nr_hugepages"), start);
+	TU_ERR(emu_mem_hugetlb_reserve(5, 1, &prev), EINVAL);
+}
+END_TEST
+
+/*
+ * A child that raises the pool and then leaves without restoring it: by
+ * exit(), or by a fatal signal whose earlier handler (installed by the
+ * program before the pool was raised) must still run.  The pool is back at
+ * its start either way.
+ */
+static volatile sig_atomic_t chained;
+
+static void program_handler(int sig)
+{
+	(void)sig;
+	chained = 1;
+	_exit(7);
+}
+
+static int pool_child(int how)
+{
+	long prev;
+	long want = pool_read("free_hugepages") + 1;
+
+	if (how == 2)
+		signal(SIGTERM, program_handler);
+	if (emu_mem_hugetlb_reserve(21, (uint64_t)want, &prev) || prev < 0)
+		_exit(99);	/* could not raise */
+	if (how == 0)
+		exit(3);
+	if (how == 1)
+		abort();
+	raise(SIGTERM);
+	_exit(98);
+}
+
+START_TEST(hugetlb_pool_restored_by_the_library)
+{
+	const char *why = pool_unusable();
+	long start, after[3];
+	int status[3];
+
+	if (why) {
+		printf("SKIP hugetlb_pool_restored_by_the_library: %s\n", why);
+		return;
+	}
+	start = pool_read("nr_hugepages");
+	for (int how = 0; how < 3; how++) {
+		pid_t pid = fork();
+
+		ck_assert_int_ge(pid, 0);
+		if (!pid)
+			pool_child(how);
+		waitpid(pid, &status[how], 0);
+		after[how] = pool_read("nr_hugepages");
+		if (after[how] != start)
+			pool_write(start);	/* the test restores it even when it fails */
+	}
+	if (WIFEXITED(status[0]) && WEXITSTATUS(status[0]) == 99) {
+		printf("SKIP hugetlb_pool_restored_by_the_library: the pool cannot be raised\n");
+		return;
+	}
+	if (after[0] < start || after[1] < start || after[2] < start) {
+		printf("SKIP hugetlb_pool_restored_by_the_library: another process lowered the pool\n");
+		return;
+	}
+	ck_assert_msg(WIFEXITED(status[0]) && WEXITSTATUS(status[0]) == 3, "exit: status %#x",
+		      status[0]);
+	ck_assert_int_eq(after[0], start);
+	ck_assert_msg(WIFSIGNALED(status[1]) && WTERMSIG(status[1]) == SIGABRT, "abort: status %#x",
+		      status[1]);
+	ck_assert_int_eq(after[1], start);
+	ck_assert_msg(WIFEXITED(status[2]) && WEXITSTATUS(status[2]) == 7,
+		      "chained SIGTERM: status %#x", status[2]);
+	ck_assert_int_eq(after[2], start);
+}
+END_TEST
+
+/* build/spaprtce next to build/tests/check_mem, or NULL. */
+static const char *spaprtce_program(void)
+{
+	static char prog[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", prog, sizeof(prog) - 32);
+	char *slash;
+
+	if (n <= 0)
+		return NULL;
+	prog[n] = 0;
+	slash = strrchr(prog, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	slash = strrchr(prog, '/');
+	if (!slash)
+		return NULL;
+	strcpy(slash, "/spaprtce");
+	return access(prog, X_OK) ? NULL : prog;
+}
+
+/*
+ * `spaprtce replay` of a trace that asks for huge pages (the pool is
+ * raised at its first line) and then runs for a long time, killed
+ * mid-trace by SIGSEGV, SIGABRT, SIGTERM and SIGINT: each time the pool is
+ * back at its start value.  The trace blocks nothing: it is long (a
+ * hundred thousand 2 MiB fills) and the test kills it as soon as it sees
+ * the pool raised.  Also a trace that ends normally and one that ends with
+ * a divergence (exit status 1).
+ */
+START_TEST(hugetlb_pool_restored_after_replay_dies)
+{
+	static const int sigs[] = { SIGSEGV, SIGABRT, SIGTERM, SIGINT };
+	const char *why = pool_unusable(), *prog = spaprtce_program();
+	char path[] = "/tmp/spaprtce-pool-XXXXXX", fail[160] = "";
+	long start, free_now, size;
+	FILE *f;
+	int fd;
+
+	if (why || !prog) {
+		printf("SKIP hugetlb_pool_restored_after_replay_dies: %s\n",
+		       why ? why : "no spaprtce program next to the suite");
+		return;
+	}
+	start = pool_read("nr_hugepages");
+	free_now = pool_read("free_hugepages");
+	size = (free_now + 1) << 21;
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "mem h %#lx huge => ok\n", size);
+	for (int i = 0; i < 100000; i++)
+		fprintf(f, "fill h 0x200000 0x5a => ok\n");
+	fclose(f);
+
+	for (unsigned k = 0; k < 4 + 2 && !fail[0]; k++) {
+		char shortpath[] = "/tmp/spaprtce-pool-short-XXXXXX";
+		const char *trace = path;
+		int status;
+		long after;
+		pid_t pid;
+
+		if (k >= 4) {	/* a trace that ends: normally, or with a divergence */
+			fd = mkstemp(shortpath);
+			ck_assert_int_ge(fd, 0);
+			f = fdopen(fd, "w");
+			fprintf(f, "mem h %#lx huge => ok\nfill h 0x200000 0x5a => ok\n%s", size,
+				k == 5 ? "pinned => 12345\n" : "");
+			fclose(f);
+			trace = shortpath;
+		}
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (!pid) {
+			int null = open("/dev/null", O_WRONLY);
+
+			dup2(null, 1);
+			dup2(null, 2);
+			execl(prog, prog, "replay", trace, (char *)NULL);
+			_exit(127);
+		}
+		if (k < 4) {
+			if (!pool_wait_raised(start, 20000)) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				pool_write(start);
+				unlink(path);
+				printf("SKIP hugetlb_pool_restored_after_replay_dies: the pool was not raised\n");
+				return;
+			}
+			kill(pid, sigs[k]);
+		}
+		waitpid(pid, &status, 0);
+		after = pool_read("nr_hugepages");
+		if (after < start) {
+			printf("SKIP hugetlb_pool_restored_after_replay_dies: another process lowered the pool\n");
+			break;
+		}
+		if (after != start) {
+			pool_write(start);	/* the test restores it even when it fails */
+			snprintf(fail, sizeof(fail), "case %u: nr_hugepages %ld after, %ld before", k,
+				 after, start);
+		} else if (k < 4 && !(WIFSIGNALED(status) && WTERMSIG(status) == sigs[k]) &&
+			   !(sigs[k] == SIGSEGV && WIFEXITED(status) && WEXITSTATUS(status))) {
+			/* (a sanitizer runtime reports a SIGSEGV and exits instead) */
+			snprintf(fail, sizeof(fail), "signal %d: status %#x", sigs[k], status);
+		} else if (k >= 4 && !(WIFEXITED(status) && WEXITSTATUS(status) == (k == 5))) {
+			snprintf(fail, sizeof(fail), "trace %u: status %#x", k, status);
+		}
+		if (k >= 4)
+			unlink(shortpath);
+	}
+	unlink(path);
+	ck_assert_msg(!fail[0], "%s", fail);
+}
+END_TEST
+
 START_TEST(pin_hugetlb_backing)
 {
 	uint64_t len = 4ull << 20;
@@ -701,6 +1044,10 @@ static Suite *mem_suite(void)
 	tcase_add_test(t, pin_smaps_fallback_agrees);
 	tcase_add_test(t, pin_oracle_sets_backing);
 	tcase_add_test(t, pin_hugetlb_backing);
+	tcase_add_test(t, pin_shared_file_mapping_needs_dirty_tracking);
+	tcase_add_test(t, hugetlb_reserve_is_bounded);
+	tcase_add_test(t, hugetlb_pool_restored_by_the_library);
+	tcase_add_test(t, hugetlb_pool_restored_after_replay_dies);
 	tcase_add_test(t, pin_fail_nth_sweep);
 	tcase_add_test(t, pin_mlock_refused_without_cap_ipc_lock);
 	tcase_add_test(t, pin_fork_child_starts_unpinned);
