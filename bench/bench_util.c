@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 #include "bench/bench_util.h"
@@ -61,4 +63,34 @@ void bench_die(const char *what, int err)
 	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what,
 		strerror(err < 0 ? -err : err));
 	exit(1);
+}
+
+/*
+ * One plain system call: an ioctl the eventfd does not implement (FIONREAD
+ * on a non-regular file ends in -ENOTTY), so it costs the kernel's entry,
+ * the file lookup, the dispatch and the exit, with no work behind.
+ */
+void bench_syscall(void)
+{
+	static int efd = -1;
+	int n;
+
+	if (efd < 0) {
+		efd = eventfd(0, EFD_CLOEXEC);
+		if (efd < 0)
+			bench_die("eventfd", errno);
+	}
+	if (!ioctl(efd, FIONREAD, &n) || errno != ENOTTY)
+		bench_die("eventfd ioctl", errno ? errno : EINVAL);
+}
+
+double bench_syscall_seconds(unsigned iters)
+{
+	double t0;
+
+	bench_syscall();
+	t0 = bench_now();
+	for (unsigned i = 0; i < iters; i++)
+		bench_syscall();
+	return (bench_now() - t0) / iters;
 }
