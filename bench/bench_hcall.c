@@ -11,7 +11,7 @@
  *
  *   (a) the kernel's algorithm as the current kernel runs it
  *       (kvmppc_h_put_tce_indirect), reimplemented plainly with
- *       bench/kernel_model.h (see bench/README.md): under kvm->srcu (a
+ *       bench/kernel_model.h (see docs/bench.md): under kvm->srcu (a
  *       barrier and an increment at each end), the list's memslot, a first
  *       pass validating every TCE (its memslot, its region found in the
  *       list, its hpa), then a second pass reading each TCE again: memslot,
@@ -220,13 +220,7 @@ static void setup(struct bench *b)
 	b->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (b->mem == MAP_FAILED)
 		bench_die("mmap", errno);
-	b->cfd = spapr_open_container();
-	b->gfd = spapr_open_group(GROUP);
-	if (b->cfd < 0 || b->gfd < 0)
-		bench_die("open", errno);
-	ioctl_ok(b->gfd, VFIO_GROUP_SET_CONTAINER, &b->cfd, "SET_CONTAINER");
-	if (spapr_ioctl(b->cfd, VFIO_SET_IOMMU, (unsigned long)VFIO_SPAPR_TCE_v2_IOMMU))
-		bench_die("SET_IOMMU", errno);
+	bench_container_v2(GROUP, &b->cfd, &b->gfd);
 	if (spapr_guest_create(&b->guest))
 		bench_die("spapr_guest_create", errno);
 	for (unsigned i = 0; i < SLOTS; i++) {

@@ -60,20 +60,43 @@
 
 /* ------------------------------------------------ the kernel's algorithm */
 
+/* A kernel list_head, simplified: a NULL-terminated doubly linked list. */
+struct klink {
+	struct klink *next, *prev;
+};
+
+static void klist_add(struct klink **head, struct klink *n)
+{
+	n->prev = NULL;
+	n->next = *head;
+	if (*head)
+		(*head)->prev = n;
+	*head = n;
+}
+
+static void klist_del(struct klink **head, struct klink *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		*head = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+}
+
 struct kmem {				/* mm_iommu_table_group_mem_t */
-	struct kmem *next, *prev;	/* mm->context.iommu_group_mem_list */
+	struct klink link;		/* first: mm->context.iommu_group_mem_list */
 	uint64_t ua, entries, used, mapped;
 	uint64_t *hpas;
 	struct emu_pin *pin;
 };
 
 struct kprereg {			/* tce_iommu_prereg */
-	struct kprereg *next, *prev;
+	struct klink link;		/* first: container->prereg_list */
 	struct kmem *mem;
 };
 
-static struct kmem *kmem_list;
-static struct kprereg *kprereg_list;
+static struct klink *kmem_list, *kprereg_list;
 static pthread_mutex_t kmem_mutex = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t klocked_vm;
 
@@ -88,7 +111,7 @@ static struct kmem *kernel_mm_iommu_get(uint64_t ua, uint64_t entries)
 	struct kmem *m, *ret = NULL;
 
 	pthread_mutex_lock(&kmem_mutex);
-	for (m = kmem_list; m; m = m->next)
+	for (m = (struct kmem *)kmem_list; m; m = (struct kmem *)m->link.next)
 		if (m->ua == ua && m->entries == entries) {
 			m->used++;
 			ret = m;
@@ -120,24 +143,18 @@ static int kernel_register(uint64_t ua, uint64_t size)
 	m->used = 1;
 	m->mapped = 1;
 	pthread_mutex_lock(&kmem_mutex);
-	for (m2 = kmem_list; m2; m2 = m2->next)
+	for (m2 = (struct kmem *)kmem_list; m2; m2 = (struct kmem *)m2->link.next)
 		if (m2->ua < ua + size && ua < m2->ua + m2->entries * PS) {
 			pthread_mutex_unlock(&kmem_mutex);
 			bench_die("kernel baseline overlap", EINVAL);
 		}
-	m->next = kmem_list;
-	if (kmem_list)
-		kmem_list->prev = m;
-	kmem_list = m;
+	klist_add(&kmem_list, &m->link);
 	pthread_mutex_unlock(&kmem_mutex);
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->mem = m;
-	t->next = kprereg_list;
-	if (kprereg_list)
-		kprereg_list->prev = t;
-	kprereg_list = t;
+	klist_add(&kprereg_list, &t->link);
 	return 0;
 }
 
@@ -151,12 +168,7 @@ static void kernel_mm_iommu_put(struct kmem *m)
 	if (!__atomic_compare_exchange_n(&m->mapped, &(uint64_t){ 1 }, 0, false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		bench_die("kernel baseline mapped", EBUSY);
-	if (m->prev)
-		m->prev->next = m->next;
-	else
-		kmem_list = m->next;
-	if (m->next)
-		m->next->prev = m->prev;
+	klist_del(&kmem_list, &m->link);
 	pthread_mutex_unlock(&kmem_mutex);
 	__atomic_sub_fetch(&klocked_vm, m->entries, __ATOMIC_RELAXED);
 	emu_mem_unpin(m->pin);
@@ -173,18 +185,13 @@ static int kernel_unregister(uint64_t ua, uint64_t size)
 	m = kernel_mm_iommu_get(ua, size / PS);
 	if (!m)
 		return -ENOENT;
-	for (t = kprereg_list; t && t->mem != m; t = t->next)
+	for (t = (struct kprereg *)kprereg_list; t && t->mem != m; t = (struct kprereg *)t->link.next)
 		;
 	if (!t)
 		bench_die("kernel baseline prereg", ENOENT);
 	/* tce_iommu_prereg_free: its own put, then the entry goes. */
 	kernel_mm_iommu_put(m);
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		kprereg_list = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
+	klist_del(&kprereg_list, &t->link);
 	free(t);
 	kernel_mm_iommu_put(m);
 	return 0;
@@ -208,18 +215,6 @@ static int ours_unregister(uint64_t ua, uint64_t size)
 	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = ua, .size = size };
 
 	return spapr_ioctl(cfd, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r) ? -errno : 0;
-}
-
-static void container_open(void)
-{
-	cfd = spapr_open_container();
-	gfd = spapr_open_group(0);
-	if (cfd < 0 || gfd < 0)
-		bench_die("open", errno);
-	if (spapr_ioctl(gfd, VFIO_GROUP_SET_CONTAINER, &cfd))
-		bench_die("SET_CONTAINER", errno);
-	if (spapr_ioctl(cfd, VFIO_SET_IOMMU, (unsigned long)VFIO_SPAPR_TCE_v2_IOMMU))
-		bench_die("SET_IOMMU", errno);
 }
 
 static void container_close(void)
@@ -305,7 +300,7 @@ int main(int argc, char **argv)
 	for (int rep = 0; rep < reps; rep++) {
 		double t;
 
-		container_open();
+		bench_container_v2(0, &cfd, &gfd);
 		t = run(ours_register, NULL, chunk, "REGISTER");
 		keep_best(&oreg, t, chunk);
 		t = run(ours_unregister, order, chunk, "UNREGISTER");
@@ -314,7 +309,7 @@ int main(int argc, char **argv)
 		if (spapr_mm_locked_vm())
 			bench_die("locked_vm left after close", EBUSY);
 
-		/* The baseline takes about a minute: once per run (its spread: see bench/README.md). */
+		/* The baseline takes about a minute: once per run (its spread: see docs/bench.md). */
 		if (ours_only || rep)
 			continue;
 		t = run(kernel_register, NULL, chunk, "kernel REGISTER");

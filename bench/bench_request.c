@@ -162,13 +162,7 @@ static void calls_setup(struct calls *c)
 	c->mem = mmap(NULL, CALL_PAGES * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (c->mem == MAP_FAILED)
 		bench_die("mmap", errno);
-	c->cfd = spapr_open_container();
-	c->gfd = spapr_open_group(GROUP);
-	if (c->cfd < 0 || c->gfd < 0)
-		bench_die("open", errno);
-	ioctl_ok(c->gfd, VFIO_GROUP_SET_CONTAINER, &c->cfd, "SET_CONTAINER");
-	if (spapr_ioctl(c->cfd, VFIO_SET_IOMMU, (unsigned long)VFIO_SPAPR_TCE_v2_IOMMU))
-		bench_die("SET_IOMMU", errno);
+	bench_container_v2(GROUP, &c->cfd, &c->gfd);
 	reg.vaddr = (uintptr_t)c->mem;
 	ioctl_ok(c->cfd, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &reg, "REGISTER");
 	ioctl_ok(c->cfd, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info, "GET_INFO");

@@ -9,7 +9,7 @@
  * TCE, each with two ratios measured in the same run:
  *
  *   (a) the kernel's algorithm as the current kernel runs it, reimplemented
- *       plainly in bench/kernel_model.h (see bench/README.md): one system
+ *       plainly in bench/kernel_model.h (see docs/bench.md): one system
  *       call per request; MAP (tce_iommu_build_v2) per TCE a region lookup
  *       in the list (newest first), its hpa, tce_page_is_contained (a walk
  *       of the whole list for device memory, a read of the page), an atomic
@@ -129,13 +129,7 @@ static void case_setup(struct bcase *c, uint64_t bytes, unsigned nregs)
 	c->mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (c->mem == MAP_FAILED)
 		bench_die("mmap", errno);
-	c->cfd = spapr_open_container();
-	c->gfd = spapr_open_group(GROUP);
-	if (c->cfd < 0 || c->gfd < 0)
-		bench_die("open", errno);
-	ioctl_ok(c->gfd, VFIO_GROUP_SET_CONTAINER, &c->cfd, "SET_CONTAINER");
-	if (spapr_ioctl(c->cfd, VFIO_SET_IOMMU, (unsigned long)VFIO_SPAPR_TCE_v2_IOMMU))
-		bench_die("SET_IOMMU", errno);
+	bench_container_v2(GROUP, &c->cfd, &c->gfd);
 	for (unsigned i = 0; i < nregs; i++) {
 		uint64_t first = region_first(c, i), n = region_first(c, i + 1) - first;
 		struct vfio_iommu_spapr_register_memory r = {

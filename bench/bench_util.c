@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE	/* program_invocation_short_name */
 #include <errno.h>
+#include <linux/vfio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 
 #include "bench/bench_util.h"
+#include "spapr/spapr.h"
 
 static volatile uint64_t bench_sink_value;
 
@@ -93,4 +95,16 @@ double bench_syscall_seconds(unsigned iters)
 	for (unsigned i = 0; i < iters; i++)
 		bench_syscall();
 	return (bench_now() - t0) / iters;
+}
+
+void bench_container_v2(unsigned group, int *cfd, int *gfd)
+{
+	*cfd = spapr_open_container();
+	*gfd = spapr_open_group(group);
+	if (*cfd < 0 || *gfd < 0)
+		bench_die("open", errno);
+	if (spapr_ioctl(*gfd, VFIO_GROUP_SET_CONTAINER, cfd))
+		bench_die("SET_CONTAINER", errno);
+	if (spapr_ioctl(*cfd, VFIO_SET_IOMMU, (unsigned long)VFIO_SPAPR_TCE_v2_IOMMU))
+		bench_die("SET_IOMMU", errno);
 }

@@ -5,7 +5,7 @@
  * bench_hcall (H_PUT_TCE, H_PUT_TCE_INDIRECT), doing per entry what the
  * current kernel does (arch/powerpc/mm/book3s64/iommu_api.c,
  * arch/powerpc/kernel/iommu.c, drivers/vfio/vfio_iommu_spapr_tce.c,
- * arch/powerpc/kvm/book3s_64_vio.c).  See bench/README.md for what each
+ * arch/powerpc/kvm/book3s_64_vio.c).  See docs/bench.md for what each
  * baseline includes and leaves out.
  *
  * Concepts
