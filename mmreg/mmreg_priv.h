@@ -31,8 +31,9 @@ struct mmreg_region {
  * MMREG_SLOT_REGION when the region covers the whole slot.  A region is
  * stored as the few aligned blocks it decomposes into (see registry.c).
  * Readers load slots and the root atomically; writers change them under
- * mm->lock.  A node whose count drops to 0 is unlinked and freed after a
- * grace period, so every reachable node but none is non-empty.
+ * mm->lock.  A node whose count drops to 0 is unlinked and goes back to
+ * the pool (nodes.c) after a grace period, so every reachable node is
+ * non-empty.
  */
 #define MMREG_NODE_BITS 9u
 #define MMREG_NODE_SLOTS (1u << MMREG_NODE_BITS)
@@ -43,7 +44,7 @@ struct mmreg_node {
 	uintptr_t slot[MMREG_NODE_SLOTS];	/* atomic; see above */
 	uint32_t count;			/* non-zero slots; under mm->lock */
 	unsigned level;			/* fixed at creation */
-	struct mmreg_node *next;	/* writers' lists (new, retired); readers never look */
+	struct mmreg_node *next;	/* writers' lists (pool, new, retired); readers never look */
 };
 
 /*
@@ -58,7 +59,9 @@ struct mmreg_mm {
 	struct mmreg_region *regions;	/* list of all regions; under lock */
 	struct mmreg_region *devs;	/* RCU list of device regions (atomic) */
 	uint64_t nregions;		/* under lock */
-	uint64_t nnodes;		/* under lock */
+	uint64_t nnodes;		/* linked nodes; under lock */
+	struct mmreg_chunk *chunks;	/* the node pool (nodes.c); under lock */
+	struct mmreg_node *free_nodes;	/* under lock */
 	uint64_t ndev;			/* under lock; read atomically by is_devmem */
 	uint64_t registered_pages;	/* under lock */
 	uint64_t region_bytes;		/* under lock */
@@ -72,9 +75,15 @@ struct mmreg_mm {
 int mmreg__registry_insert(struct mmreg_mm *mm, struct mmreg_region *region);
 void mmreg__registry_remove(struct mmreg_mm *mm, struct mmreg_region *region,
 			    struct mmreg_node **retired);
-void mmreg__nodes_free(struct mmreg_node *list);
+
 void mmreg__registry_destroy(struct mmreg_mm *mm);
 int mmreg__registry_check(struct mmreg_mm *mm);
+
+/* nodes.c */
+int mmreg__node_get(struct mmreg_mm *mm, struct mmreg_node **out);
+void mmreg__nodes_put(struct mmreg_mm *mm, struct mmreg_node *list);
+void mmreg__nodes_destroy(struct mmreg_mm *mm);
+uint64_t mmreg__nodes_capacity(const struct mmreg_mm *mm);
 
 /* region.c */
 void mmreg__region_free(struct mmreg_mm *mm, struct mmreg_region *region);

@@ -204,7 +204,11 @@ int mmreg_region_put(struct mmreg_mm *mm, struct mmreg_region *region)
 	pthread_mutex_unlock(&mm->lock);
 
 	util_rcu_synchronize();
-	mmreg__nodes_free(retired);
+	if (retired) {
+		pthread_mutex_lock(&mm->lock);
+		mmreg__nodes_put(mm, retired);
+		pthread_mutex_unlock(&mm->lock);
+	}
 	mmreg__region_free(mm, region);
 	return 0;
 }

@@ -27,17 +27,17 @@
  *
  * Insert in three passes, so that a failure changes nothing: plan (walk the
  * pieces: any slot already used is an overlap, -EINVAL, as the kernel's
- * mm_iommu_do_alloc fails any overlap; count the nodes to create), allocate
- * exactly that many nodes (the only allocations, each a fault point; none
- * at all when the region lands in existing leaves, the common case of
- * consecutive pages), then fill, which cannot fail.  A new child node is
+ * mm_iommu_do_alloc fails any overlap; count the nodes to create), take
+ * exactly that many nodes from the pool (each a fault point; none at all
+ * when the region lands in existing leaves, the common case of consecutive
+ * pages), then fill, which cannot fail.  A new child node is
  * filled before it is published, so readers see either nothing or a
  * complete subtree.
  *
  * Removal clears the region's slots and unlinks every node left empty; it
  * never allocates.  Unlinked nodes are handed back to the caller, which
- * frees them after util_rcu_synchronize(), with the region itself: a reader
- * may still be walking them.  Every reachable node is therefore non-empty,
+ * returns them to the pool (nodes.c) after util_rcu_synchronize(), when it
+ * frees the region itself: a reader may still be walking them.  Every reachable node is therefore non-empty,
  * which is what makes the overlap check exact: a non-empty child under a
  * slot the new region covers means an overlap.  The tree grows taller when
  * a region lies above what the root covers (a new root whose slot 0 is the
@@ -196,16 +196,6 @@ static void fill(struct mmreg_mm *mm, struct mmreg_node *node, uint64_t lo, uint
 	}
 }
 
-void mmreg__nodes_free(struct mmreg_node *list)
-{
-	while (list) {
-		struct mmreg_node *next = list->next;
-
-		free(list);
-		list = next;
-	}
-}
-
 /*
  * Links @region into the registry and the mm's lists.  Under mm->lock.
  * Returns 0, -EINVAL (it overlaps a listed region, an identical one
@@ -240,13 +230,12 @@ int mmreg__registry_insert(struct mmreg_mm *mm, struct mmreg_region *region)
 	if (need < 0)
 		return (int)need;
 	for (long i = 0; i < need; i++) {
-		struct mmreg_node *n = NULL;
+		struct mmreg_node *n;
+		int rc = mmreg__node_get(mm, &n);
 
-		if (!util_should_fail("mmreg_node_alloc"))
-			n = calloc(1, sizeof(*n));
-		if (!n) {
-			mmreg__nodes_free(stash);
-			return -ENOMEM;
+		if (rc) {
+			mmreg__nodes_put(mm, stash);	/* never published: no grace period */
+			return rc;
 		}
 		n->next = stash;
 		stash = n;
@@ -317,7 +306,8 @@ static void unfill(struct mmreg_mm *mm, struct mmreg_node *node, uint64_t lo, ui
 /*
  * Unlinks @region from the registry and the mm's lists.  Under mm->lock.
  * Never fails, never allocates.  Nodes left empty are prepended to
- * *retired: free them with mmreg__nodes_free() after util_rcu_synchronize().
+ * *retired: give them back with mmreg__nodes_put() after
+ * util_rcu_synchronize().
  */
 void mmreg__registry_remove(struct mmreg_mm *mm, struct mmreg_region *region,
 			    struct mmreg_node **retired)
@@ -348,21 +338,12 @@ void mmreg__registry_remove(struct mmreg_mm *mm, struct mmreg_region *region,
 	}
 }
 
-static void nodes_destroy(struct mmreg_node *node)
-{
-	for (unsigned i = 0; node->level && i < MMREG_NODE_SLOTS; i++)
-		if (node->slot[i] && !(node->slot[i] & MMREG_SLOT_REGION))
-			nodes_destroy((struct mmreg_node *)node->slot[i]);
-	free(node);
-}
-
 /* Frees every node (not the regions).  Only when nobody can reach the mm. */
 void mmreg__registry_destroy(struct mmreg_mm *mm)
 {
-	if (mm->root)
-		nodes_destroy(mm->root);
 	mm->root = NULL;
 	mm->nnodes = 0;
+	mmreg__nodes_destroy(mm);
 }
 
 /* ------------------------------------------------------------- lookup */
@@ -488,6 +469,24 @@ static int check_pieces(const struct mmreg_node *node, uint64_t lo, uint64_t las
 	}
 }
 
+/* The pool: every free node empty, free + linked = the chunks' nodes. */
+static int check_pool(const struct mmreg_mm *mm)
+{
+	uint64_t nfree = 0;
+
+	for (const struct mmreg_node *n = mm->free_nodes; n; n = n->next) {
+		nfree++;
+		if (n->count)
+			return check_fail("a pool node with a count", n->count);
+		for (unsigned i = 0; i < MMREG_NODE_SLOTS; i++)
+			if (n->slot[i])
+				return check_fail("a pool node with a used slot", i);
+	}
+	if (nfree + mm->nnodes != mmreg__nodes_capacity(mm))
+		return check_fail("pool nodes lost", nfree + mm->nnodes);
+	return 0;
+}
+
 /*
  * Index checks for mmreg_mm_check().  Under mm->lock.  Every region's
  * pieces are in the tree and the tree holds no other entry: so the regions
@@ -510,6 +509,8 @@ int mmreg__registry_check(struct mmreg_mm *mm)
 	}
 	if (nodes != mm->nnodes)
 		rc = check_fail("node counter differs from the tree", nodes);
+	if (check_pool(mm))
+		rc = -EUCLEAN;
 	for (r = mm->regions; r; prev = r, r = r->next) {
 		listed++;
 		if (r->prev != prev)

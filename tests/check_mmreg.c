@@ -1005,6 +1005,34 @@ START_TEST(many_pinned_regions_random_release)
 END_TEST
 
 /*
+ * The node pool: 600 regions each alone in its 2 MiB block, from 1 GiB up,
+ * need 600 leaves, two level-1 nodes (they cross 2 GiB) and a root of
+ * level 2: two chunks of 510 nodes.  After they are all removed, the same
+ * again takes no new chunk.
+ */
+START_TEST(node_pool_reused)
+{
+	enum { N = 600 };
+	struct mmreg_region *r[N];
+	uint64_t base = 0x40000000ull, cap;
+
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++)
+			r[i] = dev_ok(base + ((uint64_t)i << 21), 1);
+		ck_assert_uint_eq(meta_bytes(), N * REGION_BYTES + (N + 3) * NODE_BYTES);
+		TU_OK(mmreg_mm_check(mm));
+		cap = mmreg__nodes_capacity(mm);
+		ck_assert_uint_eq(cap, 2 * ((2u << 20) / NODE_BYTES));
+		for (int i = 0; i < N; i++)
+			unreg_ok(r[i]);
+		ck_assert_uint_eq(meta_bytes(), 0);
+		ck_assert_uint_eq(mmreg__nodes_capacity(mm), cap);
+		TU_OK(mmreg_mm_check(mm));
+	}
+}
+END_TEST
+
+/*
  * Every node allocation of an insert that grows the tree from level 0 to
  * level 5 (five new roots, five nodes down to the new leaf) fails in turn:
  * each failure leaves the registry exactly as it was.
@@ -1139,6 +1167,7 @@ static Suite *mmreg_suite(void)
 	tcase_add_test(t, random_orders_against_a_model);
 	tcase_add_test(t, many_pinned_regions_random_release);
 	tcase_add_test(t, fail_nth_tree_growth);
+	tcase_add_test(t, node_pool_reused);
 	suite_add_tcase(s, t);
 	return s;
 }
