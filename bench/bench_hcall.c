@@ -9,20 +9,31 @@
  * entries, alternating between two lists, so every entry replaces a
  * mapping (the steady state of a guest's DMA).  Figures in ns per entry:
  *
- *   (a) the kernel's algorithm, reimplemented plainly below: per TCE a
- *       big-endian read of the list (no copy), a linear memslot scan, a
- *       linear region list scan, an atomic mapped increment, atomic
- *       exchanges of the big-endian hardware entry and of the shadow entry
- *       (plain arrays), the old entry's region found by a second scan and
- *       decremented, the guest-visible store, and one kill per TCE (a
- *       non-inlined counter increment).  Goal: ours at least 5 times faster
+ *   (a) the kernel's algorithm as the current kernel runs it
+ *       (kvmppc_h_put_tce_indirect), reimplemented plainly with
+ *       bench/kernel_model.h (see docs/bench.md): under kvm->srcu (a
+ *       barrier and an increment at each end), the list's memslot, a first
+ *       pass validating every TCE (its memslot, its region found in the
+ *       list, its hpa), then a second pass reading each TCE again: memslot,
+ *       region lookup, hpa, the containment check (a walk of the list for
+ *       device memory, a read of the page), mapped_inc, the exchange of the
+ *       hardware entry through two levels (the old page marked dirty after
+ *       another walk for device memory), the old region found by its ua and
+ *       decremented, the userspace view and the guest-visible entry written,
+ *       and one kill per TCE (current kernels kill inside
+ *       kvmppc_tce_iommu_map, once per TCE).  Not included: the guest's exit
+ *       and entry around the hypercall.  Goal: ours at least 5 times faster
  *       (ratio = kernel / ours).
  *   (b) memset of the bytes written: 24 per entry (hardware 8, shadow 8,
  *       guest-visible 8).  Goal: ours at most 4 times slower (ratio = ours /
  *       memset).
  *
  * And the latency of one H_PUT_TCE (ns per call, alternating two TCEs on
- * one entry), against the kernel algorithm for one TCE.
+ * one entry), against the kernel algorithm for one TCE (kvmppc_h_put_tce:
+ * validation, then the map of that TCE, under kvm->srcu), goal at most 1.5
+ * times, and against one plain system call (bench_syscall), goal at most
+ * 0.5 times.  The scattered INDIRECT goal (at least 1 time the kernel) is
+ * issue 17's.
  *
  * Each timed figure is the best of several runs, alternating subject and
  * baselines.  The lists lie in registered memory, so ours reads them in
@@ -39,6 +50,7 @@
 #include <sys/mman.h>
 
 #include "bench/bench_util.h"
+#include "bench/kernel_model.h"
 #include "emu/emu.h"
 #include "emu/mem.h"
 #include "spapr/spapr.h"
@@ -68,76 +80,96 @@ struct kslot {
 	uint64_t gpa, size, ua;
 };
 
-struct kreg {
-	uint64_t ua, entries;
-	uint64_t mapped;	/* atomic */
-	const uint64_t *hpas;	/* per system page */
-};
-
 struct kernel {
 	struct kslot slots[SLOTS];
-	struct kreg regs[SLOTS];	/* newest first, as mm->iommu.mem_list */
+	struct kmodel m;	/* regions (newest first), tables, pages */
 	uint64_t *hpas;
-	uint64_t *hw, *shadow, *guest;	/* indexed from the first entry of the call */
+	uint64_t *guest;	/* the guest-visible table (stt->pages), from entry 0 */
 };
 
-static uint64_t kills;
-
-void kernel_kill(uint64_t entry);
-__attribute__((noinline)) void kernel_kill(uint64_t entry)
+/* kvmppc_tce_to_ua: the memslot of the TCE's gfn (a scan of the 8 slots). */
+static int kernel_tce_to_ua(const struct kernel *k, uint64_t tce, uint64_t *ua)
 {
-	__asm__ volatile("" : : "r"(entry) : "memory");
-	kills++;
-}
+	uint64_t gpa = tce & ~(PS - 1);
 
-static const struct kslot *kernel_memslot(const struct kernel *k, uint64_t gpa)
-{
 	for (unsigned i = 0; i < SLOTS; i++)
-		if (gpa >= k->slots[i].gpa && gpa - k->slots[i].gpa < k->slots[i].size)
-			return &k->slots[i];
-	return NULL;
-}
-
-static struct kreg *kernel_lookup(struct kernel *k, uint64_t ua, uint64_t size)
-{
-	for (unsigned i = 0; i < SLOTS; i++) {
-		struct kreg *r = &k->regs[i];
-
-		if (r->ua <= ua && ua + size <= r->ua + (r->entries << EMU_PAGE_SHIFT))
-			return r;
-	}
-	return NULL;
-}
-
-/* kvmppc_h_put_tce_indirect's work per TCE, with the list read in place. */
-static long kernel_put_indirect(struct kernel *k, const uint64_t *list, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t tce = be64toh(__atomic_load_n(&list[i], __ATOMIC_RELAXED));
-		uint64_t gpa = tce & ~3ull, ua, hpa, old;
-		const struct kslot *s = kernel_memslot(k, gpa);
-		struct kreg *r;
-
-		if (!s)
-			return H_TOO_HARD;
-		ua = s->ua + (gpa - s->gpa);
-		r = kernel_lookup(k, ua, PS);
-		if (!r)
-			return H_TOO_HARD;
-		hpa = r->hpas[(ua - r->ua) >> EMU_PAGE_SHIFT];
-		__atomic_fetch_add(&r->mapped, 1, __ATOMIC_SEQ_CST);
-		old = __atomic_exchange_n(&k->hw[i], htobe64(hpa | (tce & 3)), __ATOMIC_SEQ_CST);
-		if (old) {
-			struct kreg *o = kernel_lookup(k, be64toh(k->shadow[i]), PS);
-
-			if (o)
-				__atomic_fetch_sub(&o->mapped, 1, __ATOMIC_SEQ_CST);
+		if (gpa >= k->slots[i].gpa && gpa - k->slots[i].gpa < k->slots[i].size) {
+			*ua = k->slots[i].ua + (gpa - k->slots[i].gpa);
+			return 0;
 		}
-		__atomic_exchange_n(&k->shadow[i], htobe64(ua), __ATOMIC_SEQ_CST);
-		kernel_kill(i);
-		k->guest[i] = tce;
-	}
+	return -EINVAL;
+}
+
+/* kvmppc_tce_validate: alignment, memslot, then the region and its hpa (under rcu). */
+static long kernel_validate(struct kernel *k, uint64_t tce)
+{
+	uint64_t ua, hpa;
+	struct kreg *r;
+
+	if (!(tce & (KM_TCE_READ | KM_TCE_WRITE)))
+		return H_SUCCESS;
+	if ((tce & ~(KM_TCE_READ | KM_TCE_WRITE)) & (PS - 1))
+		return H_TOO_HARD;
+	if (kernel_tce_to_ua(k, tce, &ua))
+		return H_TOO_HARD;
+	r = km_lookup(&k->m, ua, PS);
+	if (!r || km_ua_to_hpa(r, ua, &hpa))
+		return H_TOO_HARD;
 	return H_SUCCESS;
+}
+
+/*
+ * One TCE of the second pass: memslot, kvmppc_tce_iommu_map (the map of
+ * km_map_one, then iommu_tce_kill of that entry: current kernels kill once
+ * per TCE, inside kvmppc_tce_iommu_map), kvmppc_tce_put.
+ */
+static long kernel_map_tce(struct kernel *k, uint64_t entry, uint64_t tce)
+{
+	uint64_t ua;
+
+	if (kernel_tce_to_ua(k, tce, &ua))
+		return H_PARAMETER;
+	if (km_map_one(&k->m, entry, ua, tce & (KM_TCE_READ | KM_TCE_WRITE)))
+		return H_TOO_HARD;
+	km_kill(&k->m, entry, 1);
+	k->guest[entry] = tce;
+	return H_SUCCESS;
+}
+
+/*
+ * kvmppc_h_put_tce_indirect: under kvm->srcu, the list's memslot, a first
+ * pass validating every TCE, a second pass reading each again and mapping it.
+ */
+static long kernel_put_indirect(struct kernel *k, uint64_t list_gpa, const uint64_t *list, unsigned n)
+{
+	long ret = H_SUCCESS;
+	uint64_t ua;
+
+	km_srcu(&k->m);
+	if (kernel_tce_to_ua(k, list_gpa, &ua)) {
+		ret = H_TOO_HARD;
+		goto unlock;
+	}
+	for (unsigned i = 0; i < n && ret == H_SUCCESS; i++)
+		ret = kernel_validate(k, be64toh(__atomic_load_n(&list[i], __ATOMIC_RELAXED)));
+	for (unsigned i = 0; i < n && ret == H_SUCCESS; i++)
+		ret = kernel_map_tce(k, i, be64toh(__atomic_load_n(&list[i], __ATOMIC_RELAXED)));
+unlock:
+	km_srcu(&k->m);
+	return ret;
+}
+
+/* kvmppc_h_put_tce: under kvm->srcu, validate, then map the one TCE. */
+static long kernel_put_tce(struct kernel *k, uint64_t entry, uint64_t tce)
+{
+	long ret;
+
+	km_srcu(&k->m);
+	ret = kernel_validate(k, tce);
+	if (ret == H_SUCCESS)
+		ret = kernel_map_tce(k, entry, tce);
+	km_srcu(&k->m);
+	return ret;
 }
 
 /* ------------------------------------------------------------ the setup */
@@ -188,13 +220,7 @@ static void setup(struct bench *b)
 	b->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (b->mem == MAP_FAILED)
 		bench_die("mmap", errno);
-	b->cfd = spapr_open_container();
-	b->gfd = spapr_open_group(GROUP);
-	if (b->cfd < 0 || b->gfd < 0)
-		bench_die("open", errno);
-	ioctl_ok(b->gfd, VFIO_GROUP_SET_CONTAINER, &b->cfd, "SET_CONTAINER");
-	if (spapr_ioctl(b->cfd, VFIO_SET_IOMMU, (unsigned long)VFIO_SPAPR_TCE_v2_IOMMU))
-		bench_die("SET_IOMMU", errno);
+	bench_container_v2(GROUP, &b->cfd, &b->gfd);
 	if (spapr_guest_create(&b->guest))
 		bench_die("spapr_guest_create", errno);
 	for (unsigned i = 0; i < SLOTS; i++) {
@@ -219,26 +245,26 @@ static void setup(struct bench *b)
 	list_fill_scattered(b, LIST_C_GPA, 0);
 	list_fill_scattered(b, LIST_D_GPA, 5000);
 
-	/* The baseline's own copy: memslots, regions (newest first), hpas, tables. */
+	/* The baseline's own copy: memslots, regions (newest first), hpas, tables, pages. */
+	km_init(&b->k.m, SLOTS, NTCE, npages);
 	b->k.hpas = malloc(npages * sizeof(uint64_t));
+	b->k.guest = calloc(NTCE, 8);
+	b->ms = malloc(NTCE * 24);
+	if (!b->k.hpas || !b->k.guest || !b->ms)
+		bench_die("malloc", ENOMEM);
 	for (uint64_t p = 0; p < npages; p++)
 		b->k.hpas[p] = emu_mem_ua_to_hpa((uintptr_t)b->mem + p * PS, EMU_PAGE_SHIFT);
 	for (unsigned i = 0; i < SLOTS; i++) {
-		struct kreg *r = &b->k.regs[SLOTS - 1 - i];
+		struct kreg *r = &b->k.m.regs[SLOTS - 1 - i];
 
 		b->k.slots[i] = (struct kslot){ GPA_BASE + i * SLOT_SIZE, SLOT_SIZE,
 						(uintptr_t)b->mem + i * SLOT_SIZE };
 		r->ua = (uintptr_t)b->mem + i * SLOT_SIZE;
 		r->entries = SLOT_SIZE / PS;
 		r->mapped = 1;
+		r->dev_hpa = KM_DEV_NONE;
 		r->hpas = b->k.hpas + i * (SLOT_SIZE / PS);
 	}
-	b->k.hw = calloc(NTCE, 8);
-	b->k.shadow = calloc(NTCE, 8);
-	b->k.guest = calloc(NTCE, 8);
-	b->ms = malloc(NTCE * 24);
-	if (!b->k.hpas || !b->k.hw || !b->k.shadow || !b->k.guest || !b->ms)
-		bench_die("malloc", ENOMEM);
 }
 
 static void teardown(struct bench *b)
@@ -247,9 +273,8 @@ static void teardown(struct bench *b)
 	spapr_close(b->gfd);
 	spapr_close(b->cfd);
 	munmap(b->mem, MEM_SIZE);
+	km_destroy(&b->k.m);
 	free(b->k.hpas);
-	free(b->k.hw);
-	free(b->k.shadow);
 	free(b->k.guest);
 	free(b->ms);
 }
@@ -273,7 +298,7 @@ static double time_kernel_indirect(struct bench *b, uint64_t la_gpa, uint64_t lb
 	double t0 = bench_now();
 
 	for (int c = 0; c < CALLS; c++)
-		if (kernel_put_indirect(&b->k, c & 1 ? lb : la, NTCE) != H_SUCCESS)
+		if (kernel_put_indirect(&b->k, c & 1 ? lb_gpa : la_gpa, c & 1 ? lb : la, NTCE) != H_SUCCESS)
 			bench_die("kernel indirect", EIO);
 	return (bench_now() - t0) / CALLS;
 }
@@ -302,12 +327,11 @@ static double time_ours_single(struct bench *b)
 
 static double time_kernel_single(struct bench *b)
 {
-	uint64_t l[2] = { htobe64((GPA_BASE + 4 * SLOT_SIZE) | 3),
-			  htobe64((GPA_BASE + 4 * SLOT_SIZE + PS) | 3) };
+	uint64_t t1 = (GPA_BASE + 4 * SLOT_SIZE) | 3, t2 = (GPA_BASE + 4 * SLOT_SIZE + PS) | 3;
 	double t0 = bench_now();
 
 	for (int c = 0; c < SINGLE_CALLS; c++)
-		if (kernel_put_indirect(&b->k, &l[c & 1], 1) != H_SUCCESS)
+		if (kernel_put_tce(&b->k, 0, c & 1 ? t2 : t1) != H_SUCCESS)
 			bench_die("kernel put", EIO);
 	return (bench_now() - t0) / SINGLE_CALLS;
 }
@@ -326,7 +350,8 @@ static void verify(struct bench *b)
 int main(void)
 {
 	double t0 = bench_now(), oi = 1e9, ki = 1e9, ms = 1e9, os = 1e9, ks = 1e9, op = 1e9, osc = 1e9;
-	double ksc = 1e9, o, k, m;
+	double ksc = 1e9, sys = 1e9, o, k, m;
+	uint64_t kills;
 	char base[160];
 	struct bench b;
 
@@ -352,6 +377,7 @@ int main(void)
 	for (int r = 0; r < 3; r++) {
 		os = bench_min(os, time_ours_single(&b));
 		ks = bench_min(ks, time_kernel_single(&b));
+		sys = bench_min(sys, bench_syscall_seconds(SINGLE_CALLS / 10));
 	}
 	o = oi / NTCE * 1e9;
 	k = ki / NTCE * 1e9;
@@ -367,9 +393,13 @@ int main(void)
 	snprintf(base, sizeof(base), "kernel algorithm, same lists %.2f ns/entry (ratio = kernel / ours)",
 		 ksc / NTCE * 1e9);
 	bench_report("H_PUT_TCE_INDIRECT 512 scattered entries", osc / NTCE * 1e9, "ns/entry", base,
-		     ksc / osc, "", true);
+		     ksc / osc, ">= 1", ksc / osc >= 1.0);
 	snprintf(base, sizeof(base), "kernel algorithm, 1 TCE %.1f ns (ratio = ours / kernel)", ks * 1e9);
-	bench_report("H_PUT_TCE latency", os * 1e9, "ns", base, os / ks, "", true);
+	bench_report("H_PUT_TCE latency", os * 1e9, "ns", base, os / ks, "<= 1.5", os / ks <= 1.5);
+	snprintf(base, sizeof(base), "one system call (eventfd ioctl) %.0f ns (ratio = ours / it)", sys * 1e9);
+	bench_report("H_PUT_TCE latency vs a system call", os * 1e9, "ns", base, os / sys, "<= 0.5",
+		     os / sys <= 0.5);
+	kills = b.k.m.kills;
 	teardown(&b);
 	printf("bench_hcall: %.1f s, %llu baseline kills\n", bench_now() - t0, (unsigned long long)kills);
 	return 0;

@@ -29,6 +29,16 @@ void bench_report(const char *name, double value, const char *unit, const char *
 void bench_sink(uint64_t v);
 /* The smaller of two timings (figures are the best of several runs). */
 double bench_min(double a, double b);
+/* A container with @group attached and the v2 IOMMU set (spapr_ioctl); exits on failure. */
+void bench_container_v2(unsigned group, int *cfd, int *gfd);
+/* One plain system call (see bench_syscall_seconds). */
+void bench_syscall(void);
+/*
+ * Seconds per plain system call (an ioctl on an eventfd that it does not
+ * implement), the mean of @iters calls: the kernel's fixed cost of any
+ * request, the baseline of per-call figures.
+ */
+double bench_syscall_seconds(unsigned iters);
 /* "<program>: @what: <strerror>" on stderr and exit(1); @err is an errno of either sign. */
 __attribute__((noreturn)) void bench_die(const char *what, int err);
 

@@ -118,18 +118,16 @@ struct mmreg_mm *mmreg_mm_get(struct mmreg_mm *mm)
 
 void mmreg_mm_put(struct mmreg_mm *mm)
 {
-	struct mmreg_snap *snap;
+	struct mmreg_region *r, *next;
 
 	if (__atomic_sub_fetch(&mm->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	/* Nobody can reach the mm any more: no lock, no reader to wait for. */
-	snap = mm->snap;
-	if (snap) {
-		for (uint32_t i = 0; i < snap->nslots; i++)
-			if (snap->slots[i].region)
-				mmreg__region_free(mm, snap->slots[i].region);
-		free(snap);
+	for (r = mm->regions; r; r = next) {
+		next = r->next;
+		mmreg__region_free(mm, r);
 	}
+	mmreg__registry_destroy(mm);
 	pthread_mutex_destroy(&mm->lock);
 	free(mm);
 }
@@ -199,7 +197,7 @@ void mmreg_mm_get_stats(struct mmreg_mm *mm, struct mmreg_mm_stats *st)
 	st->regions = mm->nregions;
 	st->dev_regions = mm->ndev;
 	st->registered_pages = mm->registered_pages;
-	st->meta_bytes = mm->region_bytes + (mm->snap ? mm->snap->bytes : 0);
+	st->meta_bytes = mm->region_bytes + mm->nnodes * sizeof(struct mmreg_node);
 	pthread_mutex_unlock(&mm->lock);
 	st->locked_vm = mmreg_mm_locked_vm(mm);
 }

@@ -133,7 +133,8 @@ void mmreg_read_unlock(void);
 /*
  * The region that contains all of [ua, ua + size) (size in bytes), or NULL;
  * a range straddling two regions is not found.  No counter changes.  In a
- * read section.  O(1) expected: a hash of granules sized to the regions.
+ * read section.  One load per level of the registry's radix tree (at most
+ * six), whatever the number of regions.
  */
 struct mmreg_region *mmreg_region_lookup(struct mmreg_mm *mm, uint64_t ua, uint64_t size);
 /* The region registered with exactly (@ua, @entries), or NULL.  In a read section. */

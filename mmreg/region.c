@@ -61,18 +61,11 @@ static int region_alloc(uint64_t ua, uint64_t entries, struct mmreg_region **out
 	return 0;
 }
 
-/*
- * Under mm->lock: overlap check and insert.  On success *old is the snapshot
- * to retire after the lock is dropped.
- */
-static int region_link(struct mmreg_mm *mm, struct mmreg_region *r, uint64_t end,
-		       struct mmreg_snap **old)
+/* Under mm->lock: overlap check, insert and the counters. */
+static int region_link(struct mmreg_mm *mm, struct mmreg_region *r)
 {
-	int rc;
+	int rc = mmreg__registry_insert(mm, r);
 
-	if (mmreg__snap_overlaps(mm->snap, r->ua, end))
-		return -EINVAL;
-	rc = mmreg__registry_insert(mm, r, old);
 	if (rc)
 		return rc;
 	mm->nregions++;
@@ -84,18 +77,9 @@ static int region_link(struct mmreg_mm *mm, struct mmreg_region *r, uint64_t end
 	return 0;
 }
 
-static void retire(struct mmreg_snap *old)
-{
-	if (!old)
-		return;
-	util_rcu_synchronize();
-	free(old);
-}
-
 int mmreg_region_new(struct mmreg_mm *mm, uint64_t ua, uint64_t entries,
 		     struct mmreg_region **out)
 {
-	struct mmreg_snap *old = NULL;
 	struct mmreg_region *r;
 	uint64_t end;
 	unsigned align;
@@ -120,11 +104,10 @@ int mmreg_region_new(struct mmreg_mm *mm, uint64_t ua, uint64_t entries,
 		r->pageshift = align;
 
 	pthread_mutex_lock(&mm->lock);
-	rc = region_link(mm, r, end, &old);
+	rc = region_link(mm, r);
 	pthread_mutex_unlock(&mm->lock);
 	if (rc)
 		goto err_unpin;
-	retire(old);
 	*out = r;
 	return 0;
 
@@ -140,7 +123,6 @@ err_uncharge:
 int mmreg_region_newdev(struct mmreg_mm *mm, uint64_t ua, uint64_t entries, uint64_t dev_hpa,
 			struct mmreg_region **out)
 {
-	struct mmreg_snap *old = NULL;
 	struct mmreg_region *r;
 	uint64_t end, dev_end;
 	int rc;
@@ -158,13 +140,12 @@ int mmreg_region_newdev(struct mmreg_mm *mm, uint64_t ua, uint64_t entries, uint
 	r->pageshift = util_ffs64(dev_hpa | (entries << EMU_PAGE_SHIFT));
 
 	pthread_mutex_lock(&mm->lock);
-	rc = region_link(mm, r, end, &old);
+	rc = region_link(mm, r);
 	pthread_mutex_unlock(&mm->lock);
 	if (rc) {
 		free(r);
 		return rc;
 	}
-	retire(old);
 	*out = r;
 	return 0;
 }
@@ -195,6 +176,7 @@ void mmreg__region_free(struct mmreg_mm *mm, struct mmreg_region *region)
 
 int mmreg_region_put(struct mmreg_mm *mm, struct mmreg_region *region)
 {
+	struct mmreg_node *retired = NULL;
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&mm->lock);
@@ -212,7 +194,7 @@ int mmreg_region_put(struct mmreg_mm *mm, struct mmreg_region *region)
 		pthread_mutex_unlock(&mm->lock);
 		return -EBUSY;
 	}
-	mmreg__registry_remove(mm, region);
+	mmreg__registry_remove(mm, region, &retired);
 	mm->nregions--;
 	mm->region_bytes -= sizeof(*region);
 	if (region->pin)
@@ -222,6 +204,11 @@ int mmreg_region_put(struct mmreg_mm *mm, struct mmreg_region *region)
 	pthread_mutex_unlock(&mm->lock);
 
 	util_rcu_synchronize();
+	if (retired) {
+		pthread_mutex_lock(&mm->lock);
+		mmreg__nodes_put(mm, retired);
+		pthread_mutex_unlock(&mm->lock);
+	}
 	mmreg__region_free(mm, region);
 	return 0;
 }
@@ -320,20 +307,16 @@ void mmreg_region_mapped_dec(struct mmreg_region *region)
 
 bool mmreg_is_devmem(struct mmreg_mm *mm, uint64_t hpa, unsigned pageshift, uint64_t *size)
 {
-	struct mmreg_snap *snap;
+	struct mmreg_region *r;
 	bool found = false;
 
 	if (!__atomic_load_n(&mm->ndev, __ATOMIC_RELAXED))
 		return false;
 	util_rcu_read_lock();
-	snap = __atomic_load_n(&mm->snap, __ATOMIC_ACQUIRE);
-	for (uint32_t i = 0; snap && i < snap->nslots && !found; i++) {
-		struct mmreg_region *r = __atomic_load_n(&snap->slots[i].region, __ATOMIC_ACQUIRE);
-		uint64_t dev_end;
+	for (r = __atomic_load_n(&mm->devs, __ATOMIC_ACQUIRE); r && !found;
+	     r = __atomic_load_n(&r->dev_next, __ATOMIC_ACQUIRE)) {
+		uint64_t dev_end = r->dev_hpa + (r->entries << EMU_PAGE_SHIFT);
 
-		if (!r || r->pin)
-			continue;
-		dev_end = r->dev_hpa + (r->entries << EMU_PAGE_SHIFT);
 		if (hpa >= r->dev_hpa && hpa < dev_end) {
 			uint64_t left = dev_end - hpa;
 

@@ -32,18 +32,13 @@ static int check_region(const struct mmreg_region *r)
 
 int mmreg_mm_check(struct mmreg_mm *mm)
 {
-	struct mmreg_snap *snap;
+	const struct mmreg_region *r;
 	uint64_t pages = 0, ndev = 0;
 	int rc;
 
 	pthread_mutex_lock(&mm->lock);
 	rc = mmreg__registry_check(mm);
-	snap = mm->snap;
-	for (uint32_t i = 0; snap && i < snap->nslots; i++) {
-		const struct mmreg_region *r = snap->slots[i].region;
-
-		if (!r)
-			continue;
+	for (r = mm->regions; r; r = r->next) {
 		if (check_region(r))
 			rc = -EUCLEAN;
 		if (r->pin)

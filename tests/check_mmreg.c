@@ -732,7 +732,7 @@ START_TEST(ten_thousand_regions)
 	TU_OK(mmreg_mm_check(mm));
 	for (int i = 0; i < N; i++)
 		ck_assert_ptr_eq(lookup(u(p) + 2 * (uint64_t)i * PS, PS), i % 2 ? r[i] : NULL);
-	/* Insert after tombstones compacts them and keeps every lookup right. */
+	/* Insert after removals keeps every lookup right. */
 	r[0] = reg_ok(p, 1);
 	TU_OK(mmreg_mm_check(mm));
 	ck_assert_ptr_eq(lookup(u(p), PS), r[0]);
@@ -742,6 +742,332 @@ START_TEST(ten_thousand_regions)
 		unreg_ok(r[i]);
 	free(r);
 	tu_unmap(p, 2 * N);
+}
+END_TEST
+
+/* ------------------------------------------------------ the registry tree */
+
+/*
+ * The overlap rules of the kernel's mm_iommu_do_alloc
+ * (arch/powerpc/mm/book3s64/iommu_api.c): under mem_list_mutex, every listed
+ * region that shares a byte with the new one fails it with EINVAL, an
+ * identical range included.  EBUSY for an identical range comes one layer
+ * up: tce_iommu_register_pages (drivers/vfio/vfio_iommu_spapr_tce.c) tries
+ * mm_iommu_get first and answers EBUSY when its container already holds the
+ * region (check_spapr covers that).
+ */
+START_TEST(overlap_rules_of_mm_iommu_do_alloc)
+{
+	uint8_t *p = tu_map(32);
+	uint8_t *a = p + 8 * PS;
+	struct mmreg_region *r = reg_ok(a, 8), *x;
+
+	reg_err(a, 8, EINVAL);			/* identical */
+	reg_err(a - PS, 2, EINVAL);		/* shares its first page */
+	reg_err(a + 7 * PS, 2, EINVAL);		/* shares its last page */
+	reg_err(a + 2 * PS, 2, EINVAL);		/* inside */
+	reg_err(a - 4 * PS, 16, EINVAL);	/* around */
+	reg_err(a, 1, EINVAL);			/* same start, shorter */
+	reg_err(a + 4 * PS, 4, EINVAL);		/* same end, shorter */
+	x = reg_ok(a - PS, 1);			/* adjacent below */
+	unreg_ok(x);
+	x = reg_ok(a + 8 * PS, 1);		/* adjacent above */
+	unreg_ok(x);
+	ck_assert_uint_eq(mmreg_mm_locked_vm(mm), 8);
+	unreg_ok(r);
+	tu_unmap(p, 32);
+}
+END_TEST
+
+#define DEV_HPA 0x100000000000ull
+
+/* Device regions need no memory: any address, any size, at no cost. */
+static struct mmreg_region *dev_ok(uint64_t ua, uint64_t entries)
+{
+	struct mmreg_region *r = NULL;
+
+	TU_OK(mmreg_region_newdev(mm, ua, entries, DEV_HPA, &r));
+	return r;
+}
+
+static uint64_t meta_bytes(void)
+{
+	struct mmreg_mm_stats st;
+
+	mmreg_mm_get_stats(mm, &st);
+	return st.meta_bytes;
+}
+
+static void dev_err(uint64_t ua, uint64_t entries, int err)
+{
+	struct mmreg_region *r = NULL;
+	uint64_t meta = meta_bytes();
+
+	TU_ERR(mmreg_region_newdev(mm, ua, entries, DEV_HPA, &r), err);
+	ck_assert_ptr_null(r);
+	ck_assert_uint_eq(meta_bytes(), meta);
+	TU_OK(mmreg_mm_check(mm));
+}
+
+#define NODE_BYTES sizeof(struct mmreg_node)
+#define REGION_BYTES sizeof(struct mmreg_region)
+
+START_TEST(tree_shapes_sizes_and_nodes)
+{
+	/* A 1 GiB + 3 page region starting one page below a 2 MiB boundary. */
+	uint64_t big = 0x7f0000200000ull - PS, big_pages = (1ull << 18) + 3;
+	uint64_t top = 0xffffffffc0000000ull;	/* the last GiB but its last page */
+	struct mmreg_region *a, *b, *c, *d, *e;
+
+	ck_assert_uint_eq(meta_bytes(), 0);
+	/* One page at 0: a root of level 0, one node. */
+	a = dev_ok(0, 1);
+	ck_assert_uint_eq(meta_bytes(), REGION_BYTES + NODE_BYTES);
+	/* The next page: the same leaf, no allocation. */
+	b = dev_ok(PS, 1);
+	ck_assert_uint_eq(meta_bytes(), 2 * REGION_BYTES + NODE_BYTES);
+	ck_assert_ptr_eq(lookup(0, PS), a);
+	ck_assert_ptr_null(lookup(0, 2 * PS));	/* straddles a and b */
+	ck_assert_ptr_eq(lookup(PS + 5, 7), b);
+	ck_assert_ptr_null(lookup(2 * PS, 1));
+	/* A region above what the root covers grows the tree to level 3. */
+	c = dev_ok(big, big_pages);
+	TU_OK(mmreg_mm_check(mm));
+	ck_assert_ptr_eq(lookup(big, big_pages * PS), c);
+	ck_assert_ptr_eq(lookup(big + PS, 1ull << 30), c);	/* across many slots */
+	ck_assert_ptr_null(lookup(big - PS, 2 * PS));
+	ck_assert_ptr_null(lookup(big + (big_pages - 1) * PS, 2 * PS));
+	ck_assert_ptr_eq(lookup(big + (big_pages - 1) * PS, PS), c);
+	ck_assert_ptr_null(lookup(big + big_pages * PS, 1));
+	ck_assert_ptr_eq(lookup(0, PS), a);
+	/* Overlaps with it at either end and across it are found at every level. */
+	dev_err(big - PS, 2, EINVAL);
+	dev_err(big + (big_pages - 1) * PS, 1, EINVAL);
+	dev_err(big + (1ull << 29), 1, EINVAL);
+	dev_err(big - (1ull << 31), 1ull << 20, EINVAL);
+	dev_err(0, 4, EINVAL);
+	/* The top of the address space: the tree grows to its full height. */
+	d = dev_ok(top, (1ull << 18) - 1);
+	ck_assert_ptr_eq(lookup(UINT64_MAX - 2 * PS + 1, PS), d);
+	ck_assert_ptr_null(lookup(UINT64_MAX - PS + 1, 1));
+	ck_assert_ptr_null(lookup(UINT64_MAX - PS, 2 * PS));
+	dev_err(top - PS, 2, EINVAL);
+	e = dev_ok(top - PS, 1);
+	TU_OK(mmreg_mm_check(mm));
+	unreg_ok(c);
+	ck_assert_ptr_null(lookup(big + PS, PS));
+	TU_OK(mmreg_mm_check(mm));
+	unreg_ok(a);
+	unreg_ok(d);
+	unreg_ok(e);
+	TU_OK(mmreg_mm_check(mm));
+	ck_assert_ptr_eq(lookup(PS, PS), b);
+	unreg_ok(b);
+	/* Empty again: every node freed. */
+	ck_assert_uint_eq(meta_bytes(), 0);
+	ck_assert_ptr_null(lookup(PS, PS));
+}
+END_TEST
+
+/* The model: live regions as (ua, pages, region). */
+struct model {
+	unsigned n;
+	uint64_t ua[512], pages[512];
+	struct mmreg_region *r[512];
+};
+
+static struct mmreg_region *model_lookup(const struct model *m, uint64_t ua, uint64_t size)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (ua >= m->ua[i] && ua + size <= m->ua[i] + m->pages[i] * PS)
+			return m->r[i];
+	return NULL;
+}
+
+static bool model_overlaps(const struct model *m, uint64_t ua, uint64_t pages)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (ua < m->ua[i] + m->pages[i] * PS && m->ua[i] < ua + pages * PS)
+			return true;
+	return false;
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * Random registrations and removals in windows that straddle slot
+ * boundaries of every level (a 2 MiB, a 512 GiB and a 2^57 boundary, and
+ * the bottom of the address space), checked after every step against the
+ * model: the errno of each insert, lookups at random and at region edges,
+ * and the invariant checker.
+ */
+START_TEST(random_orders_against_a_model)
+{
+	static const uint64_t windows[] = { 0, 0x7f00001f0000ull, (1ull << 39) - 0x800000,
+					    (1ull << 57) - 0x100000 };
+	static struct model m;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	m.n = 0;
+	for (unsigned step = 0; step < 4000; step++) {
+		uint64_t w = windows[xorshift(&x) % 4], roll = xorshift(&x) % 100;
+
+		if (m.n && (roll < 40 || m.n == 512)) {
+			unsigned i = (unsigned)(xorshift(&x) % m.n);
+
+			unreg_ok(m.r[i]);
+			m.n--;
+			m.ua[i] = m.ua[m.n], m.pages[i] = m.pages[m.n], m.r[i] = m.r[m.n];
+		} else {
+			uint64_t ua = w + (xorshift(&x) % 2048) * PS;
+			uint64_t pages = roll < 70 ? 1 + xorshift(&x) % 8 : 1 + xorshift(&x) % 700;
+			struct mmreg_region *r = NULL;
+			int rc = mmreg_region_newdev(mm, ua, pages, DEV_HPA, &r);
+
+			if (model_overlaps(&m, ua, pages)) {
+				ck_assert_msg(rc == -EINVAL, "step %u: %#llx +%llu: rc %d, overlap expected",
+					      step, (unsigned long long)ua, (unsigned long long)pages, rc);
+			} else {
+				ck_assert_msg(rc == 0, "step %u: rc %d", step, rc);
+				m.ua[m.n] = ua, m.pages[m.n] = pages, m.r[m.n++] = r;
+			}
+		}
+		for (int k = 0; k < 8; k++) {
+			uint64_t ua = windows[xorshift(&x) % 4] + xorshift(&x) % (2200 * PS);
+			uint64_t size = 1 + xorshift(&x) % (k < 4 ? PS : 64 * PS);
+
+			ck_assert_ptr_eq(lookup(ua, size), model_lookup(&m, ua, size));
+		}
+		if (m.n) {
+			unsigned i = (unsigned)(xorshift(&x) % m.n);
+			uint64_t end = m.ua[i] + m.pages[i] * PS;
+
+			ck_assert_ptr_eq(lookup(m.ua[i], m.pages[i] * PS), m.r[i]);
+			ck_assert_ptr_eq(lookup(end - 1, 1), m.r[i]);
+			ck_assert_ptr_eq(lookup(end - 1, 2), model_lookup(&m, end - 1, 2));
+		}
+		if (step % 50 == 0)
+			TU_OK(mmreg_mm_check(mm));
+	}
+	TU_OK(mmreg_mm_check(mm));
+	while (m.n) {
+		unsigned i = (unsigned)(xorshift(&x) % m.n);
+
+		unreg_ok(m.r[i]);
+		m.n--;
+		m.ua[i] = m.ua[m.n], m.pages[i] = m.pages[m.n], m.r[i] = m.r[m.n];
+	}
+	ck_assert_uint_eq(meta_bytes(), 0);
+}
+END_TEST
+
+/* 8,192 pinned one-page regions side by side, released in random order. */
+START_TEST(many_pinned_regions_random_release)
+{
+	enum { N = 8192 };
+	uint8_t *p = tu_map(N);
+	struct mmreg_region **r = calloc(N, sizeof(*r));
+	uint32_t *order = malloc(N * sizeof(*order));
+	uint64_t x = 88172645463325252ull;
+
+	for (int i = 0; i < N; i++) {
+		r[i] = reg_ok(p + (uint64_t)i * PS, 1);
+		order[i] = (uint32_t)i;
+	}
+	for (int i = N - 1; i > 0; i--) {
+		uint32_t j = (uint32_t)(xorshift(&x) % (uint64_t)(i + 1)), t = order[i];
+
+		order[i] = order[j], order[j] = t;
+	}
+	TU_OK(mmreg_mm_check(mm));
+	ck_assert_uint_eq(mmreg_mm_locked_vm(mm), N);
+	for (int k = 0; k < N; k++) {
+		uint32_t i = order[k];
+
+		unreg_ok(r[i]);
+		r[i] = NULL;
+		if (k % 2048 == 0) {
+			TU_OK(mmreg_mm_check(mm));
+			for (int j = 0; j < N; j += 97)
+				ck_assert_ptr_eq(lookup(u(p) + (uint64_t)j * PS, PS), r[j]);
+		}
+	}
+	ck_assert_uint_eq(mmreg_mm_locked_vm(mm), 0);
+	ck_assert_uint_eq(meta_bytes(), 0);
+	free(order);
+	free(r);
+	tu_unmap(p, N);
+}
+END_TEST
+
+/*
+ * The node pool: 600 regions each alone in its 2 MiB block, from 1 GiB up,
+ * need 600 leaves, two level-1 nodes (they cross 2 GiB) and a root of
+ * level 2: two chunks of 510 nodes.  After they are all removed, the same
+ * again takes no new chunk.
+ */
+START_TEST(node_pool_reused)
+{
+	enum { N = 600 };
+	struct mmreg_region *r[N];
+	uint64_t base = 0x40000000ull, cap;
+
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++)
+			r[i] = dev_ok(base + ((uint64_t)i << 21), 1);
+		ck_assert_uint_eq(meta_bytes(), N * REGION_BYTES + (N + 3) * NODE_BYTES);
+		TU_OK(mmreg_mm_check(mm));
+		cap = mmreg__nodes_capacity(mm);
+		ck_assert_uint_eq(cap, 2 * ((2u << 20) / NODE_BYTES));
+		for (int i = 0; i < N; i++)
+			unreg_ok(r[i]);
+		ck_assert_uint_eq(meta_bytes(), 0);
+		ck_assert_uint_eq(mmreg__nodes_capacity(mm), cap);
+		TU_OK(mmreg_mm_check(mm));
+	}
+}
+END_TEST
+
+/*
+ * Every node allocation of an insert that grows the tree from level 0 to
+ * level 5 (five new roots, five nodes down to the new leaf) fails in turn:
+ * each failure leaves the registry exactly as it was.
+ */
+START_TEST(fail_nth_tree_growth)
+{
+	uint64_t high = 0xffff000000000000ull, meta;
+	struct mmreg_region *low = dev_ok(PS, 1), *r = NULL;
+	unsigned n;
+	int rc;
+
+	meta = meta_bytes();
+	for (n = 1;; n++) {
+		r = NULL;
+		util_fail_nth_arm(n);
+		rc = mmreg_region_newdev(mm, high, 1, DEV_HPA, &r);
+		if (!util_fail_nth_fired())
+			break;
+		TU_ERR(rc, ENOMEM);
+		ck_assert_str_eq(util_fail_nth_site(), n == 1 ? "mmreg_region_alloc" : "mmreg_node_alloc");
+		ck_assert_ptr_null(r);
+		ck_assert_uint_eq(meta_bytes(), meta);
+		ck_assert_ptr_null(lookup(high, PS));
+		ck_assert_ptr_eq(lookup(PS, PS), low);
+		TU_OK(mmreg_mm_check(mm));
+	}
+	util_fail_nth_arm(0);
+	TU_OK(rc);
+	ck_assert_uint_eq(n, 1 + 1 + 10);	/* region, then 5 roots + 5 nodes */
+	ck_assert_ptr_eq(lookup(high, PS), r);
+	ck_assert_ptr_eq(lookup(PS, PS), low);
+	TU_OK(mmreg_mm_check(mm));
+	unreg_ok(r);
+	unreg_ok(low);
+	ck_assert_uint_eq(meta_bytes(), 0);
 }
 END_TEST
 
@@ -797,7 +1123,7 @@ START_TEST(fail_nth_register_unregister)
 
 	emu_mem_set_pin_chunk(2);	/* several pin chunks per registration */
 	points = tu_sweep(sweep_run, sweep_check, &c);
-	/* charge, region, pin alloc, runs, 3 + 2 chunks, leaf, hash, 2 snapshots at least */
+	/* charge, region, pin alloc, runs, 3 + 2 chunks, leaf, hash, the tree's nodes */
 	ck_assert_uint_ge(points, 12);
 	tu_unmap(c.p, 9);
 }
@@ -836,6 +1162,12 @@ static Suite *mmreg_suite(void)
 	tcase_add_test(t, forked_child_has_its_own_mm);
 	tcase_add_test(t, ten_thousand_regions);
 	tcase_add_test(t, fail_nth_register_unregister);
+	tcase_add_test(t, overlap_rules_of_mm_iommu_do_alloc);
+	tcase_add_test(t, tree_shapes_sizes_and_nodes);
+	tcase_add_test(t, random_orders_against_a_model);
+	tcase_add_test(t, many_pinned_regions_random_release);
+	tcase_add_test(t, fail_nth_tree_growth);
+	tcase_add_test(t, node_pool_reused);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -12,6 +12,7 @@
  * succeeds or returns EBUSY; at the end nothing is registered, pinned or
  * charged.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -155,6 +156,107 @@ START_TEST(concurrent_register_of_one_range)
 }
 END_TEST
 
+/*
+ * The registry's tree under churn: two writers register and unregister
+ * device regions whose slots are spread so that nearly every insert creates
+ * nodes (down from a new root, or up to a taller one) and nearly every
+ * removal retires them, while readers look up addresses in all of them.
+ * Asserted: a region a reader finds contains the range asked for (its
+ * bounds are read after the find: a freed node or region would be caught
+ * by the sanitizer), a mapped count taken on it keeps it alive until it is
+ * dropped, and at the end the registry is empty with every node freed.
+ */
+#define CHURN_SLOTS 8
+#define CHURN_CYCLES 600
+
+static const uint64_t churn_ua[CHURN_SLOTS] = {
+	0x1000, 0x200000, 0x7f0000000000ull, 0x7f0040000000ull,
+	0x8000000000ull, 0x100000000000ull, 0x0200000000000000ull, 0xffffffff00000000ull,
+};
+static const uint64_t churn_pages[CHURN_SLOTS] = { 1, 513, 3, 262145, 1, 1024, 7, 2 };
+static uint64_t churn_found, churn_held;	/* atomic */
+
+static void *churn_reader(void *arg)
+{
+	uint64_t x = (uintptr_t)arg * 2654435761u + 7;
+
+	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+		unsigned k;
+		uint64_t ua, size = PS;
+		struct mmreg_region *r;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		k = (unsigned)(x % CHURN_SLOTS);
+		ua = churn_ua[k] + ((x >> 8) % churn_pages[k]) * PS;
+		mmreg_read_lock();
+		r = mmreg_region_lookup(mm, ua, size);
+		if (r) {
+			__atomic_add_fetch(&churn_found, 1, __ATOMIC_RELAXED);
+			ck_assert_uint_le(mmreg_region_ua(r), ua);
+			ck_assert_uint_le(ua + size, mmreg_region_ua(r) + mmreg_region_entries(r) * PS);
+			ck_assert_uint_eq(mmreg_region_ua(r), churn_ua[k]);
+			if (!mmreg_region_mapped_inc(r)) {
+				__atomic_add_fetch(&churn_held, 1, __ATOMIC_RELAXED);
+				ck_assert_uint_eq(mmreg_region_entries(r), churn_pages[k]);
+				mmreg_region_mapped_dec(r);
+			}
+		}
+		mmreg_read_unlock();
+	}
+	return NULL;
+}
+
+static void *churn_writer(void *arg)
+{
+	unsigned first = (unsigned)(uintptr_t)arg;	/* writer 0: even slots, 1: odd */
+	struct mmreg_region *r[CHURN_SLOTS] = { 0 };
+
+	for (unsigned c = 0; c < CHURN_CYCLES; c++) {
+		unsigned k = first + 2 * ((c * 7 + c / 5) % (CHURN_SLOTS / 2));
+		int rc;
+
+		if (!r[k]) {
+			TU_OK(mmreg_region_newdev(mm, churn_ua[k], churn_pages[k], 0x100000000000ull, &r[k]));
+			continue;
+		}
+		rc = mmreg_region_put(mm, r[k]);
+		if (rc == -EBUSY)
+			continue;	/* a reader held a mapped count */
+		TU_OK(rc);
+		r[k] = NULL;
+	}
+	for (unsigned k = 0; k < CHURN_SLOTS; k++)
+		while (r[k] && mmreg_region_put(mm, r[k]) == -EBUSY)
+			sched_yield();
+	return NULL;
+}
+
+START_TEST(lookup_against_tree_churn)
+{
+	pthread_t rd[READERS], wr[2];
+	struct mmreg_mm_stats st;
+
+	TU_OK(mmreg_mm_current(&mm));
+	__atomic_store_n(&stop, 0, __ATOMIC_RELEASE);
+	for (uintptr_t i = 0; i < READERS; i++)
+		ck_assert_int_eq(pthread_create(&rd[i], NULL, churn_reader, (void *)i), 0);
+	for (uintptr_t i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&wr[i], NULL, churn_writer, (void *)i), 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_join(wr[i], NULL), 0);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < READERS; i++)
+		ck_assert_int_eq(pthread_join(rd[i], NULL), 0);
+	printf("tree churn: %llu lookups found a region, %llu took a mapped count\n",
+	       (unsigned long long)churn_found, (unsigned long long)churn_held);
+	mmreg_mm_get_stats(mm, &st);
+	ck_assert_uint_eq(st.regions, 0);
+	ck_assert_uint_eq(st.meta_bytes, 0);
+	TU_OK(mmreg_mm_check(mm));
+	mmreg_mm_put(mm);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("race_mmreg");
@@ -163,6 +265,7 @@ int main(void)
 	tcase_set_timeout(t, 300);
 	tcase_add_test(t, lookup_and_mapped_against_register_unregister);
 	tcase_add_test(t, concurrent_register_of_one_range);
+	tcase_add_test(t, lookup_against_tree_churn);
 	suite_add_tcase(s, t);
 	return tu_run(s);
 }
