@@ -32,6 +32,13 @@ SANFLAGS := -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer
 OPT := -O1
 endif
 
+# Another compiler than cc/gcc (make CC=clang) builds in its own folder
+# (build/clang, build/san-address-undefined-clang): objects never mix.
+CC_TAG := $(if $(filter cc gcc,$(notdir $(CC))),,$(notdir $(CC)))
+ifneq ($(CC_TAG),)
+B := $(if $(SAN),$(B)-$(CC_TAG),build/$(CC_TAG))
+endif
+
 # Evaluated when a recipe runs, i.e. after 'deps' has installed pkg-config.
 DEP_CFLAGS = $(shell pkg-config --cflags numa)
 DEP_LIBS = $(shell pkg-config --libs numa)
