@@ -178,8 +178,12 @@ clean:
 # make fuzz      libFuzzer + ASan + UBSan build of tests/fuzz/fuzz_*.c into
 #                build/fuzz/ (tests/fuzz/build.sh, OSS-Fuzz style), then each
 #                target runs FUZZ_SECONDS (60) from its seed corpus and
-#                regressions; new inputs go to build/fuzz/corpus/<target>/,
-#                crashes to build/fuzz/artifacts/<target>/.
+#                regressions (tests/fuzz/run.sh: one summary line per target,
+#                libFuzzer's output in build/fuzz/logs/); new inputs go to
+#                build/fuzz/corpus/<target>/, crashes to
+#                build/fuzz/artifacts/<target>/.  CI runs it with FUZZ_SECONDS=30.
+# make fuzz-build  the build alone (scripts/deps-fuzz.sh installs clang and
+#                compiler-rt when missing, as root).
 # make fuzz-afl  the same targets built with AFL++'s afl-clang-fast into
 #                build/fuzz-afl/ (installs Debian's afl++ when missing and
 #                root), then afl-fuzz runs each for FUZZ_SECONDS.
@@ -189,21 +193,18 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: fuzz fuzz-build fuzz-afl fuzz-cov
+.PHONY: fuzz fuzz-build fuzz-deps fuzz-afl fuzz-cov
 
-fuzz-build: deps
+fuzz-deps: deps
+	@sh scripts/deps-fuzz.sh
+
+fuzz-build: fuzz-deps
 	@CC=clang CXX=clang++ CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
 		LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=build/fuzz FUZZ_REBUILD=1 \
 		sh tests/fuzz/build.sh
 
 fuzz: fuzz-build
-	@for t in $(FUZZ_TARGETS); do \
-		mkdir -p build/fuzz/corpus/$$t build/fuzz/artifacts/$$t; \
-		echo "== $$t for $(FUZZ_SECONDS) s"; \
-		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			-artifact_prefix=build/fuzz/artifacts/$$t/ build/fuzz/corpus/$$t \
-			tests/fuzz/corpus/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) || exit 1; \
-	done
+	@sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-afl: deps
 	@if ! command -v afl-clang-fast >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -226,4 +227,5 @@ fuzz-afl: deps
 	done
 
 fuzz-cov: deps
+	@sh scripts/deps-fuzz.sh cov
 	@sh tests/fuzz/coverage.sh
