@@ -22,6 +22,12 @@
  * `spaprtce replay` (build/spaprtce, one folder above this suite), which
  * must exit 0.  Without the program the inputs still run, and the suite
  * says that their traces were not replayed.
+ *
+ * The harness itself: a divergence names the line `spaprtce replay`
+ * reports (a provoked one, replayed); its waits survive a SIGALRM every
+ * millisecond (libFuzzer's timeout timer interrupts system calls: an
+ * interrupted waitpid once passed for a dead child, a false divergence),
+ * shown both on fz_waitpid alone and on the corpus inputs that fork.
  */
 #include <check.h>
 #include <dirent.h>
@@ -34,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include "tests/testutil.h"
 
@@ -200,6 +207,166 @@ static const struct {
 #undef FUZZ_TARGET_ENTRY
 };
 
+/* ------------------------------------------------- the harness itself */
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* SIGALRM every @usec microseconds (0: off), installed as libFuzzer does:
+ * without SA_RESTART, so that it interrupts blocking system calls. */
+static void alarm_every(long usec)
+{
+	struct sigaction sa;
+	struct itimerval it = { { 0, usec }, { 0, usec } };
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = usec ? on_alarm : SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+/* A child that sleeps @ms milliseconds (through interruptions), then exits with @code. */
+static pid_t sleepy_child(int ms, int code)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		struct timespec ts = { 0, ms * 1000000L };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		_exit(code);
+	}
+	return pid;
+}
+
+START_TEST(t_waitpid_retried)
+{
+	int st = 0;
+	pid_t raw, pid;
+
+	alarm_every(1000);
+	/* The problem: a plain waitpid is interrupted. */
+	raw = sleepy_child(50, 3);
+	ck_assert_int_eq(waitpid(raw, &st, 0), -1);
+	ck_assert_int_eq(errno, EINTR);
+	/* The harness's wait is not: it retries and gets the real status. */
+	pid = sleepy_child(50, 7);
+	fz_eintr_retries = 0;
+	ck_assert_int_eq(fz_waitpid(pid, &st), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 7);
+	ck_assert_uint_gt(fz_eintr_retries, 0);
+	ck_assert_int_eq(fz_waitpid(raw, &st), raw);
+	ck_assert_int_eq(WEXITSTATUS(st), 3);
+	alarm_every(0);
+	printf("fz_waitpid: %lu interrupted waits retried under a 1 ms SIGALRM\n", fz_eintr_retries);
+}
+END_TEST
+
+/* Every fuzz_container seed and regression (the `foreign` ones fork a child
+ * per request) with a SIGALRM every millisecond: no false divergence. */
+START_TEST(t_corpus_under_timer)
+{
+	char dir[4096];
+	const char *src = getenv("SPAPRTCE_SRCDIR");
+	unsigned n = 0;
+
+	if (!src || !*src)
+		src = ".";
+	signal(SIGABRT, on_abort);
+	unsetenv("SPAPRTCE_FUZZ_TRACE");
+	replay_prog[0] = 0;
+	fz_eintr_retries = 0;
+	alarm_every(1000);
+	for (int round = 0; round < 3; round++) {
+		snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/fuzz_container", src);
+		n += replay_dir(dir, fuzz_container_one_input);
+		snprintf(dir, sizeof(dir), "%s/tests/fuzz/regressions/fuzz_container", src);
+		n += replay_dir(dir, fuzz_container_one_input);
+	}
+	alarm_every(0);
+	ck_assert_uint_gt(n, 0);
+	printf("fuzz_container under a 1 ms SIGALRM: %u inputs, %lu interrupted system calls retried\n",
+	       n, fz_eintr_retries);
+	tu_assert_emu_clean();
+}
+END_TEST
+
+static void no_checks(void)
+{
+}
+
+/*
+ * A divergence provoked on purpose (the model's EBADF against the
+ * library's ok, after a memory area's lines) names the line at which
+ * `spaprtce replay` of its trace reports it.
+ */
+START_TEST(t_divergence_names_replay_line)
+{
+	char err_path[] = "/tmp/check_fuzz_corpus_err_XXXXXX", tr_path[] = "/tmp/check_fuzz_corpus_tr_XXXXXX";
+	char buf[8192], cmd[PATH_MAX + 256], want[64];
+	unsigned named = 0, reported = 0;
+	int efd = mkstemp(err_path), tfd = mkstemp(tr_path), st;
+	const char *p;
+	pid_t pid;
+	FILE *f;
+	size_t n;
+
+	ck_assert_int_ge(efd, 0);
+	ck_assert_int_ge(tfd, 0);
+	close(tfd);
+	locate_prog();
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		static struct model m;
+
+		dup2(efd, 2);
+		setenv("SPAPRTCE_FUZZ_TRACE", tr_path, 1);
+		model_init(&m);
+		fz_begin("fuzz_selftest", (const uint8_t *)"", 0, "m", no_checks);
+		fz_mem_map(&m, 0, 4, mem_pattern);
+		fz_req("container c0");
+		fz_done((struct model_res){ -1, EBADF }, (struct model_res){ 0, 0 });
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "the divergence did not abort");
+	f = fopen(err_path, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	p = strstr(buf, "divergence from the model at trace line ");
+	ck_assert_msg(p && sscanf(p, "divergence from the model at trace line %u", &named) == 1,
+		      "no line named in: %s", buf);
+	snprintf(want, sizeof(want), "# DIVERGENCE at line %u: the library returned ok", named);
+	ck_assert_msg(strstr(buf, want), "no '%s' in: %s", want, buf);
+	/* mem, two guard-page mprotects after the input's comment: line 5. */
+	ck_assert_uint_eq(named, 5);
+	if (replay_prog[0]) {
+		snprintf(cmd, sizeof(cmd), "%s replay %s 2>&1", replay_prog, tr_path);
+		f = popen(cmd, "r");
+		ck_assert_ptr_nonnull(f);
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = 0;
+		ck_assert_int_eq(WEXITSTATUS(pclose(f)), 1);
+		p = strstr(buf, tr_path);
+		ck_assert_msg(p && sscanf(p + strlen(tr_path), ":%u:", &reported) == 1, "replay said: %s", buf);
+		ck_assert_uint_eq(reported, named);
+	} else {
+		printf("t_divergence_names_replay_line: no build/spaprtce, the line is not replayed\n");
+	}
+	unlink(err_path);
+	unlink(tr_path);
+}
+END_TEST
+
 /* One loop iteration per target. */
 START_TEST(t_fuzz_target)
 {
@@ -215,6 +382,12 @@ static Suite *fuzz_corpus_suite(void)
 
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, t_fuzz_target, 0, (int)(sizeof(targets) / sizeof(targets[0])));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("harness");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, t_waitpid_retried);
+	tcase_add_test(tc, t_corpus_under_timer);
+	tcase_add_test(tc, t_divergence_names_replay_line);
 	suite_add_tcase(s, tc);
 	return s;
 }

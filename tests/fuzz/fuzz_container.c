@@ -915,8 +915,10 @@ static void do_foreign(struct fz_in *in)
 		/* 0-99: a return value; 100 + errno: a failure. */
 		_exit(rc < 0 ? 100 + errno : rc);
 	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		fz_diverge("the forked child died");
+	if (fz_waitpid(pid, &status) != pid)
+		fz_diverge("waitpid failed: %s", strerror(errno));
+	if (!WIFEXITED(status))
+		fz_diverge("the forked child died (status 0x%x)", status);
 	status = WEXITSTATUS(status);
 	got.ret = status >= 100 ? -1 : status;
 	got.err = status >= 100 ? status - 100 : 0;

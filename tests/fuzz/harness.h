@@ -9,7 +9,8 @@
  * language, fz_done() (errno results) or fz_hdone() (H_* codes) appends the
  * model's expectation, compares, and runs the post-request checks (the
  * target's callback, which starts with fz_check_state()).  On a difference
- * fz_diverge() prints the trace and aborts.  fz_end() checks that the
+ * fz_diverge() prints the trace, the divergence named by the trace line
+ * `spaprtce replay` reports it at, and aborts.  fz_end() checks that the
  * cleanup left nothing and writes the trace to $SPAPRTCE_FUZZ_TRACE.
  *
  * Memory areas: fz_mem_map() maps one between PROT_NONE guard pages, named
@@ -93,6 +94,13 @@ struct model_res fz_real(long rc);
 void fz_done(struct model_res want, struct model_res got);
 /* The same for a hypercall's H_* code. */
 void fz_hdone(long want, long got);
+
+/* ------------------------------------------------------ system calls */
+
+/* waitpid(@pid, @status, 0), retried while a signal interrupts it. */
+int fz_waitpid(int pid, int *status);
+/* How many interrupted system calls the harness retried (tests read it). */
+extern unsigned long fz_eintr_retries;
 
 /* ---------------------------------------------------------------- checks */
 
