@@ -193,7 +193,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: fuzz fuzz-build fuzz-deps fuzz-afl fuzz-cov
+.PHONY: fuzz fuzz-build fuzz-deps fuzz-speed fuzz-afl fuzz-cov
 
 fuzz-deps: deps
 	@sh scripts/deps-fuzz.sh
@@ -205,6 +205,16 @@ fuzz-build: fuzz-deps
 
 fuzz: fuzz-build
 	@sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# make fuzz-speed  each target against its decode-only variant (same harness
+#                and decoding, no library call), FUZZ_SPEED_SECONDS (20) each:
+#                exec/s and ratio on stdout and in build/fuzz-speed.json.
+FUZZ_SPEED_SECONDS ?= 20
+fuzz-speed: fuzz-deps
+	@CC=clang CXX=clang++ CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+		LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=build/fuzz FUZZ_REBUILD=1 FUZZ_DECODE=1 \
+		sh tests/fuzz/build.sh >/dev/null
+	@sh tests/fuzz/speed.sh $(FUZZ_SPEED_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-afl: deps
 	@if ! command -v afl-clang-fast >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \

@@ -128,4 +128,18 @@ void fz_mem_show(uint64_t ua, uint64_t len);
 /* @ua as PREFIX<i>+OFF when in an area (guard pages included), else hex. */
 const char *fz_addr(uint64_t ua);
 
+/*
+ * FZ_CHECKS: 0 in the decode-only variant of a target (-DFZ_DECODE_ONLY,
+ * tests/fuzz/decode_only.h), where the library is never called and a
+ * target must skip its own comparisons too.
+ */
+#ifdef FZ_DECODE_ONLY
+#define FZ_CHECKS 0
+#ifndef FZ_HARNESS_IMPL
+#include "tests/fuzz/decode_only.h"
+#endif
+#else
+#define FZ_CHECKS 1
+#endif
+
 #endif
