@@ -61,8 +61,12 @@ for t in $targets; do
 		"$(progress "$log" corp)" "${new:-0}" "$crashes" "$verdict"
 	if [ "$rc" != 0 ]; then
 		# What went wrong: the divergence comment, or the sanitizer's report.
-		grep -m1 '^# DIVERGENCE' "$log" | sed 's/^/    /'
-		grep -m1 -A3 '^==[0-9]*==ERROR\|^SUMMARY: \|deadly signal\|ERROR: libFuzzer' "$log" | sed 's/^/    /'
+		if grep -q '^# DIVERGENCE' "$log"; then
+			grep -m1 '^# DIVERGENCE' "$log" | sed 's/^/    /'
+		else
+			grep -m1 '^==[0-9]*== *ERROR' "$log" | sed 's/^/    /'
+			grep -m1 '^SUMMARY: ' "$log" | sed 's/^/    /'
+		fi
 		grep -m1 'Test unit written to' "$log" | sed 's/^/    /'
 		echo "    full output: $log"
 	fi
