@@ -35,6 +35,13 @@ SANFLAGS := -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer
 OPT := -O1
 endif
 
+# Another compiler than cc/gcc (make CC=clang) builds in its own folder
+# (build/clang, build/san-address-undefined-clang): objects never mix.
+CC_TAG := $(if $(filter cc gcc,$(notdir $(CC))),,$(notdir $(CC)))
+ifneq ($(CC_TAG),)
+B := $(if $(SAN),$(B)-$(CC_TAG),build/$(CC_TAG))
+endif
+
 # Evaluated when a recipe runs, i.e. after 'deps' has installed pkg-config.
 DEP_CFLAGS = $(shell pkg-config --cflags numa)
 DEP_LIBS = $(shell pkg-config --libs numa)
@@ -270,8 +277,12 @@ uninstall:
 # make fuzz      libFuzzer + ASan + UBSan build of tests/fuzz/fuzz_*.c into
 #                build/fuzz/ (tests/fuzz/build.sh, OSS-Fuzz style), then each
 #                target runs FUZZ_SECONDS (60) from its seed corpus and
-#                regressions; new inputs go to build/fuzz/corpus/<target>/,
-#                crashes to build/fuzz/artifacts/<target>/.
+#                regressions (tests/fuzz/run.sh: one summary line per target,
+#                libFuzzer's output in build/fuzz/logs/); new inputs go to
+#                build/fuzz/corpus/<target>/, crashes to
+#                build/fuzz/artifacts/<target>/.  CI runs it with FUZZ_SECONDS=30.
+# make fuzz-build  the build alone (scripts/deps-fuzz.sh installs clang and
+#                compiler-rt when missing, as root).
 # make fuzz-afl  the same targets built with AFL++'s afl-clang-fast into
 #                build/fuzz-afl/ (installs Debian's afl++ when missing and
 #                root), then afl-fuzz runs each for FUZZ_SECONDS.
@@ -281,21 +292,28 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: fuzz fuzz-build fuzz-afl fuzz-cov
+.PHONY: fuzz fuzz-build fuzz-deps fuzz-speed fuzz-afl fuzz-cov
 
-fuzz-build: deps
+fuzz-deps: deps
+	@sh scripts/deps-fuzz.sh
+
+fuzz-build: fuzz-deps
 	@CC=clang CXX=clang++ CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
 		LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=build/fuzz FUZZ_REBUILD=1 \
 		sh tests/fuzz/build.sh
 
 fuzz: fuzz-build
-	@for t in $(FUZZ_TARGETS); do \
-		mkdir -p build/fuzz/corpus/$$t build/fuzz/artifacts/$$t; \
-		echo "== $$t for $(FUZZ_SECONDS) s"; \
-		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			-artifact_prefix=build/fuzz/artifacts/$$t/ build/fuzz/corpus/$$t \
-			tests/fuzz/corpus/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) || exit 1; \
-	done
+	@sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# make fuzz-speed  each target against its decode-only variant (same harness
+#                and decoding, no library call), FUZZ_SPEED_SECONDS (20) each:
+#                exec/s and ratio on stdout and in build/fuzz-speed.json.
+FUZZ_SPEED_SECONDS ?= 20
+fuzz-speed: fuzz-deps
+	@CC=clang CXX=clang++ CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+		LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=build/fuzz FUZZ_REBUILD=1 FUZZ_DECODE=1 \
+		sh tests/fuzz/build.sh >/dev/null
+	@sh tests/fuzz/speed.sh $(FUZZ_SPEED_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-afl: deps
 	@if ! command -v afl-clang-fast >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -318,6 +336,7 @@ fuzz-afl: deps
 	done
 
 fuzz-cov: deps
+	@sh scripts/deps-fuzz.sh cov
 	@sh tests/fuzz/coverage.sh
 
 # ------------------------------------------------------- drop-in layer, clients

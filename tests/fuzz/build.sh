@@ -8,6 +8,10 @@
 #   LIB_FUZZING_ENGINE  what to link the targets with, e.g. -fsanitize=fuzzer
 #                       or /usr/lib/afl/libAFLDriver.a
 #   OUT                 where the binaries go (default build/fuzz)
+#   FUZZ_DECODE=1       also the decode-only variant of each target, into
+#                       $OUT/decode/<target> (-DFZ_DECODE_ONLY: same harness
+#                       and decoding, no library call; tests/fuzz/decode_only.h),
+#                       the baseline of tests/fuzz/speed.sh
 #
 # The library sources (util emu mmreg tce spapr) are compiled as the test
 # build (SPAPRTCE_FAULT_INJECT, SPAPRTCE_DEBUG: debug assertions on), with
@@ -50,4 +54,15 @@ for src in tests/fuzz/fuzz_*.c; do
 		done
 	fi
 	echo "built $OUT/$t"
+done
+
+[ -n "${FUZZ_DECODE:-}" ] || exit 0
+mkdir -p "$OUT/decode"
+dobjs=$(echo "$objs" | sed "s|$OUT/obj/tests_fuzz_harness.o|$OUT/obj/decode_harness.o|")
+$CC $COMMON $CFLAGS -DFZ_DECODE_ONLY -c tests/fuzz/harness.c -o "$OUT/obj/decode_harness.o"
+for src in tests/fuzz/fuzz_*.c; do
+	t=$(basename "$src" .c)
+	$CC $COMMON $CFLAGS -DFZ_DECODE_ONLY -c "$src" -o "$OUT/obj/decode_$t.o"
+	$CXX $CFLAGS "$OUT/obj/decode_$t.o" $dobjs $LIB_FUZZING_ENGINE $NUMA_LIBS -lpthread -o "$OUT/decode/$t"
+	echo "built $OUT/decode/$t (decode-only)"
 done
