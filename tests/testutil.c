@@ -6,31 +6,20 @@
 #include <sys/mman.h>
 
 #include "emu/mem.h"
+#include "util/errno_name.h"
 #include "tests/testutil.h"
 
+/* The name of an errno, or of a negative errno (util/errno_name.h's table); the number otherwise. */
 const char *tu_errname(long rc)
 {
 	static __thread char buf[32];
 	long e = rc < 0 ? -rc : rc;
+	const char *name = e > 0 && e < 4096 ? util_errno_name((int)e) : NULL;
 
-	switch (e) {
-	case 0: return "0";
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case ESRCH: return "ESRCH";
-	case ENXIO: return "ENXIO";
-	case ENOMEM: return "ENOMEM";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case ENODEV: return "ENODEV";
-	case EINVAL: return "EINVAL";
-	case ENOTTY: return "ENOTTY";
-	case ENOSPC: return "ENOSPC";
-	case EUCLEAN: return "EUCLEAN";
-	default:
-		snprintf(buf, sizeof(buf), "%ld", rc);
-		return buf;
-	}
+	if (name)
+		return name;
+	snprintf(buf, sizeof(buf), "%ld", rc);
+	return buf;
 }
 
 void *tu_map(uint64_t npages)
