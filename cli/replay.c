@@ -128,7 +128,7 @@ int cli_replay(int argc, char **argv)
 		}
 		printf("}\n");
 	} else if (rc != 2) {
-		printf("%s: %u requests, %u divergence%s: %s\n", file, nrun, rp.n, rp.n == 1 ? "" : "s",
+		printf("%s: %u requests, %u divergence%s: %s\n", strcmp(file, "-") ? file : "<stdin>", nrun, rp.n, rp.n == 1 ? "" : "s",
 		       rc ? "FAIL" : "PASS");
 	}
 	return rc;
