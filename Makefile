@@ -102,6 +102,7 @@ $(B)/libspaprtce-test.a: $(TLIB_OBJS) $(SRCLIST)
 $(B)/libspaprtce.so: $(LIB_OBJS) $(SRCLIST)
 	$(CC) -shared -Wl,-soname,libspaprtce.so.0 -o $@ $(LIB_OBJS) $(LDLIBS_ALL)
 
+$(B)/obj/cli/main.o: BASE_CFLAGS += -DSPAPRTCE_VERSION='"$(VERSION)"'
 $(B)/spaprtce: $(CLI_OBJS) $(B)/libspaprtce.a
 	$(CC) -o $@ $(CLI_OBJS) $(B)/libspaprtce.a $(LDLIBS_ALL)
 

@@ -9,7 +9,9 @@
  * The details a user meets: numbers printed back in the base the trace
  * wrote them in, a NUL byte or an empty trace is an error (exit 2), a read
  * error is never the end of the file, `-` reads stdin, --keep-going
- * reports every syntax error.
+ * reports every syntax error.  --version gives the Makefile's VERSION, and
+ * the usage texts and the accounting steps fit 80 columns (the demo, whose
+ * steps print the same way, is `make run`'s: 1 GiB is too much here).
  *
  * The program is the build's own: this suite lives in build/tests/ (or
  * build/san-*\/tests/) and the program one folder up.  `make check` builds
@@ -611,6 +613,59 @@ START_TEST(t_keep_going_collects_syntax_errors)
 }
 END_TEST
 
+/* Every line of @r's output is at most 80 columns. */
+static void assert_fits_80(const struct run *r, const char *what)
+{
+	const char *line = r->out;
+
+	while (*line) {
+		size_t n = strcspn(line, "\n");
+
+		ck_assert_msg(n <= 80, "%s: a line of %zu columns:\n%.*s", what, n, (int)n, line);
+		line += n + (line[n] == '\n');
+	}
+}
+
+/* --version and -V print the Makefile's VERSION; what people read fits 80 columns. */
+START_TEST(t_version_and_width)
+{
+	static const char *const cmds[][3] = {
+		{ "--help" }, { "replay", "--help" }, { "stats", "--help" }, { "demo", "--help" },
+		{ "accounting", "--help" }, { "accounting" },
+	};
+	char mk[PATH_MAX + 48], line[256], want[128] = "";
+	struct run r;
+	FILE *f;
+
+	if (!have_prog())
+		return;
+	snprintf(mk, sizeof(mk), "%s/Makefile", root);
+	f = fopen(mk, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VERSION := %100s", want + 9) == 1)
+			memcpy(want, "spaprtce ", 9);
+	fclose(f);
+	ck_assert_msg(want[0], "no VERSION := in %s", mk);
+	strcat(want, "\n");
+	r = run_prog((const char *const[]){ "--version", NULL });
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, want);
+	free(r.out);
+	r = run_prog((const char *const[]){ "-V", NULL });
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, want);
+	free(r.out);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		r = run_prog((const char *const[]){ cmds[i][0], cmds[i][1], NULL });
+		ck_assert_msg(r.status == 0, "%s %s: exit %d:\n%s", cmds[i][0], cmds[i][1] ? cmds[i][1] : "",
+			      r.status, r.out);
+		assert_fits_80(&r, cmds[i][0]);
+		free(r.out);
+	}
+}
+END_TEST
+
 static Suite *replay_suite(void)
 {
 	Suite *s = suite_create("replay");
@@ -631,6 +686,7 @@ static Suite *replay_suite(void)
 	tcase_add_test(t, t_empty_trace_is_an_error);
 	tcase_add_test(t, t_dash_reads_stdin);
 	tcase_add_test(t, t_keep_going_collects_syntax_errors);
+	tcase_add_test(t, t_version_and_width);
 	suite_add_tcase(s, t);
 	return s;
 }
