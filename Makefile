@@ -117,6 +117,11 @@ FUZZ_TARGETS_H := $(B)/gen/fuzz_targets.h
 $(shell sh tests/fuzz/gen_targets.sh $(FUZZ_TARGETS_H))
 $(B)/tobj/tests/check_fuzz_corpus.o: $(FUZZ_TARGETS_H)
 $(B)/tobj/tests/check_fuzz_corpus.o: CHECK_CFLAGS += -I$(B)/gen
+# tests/fuzz/fuzz_replay.c drives the program's trace parser and runner:
+# the corpus suite links cli/trace_*.c (test objects) as well.
+CLI_TRACE_TOBJS := $(patsubst %.c,$(B)/tobj/%.o,$(wildcard cli/trace_*.c))
+$(B)/tests/check_fuzz_corpus: $(CLI_TRACE_TOBJS)
+$(B)/tests/check_fuzz_corpus: TEST_UTIL_OBJS += $(CLI_TRACE_TOBJS)
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(B)/obj/bench/bench_util.o $(B)/libspaprtce.a
 	@mkdir -p $(dir $@)

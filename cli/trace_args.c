@@ -246,7 +246,7 @@ static int parse_args(struct cli_parse *p, char **tok, unsigned ntok, struct cli
 
 	arg_counts(op->args, &min, &max);
 	if (ntok - 1 < min || ntok - 1 > max) {
-		if (op->args[strlen(op->args) - 1] == '*' && ntok - 1 > max)
+		if (strchr(op->args, '*') && ntok - 1 > max)
 			return cli__perr(p, "more than %u values for '%s'", CLI_MAX_POKE, op->name);
 		return cli__perr(p, "usage: %s", op->usage);
 	}

@@ -304,6 +304,9 @@ START_TEST(t_trace_errors_exit_2_with_the_line)
 		{ "guest vm => ok\nmem m 0x1000 => ok\nattach vm 1 m => ok\n", ":3: syntax error: unknown container or group 'm'" },
 		{ "mem m 0x1000 => ok\npoke64 m => ok\n", ":2: syntax error: usage: poke64 ADDR VALUE..." },
 		{ "mem m 0x1000 => ok\npoke64 m 1 2x => ok\n", ":2: syntax error: bad number '2x'" },
+		/* a request without arguments given one (found by fuzz_replay: read before its spec) */
+		{ "locked_vm 1 => 0\n", ":1: syntax error: usage: locked_vm" },
+		{ "container c => ok\nregister c 0 => ok\n", ":2: syntax error: usage: register C ADDR SIZE [flags=N argsz=N]" },
 	};
 	char path[64];
 
