@@ -14,7 +14,7 @@
 struct report {
 	bool json;
 	unsigned n;
-	char *errs[64];		/* --json: the trace's errors, printed at the end */
+	char *errs[128];	/* --json: the trace's errors (at most 101), printed at the end */
 	unsigned nerrs;
 };
 

@@ -24,9 +24,10 @@
  * a guest) is filled in as the trace runs (cli/trace_sym.c), and stays
  * until cli_trace_free().
  *
- * Files call each other in one direction only: run -> parse, judge,
- * exec (through the table's pointers); parse -> args -> ops, sym; ops ->
- * the executors; executors and judge -> sym.
+ * Files call each other in one direction only: run -> parse, judge, and
+ * the executors through the table's pointers; parse -> args, ops, sym;
+ * args -> ops, sym; judge -> ops, sym; ops -> the executors (exec,
+ * guest) -> sym.
  */
 #ifndef SPAPRTCE_CLI_TRACE_H
 #define SPAPRTCE_CLI_TRACE_H
@@ -176,7 +177,7 @@ void cli_trace_init(struct cli_trace *t, const char *file);
  * trace without a request.
  */
 unsigned cli_trace_parse(struct cli_trace *t, const char *buf, size_t len, bool all_errors);
-/* Releases what the trace made when it ran (cli_trace_release_run) and the parse. */
+/* Releases what the trace made when it ran (cli__syms_release) and the parse; @t is empty again. */
 void cli_trace_free(struct cli_trace *t);
 
 /* ------------------------------------------------ running (trace_run.c) */
