@@ -76,7 +76,9 @@ API_HEADERS := spapr/spapr.h emu/emu.h include/spaprtce/probe.h include/spaprtce
 # the other testing/*.c, which use Check, make libspaprtce-testing.a.
 TESTING_LIB_SRCS := testing/probe.c
 TESTING_SRCS := $(filter-out $(TESTING_LIB_SRCS),$(wildcard testing/*.c))
-TESTING_OBJS := $(patsubst %.c,$(B)/tobj/%.o,$(TESTING_SRCS))
+# util/errno_name.c is hidden inside libspaprtce.so: the testing library
+# carries its own copy of the one table (tu_errname prints through it).
+TESTING_OBJS := $(patsubst %.c,$(B)/tobj/%.o,$(TESTING_SRCS) util/errno_name.c)
 # Built by 'make' next to the historical three outputs.
 LIB_EXTRA := $(B)/libspaprtce.so.$(SOVERSION) $(B)/libspaprtce-fi.so.$(SOVERSION) $(B)/libspaprtce-fi.a \
 	$(B)/libspaprtce-testing.a $(B)/pkgconfig/spaprtce.pc
@@ -142,6 +144,7 @@ $(B)/tobj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(TEST_DEFS) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
 
+$(B)/obj/cli/main.o: BASE_CFLAGS += -DSPAPRTCE_VERSION='"$(VERSION)"'
 $(B)/spaprtce: $(CLI_OBJS) $(B)/libspaprtce.a
 	$(CC) -o $@ $(CLI_OBJS) $(B)/libspaprtce.a $(LDLIBS_ALL)
 
@@ -157,6 +160,11 @@ FUZZ_TARGETS_H := $(B)/gen/fuzz_targets.h
 $(shell sh tests/fuzz/gen_targets.sh $(FUZZ_TARGETS_H))
 $(B)/tobj/tests/check_fuzz_corpus.o: $(FUZZ_TARGETS_H)
 $(B)/tobj/tests/check_fuzz_corpus.o: CHECK_CFLAGS += -I$(B)/gen
+# tests/fuzz/fuzz_replay.c drives the program's trace parser and runner:
+# the corpus suite links cli/trace_*.c (test objects) as well.
+CLI_TRACE_TOBJS := $(patsubst %.c,$(B)/tobj/%.o,$(wildcard cli/trace_*.c))
+$(B)/tests/check_fuzz_corpus: $(CLI_TRACE_TOBJS)
+$(B)/tests/check_fuzz_corpus: TEST_UTIL_OBJS += $(CLI_TRACE_TOBJS)
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(B)/obj/bench/bench_util.o $(B)/libspaprtce.a
 	@mkdir -p $(dir $@)

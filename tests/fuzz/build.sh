@@ -16,7 +16,8 @@
 # The library sources (util emu mmreg tce spapr) are compiled as the test
 # build (SPAPRTCE_FAULT_INJECT, SPAPRTCE_DEBUG: debug assertions on), with
 # the model of tests/model/ and the targets' shared harness
-# (tests/fuzz/harness.c).  Each target gets a seed corpus zip
+# (tests/fuzz/harness.c), and the trace language of the spaprtce program
+# (cli/trace_*.c, for fuzz_replay).  Each target gets a seed corpus zip
 # $OUT/<target>_seed_corpus.zip (corpus + regressions) when zip exists.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -34,7 +35,7 @@ COMMON="-std=gnu11 -g -pthread -I. $DEFS $NUMA_CFLAGS"
 
 mkdir -p "$OUT/obj"
 objs=""
-for src in util/*.c emu/*.c mmreg/*.c tce/*.c spapr/*.c tests/model/*.c tests/fuzz/harness.c; do
+for src in util/*.c emu/*.c mmreg/*.c tce/*.c spapr/*.c tests/model/*.c tests/fuzz/harness.c cli/trace_*.c; do
 	obj="$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
 	if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "${FUZZ_REBUILD:-}" ]; then
 		$CC $COMMON $CFLAGS -c "$src" -o "$obj"

@@ -41,6 +41,7 @@
 #include "spapr/spapr.h"
 #define FZ_HARNESS_IMPL
 #include "tests/fuzz/harness.h"
+#include "util/errno_name.h"
 
 static const char *fz_target = "fuzz";
 static void (*fz_post)(void);
@@ -231,23 +232,10 @@ void fz_diverge(const char *fmt, ...)
 const char *fz_errname(int e)
 {
 	static char buf[16];
+	const char *name = util_errno_name(e);
 
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case ENXIO: return "ENXIO";
-	case EBADF: return "EBADF";
-	case ENOMEM: return "ENOMEM";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case ENODEV: return "ENODEV";
-	case EINVAL: return "EINVAL";
-	case ENOTTY: return "ENOTTY";
-	case ENOSPC: return "ENOSPC";
-	case EMFILE: return "EMFILE";
-	case EUCLEAN: return "EUCLEAN";
-	}
+	if (name)
+		return name;
 	snprintf(buf, sizeof(buf), "%d", e);
 	return buf;
 }
