@@ -60,6 +60,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 SOVERSION := 0
 CXX ?= g++
@@ -271,12 +272,14 @@ install: all $(INSTALL_PC)
 	install -m 755 $(B)/spaprtce $(DESTDIR)$(BINDIR)/
 	install -m 644 $(API_HEADERS) $(DESTDIR)$(INCLUDEDIR)/spaprtce/
 	install -m 644 $(INSTALL_PC) $(DESTDIR)$(PKGCONFIGDIR)/
+	install -D -m 644 man/spaprtce.1 $(DESTDIR)$(MANDIR)/man1/spaprtce.1
 
 uninstall:
 	for l in libspaprtce libspaprtce-fi; do \
 		rm -f $(DESTDIR)$(LIBDIR)/$$l.a $(DESTDIR)$(LIBDIR)/$$l.so \
 			$(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION); done
 	rm -f $(DESTDIR)$(LIBDIR)/libspaprtce-testing.a $(DESTDIR)$(BINDIR)/spaprtce
+	rm -f $(DESTDIR)$(MANDIR)/man1/spaprtce.1
 	rm -f $(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,$(addsuffix .pc,$(PC_NAMES)))
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/spaprtce/,$(notdir $(API_HEADERS)))
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/spaprtce 2>/dev/null
