@@ -257,6 +257,22 @@ START_TEST(t_argsz_flags_op)
 }
 END_TEST
 
+/* v1 containers take the request too (tce_iommu_ioctl does not look at v2). */
+START_TEST(t_v1_container)
+{
+	int c = spapr_open_container(), g = spapr_open_group(1);
+
+	TU_OK(tu_attach(g, c));
+	TU_OK(tu_set_iommu(c, VFIO_SPAPR_TCE_IOMMU));
+	TU_OK(emu_pe_freeze(1));
+	ck_assert_int_eq(pe_op(c, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_STOPPED);
+	ck_assert_int_eq(pe_op(c, VFIO_EEH_PE_ENABLE), 0);
+	ck_assert_int_eq(pe_op(c, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_NORMAL);
+	TU_OK(tu_close(g));
+	TU_OK(tu_close(c));
+}
+END_TEST
+
 START_TEST(t_no_driver)
 {
 	int c = spapr_open_container(), g = spapr_open_group(1);
@@ -718,6 +734,7 @@ int main(void)
 	tcase_add_test(t, t_set_iommu_eeh);
 	tcase_add_test(t, t_argsz_flags_op);
 	tcase_add_test(t, t_no_driver);
+	tcase_add_test(t, t_v1_container);
 	tcase_add_test(t, t_another_process);
 	tcase_add_test(t, t_inject_checks);
 	tcase_add_test(t, t_states);
