@@ -308,7 +308,8 @@ END_TEST
 START_TEST(t_inject_checks)
 {
 	uint8_t *page = mmap(NULL, 2 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct vfio_eeh_pe_op a, *edge;
+	struct vfio_eeh_pe_op a;
+	uint8_t *edge = page + PS - 12;
 	uint32_t sz;
 
 	ck_assert(page != MAP_FAILED);
@@ -324,13 +325,11 @@ START_TEST(t_inject_checks)
 	ck_assert_uint_eq(status(0).injections, 1);
 	/* readable up to op, not up to err.mask: EFAULT from the second copy */
 	ck_assert_int_eq(munmap(page + PS, PS), 0);
-	edge = (struct vfio_eeh_pe_op *)(page + PS - 12);
-	edge->argsz = INJ_MINSZ;
-	edge->flags = 0;
-	edge->op = VFIO_EEH_PE_INJECT_ERR;
+	/* argsz, flags, op written bytewise: the struct ends unaligned at the page's end */
+	memcpy(edge, (uint32_t[3]){ INJ_MINSZ, 0, VFIO_EEH_PE_INJECT_ERR }, 12);
 	ck_assert_int_eq(tu_ioctl(C, VFIO_EEH_PE_OP, edge), -EFAULT);
 	/* ... while a GET_STATE there is fine: only 12 bytes are read */
-	edge->op = VFIO_EEH_PE_GET_STATE;
+	memcpy(edge, (uint32_t[3]){ INJ_MINSZ, 0, VFIO_EEH_PE_GET_STATE }, 12);
 	ck_assert_int_eq(tu_ioctl(C, VFIO_EEH_PE_OP, edge), 0);
 	/* eeh_pe_inject_err: type 0 or 1, function 0 ... 19 */
 	ck_assert_int_eq(inject(2, 0, 0, 0), -EINVAL);
