@@ -79,6 +79,7 @@ static void print_group(int g, bool json, bool first)
 {
 	struct emu_group_stats st;
 	struct emu_group_info info;
+	struct emu_pe_status pe;
 	char b[32];
 
 	if (emu_group_get_stats(g, &st) || emu_group_info(g, &info))
@@ -120,7 +121,11 @@ static void print_group(int g, bool json, bool first)
 		       st.kills, st.killed_pages);
 		for (int r = 0; r < EMU_FAULT_NREASONS; r++)
 			printf("%s\"%s\": %" PRIu64, r ? ", " : "", emu_fault_reason_name(r), st.faults[r]);
-		printf("}, \"fault_overflow\": %" PRIu64 "}", st.fault_overflow);
+		printf("}, \"fault_overflow\": %" PRIu64, st.fault_overflow);
+		if (!emu_pe_status(g, &pe))	/* EEH: state, freezes by cause, recoveries (docs/eeh.md) */
+			printf(", \"eeh\": {\"state\": %d, \"freezes\": [%" PRIu64 ", %" PRIu64 ", %" PRIu64 "], \"recoveries\": %" PRIu64 "}",
+			       emu_pe_get_state(g), pe.freezes[0], pe.freezes[1], pe.freezes[2], pe.recoveries);
+		printf("}");
 		return;
 	}
 	printf("  windows       %" PRIu64 " set, %" PRIu64 " unset\n", st.window_sets, st.window_unsets);
@@ -133,6 +138,9 @@ static void print_group(int g, bool json, bool first)
 	for (int r = 0; r < EMU_FAULT_NREASONS; r++)
 		printf("%s %s %" PRIu64, r ? "," : "", emu_fault_reason_name(r), st.faults[r]);
 	printf("; %" PRIu64 " dropped\n", st.fault_overflow);
+	if (!emu_pe_status(g, &pe))
+		printf("  EEH           state %d, freezes: DMA fault %" PRIu64 ", injected %" PRIu64 ", external %" PRIu64 "; %" PRIu64 " recoveries\n",
+		       emu_pe_get_state(g), pe.freezes[0], pe.freezes[1], pe.freezes[2], pe.recoveries);
 }
 
 static void report_div(void *ctx, const struct cli_trace_div *d)

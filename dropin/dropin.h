@@ -182,6 +182,8 @@ int dropin_machine_print(FILE *f);
 
 /* Opens SPAPRTCE_LOG / SPAPRTCE_TRACE when set (once). */
 void dropin__log_init(void);
+/* eeh_ctl.c: SPAPRTCE_EEH_CTL, the FIFO that freezes PEs from outside (called by the log's start). */
+void dropin__eeh_ctl_start(void);
 /* An open of /dev/vfio/...: @fd is the program's descriptor or -1 with @err. */
 void dropin__log_open(const char *path, int group, int fd, int err, const struct dropin_file *f);
 /* An ioctl on handle @f through program descriptor @fd, with its result. */

@@ -51,6 +51,7 @@ static void log_open(void)
 		}
 	}
 	dropin__trace_init();
+	dropin__eeh_ctl_start();
 }
 
 void dropin__log_init(void)

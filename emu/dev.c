@@ -361,6 +361,56 @@ void emu_dev_cfg_write(struct emu_dev *d, unsigned off, unsigned size, uint32_t 
 	pthread_mutex_unlock(&d->lock);
 }
 
+/*
+ * A PE reset (emu/pe.c): the function loses its state and its command
+ * register and MSI-X control, as after a hot or fundamental reset; what it
+ * lost is saved for the restore (the kernel saves the config space when it
+ * probes the device and eeh_pe_restore_bars writes it back).  Under the
+ * device table lock, so the device cannot go away meanwhile.
+ */
+void emu__dev_eeh_reset(int group, struct emu__dev_saved *saved)
+{
+	struct emu_dev *d;
+	unsigned msix;
+
+	pthread_mutex_lock(&dev_lock);
+	d = devs[group];
+	if (d) {
+		pthread_mutex_lock(&d->lock);
+		msix = d->msix_cap + EMU_PCI_MSIX_FLAGS;
+		saved->valid = true;
+		saved->command = (uint16_t)emu_dev_cfg_get(d->cfg, EMU_PCI_COMMAND, 2);
+		saved->msix_ctl = d->msix_cap ? (uint16_t)emu_dev_cfg_get(d->cfg, msix, 2) : 0;
+		d->model->reset(d);
+		__atomic_store_n(&d->intx_level, false, __ATOMIC_RELEASE);
+		cfg_merge(d, EMU_PCI_COMMAND, 2, 0, EMU_PCI_COMMAND, 2, 0xffff);
+		if (d->msix_cap)
+			cfg_merge(d, msix, 2, 0, msix, 2,
+				  EMU_PCI_MSIX_FLAGS_ENABLE | EMU_PCI_MSIX_FLAGS_MASKALL);
+		pthread_mutex_unlock(&d->lock);
+	}
+	pthread_mutex_unlock(&dev_lock);
+}
+
+void emu__dev_eeh_restore(int group, const struct emu__dev_saved *saved)
+{
+	struct emu_dev *d;
+	unsigned msix;
+
+	pthread_mutex_lock(&dev_lock);
+	d = devs[group];
+	if (d) {
+		pthread_mutex_lock(&d->lock);
+		msix = d->msix_cap + EMU_PCI_MSIX_FLAGS;
+		cfg_merge(d, EMU_PCI_COMMAND, 2, saved->command, EMU_PCI_COMMAND, 2, 0xffff);
+		if (d->msix_cap)
+			cfg_merge(d, msix, 2, saved->msix_ctl, msix, 2,
+				  EMU_PCI_MSIX_FLAGS_ENABLE | EMU_PCI_MSIX_FLAGS_MASKALL);
+		pthread_mutex_unlock(&d->lock);
+	}
+	pthread_mutex_unlock(&dev_lock);
+}
+
 uint64_t emu_dev_bar_read(struct emu_dev *d, unsigned bar, uint64_t off, unsigned size)
 {
 	uint64_t v = 0;

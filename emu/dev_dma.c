@@ -109,6 +109,7 @@ static uint32_t errcode(int rc)
 	case -EACCES: return EMU_DMAE_ERR_PERM;
 	case -EIO: return EMU_DMAE_ERR_MASTER;
 	case -ENOMEM: return EMU_DMAE_ERR_NOMEM;
+	case -ESHUTDOWN: return EMU_DMAE_ERR_FROZEN;
 	default: return EMU_DMAE_ERR_RANGE;
 	}
 }

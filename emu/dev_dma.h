@@ -70,5 +70,6 @@
 #define EMU_DMAE_ERR_MASTER 3u	/* bus mastering disabled */
 #define EMU_DMAE_ERR_RANGE 4u	/* bad DIR, LEN above the maximum, BAR2 range outside the buffer */
 #define EMU_DMAE_ERR_NOMEM 5u	/* the engine's bounce buffer could not be had */
+#define EMU_DMAE_ERR_FROZEN 6u	/* the PE's DMA is stopped by EEH (ESHUTDOWN) */
 
 #endif

@@ -108,6 +108,7 @@ struct emu_machine_config {
 	unsigned tce_cache;	/* cached TCEs per endpoint, a power of two <= 65536 (64) */
 	unsigned fault_ring;	/* fault records per endpoint, 1 ... 65536 (64) */
 	int node;		/* NUMA node of the host bridge, for table memory (0) */
+	bool eeh;		/* endpoints freeze on errors and have EEH (true); emu_pe_* */
 };
 
 /* Fills @c with the default machine (the values in brackets above). */
@@ -123,7 +124,7 @@ SPAPRTCE_API void emu_machine_config_default(struct emu_machine_config *c);
  * SPAPRTCE_MACHINE, if set, is applied on top of this configuration (the
  * user at the shell has the last word): comma-separated key=value with keys
  * groups, pgsizes, tce32_start, tce32_size, slot1_start, windows, levels,
- * ddw, tce_cache, fault_ring, node; numbers in C syntax (0x41001000); and
+ * ddw, tce_cache, fault_ring, node, eeh (0 or 1); numbers in C syntax (0x41001000); and
  * devG=MODEL[:KEY=VAL...] for the device of group G (emu_dev_configure).
  * A bad key or value, or a result that fails the checks below, is reported
  * on stderr and the whole variable is ignored.
@@ -267,11 +268,14 @@ SPAPRTCE_API int emu_phb_cache_lookup(int group, unsigned slot, uint64_t entry, 
  * the dirty log.  @len 0 succeeds without translating.
  *
  * Returns 0; -EFAULT (no window, no translation, table memory unreadable,
- * or use-after-unpin); -EACCES (the TCE lacks the permission); -ENODEV (no
+ * or use-after-unpin); -EACCES (the TCE lacks the permission); -ESHUTDOWN
+ * (the endpoint's DMA is stopped by EEH, or an injected DMA error matched:
+ * see emu_pe_*; recorded as EMU_FAULT_FROZEN); -ENODEV (no
  * such group); -EINVAL (iova + len beyond 2^64); -ENOMEM (start, or the
  * segment list of a transfer of more than 32 discontiguous pieces:
  * fault-injection point "emu_dma_segments").  Each -EFAULT/-EACCES is
- * recorded once in the fault log, at the first faulting byte.
+ * recorded once in the fault log, at the first faulting byte; on a machine
+ * with EEH it also freezes the endpoint (emu_pe_*).
  * Takes ep->rw for reading, and ep->lock during translation.
  */
 SPAPRTCE_API int emu_dma_read(int iommu_group, uint64_t iova, void *buf, size_t len);
@@ -286,6 +290,7 @@ enum emu_fault_reason {
 	EMU_FAULT_TABLE_UNREADABLE,	/* "table memory unreadable": a level hpa not live table memory */
 	EMU_FAULT_UNPINNED,		/* "use-after-unpin": the hpa is not pinned user memory */
 	EMU_FAULT_USER_UNMAPPED,	/* "registered memory unmapped by the process": pinned, but gone */
+	EMU_FAULT_FROZEN,		/* "PE frozen": the endpoint's DMA is stopped (-ESHUTDOWN) */
 	EMU_FAULT_NREASONS
 };
 
@@ -374,6 +379,123 @@ SPAPRTCE_API int emu_dirty_log_report(int group, uint64_t iova, uint64_t length,
  * Returns 0 or -ENODEV (or -ENOMEM from start).  Takes ep->rw for writing.
  */
 SPAPRTCE_API int emu_dirty_log_stop(int group);
+
+/* -------------------------------------------------------------------- EEH */
+
+/*
+ * Enhanced error handling of the endpoints (docs/eeh.md).  On a machine
+ * with eeh (the default) every endpoint is a partitionable endpoint (PE)
+ * with an error state:
+ *   MMIO frozen   BAR and config reads of its device return all ones,
+ *                 writes are dropped (the device fd asks emu_pe_access).
+ *   DMA frozen    its DMAs fail with -ESHUTDOWN, logged as EMU_FAULT_FROZEN.
+ *   reset         a hot or fundamental reset is asserted (the PE is frozen
+ *                 and its device held in reset).
+ * What freezes both MMIO and DMA: a faulting DMA (every fault reason but
+ * EMU_FAULT_FROZEN) once EEH is enabled on the PE (emu_pe_set_enabled, the
+ * ENABLE op; a fresh PE has it off), an injected error when the matching
+ * access happens, emu_pe_freeze (from outside, for tests), asserting a
+ * reset.
+ * The recovery calls follow the kernel's eeh_pe_* helpers of
+ * arch/powerpc/kernel/eeh.c; spapr/ maps VFIO_EEH_PE_OP onto them.
+ * Without eeh nothing freezes and every emu_pe_* call returns -ENODEV
+ * (the group has no PE).  Locks: ep->lock; emu_pe_freeze, the resets and
+ * the restores take ep->rw for writing (they wait for DMAs in flight), the
+ * resets also the device's lock (emu/dev.h) first.
+ */
+
+/* emu_pe_get_state's values (the numbers of the PE state of sPAPR's RTAS). */
+enum emu_pe_state {
+	EMU_PE_STATE_NORMAL = 0,	/* MMIO and DMA enabled */
+	EMU_PE_STATE_RESET = 1,		/* a reset is asserted */
+	EMU_PE_STATE_STOPPED = 2,	/* MMIO and DMA stopped (frozen) */
+	EMU_PE_STATE_STOPPED_DMA = 4,	/* DMA stopped, MMIO enabled */
+	EMU_PE_STATE_UNAVAIL = 5,	/* MMIO stopped, DMA enabled */
+};
+
+enum emu_pe_reset { EMU_PE_RESET_DEACTIVATE, EMU_PE_RESET_HOT, EMU_PE_RESET_FUNDAMENTAL };
+
+/* What freezes a PE, for the counters. */
+enum emu_pe_cause {
+	EMU_PE_CAUSE_DMA_FAULT,		/* a faulting DMA */
+	EMU_PE_CAUSE_INJECTED,		/* an injected error matched an access */
+	EMU_PE_CAUSE_EXTERNAL,		/* emu_pe_freeze */
+	EMU_PE_CAUSE_NCAUSES
+};
+
+/* An access the PE checks (emu_pe_access) and the injection functions map to. */
+enum emu_pe_access {
+	EMU_PE_LOAD_MEM, EMU_PE_LOAD_IO, EMU_PE_LOAD_CFG,
+	EMU_PE_STORE_MEM, EMU_PE_STORE_IO, EMU_PE_STORE_CFG,
+	EMU_PE_DMA_READ, EMU_PE_DMA_WRITE,
+};
+
+/* emu_pe_inject's limits: type 0 (32-bit addresses) or 1 (64-bit); function 0 ... 19. */
+#define EMU_PE_INJECT_TYPE_MAX 1u
+#define EMU_PE_INJECT_FUNC_MAX 19u
+
+struct emu_pe_status {
+	bool enabled;			/* EEH enabled: faulting DMAs freeze the PE */
+	bool mmio_frozen, dma_frozen;
+	enum emu_pe_reset reset;	/* DEACTIVATE: no reset asserted */
+	bool inject_armed;		/* an injected error waits for its access */
+	uint64_t freezes[EMU_PE_CAUSE_NCAUSES];	/* normal -> frozen transitions by cause */
+	uint64_t resets;		/* hot or fundamental resets asserted */
+	uint64_t recoveries;		/* frozen -> normal transitions */
+	uint64_t dma_stopped;		/* DMAs refused while DMA was frozen */
+	uint64_t mmio_stopped;		/* loads answered all ones and stores dropped */
+	uint64_t injections;		/* errors injected (armed) */
+};
+
+/*
+ * emu_pe_freeze - freeze @group's PE (MMIO and DMA) as a hardware error
+ * would: for tests, from outside the program (dropin: SPAPRTCE_EEH_CTL).
+ * Returns after every DMA in flight has finished.  0 (also when frozen
+ * already), -ENODEV (no such group, or no eeh), -ENOMEM (start).
+ */
+SPAPRTCE_API int emu_pe_freeze(int group);
+/* The PE's state (enum emu_pe_state, >= 0), -ENODEV, -ENOMEM. */
+SPAPRTCE_API int emu_pe_get_state(int group);
+/*
+ * emu_pe_set_enabled - ENABLE (true): faulting DMAs freeze the PE from now
+ * on, and a frozen PE is thawed, as eeh_pe_change_owner does when the OS
+ * takes the PE over.  DISABLE (false): faults no longer freeze it (PAPR's
+ * meaning; a frozen PE stays frozen).  0, -ENODEV, -ENOMEM.
+ */
+SPAPRTCE_API int emu_pe_set_enabled(int group, bool enabled);
+/* Thaws MMIO (@dma false) or DMA (@dma true); 0 also when not frozen.  0, -ENODEV, -ENOMEM. */
+SPAPRTCE_API int emu_pe_thaw(int group, bool dma);
+/*
+ * emu_pe_reset - HOT or FUNDAMENTAL: freeze the PE, save the function's
+ * command register and MSI-X control, reset the device model (emu/dev.h)
+ * and leave bus mastering and memory decoding off.  DEACTIVATE: deassert,
+ * restore what was saved (eeh_pe_restore_bars) and thaw (eeh_unfreeze_pe).
+ * 0, -EINVAL (@how), -ENODEV, -ENOMEM.
+ */
+SPAPRTCE_API int emu_pe_reset(int group, enum emu_pe_reset how);
+/* emu_pe_configure - restores the saved config again (after a reset).  0, -ENODEV, -ENOMEM. */
+SPAPRTCE_API int emu_pe_configure(int group);
+/*
+ * emu_pe_inject - arm an error: the next access of function @func's kind
+ * (0-1 MMIO load, 2-3 IO load, 4-5 config load, 6-7 MMIO store, 8-9 IO
+ * store, 10-11 config store, 12-15 DMA read, 16-19 DMA write) whose address
+ * matches @addr under @mask (32 bits of each for type 0) fails and freezes
+ * the PE; one shot, replacing an armed one.  0, -EINVAL (@type > 1, @func
+ * > 19), -ENODEV, -ENOMEM.
+ */
+SPAPRTCE_API int emu_pe_inject(int group, unsigned type, unsigned func, uint64_t addr,
+			       uint64_t mask);
+/*
+ * emu_pe_access - a CPU access of @group's device (a BAR at bus address
+ * @addr, or config offset @addr) asks whether it reaches the device.  False
+ * when MMIO is frozen (the access is counted) or an armed injection matches
+ * (the PE freezes).  True on a machine without eeh or an unknown group.
+ */
+SPAPRTCE_API bool emu_pe_access(int group, enum emu_pe_access kind, uint64_t addr);
+/* Status and counters.  0, -ENODEV, -ENOMEM. */
+SPAPRTCE_API int emu_pe_status(int group, struct emu_pe_status *st);
+/* "DMA fault", "injected", "external", "?" */
+SPAPRTCE_API const char *emu_pe_cause_name(enum emu_pe_cause cause);
 
 /* ------------------------------------------------------------------ stats */
 

@@ -22,6 +22,7 @@ static const char *const reason_names[EMU_FAULT_NREASONS] = {
 	[EMU_FAULT_TABLE_UNREADABLE] = "table memory unreadable",
 	[EMU_FAULT_UNPINNED] = "use-after-unpin",
 	[EMU_FAULT_USER_UNMAPPED] = "registered memory unmapped by the process",
+	[EMU_FAULT_FROZEN] = "PE frozen",
 };
 
 const char *emu_fault_reason_name(enum emu_fault_reason reason)

@@ -46,6 +46,7 @@ void emu_machine_config_default(struct emu_machine_config *c)
 	c->tce_cache = 64;
 	c->fault_ring = 64;
 	c->node = 0;
+	c->eeh = true;
 }
 
 /* Prints why @c is invalid when @who is non-NULL.  Returns 0 or -EINVAL. */
@@ -173,6 +174,8 @@ static void apply_env(struct emu_machine_config *c)
 			n.tce_cache = (unsigned)v;
 		else if (!strcmp(tok, "fault_ring") && v <= EMU_MAX_FAULT_RING)
 			n.fault_ring = (unsigned)v;
+		else if (!strcmp(tok, "eeh") && v <= 1)
+			n.eeh = v;
 		else if (!strcmp(tok, "node") && v < 4096)
 			n.node = (int)v;
 		else {

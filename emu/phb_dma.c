@@ -153,6 +153,7 @@ static int fault(struct emu__endpoint *ep, uint64_t addr, uint64_t tce, enum emu
 		 enum emu_fault_reason why)
 {
 	emu__fault_record(ep, addr, tce, acc, why);
+	emu__pe_fault(ep, why);
 	if (why == EMU_FAULT_UNPINNED && emu__abort_on_unpinned()) {
 		fprintf(stderr,
 			"emu: DMA %s at bus address %#llx through TCE %#llx reaches memory that is not pinned (use-after-unpin)\n",
@@ -335,7 +336,9 @@ static int dma(int group, uint64_t iova, void *buf, size_t len, enum emu_dma_acc
 	x.pcap = NSEG_STACK;
 	pthread_rwlock_rdlock(&ep->rw);
 	pthread_mutex_lock(&ep->lock);
-	rc = translate(ep, iova, end, acc, &x);
+	rc = emu__pe_dma(ep, iova, acc);
+	if (!rc)
+		rc = translate(ep, iova, end, acc, &x);
 	if (!rc) {
 		if (acc == EMU_DMA_WRITE) {
 			ep->st.dma_writes++;

@@ -32,6 +32,21 @@ struct emu__cache_ent {
 
 struct emu__dirty_log;
 
+/* What a PE reset saved of its function's config (emu/dev.c). */
+struct emu__dev_saved {
+	bool valid;
+	uint16_t command;
+	uint16_t msix_ctl;
+};
+
+/* The EEH state of an endpoint (emu/pe.c), under ep->lock; zero is a normal PE. */
+struct emu__pe {
+	struct emu_pe_status st;	/* states and counters as emu_pe_status reports them */
+	unsigned inj_type, inj_func;	/* with st.inject_armed */
+	uint64_t inj_addr, inj_mask;
+	struct emu__dev_saved saved;	/* by the last reset asserted */
+};
+
 /*
  * One partitionable endpoint (= IOMMU group).  Lock order and roles in
  * emu/emu.h: rw (the TVE lock) -> lock -> emu/mem's leaf locks.
@@ -49,6 +64,7 @@ struct emu__endpoint {
 	struct emu_fault *ring;
 	uint64_t prod, cons;
 	struct emu_group_stats st;	/* counters; windows/dirty fields filled on read */
+	struct emu__pe pe;
 };
 
 struct emu__machine {
@@ -81,6 +97,14 @@ int emu__phb_check(struct emu__endpoint *ep, int group);
 void emu__fault_record(struct emu__endpoint *ep, uint64_t iova, uint64_t tce,
 		       enum emu_dma_access access, enum emu_fault_reason reason);
 int emu__fault_check(struct emu__endpoint *ep, int group);
+
+/* pe.c (ep->lock held): a fault freezes the PE; a DMA asks whether it may run (0 or -ESHUTDOWN). */
+void emu__pe_fault(struct emu__endpoint *ep, enum emu_fault_reason reason);
+int emu__pe_dma(struct emu__endpoint *ep, uint64_t iova, enum emu_dma_access access);
+
+/* dev.c: a PE reset of @group's device, if it has one (takes the device table lock, d->lock). */
+void emu__dev_eeh_reset(int group, struct emu__dev_saved *saved);
+void emu__dev_eeh_restore(int group, const struct emu__dev_saved *saved);
 
 /* dirtylog.c: marks [iova, end) (ep->rw held for reading; atomic bit sets). */
 void emu__dirty_mark(struct emu__dirty_log *d, uint64_t iova, uint64_t end);

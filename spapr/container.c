@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <linux/vfio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "spapr/spapr_priv.h"
 #include "util/fail.h"
@@ -45,7 +46,9 @@ static void groups_remove(struct spapr_container *c, struct spapr_group *g)
 {
 	for (unsigned i = 0; i < c->ngroups; i++) {
 		if (c->groups[i] == g) {
-			c->groups[i] = c->groups[--c->ngroups];
+			/* Order kept: VFIO_EEH_PE_OP walks the groups newest first, as the kernel's list. */
+			c->ngroups--;
+			memmove(&c->groups[i], &c->groups[i + 1], (c->ngroups - i) * sizeof(c->groups[0]));
 			c->groups[c->ngroups] = NULL;
 			return;
 		}
@@ -108,6 +111,7 @@ static int ioctl_set_iommu(struct spapr_ioctl_req *rq)
 		rc = -EINVAL;
 		goto out_unlock;
 	}
+	/* VFIO_EEH included: tce_iommu_open refuses every other type with EINVAL. */
 	if (type != VFIO_SPAPR_TCE_IOMMU && type != VFIO_SPAPR_TCE_v2_IOMMU) {
 		rc = -EINVAL;
 		goto out_unlock;
@@ -140,11 +144,13 @@ static int ioctl_get_api_version(struct spapr_ioctl_req *rq)
 	return VFIO_API_VERSION;
 }
 
-/* Only the sPAPR TCE backends exist here; Type1 and EEH are not offered. */
+/* Only the sPAPR TCE backends exist here (no Type1); EEH when the machine has it (eeh.c). */
 static int ioctl_check_extension(struct spapr_ioctl_req *rq)
 {
-	unsigned ext = (unsigned)(uintptr_t)rq->arg;
+	unsigned long ext = (unsigned long)(uintptr_t)rq->arg;
 
+	if (ext == VFIO_EEH)
+		return spapr__eeh_extension();
 	return ext == VFIO_SPAPR_TCE_IOMMU || ext == VFIO_SPAPR_TCE_v2_IOMMU;
 }
 

@@ -25,6 +25,13 @@
  * bytes, as vfio_pci_core_do_io_rw does; a transfer running past the BAR's
  * end is cut there, one starting at or past it fails with EINVAL; the MSI-X
  * table reads as all ones and drops writes (vfio-pci keeps it for itself).
+ *
+ * EEH: every access that passed those checks asks the function's PE first
+ * (emu_pe_access, docs/eeh.md): a frozen PE, or an injected error that
+ * matches, answers a read with all ones and drops a write, as the host
+ * bridge does for a frozen PE's MMIO and config cycles.  BAR accesses are
+ * matched by the bus address the BAR is programmed with in vcfg, config
+ * accesses by their offset.  mmap'ed BARs are plain memory and not stopped.
  */
 #include <errno.h>
 #include <string.h>
@@ -85,6 +92,39 @@ bool spapr__bar_mmappable(const struct spapr_vdev *v, unsigned index)
 	return b->size >= EMU_PAGE_SIZE && (b->flags & EMU_DEV_BAR_RAM);
 }
 
+/* A stopped access: a read is all ones, a write is dropped. */
+static long stopped(void *ubuf, size_t count, bool write)
+{
+	uint8_t ones[CHUNK];
+	size_t done;
+	int rc;
+
+	if (write)
+		return (long)count;
+	memset(ones, 0xff, sizeof(ones));
+	for (done = 0; done < count; done += CHUNK) {
+		rc = spapr__copy_out((uint8_t *)ubuf + done, ones,
+				     count - done < CHUNK ? count - done : CHUNK);
+		if (rc)
+			return rc;
+	}
+	return (long)count;
+}
+
+/* The bus address BAR @bar is programmed with in the virtual config space. */
+static uint64_t bar_address(struct spapr_vdev *v, unsigned bar)
+{
+	unsigned off = EMU_PCI_BASE_ADDRESS_0 + 4 * bar;
+	uint64_t a;
+
+	pthread_mutex_lock(&v->lock);
+	a = emu_dev_cfg_get(v->vcfg, off, 4) & ~0xfull;
+	if ((v->dev->bar[bar].flags & EMU_DEV_BAR_MEM64) && bar + 1 < EMU_DEV_BARS)
+		a |= (uint64_t)emu_dev_cfg_get(v->vcfg, off + 4, 4) << 32;
+	pthread_mutex_unlock(&v->lock);
+	return a;
+}
+
 static long config_rw(struct spapr_vdev *v, uint64_t pos, void *ubuf, size_t count, bool write)
 {
 	uint8_t buf[EMU_DEV_CFG_SIZE];
@@ -99,6 +139,8 @@ static long config_rw(struct spapr_vdev *v, uint64_t pos, void *ubuf, size_t cou
 		if (rc)
 			return rc;
 	}
+	if (!emu_pe_access(v->group, write ? EMU_PE_STORE_CFG : EMU_PE_LOAD_CFG, pos))
+		return stopped(ubuf, count, write);
 	pthread_mutex_lock(&v->lock);
 	if (write) {
 		bool command = false;
@@ -168,6 +210,9 @@ static long bar_rw(struct spapr_vdev *v, unsigned bar, uint64_t pos, uint8_t *ub
 		return -EINVAL;
 	if (count > end - pos)
 		count = (size_t)(end - pos);
+	if (!emu_pe_access(v->group, write ? EMU_PE_STORE_MEM : EMU_PE_LOAD_MEM,
+			   bar_address(v, bar) + pos))
+		return stopped(ubuf, count, write);
 	msix_table(v->dev, bar, &x_start, &x_end);
 	while (done < count) {
 		size_t n = count - done < CHUNK ? count - done : CHUNK, k = 0;

@@ -190,6 +190,11 @@ spapr_ioctl_fn spapr__ioctl_tce_create;		/* window_req.c */
 spapr_ioctl_fn spapr__ioctl_tce_remove;
 spapr_ioctl_fn spapr__ioctl_enable;		/* v1.c */
 spapr_ioctl_fn spapr__ioctl_disable;
+spapr_ioctl_fn spapr__ioctl_eeh_pe_op;		/* eeh.c */
+spapr_ioctl_fn spapr__eeh_before;
+
+/* eeh.c: CHECK_EXTENSION(VFIO_EEH), 1 when the machine has EEH. */
+int spapr__eeh_extension(void);
 
 /* prereg.c */
 void spapr__prereg_release_all(struct spapr_tce_container *tc);

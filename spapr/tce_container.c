@@ -235,6 +235,8 @@ static const struct spapr_ioctl_op tce_container_ops[] = {
 	  SPAPR_ON_V2, before_bind_group, spapr__ioctl_tce_remove },
 	{ VFIO_IOMMU_ENABLE, 0, 0, 0, SPAPR_ON_V1, NULL, spapr__ioctl_enable },
 	{ VFIO_IOMMU_DISABLE, 0, 0, 0, SPAPR_ON_V1, NULL, spapr__ioctl_disable },
+	{ VFIO_EEH_PE_OP, SPAPR_IOCTL_MINSZ(struct vfio_eeh_pe_op, op), 0, ARGSZ_FLAGS, V1V2,
+	  spapr__eeh_before, spapr__ioctl_eeh_pe_op },
 };
 
 /*

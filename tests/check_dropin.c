@@ -809,6 +809,16 @@ START_TEST(exec_command)
 		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
 		ck_assert_str_eq(out, "../../../kernel/iommu_groups/1\n");
 	}
+	{	/* SPAPRTCE_EEH_CTL: "freeze 1" written to the FIFO freezes group 1's PE (docs/eeh.md) */
+		char fifo[64], env[96];
+		char *argv[] = { spaprtce, "exec", "--", self, "--eeh-freeze", "1", NULL };
+
+		snprintf(fifo, sizeof(fifo), "/tmp/check_dropin_eeh.%d", (int)getpid());
+		snprintf(env, sizeof(env), "SPAPRTCE_EEH_CTL=%s", fifo);
+		ck_assert_int_eq(run(argv, env, false, out, sizeof(out)), 0);
+		ck_assert_str_eq(out, "state 2\n");
+		unlink(fifo);
+	}
 }
 END_TEST
 
@@ -887,6 +897,24 @@ static int helper_main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--exit"))
 		return atoi(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "--eeh-freeze")) {
+		/* the layer starts on the first path it sees; then the FIFO exists */
+		int c = open("/dev/vfio/vfio", O_RDWR), f, state = 0;
+		char line[32];
+
+		f = open(getenv("SPAPRTCE_EEH_CTL"), O_WRONLY);
+		if (c < 0 || f < 0)
+			return 1;
+		snprintf(line, sizeof(line), "freeze %s\n", argv[2]);
+		if (write(f, line, strlen(line)) != (ssize_t)strlen(line))
+			return 1;
+		for (int i = 0; i < 2000 && state != EMU_PE_STATE_STOPPED; i++) {
+			state = emu_pe_get_state(atoi(argv[2]));
+			usleep(1000);
+		}
+		printf("state %d\n", state);
+		return 0;
+	}
 	if (argc == 3 && !strcmp(argv[1], "--readlink")) {
 		char buf[PATH_MAX];
 		ssize_t n = readlink(argv[2], buf, sizeof(buf) - 1);

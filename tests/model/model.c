@@ -607,7 +607,8 @@ struct model_res model_check_extension(const struct model *m, int c, unsigned lo
 {
 	(void)m;
 	(void)c;
-	return res_ok(ext == VFIO_SPAPR_TCE_IOMMU || ext == VFIO_SPAPR_TCE_v2_IOMMU);
+	/* VFIO_EEH: the default machine has EEH (docs/eeh.md). */
+	return res_ok(ext == VFIO_SPAPR_TCE_IOMMU || ext == VFIO_SPAPR_TCE_v2_IOMMU || ext == VFIO_EEH);
 }
 
 struct model_res model_get_info(const struct model *m, int c, uint32_t argsz,
