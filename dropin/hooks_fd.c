@@ -97,12 +97,20 @@ static int ioctl_ours(int fd, struct dropin_file *f, unsigned long req, void *ar
 	if (req == FIOCLEX || req == FIONCLEX || req == FIONBIO || req == FIOASYNC)
 		return dropin_real.ioctl(fd, req, arg);
 	if (log) {
-		/* What the program asked, as far as its first page goes (all zero if unreadable). */
+		/*
+		 * What the program asked, page piece by page piece: a struct
+		 * that crosses into the next page is read whole when that page
+		 * is readable (QEMU's TCE_CREATE argument on its stack can), and
+		 * what cannot be read stays zero.
+		 */
 		size_t n = 4096 - ((uintptr_t)arg & 4095);
 
 		memset(before, 0, sizeof(before));
-		if (req != VFIO_CHECK_EXTENSION && req != VFIO_SET_IOMMU)
-			dropin__peek(before, arg, n < sizeof(before) ? n : sizeof(before));
+		if (n > sizeof(before))
+			n = sizeof(before);
+		if (req != VFIO_CHECK_EXTENSION && req != VFIO_SET_IOMMU &&
+		    !dropin__peek(before, arg, n) && n < sizeof(before))
+			dropin__peek(before + n, (const char *)arg + n, sizeof(before) - n);
 	}
 	if (f->kind == DROPIN_GROUP && req == VFIO_GROUP_SET_CONTAINER) {
 		rc = container_arg(arg, &cfd);
