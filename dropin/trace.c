@@ -82,6 +82,13 @@ void dropin__trace_init(void)
 
 	if (!path || !*path)
 		return;
+	/* This process's trace is the layer's: the library's own recorder (spapr/record.c) stays off. */
+	{
+		char pid[16];
+
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		setenv("SPAPRTCE_TRACE_OWNER", pid, 1);
+	}
 	dropin__enter();
 	trace_fd = dropin__private_fd(dropin_real.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
 	dropin__leave();
