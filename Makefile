@@ -329,7 +329,8 @@ fuzz-cov: deps
 #                $ORIGIN), one emulator per process.  See docs/dropin.md.
 # make check-clients   real clients (DPDK 22.11, QEMU 7.2) through `spaprtce exec`.
 DROPIN_SRCS := $(wildcard dropin/*.c)
-DROPIN_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(DROPIN_SRCS))
+# spapr/record_fmt.c, the trace lines, serves the library's recorder and the layer's.
+DROPIN_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(DROPIN_SRCS)) $(B)/obj/spapr/record_fmt.o
 DROPIN_SO := $(B)/libspaprtce-preload.so
 
 all: $(DROPIN_SO)
