@@ -850,6 +850,20 @@ START_TEST(exec_command)
 		ck_assert_ptr_null(strstr(out, "0000:00:04.0"));
 	}
 	{
+		/* A group without a device: its node and its iommu_groups entry, no device in it. */
+		char *argv[] = { spaprtce, "exec", "--machine", "groups=3,dev1=none", "--", self, "--ls",
+				 "/sys/kernel/iommu_groups/1/devices", NULL };
+
+		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
+		ck_assert_str_eq(out, "");
+		argv[7] = "/dev/vfio";
+		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
+		ck_assert_str_eq(out, "0\n1\n2\nvfio\n");
+		argv[7] = "/sys/kernel/iommu_groups/2/devices";
+		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
+		ck_assert_str_eq(out, "0000:00:03.0\n");
+	}
+	{
 		/* The list follows the device models: a virtio-rng, an empty group. */
 		char *argv[] = { spaprtce, "exec", "--machine", "groups=3,dev1=none,dev2=virtio-rng", "--list", NULL };
 
