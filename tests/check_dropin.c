@@ -695,7 +695,7 @@ START_TEST(log_and_trace)
 		OK(ioctl(c, VFIO_IOMMU_UNMAP_DMA, &bad));
 		ERR(reg(c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, mem, 4 * PS), EBUSY);
 		/* An argument crossing a page end is logged whole (QEMU's can be). */
-		struct vfio_iommu_spapr_tce_create *x = (void *)(mem + 2 * PS - 12);
+		struct vfio_iommu_spapr_tce_create *x = (void *)(mem + 2 * PS - 16);	/* 16 bytes in one page, 24 in the next */
 
 		memset(x, 0, sizeof(*x));
 		x->argsz = sizeof(*x);
