@@ -270,6 +270,7 @@ install: all $(INSTALL_PC)
 		ln -sf $$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) && \
 		ln -sf $$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so || exit 1; done
 	install -m 755 $(B)/spaprtce $(DESTDIR)$(BINDIR)/
+	install -m 755 $(DROPIN_SO) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(API_HEADERS) $(DESTDIR)$(INCLUDEDIR)/spaprtce/
 	install -m 644 $(INSTALL_PC) $(DESTDIR)$(PKGCONFIGDIR)/
 	install -D -m 644 man/spaprtce.1 $(DESTDIR)$(MANDIR)/man1/spaprtce.1
@@ -278,7 +279,8 @@ uninstall:
 	for l in libspaprtce libspaprtce-fi; do \
 		rm -f $(DESTDIR)$(LIBDIR)/$$l.a $(DESTDIR)$(LIBDIR)/$$l.so \
 			$(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION); done
-	rm -f $(DESTDIR)$(LIBDIR)/libspaprtce-testing.a $(DESTDIR)$(BINDIR)/spaprtce
+	rm -f $(DESTDIR)$(LIBDIR)/libspaprtce-testing.a $(DESTDIR)$(BINDIR)/spaprtce \
+		$(DESTDIR)$(LIBDIR)/libspaprtce-preload.so
 	rm -f $(DESTDIR)$(MANDIR)/man1/spaprtce.1
 	rm -f $(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,$(addsuffix .pc,$(PC_NAMES)))
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/spaprtce/,$(notdir $(API_HEADERS)))
@@ -357,7 +359,8 @@ fuzz-cov: deps
 #                $ORIGIN), one emulator per process.  See docs/dropin.md.
 # make check-clients   real clients (DPDK 22.11, QEMU 7.2) through `spaprtce exec`.
 DROPIN_SRCS := $(wildcard dropin/*.c)
-DROPIN_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(DROPIN_SRCS))
+# spapr/record_fmt.c, the trace lines, serves the library's recorder and the layer's.
+DROPIN_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(DROPIN_SRCS)) $(B)/obj/spapr/record_fmt.o
 DROPIN_SO := $(B)/libspaprtce-preload.so
 
 all: $(DROPIN_SO)
@@ -370,6 +373,12 @@ $(B)/obj/dropin/%.o: BASE_CFLAGS += -fvisibility=hidden -Wno-missing-attributes
 $(DROPIN_SO): $(DROPIN_OBJS) $(B)/libspaprtce.so $(B)/libspaprtce.so.0
 	$(CC) -shared -Wl,-soname,libspaprtce-preload.so -Wl,-rpath,'$$ORIGIN' -o $@ $(DROPIN_OBJS) \
 		$(B)/libspaprtce.so -ldl $(LDLIBS_ALL)
+
+# `spaprtce exec` finds the layer next to itself, in ../lib, ../lib64,
+# ../lib/<multiarch triplet> (the compiler's, fixed: Debian's LIBDIR), then
+# in the directories of LD_LIBRARY_PATH (any other LIBDIR).
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+$(B)/obj/cli/exec.o: BASE_CFLAGS += -DSPAPRTCE_MULTIARCH='"$(MULTIARCH)"'
 
 # `spaprtce exec --list` prints the machine's devices with the layer's own table.
 $(B)/spaprtce: $(B)/obj/dropin/machine.o

@@ -43,10 +43,27 @@ static void usage(FILE *f)
 		"  --help          this text\n");
 }
 
-/* The layer: $SPAPRTCE_PRELOAD, else next to this program, else in ../lib. */
+#ifndef SPAPRTCE_MULTIARCH
+#define SPAPRTCE_MULTIARCH ""
+#endif
+
+/* @dir (@dirlen bytes) + @sub + "/libspaprtce-preload.so" into @out, when it is readable. */
+static bool layer_in(char *out, size_t n, const char *dir, size_t dirlen, const char *sub)
+{
+	return (size_t)snprintf(out, n, "%.*s%s/libspaprtce-preload.so", (int)dirlen, dir, sub) < n &&
+	       !access(out, R_OK);
+}
+
+/*
+ * The layer: $SPAPRTCE_PRELOAD, else next to this program (the build
+ * tree), else in ../lib, ../lib64 or ../lib/<multiarch triplet> (an
+ * installed prefix, Debian's multiarch LIBDIR), else in a directory of
+ * LD_LIBRARY_PATH (an installed prefix with another LIBDIR).
+ */
 static int find_layer(char *out, size_t n)
 {
-	const char *env = getenv("SPAPRTCE_PRELOAD");
+	static const char *const subs[] = { "", "/../lib", "/../lib64", "/../lib/" SPAPRTCE_MULTIARCH };
+	const char *env = getenv("SPAPRTCE_PRELOAD"), *p;
 	char exe[PATH_MAX];
 	ssize_t len;
 	char *slash;
@@ -63,12 +80,17 @@ static int find_layer(char *out, size_t n)
 	if (!slash)
 		return -ENOENT;
 	*slash = 0;
-	if ((size_t)snprintf(out, n, "%.*s/libspaprtce-preload.so", PATH_MAX - 64, exe) < n &&
-	    !access(out, R_OK))
-		return 0;
-	if ((size_t)snprintf(out, n, "%.*s/../lib/libspaprtce-preload.so", PATH_MAX - 64, exe) >= n)
-		return -ENAMETOOLONG;
-	return access(out, R_OK) ? -ENOENT : 0;
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if ((i < 3 || *SPAPRTCE_MULTIARCH) && layer_in(out, n, exe, strlen(exe), subs[i]))
+			return 0;
+	for (p = getenv("LD_LIBRARY_PATH"); p && *p; p += *p == ':') {
+		size_t l = strcspn(p, ":");
+
+		if (l && layer_in(out, n, p, l, ""))
+			return 0;
+		p += l;
+	}
+	return -ENOENT;
 }
 
 int cli_exec(int argc, char **argv)

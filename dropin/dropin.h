@@ -166,14 +166,21 @@ bool dropin__node_stat(const char *path, mode_t *mode, dev_t *rdev);
 /* 1 if @path is /dev/vfio/vfio, 2 with *group set if /dev/vfio/<N>, 0 otherwise. */
 int dropin__vfio_node(const char *path, int *group);
 
-/* The device of each group: PCI address (the machine list, dropin/machine.c). */
+#define DROPIN_PCI_BARS 6u
+
+/* The device of a group as emu_dev_info describes it (the machine list, dropin/machine.c). */
 struct dropin_pci_dev {
 	int group;
 	char bdf[16];		/* "0000:00:01.0" */
-	unsigned vendor, device, class_code, subsystem_vendor, subsystem_device;
+	unsigned vendor, device, class_code, subsystem_vendor, subsystem_device, revision;
+	uint64_t bar_size[DROPIN_PCI_BARS];	/* bytes, 0: absent */
+	uint32_t bar_flags[DROPIN_PCI_BARS];	/* EMU_DEV_INFO_BAR_* */
 	int numa_node;
 };
-/* Fills @out (room for @max) with the machine's devices; returns their number or -errno. */
+/*
+ * Fills @out (room for @max) with the machine's devices, group by group
+ * (groups without a device are left out); returns their number or -errno.
+ */
 int dropin_machine_devices(struct dropin_pci_dev *out, unsigned max);
 /* Prints the machine's groups and devices to @f (spaprtce exec --list). */
 int dropin_machine_print(FILE *f);

@@ -3,51 +3,55 @@
  * The machine as a PCI topology: which device the generated filesystem
  * shows in each IOMMU group, and the list `spaprtce exec --list` prints.
  *
- * Group G holds one device at PCI address 0000:BB:DD.0 where G + 1 = BB * 32
- * + DD: for the groups of the default machine (0 to 3) that is 0000:00:0X.0
- * with X = G + 1, a slot per group as on a POWER host bridge with one device
- * per partitionable endpoint.  Device number 0 is left out on bus 0, as a
- * host bridge's own function would be there.
- *
- * The identity files show the default device model, the DMA engine, as a
- * "non-essential instrumentation" function (class 0x130000) of the vendor
- * ID that QEMU's own test devices use (0x1b36, Red Hat); the device model
- * code (emu/) owns the real values, and this table follows it when the
- * machine configuration names a model per group.
+ * Everything comes from the library (emu_dev_info): the device's PCI
+ * address -- the name VFIO_GROUP_GET_DEVICE_FD accepts, 0000:00:0X.0 with
+ * X = G + 1 -- its ids, class, revision and BAR layout, so the sysfs files a
+ * program reads before it opens the device describe the very function its
+ * device fd serves.  A group configured without a device (devG=none) has
+ * no entry: its /sys/kernel/iommu_groups/G/devices is empty, as a group
+ * whose device is bound to another driver would not be usable either.
  *
  * Only emu/emu.h is used, so the command-line program links this file too.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dropin/dropin.h"
 #include "emu/emu.h"
 
-#define DROPIN_DEFAULT_VENDOR 0x1b36u
-#define DROPIN_DEFAULT_DEVICE 0x0005u
-#define DROPIN_DEFAULT_CLASS 0x130000u
-
 int dropin_machine_devices(struct dropin_pci_dev *out, unsigned max)
 {
 	struct emu_machine_config c;
-	unsigned g, n;
+	struct emu_dev_info info;
+	unsigned g, n = 0;
 	int rc = emu_machine_get_config(&c);
 
 	if (rc)
 		return rc;
-	n = c.groups < max ? c.groups : max;
-	for (g = 0; g < n; g++) {
-		unsigned slot = g + 1;
-		struct dropin_pci_dev *d = &out[g];
+	for (g = 0; g < c.groups && n < max; g++) {
+		struct dropin_pci_dev *d = &out[n];
 
+		rc = emu_dev_info((int)g, &info);
+		if (rc == -ENOENT)
+			continue;	/* devG=none */
+		if (rc)
+			return rc;
+		memset(d, 0, sizeof(*d));
 		d->group = (int)g;
-		snprintf(d->bdf, sizeof(d->bdf), "0000:%02x:%02x.0", (slot >> 5) & 0xff, slot & 31);
-		d->vendor = DROPIN_DEFAULT_VENDOR;
-		d->device = DROPIN_DEFAULT_DEVICE;
-		d->class_code = DROPIN_DEFAULT_CLASS;
-		d->subsystem_vendor = DROPIN_DEFAULT_VENDOR;
-		d->subsystem_device = 0x1100u;
+		snprintf(d->bdf, sizeof(d->bdf), "%s", info.name);
+		d->vendor = info.vendor;
+		d->device = info.device;
+		d->class_code = info.class_code;
+		d->subsystem_vendor = info.subsystem_vendor;
+		d->subsystem_device = info.subsystem_device;
+		d->revision = info.revision;
+		for (unsigned i = 0; i < DROPIN_PCI_BARS; i++) {
+			d->bar_size[i] = info.bar_size[i];
+			d->bar_flags[i] = info.bar_flags[i];
+		}
 		d->numa_node = c.node;
+		n++;
 	}
 	return (int)n;
 }

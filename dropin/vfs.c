@@ -89,7 +89,7 @@ static int put_dirs(const char *rel)
 static int put_file(const char *rel, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int put_file(const char *rel, const char *fmt, ...)
 {
-	char p[512], text[512];
+	char p[512], text[1024];
 	va_list ap;
 	int fd, n;
 
@@ -116,6 +116,64 @@ static int put_link(const char *rel, const char *target)
 	if (symlink(target, p) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+/* Group @g's node and its directory under /sys/kernel/iommu_groups (devices/ filled by put_device). */
+static int put_group(int g)
+{
+	char rel[128];
+	int rc;
+
+	snprintf(rel, sizeof(rel), "sys/kernel/iommu_groups/%d/devices", g);
+	rc = put_dirs(rel);
+	snprintf(rel, sizeof(rel), "sys/kernel/iommu_groups/%d/type", g);
+	if (!rc)
+		rc = put_file(rel, "DMA\n");
+	snprintf(rel, sizeof(rel), "sys/kernel/iommu_groups/%d/reserved_regions", g);
+	if (!rc)
+		rc = put_file(rel, "%s", "");
+	snprintf(rel, sizeof(rel), "dev/vfio/%d", g);
+	if (!rc)
+		rc = put_file(rel, "%s", "");
+	return rc;
+}
+
+/* The kernel's resource flags of a memory BAR (IORESOURCE_MEM | SIZEALIGN, MEM_64, PREFETCH + the BAR's low bits). */
+#define RES_MEM 0x00040200ull
+#define RES_MEM64 0x00100004ull
+#define RES_PREFETCH 0x00002008ull
+
+/*
+ * The resource file: "start end flags" for the six BARs, the ROM and the
+ * six SR-IOV BARs, as pci's resource_show prints them.  The BARs are the
+ * device fd's regions: nothing is mapped at these addresses, which are
+ * where a host bridge's allocator could have put them (each BAR naturally
+ * aligned, 32-bit BARs below 4 GiB, a window of each per group), so that a
+ * program that sizes BARs from sysfs finds the sizes its device fd reports.
+ */
+static int put_resource(const char *dir, const struct dropin_pci_dev *d)
+{
+	char rel[256], text[13 * 60], *t = text;
+	uint64_t next32 = 0x80000000ull + ((uint64_t)(d->group & 0x3f) << 24);
+	uint64_t next64 = 0x600000000000ull + ((uint64_t)d->group << 32);
+
+	for (unsigned i = 0; i < 13; i++) {
+		uint64_t size = i < DROPIN_PCI_BARS ? d->bar_size[i] : 0, start = 0, flags = 0;
+
+		if (size) {
+			unsigned bf = d->bar_flags[i];
+			uint64_t *next = bf & EMU_DEV_INFO_BAR_MEM64 ? &next64 : &next32;
+
+			start = (*next + size - 1) & ~(size - 1);
+			*next = start + size;
+			flags = RES_MEM | (bf & EMU_DEV_INFO_BAR_MEM64 ? RES_MEM64 : 0) |
+				(bf & EMU_DEV_INFO_BAR_PREFETCH ? RES_PREFETCH : 0);
+		}
+		t += sprintf(t, "0x%016llx 0x%016llx 0x%016llx\n", (unsigned long long)start,
+			     (unsigned long long)(size ? start + size - 1 : 0), (unsigned long long)flags);
+	}
+	snprintf(rel, sizeof(rel), "%s/resource", dir);
+	return put_file(rel, "%s", text);
 }
 
 static int put_device(const struct dropin_pci_dev *d)
@@ -149,26 +207,12 @@ static int put_device(const struct dropin_pci_dev *d)
 	FILE_("uevent", "DRIVER=vfio-pci\nPCI_CLASS=%X\nPCI_ID=%04X:%04X\nPCI_SUBSYS_ID=%04X:%04X\n"
 	      "PCI_SLOT_NAME=%s\n", d->class_code, d->vendor, d->device, d->subsystem_vendor,
 	      d->subsystem_device, d->bdf);
-	/* One line per resource (start end flags), all empty: the BARs are the device fd's regions. */
-	FILE_("resource", "%s", "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
-	      "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
-	      "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
-	      "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
-	      "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
-	      "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
-	      "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+	FILE_("revision", "0x%02x\n", d->revision);
+	if (!rc)
+		rc = put_resource(dir, d);
 	LINK_("iommu_group", "../../../kernel/iommu_groups/%d", d->group);
 	LINK_("driver", "../../../bus/pci/drivers/vfio-pci");
 	LINK_("subsystem", "../../../bus/pci");
-	snprintf(rel, sizeof(rel), "sys/kernel/iommu_groups/%d/devices", d->group);
-	if (!rc)
-		rc = put_dirs(rel);
-	snprintf(rel, sizeof(rel), "sys/kernel/iommu_groups/%d/type", d->group);
-	if (!rc)
-		rc = put_file(rel, "DMA\n");
-	snprintf(rel, sizeof(rel), "sys/kernel/iommu_groups/%d/reserved_regions", d->group);
-	if (!rc)
-		rc = put_file(rel, "%s", "");
 	snprintf(rel, sizeof(rel), "sys/kernel/iommu_groups/%d/devices/%s", d->group, d->bdf);
 	snprintf(target, sizeof(target), "../../../../%s", dir + 4);
 	if (!rc)
@@ -181,9 +225,6 @@ static int put_device(const struct dropin_pci_dev *d)
 	snprintf(target, sizeof(target), "../../../../%s", dir + 4);
 	if (!rc)
 		rc = put_link(rel, target);
-	snprintf(rel, sizeof(rel), "dev/vfio/%d", d->group);
-	if (!rc)
-		rc = put_file(rel, "%s", "");
 #undef FILE_
 #undef LINK_
 	return rc;
@@ -233,6 +274,7 @@ static void remove_stale_trees(const char *tmp)
 static int tree_build(void)
 {
 	const char *tmp = getenv("TMPDIR");
+	struct emu_machine_config c;
 	int rc = 0;
 
 	dropin__resolve();
@@ -250,6 +292,9 @@ static int tree_build(void)
 			strcpy(tree_root, canon);
 	}
 	tree_owner = getpid();
+	rc = emu_machine_get_config(&c);
+	if (rc)
+		goto remove_tree;
 	rc = dropin_machine_devices(tree_devs, EMU_MAX_GROUPS);
 	if (rc < 0)
 		goto remove_tree;
@@ -281,6 +326,8 @@ static int tree_build(void)
 		snprintf(rel, sizeof(rel), "sys/module/vfio_pci/parameters/%s", pci_params[i]);
 		rc = put_file(rel, "N\n");
 	}
+	for (unsigned g = 0; !rc && g < c.groups; g++)
+		rc = put_group((int)g);
 	for (int i = 0; !rc && i < tree_ndevs; i++)
 		rc = put_device(&tree_devs[i]);
 	if (rc)

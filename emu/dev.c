@@ -138,10 +138,14 @@ static const char *spec_of(unsigned g)
 	return specs[g] ? specs[g] : DEFAULT_MODEL;
 }
 
+static int dev_create(unsigned g, struct emu_dev **out);
+static void dev_destroy(struct emu_dev *d);
+
 int emu_dev_info(int group, struct emu_dev_info *info)
 {
 	struct emu__endpoint *ep;
 	const struct emu_dev_model *m;
+	struct emu_dev *d, *scratch = NULL;
 	const char *params;
 	int rc = emu__endpoint(group, &ep);
 
@@ -149,9 +153,16 @@ int emu_dev_info(int group, struct emu_dev_info *info)
 		return rc;
 	pthread_mutex_lock(&dev_lock);
 	m = spec_model(spec_of((unsigned)group), &params);
-	pthread_mutex_unlock(&dev_lock);
-	if (!m)
-		return -ENOENT;
+	d = devs[group];
+	/* Not open: the model lays its BARs out in a scratch instance. */
+	if (m && !d) {
+		rc = dev_create((unsigned)group, &scratch);
+		d = scratch;
+	}
+	if (!m || rc) {
+		pthread_mutex_unlock(&dev_lock);
+		return m ? rc : -ENOENT;
+	}
 	memset(info, 0, sizeof(*info));
 	snprintf(info->name, sizeof(info->name), "0000:00:%02x.0", (unsigned)group + 1);
 	snprintf(info->model, sizeof(info->model), "%s", m->name);
@@ -161,6 +172,19 @@ int emu_dev_info(int group, struct emu_dev_info *info)
 	info->subsystem_device = m->subsystem_device;
 	info->class_code = m->class_code;
 	info->revision = m->revision;
+	for (unsigned i = 0; i < EMU_DEV_BARS && i < EMU_DEV_INFO_BARS; i++) {
+		unsigned f = d->bar[i].flags;
+
+		info->bar_size[i] = d->bar[i].size;
+		if (!d->bar[i].size)
+			continue;
+		info->bar_flags[i] = (f & EMU_DEV_BAR_MEM64 ? EMU_DEV_INFO_BAR_MEM64 : 0) |
+				     (f & EMU_DEV_BAR_PREFETCH ? EMU_DEV_INFO_BAR_PREFETCH : 0) |
+				     (f & EMU_DEV_BAR_RAM ? EMU_DEV_INFO_BAR_RAM : 0);
+	}
+	pthread_mutex_unlock(&dev_lock);
+	if (scratch)
+		dev_destroy(scratch);
 	return 0;
 }
 
@@ -269,6 +293,15 @@ err_free:
 	return rc;
 }
 
+/* Frees an instance nobody can reach any more.  Never fails. */
+static void dev_destroy(struct emu_dev *d)
+{
+	d->model->destroy(d);
+	bars_free(d);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
 int emu_dev_open(int group, struct emu_dev **out)
 {
 	struct emu__endpoint *ep;
@@ -298,10 +331,7 @@ void emu_dev_close(struct emu_dev *d)
 	}
 	devs[d->group] = NULL;
 	pthread_mutex_unlock(&dev_lock);
-	d->model->destroy(d);
-	bars_free(d);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
+	dev_destroy(d);
 }
 
 /* -------------------------------------------------------------- access */

@@ -534,17 +534,31 @@ SPAPRTCE_API int emu_group_get_stats(int group, struct emu_group_stats *st);
  */
 SPAPRTCE_API int emu_dev_configure(int group, const char *spec);
 
+#define EMU_DEV_INFO_BARS 6u
+/* bar_flags bits */
+#define EMU_DEV_INFO_BAR_MEM64 0x1u	/* a 64-bit BAR: the next slot is its upper half (size 0) */
+#define EMU_DEV_INFO_BAR_PREFETCH 0x2u
+#define EMU_DEV_INFO_BAR_RAM 0x4u	/* plain memory: the device fd may mmap it */
+
 struct emu_dev_info {
 	char name[16];		/* PCI address, "0000:00:0X.0" with X = group + 1 */
 	char model[24];		/* "dma-engine", ... */
 	uint16_t vendor, device, subsystem_vendor, subsystem_device;
 	uint32_t class_code;	/* base << 16 | sub << 8 | prog-if */
 	uint8_t revision;
+	uint64_t bar_size[EMU_DEV_INFO_BARS];	/* bytes, a power of two; 0: absent */
+	uint32_t bar_flags[EMU_DEV_INFO_BARS];	/* EMU_DEV_INFO_BAR_* */
 };
 
 /*
- * emu_dev_info - what sits in @group (starts the machine).  Returns 0,
- * -ENODEV (no such group), -ENOENT (no device there), -ENOMEM (start).
+ * emu_dev_info - what sits in @group (starts the machine): its identity and
+ * its BAR layout (the memory BARs a PCI enumeration would size).  The
+ * layout is the open instance's; when the device is not open, the model
+ * builds a scratch instance that is destroyed before returning (for
+ * virtio-blk that opens its file).  Returns 0, -ENODEV (no such group),
+ * -ENOENT (no device there), -ENOMEM (start; fault points
+ * "emu_dev_alloc", "emu_dev_ram"), or the model's create error (a
+ * virtio-blk file that cannot be opened).  On failure *info is undefined.
  */
 SPAPRTCE_API int emu_dev_info(int group, struct emu_dev_info *info);
 

@@ -4,7 +4,8 @@
 #   1. against the build tree (PKG_CONFIG_PATH=BUILD/pkgconfig, rpath), plus
 #      a static link of examples/register.c from Libs.private;
 #   2. against a prefix installed under BUILD/install-test with a multiarch
-#      LIBDIR (lib/x86_64-linux-gnu), run with LD_LIBRARY_PATH;
+#      LIBDIR (lib/x86_64-linux-gnu), run with LD_LIBRARY_PATH; the drop-in
+#      layer installed there and found by the installed `spaprtce exec`;
 # and checks the installed layout (public headers only, SONAME and symlinks)
 # and that DESTDIR staging and uninstall leave nothing behind.  Run by make
 # check (target check-install); $MAKE is the make that runs it.
@@ -64,6 +65,36 @@ for l in libspaprtce libspaprtce-fi; do
 	[ -f "$libdir/$target" ] && [ ! -L "$libdir/$target" ] || die "$l.so.0 -> $target is not the library"
 	readelf -d "$libdir/$target" | grep -q "SONAME.*\[$l.so.0\]" || die "$l has no SONAME $l.so.0"
 done
+# The drop-in layer: installed in LIBDIR, and `spaprtce exec` finds it there:
+# in ../lib/<multiarch> here, through LD_LIBRARY_PATH for a copy of the
+# program elsewhere, in ../lib under DESTDIR (3. below).  Not with a
+# sanitizer: the layer's runtime would have to come first in every program.
+[ -f "$libdir/libspaprtce-preload.so" ] && [ ! -L "$libdir/libspaprtce-preload.so" ] ||
+	die "libspaprtce-preload.so is not installed in $libdir"
+readelf -d "$libdir/libspaprtce-preload.so" | grep -q 'NEEDED.*\[libspaprtce.so.0\]' ||
+	die "libspaprtce-preload.so does not need libspaprtce.so.0"
+exec_check() { # name, the spaprtce to run, then env assignments
+	name=$1 prog=$2
+	shift 2
+	got=$(env -u SPAPRTCE_PRELOAD "$@" "$prog" exec --machine groups=2 -- \
+		sh -c 'realpath "$LD_PRELOAD"; ls /dev/vfio' 2>&1 | tr '\n' ' ')
+	if [ "$got" = "$(realpath "$libdir/libspaprtce-preload.so") 0 1 vfio " ]; then
+		echo "check-install: $name: ok"
+	else
+		echo "check-install: $name FAILED: $got" >&2
+		fail=1
+	fi
+}
+if [ -z "$san" ]; then
+	exec_check exec-multiarch-libdir "$prefix/bin/spaprtce"
+	mkdir -p "$out/elsewhere"
+	cp "$prefix/bin/spaprtce" "$out/elsewhere/"
+	exec_check exec-ld-library-path "$out/elsewhere/spaprtce" LD_LIBRARY_PATH="/nonexistent:$libdir"
+	env -u SPAPRTCE_PRELOAD "$out/elsewhere/spaprtce" exec -- true 2>"$out/exec-notfound.log" &&
+		{ echo "check-install: exec without a layer to find did not fail" >&2; fail=1; }
+	grep -q "libspaprtce-preload.so not found" "$out/exec-notfound.log" ||
+		{ echo "check-install: exec without a layer: $(cat "$out/exec-notfound.log")" >&2; fail=1; }
+fi
 pc="env PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config"
 [ "$($pc --cflags spaprtce)" = "-I$prefix/include " ] || [ "$($pc --cflags spaprtce)" = "-I$prefix/include" ] ||
 	die "pkg-config --cflags spaprtce: $($pc --cflags spaprtce)"
@@ -80,6 +111,11 @@ $make --no-print-directory -s install SAN="$san" DESTDIR="$stage" PREFIX=/opt/sp
 [ -f "$stage/opt/spaprtce/include/spaprtce/spapr.h" ] && [ -x "$stage/opt/spaprtce/bin/spaprtce" ] &&
 	grep -q '^libdir=/opt/spaprtce/lib$' "$stage/opt/spaprtce/lib/pkgconfig/spaprtce.pc" ||
 	die "DESTDIR staging is not /opt/spaprtce under $stage"
+[ -f "$stage/opt/spaprtce/lib/libspaprtce-preload.so" ] || die "DESTDIR staging has no libspaprtce-preload.so"
+if [ -z "$san" ]; then
+	libdir=$stage/opt/spaprtce/lib
+	exec_check exec-lib "$stage/opt/spaprtce/bin/spaprtce"
+fi
 $make --no-print-directory -s uninstall SAN="$san" DESTDIR="$stage" PREFIX=/opt/spaprtce >/dev/null ||
 	die "make uninstall with DESTDIR failed"
 left=$(find "$stage" -type f -o -type l)

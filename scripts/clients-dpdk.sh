@@ -40,11 +40,18 @@ run() {	# run MODE EAL_ARGS...
 	check "$log" "SET_IOMMU sPAPR v2" 'VFIO_SET_IOMMU 7) = 0$'
 	check "$log" "default window removed" 'VFIO_IOMMU_SPAPR_TCE_REMOVE argsz 16 flags 0x0 start_addr 0x0) = 0$'
 	check "$log" "window created at 0" "VFIO_IOMMU_SPAPR_TCE_CREATE .* page_shift $SHIFT .* levels 1) = 0 -> start_addr 0x0$"
-	check "$log" "GET_DEVICE_FD asked" 'VFIO_GROUP_GET_DEVICE_FD "0000:00:01.0")'
-	# The malformed unmap: argsz 24, iova 0, size = the region's iova; then EBUSY.
-	check "$log" "type1-layout UNMAP_DMA" 'VFIO_IOMMU_UNMAP_DMA argsz 24 flags 0x0 iova 0x0 size 0x[0-9a-f]*) = 0$' 1
+	check "$log" "GET_DEVICE_FD gives a device fd" 'VFIO_GROUP_GET_DEVICE_FD "0000:00:01.0") = [0-9]* device$' 1
+	check "$log" "DEVICE_GET_INFO" 'VFIO_DEVICE_GET_INFO argsz [0-9]*) = 0 -> flags 0x3 num_regions 10 num_irqs 5$'
+	check "$log" "bus mastering on (config write)" 'pwrite([0-9]* device#1, len 0x2, offset 0x70000000004) = 2$' 1
+	check "$log" "dma-engine doorbells (BAR0 writes)" 'pwrite([0-9]* device#1, len 0x4, offset 0x24) = 4$' 4
+	# The malformed unmap: argsz 24, iova 0, size = the region's iova (the client printed it); then EBUSY.
+	iova=$(sed -n 's/^dpdk_client: region at iova \(0x[0-9a-f]*\) .*/\1/p' "$out/dpdk-$mode.out")
+	check "$log" "type1-layout UNMAP_DMA (iova 0, size = the region's iova ${iova:-?})" \
+		"VFIO_IOMMU_UNMAP_DMA argsz 24 flags 0x0 iova 0x0 size ${iova:-none}) = 0\$" 1
 	check "$log" "UNREGISTER refused" "VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY .* size $PAGE) = -1 EBUSY\$" 1
-	check "$log" "released at the last close" 'released; locked_vm 0 pages$'
+	check "$log" "device released" '^close([0-9]* device#1) = 0 released' 1
+	check "$log" "group's last close releases the container: locked_vm 0" \
+		'^close([0-9]* group#1) = 0 released; locked_vm 0 pages$' 1
 }
 
 SHIFT=12 PAGE=0x1000

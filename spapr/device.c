@@ -141,8 +141,12 @@ int spapr__device_get_fd(struct spapr_group *g, void *arg)
 	rc = copy_name(name, arg);
 	if (rc)
 		return rc;
-	if (emu_dev_info(g->id, &info) || strcmp(name, info.name))
+	/* A group without a device, or another name: ENODEV; the model's own errors as they are. */
+	rc = emu_dev_info(g->id, &info);
+	if (rc == -ENODEV || rc == -ENOENT || (!rc && strcmp(name, info.name)))
 		return -ENODEV;
+	if (rc)
+		return rc;
 	util_mutex_lock(&spapr_vfio_lock);
 	rc = -EINVAL;
 	if (!group_has_iommu(g))

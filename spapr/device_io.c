@@ -52,17 +52,47 @@ static ssize_t rw(int fd, void *buf, size_t n, off_t off, bool write)
 	return rc;
 }
 
+/* Reports a device call to the observer, if any. */
+static void observe_dev(enum spapr_call call, int fd, size_t n, off_t off, long result)
+{
+	const struct spapr_observer *o = spapr__observing();
+
+	if (o) {
+		struct spapr_call_event ev = {
+			.call = call, .fd = fd, .len = n, .off = (long long)off, .result = result,
+		};
+
+		spapr__observe(o, &ev);
+	}
+}
+
 ssize_t spapr_pread(int fd, void *buf, size_t n, off_t off)
 {
-	return rw(fd, buf, n, off, false);
+	ssize_t rc = rw(fd, buf, n, off, false);
+
+	observe_dev(SPAPR_CALL_PREAD, fd, n, off, (long)rc);
+	return rc;
 }
 
 ssize_t spapr_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	return rw(fd, (void *)buf, n, off, true);
+	ssize_t rc = rw(fd, (void *)buf, n, off, true);
+
+	observe_dev(SPAPR_CALL_PWRITE, fd, n, off, (long)rc);
+	return rc;
 }
 
+static void *map_dev(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
 void *spapr_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p = map_dev(addr, len, prot, flags, fd, off);
+
+	observe_dev(SPAPR_CALL_MMAP, fd, len, off, p == MAP_FAILED ? -1 : 0);
+	return p;
+}
+
+static void *map_dev(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct spapr_device *dev;
 	const struct emu_dev_bar *b;

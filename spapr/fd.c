@@ -130,7 +130,7 @@ struct spapr_obj *spapr__fd_get(int fd)
 	return obj;
 }
 
-int spapr_open_container(void)
+static int open_container(void)
 {
 	struct spapr_container *c;
 	int rc = spapr__container_create(&c);
@@ -143,7 +143,23 @@ int spapr_open_container(void)
 	return spapr__ret(rc);
 }
 
-int spapr_open_group(int iommu_group)
+int spapr_open_container(void)
+{
+	const struct spapr_observer *o;
+	int rc;
+
+	spapr__record_start();
+	rc = open_container();
+	o = spapr__observing();
+	if (o) {
+		struct spapr_call_event ev = { .call = SPAPR_CALL_OPEN_CONTAINER, .fd = rc, .result = rc };
+
+		spapr__observe(o, &ev);
+	}
+	return rc;
+}
+
+static int open_group(int iommu_group)
 {
 	struct spapr_group *g;
 	int rc;
@@ -168,16 +184,29 @@ int spapr_open_group(int iommu_group)
 	return spapr__ret(rc);
 }
 
-int spapr_ioctl(int fd, unsigned long request, ...)
+int spapr_open_group(int iommu_group)
 {
-	struct spapr_obj *obj = spapr__fd_get(fd);
-	va_list ap;
-	void *arg;
+	const struct spapr_observer *o;
 	int rc;
 
-	va_start(ap, request);
-	arg = va_arg(ap, void *);
-	va_end(ap);
+	spapr__record_start();
+	rc = open_group(iommu_group);
+	o = spapr__observing();
+	if (o) {
+		struct spapr_call_event ev = {
+			.call = SPAPR_CALL_OPEN_GROUP, .fd = rc, .group = iommu_group, .result = rc,
+		};
+
+		spapr__observe(o, &ev);
+	}
+	return rc;
+}
+
+static int ioctl_fd(int fd, unsigned long request, void *arg)
+{
+	struct spapr_obj *obj = spapr__fd_get(fd);
+	int rc;
+
 	if (!obj)
 		return spapr__ret(-EBADF);
 	rc = kinds[obj->kind].ioctl(obj, request, arg);
@@ -185,7 +214,28 @@ int spapr_ioctl(int fd, unsigned long request, ...)
 	return spapr__ret(rc);
 }
 
-int spapr_close(int fd)
+int spapr_ioctl(int fd, unsigned long request, ...)
+{
+	const struct spapr_observer *o = spapr__observing();
+	struct spapr_call_event ev;
+	unsigned char before[64];
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!o)
+		return ioctl_fd(fd, request, arg);
+	ev = (struct spapr_call_event){ .call = SPAPR_CALL_IOCTL, .fd = fd, .request = request, .arg = arg,
+					.before = before };
+	ev.before_len = spapr__observe_copy(before, arg, sizeof(before), request);
+	ev.result = ioctl_fd(fd, request, arg);
+	spapr__observe(o, &ev);
+	return (int)ev.result;
+}
+
+static int close_fd(int fd)
 {
 	struct spapr_obj *obj = NULL;
 
@@ -201,4 +251,18 @@ int spapr_close(int fd)
 	close(fd);
 	spapr__obj_put(obj);
 	return 0;
+}
+
+int spapr_close(int fd)
+{
+	const struct spapr_observer *o;
+	int rc = close_fd(fd);
+
+	o = spapr__observing();
+	if (o) {
+		struct spapr_call_event ev = { .call = SPAPR_CALL_CLOSE, .fd = fd, .result = rc };
+
+		spapr__observe(o, &ev);
+	}
+	return rc;
 }

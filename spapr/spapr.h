@@ -296,4 +296,54 @@ SPAPRTCE_API ssize_t spapr_pwrite(int fd, const void *buf, size_t n, off_t off);
  */
 SPAPRTCE_API void *spapr_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
+/* ------------------------------------------------------------ observer */
+
+/*
+ * An observer hears of every call of the fd API -- spapr_open_container,
+ * spapr_open_group, spapr_ioctl, spapr_close, spapr_pread, spapr_pwrite,
+ * spapr_mmap -- after it returned, in the calling thread, with its
+ * arguments and result: what a request log or a trace recorder needs
+ * (SPAPRTCE_TRACE uses it for programs that call these functions directly,
+ * docs/replay.md).  Without an observer a call costs one pointer load and
+ * a branch more.
+ */
+enum spapr_call {
+	SPAPR_CALL_OPEN_CONTAINER,
+	SPAPR_CALL_OPEN_GROUP,
+	SPAPR_CALL_IOCTL,
+	SPAPR_CALL_CLOSE,
+	SPAPR_CALL_PREAD,
+	SPAPR_CALL_PWRITE,
+	SPAPR_CALL_MMAP,
+};
+
+struct spapr_call_event {
+	enum spapr_call call;
+	int fd;			/* the fd called on; the opens: the new fd, -1 on failure */
+	int group;		/* OPEN_GROUP: the group asked for */
+	unsigned long request;	/* IOCTL: the request */
+	void *arg;		/* IOCTL: the argument as passed, now holding what the call wrote back */
+	const void *before;	/* IOCTL with a pointer argument: its first before_len bytes before the call */
+	size_t before_len;	/* (as far as they were readable: 0 when none were); otherwise 0 */
+	size_t len;		/* PREAD, PWRITE, MMAP: the length */
+	long long off;		/* PREAD, PWRITE, MMAP: the file offset */
+	long result;		/* the return value (MMAP: 0, or -1 for MAP_FAILED) */
+	int err;		/* the errno of a failed call, else 0 */
+};
+
+struct spapr_observer {
+	/* Called after each call; must not call the fd API itself.  errno is kept for the caller. */
+	void (*fn)(void *ctx, const struct spapr_call_event *ev);
+	void *ctx;
+};
+
+/*
+ * spapr_set_observer - installs @o (NULL: none), which must stay valid
+ * until replaced; returns the observer it replaces.  One observer at a
+ * time: one that wants to chain keeps the previous one and calls it.  A
+ * call already running when the observer changes may report to the old
+ * one.  Never fails.
+ */
+SPAPRTCE_API const struct spapr_observer *spapr_set_observer(const struct spapr_observer *o);
+
 #endif

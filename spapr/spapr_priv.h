@@ -145,6 +145,22 @@ extern struct util_mutex spapr_vfio_lock;
 int spapr__ret(int rc);
 /* The object behind @fd with a reference, or NULL. */
 struct spapr_obj *spapr__fd_get(int fd);
+
+/* ------------------------------------------------- the observer (observe.c) */
+
+extern const struct spapr_observer *spapr__observer;
+
+/* The observer, or NULL: the one load a call pays when nobody observes. */
+static inline const struct spapr_observer *spapr__observing(void)
+{
+	return __atomic_load_n(&spapr__observer, __ATOMIC_ACQUIRE);
+}
+/* Reports @ev (err taken from errno when result < 0); keeps errno. */
+void spapr__observe(const struct spapr_observer *o, struct spapr_call_event *ev);
+/* Copies up to @n bytes of ioctl argument @arg as far as readable; the bytes copied (0: a value argument). */
+size_t spapr__observe_copy(void *dst, const void *arg, size_t n, unsigned long request);
+/* SPAPRTCE_TRACE for callers of the fd API (record.c): starts the recorder once, when asked. */
+void spapr__record_start(void);
 void spapr__obj_put(struct spapr_obj *obj);
 
 /* device*.c: the VFIO device fd (spapr/device_priv.h); spapr__fd_install is fd.c's. */

@@ -1350,7 +1350,37 @@ START_TEST(t_machine_devices)
 		ck_assert_str_eq(info.model, "dma-engine");
 		ck_assert_uint_eq(info.vendor, EMU_DMAE_VENDOR);
 		ck_assert_uint_eq(info.class_code, EMU_DMAE_CLASS);
+		/*
+		 * The BAR layout, from the open instance (group 0: the fixture's
+		 * device fd) or a scratch one (groups 1-3), is the one the
+		 * device fd's GET_REGION_INFO reports.
+		 */
+		ck_assert_uint_eq(info.bar_size[0], EMU_DMAE_BAR0_SIZE);
+		ck_assert_uint_eq(info.bar_flags[0], 0);
+		ck_assert_uint_eq(info.bar_size[1], 0);
+		ck_assert_uint_eq(info.bar_size[2], EMU_DMAE_LOCAL_SIZE);
+		ck_assert_uint_eq(info.bar_flags[2],
+				  EMU_DEV_INFO_BAR_MEM64 | EMU_DEV_INFO_BAR_PREFETCH | EMU_DEV_INFO_BAR_RAM);
+		ck_assert_uint_eq(info.bar_size[3], 0);
+		ck_assert_uint_eq(info.bar_size[4], EMU_DMAE_MSIX_BAR_SIZE);
+		ck_assert_uint_eq(info.bar_flags[4], EMU_DEV_INFO_BAR_RAM);
+		ck_assert_uint_eq(info.bar_size[5], 0);
+		for (unsigned i = 0; i < 6; i++) {
+			struct vfio_region_info r = { .argsz = sizeof(r), .index = i };
+
+			TU_OK(spapr_ioctl(D, VFIO_DEVICE_GET_REGION_INFO, &r) ? -errno : 0);
+			ck_assert_uint_eq(r.size, info.bar_size[i]);
+			ck_assert_uint_eq(!!(r.flags & VFIO_REGION_INFO_FLAG_MMAP),
+					  !!(info.bar_flags[i] & EMU_DEV_INFO_BAR_RAM));
+		}
 	}
+	/* A scratch instance that cannot be made: its error, nothing left behind. */
+	util_fail_nth_arm(1);
+	TU_ERR(emu_dev_info(1, &info), ENOMEM);
+	ck_assert(util_fail_nth_fired());
+	ck_assert_str_eq(util_fail_nth_site(), "emu_dev_alloc");
+	util_fail_nth_arm(0);
+	TU_OK(emu_dev_info(1, &info));
 	TU_ERR(emu_dev_info(4, &info), ENODEV);
 	TU_ERR(emu_dev_info(-1, &info), ENODEV);
 	TU_ERR(emu_dev_configure(1, "dma-engine"), EBUSY);

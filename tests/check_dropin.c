@@ -273,8 +273,17 @@ END_TEST
 
 START_TEST(tree_devices)
 {
-	char buf[PATH_MAX], path[128];
+	char buf[PATH_MAX], path[128], want[32];
+	struct emu_dev_info info;
 	struct stat st;
+
+	/* Every group holds a dma-engine: 4 KiB BAR0, 64 KiB 64-bit prefetchable BAR2, 4 KiB BAR4. */
+	OK(emu_dev_info(0, &info));
+	ck_assert_uint_eq(info.bar_size[0], 0x1000);
+	ck_assert_uint_eq(info.bar_size[1], 0);
+	ck_assert_uint_eq(info.bar_size[2], 0x10000);
+	ck_assert_uint_eq(info.bar_flags[2], EMU_DEV_INFO_BAR_MEM64 | EMU_DEV_INFO_BAR_PREFETCH | EMU_DEV_INFO_BAR_RAM);
+	ck_assert_uint_eq(info.bar_size[4], 0x1000);
 
 	for (int g = 0; g < 4; g++) {
 		char bdf[16], *rp;
@@ -304,10 +313,47 @@ START_TEST(tree_devices)
 		ck_assert(S_ISDIR(st.st_mode));
 		OK(__lxstat(1, path, &st));
 		ck_assert(S_ISLNK(st.st_mode));
+		/* The identity is the library's device (emu_dev_info): the dma-engine. */
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", bdf);
-		ck_assert_str_eq(slurp(path), "0x1b36\n");
+		ck_assert_str_eq(slurp(path), "0x1234\n");
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/subsystem_vendor", bdf);
+		snprintf(want, sizeof(want), "0x%04x\n", info.subsystem_vendor);
+		ck_assert_str_eq(slurp(path), want);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/subsystem_device", bdf);
+		snprintf(want, sizeof(want), "0x%04x\n", info.subsystem_device);
+		ck_assert_str_eq(slurp(path), want);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/revision", bdf);
+		snprintf(want, sizeof(want), "0x%02x\n", info.revision);
+		ck_assert_str_eq(slurp(path), want);
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/numa_node", bdf);
 		ck_assert_str_eq(slurp(path), "0\n");
+		/*
+		 * resource: 13 lines "start end flags"; the dma-engine's BAR0
+		 * (4 KiB, 32-bit), BAR2 (64 KiB, 64-bit prefetchable), BAR4 (4 KiB),
+		 * each naturally aligned; the rest (BAR1, BAR3 the upper halves,
+		 * BAR5, ROM, SR-IOV) empty.
+		 */
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+		char *res = slurp(path), *line = res;
+
+		for (int i = 0; i < 13; i++) {
+			unsigned long long start, end, flags, size = i < 6 ? info.bar_size[i] : 0;
+
+			ck_assert_int_eq(sscanf(line, "0x%llx 0x%llx 0x%llx", &start, &end, &flags), 3);
+			if (size) {
+				ck_assert_uint_eq(end - start + 1, size);
+				ck_assert_uint_eq(start & (size - 1), 0);
+				ck_assert_uint_eq(flags & 0x200, 0x200);	/* IORESOURCE_MEM */
+				ck_assert_uint_eq(!!(flags & 0x100000), !!(info.bar_flags[i] & EMU_DEV_INFO_BAR_MEM64));
+				ck_assert_uint_eq(!!(flags & 0x2000), !!(info.bar_flags[i] & EMU_DEV_INFO_BAR_PREFETCH));
+				if (!(info.bar_flags[i] & EMU_DEV_INFO_BAR_MEM64))
+					ck_assert_uint_lt(end, 1ull << 32);
+			} else {
+				ck_assert(start == 0 && end == 0 && flags == 0);
+			}
+			line = strchr(line, '\n') + 1;
+		}
+		ck_assert_str_eq(line, "");
 	}
 	/* The same through open/read, openat relative to a directory of the tree, readlinkat. */
 	int d = open("/sys/bus/pci/devices/0000:00:01.0", O_RDONLY | O_DIRECTORY);
@@ -317,7 +363,7 @@ START_TEST(tree_devices)
 
 	ck_assert_int_ge(f, 0);
 	ck_assert_int_eq(read(f, buf, sizeof(buf)), 9);
-	ck_assert_int_eq(memcmp(buf, "0x130000\n", 9), 0);
+	ck_assert_int_eq(memcmp(buf, "0x088000\n", 9), 0);
 	close(f);
 	ck_assert_int_eq(readlinkat(d, "driver", buf, sizeof(buf)), 33);
 	ck_assert_int_eq(memcmp(buf, "../../../bus/pci/drivers/vfio-pci", 33), 0);
@@ -326,7 +372,7 @@ START_TEST(tree_devices)
 	f = __open_2("/sys/bus/pci/devices/0000:00:02.0/device", O_RDONLY);
 	ck_assert_int_ge(f, 0);
 	ck_assert_int_eq(__read_chk(f, buf, 7, sizeof(buf)), 7);
-	ck_assert_int_eq(memcmp(buf, "0x0005\n", 7), 0);
+	ck_assert_int_eq(memcmp(buf, "0x5054\n", 7), 0);
 	close(f);
 	/* A BDF the machine does not have is not redirected. */
 	ck_assert_int_ne(access("/sys/bus/pci/devices/0000:00:05.0/iommu_group", F_OK), 0);
@@ -648,6 +694,15 @@ START_TEST(log_and_trace)
 		OK(map(c, mem + PS, cr.start_addr + PS, PS));
 		OK(ioctl(c, VFIO_IOMMU_UNMAP_DMA, &bad));
 		ERR(reg(c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, mem, 4 * PS), EBUSY);
+		/* An argument crossing a page end is logged whole (QEMU's can be). */
+		struct vfio_iommu_spapr_tce_create *x = (void *)(mem + 2 * PS - 16);	/* 16 bytes in one page, 24 in the next */
+
+		memset(x, 0, sizeof(*x));
+		x->argsz = sizeof(*x);
+		x->page_shift = 16;
+		x->window_size = 1ull << 28;
+		x->levels = 2;
+		ERR(ioctl(c, VFIO_IOMMU_SPAPR_TCE_CREATE, x), ENOSPC);	/* both slots are taken */
 		d = dup(c);
 		OK(close(c));
 		OK(close(g));
@@ -677,6 +732,8 @@ START_TEST(log_and_trace)
 	ck_assert_ptr_nonnull(strstr(text, "VFIO_IOMMU_SPAPR_TCE_CREATE argsz 40 flags 0x0 page_shift 12 "
 					   "window_size 0x1000000 levels 1) = 0 -> start_addr 0x800000000000000\n"));
 	ck_assert_ptr_nonnull(strstr(text, "VFIO_IOMMU_UNMAP_DMA argsz 24 flags 0x0 iova 0x0 size 0x1000) = 0\n"));
+	ck_assert_ptr_nonnull(strstr(text, "VFIO_IOMMU_SPAPR_TCE_CREATE argsz 40 flags 0x0 page_shift 16 "
+					   "window_size 0x10000000 levels 2) = -1 ENOSPC\n"));
 	ck_assert_ptr_nonnull(strstr(text, "VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY argsz 24 flags 0x0 vaddr 0x"));
 	ck_assert_ptr_nonnull(strstr(text, "size 0x4000) = -1 EBUSY\n"));
 	ck_assert_ptr_nonnull(strstr(text, "(container#1 still open through another descriptor)\n"));
@@ -793,8 +850,31 @@ START_TEST(exec_command)
 		char *argv[] = { spaprtce, "exec", "--machine", "groups=3", "--list", NULL };
 
 		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
-		ck_assert_ptr_nonnull(strstr(out, "    2  0000:00:03.0  1b36:0005"));
+		ck_assert_ptr_nonnull(strstr(out, "    2  0000:00:03.0  1234:5054      0x088000"));
 		ck_assert_ptr_null(strstr(out, "0000:00:04.0"));
+	}
+	{
+		/* A group without a device: its node and its iommu_groups entry, no device in it. */
+		char *argv[] = { spaprtce, "exec", "--machine", "groups=3,dev1=none", "--", self, "--ls",
+				 "/sys/kernel/iommu_groups/1/devices", NULL };
+
+		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
+		ck_assert_str_eq(out, "");
+		argv[7] = "/dev/vfio";
+		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
+		ck_assert_str_eq(out, "0\n1\n2\nvfio\n");
+		argv[7] = "/sys/kernel/iommu_groups/2/devices";
+		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
+		ck_assert_str_eq(out, "0000:00:03.0\n");
+	}
+	{
+		/* The list follows the device models: a virtio-rng, an empty group. */
+		char *argv[] = { spaprtce, "exec", "--machine", "groups=3,dev1=none,dev2=virtio-rng", "--list", NULL };
+
+		ck_assert_int_eq(run(argv, NULL, false, out, sizeof(out)), 0);
+		ck_assert_ptr_nonnull(strstr(out, "    0  0000:00:01.0  1234:5054"));
+		ck_assert_ptr_null(strstr(out, "0000:00:02.0"));
+		ck_assert_ptr_nonnull(strstr(out, "    2  0000:00:03.0  1af4:1044      0xff0000"));
 	}
 	{
 		char *argv[] = { spaprtce, "exec", "--help", NULL };
