@@ -171,14 +171,14 @@ int mmreg_region_ua_to_hpas_be(const struct mmreg_region *region, uint64_t ua, u
 			       unsigned pageshift, uint64_t low, uint64_t *dst);
 
 /*
- * The kernel's tce_page_is_contained for a run of @n IOMMU pages of
- * 2^@pageshift bytes from @ua inside @region: true when every one lies in a
- * single backing page at least that large (device memory: always, its
+ * The kernel's tce_page_is_contained over a run of @n IOMMU pages of
+ * 2^@pageshift bytes from @ua inside @region: how many leading pages lie
+ * each in a backing page at least that large (device memory: all, its
  * pageshift is exact).  Only needed when the region's pageshift can exceed
  * its backing pages (quirks=kernel, Q8).  No lock.
  */
-bool mmreg_region_contained(const struct mmreg_region *region, uint64_t ua, uint64_t n,
-			    unsigned pageshift);
+uint64_t mmreg_region_contained(const struct mmreg_region *region, uint64_t ua, uint64_t n,
+				unsigned pageshift);
 
 /* mapped += 1 unless it is 0.  Returns 0 or -ENXIO (dying; unchanged). */
 int mmreg_region_mapped_inc(struct mmreg_region *region);

@@ -342,17 +342,17 @@ int mmreg_region_ua_to_hpas_be(const struct mmreg_region *region, uint64_t ua, u
 	return 0;
 }
 
-bool mmreg_region_contained(const struct mmreg_region *region, uint64_t ua, uint64_t n,
-			    unsigned pageshift)
+uint64_t mmreg_region_contained(const struct mmreg_region *region, uint64_t ua, uint64_t n,
+				unsigned pageshift)
 {
-	uint64_t end = ua + (n << pageshift);
+	uint64_t k;
 
 	if (!region->pin)
-		return true;
-	for (; ua < end; ua += 1ull << pageshift)
-		if (emu_pin_page_shift(region->pin, ua) < pageshift)
-			return false;
-	return true;
+		return n;
+	for (k = 0; k < n; k++)
+		if (emu_pin_page_shift(region->pin, ua + (k << pageshift)) < pageshift)
+			break;
+	return k;
 }
 
 int mmreg_region_mapped_add(struct mmreg_region *region, uint64_t n)

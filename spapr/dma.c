@@ -154,7 +154,7 @@ static int check_beyond(struct spapr_tce_container *tc, uint64_t ua, uint64_t n,
 		run = (end - ua) >> shift;
 		if (run > n)
 			run = n;
-		if (emu__quirk(EMU_Q8) && !mmreg_region_contained(r, ua, run, shift))
+		if (emu__quirk(EMU_Q8) && mmreg_region_contained(r, ua, run, shift) < run)
 			return -EPERM;
 		ua += run << shift;
 		n -= run;
@@ -176,7 +176,7 @@ static int map_pages(struct spapr_tce_container *tc, struct dma_req *req, uint64
 	spapr__drops_init(&d, w);
 	mmreg_read_lock();
 	while (done < req->npages) {
-		uint64_t ua = vaddr + (done << shift), end, run, mapped;
+		uint64_t ua = vaddr + (done << shift), end, run, mapped, contained;
 		struct mmreg_region *r = mmreg_region_lookup(tc->mm, ua, psize);
 
 		if (!r || shift > mmreg_region_pageshift(r)) {
@@ -187,25 +187,31 @@ static int map_pages(struct spapr_tce_container *tc, struct dma_req *req, uint64
 		run = (end - ua) >> shift;
 		if (run > req->npages - done)
 			run = req->npages - done;
-		if (emu__quirk(EMU_Q8) && !mmreg_region_contained(r, ua, run, shift)) {
-			rc = -EPERM;	/* tce_page_is_contained, which Q8's page size needs */
+		/* tce_page_is_contained: a page size from Q8 may be larger than a page. */
+		contained = emu__quirk(EMU_Q8) ? mmreg_region_contained(r, ua, run, shift) : run;
+		if (!contained) {
+			rc = -EPERM;
 			break;
 		}
 		/* One count for the whole run; fails only while the region is being released. */
-		rc = mmreg_region_mapped_add(r, run);
+		rc = mmreg_region_mapped_add(r, contained);
 		if (rc) {
 			if (emu__quirk(EMU_Q4))
 				rc = 0;	/* stop with success: what was written stays */
 			break;
 		}
-		rc = map_run(w, r, req->entry + done, ua, run, dir, &d, &mapped);
+		rc = map_run(w, r, req->entry + done, ua, contained, dir, &d, &mapped);
 		if (rc) {
 			/* Q7: the kernel gives back the old entry's count, not the new one's. */
-			mmreg_region_mapped_sub(r, run - mapped - (emu__quirk(EMU_Q7) ? 1 : 0));
+			mmreg_region_mapped_sub(r, contained - mapped - (emu__quirk(EMU_Q7) ? 1 : 0));
 			done += mapped;
 			break;
 		}
-		done += run;
+		done += contained;
+		if (contained < run) {
+			rc = -EPERM;	/* the first page not contained, after the good ones */
+			break;
+		}
 	}
 	if (!rc && req->beyond && done == req->npages)
 		rc = check_beyond(tc, vaddr + (done << shift), req->beyond, shift);
