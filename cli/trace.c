@@ -827,12 +827,17 @@ static void exec_req(const struct req *r, struct result *res)
 			u.reg.argsz = (uint32_t)cli__val(&r->argsz);
 		if (r->has_flags)
 			u.reg.flags = (uint32_t)cli__val(&r->flags);
-		res->err = io(fd, r->op == OP_REGISTER ? VFIO_IOMMU_SPAPR_REGISTER_MEMORY :
-				  r->op == OP_UNREGISTER ? VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY :
-				  r->op == OP_MAP ? VFIO_IOMMU_MAP_DMA :
-				  r->op == OP_UNMAP ? VFIO_IOMMU_UNMAP_DMA :
-				  r->op == OP_CREATE ? VFIO_IOMMU_SPAPR_TCE_CREATE : VFIO_IOMMU_SPAPR_TCE_REMOVE,
-			      &u);
+		/* A positive result is kept: quirks=kernel answers +1 (Q1) or a page count (Q5). */
+		rc = spapr_ioctl(fd, r->op == OP_REGISTER ? VFIO_IOMMU_SPAPR_REGISTER_MEMORY :
+				 r->op == OP_UNREGISTER ? VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY :
+				 r->op == OP_MAP ? VFIO_IOMMU_MAP_DMA :
+				 r->op == OP_UNMAP ? VFIO_IOMMU_UNMAP_DMA :
+				 r->op == OP_CREATE ? VFIO_IOMMU_SPAPR_TCE_CREATE : VFIO_IOMMU_SPAPR_TCE_REMOVE,
+				 &u);
+		if (rc < 0)
+			res->err = errno;
+		else
+			res->val = (uint64_t)rc;
 		res->start = u.create.start_addr;
 		break;
 	case OP_ENABLE:

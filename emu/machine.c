@@ -17,6 +17,7 @@
 #include "emu/dev.h"
 #include "emu/mem.h"
 #include "emu/phb_priv.h"
+#include "emu/quirk.h"
 #include "util/fail.h"
 #include "util/range.h"
 
@@ -414,6 +415,14 @@ out_default:
 out_unlock:
 	pthread_mutex_unlock(&machine_lock);
 	return rc;
+}
+
+void emu__machine_set_quirks(unsigned quirks)
+{
+	pthread_mutex_lock(&machine_lock);
+	emu__machine.cfg.quirks = quirks;
+	__atomic_store_n(&emu__machine.quirks, quirks, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&machine_lock);
 }
 
 bool emu_machine_quirks_kernel(void)

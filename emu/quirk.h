@@ -37,6 +37,15 @@ enum emu_quirk {
 	EMU_Q13,	/* size-0 REGISTER answers ENOMEM */
 };
 
+/*
+ * Test hook: switch the running machine's quirks (EMU_QUIRKS_FIXED or
+ * EMU_QUIRKS_KERNEL).  Only while nothing is open, registered or charged:
+ * the fuzz harness between two inputs, whose machine started long before.
+ * Applications configure the mode before the start (emu_machine_configure,
+ * SPAPRTCE_MACHINE); this bypasses the "before the start" rule on purpose.
+ */
+void emu__machine_set_quirks(unsigned quirks);
+
 static inline bool emu__quirk(enum emu_quirk q)
 {
 	(void)q;	/* one switch for all of them; the name documents the place */
