@@ -420,6 +420,11 @@ out_unlock:
 void emu__machine_set_quirks(unsigned quirks)
 {
 	pthread_mutex_lock(&machine_lock);
+	/* Before the start, the start must keep it: it becomes the configuration. */
+	if (!emu__machine.started && !machine_configured) {
+		emu_machine_config_default(&emu__machine.cfg);
+		machine_configured = true;
+	}
 	emu__machine.cfg.quirks = quirks;
 	__atomic_store_n(&emu__machine.quirks, quirks, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&machine_lock);
