@@ -280,11 +280,16 @@ union vfio_arg {
 static void vfio_call(struct cli_trace *t, const struct cli_req *r, struct cli_result *res,
 		      unsigned long req, union vfio_arg *u)
 {
+	int rc;
+
 	if (r->has_argsz)
 		u->head.argsz = (uint32_t)cli__val(t, &r->argsz);
 	if (r->has_flags)
 		u->head.flags = (uint32_t)cli__val(t, &r->flags);
-	res->err = io(FD(0), req, u);
+	/* A positive result is kept: quirks=kernel answers +1 (Q1) or a page count (Q5). */
+	rc = spapr_ioctl(FD(0), req, u);
+	res->err = errno_of(rc);
+	res->val = rc < 0 ? 0 : (uint64_t)rc;
 }
 
 void cli__do_get_info(struct cli_trace *t, const struct cli_req *r, struct cli_result *res)

@@ -109,7 +109,27 @@ struct emu_machine_config {
 	unsigned fault_ring;	/* fault records per endpoint, 1 ... 65536 (64) */
 	int node;		/* NUMA node of the host bridge, for table memory (0) */
 	bool eeh;		/* endpoints freeze on errors and have EEH (true); emu_pe_* */
+	unsigned quirks;	/* EMU_QUIRKS_FIXED (0, default) or EMU_QUIRKS_KERNEL */
 };
+
+/*
+ * The behaviour of the kernel quirks (docs/quirks.md): FIXED answers what the
+ * kernel meant (EBUSY for UNREGISTER of a mapped region, EINVAL for a
+ * misaligned iova, ...); KERNEL answers what the current kernel answers,
+ * leaks and orphans included.  A machine-wide setting because it is the
+ * "host kernel" the emulator plays; env key quirks=fixed|kernel.
+ */
+#define EMU_QUIRKS_FIXED 0u
+#define EMU_QUIRKS_KERNEL 1u
+
+/*
+ * True when the machine plays the kernel's quirks.  Does not start the
+ * machine: before the start it reports the configured value (the
+ * environment applies at the start).  Lock-free; readable by every layer,
+ * the ones below spapr/ (mmreg/, tce/) included, since the configuration
+ * is emu/'s and emu/ is the bottom layer.
+ */
+SPAPRTCE_API bool emu_machine_quirks_kernel(void);
 
 /* Fills @c with the default machine (the values in brackets above). */
 SPAPRTCE_API void emu_machine_config_default(struct emu_machine_config *c);

@@ -17,6 +17,7 @@
 #include "emu/dev.h"
 #include "emu/mem.h"
 #include "emu/phb_priv.h"
+#include "emu/quirk.h"
 #include "util/fail.h"
 #include "util/range.h"
 
@@ -75,6 +76,8 @@ static int config_valid(const struct emu_machine_config *c, const char *who)
 		why = "fault_ring must be 1 ... 65536";
 	else if (!emu_mem_node_exists(c->node))
 		why = "node does not exist";
+	else if (c->quirks != EMU_QUIRKS_FIXED && c->quirks != EMU_QUIRKS_KERNEL)
+		why = "quirks must be EMU_QUIRKS_FIXED or EMU_QUIRKS_KERNEL";
 	if (!why)
 		return 0;
 	if (who)
@@ -94,6 +97,7 @@ int emu_machine_configure(const struct emu_machine_config *c)
 	if (rc)
 		goto out_unlock;
 	emu__machine.cfg = *c;
+	__atomic_store_n(&emu__machine.quirks, c->quirks, __ATOMIC_RELEASE);
 	machine_configured = true;
 out_unlock:
 	pthread_mutex_unlock(&machine_lock);
@@ -147,6 +151,19 @@ static void apply_env(struct emu_machine_config *c)
 				continue;
 			}
 			*eq = '=';
+		}
+		/* quirks=fixed|kernel: the only key whose value is a word. */
+		if (eq && !strncmp(tok, "quirks=", 7)) {
+			if (!strcmp(eq + 1, "fixed"))
+				n.quirks = EMU_QUIRKS_FIXED;
+			else if (!strcmp(eq + 1, "kernel"))
+				n.quirks = EMU_QUIRKS_KERNEL;
+			else {
+				fprintf(stderr, "SPAPRTCE_MACHINE: quirks must be fixed or kernel, not \"%s\"\n",
+					eq + 1);
+				bad = true;
+			}
+			continue;
 		}
 		if (!eq || !parse_u64(eq + 1, &v)) {
 			fprintf(stderr, "SPAPRTCE_MACHINE: bad item \"%s\"\n", tok);
@@ -324,6 +341,7 @@ static int start_locked(void)
 	}
 	(void)emu_mem_set_node(c.node);	/* checked by config_valid */
 	emu__machine.cfg = c;
+	__atomic_store_n(&emu__machine.quirks, c.quirks, __ATOMIC_RELEASE);
 	emu__machine.ep = ep;
 	__atomic_store_n(&emu__machine.started, true, __ATOMIC_RELEASE);
 	return 0;
@@ -396,9 +414,28 @@ out_default:
 	machine_configured = false;
 	emu__dev_spec_reset();
 	emu_machine_config_default(&emu__machine.cfg);
+	__atomic_store_n(&emu__machine.quirks, EMU_QUIRKS_FIXED, __ATOMIC_RELEASE);
 out_unlock:
 	pthread_mutex_unlock(&machine_lock);
 	return rc;
+}
+
+void emu__machine_set_quirks(unsigned quirks)
+{
+	pthread_mutex_lock(&machine_lock);
+	/* Before the start, the start must keep it: it becomes the configuration. */
+	if (!emu__machine.started && !machine_configured) {
+		emu_machine_config_default(&emu__machine.cfg);
+		machine_configured = true;
+	}
+	emu__machine.cfg.quirks = quirks;
+	__atomic_store_n(&emu__machine.quirks, quirks, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&machine_lock);
+}
+
+bool emu_machine_quirks_kernel(void)
+{
+	return __atomic_load_n(&emu__machine.quirks, __ATOMIC_ACQUIRE) == EMU_QUIRKS_KERNEL;
 }
 
 void emu_machine_set_abort_on_unpinned(bool on)

@@ -71,6 +71,7 @@ struct emu__machine {
 	bool started;		/* set under the machine lock, read with acquire */
 	struct emu_machine_config cfg;
 	struct emu__endpoint *ep;	/* cfg.groups of them */
+	unsigned quirks;	/* cfg.quirks, read lock-free by every layer (atomic) */
 };
 
 extern struct emu__machine emu__machine;

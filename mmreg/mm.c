@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "emu/quirk.h"
 #include "mmreg/mmreg_priv.h"
 #include "util/fail.h"
 
@@ -145,7 +146,8 @@ int mmreg_mm_charge(struct mmreg_mm *mm, uint64_t npages)
 	cap = __atomic_load_n(&mm->cap_ipc_lock, __ATOMIC_RELAXED);
 	old = __atomic_load_n(&mm->locked_vm, __ATOMIC_RELAXED);
 	do {
-		if (__builtin_add_overflow(old, npages, &new))
+		/* Q11 under quirks=kernel: __account_locked_vm's sum wraps as unsigned long does. */
+		if (__builtin_add_overflow(old, npages, &new) && !emu__quirk(EMU_Q11))
 			return -ENOMEM;
 		if (!cap && new > limit)
 			return -ENOMEM;
@@ -160,13 +162,21 @@ void mmreg_mm_uncharge(struct mmreg_mm *mm, uint64_t npages)
 
 	if (!npages)
 		return;
+	bool wrap = emu__quirk(EMU_Q11);
+
+	/*
+	 * Q11: the kernel's __account_locked_vm warns once and subtracts, so
+	 * locked_vm wraps below 0 (quirks=kernel); we clamp at 0.  Both count
+	 * it: it is a bookkeeping bug somewhere.
+	 */
 	do {
-		new = old >= npages ? old - npages : 0;
+		new = old >= npages || wrap ? old - npages : 0;
 	} while (!__atomic_compare_exchange_n(&mm->locked_vm, &old, new, false, __ATOMIC_RELAXED,
 					      __ATOMIC_RELAXED));
 	if (old < npages && !__atomic_fetch_add(&mm->uncharge_clamps, 1, __ATOMIC_RELAXED))
-		fprintf(stderr, "mmreg: uncharge of %llu pages with locked_vm %llu, clamped at 0\n",
-			(unsigned long long)npages, (unsigned long long)old);
+		fprintf(stderr, "mmreg: uncharge of %llu pages with locked_vm %llu, %s\n",
+			(unsigned long long)npages, (unsigned long long)old,
+			wrap ? "wrapped (quirks=kernel)" : "clamped at 0");
 }
 
 uint64_t mmreg_mm_locked_vm(const struct mmreg_mm *mm)

@@ -100,7 +100,10 @@ void mmreg_mm_get_memlock(const struct mmreg_mm *mm, uint64_t *limit_bytes, bool
  * Returns 0, -EINVAL (ua unaligned, entries 0, range wraps; overlaps a
  * region of this mm, an identical one included: callers try get first),
  * -ENOMEM (locked_vm over the limit; bookkeeping), -EFAULT (part of the range
- * is unmapped or read-only).  On failure nothing is pinned, charged or
+ * is unmapped or read-only).  Under quirks=kernel (docs/quirks.md): entries
+ * 0 is -ENOMEM (Q13); a pin failing after good pages returns their count,
+ * positive, as the kernel does (Q5); pageshift keeps a huge page's size over
+ * normal pages after it (Q8).  On failure nothing is pinned, charged or
  * registered.  Caller holds no mmreg lock and is not in a read section.
  */
 int mmreg_region_new(struct mmreg_mm *mm, uint64_t ua, uint64_t entries,
@@ -166,6 +169,16 @@ int mmreg_region_ua_to_hpas(const struct mmreg_region *region, uint64_t ua, uint
  */
 int mmreg_region_ua_to_hpas_be(const struct mmreg_region *region, uint64_t ua, uint64_t n,
 			       unsigned pageshift, uint64_t low, uint64_t *dst);
+
+/*
+ * The kernel's tce_page_is_contained over a run of @n IOMMU pages of
+ * 2^@pageshift bytes from @ua inside @region: how many leading pages lie
+ * each in a backing page at least that large (device memory: all, its
+ * pageshift is exact).  Only needed when the region's pageshift can exceed
+ * its backing pages (quirks=kernel, Q8).  No lock.
+ */
+uint64_t mmreg_region_contained(const struct mmreg_region *region, uint64_t ua, uint64_t n,
+				unsigned pageshift);
 
 /* mapped += 1 unless it is 0.  Returns 0 or -ENXIO (dying; unchanged). */
 int mmreg_region_mapped_inc(struct mmreg_region *region);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "emu/quirk.h"
 #include "mmreg/mmreg_priv.h"
 #include "util/fail.h"
 #include "util/range.h"
@@ -77,6 +78,67 @@ static int region_link(struct mmreg_mm *mm, struct mmreg_region *r)
 	return 0;
 }
 
+/*
+ * The kernel's pin_user_pages chunk in mm_iommu_do_alloc: a page of struct
+ * page pointers' worth, 2^(PAGE_SHIFT + MAX_PAGE_ORDER) / 8 entries, with
+ * x86-64's MAX_PAGE_ORDER 10 and our 4 KiB system page: 2 GiB of pages.
+ */
+#define KERNEL_PIN_CHUNK ((1ull << (EMU_PAGE_SHIFT + 10)) / 8)
+
+/*
+ * Q5 under quirks=kernel: what mm_iommu_do_alloc returns when pinning
+ * failed with -EFAULT.  Its loop pins chunk by chunk; pin_user_pages
+ * returns the count it pinned before the first bad page when that count is
+ * not 0, and the loop then returns that positive count as its result
+ * (having unpinned everything).  So the answer is the number of good
+ * pages before the first bad one, counted from the start of its chunk, or
+ * -EFAULT when that is 0.  Found by pinning prefixes (binary search), each
+ * unpinned at once: only on this failure path, only in kernel mode.
+ */
+static int kernel_partial_pin(uint64_t ua, uint64_t entries)
+{
+	uint64_t lo = 0, hi = entries - 1, good;	/* the whole range failed */
+	struct emu_pin *pin;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo + 1) / 2;
+
+		if (emu_mem_pin(ua, mid, &pin)) {
+			hi = mid - 1;
+			continue;
+		}
+		emu_mem_unpin(pin);
+		lo = mid;
+	}
+	good = lo % KERNEL_PIN_CHUNK;
+	return good ? (int)good : -EFAULT;
+}
+
+/*
+ * Q8 under quirks=kernel: mm_iommu_do_alloc's page size.  Its running size
+ * starts at PAGE_SHIFT and is set to a page's size only when that page is a
+ * huge page (and the region's size is still above PAGE_SHIFT); it is never
+ * reset, so normal pages after a huge one keep the huge size.  Only a
+ * normal page before the first huge one brings the region down to
+ * PAGE_SHIFT.
+ */
+static unsigned kernel_running_pageshift(const struct emu_pin *pin, uint64_t ua, uint64_t end,
+					 unsigned align)
+{
+	unsigned shift = align, running = EMU_PAGE_SHIFT;
+
+	while (ua < end && shift > EMU_PAGE_SHIFT) {
+		unsigned s = emu_pin_page_shift(pin, ua);
+
+		if (s > EMU_PAGE_SHIFT)
+			running = s;
+		if (running < shift)
+			shift = running;
+		ua = (ua | ((1ull << s) - 1)) + 1;	/* the next backing page */
+	}
+	return shift;
+}
+
 int mmreg_region_new(struct mmreg_mm *mm, uint64_t ua, uint64_t entries,
 		     struct mmreg_region **out)
 {
@@ -85,6 +147,9 @@ int mmreg_region_new(struct mmreg_mm *mm, uint64_t ua, uint64_t entries,
 	unsigned align;
 	int rc;
 
+	/* Q13 under quirks=kernel: the zero-length page array cannot be allocated. */
+	if (!entries && emu__quirk(EMU_Q13))
+		return -ENOMEM;
 	rc = check_range(ua, entries, &end);
 	if (rc)
 		return rc;
@@ -95,13 +160,19 @@ int mmreg_region_new(struct mmreg_mm *mm, uint64_t ua, uint64_t entries,
 	if (rc)
 		goto err_uncharge;
 	rc = emu_mem_pin(ua, entries, &r->pin);
+	if (rc == -EFAULT && emu__quirk(EMU_Q5))
+		rc = kernel_partial_pin(ua, entries);
 	if (rc)
 		goto err_free;
 	/* Natural alignment bounds the page size, then the smallest backing page (Q8: per page). */
 	align = util_ffs64(ua | (entries << EMU_PAGE_SHIFT));
-	r->pageshift = emu_pin_min_page_shift(r->pin);
-	if (align < r->pageshift)
-		r->pageshift = align;
+	if (emu__quirk(EMU_Q8)) {
+		r->pageshift = kernel_running_pageshift(r->pin, ua, end, align);
+	} else {
+		r->pageshift = emu_pin_min_page_shift(r->pin);
+		if (align < r->pageshift)
+			r->pageshift = align;
+	}
 
 	pthread_mutex_lock(&mm->lock);
 	rc = region_link(mm, r);
@@ -269,6 +340,19 @@ int mmreg_region_ua_to_hpas_be(const struct mmreg_region *region, uint64_t ua, u
 		util_store_be64_seq(dst, (region->dev_hpa + (ua - region->ua)) | low,
 				    1ull << pageshift, n);
 	return 0;
+}
+
+uint64_t mmreg_region_contained(const struct mmreg_region *region, uint64_t ua, uint64_t n,
+				unsigned pageshift)
+{
+	uint64_t k;
+
+	if (!region->pin)
+		return n;
+	for (k = 0; k < n; k++)
+		if (emu_pin_page_shift(region->pin, ua + (k << pageshift)) < pageshift)
+			break;
+	return k;
 }
 
 int mmreg_region_mapped_add(struct mmreg_region *region, uint64_t n)

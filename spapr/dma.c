@@ -17,12 +17,26 @@
  * at page j clears the entries [0, j) of the request (including older
  * mappings they replaced), kills them, and leaves the rest untouched (spec
  * 8.41).
+ *
+ * quirks=kernel (docs/quirks.md) changes four answers here, each at its
+ * place: Q1, a misaligned iova answers +1 (iommu_tce_put_param_check and
+ * iommu_tce_clear_param_check OR two -EINVALs); Q2, only the first entry
+ * is checked against the window (iommu_tce_check_ioba ignores npages);
+ * Q4, a dying region stops the MAP with 0 and keeps what was written
+ * (tce_iommu_build_v2); Q7, a failed entry write keeps the failed page's
+ * mapped increment (tce_iommu_build_v2 gives back the old entry's instead).
+ * Where Q2 would make the kernel write or clear entries past the table's
+ * memory (it corrupts whatever lies there), we stop at the window's last
+ * entry: the pages beyond are checked as the kernel checks them (a
+ * registered region with a large enough page, else EINVAL and a rollback),
+ * neither written nor counted.
  */
 #include <errno.h>
 #include <linux/vfio.h>
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "emu/quirk.h"
 #include "spapr/spapr_priv.h"
 #include "util/fail.h"
 #include "util/range.h"
@@ -33,6 +47,7 @@ struct dma_req {
 	struct spapr_window *w;
 	uint64_t entry;		/* first entry */
 	uint64_t npages;	/* IOMMU pages */
+	uint64_t beyond;	/* Q2, quirks=kernel: pages past the window's end, not written */
 };
 
 /*
@@ -54,13 +69,23 @@ static int dma_req_get(struct spapr_tce_container *tc, uint64_t iova, uint64_t s
 		goto err_inval;
 	if (check_vaddr && !(flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)))
 		goto err_inval;
-	if ((iova & mask) || !util_range_end(iova, size, &end) || end - w->start > w->size)
-		goto err_inval;
-	if (check_vaddr && !util_range_end(vaddr, size, &end))
-		goto err_inval;
+	if (iova & mask) {
+		spapr__window_put(w);
+		return emu__quirk(EMU_Q1) ? 1 : -EINVAL;
+	}
 	req->w = w;
 	req->entry = iova >> w->page_shift;
 	req->npages = size >> w->page_shift;
+	req->beyond = 0;
+	if (!util_range_end(iova, size, &end) || end - w->start > w->size) {
+		if (!emu__quirk(EMU_Q2))
+			goto err_inval;
+		/* Only the first entry, which lies in the window, is checked. */
+		req->npages = (w->start + w->size - iova) >> w->page_shift;
+		req->beyond = (size >> w->page_shift) - req->npages;
+	}
+	if (check_vaddr && !util_range_end(vaddr, size, &end))
+		goto err_inval;
 	return 0;
 
 err_inval:
@@ -108,6 +133,35 @@ static int map_run(struct spapr_window *w, struct mmreg_region *r, uint64_t entr
 	return rc;
 }
 
+/*
+ * Q2 under quirks=kernel: the pages of a MAP past the window's end.  The
+ * kernel goes on past its table (tce_iommu_build_v2 does not know where
+ * it ends); we check each page as it would (a registered region holding
+ * it, with a large enough page: else EINVAL) and write nothing.  In a read
+ * section.
+ */
+static int check_beyond(struct spapr_tce_container *tc, uint64_t ua, uint64_t n, unsigned shift)
+{
+	uint64_t psize = 1ull << shift;
+
+	while (n) {
+		struct mmreg_region *r = mmreg_region_lookup(tc->mm, ua, psize);
+		uint64_t end, run;
+
+		if (!r || shift > mmreg_region_pageshift(r))
+			return -EINVAL;
+		end = mmreg_region_ua(r) + (mmreg_region_entries(r) << EMU_PAGE_SHIFT);
+		run = (end - ua) >> shift;
+		if (run > n)
+			run = n;
+		if (emu__quirk(EMU_Q8) && mmreg_region_contained(r, ua, run, shift) < run)
+			return -EPERM;
+		ua += run << shift;
+		n -= run;
+	}
+	return 0;
+}
+
 /* Writes the request's entries; on failure clears what it wrote.  Under w->write_lock. */
 static int map_pages(struct spapr_tce_container *tc, struct dma_req *req, uint64_t vaddr,
 		     enum tce_dir dir)
@@ -122,7 +176,7 @@ static int map_pages(struct spapr_tce_container *tc, struct dma_req *req, uint64
 	spapr__drops_init(&d, w);
 	mmreg_read_lock();
 	while (done < req->npages) {
-		uint64_t ua = vaddr + (done << shift), end, run, mapped;
+		uint64_t ua = vaddr + (done << shift), end, run, mapped, contained;
 		struct mmreg_region *r = mmreg_region_lookup(tc->mm, ua, psize);
 
 		if (!r || shift > mmreg_region_pageshift(r)) {
@@ -133,18 +187,34 @@ static int map_pages(struct spapr_tce_container *tc, struct dma_req *req, uint64
 		run = (end - ua) >> shift;
 		if (run > req->npages - done)
 			run = req->npages - done;
-		/* One count for the whole run; fails only while the region is being released. */
-		rc = mmreg_region_mapped_add(r, run);
-		if (rc)
+		/* tce_page_is_contained: a page size from Q8 may be larger than a page. */
+		contained = emu__quirk(EMU_Q8) ? mmreg_region_contained(r, ua, run, shift) : run;
+		if (!contained) {
+			rc = -EPERM;
 			break;
-		rc = map_run(w, r, req->entry + done, ua, run, dir, &d, &mapped);
+		}
+		/* One count for the whole run; fails only while the region is being released. */
+		rc = mmreg_region_mapped_add(r, contained);
 		if (rc) {
-			mmreg_region_mapped_sub(r, run - mapped);
+			if (emu__quirk(EMU_Q4))
+				rc = 0;	/* stop with success: what was written stays */
+			break;
+		}
+		rc = map_run(w, r, req->entry + done, ua, contained, dir, &d, &mapped);
+		if (rc) {
+			/* Q7: the kernel gives back the old entry's count, not the new one's. */
+			mmreg_region_mapped_sub(r, contained - mapped - (emu__quirk(EMU_Q7) ? 1 : 0));
 			done += mapped;
 			break;
 		}
-		done += run;
+		done += contained;
+		if (contained < run) {
+			rc = -EPERM;	/* the first page not contained, after the good ones */
+			break;
+		}
 	}
+	if (!rc && req->beyond && done == req->npages)
+		rc = check_beyond(tc, vaddr + (done << shift), req->beyond, shift);
 	mmreg_read_unlock();
 	if (rc && done)
 		tce_table_unmap(w->table, req->entry, done, NULL, spapr__drops_old, &d, NULL);
@@ -171,7 +241,7 @@ int spapr__ioctl_map_dma(struct spapr_ioctl_req *rq)
 	rc = dma_req_get(tc, m->iova, m->size, m->vaddr, true, m->flags, &req);
 	if (rc)
 		return rc;
-	if (req.npages) {
+	if (req.npages || req.beyond) {
 		util_mutex_lock(&req.w->write_lock);
 		if (req.w->dead)
 			rc = -ENXIO;

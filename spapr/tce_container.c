@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emu/quirk.h"
 #include "spapr/spapr_priv.h"
 #include "util/fail.h"
 
@@ -115,14 +116,30 @@ int spapr__tce_container_attach_group(struct spapr_tce_container *tc, struct spa
 	return rc;
 }
 
-/* Under group_lock (write).  Unprograms this group only (Q10: the other groups keep their windows). */
+/*
+ * Under group_lock (write).  Unprograms this group only (Q10: the other
+ * groups keep their windows and entries).  Under quirks=kernel, as
+ * tce_iommu_release_ownership (>= 6.4), every window's entries are cleared
+ * first: the tables are shared, so every other group loses its mappings.
+ */
 void spapr__tce_container_detach_group(struct spapr_tce_container *tc, struct spapr_group *g)
 {
 	util_rwlock_assert_wrheld(&tc->c->group_lock);
 	util_mutex_lock(&tc->lock);
-	for (unsigned slot = 0; slot < SPAPR_WINDOWS; slot++)
-		if (tc->windows[slot])
-			spapr__window_unprogram(tc->windows[slot], g);
+	for (unsigned slot = 0; slot < SPAPR_WINDOWS; slot++) {
+		struct spapr_window *w = tc->windows[slot];
+
+		if (!w)
+			continue;
+		if (emu__quirk(EMU_Q10)) {
+			const struct tce_geometry *geo = tce_table_geometry(w->table);
+
+			util_mutex_lock(&w->write_lock);
+			spapr__window_clear(w, geo->it_offset, geo->it_size);
+			util_mutex_unlock(&w->write_lock);
+		}
+		spapr__window_unprogram(w, g);
+	}
 	tc->ngroups--;
 	util_mutex_unlock(&tc->lock);
 }

@@ -6,7 +6,8 @@
  * are in window_req.c.
  *
  * A window is charged before its table is created (the kernel's order) and
- * uncharged on every failure after that (Q6).  Removal unpublishes the slot,
+ * uncharged on every failure after that (Q6; under quirks=kernel, as
+ * tce_iommu_create_table, a failure to create the table keeps the charge).  Removal unpublishes the slot,
  * waits for readers, then clears every entry under the window's write_lock
  * (dropping the regions' mapped counts), unprograms it from every group and
  * drops the slot's reference; the table is freed and uncharged by the last
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emu/quirk.h"
 #include "spapr/spapr_priv.h"
 #include "util/fail.h"
 #include "util/range.h"
@@ -57,7 +59,8 @@ void spapr__window_unprogram(struct spapr_window *w, struct spapr_group *g)
  * Creates the table of a window in @slot, charges it, programs it into every
  * group.  Under tc->lock and group_lock.  Returns 0, -EINVAL (page size not
  * supported, geometry), -ENOMEM (locked_vm, allocation), or the platform's
- * error; on failure nothing is left charged, allocated or programmed.
+ * error; on failure nothing is left charged (but see Q6), allocated or
+ * programmed.
  */
 int spapr__window_create(struct spapr_tce_container *tc, unsigned slot, unsigned page_shift,
 			 uint64_t window_size, unsigned levels, struct spapr_window **out)
@@ -84,12 +87,12 @@ int spapr__window_create(struct spapr_tce_container *tc, unsigned slot, unsigned
 		return rc;
 	if (util_should_fail("spapr_window_alloc")) {
 		rc = -ENOMEM;
-		goto err_uncharge;
+		goto err_create;
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		rc = -ENOMEM;
-		goto err_uncharge;
+		goto err_create;
 	}
 	w->refs = 1;
 	w->tc = tc;
@@ -126,9 +129,16 @@ err_unprogram:
 	while (i--)
 		spapr__window_unprogram(w, c->groups[i]);
 	tce_table_put(w->table);
+	util_mutex_destroy(&w->write_lock);
+	free(w);
+	goto err_uncharge;
 err_free:
 	util_mutex_destroy(&w->write_lock);
 	free(w);
+err_create:
+	/* Q6 under quirks=kernel: tce_iommu_create_table does not undo its charge. */
+	if (emu__quirk(EMU_Q6))
+		return rc;
 err_uncharge:
 	mmreg_mm_uncharge(tc->mm, (bytes + EMU_PAGE_SIZE - 1) >> EMU_PAGE_SHIFT);
 	return rc;

@@ -3,8 +3,8 @@
  * check_fuzz_corpus: replays every fuzz target's seed corpus
  * (tests/fuzz/corpus/<target>/) and kept regressions
  * (tests/fuzz/regressions/<target>/) through the target, without a fuzzing
- * engine: one Check test per target, calling LLVMFuzzerTestOneInput on every
- * file.  A divergence from the model aborts the target (it prints the
+ * engine: one Check test per target and quirks mode (fixed, then kernel:
+ * docs/quirks.md), calling LLVMFuzzerTestOneInput on every file.  A divergence from the model aborts the target (it prints the
  * replay trace first), which fails the test.  Inputs of library bugs that
  * are not fixed yet wait in tests/fuzz/pending/<target>/, not replayed.
  *
@@ -95,6 +95,8 @@ static int replay_trace(void)
 
 		if (null >= 0)
 			dup2(null, 1);
+		if (fz_kernel)
+			setenv("SPAPRTCE_MACHINE", "quirks=kernel", 1);
 		execl(replay_prog, replay_prog, "replay", trace_path, (char *)NULL);
 		_exit(127);
 	}
@@ -388,6 +390,7 @@ START_TEST(t_trace2input_round_trip)
 
 	if (!src || !*src)
 		src = ".";
+	fz_quirks_mode = 0;	/* one mode for both runs: a converted input may end differently */
 	snprintf(script, sizeof(script), "%s/tests/fuzz/trace2input.py", src);
 	if (system("python3 -c pass >/dev/null 2>&1")) {
 		printf("SKIP t_trace2input_round_trip: python3 is not installed\n");
@@ -514,10 +517,12 @@ START_TEST(t_divergence_names_replay_line)
 }
 END_TEST
 
-/* One loop iteration per target. */
+/* One loop iteration per target and quirks mode (_i / 2 the target, _i % 2 quirks=kernel). */
 START_TEST(t_fuzz_target)
 {
-	replay_target(targets[_i].name, targets[_i].fn);
+	fz_quirks_mode = _i % 2;
+	printf("quirks=%s: ", fz_quirks_mode ? "kernel" : "fixed");
+	replay_target(targets[_i / 2].name, targets[_i / 2].fn);
 	tu_assert_emu_clean();
 }
 END_TEST
@@ -528,7 +533,7 @@ static Suite *fuzz_corpus_suite(void)
 	TCase *tc = tcase_create("replay");
 
 	tcase_set_timeout(tc, 600);
-	tcase_add_loop_test(tc, t_fuzz_target, 0, (int)(sizeof(targets) / sizeof(targets[0])));
+	tcase_add_loop_test(tc, t_fuzz_target, 0, 2 * (int)(sizeof(targets) / sizeof(targets[0])));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("harness");
 	tcase_set_timeout(tc, 600);

@@ -37,6 +37,7 @@
 
 #include "emu/emu.h"
 #include "emu/mem.h"
+#include "emu/quirk.h"
 #include "mmreg/mmreg.h"
 #include "spapr/spapr.h"
 #define FZ_HARNESS_IMPL
@@ -508,6 +509,46 @@ const char *fz_addr(uint64_t ua)
 
 /* ------------------------------------------------------------- an input */
 
+int fz_quirks_mode = -1;
+bool fz_kernel;
+static bool fz_orphans_reaped;
+
+static bool fz_quirks_of(const uint8_t *data, size_t size)
+{
+	const char *env = getenv("SPAPRTCE_FUZZ_QUIRKS");
+
+	if (env && !strcmp(env, "kernel"))
+		return true;
+	if (env && !strcmp(env, "fixed"))
+		return false;
+	if (fz_quirks_mode >= 0)
+		return fz_quirks_mode;
+	return size && (data[size - 1] & 1);
+}
+
+void fz_reap_orphans(struct model *m)
+{
+	struct mmreg_mm *mm;
+
+	for (int r = model_next_orphan(m, 0); r >= 0; r = model_next_orphan(m, r + 1)) {
+		struct mmreg_region *reg;
+
+		if (mmreg_mm_current(&mm))
+			fz_diverge("harness: no mm to reap an orphan in");
+		mmreg_read_lock();
+		reg = mmreg_region_find(mm, m->reg[r].ua, m->reg[r].entries);
+		mmreg_read_unlock();
+		if (!reg || mmreg_region_used(reg) != 1 || mmreg_region_put(mm, reg))
+			fz_diverge("harness: the orphan at 0x%llx is not one in the library",
+				   (unsigned long long)m->reg[r].ua);
+		mmreg_mm_put(mm);
+		fz_tr_add("# the harness reaps the orphaned region at 0x%llx (process exit would)\n",
+			  (unsigned long long)m->reg[r].ua);
+		model_reap_orphan(m, r);
+		fz_orphans_reaped = true;
+	}
+}
+
 void fz_begin(const char *target, const uint8_t *data, size_t size, const char *mem_prefix,
 	      void (*post_checks)(void))
 {
@@ -527,6 +568,11 @@ void fz_begin(const char *target, const uint8_t *data, size_t size, const char *
 			   "%llu table blocks", (unsigned long long)spapr_mm_locked_vm(),
 			   (unsigned long long)st.pinned_pages, (unsigned long long)st.table_blocks);
 	fz_shown_locked = fz_shown_pinned = 0;
+	fz_orphans_reaped = false;
+	fz_kernel = fz_quirks_of(data, size);
+	emu__machine_set_quirks(fz_kernel ? EMU_QUIRKS_KERNEL : EMU_QUIRKS_FIXED);
+	if (fz_kernel)
+		fz_tr_add("# quirks=kernel: replay with SPAPRTCE_MACHINE=quirks=kernel\n");
 	fz_rng = 0x9e3779b97f4a7c15ull ^ size;
 	for (size_t i = 0; i < size && i < 16; i++)
 		fz_rng = (fz_rng ^ data[i]) * 0x100000001b3ull;
@@ -539,10 +585,10 @@ void fz_end(void)
 	struct emu_mem_stats st;
 
 	/* Each check right after its line: a divergence names that line. */
-	fz_tr_add("locked_vm => 0\n");
+	fz_tr_add(fz_orphans_reaped ? "# locked_vm => 0 (reaped)\n" : "locked_vm => 0\n");
 	if (FZ_CHECKS && spapr_mm_locked_vm())
 		fz_diverge("locked_vm is %llu after cleanup", (unsigned long long)spapr_mm_locked_vm());
-	fz_tr_add("pinned => 0\n");
+	fz_tr_add(fz_orphans_reaped ? "# pinned => 0 (reaped)\n" : "pinned => 0\n");
 	emu_mem_get_stats(&st);
 	if (FZ_CHECKS && (st.pinned_pages || st.pins))
 		fz_diverge("%llu pages pinned after cleanup", (unsigned long long)st.pinned_pages);

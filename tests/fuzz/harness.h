@@ -60,6 +60,26 @@ void fz_begin(const char *target, const uint8_t *data, size_t size, const char *
  * memory areas; writes the trace file. */
 void fz_end(void);
 
+/*
+ * The machine's quirks mode of each input (docs/quirks.md): -1 (default)
+ * takes it from the input, the low bit of its last byte (1: quirks=kernel),
+ * so that a fuzzing engine explores both; 0 or 1 force fixed or kernel
+ * (tests/check_fuzz_corpus.c replays every input both ways).  The
+ * environment's SPAPRTCE_FUZZ_QUIRKS=fixed|kernel forces it too.  fz_begin
+ * applies it to the library and says it in the trace; fz_kernel is the
+ * mode of the current input, for the target's model (struct model.kernel).
+ */
+extern int fz_quirks_mode;
+extern bool fz_kernel;
+
+/*
+ * quirks=kernel: Q3's orphans stay registered for the life of the process.
+ * Frees them in the library and the model, as a process exit would, so that
+ * the next input starts clean; the trace's final checks then say so in a
+ * comment (`spaprtce replay` cannot reap them).  Call after the cleanup.
+ */
+void fz_reap_orphans(struct model *m);
+
 /* ------------------------------------------------------------- the trace */
 
 void fz_tr_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -54,6 +54,30 @@ void model_fini(struct model *m)
 	memset(m, 0, sizeof(*m));
 }
 
+int model_next_orphan(const struct model *m, int r)
+{
+	for (; r < MODEL_REGIONS; r++) {
+		bool held = false;
+
+		if (!m->reg[r].live)
+			continue;
+		for (int c = 0; c < MODEL_CONTAINERS && !held; c++)
+			held = m->c[c].held[r];
+		if (!held)
+			return r;
+	}
+	return -1;
+}
+
+static void uncharge(struct model *m, uint64_t pages);
+
+void model_reap_orphan(struct model *m, int r)
+{
+	uncharge(m, m->reg[r].entries);
+	m->reg[r].live = false;
+	m->reg[r].used = 0;
+}
+
 bool model_is_clean(const struct model *m)
 {
 	if (m->locked_vm || m->guest.exists)
@@ -523,6 +547,12 @@ static void detach(struct model *m, int id)
 
 	m->g[id].container = -1;
 	ct->ngroups--;
+	/* Q10, quirks=kernel: the tables are shared; the group's release clears them all. */
+	if (m->kernel && ct->ngroups && ct->type)
+		for (int s = 0; s < MODEL_SLOTS; s++)
+			if (ct->win[s].present)
+				entries_clear(&ct->win[s], ct->win[s].start >> ct->win[s].page_shift,
+					      ct->win[s].it_size);
 	/* The last group leaving releases the driver instance (spec test 61). */
 	if (!ct->ngroups && ct->type)
 		instance_release(m, c);
@@ -632,7 +662,8 @@ struct model_res model_get_info(const struct model *m, int c, uint32_t argsz,
 
 /* Steps 2-3 of REGISTER and UNREGISTER; only REGISTER rejects size 0 (Q13)
  * and wrapping ranges (UNREGISTER finds no such region: ENOENT). */
-static int reg_args(uint32_t argsz, uint32_t flags, uint64_t vaddr, uint64_t size, bool reg)
+static int reg_args(const struct model *m, uint32_t argsz, uint32_t flags, uint64_t vaddr,
+		    uint64_t size, bool reg)
 {
 	uint64_t end;
 
@@ -643,7 +674,7 @@ static int reg_args(uint32_t argsz, uint32_t flags, uint64_t vaddr, uint64_t siz
 	if (reg && !add_ok(vaddr, size, &end))
 		return EINVAL;
 	if (reg && !size)
-		return EINVAL;
+		return m->kernel ? ENOMEM : EINVAL;	/* Q13 (kernel: no page array) */
 	return 0;
 }
 
@@ -659,7 +690,7 @@ struct model_res model_register(struct model *m, int c, uint32_t argsz, uint32_t
 	if (ct->type == 2)
 		return res_fail(ENOTTY);
 	ct->bound = true;	/* before any argument check (spec 8.28) */
-	rc = reg_args(argsz, flags, vaddr, size, true);
+	rc = reg_args(m, argsz, flags, vaddr, size, true);
 	if (rc)
 		return res_fail(rc);
 	entries = size >> MODEL_PAGE_SHIFT;
@@ -682,8 +713,9 @@ struct model_res model_register(struct model *m, int c, uint32_t argsz, uint32_t
 	for (uint64_t i = 0; i < entries; i++) {
 		uint64_t ua = vaddr + (i << MODEL_PAGE_SHIFT);
 
+		/* Q5, quirks=kernel: the pages pinned before the bad one, as the result. */
 		if (ua >= (1ull << 48) || page_prot(m, ua) != MODEL_RW)
-			return res_fail(EFAULT);
+			return m->kernel && i ? res_ok((long)i) : res_fail(EFAULT);
 	}
 	for (r = 0; r < MODEL_REGIONS; r++) {
 		const struct model_region *o = &m->reg[r];
@@ -718,15 +750,15 @@ struct model_res model_unregister(struct model *m, int c, uint32_t argsz, uint32
 		return res_fail(ENOTTY);
 	if (!ct->bound)
 		return res_fail(EPERM);
-	rc = reg_args(argsz, flags, vaddr, size, false);
+	rc = reg_args(m, argsz, flags, vaddr, size, false);
 	if (rc)
 		return res_fail(rc);
 	r = region_exact(m, vaddr, size >> MODEL_PAGE_SHIFT);
 	if (r < 0 || !ct->held[r])
 		return res_fail(ENOENT);
 	rc = region_put(m, r);
-	if (rc)
-		return res_fail(rc);	/* Q3 */
+	if (rc && !m->kernel)
+		return res_fail(rc);	/* Q3; quirks=kernel: 0, the region orphaned */
 	ct->held[r] = false;
 	return res_ok(0);
 }
@@ -740,15 +772,24 @@ static struct model_window *window_of(struct model_container *ct, uint64_t iova)
 	return NULL;
 }
 
-/* MAP steps 5-8 / UNMAP 4-6 (Q1, Q2). */
-static int range_check(const struct model_window *w, uint64_t iova, uint64_t size)
+/*
+ * MAP steps 5-8 / UNMAP 4-6 (Q1, Q2): 0, EINVAL, or -1 for the kernel's +1
+ * (Q1, quirks=kernel).  *inside gets the pages inside the window (all of
+ * them but under Q2 in kernel mode).
+ */
+static int range_check(const struct model *m, const struct model_window *w, uint64_t iova,
+		       uint64_t size, uint64_t *inside)
 {
 	uint64_t mask = (1ull << w->page_shift) - 1, end;
 
 	if (iova & mask)
-		return EINVAL;
-	if (!add_ok(iova, size, &end) || end - w->start > window_bytes(w))
-		return EINVAL;
+		return m->kernel ? -1 : EINVAL;
+	*inside = size >> w->page_shift;
+	if (!add_ok(iova, size, &end) || end - w->start > window_bytes(w)) {
+		if (!m->kernel)
+			return EINVAL;
+		*inside = (w->start + window_bytes(w) - iova) >> w->page_shift;
+	}
 	return 0;
 }
 
@@ -757,7 +798,7 @@ struct model_res model_map(struct model *m, int c, uint32_t argsz, uint32_t flag
 {
 	struct model_container *ct = &m->c[c];
 	struct model_window *w;
-	uint64_t mask, psize, npages, end, entry;
+	uint64_t mask, psize, npages, end, entry, inside;
 	unsigned perm;
 	int rc;
 
@@ -781,15 +822,15 @@ struct model_res model_map(struct model *m, int c, uint32_t argsz, uint32_t flag
 		return res_fail(EINVAL);
 	if (!(flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)))
 		return res_fail(EINVAL);
-	rc = range_check(w, iova, size);
+	rc = range_check(m, w, iova, size, &inside);
 	if (rc)
-		return res_fail(rc);
+		return rc < 0 ? res_ok(1) : res_fail(rc);
 	if (!add_ok(vaddr, size, &end))
 		return res_fail(EINVAL);
 	perm = (flags & VFIO_DMA_MAP_FLAG_WRITE) ? MODEL_READ | MODEL_WRITE : MODEL_READ;
 	npages = size >> w->page_shift;
 	entry = iova >> w->page_shift;
-	for (uint64_t i = 0; i < npages; i++) {
+	for (uint64_t i = 0; i < inside; i++) {
 		uint64_t ua = vaddr + i * psize;
 		int r = region_lookup(m, ua, psize);
 
@@ -815,6 +856,13 @@ struct model_res model_map(struct model *m, int c, uint32_t argsz, uint32_t flag
 		}
 		entry_set(w, entry + i, ua, perm);
 	}
+	/* Q2, quirks=kernel: v2's pages past the window are looked up, not written. */
+	for (uint64_t i = inside; i < npages && ct->type == 7; i++) {
+		if (region_lookup(m, vaddr + i * psize, psize) < 0 || w->page_shift > MODEL_PAGE_SHIFT) {
+			entries_clear(w, entry, inside);
+			return res_fail(EINVAL);
+		}
+	}
 	return res_ok(0);
 }
 
@@ -823,6 +871,7 @@ struct model_res model_unmap(struct model *m, int c, uint32_t argsz, uint32_t fl
 {
 	struct model_container *ct = &m->c[c];
 	struct model_window *w;
+	uint64_t inside;
 	int rc;
 
 	if (!ct->type)
@@ -839,10 +888,10 @@ struct model_res model_unmap(struct model *m, int c, uint32_t argsz, uint32_t fl
 		return res_fail(ENXIO);
 	if (size & ((1ull << w->page_shift) - 1))
 		return res_fail(EINVAL);
-	rc = range_check(w, iova, size);
+	rc = range_check(m, w, iova, size, &inside);
 	if (rc)
-		return res_fail(rc);
-	entries_clear(w, iova >> w->page_shift, size >> w->page_shift);
+		return rc < 0 ? res_ok(1) : res_fail(rc);
+	entries_clear(w, iova >> w->page_shift, inside);
 	return res_ok(0);
 }
 

@@ -39,6 +39,14 @@
  * window, MAP pins each page (writable memory only, as emu_mem_pin) and
  * UNMAP or release unpins; no mapped counts.
  *
+ * quirks=kernel (m->kernel, docs/quirks.md): the kernel's answers where
+ * the harness can reach them: Q1 (+1 for a misaligned iova), Q2 (only the
+ * first entry checked; pages past the window checked but not written),
+ * Q3 (UNREGISTER of a mapped region: 0 and an orphan), Q5 (a partial pin
+ * count as REGISTER's result), Q10 (a group leaving clears every window),
+ * Q13 (size 0: ENOMEM).  The others need fault injection, races or huge
+ * pages, which the harness does not use.
+ *
  * Not modelled (the harness does not issue them): requests of a second
  * process on an unbound container, fault
  * injection, hugetlb-backed regions (every region's pageshift is 12).  The hypercall
@@ -174,6 +182,7 @@ struct model_guest {
 };
 
 struct model {
+	bool kernel;		/* the machine's quirks=kernel (docs/quirks.md); set after model_init */
 	struct model_guest guest;	/* one guest at most */
 	uint64_t locked_vm;	/* pages */
 	uint64_t limit_pages;	/* RLIMIT_MEMLOCK / 4 KiB */
@@ -191,6 +200,14 @@ void model_init(struct model *m);
 void model_fini(struct model *m);
 /* True when nothing is open, registered, charged. */
 bool model_is_clean(const struct model *m);
+/*
+ * quirks=kernel: the regions nobody holds (Q3's orphans) stay registered
+ * for the life of the process.  Forgets region @r as process exit would
+ * (uncharged, unpinned); the harness does the same to the library to start
+ * the next input clean.  Returns the index of the next orphan from @r, or -1.
+ */
+int model_next_orphan(const struct model *m, int r);
+void model_reap_orphan(struct model *m, int r);
 
 /* spapr_mm_set_memlock: EINVAL if cap is not 0 or 1. */
 struct model_res model_memlock(struct model *m, uint64_t limit_bytes, int cap);

@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel quirks (docs/quirks.md) in both modes of the machine's quirks
+ * setting: each test is a loop test run twice, each time in its own
+ * process (Check forks per iteration), with _i = 0 for quirks=fixed and
+ * _i = 1 for quirks=kernel, configured before the machine's first use.
+ * Each asserts the exact answer and the state after it (locked_vm, mapped
+ * and used counts, pins, entries, what stays registered) in both modes, and
+ * ends with the invariant checkers (emu_machine_check, mmreg_mm_check).
+ *
+ * The mm is the process's and lives as long as it does (a persistent
+ * reference, like the kernel's mm): what a kernel-mode quirk leaks (Q3's
+ * orphan, Q6's charge, Q7's count) stays visible until the test's process
+ * exits, as in the kernel; the final assertions say so.
+ */
+#include <endian.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "emu/emu.h"
+#include "emu/mem.h"
+#include "mmreg/mmreg.h"
+#include "mmreg/mmreg_priv.h"
+#include "spapr/spapr.h"
+#include "tests/testutil.h"
+#include "tests/vfio_util.h"
+
+#define PS EMU_PAGE_SIZE
+#define MiB (1ull << 20)
+#define GiB (1ull << 30)
+#define W64 (1ull << 59)
+#define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+
+static int C, G;
+
+/* Table pages charged for a window (hardware + shadow). */
+static uint64_t table_pages(unsigned shift, uint64_t size, unsigned levels)
+{
+	uint64_t bytes;
+
+	TU_OK(tce_table_size(shift, size, levels, &bytes));
+	return (bytes + PS - 1) / PS;
+}
+
+#define DEF_PAGES table_pages(12, 2 * GiB, 1)
+
+/* Configures the machine's quirks for iteration @kernel, then opens C with group 0. */
+static void start(int kernel)
+{
+	struct emu_machine_config c;
+
+	emu_machine_config_default(&c);
+	c.quirks = kernel ? EMU_QUIRKS_KERNEL : EMU_QUIRKS_FIXED;
+	TU_OK(emu_machine_configure(&c));
+	ck_assert(emu_machine_quirks_kernel() == !!kernel);
+	TU_OK(spapr_mm_set_memlock(16 * GiB, 0));
+	C = tu_open_v2(0, &G);
+}
+
+static void check_invariants(void)
+{
+	struct mmreg_mm *mm;
+
+	TU_OK(emu_machine_check());
+	TU_OK(mmreg_mm_current(&mm));
+	TU_OK(mmreg_mm_check(mm));
+	mmreg_mm_put(mm);
+}
+
+/* Closes C and G; then locked_vm and pinned pages must be exactly what the mode leaked. */
+static void finish(uint64_t leaked_locked, uint64_t leaked_pins)
+{
+	struct emu_mem_stats st;
+
+	if (G >= 0)
+		TU_OK(tu_close(G));
+	if (C >= 0)
+		TU_OK(tu_close(C));
+	ck_assert_uint_eq(spapr_mm_locked_vm(), leaked_locked);
+	emu_mem_get_stats(&st);
+	ck_assert_uint_eq(st.pin_refs, leaked_pins);
+	check_invariants();
+	if (!leaked_locked && !leaked_pins)
+		tu_assert_emu_clean();
+}
+
+static struct mmreg_region *region(const void *p)
+{
+	struct mmreg_region *r = tu_region_of(p);
+
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+static uint64_t mapped(const void *p)
+{
+	return mmreg_region_mapped(region(p));
+}
+
+/* Runs @op with the n-th failure point armed, for n = 1, 2, ... until @site fires. */
+static int fail_at(const char *site, int (*op)(void *), void *ctx, void (*undo)(void *))
+{
+	for (unsigned long n = 1; n < 200; n++) {
+		int rc;
+
+		bool fired;
+		const char *at;
+
+		util_fail_nth_arm(n);
+		rc = op(ctx);
+		fired = util_fail_nth_fired();
+		at = util_fail_nth_site();
+		util_fail_nth_arm(0);
+		ck_assert_msg(fired, "%s never reached", site);
+		if (at && !strcmp(at, site))
+			return rc;
+		if (!rc && undo)
+			undo(ctx);
+	}
+	ck_abort_msg("%s never reached", site);
+	return 0;
+}
+
+/* ------------------------------------------------------------ the key */
+
+START_TEST(machine_key)
+{
+	struct emu_machine_config c;
+
+	ck_assert(!emu_machine_quirks_kernel());
+	setenv("SPAPRTCE_MACHINE", _i ? "quirks=kernel" : "quirks=fixed", 1);
+	TU_OK(emu_machine_get_config(&c));
+	ck_assert_uint_eq(c.quirks, _i ? EMU_QUIRKS_KERNEL : EMU_QUIRKS_FIXED);
+	ck_assert(emu_machine_quirks_kernel() == !!_i);
+	TU_OK(emu_machine_reset());
+	ck_assert(!emu_machine_quirks_kernel());
+	printf("expected: SPAPRTCE_MACHINE=quirks=%s refused with the lines below\n",
+	       _i ? "1" : "strict");
+	fflush(stdout);
+	setenv("SPAPRTCE_MACHINE", _i ? "quirks=1" : "quirks=strict", 1);
+	TU_OK(emu_machine_get_config(&c));
+	ck_assert_uint_eq(c.quirks, EMU_QUIRKS_FIXED);
+	unsetenv("SPAPRTCE_MACHINE");
+	TU_OK(emu_machine_reset());
+	emu_machine_config_default(&c);
+	c.quirks = 2;
+	TU_ERR(emu_machine_configure(&c), EINVAL);
+}
+END_TEST
+
+/* ------------------------------------------------------------- quirks */
+
+/* Q1: iommu_tce_put_param_check / iommu_tce_clear_param_check give +1. */
+START_TEST(q1_misaligned_iova)
+{
+	uint8_t *p = tu_map(2);
+
+	start(_i);
+	TU_OK(tu_register(C, p, 2 * PS));
+	ck_assert_int_eq(tu_map_dma(C, p, 0x800, PS, RW), _i ? 1 : -EINVAL);
+	ck_assert_int_eq(tu_unmap_dma(C, 0x800, PS), _i ? 1 : -EINVAL);
+	/* Nothing mapped either way; the other checks keep their EINVAL. */
+	ck_assert_uint_eq(mapped(p), 1);
+	ck_assert_uint_eq(tu_entry(C, 0, 0, NULL), 0);
+	TU_ERR(tu_map_dma(C, p + 1, 0, PS, RW), EINVAL);	/* vaddr misaligned: EINVAL first */
+	TU_ERR(tu_map_dma(C, p, 0x800, PS, 0), EINVAL);		/* no direction: EINVAL first */
+	TU_OK(tu_unregister(C, p, 2 * PS));
+	finish(0, 0);
+	tu_unmap(p, 2);
+}
+END_TEST
+
+/* Q2: iommu_tce_check_ioba checks the first entry only; we stop at the window's end. */
+START_TEST(q2_range_past_the_window)
+{
+	uint8_t *p = tu_map(4);
+	uint64_t last = 2 * GiB - PS, ua;
+
+	start(_i);
+	TU_OK(tu_register(C, p, 2 * PS));
+	ck_assert_int_eq(tu_map_dma(C, p, last, 2 * PS, RW), _i ? 0 : -EINVAL);
+	/* Kernel: the last entry is mapped, the page past the end neither written nor counted. */
+	ck_assert_uint_eq(mapped(p), _i ? 2 : 1);
+	ck_assert_uint_eq(tu_entry(C, 0, last / PS, &ua) != 0, !!_i);
+	ck_assert_uint_eq(ua, _i ? (uintptr_t)p : 0);
+	/*
+	 * The page past the end not registered: the kernel's lookup fails,
+	 * EINVAL, and the rollback clears the last entry it had replaced.
+	 */
+	TU_ERR(tu_map_dma(C, p + PS, last, 2 * PS, RW), EINVAL);
+	ck_assert_uint_eq(mapped(p), 1);
+	ck_assert_uint_eq(tu_entry(C, 0, last / PS, NULL), 0);
+	/* UNMAP past the end: the in-window entry is cleared. */
+	ck_assert_int_eq(tu_map_dma(C, p, last, 2 * PS, RW), _i ? 0 : -EINVAL);
+	ck_assert_int_eq(tu_unmap_dma(C, last, 2 * PS), _i ? 0 : -EINVAL);
+	ck_assert_uint_eq(mapped(p), 1);
+	ck_assert_uint_eq(tu_entry(C, 0, last / PS, NULL), 0);
+	TU_OK(tu_unregister(C, p, 2 * PS));
+	finish(0, 0);
+	tu_unmap(p, 4);
+}
+END_TEST
+
+/* Q3: tce_iommu_unregister_pages ignores mm_iommu_put's EBUSY: 0 and an orphan. */
+START_TEST(q3_unregister_mapped_region)
+{
+	uint8_t *p = tu_map(4);
+
+	start(_i);
+	TU_OK(tu_register(C, p, 4 * PS));
+	TU_OK(tu_map_dma(C, p, 0, PS, RW));
+	ck_assert_int_eq(tu_unregister(C, p, 4 * PS), _i ? 0 : -EBUSY);
+	/* Either way the region stays: used 1, mapped 2, pinned, charged. */
+	ck_assert_uint_eq(mmreg_region_used(region(p)), 1);
+	ck_assert_uint_eq(mapped(p), 2);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p + 3 * PS), 1);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 4 + DEF_PAGES);
+	/* Kernel: the container no longer holds it (ENOENT); MAP still finds it (mm-wide lookup). */
+	ck_assert_int_eq(tu_unregister(C, p, 4 * PS), _i ? -ENOENT : -EBUSY);
+	TU_OK(tu_map_dma(C, p + PS, PS, PS, RW));
+	ck_assert_uint_eq(mapped(p), 3);
+	TU_OK(tu_unmap_dma(C, 0, 2 * PS));
+	ck_assert_uint_eq(mapped(p), 1);
+	if (_i) {
+		/* The orphan: a REGISTER adopts it (used 2), its UNREGISTER brings it back to 1. */
+		TU_OK(tu_register(C, p, 4 * PS));
+		ck_assert_uint_eq(mmreg_region_used(region(p)), 2);
+		TU_OK(tu_unregister(C, p, 4 * PS));
+		ck_assert_uint_eq(mmreg_region_used(region(p)), 1);
+		TU_ERR(tu_unregister(C, p, 4 * PS), ENOENT);
+	} else {
+		TU_OK(tu_unregister(C, p, 4 * PS));
+		ck_assert_ptr_null(tu_region_of(p));
+	}
+	/* Kernel: nothing ever puts the orphan; pinned and charged until the process ends. */
+	finish(_i ? 4 : 0, _i ? 4 : 0);
+	if (_i)
+		ck_assert_uint_eq(mmreg_region_used(region(p)), 1);
+}
+END_TEST
+
+/* Q4: tce_iommu_build_v2 stops with 0 when mm_iommu_mapped_inc fails (a dying region). */
+START_TEST(q4_partial_map_on_a_dying_region)
+{
+	uint8_t *p = tu_map(8);
+	struct mmreg_region *r2;
+
+	start(_i);
+	TU_OK(tu_register(C, p, 4 * PS));
+	TU_OK(tu_register(C, p + 4 * PS, 4 * PS));
+	/*
+	 * The state a concurrent final put leaves between its 1 -> 0 exchange
+	 * and the unlink (the race of check_race_spapr), made deterministic.
+	 */
+	r2 = region(p + 4 * PS);
+	__atomic_store_n(&r2->mapped, 0, __ATOMIC_RELEASE);
+	ck_assert_int_eq(tu_map_dma(C, p, 0, 8 * PS, RW), _i ? 0 : -ENXIO);
+	/* Kernel: the 4 pages of the live region stay mapped; fixed: rolled back. */
+	ck_assert_uint_eq(mapped(p), _i ? 5 : 1);
+	ck_assert_uint_eq(tu_entry(C, 0, 3, NULL) != 0, !!_i);
+	ck_assert_uint_eq(tu_entry(C, 0, 4, NULL), 0);
+	__atomic_store_n(&r2->mapped, 1, __ATOMIC_RELEASE);
+	TU_OK(tu_unmap_dma(C, 0, 8 * PS));
+	ck_assert_uint_eq(mapped(p), 1);
+	TU_OK(tu_unregister(C, p, 4 * PS));
+	TU_OK(tu_unregister(C, p + 4 * PS, 4 * PS));
+	finish(0, 0);
+	tu_unmap(p, 8);
+}
+END_TEST
+
+/* Q5: mm_iommu_do_alloc returns pin_user_pages' partial count, positive. */
+START_TEST(q5_partial_pin_count)
+{
+	uint8_t *p = tu_map(8);
+
+	start(_i);
+	TU_OK(munmap(p + 5 * PS, PS));
+	ck_assert_int_eq(tu_register(C, p, 8 * PS), _i ? 5 : -EFAULT);
+	/* Nothing stays either way: unpinned, uncharged, not registered. */
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p), 0);
+	ck_assert_ptr_null(tu_region_of(p));
+	/* The bad page first: no page pinned, EFAULT in both modes. */
+	TU_ERR(tu_register(C, p + 5 * PS, 2 * PS), EFAULT);
+	/* Not enabled by the failures: MAP is still EPERM. */
+	TU_ERR(tu_map_dma(C, p, 0, PS, RW), EPERM);
+	finish(0, 0);
+	tu_unmap(p, 5);
+	tu_unmap(p + 6 * PS, 2);
+}
+END_TEST
+
+static int create_op(void *ctx)
+{
+	(void)ctx;
+	return tu_create(C, 16, 1 * GiB, 2, NULL);
+}
+
+static void create_undo(void *ctx)
+{
+	(void)ctx;
+	TU_OK(tu_remove(C, W64));
+}
+
+/* Q6: tce_iommu_create_table charges, and does not uncharge when create_table fails. */
+START_TEST(q6_failed_table_creation_charge)
+{
+	uint64_t before, pages = table_pages(16, 1 * GiB, 2);
+	uint8_t *p = tu_map(1);
+
+	start(_i);
+	TU_OK(tu_register(C, p, PS));
+	TU_OK(tu_map_dma(C, p, 0, PS, RW));		/* the default window exists */
+	TU_OK(tu_unmap_dma(C, 0, PS));
+	before = spapr_mm_locked_vm();
+	ck_assert_uint_eq(before, 1 + DEF_PAGES);
+	TU_ERR(fail_at("tce_table_create", create_op, NULL, create_undo), ENOMEM);
+	/* Earlier points (the window's allocation) are Q6 too: count from the last attempt. */
+	ck_assert_uint_ge(spapr_mm_locked_vm(), before);
+	before = spapr_mm_locked_vm() - (_i ? pages : 0);
+	ck_assert_ptr_null(tu_table_of(C, 1));
+	/* The slot is free again; creating and removing it moves locked_vm by its pages only. */
+	TU_OK(create_op(NULL));
+	ck_assert_uint_eq(spapr_mm_locked_vm(), before + (_i ? pages : 0) + pages);
+	create_undo(NULL);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), before + (_i ? pages : 0));
+	TU_OK(tu_unregister(C, p, PS));
+	if (!_i)
+		ck_assert_uint_eq(spapr_mm_locked_vm(), DEF_PAGES);
+	/* Kernel: the leaked charges stay with the mm (the process), no pins. */
+	finish(spapr_mm_locked_vm() - DEF_PAGES, 0);
+	tu_unmap(p, 1);
+}
+END_TEST
+
+struct q7 {
+	uint8_t *p;
+	uint64_t before;	/* the region's mapped count before the last attempt */
+};
+
+static int map_op(void *ctx)
+{
+	struct q7 *q = ctx;
+
+	q->before = mapped(q->p);
+	return tu_map_dma(C, q->p, W64, PS, RW);
+}
+
+static void unmap_undo(void *ctx)
+{
+	(void)ctx;
+	TU_OK(tu_unmap_dma(C, W64, PS));
+}
+
+/* Q7: tce_iommu_build_v2's failed xchg gives back the old entry's count, not the new one's. */
+START_TEST(q7_failed_entry_write_leaks_mapped)
+{
+	struct q7 q = { tu_map(1), 0 };
+
+	start(_i);
+	TU_OK(tu_register(C, q.p, PS));
+	TU_OK(tu_create(C, 12, 1 * GiB, 3, NULL));	/* levels allocated on demand */
+	/* Every earlier level allocation of the walk is such a failure too (one leak each). */
+	TU_ERR(fail_at("tce_leaf_node", map_op, &q, unmap_undo), ENOMEM);
+	ck_assert_uint_eq(tu_entry(C, 1, W64 / PS, NULL), 0);
+	ck_assert_uint_eq(mapped(q.p), q.before + (_i ? 1 : 0));
+	ck_assert_uint_eq(mapped(q.p) > 1, !!_i);
+	/* Kernel: the count never comes back, so UNREGISTER orphans the region (Q3). */
+	TU_OK(tu_unregister(C, q.p, PS));
+	if (_i) {
+		ck_assert_uint_eq(mmreg_region_used(region(q.p)), 1);
+		ck_assert_uint_gt(mapped(q.p), 1);
+	} else {
+		ck_assert_ptr_null(tu_region_of(q.p));
+	}
+	finish(_i ? 1 : 0, _i ? 1 : 0);
+}
+END_TEST
+
+struct oracle {
+	uint64_t start, end;
+};
+
+/* 2 MiB hugetlbfs pages in [start, end), normal pages elsewhere. */
+static unsigned oracle_fn(void *ctx, uint64_t ua, uint64_t *run_end)
+{
+	struct oracle *o = ctx;
+
+	if (ua >= o->start && ua < o->end) {
+		*run_end = o->end;
+		return 21;
+	}
+	*run_end = ua < o->start ? o->start : UINT64_MAX;
+	return 12;
+}
+
+/* Q8: mm_iommu_do_alloc's running page size is not reset after a huge page. */
+START_TEST(q8_hugepage_running_size)
+{
+	uint8_t *p = tu_map_aligned((4 * MiB) / PS, 22);
+	struct oracle o = { (uintptr_t)p, (uintptr_t)p + 2 * MiB };
+
+	start(_i);
+	emu_mem_set_page_shift_oracle(oracle_fn, &o);
+	TU_OK(tu_register(C, p, 4 * MiB));	/* a huge page, then 512 normal ones */
+	ck_assert_uint_eq(mmreg_region_pageshift(region(p)), _i ? 21 : 12);
+	TU_OK(tu_create(C, 21, 1 * GiB, 1, NULL));
+	/* The huge page: refused by the page size here, mapped by the kernel. */
+	ck_assert_int_eq(tu_map_dma(C, p, W64, 2 * MiB, RW), _i ? 0 : -EINVAL);
+	ck_assert_uint_eq(mapped(p), _i ? 2 : 1);
+	/* The normal pages behind it: tce_page_is_contained refuses them (EPERM). */
+	ck_assert_int_eq(tu_map_dma(C, p, W64, 4 * MiB, RW), _i ? -EPERM : -EINVAL);
+	ck_assert_uint_eq(mapped(p), 1);	/* kernel: the replaced entry was cleared by the rollback */
+	ck_assert_uint_eq(tu_entry(C, 1, W64 >> 21, NULL), 0);
+	TU_OK(tu_unregister(C, p, 4 * MiB));
+	emu_mem_set_page_shift_oracle(NULL, NULL);
+	finish(0, 0);
+	tu_unmap(p, (4 * MiB) / PS);
+}
+END_TEST
+
+/* Q9: the platform enlarges a window below PAGE_SIZE / 8 entries; kept in both modes. */
+START_TEST(q9_small_window_enlarged)
+{
+	uint8_t *p = tu_map(1);
+	uint64_t start_addr;
+
+	start(_i);
+	TU_OK(tu_register(C, p, PS));
+	TU_OK(tu_create(C, 12, 1 * MiB, 1, &start_addr));	/* 256 entries asked */
+	ck_assert_uint_eq(start_addr, W64);
+	ck_assert_uint_eq(tce_table_geometry(tu_table_of(C, 1))->it_size, 512);
+	TU_OK(tu_map_dma(C, p, W64 + 1 * MiB, PS, RW));	/* entry 256: inside the enlarged table */
+	TU_OK(tu_unmap_dma(C, W64 + 1 * MiB, PS));
+	TU_OK(tu_unregister(C, p, PS));
+	finish(0, 0);
+}
+END_TEST
+
+/* Q10: tce_iommu_release_ownership (>= 6.4) clears every window when one group leaves. */
+START_TEST(q10_detach_clears_all_windows)
+{
+	uint8_t *p = tu_map(1);
+	struct emu_group_stats st;
+	int g1;
+
+	start(_i);
+	g1 = tu_open_group_ok(1);
+	TU_OK(tu_attach(g1, C));
+	TU_OK(tu_register(C, p, PS));
+	TU_OK(tu_map_dma(C, p, 0, PS, RW));
+	ck_assert_uint_eq(mapped(p), 2);
+	TU_OK(tu_close(g1));			/* group 1 leaves */
+	/* Group 0 keeps its window either way; the kernel emptied it. */
+	TU_OK(emu_group_get_stats(0, &st));
+	ck_assert(st.programmed[0]);
+	TU_OK(emu_group_get_stats(1, &st));
+	ck_assert(!st.programmed[0]);
+	ck_assert_uint_eq(mapped(p), _i ? 1 : 2);
+	ck_assert_uint_eq(tu_entry(C, 0, 0, NULL) != 0, !_i);
+	TU_OK(tu_unmap_dma(C, 0, PS));
+	TU_OK(tu_unregister(C, p, PS));
+	finish(0, 0);
+	tu_unmap(p, 1);
+}
+END_TEST
+
+/* Q11: __account_locked_vm subtracts without a floor (after a WARN_ON_ONCE). */
+START_TEST(q11_uncharge_wraps)
+{
+	struct mmreg_mm *mm;
+
+	start(_i);
+	TU_OK(mmreg_mm_current(&mm));
+	TU_OK(mmreg_mm_charge(mm, 3));
+	printf("expected: one 'uncharge of 7 pages with locked_vm 3' message below\n");
+	fflush(stdout);
+	mmreg_mm_uncharge(mm, 7);
+	ck_assert_uint_eq(mmreg_mm_locked_vm(mm), _i ? UINT64_MAX - 3 : 0);
+	ck_assert_uint_eq(mmreg_mm_uncharge_clamps(mm), 1);
+	/* Kernel: the unsigned sum wraps back under the limit. */
+	TU_OK(mmreg_mm_charge(mm, 10));
+	ck_assert_uint_eq(mmreg_mm_locked_vm(mm), _i ? 6 : 10);
+	mmreg_mm_uncharge(mm, _i ? 6 : 10);
+	ck_assert_uint_eq(mmreg_mm_locked_vm(mm), 0);
+	mmreg_mm_put(mm);
+	finish(0, 0);
+}
+END_TEST
+
+/*
+ * Q12 is not reproduced (docs/quirks.md): the hypercalls keep their
+ * bookkeeping in both modes.  A permission-less TCE in H_PUT_TCE_INDIRECT's
+ * list unmaps (KVM's second pass would map it), and a list failing half-way
+ * changes nothing (KVM clears the entries it had written, without their
+ * mapped counts).
+ */
+START_TEST(q12_hypercalls_keep_their_bookkeeping)
+{
+	uint8_t *ram = tu_map_aligned(16, 16);
+	const uint64_t L = 0x10, rw = TCE_PCI_READ | TCE_PCI_WRITE;
+	uint64_t *list = (uint64_t *)ram, ua;
+	struct spapr_guest *v;
+
+	start(_i);
+	TU_OK(tu_register(C, ram, 16 * PS));
+	TU_OK(tu_map_dma(C, ram, 0, PS, RW));	/* the default window exists */
+	TU_OK(tu_unmap_dma(C, 0, PS));
+	ck_assert_int_eq(spapr_guest_create(&v), 0);
+	ck_assert_int_eq(spapr_guest_set_memslot(v, 0, 0, 16 * PS, ram), 0);
+	ck_assert_int_eq(spapr_guest_create_tce_table(v, L, 12, 0, (2 * GiB) >> 12), 0);
+	ck_assert_int_eq(spapr_guest_attach_group(v, L, G), 0);
+	ck_assert_int_eq(spapr_h_put_tce(v, L, PS, (5 * PS) | rw), H_SUCCESS);
+	list[0] = htobe64((1 * PS) | rw);
+	list[1] = htobe64(2 * PS);		/* no permission */
+	list[2] = htobe64((3 * PS) | rw);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(v, L, 0, 0, 3), H_SUCCESS);
+	ck_assert_uint_eq(tu_entry(C, 0, 1, &ua), 0);
+	ck_assert_uint_eq(ua, 0);
+	ck_assert_uint_eq(mapped(ram), 3);
+	/* Half-way failure (the third gpa is in no memslot): nothing changes. */
+	list[0] = htobe64((4 * PS) | rw);
+	list[2] = htobe64((16 * PS) | rw);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(v, L, 0, 0, 3), H_TOO_HARD);
+	ck_assert_uint_ne(tu_entry(C, 0, 0, &ua), 0);
+	ck_assert_uint_eq(ua, (uintptr_t)ram + PS);
+	ck_assert_uint_eq(mapped(ram), 3);
+	ck_assert_int_eq(spapr_guest_check(v), 0);
+	ck_assert_int_eq(spapr_h_stuff_tce(v, L, 0, 0, 3), H_SUCCESS);
+	ck_assert_uint_eq(mapped(ram), 1);
+	ck_assert_int_eq(spapr_guest_detach_group(v, L, G), 0);
+	spapr_guest_destroy(v);
+	TU_OK(tu_unregister(C, ram, 16 * PS));
+	finish(0, 0);
+	tu_unmap(ram, 16);
+}
+END_TEST
+
+/* Q13: a size-0 REGISTER: mm_iommu_do_alloc's zero-length array allocation fails. */
+START_TEST(q13_size_zero_register)
+{
+	uint8_t *p = tu_map(1);
+
+	start(_i);
+	TU_ERR(tu_register(C, p, 0), _i ? ENOMEM : EINVAL);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
+	TU_ERR(tu_map_dma(C, p, 0, PS, RW), EPERM);	/* not enabled */
+	TU_ERR(tu_register(C, p + 1, 0), EINVAL);	/* alignment still first */
+	finish(0, 0);
+	tu_unmap(p, 1);
+}
+END_TEST
+
+/* Q14 (corrected: E11): a window below one IOMMU page is EINVAL in current kernels too. */
+START_TEST(q14_window_below_one_page)
+{
+	start(_i);
+	TU_ERR(tu_create(C, 12, 2048, 1, NULL), EINVAL);
+	TU_ERR(tu_create(C, 21, 1 * MiB, 1, NULL), EINVAL);
+	finish(0, 0);
+}
+END_TEST
+
+static Suite *quirks_suite(void)
+{
+	Suite *s = suite_create("quirks");
+	TCase *t = tcase_create("both modes");
+
+	tcase_set_timeout(t, 60);
+	tcase_add_loop_test(t, machine_key, 0, 2);
+	tcase_add_loop_test(t, q1_misaligned_iova, 0, 2);
+	tcase_add_loop_test(t, q2_range_past_the_window, 0, 2);
+	tcase_add_loop_test(t, q3_unregister_mapped_region, 0, 2);
+	tcase_add_loop_test(t, q4_partial_map_on_a_dying_region, 0, 2);
+	tcase_add_loop_test(t, q5_partial_pin_count, 0, 2);
+	tcase_add_loop_test(t, q6_failed_table_creation_charge, 0, 2);
+	tcase_add_loop_test(t, q7_failed_entry_write_leaks_mapped, 0, 2);
+	tcase_add_loop_test(t, q8_hugepage_running_size, 0, 2);
+	tcase_add_loop_test(t, q9_small_window_enlarged, 0, 2);
+	tcase_add_loop_test(t, q10_detach_clears_all_windows, 0, 2);
+	tcase_add_loop_test(t, q11_uncharge_wraps, 0, 2);
+	tcase_add_loop_test(t, q12_hypercalls_keep_their_bookkeeping, 0, 2);
+	tcase_add_loop_test(t, q13_size_zero_register, 0, 2);
+	tcase_add_loop_test(t, q14_window_below_one_page, 0, 2);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(quirks_suite());
+}
