@@ -94,6 +94,12 @@ void spapr__container_detach(struct spapr_container *c, struct spapr_group *g)
 		spapr__tce_container_release(tc);
 }
 
+/* Whether a driver claims IOMMU type @type (the drivers' CHECK_EXTENSION). */
+static int ioctl_check_extension_type(unsigned long type)
+{
+	return type == VFIO_SPAPR_TCE_IOMMU || type == VFIO_SPAPR_TCE_v2_IOMMU;
+}
+
 /* VFIO_SET_IOMMU: the driver instance, for the groups already attached. */
 static int ioctl_set_iommu(struct spapr_ioctl_req *rq)
 {
@@ -106,6 +112,15 @@ static int ioctl_set_iommu(struct spapr_ioctl_req *rq)
 	util_rwlock_wrlock(&c->group_lock);
 	if (!c->ngroups || c->tc) {
 		rc = -EINVAL;
+		goto out_unlock;
+	}
+	/*
+	 * vfio_ioctl_set_iommu: ENODEV unless a driver's CHECK_EXTENSION claims
+	 * the type; a claimed type the sPAPR open refuses (tce_iommu_open) is
+	 * EINVAL.
+	 */
+	if (ioctl_check_extension_type(type) <= 0) {
+		rc = -ENODEV;
 		goto out_unlock;
 	}
 	if (type != VFIO_SPAPR_TCE_IOMMU && type != VFIO_SPAPR_TCE_v2_IOMMU) {
@@ -143,9 +158,7 @@ static int ioctl_get_api_version(struct spapr_ioctl_req *rq)
 /* Only the sPAPR TCE backends exist here; Type1 and EEH are not offered. */
 static int ioctl_check_extension(struct spapr_ioctl_req *rq)
 {
-	unsigned ext = (unsigned)(uintptr_t)rq->arg;
-
-	return ext == VFIO_SPAPR_TCE_IOMMU || ext == VFIO_SPAPR_TCE_v2_IOMMU;
+	return ioctl_check_extension_type((unsigned)(uintptr_t)rq->arg);
 }
 
 /* The VFIO core's container requests: answered without group_lock, whatever the driver. */
