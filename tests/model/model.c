@@ -799,11 +799,13 @@ struct model_res model_map(struct model *m, int c, uint32_t argsz, uint32_t flag
 		int r = region_lookup(m, ua, psize);
 
 		if (ct->type == 2) {
-			/* v1: pin the IOMMU page's system pages, writable (emu/mem.h). */
+			/* v1: pin the IOMMU page's system pages, writable unless the
+			 * device only reads (E8, tce_iommu_use_page). */
+			enum model_prot need = (perm & MODEL_WRITE) ? MODEL_RW : MODEL_RO;
 			bool pinnable = true;
 
 			for (uint64_t a = ua; a - ua < psize && pinnable; a += MODEL_PAGE_SIZE)
-				pinnable = a < (1ull << 48) && page_prot(m, a) == MODEL_RW;
+				pinnable = a < (1ull << 48) && page_prot(m, a) >= need;
 			if (!pinnable) {
 				entries_clear(w, entry, i);
 				return res_fail(EFAULT);
