@@ -35,6 +35,13 @@ SANFLAGS := -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer
 OPT := -O1
 endif
 
+# Another compiler than cc/gcc (make CC=clang) builds in its own folder
+# (build/clang, build/san-address-undefined-clang): objects never mix.
+CC_TAG := $(if $(filter cc gcc,$(notdir $(CC))),,$(notdir $(CC)))
+ifneq ($(CC_TAG),)
+B := $(if $(SAN),$(B)-$(CC_TAG),build/$(CC_TAG))
+endif
+
 # Evaluated when a recipe runs, i.e. after 'deps' has installed pkg-config.
 DEP_CFLAGS = $(shell pkg-config --cflags numa)
 DEP_LIBS = $(shell pkg-config --libs numa)
@@ -53,6 +60,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 SOVERSION := 0
 CXX ?= g++
@@ -69,7 +77,9 @@ API_HEADERS := spapr/spapr.h emu/emu.h include/spaprtce/probe.h include/spaprtce
 # the other testing/*.c, which use Check, make libspaprtce-testing.a.
 TESTING_LIB_SRCS := testing/probe.c
 TESTING_SRCS := $(filter-out $(TESTING_LIB_SRCS),$(wildcard testing/*.c))
-TESTING_OBJS := $(patsubst %.c,$(B)/tobj/%.o,$(TESTING_SRCS))
+# util/errno_name.c is hidden inside libspaprtce.so: the testing library
+# carries its own copy of the one table (tu_errname prints through it).
+TESTING_OBJS := $(patsubst %.c,$(B)/tobj/%.o,$(TESTING_SRCS) util/errno_name.c)
 # Built by 'make' next to the historical three outputs.
 LIB_EXTRA := $(B)/libspaprtce.so.$(SOVERSION) $(B)/libspaprtce-fi.so.$(SOVERSION) $(B)/libspaprtce-fi.a \
 	$(B)/libspaprtce-testing.a $(B)/pkgconfig/spaprtce.pc
@@ -135,6 +145,7 @@ $(B)/tobj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(TEST_DEFS) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
 
+$(B)/obj/cli/main.o: BASE_CFLAGS += -DSPAPRTCE_VERSION='"$(VERSION)"'
 $(B)/spaprtce: $(CLI_OBJS) $(B)/libspaprtce.a
 	$(CC) -o $@ $(CLI_OBJS) $(B)/libspaprtce.a $(LDLIBS_ALL)
 
@@ -150,6 +161,11 @@ FUZZ_TARGETS_H := $(B)/gen/fuzz_targets.h
 $(shell sh tests/fuzz/gen_targets.sh $(FUZZ_TARGETS_H))
 $(B)/tobj/tests/check_fuzz_corpus.o: $(FUZZ_TARGETS_H)
 $(B)/tobj/tests/check_fuzz_corpus.o: CHECK_CFLAGS += -I$(B)/gen
+# tests/fuzz/fuzz_replay.c drives the program's trace parser and runner:
+# the corpus suite links cli/trace_*.c (test objects) as well.
+CLI_TRACE_TOBJS := $(patsubst %.c,$(B)/tobj/%.o,$(wildcard cli/trace_*.c))
+$(B)/tests/check_fuzz_corpus: $(CLI_TRACE_TOBJS)
+$(B)/tests/check_fuzz_corpus: TEST_UTIL_OBJS += $(CLI_TRACE_TOBJS)
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(B)/obj/bench/bench_util.o $(B)/libspaprtce.a
 	@mkdir -p $(dir $@)
@@ -256,12 +272,14 @@ install: all $(INSTALL_PC)
 	install -m 755 $(B)/spaprtce $(DESTDIR)$(BINDIR)/
 	install -m 644 $(API_HEADERS) $(DESTDIR)$(INCLUDEDIR)/spaprtce/
 	install -m 644 $(INSTALL_PC) $(DESTDIR)$(PKGCONFIGDIR)/
+	install -D -m 644 man/spaprtce.1 $(DESTDIR)$(MANDIR)/man1/spaprtce.1
 
 uninstall:
 	for l in libspaprtce libspaprtce-fi; do \
 		rm -f $(DESTDIR)$(LIBDIR)/$$l.a $(DESTDIR)$(LIBDIR)/$$l.so \
 			$(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(VERSION); done
 	rm -f $(DESTDIR)$(LIBDIR)/libspaprtce-testing.a $(DESTDIR)$(BINDIR)/spaprtce
+	rm -f $(DESTDIR)$(MANDIR)/man1/spaprtce.1
 	rm -f $(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,$(addsuffix .pc,$(PC_NAMES)))
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/spaprtce/,$(notdir $(API_HEADERS)))
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/spaprtce 2>/dev/null
@@ -270,8 +288,12 @@ uninstall:
 # make fuzz      libFuzzer + ASan + UBSan build of tests/fuzz/fuzz_*.c into
 #                build/fuzz/ (tests/fuzz/build.sh, OSS-Fuzz style), then each
 #                target runs FUZZ_SECONDS (60) from its seed corpus and
-#                regressions; new inputs go to build/fuzz/corpus/<target>/,
-#                crashes to build/fuzz/artifacts/<target>/.
+#                regressions (tests/fuzz/run.sh: one summary line per target,
+#                libFuzzer's output in build/fuzz/logs/); new inputs go to
+#                build/fuzz/corpus/<target>/, crashes to
+#                build/fuzz/artifacts/<target>/.  CI runs it with FUZZ_SECONDS=30.
+# make fuzz-build  the build alone (scripts/deps-fuzz.sh installs clang and
+#                compiler-rt when missing, as root).
 # make fuzz-afl  the same targets built with AFL++'s afl-clang-fast into
 #                build/fuzz-afl/ (installs Debian's afl++ when missing and
 #                root), then afl-fuzz runs each for FUZZ_SECONDS.
@@ -281,21 +303,28 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: fuzz fuzz-build fuzz-afl fuzz-cov
+.PHONY: fuzz fuzz-build fuzz-deps fuzz-speed fuzz-afl fuzz-cov
 
-fuzz-build: deps
+fuzz-deps: deps
+	@sh scripts/deps-fuzz.sh
+
+fuzz-build: fuzz-deps
 	@CC=clang CXX=clang++ CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
 		LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=build/fuzz FUZZ_REBUILD=1 \
 		sh tests/fuzz/build.sh
 
 fuzz: fuzz-build
-	@for t in $(FUZZ_TARGETS); do \
-		mkdir -p build/fuzz/corpus/$$t build/fuzz/artifacts/$$t; \
-		echo "== $$t for $(FUZZ_SECONDS) s"; \
-		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			-artifact_prefix=build/fuzz/artifacts/$$t/ build/fuzz/corpus/$$t \
-			tests/fuzz/corpus/$$t $$(ls -d tests/fuzz/regressions/$$t 2>/dev/null) || exit 1; \
-	done
+	@sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# make fuzz-speed  each target against its decode-only variant (same harness
+#                and decoding, no library call), FUZZ_SPEED_SECONDS (20) each:
+#                exec/s and ratio on stdout and in build/fuzz-speed.json.
+FUZZ_SPEED_SECONDS ?= 20
+fuzz-speed: fuzz-deps
+	@CC=clang CXX=clang++ CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+		LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=build/fuzz FUZZ_REBUILD=1 FUZZ_DECODE=1 \
+		sh tests/fuzz/build.sh >/dev/null
+	@sh tests/fuzz/speed.sh $(FUZZ_SPEED_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-afl: deps
 	@if ! command -v afl-clang-fast >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -318,6 +347,7 @@ fuzz-afl: deps
 	done
 
 fuzz-cov: deps
+	@sh scripts/deps-fuzz.sh cov
 	@sh tests/fuzz/coverage.sh
 
 # ------------------------------------------------------- drop-in layer, clients

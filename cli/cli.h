@@ -37,8 +37,9 @@ int cli_demo(int argc, char **argv);
 int cli_accounting(int argc, char **argv);
 int cli_replay(int argc, char **argv);
 int cli_stats(int argc, char **argv);
+int cli_exec(int argc, char **argv);	/* cli/exec.c: runs a program with the drop-in layer */
 
-/* Trace replay (cli/trace.c, format in docs/replay.md). */
+/* Trace replay (cli/trace_run.c, format in docs/replay.md). */
 struct cli_trace_div {
 	const char *file;
 	unsigned line;
@@ -46,23 +47,22 @@ struct cli_trace_div {
 	const char *expected, *got;
 };
 typedef void (*cli_trace_report_fn)(void *ctx, const struct cli_trace_div *d);
+/* An error in the trace itself ("FILE:LINE: syntax error: ...") or in reading it. */
+typedef void (*cli_trace_error_fn)(void *ctx, const char *msg);
 /*
- * Parses trace @path whole, then runs it; @report is called for each
- * divergence.  *nrun counts the requests run.  Returns 0 (all as expected),
- * 1 (divergences), 2 (the trace cannot be read or parsed: "FILE:LINE:
- * syntax error: ..." in @err; nothing ran).  What the trace made stays
- * until cli_trace_release().
+ * Reads trace @path ("-": standard input) whole, parses it, then runs it;
+ * @report is called for each divergence, @error for each error in the
+ * trace (the first only, unless @keep_going).  *nrun counts the requests
+ * run.  Returns 0 (all as expected), 1 (divergences), 2 (the trace cannot
+ * be read or parsed, or has no request: nothing ran).  What the trace made
+ * stays until cli_trace_release().
  */
-int cli_trace_replay(const char *path, bool keep_going, cli_trace_report_fn report, void *ctx,
-		     unsigned *nrun, char *err, size_t errlen);
-/* Calls @fn for every memory area the trace holds. */
-void cli_trace_for_each_mem(void (*fn)(void *ctx, const char *name, void *addr, uint64_t size), void *ctx);
+int cli_trace_replay(const char *path, bool keep_going, cli_trace_report_fn report,
+		     cli_trace_error_fn error, void *ctx, unsigned *nrun);
 /* Closes what the trace left open, frees its memory, restores the hugetlbfs pool. */
 void cli_trace_release(void);
 /* Prints @s as a JSON string (quoted, escaped) on stdout. */
 void cli_json_str(const char *s);
-/* "EINVAL" for EINVAL; "errno N" for errnos without a name here. */
-const char *cli_errname(int err);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);

@@ -253,7 +253,7 @@ int cli_demo(int argc, char **argv)
 		return 1;
 	}
 	if (!json)
-		printf("spapr-tce demo: a 1 GiB guest on %s pages, device DMA through group 0\n\n",
+		printf("spapr-tce demo: a 1 GiB guest on %s pages, DMA through group 0\n\n",
 		       gu.huge ? "2 MiB hugetlbfs" : "4 KiB");
 	cli_output_init(json);
 	gu.start_locked = spapr_mm_locked_vm();

@@ -22,7 +22,6 @@
 #include "cli/cli.h"
 #include "dropin/dropin.h"
 
-int cli_exec(int argc, char **argv);
 
 static void usage(FILE *f)
 {

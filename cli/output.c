@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * cli/output.c: how the steps of `demo` and `accounting` are printed: for
+ * people, a line per step (status, name, locked_vm before and after, the
+ * rate) and its detail under it, all within 80 columns; with --json, one
+ * object per step in an array.  Also the clock and the progress bar.
+ */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -10,11 +16,39 @@
 static bool out_json;
 static unsigned out_steps, out_failed;
 
+#define NAME_W 36		/* the step's name column */
+#define WIDTH 80		/* what a line for people may take */
+
 void cli_output_init(bool json)
 {
 	out_json = json;
 	if (json)
 		printf("{\"steps\": [");
+	else
+		printf("%-4s %-*s %7s    %-7s %7s\n", "", NAME_W, "step (locked_vm in 4 KiB pages)", "before",
+		       "after", "GB/s");
+}
+
+/* @s on lines of at most WIDTH columns, each indented by 5, cut at spaces. */
+static void print_wrapped(const char *s)
+{
+	const int room = WIDTH - 5;
+
+	while (*s) {
+		int n = (int)strlen(s);
+
+		if (n > room) {
+			n = room;
+			while (n > 0 && s[n] != ' ')
+				n--;
+			if (!n)
+				n = room;	/* one word longer than a line: cut it */
+		}
+		printf("     %.*s\n", n, s);
+		s += n;
+		while (*s == ' ')
+			s++;
+	}
 }
 
 void cli_step(const struct cli_step *st)
@@ -27,11 +61,14 @@ void cli_step(const struct cli_step *st)
 		       (unsigned long long)st->locked_before, (unsigned long long)st->locked_after,
 		       st->rate_gbps < 0 ? 0.0 : st->rate_gbps, st->ok ? "true" : "false");
 	} else {
-		printf("%-4s %-37s locked_vm %7llu -> %-7llu", st->ok ? "ok" : "FAIL", st->name,
-		       (unsigned long long)st->locked_before, (unsigned long long)st->locked_after);
+		/* at most 4 + 1 + NAME_W + 1 + 18 + 8 = 68 columns, then the detail below */
+		printf("%-4s %-*.*s %7llu -> ", st->ok ? "ok" : "FAIL", NAME_W, NAME_W, st->name,
+		       (unsigned long long)st->locked_before);
 		if (st->rate_gbps >= 0)
-			printf(" %7.2f GB/s", st->rate_gbps);
-		printf("  %s\n", st->detail);
+			printf("%-7llu %7.2f\n", (unsigned long long)st->locked_after, st->rate_gbps);
+		else
+			printf("%llu\n", (unsigned long long)st->locked_after);
+		print_wrapped(st->detail);
 	}
 	out_steps++;
 }

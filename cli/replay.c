@@ -14,6 +14,8 @@
 struct report {
 	bool json;
 	unsigned n;
+	char *errs[128];	/* --json: the trace's errors (at most 101), printed at the end */
+	unsigned nerrs;
 };
 
 void cli_json_str(const char *s)
@@ -48,16 +50,26 @@ static void report_div(void *ctx, const struct cli_trace_div *d)
 	rp->n++;
 }
 
+static void report_err(void *ctx, const char *msg)
+{
+	struct report *rp = ctx;
+
+	fprintf(stderr, "%s\n", msg);
+	if (rp->json && rp->nerrs < sizeof(rp->errs) / sizeof(rp->errs[0]))
+		rp->errs[rp->nerrs++] = strdup(msg);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: spaprtce replay [--keep-going] [--json] FILE\n"
 		   "\n"
 		   "Runs the trace FILE (one request per line, each ending in '=> EXPECT';\n"
-		   "the format is docs/replay.md) against the emulated VFIO sPAPR backend,\n"
-		   "and reports the first request whose result differs from its\n"
-		   "expectation as 'FILE:LINE: REQUEST: expected X, got Y'.\n"
+		   "the format is docs/replay.md; '-' reads standard input) against the\n"
+		   "emulated VFIO sPAPR backend, and reports the first request whose result\n"
+		   "differs from its expectation as 'FILE:LINE: REQUEST: expected X, got Y'.\n"
 		   "\n"
 		   "  --keep-going  report every divergence instead of stopping at the first\n"
+		   "                (and every syntax error, if the trace has any)\n"
 		   "  --json        one JSON object: file, requests, divergences (line,\n"
 		   "                request, expected, got), verdict (PASS, FAIL, ERROR)\n"
 		   "\n"
@@ -67,10 +79,9 @@ static void usage(FILE *f)
 
 int cli_replay(int argc, char **argv)
 {
-	struct report rp = { false, 0 };
+	struct report rp = { .json = false };
 	bool keep_going = false;
 	const char *file = NULL;
-	char err[512];
 	unsigned nrun;
 	int rc;
 
@@ -82,7 +93,7 @@ int cli_replay(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
-		} else if (argv[i][0] == '-' || file) {
+		} else if ((argv[i][0] == '-' && argv[i][1]) || file) {
 			fprintf(stderr, "spaprtce replay: unexpected '%s'\n", argv[i]);
 			usage(stderr);
 			return 2;
@@ -99,20 +110,25 @@ int cli_replay(int argc, char **argv)
 		cli_json_str(file);
 		printf(", \"divergences\": [");
 	}
-	rc = cli_trace_replay(file, keep_going, report_div, &rp, &nrun, err, sizeof(err));
+	rc = cli_trace_replay(file, keep_going, report_div, report_err, &rp, &nrun);
 	cli_trace_release();
-	if (rc == 2)
-		fprintf(stderr, "%s\n", err);
 	if (rp.json) {
 		printf("%s], \"requests\": %u, \"verdict\": \"%s\"", rp.n ? "\n" : "", nrun,
 		       rc == 2 ? "ERROR" : rc ? "FAIL" : "PASS");
-		if (rc == 2) {
+		if (rc == 2 && rp.nerrs) {
 			printf(", \"error\": ");
-			cli_json_str(err);
+			cli_json_str(rp.errs[0] ? rp.errs[0] : "");
+			printf(", \"errors\": [");
+			for (unsigned i = 0; i < rp.nerrs; i++) {
+				printf("%s", i ? ", " : "");
+				cli_json_str(rp.errs[i] ? rp.errs[i] : "");
+				free(rp.errs[i]);
+			}
+			printf("]");
 		}
 		printf("}\n");
 	} else if (rc != 2) {
-		printf("%s: %u requests, %u divergence%s: %s\n", file, nrun, rp.n, rp.n == 1 ? "" : "s",
+		printf("%s: %u requests, %u divergence%s: %s\n", strcmp(file, "-") ? file : "<stdin>", nrun, rp.n, rp.n == 1 ? "" : "s",
 		       rc ? "FAIL" : "PASS");
 	}
 	return rc;

@@ -141,6 +141,12 @@ static void report_div(void *ctx, const struct cli_trace_div *d)
 	fprintf(stderr, "%s:%u: %s: expected %s, got %s\n", d->file, d->line, d->request, d->expected, d->got);
 }
 
+static void report_err(void *ctx, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "%s\n", msg);
+}
+
 int cli_stats(int argc, char **argv)
 {
 	struct emu_machine_config cfg;
@@ -149,7 +155,6 @@ int cli_stats(int argc, char **argv)
 	const char *after = NULL;
 	bool json = false;
 	unsigned nrun = 0;
-	char err[512];
 	int rc = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -177,9 +182,8 @@ int cli_stats(int argc, char **argv)
 		}
 	}
 	if (after) {
-		rc = cli_trace_replay(after, false, report_div, NULL, &nrun, err, sizeof(err));
+		rc = cli_trace_replay(after, false, report_div, report_err, NULL, &nrun);
 		if (rc == 2) {
-			fprintf(stderr, "%s\n", err);
 			cli_trace_release();
 			return 2;
 		}

@@ -97,12 +97,25 @@ static int ioctl_ours(int fd, struct dropin_file *f, unsigned long req, void *ar
 	if (req == FIOCLEX || req == FIONCLEX || req == FIONBIO || req == FIOASYNC)
 		return dropin_real.ioctl(fd, req, arg);
 	if (log) {
-		/* What the program asked, as far as its first page goes (all zero if unreadable). */
-		size_t n = 4096 - ((uintptr_t)arg & 4095);
+		/*
+		 * What the program asked: page by page up to the first page that
+		 * cannot be read (zero beyond), so a struct that straddles two
+		 * pages is read whole and one that ends before an unmapped page
+		 * is read all the same.
+		 */
+		size_t done = 0;
 
 		memset(before, 0, sizeof(before));
-		if (req != VFIO_CHECK_EXTENSION && req != VFIO_SET_IOMMU)
-			dropin__peek(before, arg, n < sizeof(before) ? n : sizeof(before));
+		while (req != VFIO_CHECK_EXTENSION && req != VFIO_SET_IOMMU && done < sizeof(before)) {
+			uintptr_t at = (uintptr_t)arg + done;
+			size_t n = 4096 - (at & 4095);
+
+			if (n > sizeof(before) - done)
+				n = sizeof(before) - done;
+			if (dropin__peek(before + done, (const void *)at, n))
+				break;
+			done += n;
+		}
 	}
 	if (f->kind == DROPIN_GROUP && req == VFIO_GROUP_SET_CONTAINER) {
 		rc = container_arg(arg, &cfd);

@@ -723,15 +723,17 @@ START_TEST(record_mode)
 	/* No tree: a path answers as the host's (the raw system call bypasses the layer). */
 	raw = syscall(SYS_newfstatat, AT_FDCWD, "/sys/module/vfio_pci", &st, 0);
 	ck_assert_int_eq(stat("/sys/module/vfio_pci", &st), raw == 0 ? 0 : -1);
-	char *mem = anon(8 * PS);
+	char *mem = anon(8 * PS), *two = anon(2 * PS);
 	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm), .start_addr = 0 };
-	struct vfio_iommu_spapr_tce_create cr = {
-		.argsz = sizeof(cr), .page_shift = 12, .window_size = 1ull << 24, .levels = 1,
-	};
+	/* The request straddles two pages: the log and the trace read it whole. */
+	struct vfio_iommu_spapr_tce_create *cr = (void *)(two + PS - 16);
 
+	*cr = (struct vfio_iommu_spapr_tce_create){
+		.argsz = sizeof(*cr), .page_shift = 12, .window_size = 1ull << 24, .levels = 1,
+	};
 	OK(ioctl(c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
-	OK(ioctl(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
-	ck_assert_uint_eq(cr.start_addr, 0);
+	OK(ioctl(c, VFIO_IOMMU_SPAPR_TCE_CREATE, cr));
+	ck_assert_uint_eq(cr->start_addr, 0);
 	OK(reg(c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, mem, 8 * PS));
 	OK(map(c, mem + PS, PS, 2 * PS));
 	ERR(map(c, mem + PS, 1ull << 30, PS), ENXIO);	/* outside the window */
@@ -743,6 +745,7 @@ START_TEST(record_mode)
 	text = slurp(logp);
 	ck_assert_ptr_nonnull(strstr(text, "VFIO_IOMMU_MAP_DMA argsz 32 flags 0x3 vaddr 0x"));
 	ck_assert_ptr_nonnull(strstr(text, "iova 0x40000000 size 0x1000) = -1 ENXIO\n"));
+	ck_assert_ptr_nonnull(strstr(text, "window_size 0x1000000 levels 1"));
 	ck_assert_ptr_nonnull(strstr(text, ") = 0 released\n"));
 	snprintf(spaprtce, sizeof(spaprtce), "%s/spaprtce", build_dir);
 	char *argv[] = { spaprtce, "replay", trp, NULL };
@@ -751,6 +754,7 @@ START_TEST(record_mode)
 	ck_assert_msg(rc == 0, "replay exit %d: %s\ntrace:\n%s", rc, out, slurp(trp));
 	ck_assert_ptr_nonnull(strstr(out, ": PASS\n"));
 	munmap(mem, 8 * PS);
+	munmap(two, 2 * PS);
 	unlink(trp);
 	unlink(logp);
 }

@@ -366,6 +366,8 @@ static void env_rejected(const char *value)
 {
 	struct emu_machine_config c, d;
 
+	printf("expected: SPAPRTCE_MACHINE=%s refused with the two lines below, nothing applied\n", value);
+	fflush(stdout);	/* before the library's stderr lines in a shared log */
 	setenv("SPAPRTCE_MACHINE", value, 1);
 	TU_OK(emu_machine_get_config(&c));
 	emu_machine_config_default(&d);
@@ -1009,6 +1011,8 @@ static void stale_scenario(bool kill)
 
 START_TEST(skipped_kill_is_use_after_unpin)
 {
+	printf("expected: one use-after-unpin report below (the kill is skipped on purpose)\n");
+	fflush(stdout);
 	emu_machine_set_abort_on_unpinned(false);
 	stale_scenario(false);
 	ck_assert_uint_eq(gstats(G).faults[EMU_FAULT_UNPINNED], 1);

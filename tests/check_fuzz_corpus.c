@@ -22,6 +22,16 @@
  * `spaprtce replay` (build/spaprtce, one folder above this suite), which
  * must exit 0.  Without the program the inputs still run, and the suite
  * says that their traces were not replayed.
+ *
+ * The harness itself: a divergence names the line `spaprtce replay`
+ * reports (a provoked one, replayed); its waits survive a SIGALRM every
+ * millisecond (libFuzzer's timeout timer interrupts system calls: an
+ * interrupted waitpid once passed for a dead child, a false divergence),
+ * shown both on fz_waitpid alone and on the corpus inputs that fork.
+ *
+ * The trace-to-input converter (tests/fuzz/trace2input.py): the trace of
+ * every fuzz_container seed and regression, converted back into an input,
+ * must make the target print the same request lines.
  */
 #include <check.h>
 #include <dirent.h>
@@ -34,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include "tests/testutil.h"
 
@@ -200,6 +211,309 @@ static const struct {
 #undef FUZZ_TARGET_ENTRY
 };
 
+/* ------------------------------------------------- the harness itself */
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* SIGALRM every @usec microseconds (0: off), installed as libFuzzer does:
+ * without SA_RESTART, so that it interrupts blocking system calls. */
+static void alarm_every(long usec)
+{
+	struct sigaction sa;
+	struct itimerval it = { { 0, usec }, { 0, usec } };
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = usec ? on_alarm : SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+/* A child that sleeps @ms milliseconds (through interruptions), then exits with @code. */
+static pid_t sleepy_child(int ms, int code)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		struct timespec ts = { 0, ms * 1000000L };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		_exit(code);
+	}
+	return pid;
+}
+
+START_TEST(t_waitpid_retried)
+{
+	int st = 0;
+	pid_t raw, pid;
+
+	alarm_every(1000);
+	/* The problem: a plain waitpid is interrupted. */
+	raw = sleepy_child(50, 3);
+	ck_assert_int_eq(waitpid(raw, &st, 0), -1);
+	ck_assert_int_eq(errno, EINTR);
+	/* The harness's wait is not: it retries and gets the real status. */
+	pid = sleepy_child(50, 7);
+	fz_eintr_retries = 0;
+	ck_assert_int_eq(fz_waitpid(pid, &st), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 7);
+	ck_assert_uint_gt(fz_eintr_retries, 0);
+	ck_assert_int_eq(fz_waitpid(raw, &st), raw);
+	ck_assert_int_eq(WEXITSTATUS(st), 3);
+	alarm_every(0);
+	printf("fz_waitpid: %lu interrupted waits retried under a 1 ms SIGALRM\n", fz_eintr_retries);
+}
+END_TEST
+
+/* Every fuzz_container seed and regression (the `foreign` ones fork a child
+ * per request) with a SIGALRM every millisecond: no false divergence. */
+START_TEST(t_corpus_under_timer)
+{
+	char dir[4096];
+	const char *src = getenv("SPAPRTCE_SRCDIR");
+	unsigned n = 0;
+
+	if (!src || !*src)
+		src = ".";
+	signal(SIGABRT, on_abort);
+	unsetenv("SPAPRTCE_FUZZ_TRACE");
+	replay_prog[0] = 0;
+	fz_eintr_retries = 0;
+	alarm_every(1000);
+	for (int round = 0; round < 3; round++) {
+		snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/fuzz_container", src);
+		n += replay_dir(dir, fuzz_container_one_input);
+		snprintf(dir, sizeof(dir), "%s/tests/fuzz/regressions/fuzz_container", src);
+		n += replay_dir(dir, fuzz_container_one_input);
+	}
+	alarm_every(0);
+	ck_assert_uint_gt(n, 0);
+	printf("fuzz_container under a 1 ms SIGALRM: %u inputs, %lu interrupted system calls retried\n",
+	       n, fz_eintr_retries);
+	tu_assert_emu_clean();
+}
+END_TEST
+
+/* ------------------------------------------------ trace2input round trip */
+
+/* The whole of file @path (NUL-terminated), its length in @len. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	buf[n] = 0;
+	*len = (size_t)n;
+	return buf;
+}
+
+/* A guard page's `mprotect mI+OFF 0x1000 none` (the harness writes those itself). */
+static bool guard_line(const char *l)
+{
+	unsigned i;
+	unsigned long long off;
+
+	if (sscanf(l, "mprotect m%u+0x%llx 0x1000 none", &i, &off) != 2 || i >= NMEMS)
+		return false;
+	return off == 0 || off == (mem_pages[i] + 1) * MODEL_PAGE_SIZE;
+}
+
+/* The request lines of a trace the converter carries over, up to `# cleanup`. */
+static char *request_lines(const char *trace)
+{
+	static const char *const skip[] = { "#", "fill ", "check ", "dma_read ", "dma_write ", "locked_vm ",
+					    "pinned ", "mem ", "poke64 ", "fork_expect ", "ioctl " };
+	char *out = calloc(1, strlen(trace) + 1), *o = out;
+	const char *l = trace;
+
+	ck_assert_ptr_nonnull(out);
+	while (*l && strncmp(l, "# cleanup", 9)) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) + 1 : strlen(l);
+		bool keep = !guard_line(l);
+
+		for (size_t k = 0; keep && k < sizeof(skip) / sizeof(skip[0]); k++)
+			keep = strncmp(l, skip[k], strlen(skip[k])) != 0;
+		if (keep) {
+			memcpy(o, l, n);
+			o += n;
+		}
+		l += n;
+	}
+	return out;
+}
+
+/* python3 tests/fuzz/trace2input.py @trace @input; its exit status. */
+static int convert(const char *script, const char *trace, const char *input)
+{
+	int st;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0)
+			dup2(null, 2);	/* its notes: none expected, and the result says */
+		execlp("python3", "python3", script, trace, input, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+START_TEST(t_trace2input_round_trip)
+{
+	static const char *const sub[] = { "corpus", "regressions" };
+	const char *src = getenv("SPAPRTCE_SRCDIR");
+	char script[4096], dir[4096], t1[] = "/tmp/check_t2i_a_XXXXXX", t2[] = "/tmp/check_t2i_b_XXXXXX",
+	     in[] = "/tmp/check_t2i_in_XXXXXX";
+	unsigned n = 0, lines = 0;
+
+	if (!src || !*src)
+		src = ".";
+	snprintf(script, sizeof(script), "%s/tests/fuzz/trace2input.py", src);
+	if (system("python3 -c pass >/dev/null 2>&1")) {
+		printf("SKIP t_trace2input_round_trip: python3 is not installed\n");
+		return;
+	}
+	close(mkstemp(t1));
+	close(mkstemp(t2));
+	close(mkstemp(in));
+	for (int d = 0; d < 2; d++) {
+		struct dirent *de;
+		DIR *dp;
+
+		snprintf(dir, sizeof(dir), "%s/tests/fuzz/%s/fuzz_container", src, sub[d]);
+		dp = opendir(dir);
+		ck_assert_ptr_nonnull(dp);
+		while ((de = readdir(dp))) {
+			char path[8192], *a, *b, *ra, *rb, *data;
+			size_t len;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			data = slurp(path, &len);
+			setenv("SPAPRTCE_FUZZ_TRACE", t1, 1);
+			fuzz_container_one_input((const uint8_t *)data, len);
+			free(data);
+			ck_assert_msg(convert(script, t1, in) == 0, "trace2input failed on the trace of %s", path);
+			data = slurp(in, &len);
+			setenv("SPAPRTCE_FUZZ_TRACE", t2, 1);
+			fuzz_container_one_input((const uint8_t *)data, len);
+			free(data);
+			a = slurp(t1, &len);
+			b = slurp(t2, &len);
+			ra = request_lines(a);
+			rb = request_lines(b);
+			ck_assert_msg(!strcmp(ra, rb), "%s: the converted trace prints\n%s\ninstead of\n%s", path, rb, ra);
+			for (const char *c = ra; *c; c++)
+				lines += *c == '\n';
+			free(a);
+			free(b);
+			free(ra);
+			free(rb);
+			n++;
+		}
+		closedir(dp);
+	}
+	unsetenv("SPAPRTCE_FUZZ_TRACE");
+	unlink(t1);
+	unlink(t2);
+	unlink(in);
+	ck_assert_uint_gt(n, 0);
+	printf("trace2input: %u fuzz_container traces converted, %u request lines printed again\n", n, lines);
+	tu_assert_emu_clean();
+}
+END_TEST
+
+static void no_checks(void)
+{
+}
+
+/*
+ * A divergence provoked on purpose (the model's EBADF against the
+ * library's ok, after a memory area's lines) names the line at which
+ * `spaprtce replay` of its trace reports it.
+ */
+START_TEST(t_divergence_names_replay_line)
+{
+	char err_path[] = "/tmp/check_fuzz_corpus_err_XXXXXX", tr_path[] = "/tmp/check_fuzz_corpus_tr_XXXXXX";
+	char buf[8192], cmd[PATH_MAX + 256], want[64];
+	unsigned named = 0, reported = 0;
+	int efd = mkstemp(err_path), tfd = mkstemp(tr_path), st;
+	const char *p;
+	pid_t pid;
+	FILE *f;
+	size_t n;
+
+	ck_assert_int_ge(efd, 0);
+	ck_assert_int_ge(tfd, 0);
+	close(tfd);
+	locate_prog();
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		static struct model m;
+
+		dup2(efd, 2);
+		setenv("SPAPRTCE_FUZZ_TRACE", tr_path, 1);
+		model_init(&m);
+		fz_begin("fuzz_selftest", (const uint8_t *)"", 0, "m", no_checks);
+		fz_mem_map(&m, 0, 4, mem_pattern);
+		fz_req("container c0");
+		fz_done((struct model_res){ -1, EBADF }, (struct model_res){ 0, 0 });
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "the divergence did not abort");
+	f = fopen(err_path, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	p = strstr(buf, "divergence from the model at trace line ");
+	ck_assert_msg(p && sscanf(p, "divergence from the model at trace line %u", &named) == 1,
+		      "no line named in: %s", buf);
+	snprintf(want, sizeof(want), "# DIVERGENCE at line %u: the library returned ok", named);
+	ck_assert_msg(strstr(buf, want), "no '%s' in: %s", want, buf);
+	/* mem, two guard-page mprotects after the input's comment: line 5. */
+	ck_assert_uint_eq(named, 5);
+	if (replay_prog[0]) {
+		snprintf(cmd, sizeof(cmd), "%s replay %s 2>&1", replay_prog, tr_path);
+		f = popen(cmd, "r");
+		ck_assert_ptr_nonnull(f);
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = 0;
+		ck_assert_int_eq(WEXITSTATUS(pclose(f)), 1);
+		p = strstr(buf, tr_path);
+		ck_assert_msg(p && sscanf(p + strlen(tr_path), ":%u:", &reported) == 1, "replay said: %s", buf);
+		ck_assert_uint_eq(reported, named);
+	} else {
+		printf("t_divergence_names_replay_line: no build/spaprtce, the line is not replayed\n");
+	}
+	unlink(err_path);
+	unlink(tr_path);
+}
+END_TEST
+
 /* One loop iteration per target. */
 START_TEST(t_fuzz_target)
 {
@@ -215,6 +529,13 @@ static Suite *fuzz_corpus_suite(void)
 
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, t_fuzz_target, 0, (int)(sizeof(targets) / sizeof(targets[0])));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("harness");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, t_waitpid_retried);
+	tcase_add_test(tc, t_corpus_under_timer);
+	tcase_add_test(tc, t_divergence_names_replay_line);
+	tcase_add_test(tc, t_trace2input_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -638,6 +638,8 @@ START_TEST(charge_equality_allowed_and_uncharge_clamps)
 	TU_OK(mmreg_mm_charge(mm, 1000));
 	mmreg_mm_uncharge(mm, 1005);
 	ck_assert_uint_eq(mmreg_mm_locked_vm(mm), 5);
+	printf("expected: one 'uncharge ... clamped at 0' message below (Q11)\n");
+	fflush(stdout);
 	mmreg_mm_uncharge(mm, 7);	/* Q11: clamp at 0 and count it */
 	ck_assert_uint_eq(mmreg_mm_locked_vm(mm), 0);
 	ck_assert_uint_eq(mmreg_mm_uncharge_clamps(mm), 1);

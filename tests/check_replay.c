@@ -6,6 +6,12 @@
  * line; errors in a trace exit 2 with the line; --keep-going reports every
  * divergence; hypercall results read as H_* names; --json has the
  * documented keys; stats --after shows the windows a trace left programmed.
+ * The details a user meets: numbers printed back in the base the trace
+ * wrote them in, a NUL byte or an empty trace is an error (exit 2), a read
+ * error is never the end of the file, `-` reads stdin, --keep-going
+ * reports every syntax error.  --version gives the Makefile's VERSION, and
+ * the usage texts and the accounting steps fit 80 columns (the demo, whose
+ * steps print the same way, is `make run`'s: 1 GiB is too much here).
  *
  * The program is the build's own: this suite lives in build/tests/ (or
  * build/san-*\/tests/) and the program one folder up.  `make check` builds
@@ -87,8 +93,8 @@ static bool have_prog(void)
 	return true;
 }
 
-/* Runs spaprtce with @args (NULL-terminated) in the tree's root folder. */
-static struct run run_prog(const char *const *args)
+/* Runs spaprtce with @args (NULL-terminated) in the tree's root folder, stdin from @in (or inherited). */
+static struct run run_prog_in(const char *const *args, const char *in)
 {
 	struct run r = { -1, NULL };
 	size_t len = 0, cap = 4096;
@@ -106,6 +112,12 @@ static struct run run_prog(const char *const *args)
 		for (i = 0; args[i] && i < 14; i++)
 			argv[i + 1] = args[i];
 		argv[i + 1] = NULL;
+		if (in) {
+			int ifd = open(in, O_RDONLY);
+
+			if (ifd < 0 || dup2(ifd, 0) < 0)
+				_exit(125);
+		}
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
 		close(pfd[0]);
@@ -133,21 +145,54 @@ static struct run run_prog(const char *const *args)
 	return r;
 }
 
+static struct run run_prog(const char *const *args)
+{
+	return run_prog_in(args, NULL);
+}
+
 static void assert_has(const struct run *r, const char *what)
 {
 	ck_assert_msg(strstr(r->out, what), "output lacks \"%s\":\n%s", what, r->out);
 }
 
-/* A trace file of @text in a temporary folder; its path in @path. */
-static void write_trace(char *path, size_t n, const char *text)
+/* A trace file of @len bytes of @text in a temporary folder; its path in @path. */
+static void write_trace_len(char *path, size_t n, const char *text, size_t len)
 {
 	int fd;
 
 	snprintf(path, n, "/tmp/check_replay_XXXXXX.trace");
 	fd = mkstemps(path, 6);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
 	close(fd);
+}
+
+static void write_trace(char *path, size_t n, const char *text)
+{
+	write_trace_len(path, n, text, strlen(text));
+}
+
+/* Runs `spaprtce replay ARGS... FILE` on a trace of @text; exit status and output in the result. */
+static struct run replay_text(char *path, size_t n, const char *text, size_t len, const char *opt)
+{
+	struct run r;
+
+	write_trace_len(path, n, text, len);
+	if (opt)
+		r = run_prog((const char *const[]){ "replay", opt, path, NULL });
+	else
+		r = run_prog((const char *const[]){ "replay", path, NULL });
+	unlink(path);
+	return r;
+}
+
+/* @r's output is exactly @path followed by @rest. */
+static void assert_out(const struct run *r, const char *path, const char *rest)
+{
+	char want[1024];
+
+	snprintf(want, sizeof(want), "%s%s", path, rest);
+	ck_assert_msg(!strcmp(r->out, want), "output:\n%s\nexpected:\n%s", r->out, want);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -259,6 +304,9 @@ START_TEST(t_trace_errors_exit_2_with_the_line)
 		{ "guest vm => ok\nmem m 0x1000 => ok\nattach vm 1 m => ok\n", ":3: syntax error: unknown container or group 'm'" },
 		{ "mem m 0x1000 => ok\npoke64 m => ok\n", ":2: syntax error: usage: poke64 ADDR VALUE..." },
 		{ "mem m 0x1000 => ok\npoke64 m 1 2x => ok\n", ":2: syntax error: bad number '2x'" },
+		/* a request without arguments given one (found by fuzz_replay: read before its spec) */
+		{ "locked_vm 1 => 0\n", ":1: syntax error: usage: locked_vm" },
+		{ "container c => ok\nregister c 0 => ok\n", ":2: syntax error: usage: register C ADDR SIZE [flags=N argsz=N]" },
 	};
 	char path[64];
 
@@ -404,6 +452,223 @@ START_TEST(t_usage)
 }
 END_TEST
 
+/* Numbers come back in the base the trace wrote them in. */
+START_TEST(t_numbers_keep_their_base)
+{
+	static const char text[] =
+		"memlock unlimited 0 => ok\n"
+		"container c => ok\n"
+		"api_version c => 0 locked_vm=20484\n"
+		"api_version c => 0 locked_vm=0x5004\n"
+		"locked_vm => 0x10\n"
+		"locked_vm => 16\n";
+	char path[64];
+	struct run r;
+
+	if (!have_prog())
+		return;
+	r = replay_text(path, sizeof(path), text, sizeof(text) - 1, "--keep-going");
+	ck_assert_msg(r.status == 1, "exit %d:\n%s", r.status, r.out);
+	ck_assert_ptr_nonnull(strstr(r.out, ":3: api_version c: expected 0 locked_vm=20484, got 0 locked_vm=0\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, ":4: api_version c: expected 0 locked_vm=0x5004, got 0 locked_vm=0\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, ":5: locked_vm: expected 0x10, got 0\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, ":6: locked_vm: expected 16, got 0\n"));
+	ck_assert_ptr_nonnull(strstr(r.out, ": 6 requests, 4 divergences: FAIL\n"));
+	free(r.out);
+}
+END_TEST
+
+/* A NUL byte is a syntax error with its line, wherever it is (it used to end the line silently). */
+START_TEST(t_nul_byte_is_a_syntax_error)
+{
+	/* line 3 diverges; a NUL at its start used to hide it (exit 0) */
+	static const char diverging[] = "container c => ok\n# a comment\n\0api_version c => 1\n";
+	static const char middle[] = "container c => ok\nclose c => ok\0 garbage\n";
+	static const char nuls[16] = { 0 };
+	char path[64];
+	struct run r;
+
+	if (!have_prog())
+		return;
+	r = replay_text(path, sizeof(path), diverging, sizeof(diverging) - 1, NULL);
+	ck_assert_int_eq(r.status, 2);
+	assert_out(&r, path, ":3: syntax error: a NUL byte at column 1\n");
+	free(r.out);
+	r = replay_text(path, sizeof(path), middle, sizeof(middle) - 1, NULL);
+	ck_assert_int_eq(r.status, 2);
+	assert_out(&r, path, ":2: syntax error: a NUL byte at column 14\n");
+	free(r.out);
+	/* a file of NULs (what /dev/zero gives) is not a passing trace */
+	r = replay_text(path, sizeof(path), nuls, sizeof(nuls), NULL);
+	ck_assert_int_eq(r.status, 2);
+	assert_out(&r, path, ":1: syntax error: a NUL byte at column 1\n");
+	free(r.out);
+}
+END_TEST
+
+/* A read error is an error, not the end of the file; a file that does not exist too. */
+START_TEST(t_read_error_is_an_error)
+{
+	struct run r;
+
+	if (!have_prog())
+		return;
+	r = run_prog((const char *const[]){ "replay", "tests/traces", NULL });
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "tests/traces: read error: Is a directory\n");
+	free(r.out);
+	r = run_prog((const char *const[]){ "replay", "--json", "tests/traces", NULL });
+	ck_assert_int_eq(r.status, 2);
+	assert_has(&r, "\"verdict\": \"ERROR\", \"error\": \"tests/traces: read error: Is a directory\"");
+	free(r.out);
+	/* a read that fails (EIO at offset 0 of the program's own address space) */
+	r = run_prog((const char *const[]){ "replay", "/proc/self/mem", NULL });
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "/proc/self/mem: read error: Input/output error\n");
+	free(r.out);
+	r = run_prog((const char *const[]){ "replay", "tests/traces/nosuch.trace", NULL });
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "tests/traces/nosuch.trace: No such file or directory\n");
+	free(r.out);
+}
+END_TEST
+
+/* A trace without a request is an error, not a pass of 0 requests. */
+START_TEST(t_empty_trace_is_an_error)
+{
+	static const char *const texts[] = { "", "\n\n", "# only a comment\n   \t\n" };
+	char path[64];
+
+	if (!have_prog())
+		return;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct run r = replay_text(path, sizeof(path), texts[i], strlen(texts[i]), NULL);
+
+		ck_assert_msg(r.status == 2, "case %zu: exit %d:\n%s", i, r.status, r.out);
+		assert_out(&r, path, ": no request in the trace (an empty trace is an error)\n");
+		free(r.out);
+	}
+}
+END_TEST
+
+/* `-` is standard input. */
+START_TEST(t_dash_reads_stdin)
+{
+	char path[64];
+	struct run r;
+
+	if (!have_prog())
+		return;
+	write_trace(path, sizeof(path), "container c => ok\napi_version c => 1\n");
+	r = run_prog_in((const char *const[]){ "replay", "-", NULL }, path);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.out, "<stdin>:2: api_version c: expected 1, got 0\n"
+				"<stdin>: 2 requests, 1 divergence: FAIL\n");
+	free(r.out);
+	r = run_prog_in((const char *const[]){ "replay", "--json", "-", NULL }, path);
+	ck_assert_int_eq(r.status, 1);
+	assert_has(&r, "{\"file\": \"-\", \"divergences\": [\n  {\"line\": 2, ");
+	free(r.out);
+	unlink(path);
+	r = run_prog_in((const char *const[]){ "replay", "-", NULL }, "/dev/null");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_str_eq(r.out, "<stdin>: no request in the trace (an empty trace is an error)\n");
+	free(r.out);
+}
+END_TEST
+
+/* --keep-going reports every syntax error (and runs nothing); without it, the first only. */
+START_TEST(t_keep_going_collects_syntax_errors)
+{
+	static const char text[] =
+		"container c => ok\n"
+		"frobnicate c => ok\n"
+		"mem m 12z => ok\n"
+		"register c m 0x1000 => ok\n"	/* m is defined: no error here */
+		"close c\n"
+		"api_version c => 1\n";	/* would diverge: never runs */
+	char path[64];
+	struct run r;
+
+	if (!have_prog())
+		return;
+	r = replay_text(path, sizeof(path), text, sizeof(text) - 1, "--keep-going");
+	ck_assert_int_eq(r.status, 2);
+	{
+		char want[1024];
+
+		snprintf(want, sizeof(want),
+			 "%1$s:2: syntax error: unknown request 'frobnicate'\n"
+			 "%1$s:3: syntax error: bad number '12z'\n"
+			 "%1$s:5: syntax error: no '=> EXPECT' at the end of the request\n", path);
+		ck_assert_str_eq(r.out, want);
+	}
+	free(r.out);
+	r = replay_text(path, sizeof(path), text, sizeof(text) - 1, NULL);
+	ck_assert_int_eq(r.status, 2);
+	assert_out(&r, path, ":2: syntax error: unknown request 'frobnicate'\n");
+	free(r.out);
+	r = replay_text(path, sizeof(path), text, sizeof(text) - 1, "--json");
+	ck_assert_int_eq(r.status, 2);
+	assert_has(&r, "\"errors\": [\"");
+	ck_assert_ptr_null(strstr(r.out, ":3: syntax error"));
+	free(r.out);
+}
+END_TEST
+
+/* Every line of @r's output is at most 80 columns. */
+static void assert_fits_80(const struct run *r, const char *what)
+{
+	const char *line = r->out;
+
+	while (*line) {
+		size_t n = strcspn(line, "\n");
+
+		ck_assert_msg(n <= 80, "%s: a line of %zu columns:\n%.*s", what, n, (int)n, line);
+		line += n + (line[n] == '\n');
+	}
+}
+
+/* --version and -V print the Makefile's VERSION; what people read fits 80 columns. */
+START_TEST(t_version_and_width)
+{
+	static const char *const cmds[][3] = {
+		{ "--help" }, { "replay", "--help" }, { "stats", "--help" }, { "demo", "--help" },
+		{ "accounting", "--help" }, { "accounting" },
+	};
+	char mk[PATH_MAX + 48], line[256], want[128] = "";
+	struct run r;
+	FILE *f;
+
+	if (!have_prog())
+		return;
+	snprintf(mk, sizeof(mk), "%s/Makefile", root);
+	f = fopen(mk, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VERSION := %100s", want + 9) == 1)
+			memcpy(want, "spaprtce ", 9);
+	fclose(f);
+	ck_assert_msg(want[0], "no VERSION := in %s", mk);
+	strcat(want, "\n");
+	r = run_prog((const char *const[]){ "--version", NULL });
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, want);
+	free(r.out);
+	r = run_prog((const char *const[]){ "-V", NULL });
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, want);
+	free(r.out);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		r = run_prog((const char *const[]){ cmds[i][0], cmds[i][1], NULL });
+		ck_assert_msg(r.status == 0, "%s %s: exit %d:\n%s", cmds[i][0], cmds[i][1] ? cmds[i][1] : "",
+			      r.status, r.out);
+		assert_fits_80(&r, cmds[i][0]);
+		free(r.out);
+	}
+}
+END_TEST
+
 static Suite *replay_suite(void)
 {
 	Suite *s = suite_create("replay");
@@ -418,6 +683,13 @@ static Suite *replay_suite(void)
 	tcase_add_test(t, t_json_shape);
 	tcase_add_test(t, t_stats_after_a_trace);
 	tcase_add_test(t, t_usage);
+	tcase_add_test(t, t_numbers_keep_their_base);
+	tcase_add_test(t, t_nul_byte_is_a_syntax_error);
+	tcase_add_test(t, t_read_error_is_an_error);
+	tcase_add_test(t, t_empty_trace_is_an_error);
+	tcase_add_test(t, t_dash_reads_stdin);
+	tcase_add_test(t, t_keep_going_collects_syntax_errors);
+	tcase_add_test(t, t_version_and_width);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -8,11 +8,16 @@
 #   LIB_FUZZING_ENGINE  what to link the targets with, e.g. -fsanitize=fuzzer
 #                       or /usr/lib/afl/libAFLDriver.a
 #   OUT                 where the binaries go (default build/fuzz)
+#   FUZZ_DECODE=1       also the decode-only variant of each target, into
+#                       $OUT/decode/<target> (-DFZ_DECODE_ONLY: same harness
+#                       and decoding, no library call; tests/fuzz/decode_only.h),
+#                       the baseline of tests/fuzz/speed.sh
 #
 # The library sources (util emu mmreg tce spapr) are compiled as the test
 # build (SPAPRTCE_FAULT_INJECT, SPAPRTCE_DEBUG: debug assertions on), with
 # the model of tests/model/ and the targets' shared harness
-# (tests/fuzz/harness.c).  Each target gets a seed corpus zip
+# (tests/fuzz/harness.c), and the trace language of the spaprtce program
+# (cli/trace_*.c, for fuzz_replay).  Each target gets a seed corpus zip
 # $OUT/<target>_seed_corpus.zip (corpus + regressions) when zip exists.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -30,7 +35,7 @@ COMMON="-std=gnu11 -g -pthread -I. $DEFS $NUMA_CFLAGS"
 
 mkdir -p "$OUT/obj"
 objs=""
-for src in util/*.c emu/*.c mmreg/*.c tce/*.c spapr/*.c tests/model/*.c tests/fuzz/harness.c; do
+for src in util/*.c emu/*.c mmreg/*.c tce/*.c spapr/*.c tests/model/*.c tests/fuzz/harness.c cli/trace_*.c; do
 	obj="$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
 	if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "${FUZZ_REBUILD:-}" ]; then
 		$CC $COMMON $CFLAGS -c "$src" -o "$obj"
@@ -50,4 +55,15 @@ for src in tests/fuzz/fuzz_*.c; do
 		done
 	fi
 	echo "built $OUT/$t"
+done
+
+[ -n "${FUZZ_DECODE:-}" ] || exit 0
+mkdir -p "$OUT/decode"
+dobjs=$(echo "$objs" | sed "s|$OUT/obj/tests_fuzz_harness.o|$OUT/obj/decode_harness.o|")
+$CC $COMMON $CFLAGS -DFZ_DECODE_ONLY -c tests/fuzz/harness.c -o "$OUT/obj/decode_harness.o"
+for src in tests/fuzz/fuzz_*.c; do
+	t=$(basename "$src" .c)
+	$CC $COMMON $CFLAGS -DFZ_DECODE_ONLY -c "$src" -o "$OUT/obj/decode_$t.o"
+	$CXX $CFLAGS "$OUT/obj/decode_$t.o" $dobjs $LIB_FUZZING_ENGINE $NUMA_LIBS -lpthread -o "$OUT/decode/$t"
+	echo "built $OUT/decode/$t (decode-only)"
 done

@@ -719,9 +719,9 @@ static void do_dma(struct fz_in *in)
 	got = emu_dma_write(id, iova, buf, len);
 	fz_tr_add("dma_write %d 0x%llx %u 0x%02x => %s\n", id, (unsigned long long)iova, len, val,
 		  fz_dma_str(want));
-	if (got != want)
+	if (FZ_CHECKS && got != want)
 		fz_diverge("device write returned %s", fz_dma_str(got));
-	if (want)
+	if (want || !FZ_CHECKS)
 		return;
 	for (unsigned k = 0; k < len; k++) {
 		uint64_t ua;
@@ -825,7 +825,7 @@ static void do_info(struct fz_in *in)
 		fz_req_more(" argsz=%u", info.argsz);
 	want = model_get_info(&M, c, info.argsz, &mi);
 	fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info)));
-	if (want.ret)
+	if (want.ret || !FZ_CHECKS)
 		return;
 	if (info.dma32_window_start != mi.start || info.dma32_window_size != mi.size)
 		fz_diverge("get_info: window 0x%x+0x%x", info.dma32_window_start, info.dma32_window_size);
@@ -915,8 +915,10 @@ static void do_foreign(struct fz_in *in)
 		/* 0-99: a return value; 100 + errno: a failure. */
 		_exit(rc < 0 ? 100 + errno : rc);
 	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		fz_diverge("the forked child died");
+	if (fz_waitpid(pid, &status) != pid)
+		fz_diverge("waitpid failed: %s", strerror(errno));
+	if (!WIFEXITED(status))
+		fz_diverge("the forked child died (status 0x%x)", status);
 	status = WEXITSTATUS(status);
 	got.ret = status >= 100 ? -1 : status;
 	got.err = status >= 100 ? status - 100 : 0;

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of fuzz_container to tests/fuzz/corpus/fuzz_container/.
+"""Writes the seed corpus of fuzz_container into the directory it is given.
 
 Each seed is a request sequence in the target's byte encoding (see the
 decoder in fuzz_container.c: run_request and the pick_* helpers).  The
 helpers below mirror that decoder; keep them in step when it changes.
-Run from the repository root:  python3 tests/fuzz/gen_corpus.py
+It writes only where told: the committed corpus is regenerated with
+    python3 tests/fuzz/gen_corpus.py tests/fuzz/corpus/fuzz_container
+Deterministic: running it again writes the same files.
 """
 import os
 import random
+import sys
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_container")
+if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+    sys.exit("usage: gen_corpus.py OUTDIR   (e.g. tests/fuzz/corpus/fuzz_container)")
+OUT = sys.argv[1]
 
 # --- argument encoders (mirror pick_ua, pick_size, pick_iova, argsz byte)
 def ua_mem(mem, page):            # (n-th mem, page)

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Writes the seed corpus of fuzz_hcall into tests/fuzz/corpus/fuzz_hcall/.
+"""Writes the seed corpus of fuzz_hcall into the directory it is given
+(only there: python3 tests/fuzz/gen_corpus_hcall.py tests/fuzz/corpus/fuzz_hcall
+regenerates the committed one).
 
 Each seed is a scenario spelt in the target's byte decoding (see
 tests/fuzz/fuzz_hcall.c: hc_run_request and the hc_pick_* functions);
@@ -9,8 +11,7 @@ running it again writes the same files."""
 import os
 import random
 import struct
-
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_hcall")
+import sys
 
 L0, L1, L2, L3, LBAD = 0, 1, 2, 3, 15      # liobn bytes: 0x1000, 0x1001, 0x80000000, 0x2, 0xdead
 G0, G1, G2, G3, NOFD, CFD = 0, 1, 2, 3, 4, 5  # group choice bytes (g3 is in c1)
@@ -134,6 +135,9 @@ def seeds():
 
 
 def main():
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        sys.exit("usage: gen_corpus_hcall.py OUTDIR   (e.g. tests/fuzz/corpus/fuzz_hcall)")
+    OUT = sys.argv[1]
     os.makedirs(OUT, exist_ok=True)
     for name, data in seeds().items():
         with open(os.path.join(OUT, name), "wb") as f:

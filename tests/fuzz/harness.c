@@ -14,24 +14,39 @@
  * the pages the trace depends on get one, in the order that keeps the
  * replay faithful: before the first request that writes into the page or
  * expects a byte of it.
+ *
+ * Signals: libFuzzer's timeout timer (SIGALRM, every few seconds, installed
+ * without SA_RESTART) interrupts whatever system call the process is in.
+ * Every system call here that can fail with EINTR is retried (fz_waitpid,
+ * the trace's writes), so that an interrupted wait is never taken for a
+ * dead child, i.e. for a divergence that replay cannot reproduce.
+ *
+ * A divergence names the trace line at which `spaprtce replay` reports it
+ * (FILE:LINE): the line last written, which is the request, `locked_vm`,
+ * `pinned` or `dma_read` line whose expectation the library missed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "emu/emu.h"
 #include "emu/mem.h"
 #include "mmreg/mmreg.h"
 #include "spapr/spapr.h"
+#define FZ_HARNESS_IMPL
 #include "tests/fuzz/harness.h"
+#include "util/errno_name.h"
 
 static const char *fz_target = "fuzz";
 static void (*fz_post)(void);
 static uint64_t fz_rng, fz_shown_locked, fz_shown_pinned;
-static unsigned fz_nreq;
+unsigned long fz_eintr_retries;
 
 static char *fz_tr;
 static size_t fz_tr_len, fz_tr_cap;
@@ -130,38 +145,86 @@ void fz_req_comment(void)
 	fz_line_comment = true;
 }
 
-static void fz_trace_out(FILE *f)
+/* ------------------------------------------------------ system calls */
+
+int fz_waitpid(int pid, int *status)
+{
+	int rc;
+
+	if (!FZ_CHECKS) {
+		*status = 0;
+		return pid;
+	}
+	while ((rc = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+		fz_eintr_retries++;
+	return rc;
+}
+
+/* All of @buf to @fd, through interruptions and short writes. */
+static void fz_write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR) {
+			fz_eintr_retries++;
+			continue;
+		}
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void fz_trace_out(int fd)
 {
 	if (fz_tr)
-		fwrite(fz_tr, 1, fz_tr_len, f);
+		fz_write_all(fd, fz_tr, fz_tr_len);
 }
 
 static void fz_write_trace_file(void)
 {
 	const char *path = getenv("SPAPRTCE_FUZZ_TRACE");
-	FILE *f;
+	int fd;
 
 	if (!path || !*path)
 		return;
-	f = fopen(path, "w");
-	if (!f)
+	while ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0 && errno == EINTR)
+		fz_eintr_retries++;
+	if (fd < 0)
 		return;
-	fz_trace_out(f);
-	fclose(f);
+	fz_trace_out(fd);
+	close(fd);	/* not retried: Linux releases the fd even when close is interrupted */
+}
+
+/* The number of the trace's last line (1-based): the one replay reports. */
+static unsigned fz_trace_lines(void)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < fz_tr_len; i++)
+		n += fz_tr[i] == '\n';
+	return n;
 }
 
 void fz_diverge(const char *fmt, ...)
 {
-	char msg[512];
+	unsigned line = fz_trace_lines();
+	char msg[512], head[256];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fz_tr_add("# DIVERGENCE (request %u): %s\n", fz_nreq, msg);
-	fprintf(stderr, "==== %s: divergence from the model; replay trace:\n", fz_target);
-	fz_trace_out(stderr);
+	fz_tr_add("# DIVERGENCE at line %u: %s\n", line, msg);
+	fflush(stdout);
 	fflush(stderr);
+	n = snprintf(head, sizeof(head), "==== %s: divergence from the model at trace line %u; replay trace:\n",
+		     fz_target, line);
+	fz_write_all(2, head, (size_t)n < sizeof(head) ? (size_t)n : sizeof(head) - 1);
+	fz_trace_out(2);
 	fz_write_trace_file();
 	abort();
 }
@@ -169,23 +232,10 @@ void fz_diverge(const char *fmt, ...)
 const char *fz_errname(int e)
 {
 	static char buf[16];
+	const char *name = util_errno_name(e);
 
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case ENXIO: return "ENXIO";
-	case EBADF: return "EBADF";
-	case ENOMEM: return "ENOMEM";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case ENODEV: return "ENODEV";
-	case EINVAL: return "EINVAL";
-	case ENOTTY: return "ENOTTY";
-	case ENOSPC: return "ENOSPC";
-	case EMFILE: return "EMFILE";
-	case EUCLEAN: return "EUCLEAN";
-	}
+	if (name)
+		return name;
 	snprintf(buf, sizeof(buf), "%d", e);
 	return buf;
 }
@@ -236,7 +286,6 @@ static void fz_record(const char *expect)
 	fz_tr_add("%s%s => %s%s\n", fz_line_comment ? "# " : "", fz_line, expect, fz_line_checks);
 	fz_line_checks[0] = 0;
 	fz_line_comment = false;
-	fz_nreq++;
 }
 
 /* The KEY=VALUE check of a request that succeeded, before anything else runs. */
@@ -257,6 +306,8 @@ static void fz_check_value(bool succeeded)
 void fz_done(struct model_res want, struct model_res got)
 {
 	fz_record(fz_res_str(want));
+	if (!FZ_CHECKS)
+		return;
 	if (want.ret != got.ret || (want.ret == -1 && want.err != got.err))
 		fz_diverge("the library returned %s", fz_res_str(got));
 	fz_check_value(want.ret == 0);
@@ -266,6 +317,8 @@ void fz_done(struct model_res want, struct model_res got)
 void fz_hdone(long want, long got)
 {
 	fz_record(fz_hname(want));
+	if (!FZ_CHECKS)
+		return;
 	if (want != got)
 		fz_diverge("the library returned %s", fz_hname(got));
 	fz_check_value(want == H_SUCCESS);
@@ -278,8 +331,11 @@ void fz_check_state(const struct model *m)
 {
 	struct emu_mem_stats st;
 	struct mmreg_mm *mm;
-	uint64_t locked = spapr_mm_locked_vm();
+	uint64_t locked;
 
+	if (!FZ_CHECKS)
+		return;
+	locked = spapr_mm_locked_vm();
 	if (model_locked_vm(m) != fz_shown_locked || locked != model_locked_vm(m)) {
 		fz_shown_locked = model_locked_vm(m);
 		fz_tr_add("locked_vm => %llu\n", (unsigned long long)fz_shown_locked);
@@ -318,6 +374,8 @@ void fz_check_dma_read(const struct model *m, int id, uint64_t iova, unsigned le
 	uint64_t uas[32];
 	bool uniform = true;
 
+	if (!FZ_CHECKS)
+		return;
 	if (len > sizeof(buf))
 		fz_diverge("harness: a device read of %u bytes", len);
 	memset(buf, 0xee, sizeof(buf));
@@ -459,13 +517,12 @@ void fz_begin(const char *target, const uint8_t *data, size_t size, const char *
 	fz_mem_prefix = mem_prefix;
 	fz_post = post_checks;
 	fz_tr_len = 0;
-	fz_nreq = 0;
 	fz_line_checks[0] = 0;
 	fz_line_comment = false;
 	fz_value.key = NULL;
 	fz_tr_add("# %s input of %zu bytes\n", target, size);
 	emu_mem_get_stats(&st);
-	if (spapr_mm_locked_vm() || st.pinned_pages || st.table_blocks)
+	if (FZ_CHECKS && (spapr_mm_locked_vm() || st.pinned_pages || st.table_blocks))
 		fz_diverge("the input does not start clean: locked_vm %llu, %llu pages pinned, "
 			   "%llu table blocks", (unsigned long long)spapr_mm_locked_vm(),
 			   (unsigned long long)st.pinned_pages, (unsigned long long)st.table_blocks);
@@ -481,13 +538,15 @@ void fz_end(void)
 {
 	struct emu_mem_stats st;
 
-	fz_tr_add("locked_vm => 0\npinned => 0\n");
-	if (spapr_mm_locked_vm())
+	/* Each check right after its line: a divergence names that line. */
+	fz_tr_add("locked_vm => 0\n");
+	if (FZ_CHECKS && spapr_mm_locked_vm())
 		fz_diverge("locked_vm is %llu after cleanup", (unsigned long long)spapr_mm_locked_vm());
+	fz_tr_add("pinned => 0\n");
 	emu_mem_get_stats(&st);
-	if (st.pinned_pages || st.pins)
+	if (FZ_CHECKS && (st.pinned_pages || st.pins))
 		fz_diverge("%llu pages pinned after cleanup", (unsigned long long)st.pinned_pages);
-	if (st.table_blocks)
+	if (FZ_CHECKS && st.table_blocks)
 		fz_diverge("%llu table blocks allocated after cleanup", (unsigned long long)st.table_blocks);
 	for (int i = 0; i < FZ_MAX_MEMS; i++) {
 		if (!fz_mems[i].base)

@@ -9,7 +9,8 @@
  * language, fz_done() (errno results) or fz_hdone() (H_* codes) appends the
  * model's expectation, compares, and runs the post-request checks (the
  * target's callback, which starts with fz_check_state()).  On a difference
- * fz_diverge() prints the trace and aborts.  fz_end() checks that the
+ * fz_diverge() prints the trace, the divergence named by the trace line
+ * `spaprtce replay` reports it at, and aborts.  fz_end() checks that the
  * cleanup left nothing and writes the trace to $SPAPRTCE_FUZZ_TRACE.
  *
  * Memory areas: fz_mem_map() maps one between PROT_NONE guard pages, named
@@ -94,6 +95,13 @@ void fz_done(struct model_res want, struct model_res got);
 /* The same for a hypercall's H_* code. */
 void fz_hdone(long want, long got);
 
+/* ------------------------------------------------------ system calls */
+
+/* waitpid(@pid, @status, 0), retried while a signal interrupts it. */
+int fz_waitpid(int pid, int *status);
+/* How many interrupted system calls the harness retried (tests read it). */
+extern unsigned long fz_eintr_retries;
+
 /* ---------------------------------------------------------------- checks */
 
 /* locked_vm and pinned pages against @m (a `locked_vm => N` or `pinned => N`
@@ -119,5 +127,19 @@ uint64_t fz_mem_pages(int i);
 void fz_mem_show(uint64_t ua, uint64_t len);
 /* @ua as PREFIX<i>+OFF when in an area (guard pages included), else hex. */
 const char *fz_addr(uint64_t ua);
+
+/*
+ * FZ_CHECKS: 0 in the decode-only variant of a target (-DFZ_DECODE_ONLY,
+ * tests/fuzz/decode_only.h), where the library is never called and a
+ * target must skip its own comparisons too.
+ */
+#ifdef FZ_DECODE_ONLY
+#define FZ_CHECKS 0
+#ifndef FZ_HARNESS_IMPL
+#include "tests/fuzz/decode_only.h"
+#endif
+#else
+#define FZ_CHECKS 1
+#endif
 
 #endif
