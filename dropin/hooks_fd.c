@@ -81,7 +81,7 @@ static int container_arg(const void *arg, int *out)
 	if (c)
 		*out = c->spapr_fd;
 	else if (fd >= 0 && dropin_real.fcntl(fd, F_GETFD) >= 0)
-		return -EINVAL;	/* an open file, not a VFIO container */
+		return -EBADFD;	/* an open file, not a VFIO container (vfio_group_ioctl_set_container) */
 	else
 		*out = fd < 0 ? fd : 0x7fffffff;	/* not open: EBADF from the library */
 	return 0;

@@ -83,6 +83,13 @@ int emu_mem_set_pin_mode(enum emu_pin_mode mode);
  * EMU_PIN_MLOCK mode).  On failure nothing is left pinned or locked.
  */
 int emu_mem_pin(uint64_t ua, uint64_t npages, struct emu_pin **out);
+/*
+ * emu_mem_pin_dir - the same, for the access the device will make: with
+ * @write false (a read-only pin, the kernel's pin without FOLL_WRITE) the
+ * range need only be readable, is faulted in for reading, and a shared
+ * file mapping needs no dirty tracking.  emu_mem_pin is @write true.
+ */
+int emu_mem_pin_dir(uint64_t ua, uint64_t npages, bool write, struct emu_pin **out);
 
 /* Drops the pin: pin counts go down, frames that reach 0 are munlocked.  Never fails. */
 void emu_mem_unpin(struct emu_pin *pin);

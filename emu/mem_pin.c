@@ -447,17 +447,18 @@ static void munlock_unpinned(uint64_t page, uint64_t n)
 	}
 }
 
-/* Faults [ua, ua + len) in writable and locks it as the mode says. */
-static int fault_in(uint64_t ua, uint64_t len)
+/* Faults [ua, ua + len) in (writable for @write) and locks it as the mode says. */
+static int fault_in(uint64_t ua, uint64_t len, bool write)
 {
 	void *addr = (void *)(uintptr_t)ua;
+	int populate = write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
 
 	if (pin_mode != EMU_PIN_POPULATE && !pin_mlock_refused) {
 		if (!mlock(addr, (size_t)len)) {
 			pin_ever_mlocked = true;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 			/* The sanitizer runtimes make mlock a no-op: fault the pages in ourselves. */
-			if (madvise(addr, (size_t)len, MADV_POPULATE_WRITE))
+			if (madvise(addr, (size_t)len, populate))
 				return -EFAULT;
 #endif
 			return 0;
@@ -469,18 +470,18 @@ static int fault_in(uint64_t ua, uint64_t len)
 		/* Not allowed to lock: populate-only from now on. */
 		pin_mlock_refused = true;
 	}
-	if (madvise(addr, (size_t)len, MADV_POPULATE_WRITE))
+	if (madvise(addr, (size_t)len, populate))
 		return -EFAULT;
 	return 0;
 }
 
-static int pin_one_chunk(uint64_t ua, uint64_t npages)
+static int pin_one_chunk(uint64_t ua, uint64_t npages, bool write)
 {
 	int rc;
 
 	if (util_should_fail("emu_pin_chunk"))
 		return -ENOMEM;
-	rc = fault_in(ua, npages << EMU_PAGE_SHIFT);
+	rc = fault_in(ua, npages << EMU_PAGE_SHIFT, write);
 	if (!rc)
 		rc = counts_inc(ua >> EMU_PAGE_SHIFT, npages);
 	if (rc)
@@ -555,6 +556,11 @@ void emu_mem_set_pin_chunk(uint64_t npages)
 
 int emu_mem_pin(uint64_t ua, uint64_t npages, struct emu_pin **out)
 {
+	return emu_mem_pin_dir(ua, npages, true, out);
+}
+
+int emu_mem_pin_dir(uint64_t ua, uint64_t npages, bool write, struct emu_pin **out)
+{
 	struct emu_pin *pin;
 	struct pin_alias **aliases;
 	uint64_t end, done, chunk;
@@ -575,7 +581,7 @@ int emu_mem_pin(uint64_t ua, uint64_t npages, struct emu_pin **out)
 		return -ENOMEM;
 	pin->ua = ua;
 	pin->npages = npages;
-	rc = emu__mem_probe(ua, end, &pin->runs, &pin->nruns);
+	rc = emu__mem_probe(ua, end, write, &pin->runs, &pin->nruns);
 	if (rc)
 		goto err_free;
 	pin->min_shift = EMU_UA_BITS;
@@ -598,7 +604,7 @@ int emu_mem_pin(uint64_t ua, uint64_t npages, struct emu_pin **out)
 	for (done = 0; done < npages; done += chunk) {
 		uint64_t n = npages - done < chunk ? npages - done : chunk;
 
-		rc = pin_one_chunk(ua + (done << EMU_PAGE_SHIFT), n);
+		rc = pin_one_chunk(ua + (done << EMU_PAGE_SHIFT), n, write);
 		if (rc)
 			goto err_unpin;
 	}

@@ -60,7 +60,8 @@ struct emu__backing_run {
  * oracle.  Returns 0, -EFAULT (hole, read-only, or a shared writable
  * mapping of a file that needs dirty tracking: see mem_probe.c), -ENOMEM.
  */
-int emu__mem_probe(uint64_t ua, uint64_t end, struct emu__backing_run **runs, unsigned *nruns);
+int emu__mem_probe(uint64_t ua, uint64_t end, bool write, struct emu__backing_run **runs,
+		    unsigned *nruns);
 
 /* Forces the /proc/self/smaps parser even where PROCMAP_QUERY works (tests). */
 void emu__mem_probe_force_smaps(int on);

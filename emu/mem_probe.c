@@ -51,7 +51,7 @@
 struct vma_info {
 	uint64_t start, end, off;
 	unsigned shift;
-	bool writable, shared;
+	bool readable, writable, shared;
 	uint64_t inode;
 	uint32_t dev_major;
 	const char *name;	/* path or "" */
@@ -144,12 +144,17 @@ static bool needs_dirty_tracking(const struct vma_info *v)
 	}
 }
 
-/* Appends the part [addr, stop) of VMA @v; -EFAULT when it may not be pinned. */
-static int vma_add(struct run_list *l, const struct vma_info *v, uint64_t addr, uint64_t stop)
+/*
+ * Appends the part [addr, stop) of VMA @v; -EFAULT when it may not be
+ * pinned for @write (check_vma_flags: a write pin needs a writable VMA and,
+ * for a shared file, no dirty tracking; a read pin a readable VMA).
+ */
+static int vma_add(struct run_list *l, const struct vma_info *v, uint64_t addr, uint64_t stop,
+		   bool write)
 {
 	struct emu__backing_run vr = { 0 };
 
-	if (!v->writable || needs_dirty_tracking(v))
+	if (write ? !v->writable || needs_dirty_tracking(v) : !v->readable)
 		return -EFAULT;
 	if (v->shared) {
 		vr.flags = EMU__RUN_SHARED;
@@ -161,7 +166,7 @@ static int vma_add(struct run_list *l, const struct vma_info *v, uint64_t addr, 
 }
 
 /* Returns 0, -EFAULT, -ENOMEM, or -ENOTTY when the kernel lacks PROCMAP_QUERY. */
-static int probe_procmap(int fd, uint64_t ua, uint64_t end, struct run_list *l)
+static int probe_procmap(int fd, uint64_t ua, uint64_t end, bool write, struct run_list *l)
 {
 	uint64_t addr = ua;
 
@@ -190,13 +195,14 @@ static int probe_procmap(int fd, uint64_t ua, uint64_t end, struct run_list *l)
 		v = (struct vma_info){
 			.start = q.vma_start, .end = q.vma_end, .off = q.vma_offset,
 			.shift = util_ilog2(q.vma_page_size ? q.vma_page_size : EMU_PAGE_SIZE),
+			.readable = q.vma_flags & EMU_PROCMAP_VMA_READABLE,
 			.writable = q.vma_flags & EMU_PROCMAP_VMA_WRITABLE,
 			.shared = q.vma_flags & EMU_PROCMAP_VMA_SHARED,
 			.inode = q.inode, .dev_major = q.dev_major,
 			.name = q.vma_name_size ? name : "",
 		};
 		stop = q.vma_end < end ? q.vma_end : end;
-		rc = vma_add(l, &v, addr, stop);
+		rc = vma_add(l, &v, addr, stop, write);
 		if (rc)
 			return rc;
 		addr = stop;
@@ -205,7 +211,7 @@ static int probe_procmap(int fd, uint64_t ua, uint64_t end, struct run_list *l)
 }
 
 /* The same from /proc/self/smaps: VMA header lines and their KernelPageSize. */
-static int probe_smaps(uint64_t ua, uint64_t end, struct run_list *l)
+static int probe_smaps(uint64_t ua, uint64_t end, bool write, struct run_list *l)
 {
 	FILE *f = fopen("/proc/self/smaps", "re");
 	char line[512], name[256];
@@ -231,7 +237,8 @@ static int probe_smaps(uint64_t ua, uint64_t end, struct run_list *l)
 				name[n - 1] = 0;
 			v = (struct vma_info){
 				.start = s, .end = e, .off = off,
-				.writable = perms[1] == 'w', .shared = perms[3] == 's',
+				.readable = perms[0] == 'r', .writable = perms[1] == 'w',
+				.shared = perms[3] == 's',
 				.inode = ino, .dev_major = maj, .name = name,
 			};
 			in_range = e > addr;
@@ -243,7 +250,7 @@ static int probe_smaps(uint64_t ua, uint64_t end, struct run_list *l)
 			uint64_t stop = v.end < end ? v.end : end;
 
 			v.shift = util_ilog2(kb * 1024);
-			rc = vma_add(l, &v, addr, stop);
+			rc = vma_add(l, &v, addr, stop, write);
 			if (rc)
 				goto out;
 			rc = -EFAULT;
@@ -290,7 +297,8 @@ static int probe_apply_oracle(emu_page_shift_fn fn, void *ctx, uint64_t ua, uint
 	return 0;
 }
 
-int emu__mem_probe(uint64_t ua, uint64_t end, struct emu__backing_run **runs, unsigned *nruns)
+int emu__mem_probe(uint64_t ua, uint64_t end, bool write, struct emu__backing_run **runs,
+		    unsigned *nruns)
 {
 	struct run_list l = { 0 };
 	emu_page_shift_fn fn = __atomic_load_n(&probe_oracle, __ATOMIC_ACQUIRE);
@@ -301,12 +309,12 @@ int emu__mem_probe(uint64_t ua, uint64_t end, struct emu__backing_run **runs, un
 
 		if (fd < 0)
 			return -EFAULT;
-		rc = probe_procmap(fd, ua, end, &l);
+		rc = probe_procmap(fd, ua, end, write, &l);
 		close(fd);
 	}
 	if (rc == -ENOTTY) {
 		l.n = 0;
-		rc = probe_smaps(ua, end, &l);
+		rc = probe_smaps(ua, end, write, &l);
 	}
 	if (!rc && fn)
 		rc = probe_apply_oracle(fn, __atomic_load_n(&probe_oracle_ctx, __ATOMIC_RELAXED),

@@ -97,6 +97,15 @@ void spapr__container_detach(struct spapr_container *c, struct spapr_group *g)
 		spapr__tce_container_release(tc);
 }
 
+/* Whether a driver claims IOMMU type @type (the drivers' CHECK_EXTENSION). */
+/* What CHECK_EXTENSION answers for @type: the sPAPR TCE backends, and VFIO_EEH on an EEH machine (eeh.c). */
+static int ioctl_check_extension_type(unsigned long type)
+{
+	if (type == VFIO_EEH)
+		return spapr__eeh_extension();
+	return type == VFIO_SPAPR_TCE_IOMMU || type == VFIO_SPAPR_TCE_v2_IOMMU;
+}
+
 /* VFIO_SET_IOMMU: the driver instance, for the groups already attached. */
 static int ioctl_set_iommu(struct spapr_ioctl_req *rq)
 {
@@ -111,7 +120,15 @@ static int ioctl_set_iommu(struct spapr_ioctl_req *rq)
 		rc = -EINVAL;
 		goto out_unlock;
 	}
-	/* VFIO_EEH included: tce_iommu_open refuses every other type with EINVAL. */
+	/*
+	 * vfio_ioctl_set_iommu: ENODEV unless a driver's CHECK_EXTENSION claims
+	 * the type; a claimed type the sPAPR open refuses (tce_iommu_open:
+	 * VFIO_EEH on an EEH machine) is EINVAL.
+	 */
+	if (ioctl_check_extension_type(type) <= 0) {
+		rc = -ENODEV;
+		goto out_unlock;
+	}
 	if (type != VFIO_SPAPR_TCE_IOMMU && type != VFIO_SPAPR_TCE_v2_IOMMU) {
 		rc = -EINVAL;
 		goto out_unlock;
@@ -147,11 +164,7 @@ static int ioctl_get_api_version(struct spapr_ioctl_req *rq)
 /* Only the sPAPR TCE backends exist here (no Type1); EEH when the machine has it (eeh.c). */
 static int ioctl_check_extension(struct spapr_ioctl_req *rq)
 {
-	unsigned long ext = (unsigned long)(uintptr_t)rq->arg;
-
-	if (ext == VFIO_EEH)
-		return spapr__eeh_extension();
-	return ext == VFIO_SPAPR_TCE_IOMMU || ext == VFIO_SPAPR_TCE_v2_IOMMU;
+	return ioctl_check_extension_type((unsigned)(uintptr_t)rq->arg);
 }
 
 /* The VFIO core's container requests: answered without group_lock, whatever the driver. */

@@ -4,6 +4,7 @@
  * as the VFIO core implements them, as rows of the group's request table.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/vfio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,26 +68,27 @@ static int ioctl_group_set_container(struct spapr_ioctl_req *rq)
 	struct spapr_obj *obj;
 	int fd, rc;
 
+	/*
+	 * vfio_group_ioctl_set_container: a closed fd is EBADF before anything
+	 * else; then a group already in a container is EINVAL; then an open fd
+	 * that is no container (another kind of ours, a pipe, a file) EBADFD.
+	 */
 	memcpy(&fd, rq->buf, sizeof(fd));
-	if (fd < 0)
-		return -EINVAL;
-	obj = spapr__fd_get(fd);
-	if (!obj)
+	obj = fd < 0 ? NULL : spapr__fd_get(fd);
+	if (!obj && (fd < 0 || fcntl(fd, F_GETFD) < 0))
 		return -EBADF;
-	if (obj->kind != SPAPR_KIND_CONTAINER) {
-		spapr__obj_put(obj);
-		return -EINVAL;
-	}
 	util_mutex_lock(&spapr_vfio_lock);
 	if (g->container) {
 		rc = -EINVAL;
+	} else if (!obj || obj->kind != SPAPR_KIND_CONTAINER) {
+		rc = -EBADFD;
 	} else {
 		rc = spapr__container_attach((struct spapr_container *)obj, g);
 		if (!rc)
 			g->container = (struct spapr_container *)obj;	/* keeps our reference */
 	}
 	util_mutex_unlock(&spapr_vfio_lock);
-	if (rc)
+	if (rc && obj)
 		spapr__obj_put(obj);
 	return rc;
 }

@@ -34,8 +34,11 @@ static struct spapr_group *group_get(int group_fd, int *rc)
 
 /*
  * The window of @c that can back @gt, with a reference.  Takes group_lock
- * (read) and the driver's mutex.  Returns 0, -EINVAL (no v2 driver, not
- * this guest's mm, no window fits), or the default window's creation error.
+ * (read) and the driver's mutex.  Returns 0 or -EINVAL (no driver, not
+ * bound to this guest's mm, no window fits).  As
+ * kvm_spapr_tce_attach_iommu_group, only windows the hardware already has
+ * count: a pending default window is not created (spec E9), and a v1
+ * container's window is as good as a v2 one's.
  */
 static int window_pick(struct spapr_guest *guest, struct spapr_guest_table *gt,
 		       struct spapr_container *c, struct spapr_window **out)
@@ -47,11 +50,11 @@ static int window_pick(struct spapr_guest *guest, struct spapr_guest_table *gt,
 
 	util_rwlock_rdlock(&c->group_lock);
 	tc = c->tc;
-	/* No bound mm means no preregistered memory: the guest path could never map. */
-	if (!tc || !tc->v2 || __atomic_load_n(&tc->mm, __ATOMIC_ACQUIRE) != guest->mm)
-		goto out_unlock;
-	rc = spapr__default_window(tc);
-	if (rc)
+	/*
+	 * The mm check is ours: the kernel's KVM and VFIO share one process.
+	 * A container bound elsewhere (or, v1, not enabled) is refused.
+	 */
+	if (!tc || __atomic_load_n(&tc->mm, __ATOMIC_ACQUIRE) != guest->mm)
 		goto out_unlock;
 	util_mutex_lock(&tc->lock);
 	for (unsigned s = 0; s < SPAPR_WINDOWS && !found; s++) {
@@ -89,9 +92,11 @@ int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int gro
 		rc = -EINVAL;
 		goto out_unlock;
 	}
+	/* The same group again: another reference, as KVM's kref_get on its stit. */
 	for (i = 0; i < gt->natt; i++) {
 		if (gt->att[i].group == g->id) {
-			rc = -EBUSY;
+			gt->att[i].refs++;
+			rc = 0;
 			goto out_unlock;
 		}
 	}
@@ -121,6 +126,7 @@ int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int gro
 	gt->att[i].w = w;
 	gt->att[i].c = c;
 	gt->att[i].group = g->id;
+	gt->att[i].refs = 1;
 	gt->natt++;
 out_unlock:
 	util_rwlock_unlock(&guest->lock);
@@ -153,18 +159,20 @@ int spapr__guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int gro
 		for (unsigned i = 0; i < gt->natt; i++) {
 			if (gt->att[i].group != g->id)
 				continue;
+			rc = 0;
+			if (--gt->att[i].refs)
+				break;	/* attached more often than detached */
 			a = gt->att[i];
 			for (; i + 1 < gt->natt; i++)
 				gt->att[i] = gt->att[i + 1];
 			gt->natt--;
-			rc = 0;
 			break;
 		}
 	}
 	util_rwlock_unlock(&guest->lock);
 	spapr__obj_put(&g->obj);
 	/* Outside the guest lock: the container's last reference releases it. */
-	if (!rc)
+	if (a.w)
 		attach_put(&a);
 	return rc;
 }

@@ -60,6 +60,9 @@ static int check_attach(const struct spapr_guest_table *gt)
 			if (gt->att[k].group == a->group)
 				FAIL("liobn %#llx: group %d attached twice", (unsigned long long)gt->liobn,
 				     a->group);
+		if (!a->refs)
+			FAIL("liobn %#llx: group %d attached 0 times", (unsigned long long)gt->liobn,
+			     a->group);
 		if (!__atomic_load_n(&w->refs, __ATOMIC_RELAXED) ||
 		    !__atomic_load_n(&a->c->obj.refs, __ATOMIC_RELAXED))
 			FAIL("liobn %#llx: attachment without a reference", (unsigned long long)gt->liobn);

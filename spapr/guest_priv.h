@@ -18,6 +18,7 @@ struct spapr_guest_attachment {
 	struct spapr_window *w;		/* a reference */
 	struct spapr_container *c;	/* a reference on the container object */
 	int group;			/* IOMMU group id */
+	unsigned refs;			/* attaches of this group less its detaches */
 };
 
 struct spapr_guest_table {

@@ -120,7 +120,11 @@ long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, u
 {
 	uint64_t tce_be = htobe64(tce);
 	struct hcall_req q;
-	long ret = hreq_begin(&q, guest, liobn, ioba, 1);
+	long ret;
+
+	if (!guest)
+		return H_TOO_HARD;	/* no VM, so no table: as an unknown LIOBN */
+	ret = hreq_begin(&q, guest, liobn, ioba, 1);
 
 	if (ret == H_SUCCESS) {
 		q.list_be = &tce_be;
@@ -178,7 +182,11 @@ long spapr_h_put_tce_indirect(struct spapr_guest *guest, uint64_t liobn, uint64_
 {
 	uint64_t bounce[SPAPR_TCE_LIST_MAX];
 	struct hcall_req q;
-	long ret = hreq_begin(&q, guest, liobn, ioba, npages);
+	long ret;
+
+	if (!guest)
+		return H_TOO_HARD;	/* no VM, so no table: as an unknown LIOBN */
+	ret = hreq_begin(&q, guest, liobn, ioba, npages);
 
 	/* An unknown LIOBN goes to userspace before any check; then the list, then the range. */
 	if (ret != H_TOO_HARD && (npages > SPAPR_TCE_LIST_MAX || !util_is_aligned(tce_list, 12)))
@@ -193,8 +201,11 @@ long spapr_h_stuff_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
 		       uint64_t tce_value, uint64_t npages)
 {
 	struct hcall_req q;
-	long ret = hreq_begin(&q, guest, liobn, ioba, npages);
+	long ret;
 
+	if (!guest)
+		return H_TOO_HARD;	/* no VM, so no table: as an unknown LIOBN */
+	ret = hreq_begin(&q, guest, liobn, ioba, npages);
 	if (ret == H_SUCCESS && (tce_value & TCE_PCI_RW))
 		ret = H_PARAMETER;	/* only clearing or poisoning */
 	if (ret == H_SUCCESS && npages) {
@@ -212,7 +223,13 @@ long spapr_h_get_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, u
 {
 	struct hcall_req q;
 	uint64_t idx, *page;
-	long ret = hreq_begin(&q, guest, liobn, ioba, 1);
+	long ret;
+
+	if (!guest)
+		return H_TOO_HARD;	/* no VM, so no table: as an unknown LIOBN */
+	if (!tce_out)
+		return H_PARAMETER;	/* nowhere to put the value (KVM has a register) */
+	ret = hreq_begin(&q, guest, liobn, ioba, 1);
 
 	if (ret == H_SUCCESS) {
 		idx = q.entry - q.gt->offset;

@@ -18,15 +18,34 @@
 #include "util/range.h"
 #include "util/simd.h"
 
-/* Largest hardware page shift of the live windows, 0 when there is none. */
-static unsigned live_max_shift(const struct hcall_req *q)
+/*
+ * Largest hardware page shift of the attached windows, removed ones too,
+ * 0 when there is none: kvmppc_tce_validate looks the page up for every
+ * table still listed, so a TCE whose region went with a released container
+ * is H_TOO_HARD even though no live window would be written.
+ */
+static unsigned attached_max_shift(const struct hcall_req *q)
 {
 	unsigned m = 0;
 
 	for (unsigned j = 0; j < q->locks.n; j++)
-		if (q->locks.live[j] && q->locks.w[j]->page_shift > m)
+		if (q->locks.w[j]->page_shift > m)
 			m = q->locks.w[j]->page_shift;
 	return m;
+}
+
+/*
+ * A live v1 window: its entries are pinned page by page (MAP_DMA), never
+ * counted in a registered region, so a hypercall cannot map into it.  The
+ * kernel finds no registered region for a v1 container's process and
+ * answers H_TOO_HARD; we answer that whatever another container registered.
+ */
+static bool live_v1(const struct hcall_req *q)
+{
+	for (unsigned j = 0; j < q->locks.n; j++)
+		if (q->locks.live[j] && !q->locks.w[j]->tc->v2)
+			return true;
+	return false;
 }
 
 /* TCE @i of the list: its one read (the guest may be rewriting it). */
@@ -48,7 +67,8 @@ static inline uint64_t list_read(const struct hcall_req *q, uint64_t i)
  */
 long spapr__hcall_validate(struct hcall_req *q)
 {
-	unsigned guest_shift = q->gt->page_shift, hw_shift = live_max_shift(q);
+	unsigned guest_shift = q->gt->page_shift, hw_shift = attached_max_shift(q);
+	bool v1 = live_v1(q);
 	unsigned hint = q->guest->slot_hint;
 	uint64_t guest_psize = 1ull << guest_shift, n = q->n, i = 0, reg_start = 0, reg_end = 0;
 	struct mmreg_region *reg = NULL;
@@ -76,7 +96,7 @@ long spapr__hcall_validate(struct hcall_req *q)
 			i = k;
 			continue;
 		}
-		if (!util_is_aligned(gpa, guest_shift) ||
+		if (v1 || !util_is_aligned(gpa, guest_shift) ||
 		    spapr__guest_gpa_to_ua(q->guest, gpa, guest_psize, &ua, &hint))
 			return H_TOO_HARD;
 		slot = &q->guest->slots[hint];

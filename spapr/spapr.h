@@ -21,9 +21,27 @@
  *              RLIMIT_MEMLOCK unless the process has the emulated
  *              CAP_IPC_LOCK; both default to the real process's values.  A
  *              container is bound to the first process that registers
- *              memory or creates/removes a window; from any other process (a
- *              forked child included) every request but CHECK_EXTENSION
- *              fails with EPERM.
+ *              memory, creates or removes a window, or enables it (v1).
+ *              From any other process (a forked child included) every
+ *              request that reaches the sPAPR driver fails with EPERM,
+ *              before its own checks.  GET_API_VERSION, CHECK_EXTENSION and
+ *              SET_IOMMU are the VFIO core's and have no such check; nor
+ *              have group requests.
+ *
+ * One process, one copy (a limit of the emulation): in the kernel a
+ * container fd inherited over fork(), or passed over a UNIX socket
+ * (SCM_RIGHTS), is one open file, one container, whichever process uses it;
+ * the first binding request of any of them binds it and the others then
+ * get EPERM.  Here a handle's state lives in the process's memory:
+ *   - fork() of a bound container: the child's requests get EPERM, as in
+ *     the kernel;
+ *   - fork() of a container not bound yet: each process has its own copy
+ *     (groups, windows, regions, mappings, and the emulated machine), binds
+ *     it on its own and never sees the other's requests, so neither gets
+ *     the EPERM the kernel would give the later one;
+ *   - a descriptor received over a socket is a plain eventfd in the
+ *     receiving process: spapr_ioctl() answers EBADF (the drop-in layer
+ *     passes it to the kernel's ioctl, docs/dropin.md).
  *
  * Handles are real file descriptors of the process (they never collide
  * with its other descriptors); close them with spapr_close(), not close(2).
@@ -146,7 +164,13 @@ SPAPRTCE_API int spapr_mm_set_memlock(uint64_t limit_bytes, int cap_ipc_lock);
 
 struct spapr_guest;
 
-/* Creates a guest bound to the calling process's mm.  0, or -1 with ENOMEM. */
+/*
+ * Creates a guest bound to the calling process's mm.  0, or -1 with EFAULT
+ * (@out is NULL), ENOMEM.
+ *
+ * Every spapr_guest_* call below taking a guest answers -1 with EBADF for
+ * a NULL @guest (a closed VM fd to KVM); spapr_guest_destroy ignores it.
+ */
 SPAPRTCE_API int spapr_guest_create(struct spapr_guest **out);
 
 /*
@@ -168,9 +192,12 @@ SPAPRTCE_API int spapr_guest_set_memslot(struct spapr_guest *guest, unsigned slo
 
 /*
  * Creates the guest TCE table @liobn (KVM_CREATE_SPAPR_TCE_64): guest IOMMU
- * pages of 2^page_shift bytes, entries [offset, offset + size).
+ * pages of 2^page_shift bytes, entries [offset, offset + size).  Charges
+ * what KVM charges (kvmppc_stt_pages): the entry pages (512 entries each)
+ * plus the kernel's descriptor, 120 bytes and 8 per entry page, in pages.
  * Returns 0 or -1 with EINVAL (size 0; page_shift < 12 or > 34;
- * offset + size beyond 2^64 >> page_shift), ENOMEM (the charge would pass
+ * offset + size beyond 2^64 >> page_shift, or wrapping past 2^64, which
+ * KVM accepts: quirk Q16 in docs/kernel.md), ENOMEM (the charge would pass
  * RLIMIT_MEMLOCK; allocation), EBUSY (@liobn exists), in that order of
  * checks.  Unchanged on failure.
  */
@@ -186,20 +213,24 @@ SPAPRTCE_API int spapr_guest_destroy_tce_table(struct spapr_guest *guest, uint64
 
 /*
  * Attaches the hardware window of group @group_fd's container that backs
- * guest table @liobn: hardware page shift <= the guest's, the same bus
- * start address, and a window at least as large.  A pending default window
- * is created first.  Returns 0 or -1 with EBADF (@group_fd is not open),
- * EINVAL (@group_fd is not a group; @liobn unknown; the group has no v2
- * container of this guest's process; no window fits), EBUSY (the group is
- * already attached to @liobn), ENOSPC (8 windows attached already), ENOMEM.
- * Unchanged on failure.
+ * guest table @liobn (kvm_spapr_tce_attach_iommu_group): hardware page
+ * shift <= the guest's, the same bus start address, and a window at least
+ * as large, among the windows that exist: a pending default window is not
+ * created (EINVAL; an UNMAP_DMA of nothing creates it).  v1 and v2
+ * containers alike.  Attaching a group already attached to @liobn takes
+ * another reference (0); each needs its detach.  Returns 0 or -1 with
+ * EBADF (@group_fd is not open), EINVAL (@group_fd is not a group; @liobn
+ * unknown; the group has no container bound to this guest's process; no
+ * window fits), ENOSPC (8 windows attached already), ENOMEM.  Unchanged on
+ * failure.
  */
 SPAPRTCE_API int spapr_guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
 
 /*
- * Detaches group @group_fd from guest table @liobn.  Returns 0 or -1 with
- * EBADF (@group_fd not open), EINVAL (not a group; @liobn unknown), ENOENT
- * (not attached).
+ * Detaches group @group_fd from guest table @liobn (one reference of it:
+ * the window is released with the last).  Returns 0 or -1 with EBADF
+ * (@group_fd not open), EINVAL (not a group; @liobn unknown), ENOENT (not
+ * attached).
  */
 SPAPRTCE_API int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
 
@@ -219,6 +250,11 @@ SPAPRTCE_API int spapr_guest_check(struct spapr_guest *guest);
  * internal inconsistency, never expected).  Whatever the code, a call that
  * does not return H_SUCCESS changed nothing: no hardware entry, guest
  * entry, mapped count or charge.
+ * A TCE with R or W is H_TOO_HARD when any window attached to the table,
+ * removed ones included, finds no registered region for it (as
+ * kvmppc_tce_validate), and whenever a live v1 window is attached (v1
+ * memory is never registered).  A NULL @guest is H_TOO_HARD (no table, as
+ * for an unknown LIOBN); H_GET_TCE with a NULL @tce_out is H_PARAMETER.
  */
 SPAPRTCE_API long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
 				  uint64_t tce);

@@ -99,7 +99,9 @@ int spapr__v1_map_pages(struct spapr_tce_container *tc, struct spapr_window *w, 
 		struct emu_pin *pin;
 		struct tce_old old;
 
-		rc = emu_mem_pin(ua, (1ull << shift) >> EMU_PAGE_SHIFT, &pin);
+		/* tce_iommu_use_page: FOLL_WRITE unless the device only reads (E8). */
+		rc = emu_mem_pin_dir(ua, (1ull << shift) >> EMU_PAGE_SHIFT, dir != TCE_DIR_TO_DEVICE,
+				     &pin);
 		if (rc)
 			break;
 		rc = tce_table_xchg(w->table, entry, emu_pin_hpa(pin, ua), ua, dir, &old, &d.kill);

@@ -10,8 +10,9 @@
  * tce_iommu_create_table, a failure to create the table keeps the charge).  Removal unpublishes the slot,
  * waits for readers, then clears every entry under the window's write_lock
  * (dropping the regions' mapped counts), unprograms it from every group and
- * drops the slot's reference; the table is freed and uncharged by the last
- * reference, normally at once.
+ * uncharges it and drops the slot's reference; the table is freed by the
+ * last reference, normally at once (a guest table's attachment may hold it
+ * longer, uncharged: the kernel's tce_iommu_free_table uncharges at once).
  */
 #include <errno.h>
 #include <linux/vfio.h>
@@ -79,12 +80,21 @@ int spapr__window_create(struct spapr_tce_container *tc, unsigned slot, unsigned
 		return -ENXIO;
 	if (page_shift >= 64 || !(info->pgsizes & (1ull << page_shift)))
 		return -EINVAL;
-	rc = tce_table_size(page_shift, window_size, levels, &bytes);
+	/*
+	 * tce_iommu_create_table: the size (get_table_size, which knows no
+	 * 55-bit rule) is charged before the platform checks the geometry
+	 * (pnv_pci_ioda2_table_alloc_pages), so a request breaking both the
+	 * limit and the rule gets ENOMEM (spec E7).
+	 */
+	rc = tce_table_charge_size(page_shift, window_size, levels, &bytes);
 	if (rc)
 		return rc;
 	rc = mmreg_mm_charge(tc->mm, (bytes + EMU_PAGE_SIZE - 1) >> EMU_PAGE_SHIFT);
 	if (rc)
 		return rc;
+	rc = tce_table_size(page_shift, window_size, levels, &bytes);
+	if (rc)
+		goto err_uncharge;	/* Q6 fixed: the kernel leaves this charge behind */
 	if (util_should_fail("spapr_window_alloc")) {
 		rc = -ENOMEM;
 		goto err_create;
@@ -152,7 +162,7 @@ void spapr__window_put(struct spapr_window *w)
 		return;
 	mm = w->mm;
 	tce_table_put(w->table);
-	mmreg_mm_uncharge(mm, w->charged);
+	mmreg_mm_uncharge(mm, __atomic_load_n(&w->charged, __ATOMIC_ACQUIRE));	/* 0 once removed */
 	mmreg_mm_put(mm);
 	util_mutex_destroy(&w->write_lock);
 	free(w);
@@ -221,6 +231,12 @@ void spapr__window_remove(struct spapr_tce_container *tc, unsigned slot)
 	util_mutex_unlock(&w->write_lock);
 	for (unsigned i = 0; i < c->ngroups; i++)
 		spapr__window_unprogram(w, c->groups[i]);
+	/*
+	 * tce_iommu_free_table uncharges at once, even when a guest table's
+	 * attachment keeps the table object alive (spec E9): the charge goes
+	 * with the window, not with the last reference.
+	 */
+	mmreg_mm_uncharge(w->mm, __atomic_exchange_n(&w->charged, 0, __ATOMIC_ACQ_REL));
 	spapr__window_put(w);
 }
 

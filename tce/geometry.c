@@ -17,8 +17,9 @@
  * rejections that do not depend on placement.  Q14: a window smaller than one
  * IOMMU page would underflow E in the kernel; we reject it.
  */
-static int shape(unsigned sys_shift, unsigned page_shift, uint64_t window_size, unsigned levels,
-		 unsigned *entries_shift, unsigned *level_shift)
+static int shape_rule(unsigned sys_shift, unsigned page_shift, uint64_t window_size,
+		      unsigned levels, bool addr_rule, unsigned *entries_shift,
+		      unsigned *level_shift)
 {
 	unsigned e, ls;
 
@@ -32,15 +33,22 @@ static int shape(unsigned sys_shift, unsigned page_shift, uint64_t window_size, 
 	ls = (e + levels - 1) / levels + 3;
 	if (ls < sys_shift)
 		ls = sys_shift;
-	if ((ls - 3) * levels + page_shift >= TCE_ADDR_BITS)
+	if (addr_rule && (ls - 3) * levels + page_shift >= TCE_ADDR_BITS)
 		return -EINVAL;
 	*entries_shift = e;
 	*level_shift = ls;
 	return 0;
 }
 
-int tce_table_size_sys(unsigned sys_page_shift, unsigned page_shift, uint64_t window_size,
-		       unsigned levels, uint64_t *bytes)
+static int shape(unsigned sys_shift, unsigned page_shift, uint64_t window_size, unsigned levels,
+		 unsigned *entries_shift, unsigned *level_shift)
+{
+	return shape_rule(sys_shift, page_shift, window_size, levels, true, entries_shift,
+			  level_shift);
+}
+
+static int table_size(unsigned sys_page_shift, unsigned page_shift, uint64_t window_size,
+		      unsigned levels, bool addr_rule, uint64_t *bytes)
 {
 	uint64_t t, d, sum = 0;
 	unsigned e, ls, l;
@@ -48,7 +56,7 @@ int tce_table_size_sys(unsigned sys_page_shift, unsigned page_shift, uint64_t wi
 
 	if (sys_page_shift < 12 || sys_page_shift > 16)
 		return -EINVAL;
-	rc = shape(sys_page_shift, page_shift, window_size, levels, &e, &ls);
+	rc = shape_rule(sys_page_shift, page_shift, window_size, levels, addr_rule, &e, &ls);
 	if (rc)
 		return rc;
 	/* The kernel starts from 0x1000, not PAGE_SIZE, whatever the system page. */
@@ -64,6 +72,18 @@ int tce_table_size_sys(unsigned sys_page_shift, unsigned page_shift, uint64_t wi
 	}
 	*bytes = sum * 2;	/* hardware table + userspace view */
 	return 0;
+}
+
+int tce_table_size_sys(unsigned sys_page_shift, unsigned page_shift, uint64_t window_size,
+		       unsigned levels, uint64_t *bytes)
+{
+	return table_size(sys_page_shift, page_shift, window_size, levels, true, bytes);
+}
+
+int tce_table_charge_size(unsigned page_shift, uint64_t window_size, unsigned levels,
+			  uint64_t *bytes)
+{
+	return table_size(EMU_PAGE_SHIFT, page_shift, window_size, levels, false, bytes);
 }
 
 int tce_table_size(unsigned page_shift, uint64_t window_size, unsigned levels, uint64_t *bytes)

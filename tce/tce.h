@@ -175,6 +175,14 @@ int tce_geometry_calc(const struct tce_table_params *p, struct tce_geometry *geo
  */
 int tce_table_size(unsigned page_shift, uint64_t window_size, unsigned levels, uint64_t *bytes);
 /*
+ * tce_table_charge_size - the same bytes without the 55-bit rule: what the
+ * kernel's get_table_size computes, and charges, before the platform's
+ * table allocation checks that rule.  Returns 0 or -EINVAL (levels, page
+ * shift, window size).
+ */
+int tce_table_charge_size(unsigned page_shift, uint64_t window_size, unsigned levels,
+			  uint64_t *bytes);
+/*
  * tce_table_size_sys - the same formula for any system page shift
  * @sys_page_shift (12 ... 16), e.g. 16 to compare with a 64 KiB POWER kernel.
  * Returns 0 or -EINVAL (as tce_table_size, or sys_page_shift out of range).

@@ -88,12 +88,17 @@ static void list_write(uint64_t gpa, const uint64_t *tces, unsigned n)
 		l[i] = htobe64(tces[i]);
 }
 
-/* Pages charged for a guest table of @size entries (KVM's kvmppc_stt_pages). */
+/*
+ * Pages charged for a guest table of @size entries (KVM's kvmppc_stt_pages):
+ * the entries' pages plus the kernel's descriptor, struct
+ * kvmppc_spapr_tce_table (120 bytes on a 64-bit kernel) and one page
+ * pointer per page.
+ */
 static uint64_t stt_pages(uint64_t size)
 {
 	uint64_t np = (size + 511) / 512;
 
-	return np + (sizeof(struct spapr_guest_table) + np * 8 + PS - 1) / PS;
+	return np + (120 + np * 8 + PS - 1) / PS;
 }
 
 static uint64_t base_locked;
@@ -107,8 +112,10 @@ static void setup(void)
 	TU_OK(E(spapr_guest_create(&V)));
 	TU_OK(E(spapr_guest_set_memslot(V, 0, 0, RAM_SIZE, RAM)));
 	TU_OK(E(spapr_guest_create_tce_table(V, L32, 12, 0, DEF_ENTRIES)));
-	TU_OK(E(spapr_guest_attach_group(V, L32, G)));	/* creates the default window */
+	/* The hardware window must exist before an attachment: an UNMAP of nothing creates it. */
+	TU_OK(tu_unmap_dma(C, 0, 0));
 	ck_assert_ptr_nonnull(tu_table_of(C, 0));
+	TU_OK(E(spapr_guest_attach_group(V, L32, G)));
 	base_locked = spapr_mm_locked_vm();
 }
 
@@ -654,7 +661,9 @@ START_TEST(t68_attach_rules)
 	/* Fits: 64K guest pages over the 64K window. */
 	TU_OK(E(spapr_guest_create_tce_table(V, 4, 16, W64 >> 16, 16)));
 	TU_OK(E(spapr_guest_attach_group(V, 4, G)));
-	TU_ERR(E(spapr_guest_attach_group(V, 4, G)), EBUSY);
+	/* Again: another reference (kvm_spapr_tce_attach_iommu_group's kref_get), one detach each. */
+	TU_OK(E(spapr_guest_attach_group(V, 4, G)));
+	TU_OK(E(spapr_guest_detach_group(V, 4, G)));
 	TU_ERR(E(spapr_guest_attach_group(V, 0x999, G)), EINVAL);
 	TU_ERR(E(spapr_guest_attach_group(V, 4, 1000000)), EBADF);
 	TU_ERR(E(spapr_guest_attach_group(V, 4, -1)), EBADF);
@@ -672,6 +681,171 @@ START_TEST(t68_attach_rules)
 	check_ok(V);
 	for (uint64_t l = 1; l <= 4; l++)
 		TU_OK(E(spapr_guest_destroy_tce_table(V, l)));
+}
+END_TEST
+
+/* ------------------------------------------------------ kernel fidelity */
+
+/*
+ * E9: kvm_spapr_tce_attach_iommu_group takes only the tables the group has
+ * programmed: a pending default window is neither created nor charged.
+ */
+START_TEST(t_attach_pending_default_window)
+{
+	uint8_t *p = tu_map_aligned(16, 16);
+	uint64_t locked;
+	int g1, c1 = tu_open_v2(1, &g1);
+
+	TU_OK(tu_register(c1, p, 16 * PS));		/* binds c1 to this process */
+	locked = spapr_mm_locked_vm();
+	TU_ERR(E(spapr_guest_attach_group(V, L32, g1)), EINVAL);
+	ck_assert_ptr_null(tu_table_of(c1, 0));		/* not created */
+	ck_assert_uint_eq(spapr_mm_locked_vm(), locked);	/* not charged */
+	TU_OK(tu_unmap_dma(c1, 0, 0));			/* creates it */
+	TU_OK(E(spapr_guest_attach_group(V, L32, g1)));
+	check_ok(V);
+	TU_OK(E(spapr_guest_detach_group(V, L32, g1)));
+	TU_OK(tu_unregister(c1, p, 16 * PS));
+	TU_OK(E(spapr_close(g1)));
+	TU_OK(E(spapr_close(c1)));
+	tu_unmap(p, 16);
+}
+END_TEST
+
+/*
+ * E9: a v1 container's window can be attached (kvm_spapr_tce_attach_iommu_group
+ * does not look at the IOMMU type).  A v1 container registers no memory, so
+ * kvmppc_tce_validate finds no region: a mapping TCE is H_TOO_HARD; a
+ * clearing one succeeds.
+ */
+START_TEST(t_attach_v1_container)
+{
+	int c1 = spapr_open_container(), g1 = spapr_open_group(1);
+	const uint64_t l1 = 0x77;
+
+	TU_OK(tu_attach(g1, c1));
+	TU_OK(tu_set_iommu(c1, VFIO_SPAPR_TCE_IOMMU));
+	TU_OK(tu_ioctl(c1, VFIO_IOMMU_ENABLE, NULL));	/* binds the mm */
+	TU_OK(tu_unmap_dma(c1, 0, 0));			/* the window exists */
+	TU_OK(E(spapr_guest_create_tce_table(V, l1, 12, 0, DEF_ENTRIES)));
+	TU_OK(E(spapr_guest_attach_group(V, l1, g1)));
+	ck_assert_int_eq(spapr_h_put_tce(V, l1, 0, 0x1000 | RW), H_TOO_HARD);
+	ck_assert_uint_eq(get(V, l1, 0), 0);
+	ck_assert_uint_eq(tu_entry(c1, 0, 0, NULL), 0);
+	ck_assert_int_eq(spapr_h_put_tce(V, l1, 0, 0), H_SUCCESS);
+	ck_assert_int_eq(spapr_h_stuff_tce(V, l1, 0, 0, 16), H_SUCCESS);
+	check_ok(V);
+	TU_OK(E(spapr_guest_detach_group(V, l1, g1)));
+	TU_OK(E(spapr_guest_destroy_tce_table(V, l1)));
+	TU_OK(E(spapr_close(g1)));
+	TU_OK(E(spapr_close(c1)));
+}
+END_TEST
+
+/*
+ * Q15 (a kernel bug, fixed here): after TCE_REMOVE of an attached window,
+ * the kernel's H_PUT_TCE still maps into the orphaned table
+ * (kvmppc_tce_iommu_map raises the region's mapped count), so the
+ * UNREGISTER that follows leaves the region and its charge behind for
+ * good.  Here the removed window is skipped: nothing is counted and the
+ * UNREGISTER releases the region and its charge.
+ */
+START_TEST(t_q15_put_after_remove_then_unregister)
+{
+	uint8_t *p = tu_map_aligned(16, 16);
+	uint64_t start, locked;
+
+	TU_OK(tu_create(C, 12, 1ull << 30, 2, &start));
+	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, W64 >> 12, (1ull << 30) >> 12)));
+	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
+	TU_OK(E(spapr_guest_set_memslot(V, 1, 1ull << 32, 16 * PS, p)));
+	TU_OK(tu_remove(C, W64));
+	locked = spapr_mm_locked_vm();
+	TU_OK(tu_register(C, p, 16 * PS));
+	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64, (1ull << 32) | RW), H_SUCCESS);
+	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 1);	/* not raised */
+	TU_OK(tu_unregister(C, p, 16 * PS));
+	ck_assert_ptr_null(tu_region_of(p));
+	ck_assert_uint_eq(spapr_mm_locked_vm(), locked);
+	check_ok(V);
+	TU_OK(E(spapr_guest_destroy_tce_table(V, L64)));
+	TU_OK(E(spapr_guest_set_memslot(V, 1, 0, 0, NULL)));
+	tu_unmap(p, 16);
+}
+END_TEST
+
+/*
+ * kvmppc_stt_pages: the exact pages KVM charges for a table of @size
+ * entries: its entry pages plus its descriptor (120 bytes) and one page
+ * pointer per entry page, rounded up to pages.
+ */
+START_TEST(t_stt_charge_exact)
+{
+	static const struct { uint64_t size, pages; } cases[] = {
+		{ 1, 2 },
+		{ 512, 2 },
+		{ 3 * 512 + 1, 5 },
+		{ 497 * 512, 498 },		/* 120 + 497 x 8 = 4096: one page */
+		{ 498 * 512, 500 },		/* 4104: two */
+		{ 1024 * 512, 1027 },
+	};
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t before = spapr_mm_locked_vm();
+
+		TU_OK(E(spapr_guest_create_tce_table(V, 0x100 + i, 12, 0, cases[i].size)));
+		ck_assert_uint_eq(spapr_mm_locked_vm() - before, cases[i].pages);
+		ck_assert_uint_eq(stt_pages(cases[i].size), cases[i].pages);
+		TU_OK(E(spapr_guest_destroy_tce_table(V, 0x100 + i)));
+		ck_assert_uint_eq(spapr_mm_locked_vm(), before);
+	}
+}
+END_TEST
+
+/*
+ * Q16: kvm_vm_ioctl_create_spapr_tce compares offset + size with
+ * ULLONG_MAX >> page_shift after an addition that may wrap, so a table
+ * whose end wraps past 2^64 is accepted there (and charged), though no
+ * bus address can ever reach it.  Refused here, with EINVAL.
+ */
+START_TEST(t_q16_create_table_wrapping)
+{
+	uint64_t before = spapr_mm_locked_vm();
+
+	TU_ERR(E(spapr_guest_create_tce_table(V, 9, 12, UINT64_MAX - 15, 32)), EINVAL);
+	TU_ERR(E(spapr_guest_create_tce_table(V, 9, 16, 1ull << 63, 1ull << 63)), EINVAL);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), before);
+	TU_ERR(E(spapr_guest_destroy_tce_table(V, 9)), ENOENT);
+}
+END_TEST
+
+/*
+ * NULL where KVM has a descriptor or an out-pointer: a NULL guest is a
+ * closed VM fd (EBADF, or H_TOO_HARD for a hypercall: no table is found, as
+ * kvmppc_find_table answers for an unknown LIOBN); a NULL out-pointer is
+ * EFAULT (KVM's copy_to_user), H_PARAMETER for H_GET_TCE.  Nothing changes.
+ */
+START_TEST(t_guest_api_null)
+{
+	uint64_t tce = 7, locked = spapr_mm_locked_vm();
+
+	TU_ERR(E(spapr_guest_create(NULL)), EFAULT);
+	TU_ERR(E(spapr_guest_set_memslot(NULL, 0, 0, PS, RAM)), EBADF);
+	TU_ERR(E(spapr_guest_create_tce_table(NULL, 9, 12, 0, 16)), EBADF);
+	TU_ERR(E(spapr_guest_destroy_tce_table(NULL, L32)), EBADF);
+	TU_ERR(E(spapr_guest_attach_group(NULL, L32, G)), EBADF);
+	TU_ERR(E(spapr_guest_detach_group(NULL, L32, G)), EBADF);
+	TU_ERR(E(spapr_guest_check(NULL)), EBADF);
+	spapr_guest_destroy(NULL);
+	ck_assert_int_eq(spapr_h_put_tce(NULL, L32, 0, 0x1000 | RW), H_TOO_HARD);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(NULL, L32, 0, 0, 1), H_TOO_HARD);
+	ck_assert_int_eq(spapr_h_stuff_tce(NULL, L32, 0, 0, 1), H_TOO_HARD);
+	ck_assert_int_eq(spapr_h_get_tce(NULL, L32, 0, &tce), H_TOO_HARD);
+	ck_assert_uint_eq(tce, 7);
+	ck_assert_int_eq(spapr_h_get_tce(V, L32, 0, NULL), H_PARAMETER);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), locked);
+	ck_assert_uint_eq(mapped(), 1);
+	check_ok(V);
 }
 END_TEST
 
@@ -695,15 +869,21 @@ END_TEST
 
 START_TEST(t_window_removed_or_container_closed_while_attached)
 {
-	uint64_t start;
+	uint64_t start, locked, win_pages;
 
+	locked = spapr_mm_locked_vm();
 	TU_OK(tu_create(C, 12, 1ull << 30, 2, &start));
+	win_pages = spapr_mm_locked_vm() - locked;
+	ck_assert_uint_eq(win_pages, 1026);		/* 2 x (512 pages of entries + 1 top page) */
 	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, W64 >> 12, (1ull << 30) >> 12)));
 	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
 	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64, 0x1000 | RW), H_SUCCESS);
 	ck_assert_uint_eq(mapped(), 2);
+	locked = spapr_mm_locked_vm();
 	TU_OK(tu_remove(C, W64));			/* clears the entry: the window's */
 	ck_assert_uint_eq(mapped(), 1);
+	/* tce_iommu_remove_window uncharges the table at once, attachment or not (E9). */
+	ck_assert_uint_eq(spapr_mm_locked_vm(), locked - win_pages);
 	/* The dead window is skipped; the guest table still works. */
 	ck_assert_int_eq(spapr_h_put_tce(V, L64, W64, 0x2000 | RW), H_SUCCESS);
 	ck_assert_uint_eq(get(V, L64, W64), 0x2000 | RW);
@@ -715,7 +895,16 @@ START_TEST(t_window_removed_or_container_closed_while_attached)
 	TU_OK(E(spapr_close(C)));
 	G = C = -1;
 	ck_assert_ptr_null(tu_region_of(RAM));		/* the release cleared the window and put RAM */
-	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0x3000 | RW), H_SUCCESS);
+	/* Only the guest tables are charged now: the windows went with the container. */
+	ck_assert_uint_eq(spapr_mm_locked_vm(), stt_pages(DEF_ENTRIES) + stt_pages((1ull << 30) >> 12));
+	/*
+	 * kvmppc_tce_validate looks the page up for every table still listed:
+	 * the region went with the container, so a mapping TCE is H_TOO_HARD
+	 * and nothing changes; clearing needs no region.
+	 */
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0x3000 | RW), H_TOO_HARD);
+	ck_assert_uint_eq(get(V, L32, 0), 0x3000 | RW);	/* the value put before the close */
+	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0), H_SUCCESS);
 	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 0, 0, 16), H_SUCCESS);
 	check_ok(V);
 	spapr_guest_destroy(V);				/* the last references */
@@ -899,6 +1088,12 @@ static Suite *hcall_suite(void)
 	tcase_add_test(t, t66_stuff);
 	tcase_add_test(t, t67_get_tce);
 	tcase_add_test(t, t68_attach_rules);
+	tcase_add_test(t, t_attach_pending_default_window);
+	tcase_add_test(t, t_attach_v1_container);
+	tcase_add_test(t, t_q15_put_after_remove_then_unregister);
+	tcase_add_test(t, t_stt_charge_exact);
+	tcase_add_test(t, t_q16_create_table_wrapping);
+	tcase_add_test(t, t_guest_api_null);
 	tcase_add_test(t, t_destroy_keeps_hardware_entries);
 	tcase_add_test(t, t_window_removed_or_container_closed_while_attached);
 	tcase_add_test(t, t_two_groups_one_container_one_write);

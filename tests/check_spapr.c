@@ -354,17 +354,22 @@ START_TEST(t_groups_and_set_iommu_rules)
 	TU_ERR(tu_ioctl(c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, NULL), EINVAL);	/* no IOMMU yet */
 	TU_OK(tu_ioctl(g1, VFIO_GROUP_GET_STATUS, &st));
 	ck_assert_uint_eq(st.flags, VFIO_GROUP_FLAGS_VIABLE);
-	TU_ERR(tu_ioctl(g1, VFIO_GROUP_SET_CONTAINER, &bad), EINVAL);
+	TU_ERR(tu_ioctl(g1, VFIO_GROUP_SET_CONTAINER, &bad), EBADF);	/* -1: not an open fd */
 	bad = 999;
 	TU_ERR(tu_ioctl(g1, VFIO_GROUP_SET_CONTAINER, &bad), EBADF);
-	TU_ERR(tu_ioctl(g1, VFIO_GROUP_SET_CONTAINER, &G), EINVAL);	/* a group fd, not a container */
+	TU_ERR(tu_ioctl(g1, VFIO_GROUP_SET_CONTAINER, &G), EBADFD);	/* a group fd, not a container */
 	TU_ERR(tu_ioctl(g1, VFIO_GROUP_SET_CONTAINER, NULL), EFAULT);
 	TU_ERR(tu_ioctl(g1, VFIO_GROUP_UNSET_CONTAINER, NULL), EINVAL);
 	TU_OK(tu_attach(g1, c));
 	TU_ERR(tu_attach(g1, c), EINVAL);
 	TU_OK(tu_ioctl(g1, VFIO_GROUP_GET_STATUS, &st));
 	ck_assert_uint_eq(st.flags, VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET);
-	TU_ERR(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU), EINVAL);
+	/* vfio_ioctl_set_iommu: no driver's CHECK_EXTENSION claims these types (E1). */
+	TU_ERR(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU), ENODEV);
+	for (unsigned long type = 0; type <= 8; type++)
+		if (type != VFIO_SPAPR_TCE_IOMMU && type != VFIO_SPAPR_TCE_v2_IOMMU)
+			TU_ERR(tu_ioctl(c, VFIO_SET_IOMMU, (void *)type), ENODEV);
+	TU_ERR(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)~0ul), ENODEV);
 	TU_OK(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
 	TU_OK(tu_ioctl(g1, VFIO_GROUP_UNSET_CONTAINER, NULL));
 	spapr_close(g1);
@@ -835,6 +840,41 @@ START_TEST(t_v1_enable_map_unmap)
 }
 END_TEST
 
+/*
+ * E8: tce_iommu_use_page pins without FOLL_WRITE when the device only reads
+ * (DMA_TO_DEVICE): a v1 MAP_DMA with READ of a read-only mapping succeeds
+ * and the device reads it; with WRITE the pin needs a writable page,
+ * EFAULT, nothing pinned.  A device write through the READ entry faults.
+ */
+START_TEST(t_v1_map_read_only_memory)
+{
+	int g1 = spapr_open_group(1), c1 = spapr_open_container();
+	uint8_t *p = tu_map(2);
+	char buf[8] = { 0 };
+
+	memcpy(p, "ro-page", 8);
+	ck_assert_int_eq(mprotect(p, 2 * PS, PROT_READ), 0);
+	TU_OK(tu_attach(g1, c1));
+	TU_OK(tu_ioctl(c1, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_IOMMU));
+	TU_OK(tu_ioctl(c1, VFIO_IOMMU_ENABLE, NULL));
+	TU_OK(tu_map_dma(c1, p, 0, PS, VFIO_DMA_MAP_FLAG_READ));
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p), 1);
+	TU_ERR(tu_map_dma(c1, p + PS, PS, PS, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE), EFAULT);
+	TU_ERR(tu_map_dma(c1, p + PS, PS, PS, VFIO_DMA_MAP_FLAG_WRITE), EFAULT);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p + PS), 0);
+	TU_OK(emu_dma_read(1, 0, buf, 8));
+	ck_assert_str_eq(buf, "ro-page");
+	ck_assert_int_lt(emu_dma_write(1, 0, "x", 1), 0);	/* the entry is READ only */
+	ck_assert_str_eq((char *)p, "ro-page");
+	TU_OK(tu_unmap_dma(c1, 0, PS));
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p), 0);
+	TU_OK(spapr_close(c1));
+	TU_OK(spapr_close(g1));
+	ck_assert_int_eq(mprotect(p, 2 * PS, PROT_READ | PROT_WRITE), 0);
+	tu_unmap(p, 2);
+}
+END_TEST
+
 START_TEST(t_v1_single_group)
 {
 	int g1 = spapr_open_group(1), g2 = spapr_open_group(2), c1 = spapr_open_container();
@@ -974,6 +1014,7 @@ static Suite *spapr_suite(void)
 	tcase_add_test(t, t_thousand_cycles);
 	tcase_add_test(t, t_v1_enable_map_unmap);
 	tcase_add_test(t, t_v1_single_group);
+	tcase_add_test(t, t_v1_map_read_only_memory);
 	tcase_add_test(t, t_fail_nth_sweep);
 	suite_add_tcase(s, t);
 	return s;

@@ -1064,8 +1064,10 @@ START_TEST(tce_create_bad_geometry)
 		{ 12, 1ull << 32, 0, EINVAL },		/* levels */
 		{ 12, 1ull << 32, 6, EINVAL },
 		{ 12, 1ull << 32, 0xffffffffu, EINVAL },
-		{ 12, 1ull << 63, 5, EINVAL },		/* the 55-bit rule */
-		{ 12, 1ull << 55, 4, EINVAL },
+		{ 12, 1ull << 32, 5, EINVAL },		/* the 55-bit rule, charge within the limit */
+		/* E7: tce_iommu_create_table charges before the 55-bit rule: ENOMEM */
+		{ 12, 1ull << 63, 5, ENOMEM },
+		{ 12, 1ull << 55, 4, ENOMEM },
 		{ 12, 1ull << 40, 1, ENOMEM },		/* 2 x 2 GiB of table: over RLIMIT_MEMLOCK */
 		{ 12, 1ull << 46, 3, ENOMEM },
 	};
@@ -1563,7 +1565,11 @@ START_TEST(ebadf_for_foreign_fds)
 }
 END_TEST
 
-/* SET_CONTAINER's argument is an fd: EFAULT, EBADF, and EINVAL for a group already set or a non-container. */
+/*
+ * SET_CONTAINER's argument is an fd (vfio_group_ioctl_set_container):
+ * EFAULT, then EBADF for a closed fd (before "already set"), EINVAL for a
+ * group already set, EBADFD for an open fd that is not a container.
+ */
 START_TEST(set_container_bad_args)
 {
 	int g1 = spapr_open_group(1), bad = -1, closed = 100000;
@@ -1571,10 +1577,12 @@ START_TEST(set_container_bad_args)
 	ck_assert_int_ge(g1, 0);
 	ioc_err(g1, VFIO_GROUP_SET_CONTAINER, NULL, EFAULT);
 	ioc_err(g1, VFIO_GROUP_SET_CONTAINER, unmapped_ptr(), EFAULT);
-	ioc_err(g1, VFIO_GROUP_SET_CONTAINER, &bad, EINVAL);
+	ioc_err(g1, VFIO_GROUP_SET_CONTAINER, &bad, EBADF);
 	ioc_err(g1, VFIO_GROUP_SET_CONTAINER, &closed, EBADF);
-	ioc_err(g1, VFIO_GROUP_SET_CONTAINER, &gfd, EINVAL);
+	ioc_err(g1, VFIO_GROUP_SET_CONTAINER, &gfd, EBADFD);
 	ioc_err(gfd, VFIO_GROUP_SET_CONTAINER, &cfd, EINVAL);	/* already set */
+	ioc_err(gfd, VFIO_GROUP_SET_CONTAINER, &closed, EBADF);	/* closed: before "already set" */
+	ioc_err(gfd, VFIO_GROUP_SET_CONTAINER, &g1, EINVAL);	/* already set: before "not a container" */
 	ioc_err(g1, VFIO_GROUP_UNSET_CONTAINER, NULL, EINVAL);	/* not set */
 	ck_assert_int_eq(spapr_close(g1), 0);
 }

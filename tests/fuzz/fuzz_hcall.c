@@ -695,9 +695,17 @@ static void hc_prologue(struct fz_in *in)
 		fz_req("register c%d %s 0x%llx", k, fz_addr(r.vaddr), (unsigned long long)r.size);
 		want = model_register(&HM, k, sizeof(r), 0, r.vaddr, r.size);
 		fz_done(want, fz_real(spapr_ioctl(hc_cfd[k], VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r)));
+		if (!(b & 0x10)) {
+			/* An UNMAP of nothing creates the default window: attachable (E9). */
+			struct vfio_iommu_type1_dma_unmap um = { sizeof(um), 0, 0, 0 };
+
+			fz_req("unmap c%d 0x0 0x0", k);
+			want = model_unmap(&HM, k, sizeof(um), 0, 0, 0);
+			fz_done(want, fz_real(spapr_ioctl(hc_cfd[k], VFIO_IOMMU_UNMAP_DMA, &um)));
+		}
 	}
 	fz_req("guest vm");
-	want = model_guest_create(&HM, sizeof(struct spapr_guest_table));
+	want = model_guest_create(&HM, 120);	/* sizeof(struct kvmppc_spapr_tce_table) */
 	fz_done(want, fz_real(spapr_guest_create(&hc_vm)));
 	if (b & 0x40)
 		return;

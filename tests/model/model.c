@@ -285,8 +285,9 @@ static void entries_clear(struct model_window *w, uint64_t entry, uint64_t n)
 	w->n -= hi - lo;
 }
 
-int model_table_pages(unsigned page_shift, uint64_t window_size, unsigned levels,
-		      uint64_t *pages)
+/* The table's pages; @rule: with the platform's 55-bit rule (get_table_size has none). */
+static int table_pages(unsigned page_shift, uint64_t window_size, unsigned levels, bool rule,
+		       uint64_t *pages)
 {
 	const unsigned s = MODEL_PAGE_SHIFT;
 	unsigned log_w, e, per_level, ls;
@@ -304,7 +305,7 @@ int model_table_pages(unsigned page_shift, uint64_t window_size, unsigned levels
 	e = log_w - page_shift;
 	per_level = (e + levels - 1) / levels;
 	ls = per_level + 3 > s ? per_level + 3 : s;
-	if ((ls - 3) * levels + page_shift >= 55)
+	if (rule && (ls - 3) * levels + page_shift >= 55)
 		return -EINVAL;
 	d = 1ull << ls;
 	t = e + 3 > 12 ? 1ull << (e + 3) : 4096;
@@ -317,6 +318,12 @@ int model_table_pages(unsigned page_shift, uint64_t window_size, unsigned levels
 	total *= 2;	/* hardware + shadow */
 	*pages = (total + MODEL_PAGE_SIZE - 1) >> MODEL_PAGE_SHIFT;
 	return 0;
+}
+
+int model_table_pages(unsigned page_shift, uint64_t window_size, unsigned levels,
+		      uint64_t *pages)
+{
+	return table_pages(page_shift, window_size, levels, true, pages);
 }
 
 uint64_t model_region_mapped(const struct model *m, int r)
@@ -364,11 +371,16 @@ static int window_create(struct model *m, struct model_container *ct, unsigned s
 
 	if (page_shift >= 64 || !(MODEL_PGSIZES & (1ull << page_shift)))
 		return EINVAL;
-	if (model_table_pages(page_shift, window_size, levels, &pages))
+	/* E7: charged before the 55-bit rule (tce_iommu_create_table); Q6 fixed. */
+	if (table_pages(page_shift, window_size, levels, false, &pages))
 		return EINVAL;
 	rc = charge(m, pages);
 	if (rc)
 		return rc;
+	if (model_table_pages(page_shift, window_size, levels, &pages)) {
+		uncharge(m, pages);
+		return EINVAL;
+	}
 	it_size = window_size >> page_shift;
 	if (it_size < MODEL_PAGE_SIZE / 8)
 		it_size = MODEL_PAGE_SIZE / 8;	/* Q9, kernel-compatible */
@@ -387,11 +399,10 @@ static void window_remove(struct model *m, struct model_window *w)
 {
 	if (!w->present)
 		return;
-	/* A window a guest table is attached to stays charged until detached. */
+	/* E9: uncharged at once (tce_iommu_free_table); an attached one lives on, dead. */
+	uncharge(m, w->charged);
 	if (gatt_holds(m, w->gen))
-		dead_add(m, w->gen, w->charged);
-	else
-		uncharge(m, w->charged);
+		dead_add(m, w->gen, 0);
 	free(w->e);
 	memset(w, 0, sizeof(*w));
 }
@@ -580,18 +591,13 @@ struct model_res model_set_container(struct model *m, int id, enum model_fdkind 
 {
 	struct model_container *ct;
 
-	switch (kind) {
-	case MODEL_FD_NEGATIVE:
-		return res_fail(EINVAL);
-	case MODEL_FD_NOT_OURS:
+	/* vfio_group_ioctl_set_container (E6): not open, attached, not a container. */
+	if (kind == MODEL_FD_NEGATIVE || kind == MODEL_FD_NOT_OURS)
 		return res_fail(EBADF);
-	case MODEL_FD_GROUP:
-		return res_fail(EINVAL);
-	case MODEL_FD_CONTAINER:
-		break;
-	}
 	if (m->g[id].container >= 0)
 		return res_fail(EINVAL);
+	if (kind == MODEL_FD_GROUP)
+		return res_fail(EBADFD);
 	ct = &m->c[c];
 	if (ct->type == 2 && ct->ngroups)
 		return res_fail(EBUSY);	/* v1 cannot share its table */
@@ -620,7 +626,7 @@ struct model_res model_set_iommu(struct model *m, int c, unsigned long type)
 	if (!ct->ngroups || ct->type)
 		return res_fail(EINVAL);
 	if (type != VFIO_SPAPR_TCE_v2_IOMMU && type != VFIO_SPAPR_TCE_IOMMU)
-		return res_fail(EINVAL);
+		return res_fail(ENODEV);	/* E1: no driver claims it (vfio_ioctl_set_iommu) */
 	/* A v1 instance takes one group: attaching the second fails (6.4). */
 	if (type == VFIO_SPAPR_TCE_IOMMU && ct->ngroups > 1)
 		return res_fail(EBUSY);
@@ -835,11 +841,13 @@ struct model_res model_map(struct model *m, int c, uint32_t argsz, uint32_t flag
 		int r = region_lookup(m, ua, psize);
 
 		if (ct->type == 2) {
-			/* v1: pin the IOMMU page's system pages, writable (emu/mem.h). */
+			/* v1: pin the IOMMU page's system pages, writable unless the
+			 * device only reads (E8, tce_iommu_use_page). */
+			enum model_prot need = (perm & MODEL_WRITE) ? MODEL_RW : MODEL_RO;
 			bool pinnable = true;
 
 			for (uint64_t a = ua; a - ua < psize && pinnable; a += MODEL_PAGE_SIZE)
-				pinnable = a < (1ull << 48) && page_prot(m, a) == MODEL_RW;
+				pinnable = a < (1ull << 48) && page_prot(m, a) >= need;
 			if (!pinnable) {
 				entries_clear(w, entry, i);
 				return res_fail(EFAULT);
@@ -1253,7 +1261,7 @@ struct model_res model_guest_attach(struct model *m, uint64_t liobn, int id)
 	struct model_gtable *t;
 	struct model_container *ct;
 	uint64_t start, size;
-	int c, rc;
+	int c;
 
 	if (id == -1)
 		return res_fail(EBADF);
@@ -1262,20 +1270,22 @@ struct model_res model_guest_attach(struct model *m, uint64_t liobn, int id)
 	t = gtable_find(m, liobn);
 	if (!t)
 		return res_fail(EINVAL);
-	for (unsigned a = 0; a < t->natt; a++)
-		if (t->att[a].group == id)
-			return res_fail(EBUSY);
+	/* E9: the same group again is another reference (kvm_spapr_tce_attach_iommu_group). */
+	for (unsigned a = 0; a < t->natt; a++) {
+		if (t->att[a].group == id) {
+			t->att[a].refs++;
+			return res_ok(0);
+		}
+	}
 	if (t->natt == MODEL_GATT)
 		return res_fail(ENOSPC);
 	c = m->g[id].container;
 	if (c < 0)
 		return res_fail(EINVAL);
 	ct = &m->c[c];
-	if (ct->type != 7 || !ct->bound)
+	/* E9: v1 or v2, bound to the process; a pending default window is not created. */
+	if (!ct->type || !ct->bound)
 		return res_fail(EINVAL);
-	rc = default_window(m, ct);
-	if (rc)
-		return res_fail(rc);
 	start = t->offset << t->shift;
 	size = t->size << t->shift;
 	for (unsigned s = 0; s < MODEL_SLOTS; s++) {
@@ -1287,6 +1297,9 @@ struct model_res model_guest_attach(struct model *m, uint64_t liobn, int id)
 			t->att[t->natt].c = c;
 			t->att[t->natt].slot = s;
 			t->att[t->natt].gen = w->gen;
+			t->att[t->natt].shift = w->page_shift;
+			t->att[t->natt].v1 = ct->type == 2;
+			t->att[t->natt].refs = 1;
 			t->natt++;
 			return res_ok(0);
 		}
@@ -1310,6 +1323,8 @@ struct model_res model_guest_detach(struct model *m, uint64_t liobn, int id)
 
 		if (x.group != id)
 			continue;
+		if (--t->att[a].refs)
+			return res_ok(0);
 		t->att[a] = t->att[--t->natt];
 		gatt_drop(m, x);
 		return res_ok(0);
@@ -1403,13 +1418,18 @@ static long h_apply(struct model *m, struct model_gtable *t, uint64_t entry, uin
 	struct model_window *live[MODEL_GATT];
 	unsigned nlive = 0, hs = 0;
 	uint64_t gsize = 1ull << t->shift, *uas = NULL;
+	bool v1 = false;
 
 	for (unsigned a = 0; a < t->natt; a++) {
 		struct model_window *w = (struct model_window *)model_gatt_window(m, &t->att[a]);
 		bool dup = false;
 
+		/* kvmppc_tce_validate looks up every listed table's page, removed ones too. */
+		if (t->att[a].shift > hs)
+			hs = t->att[a].shift;
 		if (!w)
 			continue;
+		v1 |= t->att[a].v1;	/* no region backs a v1 window: H_TOO_HARD to map */
 		for (unsigned k = 0; k < nlive; k++)
 			dup |= live[k] == w;
 		if (dup)
@@ -1427,7 +1447,7 @@ static long h_apply(struct model *m, struct model_gtable *t, uint64_t entry, uin
 
 			if (!(v & 3))
 				continue;
-			if ((gpa & (gsize - 1)) || gpa_to_ua(m, gpa, gsize, &ua))
+			if (v1 || (gpa & (gsize - 1)) || gpa_to_ua(m, gpa, gsize, &ua))
 				goto too_hard;
 			uas[i] = ua;
 			if (!hs)

@@ -145,11 +145,14 @@ struct model_gslot {
 };
 
 /* A group's window bound to a guest table: the window is m->c[c].win[slot]
- * while its gen matches, else dead (removed; its charge waits in dead[]). */
+ * while its gen matches, else dead (removed and uncharged; dead[] counts them). */
 struct model_gatt {
 	int group, c;
 	unsigned slot;
 	uint64_t gen;
+	unsigned shift;		/* the window's page shift (it is looked at even when dead) */
+	bool v1;		/* the window of a v1 container */
+	unsigned refs;		/* attaches of the group less its detaches */
 };
 
 struct model_gtce {
