@@ -367,8 +367,10 @@ START_TEST(t_groups_and_set_iommu_rules)
 	/* vfio_ioctl_set_iommu: no driver's CHECK_EXTENSION claims these types (E1). */
 	TU_ERR(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU), ENODEV);
 	for (unsigned long type = 0; type <= 8; type++)
-		if (type != VFIO_SPAPR_TCE_IOMMU && type != VFIO_SPAPR_TCE_v2_IOMMU)
+		if (type != VFIO_SPAPR_TCE_IOMMU && type != VFIO_SPAPR_TCE_v2_IOMMU && type != VFIO_EEH)
 			TU_ERR(tu_ioctl(c, VFIO_SET_IOMMU, (void *)type), ENODEV);
+	/* VFIO_EEH is claimed on an EEH machine (the default), and tce_iommu_open refuses it. */
+	TU_ERR(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_EEH), EINVAL);
 	TU_ERR(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)~0ul), ENODEV);
 	TU_OK(tu_ioctl(c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU));
 	TU_OK(tu_ioctl(g1, VFIO_GROUP_UNSET_CONTAINER, NULL));
