@@ -48,7 +48,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
-#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -90,6 +89,30 @@ static __attribute__((noinline)) bool on_live_stack(uintptr_t p, uint64_t len)
 	return sp >= s->lo && sp < s->hi && p >= sp && p < s->hi && len <= s->hi - p;
 }
 
+/*
+ * The fast path's copy: byte by byte, out of the sanitizers' sight.  Like
+ * the kernel's copy, it reads what the request's size says, which may run
+ * past the caller's object into the next one on its stack: memory that is
+ * there (on_live_stack), but that AddressSanitizer would report as another
+ * object's.  Arguments are a few dozen bytes: a loop is as fast as a call
+ * (the byte loop's volatile keeps the compiler from making it one).
+ */
+__attribute__((no_sanitize_address, no_sanitize_thread, noinline))
+static void stack_copy(void *dst, const void *src, uint64_t len)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+	uint64_t i = 0, w;
+
+	/* Eight bytes at a time: a constant-size builtin is one move, never a call. */
+	for (; i + 8 <= len; i += 8) {
+		__builtin_memcpy(&w, s + i, 8);
+		__builtin_memcpy(d + i, &w, 8);
+	}
+	for (; i < len; i++)
+		((volatile unsigned char *)d)[i] = s[i];
+}
+
 static int copy(void *local, void *remote, uint64_t len, bool out)
 {
 	struct iovec l = { local, (size_t)len }, r = { remote, (size_t)len };
@@ -101,9 +124,9 @@ static int copy(void *local, void *remote, uint64_t len, bool out)
 		return -EFAULT;
 	if (on_live_stack((uintptr_t)remote, len)) {
 		if (out)
-			memcpy(remote, local, (size_t)len);
+			stack_copy(remote, local, len);
 		else
-			memcpy(local, remote, (size_t)len);
+			stack_copy(local, remote, len);
 		return 0;
 	}
 	n = out ? process_vm_writev(getpid(), &l, 1, &r, 1, 0) : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
