@@ -56,6 +56,7 @@ int tce_table_map(struct tce_table *t, uint64_t entry, uint64_t npages, const ui
 			return rc;
 	}
 
+	tce__mark(t, first, end);
 	bits = tce_dir_to_bits(dir);
 	tce__old_init(&old, old_fn, old_ctx);
 	for (i = first; i < end; i = next) {
@@ -129,12 +130,11 @@ static inline __attribute__((always_inline)) uint64_t next_present(const uint64_
 	return j;
 }
 
-/* Clears the valid entries of leaf block @hw (shadow twin @sh) inside [c->first, c->last]. */
-static void clear_leaf(struct clear_ctx *c, uint64_t *hw, uint64_t *sh, uint64_t base)
+/* Clears the valid entries of slots [lo, hi] of leaf block @hw (shadow twin @sh) at @base. */
+static void clear_slots(struct clear_ctx *c, uint64_t *hw, uint64_t *sh, uint64_t base,
+			uint64_t lo, uint64_t hi)
 {
 	struct tce_table *t = c->t;
-	uint64_t lo = c->first > base ? c->first - base : 0;
-	uint64_t hi = c->last - base < t->level_mask ? c->last - base : t->level_mask;
 	bool serial = t->flags & TCE_TABLE_SERIAL_WRITERS;
 	uint64_t j;
 
@@ -159,6 +159,29 @@ static void clear_leaf(struct clear_ctx *c, uint64_t *hw, uint64_t *sh, uint64_t
 		if (c->kill)
 			tce_kill_batch_add(c->kill, e, 1);
 		c->cleared++;
+	}
+}
+
+/*
+ * Clears the valid entries of leaf block @hw (shadow twin @sh) inside
+ * [c->first, c->last], scanning only its units marked in the written map:
+ * the others hold nothing and are never read (so never faulted in).
+ */
+static void clear_leaf(struct clear_ctx *c, uint64_t *hw, uint64_t *sh, uint64_t base)
+{
+	struct tce_table *t = c->t;
+	unsigned us = t->unit_shift;
+	uint64_t lo = c->first > base ? c->first - base : 0;
+	uint64_t hi = c->last - base < t->level_mask ? c->last - base : t->level_mask;
+	uint64_t u, ulast = (base + hi) >> us;
+
+	for (u = tce__next_written(t, (base + lo) >> us, ulast); u <= ulast;
+	     u = tce__next_written(t, u + 1, ulast)) {
+		uint64_t ulo = u << us, uhi = ulo + (1ull << us) - 1;
+
+		ulo = ulo > base + lo ? ulo - base : lo;
+		uhi = uhi < base + hi ? uhi - base : hi;
+		clear_slots(c, hw, sh, base, ulo, uhi);
 	}
 }
 

@@ -111,6 +111,7 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
 	rc = check_blocks(t, first, end, hw_be, hws, shs);
 	if (rc)
 		return rc;
+	tce__mark(t, first, end);	/* zeros too: a superset is enough */
 	for (i = first, b = 0; i < end; i = next, b++) {
 		uint64_t *hw, *sh, j = i & t->level_mask, k = i - first;
 
@@ -148,6 +149,7 @@ int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages,
 	rc = check_blocks(t, first, end, NULL, hws, shs);	/* every entry is valid */
 	if (rc)
 		return rc;
+	tce__mark(t, first, end);
 	/*
 	 * Did the old entries hold a run of pages (stable: we are the only
 	 * writer)?  Then their values need not be copied out: reading them

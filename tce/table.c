@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Table creation, references and destruction (spec 5.7), and accessors.
- * Creation allocates only the top block of each tree; lower blocks come
- * from the walk and are freed here, all at once, at the last put.
+ * Creation allocates only the top block of each tree, and the written map
+ * with the struct (tce_priv.h); lower blocks come from the walk and are
+ * freed here, all at once, at the last put.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@ int tce_table_create(const struct tce_table_params *p, struct tce_table **out)
 {
 	struct tce_geometry geo;
 	struct tce_table *t;
+	uint64_t words;
+	unsigned unit_shift;
 	void *hva;
 	int node, rc;
 
@@ -27,9 +30,13 @@ int tce_table_create(const struct tce_table_params *p, struct tce_table **out)
 		return -EINVAL;
 	if (util_should_fail("tce_table_create"))
 		return -ENOMEM;
-	t = calloc(1, sizeof(*t));
+	/* The written map comes with the struct: at most 32 KiB, no failure point of its own. */
+	words = tce__written_words(geo.it_size, &unit_shift);
+	t = calloc(1, sizeof(*t) + words * sizeof(t->written[0]));
 	if (!t)
 		return -ENOMEM;
+	t->unit_shift = unit_shift;
+	t->nunits = ((geo.it_size - 1) >> unit_shift) + 1;
 	t->geo = geo;
 	t->level_bits = geo.level_shift - 3;
 	t->level_mask = geo.it_level_size - 1;
@@ -137,6 +144,11 @@ void tce_table_get_stats(const struct tce_table *t, struct tce_table_stats *st)
 	st->block_bytes = t->block_bytes;
 	st->leaf_nodes = __atomic_load_n(&t->nleaves, __ATOMIC_RELAXED);
 	st->install_races = __atomic_load_n(&t->install_races, __ATOMIC_RELAXED);
+	st->unit_entries = 1ull << t->unit_shift;
+	st->written_units = 0;
+	for (uint64_t w = 0; w < (t->nunits + 63) / 64; w++)
+		st->written_units += (uint64_t)__builtin_popcountll(
+			__atomic_load_n(&t->written[w], __ATOMIC_RELAXED));
 	for (d = 0; d < TCE_LEVELS_MAX; d++) {
 		uint64_t *c[TCE__NTREES] = { &st->hw_level_blocks[d], &st->shadow_level_blocks[d] };
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The debug invariant checker (T1-T5 of tce/tce.h).  It walks both trees in
+ * The debug invariant checker (T1-T6 of tce/tce.h).  It walks both trees in
  * parallel, as the bulk clear does, and finds every indirect entry's block
  * through emu_mem_table_hva(), the way the hardware would, rather than
  * trusting the hpa arithmetic the fast paths use.
@@ -81,6 +81,10 @@ static void check_leaf(struct check_ctx *c, const uint64_t *hw, const uint64_t *
 		if (h && (!(h & TCE_PCI_READ) || ((h & ~TCE_PCI_RW) & page_mask)))
 			complain(c, "entry %llu: hardware %#llx lacks READ or is unaligned",
 				 (unsigned long long)(idx + t->geo.it_offset), (unsigned long long)h);
+		if (!tce__unit_written(t, idx >> t->unit_shift))
+			complain(c, "entry %llu holds %#llx / ua %#llx but its unit is not marked written",
+				 (unsigned long long)(idx + t->geo.it_offset), (unsigned long long)h,
+				 (unsigned long long)s);
 		if (!(h & TCE_PCI_RW) != !s)
 			complain(c, "entry %llu: hardware %#llx but shadow ua %#llx",
 				 (unsigned long long)(idx + t->geo.it_offset), (unsigned long long)h,
@@ -181,6 +185,26 @@ static void check_leaves(struct check_ctx *c)
 	free(bases);
 }
 
+/* The written map's shape: as creation computed it, and no bit beyond the last unit. */
+static void check_written(struct check_ctx *c)
+{
+	const struct tce_table *t = c->t;
+	unsigned us;
+	uint64_t words = tce__written_words(t->geo.it_size, &us), last;
+
+	if (us != t->unit_shift || t->nunits != ((t->geo.it_size - 1) >> us) + 1 ||
+	    (t->nunits + 63) / 64 != words) {
+		complain(c, "written map of %llu units of 2^%u indexes does not fit it_size %llu",
+			 (unsigned long long)t->nunits, t->unit_shift,
+			 (unsigned long long)t->geo.it_size);
+		return;
+	}
+	last = __atomic_load_n(&t->written[words - 1], __ATOMIC_RELAXED);
+	if (t->nunits & 63 && last >> (t->nunits & 63))
+		complain(c, "written map marks units beyond the last (%llu)",
+			 (unsigned long long)t->nunits);
+}
+
 int tce_table_check(const struct tce_table *t)
 {
 	struct check_ctx c = { .t = t };
@@ -198,6 +222,7 @@ int tce_table_check(const struct tce_table *t)
 	}
 	check_block(&c, t->tree[TCE__HW].top, t->tree[TCE__SHADOW].top, 0, 0);
 	check_leaves(&c);
+	check_written(&c);
 	for (i = 0; i < TCE__NTREES; i++)
 		for (d = 0; d < TCE_LEVELS_MAX; d++) {
 			uint64_t n = __atomic_load_n(&t->tree[i].blocks[d], __ATOMIC_RELAXED);

@@ -54,7 +54,10 @@
  *      lies beyond it;
  *   T5 every hardware leaf block has a shadow twin and a node in the
  *      table's leaf list (which the bulk clear uses), and every node names
- *      one.
+ *      one;
+ *   T6 every valid hardware entry and every non-zero shadow entry lies in a
+ *      unit of indexes that the table's written map marks (tce/tce_priv.h),
+ *      which the clear and the release rely on to skip the rest.
  *   A failed operation leaves every entry as it was (levels it allocated
  *   before failing stay, as in the kernel; they are freed with the table).
  *
@@ -237,13 +240,15 @@ struct tce_table_stats {
 	uint64_t block_bytes;				/* bytes of one block */
 	uint64_t leaf_nodes;				/* leaf list nodes (>= leaf blocks) */
 	uint64_t install_races;				/* installations lost (block freed) */
+	uint64_t unit_entries;				/* entries per unit of the written map */
+	uint64_t written_units;				/* units marked written (never unmarked) */
 };
 
 /* Reads the counters (each atomically; exact when no writer is running). */
 void tce_table_get_stats(const struct tce_table *t, struct tce_table_stats *st);
 
 /*
- * Debug invariant checker (T1-T5 above; every indirect entry is also
+ * Debug invariant checker (T1-T6 above; every indirect entry is also
  * checked against emu_mem_table_hva, as hardware would find it).  Returns 0
  * or -EUCLEAN with a message on stderr.  No writer may run meanwhile.
  */

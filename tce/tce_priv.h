@@ -46,6 +46,30 @@ struct tce__leaf {
 	uint64_t base;			/* index of the block's first entry */
 };
 
+/*
+ * The written map: one bit per unit of 2^unit_shift consecutive indexes,
+ * set before the first valid entry is stored in the unit and never cleared
+ * until the table is destroyed, so it is a superset of the units that hold
+ * valid entries (invariant T6).  The bulk clear and the release skip the
+ * units whose bit is clear: a window's release costs what was ever mapped
+ * in it, not its size, even when the leaf blocks are large (a 1-level 2 GiB
+ * window of 4 KiB pages is one 4 MiB block; untouched, its pages are never
+ * even faulted in).  A unit is at least one system page of a leaf block
+ * (512 entries: the granularity of page faults) and grows for very large
+ * tables so that the map has at most 2^TCE__WRITTEN_BITS bits (32 KiB);
+ * there the leaf blocks are many and small, and the walk and the leaf list
+ * skip what is missing anyway.  The map lives in the table's own allocation
+ * (no failure point of its own).
+ *
+ * Marking: a bit is set (atomic OR, only when a plain load finds it clear)
+ * before the entry is stored.  Relaxed is enough: a clear that must see the
+ * entry is ordered after its store by the caller's synchronisation, and the
+ * OR is sequenced before that store; racing clears may miss the entry as
+ * they may miss the store itself.
+ */
+#define TCE__UNIT_SHIFT_MIN (EMU_PAGE_SHIFT - 3)
+#define TCE__WRITTEN_BITS 18u
+
 struct tce_table {
 	struct tce_geometry geo;
 	unsigned level_bits;		/* S = log2(it_level_size) */
@@ -60,7 +84,56 @@ struct tce_table {
 	struct tce__leaf *leaves;	/* push-only list head; atomic */
 	uint64_t nleaves;		/* nodes in it; atomic */
 	uint64_t install_races;		/* level installations lost to another writer; atomic */
+	unsigned unit_shift;		/* written map: log2 of the indexes per bit */
+	uint64_t nunits;		/* bits in written[] */
+	uint64_t written[];		/* the written map; atomic */
 };
+
+/* Words of the written map of a table of @it_size entries, and its unit shift. */
+static inline uint64_t tce__written_words(uint64_t it_size, unsigned *unit_shift)
+{
+	unsigned bits = it_size > 1 ? 64u - (unsigned)__builtin_clzll(it_size - 1) : 0;
+	unsigned us = bits > TCE__WRITTEN_BITS ? bits - TCE__WRITTEN_BITS : 0;
+
+	if (us < TCE__UNIT_SHIFT_MIN)
+		us = TCE__UNIT_SHIFT_MIN;
+	*unit_shift = us;
+	return (((it_size - 1) >> us) >> 6) + 1;
+}
+
+/* Marks the units of indexes [first, end) (end > first) written; see above. */
+static inline void tce__mark(struct tce_table *t, uint64_t first, uint64_t end)
+{
+	uint64_t u = first >> t->unit_shift, ulast = (end - 1) >> t->unit_shift;
+
+	while (u <= ulast) {
+		uint64_t w = u >> 6, hi = (ulast >> 6) == w ? (ulast & 63) : 63;
+		uint64_t mask = (~0ull >> (63 - hi)) & (~0ull << (u & 63));
+
+		if ((__atomic_load_n(&t->written[w], __ATOMIC_RELAXED) & mask) != mask)
+			__atomic_fetch_or(&t->written[w], mask, __ATOMIC_RELAXED);
+		u = (w + 1) << 6;
+	}
+}
+
+/* Is unit @u marked written? */
+static inline bool tce__unit_written(const struct tce_table *t, uint64_t u)
+{
+	return __atomic_load_n(&t->written[u >> 6], __ATOMIC_RELAXED) >> (u & 63) & 1;
+}
+
+/* The first written unit in [u, ulast], or a value above ulast. */
+static inline uint64_t tce__next_written(const struct tce_table *t, uint64_t u, uint64_t ulast)
+{
+	while (u <= ulast) {
+		uint64_t bits = __atomic_load_n(&t->written[u >> 6], __ATOMIC_RELAXED) >> (u & 63);
+
+		if (bits)
+			return u + (uint64_t)__builtin_ctzll(bits);
+		u = ((u >> 6) + 1) << 6;
+	}
+	return u;
+}
 
 /*
  * hva of a table block from its hpa: the __va() of this machine.  emu/mem.h

@@ -45,6 +45,7 @@ int tce_table_xchg(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t u
 		rc = tce__walk(t, TCE__SHADOW, idx, true, &sh);
 		if (rc)
 			return rc;
+		tce__mark(t, idx, idx + 1);
 		raw_ua = __atomic_exchange_n(&sh[j], htobe64(ua), __ATOMIC_ACQ_REL);
 		raw_hw = __atomic_exchange_n(&hw[j], htobe64(hpa | tce_dir_to_bits(dir)),
 					     __ATOMIC_ACQ_REL);
@@ -99,6 +100,7 @@ int tce_table_shadow_write(struct tce_table *t, uint64_t entry, uint64_t ua)
 	rc = tce__walk(t, TCE__SHADOW, idx, true, &sh);
 	if (rc)
 		return rc;
+	tce__mark(t, idx, idx + 1);
 	__atomic_store_n(&sh[idx & t->level_mask], htobe64(ua), __ATOMIC_RELEASE);
 	return 0;
 }

@@ -1080,6 +1080,119 @@ START_TEST(store_run_reports_old_run)
 }
 END_TEST
 
+/*
+ * The written map: each writer marks the units (512 entries, one system page
+ * of a leaf block, in a 1-level 2 GiB window's single 4 MiB block) it stores
+ * valid entries into; clears mark nothing; failures mark nothing.  A clear
+ * scans only marked units: an entry planted in raw memory of an unmarked
+ * unit is missed by the whole-window clear and reported by the checker (T6).
+ */
+START_TEST(written_map_limits_clears_to_written_units)
+{
+	struct tce_table *t = create_ok(0, 2 * GiB, 12, 1, 0);
+	const struct tce_geometry *g = tce_table_geometry(t);
+	uint64_t hpa[3] = { 0x1000, 0x2000, 0x3000 }, hw[2], sh[2], old[2], old_ua;
+	uint64_t cleared = 0, *blk, slot = 1;
+	struct array_fill f = { .hpa = hpa };
+	static struct olds o;
+
+	ck_assert_uint_eq(stats(t).unit_entries, 512);
+	ck_assert_uint_eq(stats(t).written_units, 0);
+	/* Clears, rejections and a store of nothing valid mark nothing. */
+	clear_ok(t, 7, NULL);
+	TU_ERR(tce_table_xchg(t, 7, 0x1001, 0x2000, TCE_DIR_TO_DEVICE, NULL, NULL), EINVAL);
+	TU_ERR(tce_table_map(t, 600, 3, hpa, 0x1008, TCE_DIR_TO_DEVICE, 0, NULL, NULL, NULL),
+	       EINVAL);
+	TU_OK(tce_table_unmap(t, 0, g->it_size, NULL, NULL, NULL, &cleared));
+	ck_assert_uint_eq(cleared, 0);
+	ck_assert_uint_eq(stats(t).written_units, 0);
+
+	set_ok(t, 5, 0x5000, 0x6000, TCE_DIR_TO_DEVICE, NULL);			/* unit 0 */
+	ck_assert_uint_eq(stats(t).written_units, 1);
+	TU_OK(tce_table_map(t, 2 * 512 - 1, 3, hpa, 0x10000, TCE_DIR_BIDIRECTIONAL, 0, NULL,
+			    NULL, NULL));					/* units 1, 2 */
+	ck_assert_uint_eq(stats(t).written_units, 3);
+	TU_OK(tce_table_reserve(t, 600 * 512 + 1, 2));
+	ck_assert_uint_eq(stats(t).written_units, 3);
+	TU_OK(store_run(t, 600 * 512 + 1, 2, TCE_PCI_RW, 0x20000, &f, old, &old_ua));	/* 600 */
+	ck_assert_uint_eq(stats(t).written_units, 4);
+	hw[0] = htobe64(0x7000 | TCE_PCI_READ);
+	sh[0] = htobe64(0x8000);
+	hw[1] = sh[1] = 0;
+	TU_OK(tce_table_store(t, 1023 * 512 + 510, 2, hw, sh, old));		/* 1023 */
+	ck_assert_uint_eq(stats(t).written_units, 5);
+	TU_OK(tce_table_check(t));
+
+	/* An entry planted in unit 700, which no writer marked. */
+	blk = emu_mem_table_hva(tce_table_hpa(t), 4 * MiB);
+	ck_assert_ptr_nonnull(blk);
+	ck_assert_uint_eq(block_nonzero(t, tce_table_hpa(t), &slot), 7);
+	blk[700 * 512 + 3] = htobe64(0x9000 | TCE_PCI_READ);
+	TU_OK(tce_table_shadow_write(t, 700 * 512 + 3, 0xa000));	/* marks it: shadow write */
+	ck_assert_uint_eq(stats(t).written_units, 6);
+	TU_OK(tce_table_check(t));
+	blk[701 * 512] = htobe64(0x9000 | TCE_PCI_READ);
+	fprintf(stderr, "written_map_limits_clears_to_written_units: checker messages expected:\n");
+	ck_assert_int_eq(tce_table_check(t), -EUCLEAN);
+
+	/* The whole window: every marked unit's entries, and not the planted one. */
+	memset(&o, 0, sizeof(o));
+	TU_OK(tce_table_unmap(t, 0, g->it_size, NULL, collect_old, &o, &cleared));
+	ck_assert_uint_eq(cleared, 1 + 3 + 2 + 1 + 1);
+	ck_assert_uint_eq(o.n, cleared);
+	qsort(o.v, o.n, sizeof(o.v[0]), cmp_old);
+	ck_assert_uint_eq(o.v[0].entry, 5);
+	ck_assert_uint_eq(o.v[1].entry, 2 * 512 - 1);
+	ck_assert_uint_eq(o.v[3].entry, 2 * 512 + 1);
+	ck_assert_uint_eq(o.v[4].entry, 600 * 512 + 1);
+	ck_assert_uint_eq(o.v[6].entry, 700 * 512 + 3);
+	ck_assert_uint_eq(o.v[6].ua, 0xa000);
+	ck_assert_uint_eq(o.v[7].entry, 1023 * 512 + 510);
+	ck_assert_uint_eq(be64toh(blk[701 * 512]), 0x9000 | TCE_PCI_READ);
+	blk[701 * 512] = 0;
+	ck_assert_uint_eq(block_nonzero(t, tce_table_hpa(t), &slot), 0);
+	/* Marks stay after the clear (a superset is enough). */
+	ck_assert_uint_eq(stats(t).written_units, 6);
+	put_clean(t);
+}
+END_TEST
+
+/* The unit grows with the table so that the map keeps at most 2^18 bits. */
+START_TEST(written_map_unit_of_large_tables)
+{
+	static const struct {
+		uint64_t window;
+		unsigned shift, levels;
+		uint64_t unit;
+	} c[] = {
+		{ 1 * MiB, 12, 1, 512 },	/* 512 entries (Q9): one unit */
+		{ 1ull << 39, 12, 3, 512 },	/* 2^27 entries: 2^18 units */
+		{ 1ull << 40, 12, 4, 1024 },	/* 2^28 entries */
+		{ 1ull << 50, 16, 4, 1ull << 16 },	/* 2^34 entries */
+	};
+
+	for (unsigned i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct tce_table *t = create_ok(0, c[i].window, c[i].shift, c[i].levels, 0);
+		const struct tce_geometry *g = tce_table_geometry(t);
+		uint64_t last = g->it_size - 1, cleared = 0;
+
+		ck_assert_uint_eq(stats(t).unit_entries, c[i].unit);
+		set_ok(t, 0, 0x1000ull << (c[i].shift - 12), 0x1000ull << (c[i].shift - 12),
+		       TCE_DIR_TO_DEVICE, NULL);
+		set_ok(t, c[i].unit - 1, 0x2000ull << (c[i].shift - 12),
+		       0x2000ull << (c[i].shift - 12), TCE_DIR_TO_DEVICE, NULL);
+		ck_assert_uint_eq(stats(t).written_units, 1);
+		set_ok(t, last, 0x3000ull << (c[i].shift - 12), 0x3000ull << (c[i].shift - 12),
+		       TCE_DIR_TO_DEVICE, NULL);
+		ck_assert_uint_eq(stats(t).written_units, last < c[i].unit ? 1 : 2);
+		TU_OK(tce_table_check(t));
+		TU_OK(tce_table_unmap(t, 0, g->it_size, NULL, NULL, NULL, &cleared));
+		ck_assert_uint_eq(cleared, last == c[i].unit - 1 ? 2 : 3);
+		put_clean(t);
+	}
+}
+END_TEST
+
 START_TEST(shadow_access)
 {
 	struct tce_table *t = create_ok(0, 4 * GiB, 12, 3, 0);
@@ -1382,6 +1495,8 @@ static Suite *tce_suite(void)
 	tcase_add_test(t, store_reports_old_shadow_and_needs_reserve);
 	tcase_add_test(t, store_run_reports_old_run);
 	tcase_add_test(t, shadow_access);
+	tcase_add_test(t, written_map_limits_clears_to_written_units);
+	tcase_add_test(t, written_map_unit_of_large_tables);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("kill");

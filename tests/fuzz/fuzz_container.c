@@ -13,7 +13,8 @@
  *
  * After every request: return value and errno, locked_vm and the pinned
  * page count are compared with the model; the invariant checkers run
- * (mmreg_mm_check, emu_mem_check, emu_machine_check; the geometry of every
+ * (mmreg_mm_check, emu_mem_check, emu_machine_check one request in
+ * FZ_DEEP_EVERY and at the end; the geometry of every
  * window reachable through an open container is compared with the model,
  * and tce_table_check runs on those windows after one table-changing
  * request in eight and throughout the cleanup); a sample of bus addresses is read by a device (emu_dma_read)

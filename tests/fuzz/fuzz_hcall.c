@@ -20,7 +20,8 @@
  * values (unaligned, outside, wrapping, poison TCEs).
  *
  * After every request: the return code (H_* or errno), locked_vm, the
- * pinned pages, mmreg/emu checkers, spapr_guest_check when the model says
+ * pinned pages, mmreg/emu checkers (one request in FZ_DEEP_EVERY and at
+ * the end), spapr_guest_check when the model says
  * its invariant holds (it must then pass), a H_GET_TCE of a stored entry,
  * device reads through groups 0 and 1 (bytes at the model's ua, or the
  * model's fault).  At the end the guest is destroyed, windows removed,

@@ -328,10 +328,30 @@ void fz_hdone(long want, long got)
 
 /* ---------------------------------------------------------------- checks */
 
+/* Calls of fz_check_state in this input: the deep checks run on every FZ_DEEP_EVERY-th. */
+static unsigned fz_state_calls;
+
+/* The invariant checkers of every layer (fz_check_state, fz_end). */
+static void deep_checks(void)
+{
+	struct mmreg_mm *mm;
+
+	if (mmreg_mm_current(&mm))
+		fz_diverge("mmreg_mm_current failed");
+	if (mmreg_mm_check(mm)) {
+		mmreg_mm_put(mm);
+		fz_diverge("mmreg_mm_check failed");
+	}
+	mmreg_mm_put(mm);
+	if (emu_mem_check())
+		fz_diverge("emu_mem_check failed");
+	if (emu_machine_check())
+		fz_diverge("emu_machine_check failed");
+}
+
 void fz_check_state(const struct model *m)
 {
 	struct emu_mem_stats st;
-	struct mmreg_mm *mm;
 	uint64_t locked;
 
 	if (!FZ_CHECKS)
@@ -350,17 +370,8 @@ void fz_check_state(const struct model *m)
 		if (st.pinned_pages != fz_shown_pinned)
 			fz_diverge("%llu pages pinned", (unsigned long long)st.pinned_pages);
 	}
-	if (mmreg_mm_current(&mm))
-		fz_diverge("mmreg_mm_current failed");
-	if (mmreg_mm_check(mm)) {
-		mmreg_mm_put(mm);
-		fz_diverge("mmreg_mm_check failed");
-	}
-	mmreg_mm_put(mm);
-	if (emu_mem_check())
-		fz_diverge("emu_mem_check failed");
-	if (emu_machine_check())
-		fz_diverge("emu_machine_check failed");
+	if (++fz_state_calls % FZ_DEEP_EVERY == 0)
+		deep_checks();
 }
 
 const char *fz_dma_str(int rc)
@@ -573,6 +584,7 @@ void fz_begin(const char *target, const uint8_t *data, size_t size, const char *
 	emu__machine_set_quirks(fz_kernel ? EMU_QUIRKS_KERNEL : EMU_QUIRKS_FIXED);
 	if (fz_kernel)
 		fz_tr_add("# quirks=kernel: replay with SPAPRTCE_MACHINE=quirks=kernel\n");
+	fz_state_calls = 0;
 	fz_rng = 0x9e3779b97f4a7c15ull ^ size;
 	for (size_t i = 0; i < size && i < 16; i++)
 		fz_rng = (fz_rng ^ data[i]) * 0x100000001b3ull;
@@ -594,6 +606,8 @@ void fz_end(void)
 		fz_diverge("%llu pages pinned after cleanup", (unsigned long long)st.pinned_pages);
 	if (FZ_CHECKS && st.table_blocks)
 		fz_diverge("%llu table blocks allocated after cleanup", (unsigned long long)st.table_blocks);
+	if (FZ_CHECKS)
+		deep_checks();
 	for (int i = 0; i < FZ_MAX_MEMS; i++) {
 		if (!fz_mems[i].base)
 			continue;

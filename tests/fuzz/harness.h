@@ -125,8 +125,13 @@ extern unsigned long fz_eintr_retries;
 /* ---------------------------------------------------------------- checks */
 
 /* locked_vm and pinned pages against @m (a `locked_vm => N` or `pinned => N`
- * line when the model's value changes), then mmreg_mm_check, emu_mem_check,
- * emu_machine_check. */
+ * line when the model's value changes), after every request; then, on one
+ * call in FZ_DEEP_EVERY and at the end of the input (fz_end), the invariant
+ * checkers mmreg_mm_check, emu_mem_check, emu_machine_check.  Why not every
+ * time: each reads whole structures (mmreg's scans its 2 MiB node pool), and
+ * after every request they were most of a run's time under ASan; the
+ * differential comparisons with the model still run after every request. */
+#define FZ_DEEP_EVERY 8u
 void fz_check_state(const struct model *m);
 /* A device read of @len (<= 32) bytes at @iova by group @id: the model's
  * result, and the bytes at the model's ua. */
