@@ -400,6 +400,14 @@ run-guest: deps
 	@$(MAKE) --no-print-directory $(GUEST_DEPS)
 	@sh scripts/guest-check.sh $(B) run
 
+# Guest boot time to /init, through the layer with a passed-through device
+# versus plain QEMU (scripts/bench-guest.sh): build/bench/guest_boot.jsonl,
+# merged into build/bench.json by the next `make bench`.
+.PHONY: bench-guest
+bench-guest: deps
+	@$(MAKE) --no-print-directory $(GUEST_DEPS)
+	@bash scripts/bench-guest.sh $(B)
+
 # The layer's cost (bench/bench_dropin.c): it preloads itself, so it links the
 # shared library like the layer does.
 $(B)/bench/bench_dropin: $(B)/obj/bench/bench_dropin.o $(B)/obj/bench/bench_util.o $(B)/libspaprtce.so.0 $(DROPIN_SO)

@@ -24,8 +24,8 @@
  * mode there is no emulator: only the request counts are written.
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <linux/vfio.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,39 +41,38 @@ static struct {
 } st;
 static pid_t stats_pid;		/* the process whose requests these are (0: none yet) */
 
+/* The u64 at @off of the program's struct @arg (0 when unreadable). */
+static uint64_t peek_u64(const void *arg, size_t off)
+{
+	uint64_t v;
+
+	return dropin__peek(&v, (const char *)arg + off, sizeof(v)) ? 0 : v;
+}
+
+/* A MAP_DMA or UNMAP_DMA: one more, its bytes, or one more failed. */
+static void count(uint64_t *n, uint64_t *bytes, uint64_t *failed, int rc, uint64_t size)
+{
+	if (rc < 0) {
+		__atomic_add_fetch(failed, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_add_fetch(n, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(bytes, size, __ATOMIC_RELAXED);
+}
+
 void dropin__stats_ioctl(unsigned long req, const void *arg, int rc)
 {
-	uint64_t size = 0;
-
-	if (!stats_pid)
+	if (!__atomic_load_n(&stats_pid, __ATOMIC_RELAXED))
 		__atomic_store_n(&stats_pid, getpid(), __ATOMIC_RELAXED);
 	switch (req) {
-	case VFIO_IOMMU_MAP_DMA: {
-		struct vfio_iommu_type1_dma_map m;
-
-		if (rc < 0) {
-			__atomic_add_fetch(&st.map_failed, 1, __ATOMIC_RELAXED);
-			return;
-		}
-		if (!dropin__peek(&m, arg, sizeof(m)))
-			size = m.size;
-		__atomic_add_fetch(&st.map, 1, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&st.map_bytes, size, __ATOMIC_RELAXED);
+	case VFIO_IOMMU_MAP_DMA:
+		count(&st.map, &st.map_bytes, &st.map_failed, rc,
+		      rc < 0 ? 0 : peek_u64(arg, offsetof(struct vfio_iommu_type1_dma_map, size)));
 		break;
-	}
-	case VFIO_IOMMU_UNMAP_DMA: {
-		struct vfio_iommu_type1_dma_unmap u;
-
-		if (rc < 0) {
-			__atomic_add_fetch(&st.unmap_failed, 1, __ATOMIC_RELAXED);
-			return;
-		}
-		if (!dropin__peek(&u, arg, sizeof(u)))
-			size = u.size;
-		__atomic_add_fetch(&st.unmap, 1, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&st.unmap_bytes, size, __ATOMIC_RELAXED);
+	case VFIO_IOMMU_UNMAP_DMA:
+		count(&st.unmap, &st.unmap_bytes, &st.unmap_failed, rc,
+		      rc < 0 ? 0 : peek_u64(arg, offsetof(struct vfio_iommu_type1_dma_unmap, size)));
 		break;
-	}
 	case VFIO_IOMMU_SPAPR_TCE_CREATE:
 		if (rc >= 0)
 			__atomic_add_fetch(&st.create, 1, __ATOMIC_RELAXED);
@@ -145,13 +144,12 @@ static void report(FILE *f)
 	uint64_t faults = 0;
 	unsigned g;
 
+#define LD(x) ((unsigned long long)__atomic_load_n(&st.x, __ATOMIC_RELAXED))
 	fprintf(f, "spaprtce-stats requests map_dma %llu (bytes %llu, failed %llu) unmap_dma %llu "
 		"(bytes %llu, failed %llu) tce_create %llu tce_remove %llu register %llu unregister %llu\n",
-		(unsigned long long)st.map, (unsigned long long)st.map_bytes,
-		(unsigned long long)st.map_failed, (unsigned long long)st.unmap,
-		(unsigned long long)st.unmap_bytes, (unsigned long long)st.unmap_failed,
-		(unsigned long long)st.create, (unsigned long long)st.remove,
-		(unsigned long long)st.reg, (unsigned long long)st.unreg);
+		LD(map), LD(map_bytes), LD(map_failed), LD(unmap), LD(unmap_bytes), LD(unmap_failed),
+		LD(create), LD(remove), LD(reg), LD(unreg));
+#undef LD
 	if (!dropin__backend()->real && !emu_machine_get_config(&c))
 		for (g = 0; g < c.groups; g++)
 			faults += group_report(f, (int)g);
@@ -161,9 +159,10 @@ static void report(FILE *f)
 __attribute__((destructor)) static void stats_fini(void)
 {
 	const char *path = getenv("SPAPRTCE_STATS");
+	pid_t pid = __atomic_load_n(&stats_pid, __ATOMIC_RELAXED);
 	FILE *f;
 
-	if (!path || !*path || !stats_pid || stats_pid != getpid())
+	if (!path || !*path || !pid || pid != getpid())
 		return;
 	dropin__enter();
 	f = strcmp(path, "-") ? fopen(path, "ae") : stderr;
