@@ -48,22 +48,25 @@ mkdir -p "$A/etc/sources.list.d" "$A/etc/preferences.d" "$A/etc/apt.conf.d" \
 : >"$A/state/status"
 src=$A/etc/sources.list
 : >"$src"
-# one-line entries of the host's (deb822 or classic) sources: Debian's own only
+# one-line entries of the host's (classic or deb822) sources: Debian's own
+# only, each marked arch=ppc64el (its other options, signed-by, kept)
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
 	[ -f "$f" ] || continue
 	grep -E '^[[:space:]]*deb[[:space:]]' "$f" | grep -E 'debian' |
-		sed -E 's/^[[:space:]]*deb[[:space:]]+(\[[^]]*\][[:space:]]+)?/deb [arch=ppc64el trusted=no] /' >>"$src" || true
+		sed -E -e 's/^[[:space:]]*deb[[:space:]]+\[([^]]*)\]/deb [arch=ppc64el \1]/' \
+		       -e 's/^[[:space:]]*deb[[:space:]]+([^[])/deb [arch=ppc64el] \1/' >>"$src" || true
 done
 for f in /etc/apt/sources.list.d/*.sources; do
 	[ -f "$f" ] || continue
 	awk '
 	function flush() {
 		if (uris != "" && suites != "" && types ~ /(^| )deb( |$)/ && uris ~ /debian/ && !disabled) {
+			opt = "arch=ppc64el" (signed != "" ? " signed-by=" signed : "")
 			n = split(uris, u, " "); m = split(suites, s, " ")
 			for (i = 1; i <= n; i++) for (j = 1; j <= m; j++)
-				print "deb [arch=ppc64el] " u[i] " " s[j] " " comps
+				print "deb [" opt "] " u[i] " " s[j] " " comps
 		}
-		types = uris = suites = comps = ""; disabled = 0
+		types = uris = suites = comps = signed = ""; disabled = 0
 	}
 	/^[[:space:]]*#/ { next }
 	/^[[:space:]]*$/ { flush(); next }
@@ -71,10 +74,10 @@ for f in /etc/apt/sources.list.d/*.sources; do
 	/^URIs:/ { sub(/^URIs:[[:space:]]*/, ""); uris = $0 }
 	/^Suites:/ { sub(/^Suites:[[:space:]]*/, ""); suites = $0 }
 	/^Components:/ { sub(/^Components:[[:space:]]*/, ""); comps = $0 }
+	/^Signed-By:[[:space:]]*\// { sub(/^Signed-By:[[:space:]]*/, ""); signed = $0 }
 	/^Enabled:[[:space:]]*no/ { disabled = 1 }
 	END { flush() }' "$f" >>"$src"
 done
-sed -i 's/ trusted=no//' "$src"
 [ -s "$src" ] || { echo "guest-fetch: no Debian source in the host's apt configuration" >&2; exit 1; }
 
 APTOPT="-o Dir::State=$A/state -o Dir::State::status=$A/state/status
