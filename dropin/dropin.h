@@ -203,4 +203,9 @@ void dropin__log_rw(const char *what, int fd, const struct dropin_file *f, size_
 		    ssize_t rc, int err);
 bool dropin__logging(void);
 
+/* ------------------------------------------------- statistics at exit */
+
+/* Counts a request's outcome (@rc as the backend returned it) for SPAPRTCE_STATS. */
+void dropin__stats_ioctl(unsigned long req, const void *arg, int rc);
+
 #endif

@@ -140,6 +140,7 @@ static int ioctl_ours(int fd, struct dropin_file *f, unsigned long req, void *ar
 			err = -nrc;
 		}
 	}
+	dropin__stats_ioctl(req, arg, rc);
 	dropin__leave();
 	if (log)
 		dropin__log_ioctl(fd, f, req, (uintptr_t)arg, before, rc, err);

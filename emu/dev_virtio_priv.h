@@ -59,5 +59,11 @@ void emu__virtio_bar_write(struct emu_dev *d, unsigned bar, uint64_t off, unsign
  * when @file is not NULL (then required).  0 or -EINVAL with a reason.
  */
 int emu__virtio_params(const char *model, const char *params, bool *no_platform, char **file);
+/*
+ * The bytes a virtio-rng with seed=@seed writes at stream positions
+ * [@pos, @pos + @n) (emu/dev_virtio_rng.c): what a checker outside the
+ * process compares a guest's /dev/hwrng bytes with.
+ */
+void emu__virtio_rng_stream(uint64_t seed, uint64_t pos, uint8_t *out, size_t n);
 
 #endif

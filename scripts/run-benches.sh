@@ -25,7 +25,8 @@ else
 fi
 {
 	echo "["
-	for n in "$@" demo; do cat "$b/bench/$n.jsonl" 2>/dev/null; done | sed '$!s/$/,/'
+	# guest_boot: `make bench-guest`'s figures (scripts/bench-guest.sh), when it ran
+	for n in "$@" demo guest_boot; do cat "$b/bench/$n.jsonl" 2>/dev/null; done | sed '$!s/$/,/'
 	echo "]"
 } > "$b/bench.json"
 echo "wrote $b/bench.json"

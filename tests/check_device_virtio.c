@@ -9,7 +9,8 @@
  * reports as DEVICE_NEEDS_RESET and the fault log records.
  *
  * Fixture: machine with dev0=virtio-rng, dev1=virtio-blk:file=<a 1 MiB
- * temporary file>, dev2=virtio-rng:platform=0; container C (v2) with groups
+ * temporary file>, dev2=virtio-rng:platform=0, dev3=virtio-rng:seed=SEED
+ * (a deterministic stream); container C (v2) with groups
  * 0 and 1; device fds R (rng) and B (blk); 16 pages of driver memory at bus
  * address IOVA (ring of each device, then buffers).
  */
@@ -26,6 +27,7 @@
 
 #include "emu/dev.h"
 #include "emu/dev_virtio.h"
+#include "emu/dev_virtio_priv.h"
 #include "emu/emu.h"
 #include "emu/mem.h"
 #include "spapr/spapr.h"
@@ -40,6 +42,7 @@
 #define PAGES 16u
 #define QSIZE 8u
 #define DISK (1u << 20)
+#define SEED 0x5eedull
 
 static int C, G0, G1, R, B;
 static uint8_t *mem;
@@ -105,6 +108,7 @@ static void setup(void)
 		TU_OK(emu_dev_configure(0, "virtio-rng"));
 		TU_OK(emu_dev_configure(1, spec));
 		TU_OK(emu_dev_configure(2, "virtio-rng:platform=0"));
+		TU_OK(emu_dev_configure(3, "virtio-rng:seed=0x5eed"));
 	}
 	TU_OK(spapr_mm_set_memlock(16ull << 30, 0));
 	C = tu_open_v2(0, &G0);
@@ -324,6 +328,90 @@ START_TEST(t_rng_intx)
 }
 END_TEST
 
+/*
+ * seed=N: the device writes the stream emu__virtio_rng_stream computes,
+ * continued across requests and across a device reset; the stream is
+ * SplitMix64's (its first output for seed 0 is 0xe220a8397b1dcdaf).
+ */
+START_TEST(t_rng_seeded)
+{
+	static const uint8_t kat[8] = { 0xaf, 0xcd, 0x1d, 0x7b, 0x39, 0xa8, 0x20, 0xe2 };
+	uint8_t want[256], *buf = mem + 8 * PS;
+	struct drv v;
+	uint32_t id, len;
+	int g3 = spapr_open_group(3), s;
+
+	emu__virtio_rng_stream(0, 0, want, 8);
+	ck_assert_mem_eq(want, kat, 8);
+	emu__virtio_rng_stream(0, 3, want, 2);		/* a position inside a word */
+	ck_assert_mem_eq(want, kat + 3, 2);
+
+	ck_assert_int_ge(g3, 0);
+	TU_OK(tu_attach(g3, C));
+	s = get_dev(g3, "0000:00:04.0");
+	ck_assert_int_ge(s, 0);
+	driver_up(&v, s, 0, EMU_VIRTIO_NO_VECTOR);
+	put_desc(&v, 0, buf, 100, EMU_VRING_DESC_F_WRITE, 0);
+	kick(&v, 0);
+	used(&v, &id, &len);
+	ck_assert_uint_eq(len, 100);
+	emu__virtio_rng_stream(SEED, 0, want, 100);
+	ck_assert_mem_eq(buf, want, 100);
+	put_desc(&v, 1, buf + 512, 60, EMU_VRING_DESC_F_WRITE, 0);
+	kick(&v, 1);
+	used(&v, &id, &len);
+	ck_assert_uint_eq(len, 60);
+	emu__virtio_rng_stream(SEED, 100, want, 60);
+	ck_assert_mem_eq(buf + 512, want, 60);
+	/* a reset does not rewind the stream */
+	TU_OK(tu_ioctl(s, VFIO_DEVICE_RESET, NULL));
+	memset(mem, 0, 3 * PS);
+	driver_up(&v, s, 0, EMU_VIRTIO_NO_VECTOR);
+	put_desc(&v, 0, buf + 1024, 16, EMU_VRING_DESC_F_WRITE, 0);
+	kick(&v, 0);
+	used(&v, &id, &len);
+	emu__virtio_rng_stream(SEED, 160, want, 16);
+	ck_assert_mem_eq(buf + 1024, want, 16);
+	ck_assert_uint_eq(faults(3), 0);
+	TU_OK(spapr_close(s));
+	TU_OK(spapr_ioctl(g3, VFIO_GROUP_UNSET_CONTAINER, NULL));
+	TU_OK(spapr_close(g3));
+}
+END_TEST
+
+/* fail-nth over the seeded model's creation (the device fd's first open) */
+static int seeded_open(void *arg)
+{
+	int g3 = *(int *)arg, s = get_dev(g3, "0000:00:04.0");
+
+	if (s < 0)
+		return s;
+	TU_OK(spapr_close(s));
+	return 0;
+}
+
+static void seeded_check(void *arg, int rc)
+{
+	int g3 = *(int *)arg, s;
+
+	(void)rc;
+	s = get_dev(g3, "0000:00:04.0");	/* nothing half made stays behind */
+	ck_assert_int_ge(s, 0);
+	TU_OK(spapr_close(s));
+}
+
+START_TEST(t_fail_nth_rng_seeded)
+{
+	int g3 = spapr_open_group(3);
+
+	ck_assert_int_ge(g3, 0);
+	TU_OK(tu_attach(g3, C));
+	ck_assert_uint_ge(tu_sweep(seeded_open, seeded_check, &g3), 3);
+	TU_OK(spapr_ioctl(g3, VFIO_GROUP_UNSET_CONTAINER, NULL));
+	TU_OK(spapr_close(g3));
+}
+END_TEST
+
 START_TEST(t_rng_msix)
 {
 	struct drv v;
@@ -533,6 +621,14 @@ START_TEST(t_blk_needs_file)
 	TU_ERR(emu_dev_configure(3, "virtio-blk:file="), EINVAL);
 	TU_ERR(emu_dev_configure(3, "virtio-rng:file=/x"), EINVAL);
 	TU_ERR(emu_dev_configure(3, "virtio-rng:platform=2"), EINVAL);
+	TU_ERR(emu_dev_configure(3, "virtio-rng:seed="), EINVAL);
+	TU_ERR(emu_dev_configure(3, "virtio-rng:seed=12x"), EINVAL);
+	TU_ERR(emu_dev_configure(3, "virtio-rng:seed=-1"), EINVAL);
+	TU_ERR(emu_dev_configure(3, "virtio-rng:seed=0x10000000000000000"), EINVAL);
+	TU_ERR(emu_dev_configure(3, "virtio-blk:file=/x:seed=1"), EINVAL);
+	TU_OK(emu_dev_configure(3, "virtio-rng:seed=7:platform=0"));
+	TU_OK(emu_dev_configure(3, "virtio-rng:seed=18446744073709551615"));
+	TU_OK(emu_dev_configure(3, "dma-engine"));
 }
 END_TEST
 
@@ -545,6 +641,8 @@ int main(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, t_rng_intx);
+	tcase_add_test(t, t_rng_seeded);
+	tcase_add_test(t, t_fail_nth_rng_seeded);
 	tcase_add_test(t, t_rng_msix);
 	tcase_add_test(t, t_feature_negotiation);
 	tcase_add_test(t, t_ring_fault);

@@ -38,6 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "emu/dev_dma.h"
 #include "emu/emu.h"
 #include "spapr/spapr.h"
 
@@ -902,6 +903,50 @@ START_TEST(exec_command)
 }
 END_TEST
 
+/*
+ * SPAPRTCE_STATS=FILE: the process's exit writes the layer's request counts
+ * and what the emulated hardware saw (dropin/stats.c), faults last.
+ */
+START_TEST(stats_at_exit)
+{
+	char spaprtce[PATH_MAX + 16], self[PATH_MAX + 32], env[64], stp[] = "/tmp/check_dropin-stats-XXXXXX";
+	char *text;
+	int sf = mkstemp(stp);
+
+	close(sf);
+	unlink(stp);	/* the layer creates it */
+	snprintf(spaprtce, sizeof(spaprtce), "%s/spaprtce", build_dir);
+	snprintf(self, sizeof(self), "%s/tests/check_dropin", build_dir);
+	snprintf(env, sizeof(env), "SPAPRTCE_STATS=%s", stp);
+	{
+		char *argv[] = { spaprtce, "exec", "--machine", "groups=2", "--", self, "--dma-and-exit", NULL };
+
+		ck_assert_int_eq(run(argv, env, false, NULL, 0), 0);
+	}
+	text = slurp(stp);
+	ck_assert_str_eq(text,
+		"spaprtce-stats requests map_dma 1 (bytes 8192, failed 1) unmap_dma 1 (bytes 4096, failed 0) "
+		"tce_create 1 tce_remove 0 register 1 unregister 0\n"
+		/* the default window materialised by the first MAP; kills: the MAP's 2 pages, the UNMAP's 1 */
+		"spaprtce-stats group 0 dev 0000:00:01.0 model dma-engine windows 2 dma_reads 1 (bytes 64) "
+		"dma_writes 0 (bytes 0) kills 2 (pages 3) faults 1 overflow 0\n"
+		"spaprtce-stats group 0 window 0 bus 0x0 entries 524288 page_shift 12 levels 1\n"
+		"spaprtce-stats group 0 window 1 bus 0x800000000000000 entries 4096 page_shift 12 levels 1\n"
+		"spaprtce-stats group 0 fault seq 1 iova 0x800000000001000 tce 0x0 access read reason \"no translation\"\n"
+		"spaprtce-stats group 1 dev 0000:00:02.0 model dma-engine windows 0 dma_reads 0 (bytes 0) "
+		"dma_writes 0 (bytes 0) kills 0 (pages 0) faults 0 overflow 0\n"
+		"spaprtce-stats faults 1\n");
+	unlink(stp);
+	/* not set: nothing written */
+	{
+		char *argv[] = { spaprtce, "exec", "--", self, "--dma-and-exit", NULL };
+
+		ck_assert_int_eq(run(argv, NULL, false, NULL, 0), 0);
+		ck_assert_int_eq(access(stp, F_OK), -1);
+	}
+}
+END_TEST
+
 /* ---------------------------------------------------------------- main */
 
 static Suite *dropin_suite(void)
@@ -927,6 +972,7 @@ static Suite *dropin_suite(void)
 	tcase_add_test(t, log_and_trace);
 	tcase_add_test(t, record_mode);
 	tcase_add_test(t, exec_command);
+	tcase_add_test(t, stats_at_exit);
 	suite_add_tcase(s, t);
 	return s;
 }
@@ -972,6 +1018,48 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * Helper mode for stats_at_exit: a container with a 16 MiB window at 1<<59,
+ * two pages mapped (a MAP outside every window fails), one unmapped; the DMA engine
+ * of group 0 copies 64 bytes from the mapped page into its buffer, then is
+ * pointed at the unmapped one (a fault).  Exits without closing anything, as
+ * QEMU does.  0, or the step that failed.
+ */
+static int dma_and_exit(void)
+{
+	struct vfio_iommu_spapr_tce_create cr = {
+		.argsz = sizeof(cr), .page_shift = 12, .window_size = 1ull << 24, .levels = 1,
+	};
+	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r) };
+	uint16_t cmd = 0x6;	/* memory space, bus master */
+	uint64_t v;
+	uint32_t dir = EMU_DMAE_DIR_MEM_TO_LOCAL, len = 64, go = EMU_DMAE_DOORBELL_GO;
+	int c = open("/dev/vfio/vfio", O_RDWR), g = open("/dev/vfio/0", O_RDWR), d;
+	char *mem = mmap(NULL, 4 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (c < 0 || g < 0 || mem == MAP_FAILED || ioctl(g, VFIO_GROUP_SET_CONTAINER, &c) ||
+	    ioctl(c, VFIO_SET_IOMMU, VFIO_SPAPR_TCE_v2_IOMMU))
+		return 10;
+	r.vaddr = (uintptr_t)mem;
+	r.size = 4 * PS;
+	if (ioctl(c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r) || ioctl(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr))
+		return 11;
+	if (map(c, mem, cr.start_addr, 2 * PS) || !map(c, mem, 1ull << 40, PS) ||
+	    unmap(c, cr.start_addr + PS, PS))
+		return 12;
+	d = ioctl(g, VFIO_GROUP_GET_DEVICE_FD, "0000:00:01.0");
+	if (d < 0 || pwrite(d, &cmd, 2, (off_t)VFIO_PCI_CONFIG_REGION_INDEX << 40 | 4) != 2)
+		return 13;
+	v = cr.start_addr;
+	if (pwrite(d, &v, 8, EMU_DMAE_SRC) != 8 || pwrite(d, &dir, 4, EMU_DMAE_DIR) != 4 ||
+	    pwrite(d, &len, 4, EMU_DMAE_LEN) != 4 || pwrite(d, &go, 4, EMU_DMAE_DOORBELL) != 4)
+		return 14;
+	v = cr.start_addr + PS;		/* unmapped since: no translation */
+	if (pwrite(d, &v, 8, EMU_DMAE_SRC) != 8 || pwrite(d, &go, 4, EMU_DMAE_DOORBELL) != 4)
+		return 15;
+	return 0;
+}
+
 /* The helper modes: what `ls -1 DIR`, `readlink PATH` and `exit N` do, through libc. */
 static int helper_main(int argc, char **argv)
 {
@@ -1004,6 +1092,8 @@ static int helper_main(int argc, char **argv)
 		printf("%.*s\n", (int)n, buf);
 		return 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "--dma-and-exit"))
+		return dma_and_exit();
 	if (argc == 3 && !strcmp(argv[1], "--ls")) {
 		char *names[64];
 		int n = 0;
