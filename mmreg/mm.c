@@ -133,6 +133,24 @@ void mmreg_mm_put(struct mmreg_mm *mm)
 	free(mm);
 }
 
+/*
+ * A charge refused by the memlock limit is the one ENOMEM a user cannot tell
+ * from the errno alone (table memory, allocations and wrapping give it too):
+ * when the request log is on (SPAPRTCE_LOG, docs/environment.md), say so
+ * once per process on stderr, with what to change.
+ */
+static void say_memlock_once(uint64_t locked, uint64_t npages, uint64_t limit)
+{
+	static int said;
+
+	if (!getenv("SPAPRTCE_LOG") || __atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		return;
+	fprintf(stderr,
+		"spaprtce: ENOMEM from RLIMIT_MEMLOCK: locked_vm %llu + %llu pages > limit %llu pages"
+		" (raise the limit, run with CAP_IPC_LOCK, or set SPAPRTCE_MEMLOCK)\n",
+		(unsigned long long)locked, (unsigned long long)npages, (unsigned long long)limit);
+}
+
 int mmreg_mm_charge(struct mmreg_mm *mm, uint64_t npages)
 {
 	uint64_t old, new, limit;
@@ -149,8 +167,10 @@ int mmreg_mm_charge(struct mmreg_mm *mm, uint64_t npages)
 		/* Q11 under quirks=kernel: __account_locked_vm's sum wraps as unsigned long does. */
 		if (__builtin_add_overflow(old, npages, &new) && !emu__quirk(EMU_Q11))
 			return -ENOMEM;
-		if (!cap && new > limit)
+		if (!cap && new > limit) {
+			say_memlock_once(old, npages, limit);
 			return -ENOMEM;
+		}
 	} while (!__atomic_compare_exchange_n(&mm->locked_vm, &old, new, false, __ATOMIC_RELAXED,
 					      __ATOMIC_RELAXED));
 	return 0;

@@ -189,6 +189,41 @@ START_TEST(limit_without_cap_ipc_lock)
 }
 END_TEST
 
+/*
+ * With the request log on (SPAPRTCE_LOG), a charge refused by the limit says
+ * so once per process on stderr; other refusals and later ones say nothing.
+ */
+START_TEST(limit_said_once_when_the_log_is_on)
+{
+	uint8_t *p = tu_map(20);
+	struct mmreg_region *r;
+	char buf[512] = "";
+	int pipefd[2], saved = dup(2);
+	ssize_t n;
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	ck_assert_int_eq(dup2(pipefd[1], 2), 2);
+	close(pipefd[1]);
+	mmreg_mm_set_memlock(mm, 16 * PS, false);
+	r = reg_ok(p, 16);
+	reg_err(p + 16 * PS, 1, ENOMEM);	/* log off: nothing said */
+	setenv("SPAPRTCE_LOG", "/dev/null", 1);
+	reg_err(p + 16 * PS, 2, ENOMEM);
+	reg_err(p + 16 * PS, 3, ENOMEM);	/* said once only */
+	unsetenv("SPAPRTCE_LOG");
+	dup2(saved, 2);
+	close(saved);
+	n = read(pipefd[0], buf, sizeof(buf) - 1);
+	close(pipefd[0]);
+	ck_assert_int_gt(n, 0);
+	buf[n] = 0;
+	ck_assert_str_eq(buf, "spaprtce: ENOMEM from RLIMIT_MEMLOCK: locked_vm 16 + 2 pages > limit 16 pages"
+			      " (raise the limit, run with CAP_IPC_LOCK, or set SPAPRTCE_MEMLOCK)\n");
+	unreg_ok(r);
+	tu_unmap(p, 20);
+}
+END_TEST
+
 /* Spec 8.12 */
 START_TEST(limit_bypassed_with_cap_ipc_lock)
 {
@@ -1142,6 +1177,7 @@ static Suite *mmreg_suite(void)
 	tcase_add_test(t, get_adopts_identical_range_charged_once);
 	tcase_add_test(t, overlaps_rejected_adjacent_accepted);
 	tcase_add_test(t, limit_without_cap_ipc_lock);
+	tcase_add_test(t, limit_said_once_when_the_log_is_on);
 	tcase_add_test(t, limit_bypassed_with_cap_ipc_lock);
 	tcase_add_test(t, unmapped_last_page_efault_nothing_left);
 	tcase_add_test(t, read_only_page_efault_nothing_left);
