@@ -309,7 +309,8 @@ struct tce_old_run {
  * The one way old entries are reported, by every operation that replaces
  * or clears entries: batches of up to TCE_OLD_BATCH runs, each run as long
  * as consecutive entries held consecutive pages, in ascending entry order
- * within a batch (unmap: within a leaf block; the blocks in any order).  A
+ * (unmap: within a leaf block; the blocks in any order, so a run of pages
+ * may come as one run per leaf block).  A
  * NULL callback reports nothing.  Every run it receives has already been
  * overwritten or cleared (so the caller may give back what the run held
  * once it has killed it), but the operation may not be finished.  Called

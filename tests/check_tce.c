@@ -260,6 +260,17 @@ static void collect_old(void *ctx, const struct tce_old_run *run, size_t n)
 	o->calls++;
 }
 
+/* Asserts the entries reported, in order: exactly entry[i] holding ua[i], each a run of its own. */
+static void assert_olds(const struct olds *o, size_t n, const uint64_t *entry, const uint64_t *ua)
+{
+	ck_assert_uint_eq(o->n, n);
+	ck_assert_uint_eq(o->runs, n);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(o->v[i].entry, entry[i]);
+		ck_assert_uint_eq(o->v[i].ua, ua[i]);
+	}
+}
+
 static int cmp_old(const void *a, const void *b)
 {
 	const struct old_entry *x = a, *y = b;
@@ -828,12 +839,8 @@ START_TEST(map_runs_across_leaf_blocks)
 		tce_kill_batch_init(&kb, t);
 		TU_OK(tce_table_map(t, first, npages, hpa, 0x7f0000000000ull, TCE_DIR_FROM_DEVICE,
 				    &kb, collect_old, &o));
-		ck_assert_uint_eq(o.n, 2);
-		ck_assert_uint_eq(o.runs, 2);
-		ck_assert_uint_eq(o.v[0].entry, first + 10);
-		ck_assert_uint_eq(o.v[0].ua, 0x222000);
-		ck_assert_uint_eq(o.v[1].entry, first + 1400);
-		ck_assert_uint_eq(o.v[1].ua, 0x444000);
+		assert_olds(&o, 2, (const uint64_t[]){ first + 10, first + 1400 },
+			    (const uint64_t[]){ 0x222000, 0x444000 });
 		ck_assert_uint_eq(tce_kill_batch_ranges(&kb), 1);
 		tce_kill_batch_flush(&kb);
 		ck_assert_uint_eq(k.n, 1);
@@ -995,14 +1002,8 @@ START_TEST(store_reports_old_shadow_and_needs_reserve)
 		ck_assert_uint_eq(o.calls, 0);
 		TU_OK(tce_table_store(t, first, npages, hw, sh, collect_old, &o));
 		ck_assert_uint_eq(o.calls, 1);
-		ck_assert_uint_eq(o.runs, 3);
-		ck_assert_uint_eq(o.n, 3);
-		ck_assert_uint_eq(o.v[0].entry, first + 10);
-		ck_assert_uint_eq(o.v[0].ua, 0x222000);
-		ck_assert_uint_eq(o.v[1].entry, first + 700);
-		ck_assert_uint_eq(o.v[1].ua, 0x666000);
-		ck_assert_uint_eq(o.v[2].entry, first + 1400);
-		ck_assert_uint_eq(o.v[2].ua, 0x444000);
+		assert_olds(&o, 3, (const uint64_t[]){ first + 10, first + 700, first + 1400 },
+			    (const uint64_t[]){ 0x222000, 0x666000, 0x444000 });
 		for (uint64_t j = 0; j < npages; j++) {
 			uint64_t v = be64toh(hw[j]);
 
@@ -1275,9 +1276,7 @@ START_TEST(serial_writers_same_results)
 		assert_old1(&one, 700, 0xbb000);
 		memset(&o, 0, sizeof(o));
 		TU_OK(tce_table_map(t, 698, 8, hpa, 0x40000, TCE_DIR_TO_DEVICE, NULL, collect_old, &o));
-		ck_assert_uint_eq(o.n, 1);
-		ck_assert_uint_eq(o.v[0].entry, 700);
-		ck_assert_uint_eq(o.v[0].ua, 0xdd000);
+		assert_olds(&o, 1, (const uint64_t[]){ 700 }, (const uint64_t[]){ 0xdd000 });
 		memset(&o, 0, sizeof(o));
 		TU_OK(tce_table_unmap(t, 0, 1ull << 20, NULL, collect_old, &o, &cleared));
 		ck_assert_uint_eq(cleared, 8);
