@@ -8,8 +8,8 @@
  * the entry atomically, and (before v5.4) killed it.  Here, per region
  * crossed: one lookup and one batched mapped_add for the whole run inside
  * it; per IOMMU page only the hpa computation and two plain stores
- * (tce_table_map with TCE_MAP_EXCLUSIVE, which the window's write_lock makes
- * true); per request one kill.
+ * (tce_table_map on a table created with TCE_TABLE_SERIAL_WRITERS, which the
+ * window's write_lock makes true); per request one kill.
  *
  * Neither request takes the container mutex.  A region being released
  * concurrently makes mapped_add fail with ENXIO; the request then rolls back
@@ -123,8 +123,8 @@ static int map_run(struct spapr_window *w, struct mmreg_region *r, uint64_t entr
 
 		/* Cannot fail: the run lies in the region and shift <= its pageshift. */
 		mmreg_region_ua_to_hpas(r, ua + (k << shift), n, shift, hpas);
-		rc = tce_table_map(w->table, entry + k, n, hpas, ua + (k << shift), dir,
-				   TCE_MAP_EXCLUSIVE, &d->kill, spapr__drops_old, d);
+		rc = tce_table_map(w->table, entry + k, n, hpas, ua + (k << shift), dir, &d->kill,
+				   spapr__drops_old, d);
 		if (rc)
 			break;
 		k += n;

@@ -12,17 +12,19 @@
  * collected here, the kill is flushed, and only then are counts and pins
  * given back: kill before unpin, always.
  *
- * Consecutive old entries of one region become one (region, count) run, so
- * a clear costs one lookup and one subtraction per region crossed.  The
+ * tce/ reports replaced and cleared entries one way, as runs {entry, ua, n}
+ * of consecutive pages, from every operation (xchg, map, unmap, store,
+ * store_run); spapr__drops_old is the one consumer.  A run costs one lookup
+ * per region it crosses, and runs of one inside the region found last
+ * (scattered pages) cost none; consecutive runs of one region become one
+ * (region, count), so a clear costs one subtraction per region crossed.  The
  * collected regions cannot go away meanwhile: the counts we hold keep them
  * alive.  When more than SPAPR_DROPS runs collect in one operation, the
  * batch flushes early (a kill, then the give-back), so an operation across
  * very many regions issues a few kills instead of one.
  */
-#include <endian.h>
 
 #include "spapr/spapr_priv.h"
-#include "util/simd.h"
 
 void spapr__drops_init(struct spapr_drops *d, struct spapr_window *w)
 {
@@ -59,21 +61,6 @@ static void add_run(struct spapr_drops *d, struct mmreg_region *r, struct emu_pi
 	d->n++;
 }
 
-/* Adds the entries of @old to the kill batch, one range per run of consecutive entries. */
-static void kill_runs(struct spapr_drops *d, const struct tce_old *old, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		size_t j = i + 1;
-
-		while (j < n && old[j].entry == old[j - 1].entry + 1)
-			j++;
-		tce_kill_batch_add(&d->kill, old[i].entry, j - i);
-		i = j;
-	}
-}
-
 /* The region of @ua (NULL: none) and the first and last page start of it, in pages of @psize. */
 static struct mmreg_region *region_span(struct mmreg_mm *mm, uint64_t ua, uint64_t psize,
 					uint64_t *lo, uint64_t *hi)
@@ -87,122 +74,82 @@ static struct mmreg_region *region_span(struct mmreg_mm *mm, uint64_t ua, uint64
 	return r;
 }
 
-/* The tce_old_fn of every clear and map: @ctx is a struct spapr_drops. */
-void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n)
+/* v1: each entry of each run gives its page's pin back. */
+static void drop_pins(struct spapr_drops *d, const struct tce_old_run *run, size_t n)
 {
-	struct spapr_drops *d = ctx;
-	struct spapr_window *w = d->w;
-	struct spapr_tce_container *tc = w->tc;
-	uint64_t psize = 1ull << w->page_shift;
+	struct spapr_tce_container *tc = d->w->tc;
+	uint64_t base = tce_table_geometry(d->w->table)->it_offset;
 
-	if (!tc->v2) {
-		uint64_t base = tce_table_geometry(w->table)->it_offset;
-
-		kill_runs(d, old, n);
-		for (size_t i = 0; i < n; i++) {
-			uint64_t idx = old[i].entry - base;
-
+	for (size_t i = 0; i < n; i++) {
+		for (uint64_t idx = run[i].entry - base; idx < run[i].entry - base + run[i].n; idx++) {
 			if (idx < tc->v1_npins && tc->v1_pins[idx]) {
 				add_run(d, NULL, tc->v1_pins[idx], 1);
 				tc->v1_pins[idx] = NULL;
 			}
 		}
-		return;
 	}
-	mmreg_read_lock();
-	for (size_t i = 0; i < n;) {
-		uint64_t lo = 0, hi = 0, first = old[i].entry;
-		struct mmreg_region *r = region_span(tc->mm, old[i].ua, psize, &lo, &hi);
-		size_t j = i + 1;
+}
 
-		if (!r) {
-			/* None: the count was never ours (the checkers would say so). */
-			tce_kill_batch_add(&d->kill, first, 1);
-			i++;
-			continue;
+/*
+ * v2: one (region, count) per region a run crosses.  The region found last
+ * is remembered, so runs of one (scattered pages) inside one region cost no
+ * lookup either.
+ */
+static void drop_counts(struct spapr_drops *d, const struct tce_old_run *run, size_t n)
+{
+	struct mmreg_mm *mm = d->w->tc->mm;
+	unsigned shift = d->w->page_shift;
+	struct mmreg_region *r = NULL;
+	uint64_t lo = 0, hi = 0;
+
+	mmreg_read_lock();
+	for (size_t i = 0; i < n; i++) {
+		uint64_t ua = run[i].ua, left = run[i].n;
+
+		/* ua 0: a broken pair; the count was never ours (the checkers would say so). */
+		while (ua && left) {
+			uint64_t k = 1;
+
+			if (!r || ua < lo || ua > hi)
+				r = region_span(mm, ua, 1ull << shift, &lo, &hi);
+			if (r) {
+				k = ((hi - ua) >> shift) + 1;
+				if (k > left)
+					k = left;
+				add_run(d, r, NULL, k);
+			}	/* else the count was never ours either */
+			ua += k << shift;
+			left -= k;
 		}
-		/* The entries that follow in the same region cost no lookup ... */
-		while (j < n && old[j].ua >= lo && old[j].ua <= hi) {
-			/* ... and consecutive entries make one kill range. */
-			if (old[j].entry != old[j - 1].entry + 1) {
-				tce_kill_batch_add(&d->kill, first, old[j - 1].entry - first + 1);
-				first = old[j].entry;
-			}
-			j++;
-		}
-		tce_kill_batch_add(&d->kill, first, old[j - 1].entry - first + 1);
-		add_run(d, r, NULL, j - i);
-		i = j;
 	}
 	mmreg_read_unlock();
 }
 
 /*
- * @n old entries that held consecutive pages from @ua (tce_table_store_run's
- * old_ua): one lookup per region they cross.  The caller kills them.  v2,
- * in the mmreg read section.
+ * The tce_old_fn of every operation on a window's table (xchg, map, unmap,
+ * store, store_run): @ctx is a struct spapr_drops.  The runs' entries go to
+ * the kill batch (consecutive runs as one range), their counts or pins to
+ * the batch given back after the kill.
  */
-void spapr__drops_ua_run(struct spapr_drops *d, uint64_t ua, uint64_t n)
+void spapr__drops_old(void *ctx, const struct tce_old_run *run, size_t n)
 {
-	struct mmreg_mm *mm = d->w->tc->mm;
-	unsigned shift = d->w->page_shift;
+	struct spapr_drops *d = ctx;
+	uint64_t first, end;
 
-	while (n) {
-		uint64_t lo = 0, hi = 0, k = 1;
-		struct mmreg_region *r = region_span(mm, ua, 1ull << shift, &lo, &hi);
-
-		if (r) {
-			k = ((hi - ua) >> shift) + 1;
-			if (k > n)
-				k = n;
-			add_run(d, r, NULL, k);
-		}	/* else the count was never ours (the checkers would say so) */
-		ua += k << shift;
-		n -= k;
-	}
-}
-
-/*
- * Old shadow entries as tce_table_store reports them (big-endian uas, 0 where
- * nothing was mapped): one lookup and one (region, count) per run of one
- * region.  The caller kills their entries (the store's whole range).  v2,
- * in the mmreg read section.
- */
-void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n)
-{
-	struct mmreg_mm *mm = d->w->tc->mm;
-	uint64_t psize = 1ull << d->w->page_shift;
-	size_t i = 0;
-
-	while (i < n && !old_be[i])
-		i++;
-	if (i == n)
+	if (!n)
 		return;
-	while (i < n) {
-		uint64_t ua = be64toh(old_be[i]), lo = 0, hi = 0;
-		struct mmreg_region *r;
-		size_t j;
-
-		if (!ua) {
-			i++;
-			continue;
+	first = run[0].entry;
+	end = first + run[0].n;
+	for (size_t i = 1; i < n; i++) {
+		if (run[i].entry != end) {
+			tce_kill_batch_add(&d->kill, first, end - first);
+			first = run[i].entry;
 		}
-		r = region_span(mm, ua, psize, &lo, &hi);
-		if (!r) {
-			i++;	/* the count was never ours (the checkers would say so) */
-			continue;
-		}
-		/* Usually a run of consecutive pages (what one store wrote) ... */
-		j = i + util_be64_seq_len(old_be + i, ua, psize,
-					  n - i < (hi - ua) / psize + 1 ? n - i : (hi - ua) / psize + 1);
-		/* ... else any entries still inside the region. */
-		for (; j < n; j++) {
-			uint64_t u = be64toh(old_be[j]);
-
-			if (u < lo || u > hi)
-				break;	/* 0 too */
-		}
-		add_run(d, r, NULL, j - i);
-		i = j;
+		end = run[i].entry + run[i].n;
 	}
+	tce_kill_batch_add(&d->kill, first, end - first);
+	if (d->w->tc->v2)
+		drop_counts(d, run, n);
+	else
+		drop_pins(d, run, n);
 }

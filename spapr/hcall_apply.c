@@ -76,8 +76,8 @@ int spapr__hcall_apply_window(struct hcall_req *q, unsigned j, uint64_t *done)
 {
 	struct spapr_window *w = q->locks.w[j];
 	unsigned sub_shift = hcall_sub_shift(q, j), hw_shift = w->page_shift, x = 0;
-	uint64_t hw[HCALL_STORE_CHUNK], shadow[HCALL_STORE_CHUNK], old[HCALL_STORE_CHUNK];
-	uint64_t base = q->entry << sub_shift, old_ua;
+	uint64_t hw[HCALL_STORE_CHUNK], shadow[HCALL_STORE_CHUNK];
+	uint64_t base = q->entry << sub_shift;
 	struct spapr_drops d;
 	int rc = 0;
 
@@ -98,10 +98,9 @@ int spapr__hcall_apply_window(struct hcall_req *q, unsigned j, uint64_t *done)
 		}
 		if (is_short(run, sub_shift)) {
 			count = fill_short(q, j, &x, hw, shadow);
-			rc = tce_table_store(w->table, base + at, count, hw, shadow, old);
+			rc = tce_table_store(w->table, base + at, count, hw, shadow, spapr__drops_old, &d);
 			if (rc)
 				break;
-			spapr__drops_uas(&d, old, count);
 			*done = at + count;
 			continue;
 		}
@@ -112,13 +111,9 @@ int spapr__hcall_apply_window(struct hcall_req *q, unsigned j, uint64_t *done)
 			count = (run->n << sub_shift) - off;
 			if (count > HCALL_STORE_CHUNK)
 				count = HCALL_STORE_CHUNK;
-			rc = tce_table_store_run(w->table, base + at + off, count, &tr, old, &old_ua);
+			rc = tce_table_store_run(w->table, base + at + off, count, &tr, spapr__drops_old, &d);
 			if (rc)
 				break;
-			if (old_ua)
-				spapr__drops_ua_run(&d, old_ua, count);
-			else
-				spapr__drops_uas(&d, old, count);
 			*done = at + off + count;
 		}
 		if (rc)

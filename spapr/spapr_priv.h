@@ -234,9 +234,10 @@ void spapr__window_clear(struct spapr_window *w, uint64_t entry, uint64_t npages
 /*
  * drops.c: what cleared or replaced entries held (v2: regions' mapped
  * counts; v1: pins) is given back only after the kill (see drops.c).  Use
- * spapr__drops_old as the tce_old_fn of every map and unmap of a window's
- * table, pass &drops.kill as the kill batch, and end with
- * spapr__drops_flush().  Under the window's write_lock.
+ * spapr__drops_old as the tce_old_fn of every operation on a window's table
+ * (xchg, map, unmap, store, store_run), pass &drops.kill as the kill batch
+ * where the operation takes one, and end with spapr__drops_flush().  Under
+ * the window's write_lock.
  */
 #define SPAPR_DROPS 256u
 
@@ -252,14 +253,7 @@ struct spapr_drops {
 };
 
 void spapr__drops_init(struct spapr_drops *d, struct spapr_window *w);
-void spapr__drops_old(void *ctx, const struct tce_old *old, size_t n);
-/*
- * Old shadow entries of tce_table_store (big-endian, 0: none); the caller
- * kills them.  This and the next: in the mmreg read section.
- */
-void spapr__drops_uas(struct spapr_drops *d, const uint64_t *old_be, size_t n);
-/* @n old entries of consecutive pages from @ua (tce_table_store_run's old_ua). */
-void spapr__drops_ua_run(struct spapr_drops *d, uint64_t ua, uint64_t n);
+void spapr__drops_old(void *ctx, const struct tce_old_run *run, size_t n);
 void spapr__drops_flush(struct spapr_drops *d);
 
 #endif

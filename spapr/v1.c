@@ -97,20 +97,19 @@ int spapr__v1_map_pages(struct spapr_tce_container *tc, struct spapr_window *w, 
 	for (i = 0; i < npages; i++) {
 		uint64_t ua = vaddr + (i << shift), entry = first + i;
 		struct emu_pin *pin;
-		struct tce_old old;
 
 		/* tce_iommu_use_page: FOLL_WRITE unless the device only reads (E8). */
 		rc = emu_mem_pin_dir(ua, (1ull << shift) >> EMU_PAGE_SHIFT, dir != TCE_DIR_TO_DEVICE,
 				     &pin);
 		if (rc)
 			break;
-		rc = tce_table_xchg(w->table, entry, emu_pin_hpa(pin, ua), ua, dir, &old, &d.kill);
+		/* A replaced page is unpinned after the kill (drops). */
+		rc = tce_table_xchg(w->table, entry, emu_pin_hpa(pin, ua), ua, dir, &d.kill,
+				    spapr__drops_old, &d);
 		if (rc) {
 			emu_mem_unpin(pin);
 			break;
 		}
-		if (old.dir != TCE_DIR_NONE)
-			spapr__drops_old(&d, &old, 1);	/* the replaced page is unpinned after the kill */
 		tc->v1_pins[entry - geo->it_offset] = pin;
 	}
 	if (rc && i)

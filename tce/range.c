@@ -22,8 +22,8 @@
 #include "util/range.h"
 
 int tce_table_map(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hpa,
-		  uint64_t ua, enum tce_dir dir, unsigned flags, struct tce_kill_batch *kill,
-		  tce_old_fn old_fn, void *old_ctx)
+		  uint64_t ua, enum tce_dir dir, struct tce_kill_batch *kill, tce_old_fn old_fn,
+		  void *old_ctx)
 {
 	unsigned shift = t->geo.it_page_shift;
 	struct tce__old_buf old;
@@ -31,8 +31,7 @@ int tce_table_map(struct tce_table *t, uint64_t entry, uint64_t npages, const ui
 	uint64_t *hw, *sh;
 	int rc;
 
-	if ((flags & ~TCE_MAP_EXCLUSIVE) || dir == TCE_DIR_NONE ||
-	    ((unsigned)dir & ~(unsigned)TCE_PCI_RW))
+	if (dir == TCE_DIR_NONE || ((unsigned)dir & ~(unsigned)TCE_PCI_RW))
 		return -EINVAL;
 	rc = tce__run_index(t, entry, npages, &first);
 	if (rc)
@@ -58,7 +57,7 @@ int tce_table_map(struct tce_table *t, uint64_t entry, uint64_t npages, const ui
 
 	tce__mark(t, first, end);
 	bits = tce_dir_to_bits(dir);
-	tce__old_init(&old, old_fn, old_ctx);
+	tce__old_init(&old, t, old_fn, old_ctx);
 	for (i = first; i < end; i = next) {
 		uint64_t k, j, jend;
 
@@ -70,7 +69,7 @@ int tce_table_map(struct tce_table *t, uint64_t entry, uint64_t npages, const ui
 		j = i & t->level_mask;
 		jend = j + (next - i);
 		k = i - first;
-		if (flags & TCE_MAP_EXCLUSIVE) {
+		if (t->flags & TCE_TABLE_SERIAL_WRITERS) {
 			for (; j < jend; j++, k++) {
 				uint64_t ou = __atomic_load_n(&sh[j], __ATOMIC_RELAXED);
 				uint64_t oh = __atomic_load_n(&hw[j], __ATOMIC_RELAXED);
@@ -78,7 +77,7 @@ int tce_table_map(struct tce_table *t, uint64_t entry, uint64_t npages, const ui
 				__atomic_store_n(&sh[j], htobe64(ua + (k << shift)), __ATOMIC_RELAXED);
 				__atomic_store_n(&hw[j], htobe64(hpa[k] | bits), __ATOMIC_RELEASE);
 				if (oh & htobe64(TCE_PCI_RW))
-					tce__old_push(&old, entry + k, oh, ou);
+					tce__old_push(&old, entry + k, ou);
 			}
 		} else {
 			for (; j < jend; j++, k++) {
@@ -88,7 +87,7 @@ int tce_table_map(struct tce_table *t, uint64_t entry, uint64_t npages, const ui
 								  __ATOMIC_ACQ_REL);
 
 				if (oh & htobe64(TCE_PCI_RW))
-					tce__old_push(&old, entry + k, oh, ou);
+					tce__old_push(&old, entry + k, ou);
 			}
 		}
 	}
@@ -155,7 +154,7 @@ static void clear_slots(struct clear_ctx *c, uint64_t *hw, uint64_t *sh, uint64_
 		} else if (sh) {
 			raw_ua = __atomic_exchange_n(&sh[j], 0, __ATOMIC_ACQ_REL);
 		}
-		tce__old_push(&c->old, e, raw, raw_ua);
+		tce__old_push(&c->old, e, raw_ua);
 		if (c->kill)
 			tce_kill_batch_add(c->kill, e, 1);
 		c->cleared++;
@@ -246,7 +245,7 @@ int tce_table_unmap(struct tce_table *t, uint64_t entry, uint64_t npages,
 	c.t = t;
 	c.kill = kill;
 	c.cleared = 0;
-	tce__old_init(&c.old, old_fn, old_ctx);
+	tce__old_init(&c.old, t, old_fn, old_ctx);
 	c.last = c.first + npages - 1;
 	spanned = (c.last >> t->level_bits) - (c.first >> t->level_bits) + 1;
 	if (t->geo.it_indirect_levels && __atomic_load_n(&t->nleaves, __ATOMIC_RELAXED) < spanned)

@@ -2,18 +2,20 @@
 /*
  * The single writer's store: tce_table_store, the hypercall path's map.
  *
- * tce_table_map serves MAP_DMA, where writers may race on entries and every
- * replaced entry must reach exactly one of them through a callback.  A
- * hypercall writes under its window's write_lock, after tce_table_reserve:
- * nobody else writes these entries and no level can be missing.  That lets
- * the store skip what tce_table_map pays for per entry:
+ * tce_table_map serves MAP_DMA, which allocates levels on the way and
+ * needs the old hardware entry of each entry it replaces.  A hypercall
+ * writes under its window's write_lock (the table has
+ * TCE_TABLE_SERIAL_WRITERS), after tce_table_reserve: nobody else writes
+ * these entries and no level can be missing.  That lets the store skip what
+ * tce_table_map pays for per entry:
  *
  *   - no allocation and no failure after the checks: one read-only walk per
  *     leaf block, before any entry is written;
- *   - no callback per replaced entry: the old shadow values are copied out
- *     as they are (big-endian), and the caller finds their regions a run at a
- *     time.  By invariant T2 a shadow entry is non-zero exactly when its
- *     hardware entry is valid, so the shadow alone says what was replaced;
+ *   - no look at the old hardware entries: by invariant T2 a shadow entry is
+ *     non-zero exactly when its hardware entry is valid, so the old shadow
+ *     alone says what was replaced.  It is read a run at a time (a run
+ *     replacing a run, the common case, is one vector compare per four
+ *     entries) and reported as runs through the usual tce_old_fn;
  *   - no kill bookkeeping: the caller kills its whole range once.
  *
  * tce_table_store takes the entries ready-made (scattered pages, clears);
@@ -29,7 +31,6 @@
  */
 #include <endian.h>
 #include <errno.h>
-#include <string.h>
 
 #include "tce/tce_priv.h"
 #include "util/range.h"
@@ -37,6 +38,43 @@
 
 /* Leaf blocks whose walk is remembered between the check and the stores. */
 #define STORE_LEAVES 4u
+
+/*
+ * Collects the valid entries among the shadow words @sh[0, n) (entries
+ * @entry ...) as runs, before they are overwritten.  By T2 a non-zero
+ * shadow word marks a valid entry; a run ends where the pages stop being
+ * consecutive (or would wrap).  A segment that starts empty is first
+ * checked whole, so a store over empty entries costs one vector pass.
+ * Returns how many words it took: fewer than @n when the batch is full
+ * (the caller stores those, flushes, and scans on, so that the callback
+ * sees only entries already overwritten).
+ */
+static uint64_t old_scan(struct tce__old_buf *b, const uint64_t *sh, uint64_t entry, uint64_t n)
+{
+	uint64_t k = 0, step = 1ull << b->shift;
+
+	if (!b->fn || (!__atomic_load_n(&sh[0], __ATOMIC_RELAXED) && !util_or_all(sh, n)))
+		return n;
+	while (k < n) {
+		uint64_t ua = be64toh(__atomic_load_n(&sh[k], __ATOMIC_RELAXED)), max, len;
+
+		if (!ua) {
+			k++;
+			continue;
+		}
+		if (b->n == TCE_OLD_BATCH && !tce__old_continues(b, entry + k, ua))
+			return k;
+		max = ((UINT64_MAX - ua) >> b->shift) + 1;
+		/* Scattered pages (runs of one) spare the vector loop's call. */
+		if (k + 1 < n && __atomic_load_n(&sh[k + 1], __ATOMIC_RELAXED) != htobe64(ua + step))
+			len = 1;
+		else
+			len = util_be64_seq_len(sh + k, ua, step, n - k < max ? n - k : max);
+		tce__old_add(b, entry + k, ua, len);
+		k += len;
+	}
+	return n;
+}
 
 #ifdef SPAPRTCE_DEBUG
 /* Test builds: every value as the invariants want it (T2, READ, alignment). */
@@ -93,12 +131,15 @@ static void block(struct tce_table *t, unsigned b, uint64_t i, uint64_t *hws[], 
 }
 
 int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hw_be,
-		    const uint64_t *sh_be, uint64_t *old_be)
+		    const uint64_t *sh_be, tce_old_fn old_fn, void *old_ctx)
 {
 	uint64_t first, end, i, next, *hws[STORE_LEAVES], *shs[STORE_LEAVES];
+	struct tce__old_buf old;
 	unsigned b;
 	int rc;
 
+	if (!(t->flags & TCE_TABLE_SERIAL_WRITERS))
+		return -EINVAL;
 	rc = tce__run_index(t, entry, npages, &first);
 	if (rc)
 		return rc;
@@ -112,6 +153,7 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
 	if (rc)
 		return rc;
 	tce__mark(t, first, end);	/* zeros too: a superset is enough */
+	tce__old_init(&old, t, old_fn, old_ctx);
 	for (i = first, b = 0; i < end; i = next, b++) {
 		uint64_t *hw, *sh, j = i & t->level_mask, k = i - first;
 
@@ -119,26 +161,33 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
 		next = (i | t->level_mask) + 1;
 		if (next > end)
 			next = end;
-		if (!hw || !sh) {
-			/* Only zeros go there, and a missing block reads as zeros already. */
-			memset(old_be + k, 0, (next - i) * sizeof(uint64_t));
-			continue;
+		if (!hw || !sh)
+			continue;	/* only zeros go there, and it reads as zeros already */
+		/* Old entries read, then shadow entries stored, then hardware ones. */
+		for (uint64_t s = 0, m, n = next - i; s < n; s += m) {
+			m = old_scan(&old, sh + j + s, entry + k + s, n - s);
+			if (m) {
+				util_store_copy(sh + j + s, sh_be + k + s, m);
+				util_store_copy(hw + j + s, hw_be + k + s, m);
+			}
+			if (s + m < n)
+				tce__old_flush(&old);
 		}
-		/* The block's shadow entries first, then its hardware entries. */
-		util_store_xfer(sh + j, sh_be + k, old_be + k, next - i);
-		util_store_copy(hw + j, hw_be + k, next - i);
 	}
+	tce__old_flush(&old);
 	return 0;
 }
 
 int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages,
-			const struct tce_run *run, uint64_t *old_be, uint64_t *old_ua)
+			const struct tce_run *run, tce_old_fn old_fn, void *old_ctx)
 {
-	uint64_t first, end, i, next, *hws[STORE_LEAVES], *shs[STORE_LEAVES], o, step;
+	uint64_t first, end, i, next, *hws[STORE_LEAVES], *shs[STORE_LEAVES], step;
 	unsigned shift = t->geo.it_page_shift, b;
-	bool seq;
+	struct tce__old_buf old;
 	int rc;
 
+	if (!(t->flags & TCE_TABLE_SERIAL_WRITERS))
+		return -EINVAL;
 	rc = tce__run_index(t, entry, npages, &first);
 	if (rc)
 		return rc;
@@ -150,23 +199,8 @@ int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages,
 	if (rc)
 		return rc;
 	tce__mark(t, first, end);
-	/*
-	 * Did the old entries hold a run of pages (stable: we are the only
-	 * writer)?  Then their values need not be copied out: reading them
-	 * first costs less than storing them.
-	 */
 	step = 1ull << shift;
-	o = be64toh(__atomic_load_n(&shs[0][first & t->level_mask], __ATOMIC_RELAXED));
-	seq = o && o + ((npages - 1) << shift) >= o;
-	for (i = first, b = 0; seq && i < end; i = next, b++) {
-		uint64_t *hw, *sh, j = i & t->level_mask, k = i - first;
-
-		block(t, b, i, hws, shs, &hw, &sh);
-		next = (i | t->level_mask) + 1;
-		if (next > end)
-			next = end;
-		seq = util_be64_seq_len(sh + j, o + (k << shift), step, next - i) == next - i;
-	}
+	tce__old_init(&old, t, old_fn, old_ctx);
 	for (i = first, b = 0; i < end; i = next, b++) {
 		uint64_t *hw, *sh, j = i & t->level_mask, k = i - first;
 
@@ -174,13 +208,17 @@ int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages,
 		next = (i | t->level_mask) + 1;
 		if (next > end)
 			next = end;
-		if (seq)
-			util_store_be64_seq(sh + j, run->ua + (k << shift), step, next - i);
-		else
-			util_store_be64_seq_xfer(sh + j, run->ua + (k << shift), step, old_be + k,
-						 next - i);
-		run->fill(run->ctx, k, next - i, run->bits, hw + j);
+		/* Reading the old entries first costs less than copying them out. */
+		for (uint64_t s = 0, m, n = next - i; s < n; s += m) {
+			m = old_scan(&old, sh + j + s, entry + k + s, n - s);
+			if (m) {
+				util_store_be64_seq(sh + j + s, run->ua + ((k + s) << shift), step, m);
+				run->fill(run->ctx, k + s, m, run->bits, hw + j + s);
+			}
+			if (s + m < n)
+				tce__old_flush(&old);
+		}
 	}
-	*old_ua = seq ? o : 0;
+	tce__old_flush(&old);
 	return 0;
 }

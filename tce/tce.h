@@ -29,17 +29,20 @@
  *            each merged range to the table's kill callback once per
  *            operation (spec 5.5, "invalidate multiple TCEs at once").
  *   old entries
- *            Every operation that overwrites valid entries reports, for each
- *            one, its entry number, old hpa, old direction and old shadow ua
- *            (struct tce_old), so that the container can drop the mapped
- *            count of the region the ua belongs to.
+ *            Every operation that overwrites or clears valid entries (xchg,
+ *            map, unmap, store, store_run) reports them in one way: as runs
+ *            {entry, ua, n}, n consecutive entries that held n consecutive
+ *            user pages (struct tce_old_run), handed in batches to one
+ *            callback type (tce_old_fn), so that the container can drop the
+ *            mapped count of the region each run lies in, a run at a time.
  *
  * Units
  *   entry    Absolute TCE number: bus address >> it_page_shift.  Kill ranges
- *            and struct tce_old use entries.
+ *            and struct tce_old_run use entries.
  *   index    entry - it_offset, in the same IOMMU pages (2^it_page_shift
  *            bytes).  Internal to the walk; the API speaks entries.
- *   npages   A count of entries, i.e. of IOMMU pages (not system pages).
+ *   npages   A count of entries, i.e. of IOMMU pages (not system pages);
+ *            so is a tce_old_run's n, whose uas step by 2^it_page_shift.
  *   hpa, ua, bus_offset, window_size: bytes.  it_allocated_size: bytes.
  *   last is inclusive, end exclusive.
  *
@@ -67,9 +70,9 @@
  *   as the kernel runs MAP and UNMAP without the container mutex:
  *     - each hardware and each shadow entry is changed by one atomic
  *       exchange, so the hardware never sees a torn entry and every old
- *       value is reported to exactly one writer (tce_table_map with
- *       TCE_MAP_EXCLUSIVE uses one atomic store instead, and its caller
- *       promises that nobody else writes those entries meanwhile);
+ *       value is reported to exactly one writer (a table created with
+ *       TCE_TABLE_SERIAL_WRITERS, whose owner serialises every writer, is
+ *       written with an atomic load and an atomic store instead);
  *     - a missing level is allocated and installed with a compare-and-
  *       exchange against 0; the loser frees its block and uses the winner's
  *       (spec 5.4, the v5.4 race fix);
@@ -124,10 +127,12 @@ typedef void (*tce_kill_fn)(void *ctx, uint64_t first_entry, uint64_t npages);
 /* Allocate levels on params.node instead of the host bridge's node (emu_mem_node()). */
 #define TCE_TABLE_ON_NODE 0x2u
 /*
- * The owner serialises every writer of the table's entries (the container
- * holds a per-window write lock): clears then read each entry and store 0
- * with single atomic operations instead of atomic exchanges (a locked
- * instruction each on x86).  The hardware still never sees a torn entry.
+ * The one single-writer flag: the owner serialises every writer of the
+ * table's entries (the container holds a per-window write lock).  xchg,
+ * map and unmap then read each old entry and store the new one with single
+ * atomic operations instead of atomic exchanges (a locked instruction each
+ * on x86, 2.5 to 3 times the cost), and tce_table_store/_run, which rely on
+ * it, are allowed.  The hardware still never sees a torn entry.
  */
 #define TCE_TABLE_SERIAL_WRITERS 0x4u
 
@@ -298,21 +303,33 @@ unsigned tce_kill_batch_ranges(const struct tce_kill_batch *b);
 
 /* ------------------------------------------------------------- entries */
 
-/* An entry as it was before an operation replaced or cleared it. */
-struct tce_old {
-	uint64_t entry;
-	uint64_t hpa;		/* permission bits stripped; 0 when the entry was empty */
-	uint64_t ua;		/* the shadow entry; 0 when none */
-	enum tce_dir dir;
+/*
+ * Valid entries an operation replaced or cleared, as a run: entries
+ * [entry, entry + n) held the user pages ua, ua + 2^it_page_shift, ...,
+ * ua + ((n - 1) << it_page_shift).  n counts entries (IOMMU pages).  The
+ * old hpas and directions are not reported: nobody above needs them (read
+ * them first with tce_table_read if you do), and the single writer's store
+ * never reads them.  ua is 0 only in a run of one, for a valid entry whose
+ * shadow a writer racing on the same entry had cleared (see Concurrency).
+ */
+struct tce_old_run {
+	uint64_t entry;		/* first entry, absolute */
+	uint64_t ua;		/* the first entry's old shadow ua */
+	uint64_t n;		/* entries, >= 1 */
 };
 
 /*
- * Receives old valid entries in batches of up to TCE_OLD_BATCH.  Map reports
- * them in ascending order; unmap in ascending order within a leaf block,
- * but the blocks in any order.  Called from the operating thread; must not
- * call this table's entry operations.
+ * The one way old entries are reported, by every operation that replaces
+ * or clears entries: batches of up to TCE_OLD_BATCH runs, each run as long
+ * as consecutive entries held consecutive pages, in ascending entry order
+ * (unmap: within a leaf block; the blocks in any order, so a run of pages
+ * may come as one run per leaf block).  A
+ * NULL callback reports nothing.  Every run it receives has already been
+ * overwritten or cleared (so the caller may give back what the run held
+ * once it has killed it), but the operation may not be finished.  Called
+ * from the operating thread; must not call this table's entry operations.
  */
-typedef void (*tce_old_fn)(void *ctx, const struct tce_old *old, size_t n);
+typedef void (*tce_old_fn)(void *ctx, const struct tce_old_run *run, size_t n);
 #define TCE_OLD_BATCH 64u
 
 /*
@@ -322,18 +339,18 @@ typedef void (*tce_old_fn)(void *ctx, const struct tce_old *old, size_t n);
  * @ua:    new shadow value: the mapped user address, non-zero and aligned to
  *         2^it_page_shift (0 when clearing)
  * @dir:   TCE_DIR_NONE clears; otherwise the permission (WRITE adds READ)
- * @old:   if non-NULL, receives the old entry (dir NONE, hpa 0, ua 0 when empty)
  * @kill:  if non-NULL, the entry is added when the new or the old entry is valid
+ * @old_fn: if non-NULL, receives the old entry as a run of one when it was valid
  *
  * Setting walks both trees allocating missing levels; clearing allocates
  * nothing (an entry below a missing level is reported empty).
  * Returns 0, -EINVAL (entry outside the table; hpa or ua unaligned, ua 0 when
  * setting, hpa or ua non-zero when clearing; unknown dir), -ENOMEM (a level
- * could not be allocated).  On failure the entry and *old are unchanged.
- * No lock (see Concurrency above).
+ * could not be allocated).  On failure the entry is unchanged and nothing
+ * was reported.  No lock (see Concurrency above).
  */
 int tce_table_xchg(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t ua,
-		   enum tce_dir dir, struct tce_old *old, struct tce_kill_batch *kill);
+		   enum tce_dir dir, struct tce_kill_batch *kill, tce_old_fn old_fn, void *old_ctx);
 
 /*
  * tce_table_read - read one hardware entry without allocating.
@@ -360,16 +377,6 @@ int tce_table_shadow_read(const struct tce_table *t, uint64_t entry, uint64_t *u
  */
 int tce_table_shadow_write(struct tce_table *t, uint64_t entry, uint64_t ua);
 
-/* tce_table_map flags. */
-/*
- * The caller guarantees that no other thread writes these entries during the
- * call: entries are then written with single atomic stores after an atomic
- * load of the old value, instead of atomic exchanges (2.5 to 3 times cheaper on
- * x86, where an exchange is a locked instruction).  The hardware still never
- * sees a torn entry.
- */
-#define TCE_MAP_EXCLUSIVE 0x1u
-
 /*
  * tce_table_map - set a run of entries (the fast path of MAP_DMA).
  * @entry:  first entry
@@ -377,7 +384,6 @@ int tce_table_shadow_write(struct tce_table *t, uint64_t entry, uint64_t ua);
  * @hpa:    @npages IOMMU page addresses, each aligned to 2^it_page_shift
  * @ua:     user address of the first page; page j gets ua + (j << it_page_shift)
  * @dir:    not TCE_DIR_NONE
- * @flags:  0 or TCE_MAP_EXCLUSIVE
  * @kill:   if non-NULL, receives [entry, entry + npages)
  * @old_fn: if non-NULL, receives the entries that were valid before (replaced)
  *
@@ -385,40 +391,40 @@ int tce_table_shadow_write(struct tce_table *t, uint64_t entry, uint64_t ua);
  * all entries are written or none is.  The walk happens once per leaf block,
  * not once per entry.
  * Returns 0, -EINVAL (run outside the table or empty; an hpa, ua unaligned,
- * ua 0 or the ua run wrapping; dir NONE or unknown; unknown flags), -ENOMEM
- * (a level could not be allocated).  On failure no entry changed and nothing
- * was reported or added to @kill.  No lock.
+ * ua 0 or the ua run wrapping; dir NONE or unknown), -ENOMEM (a level could
+ * not be allocated).  On failure no entry changed and nothing was reported
+ * or added to @kill.  No lock.
  */
 int tce_table_map(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hpa,
-		  uint64_t ua, enum tce_dir dir, unsigned flags, struct tce_kill_batch *kill,
-		  tce_old_fn old_fn, void *old_ctx);
+		  uint64_t ua, enum tce_dir dir, struct tce_kill_batch *kill, tce_old_fn old_fn,
+		  void *old_ctx);
 
 /*
  * tce_table_store - write a run of entries as their only writer (the
- * hypercall path): the caller holds every level a valid entry needs
- * (tce_table_reserve) and kills the run itself.
+ * hypercall path), in a table created with TCE_TABLE_SERIAL_WRITERS: the
+ * caller holds every level a valid entry needs (tce_table_reserve) and
+ * kills the run itself.
  * @entry, @npages: the run, npages > 0
  * @hw_be:  @npages hardware entries as stored (big-endian hpa | READ [|
  *          WRITE]), or 0 to clear
  * @sh_be:  @npages shadow entries as stored (big-endian ua), 0 exactly where
  *          @hw_be is 0 (invariant T2)
- * @old_be: receives, for each entry, the shadow entry it replaced,
- *          big-endian as stored: 0 where the entry was not valid (T2), else
- *          the old ua
+ * @old_fn: if non-NULL, receives the entries that were valid before
+ *          (replaced or cleared), in ascending order
  *
- * The caller guarantees that no other thread writes these entries during the
- * call (as TCE_MAP_EXCLUSIVE).  Within each leaf block the shadow entries
- * are stored before the hardware ones; a missing block that would only
- * receive zeros is left missing.  Nothing is added to a kill batch and no
- * callback runs: finding the regions of the old uas is the caller's.  The
- * values are trusted; test builds (SPAPRTCE_DEBUG) check each against T2,
- * READ and alignment and return -EINVAL.
- * Returns 0, -EINVAL (run outside the table or empty), -ENOMEM (a valid
- * entry's level is missing: it was not reserved).  On failure no entry
- * changed.  No lock.
+ * Within each leaf block the old shadow entries are read (by T2 they alone
+ * say which entries were valid: the old hardware entries are never read),
+ * then the shadow entries are stored, then the hardware ones; a missing
+ * block that would only receive zeros is left missing.  Nothing is added to
+ * a kill batch.  The values are trusted; test builds (SPAPRTCE_DEBUG) check
+ * each against T2, READ and alignment and return -EINVAL.
+ * Returns 0, -EINVAL (run outside the table or empty; the table lacks
+ * TCE_TABLE_SERIAL_WRITERS), -ENOMEM (a valid entry's level is missing: it
+ * was not reserved).  On failure no entry changed and nothing was reported.
+ * No lock.
  */
 int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hw_be,
-		    const uint64_t *sh_be, uint64_t *old_be);
+		    const uint64_t *sh_be, tce_old_fn old_fn, void *old_ctx);
 
 /*
  * The hardware side of a run, computed where its hpas are known: stores
@@ -442,38 +448,34 @@ struct tce_run {
  * tce_table_store_run - tce_table_store for a run of consecutive user pages
  * with one direction: entry k gets shadow htobe64(@run->ua + k * IOMMU page
  * size) and hardware htobe64(hpa | @run->bits), the latter written by
- * @run->fill a leaf block at a time, straight into the block: no buffer of
+ * @run->fill a leaf block at a time (a piece of one when a batch of old
+ * runs fills up and is reported first), straight into the block: no buffer of
  * hpas is written and read back.
- * @old_be: as for tce_table_store, except when *@old_ua is set: then its
- *          content is undefined
- * @old_ua: receives the ua of the first replaced entry when every replaced
- *          entry was valid and they held consecutive pages (old ua + k *
- *          IOMMU page size, as a run's store leaves them); else 0.  Then the
- *          old values are not copied out: the common case of a run
- *          replacing a run reads the old entries once and stores nothing
- *          but the new ones.
+ * @old_fn: as for tce_table_store.  The common case, a run replacing a run,
+ *          is one tce_old_run for the whole call.
  *
  * Same rules and errors as tce_table_store: every level must be reserved
- * (-ENOMEM otherwise, nothing written); -EINVAL for bad bits or ua (nothing
- * written).  The fill is trusted; the invariant checker (tce_table_check)
- * finds a hardware entry it left without READ or unaligned.
+ * (-ENOMEM otherwise, nothing written); -EINVAL for bad bits or ua, or a
+ * table without TCE_TABLE_SERIAL_WRITERS (nothing written).  The fill is
+ * trusted; the invariant checker (tce_table_check) finds a hardware entry
+ * it left without READ or unaligned.
  */
 int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages,
-			const struct tce_run *run, uint64_t *old_be, uint64_t *old_ua);
+			const struct tce_run *run, tce_old_fn old_fn, void *old_ctx);
 
 /*
  * tce_table_unmap - clear a run of entries (the bulk clear of UNMAP_DMA and
  * window removal).
  * @entry, @npages: the run, npages > 0
  * @kill:   if non-NULL, receives every entry that was valid (merged)
- * @old_fn: if non-NULL, receives every entry that was valid, with its hpa,
- *          direction and shadow ua
+ * @old_fn: if non-NULL, receives every entry that was valid, as runs
  * @cleared: if non-NULL, receives the number of valid entries cleared
  *
  * Follows the hardware tree: a missing block at any level is skipped whole
  * (or, for long runs, only the existing leaf blocks are visited), so the
  * cost follows the populated blocks, not the run's length.  Allocates
- * nothing.  Each valid entry is cleared by atomic exchange, then its shadow.
+ * nothing.  Each valid entry is cleared by atomic exchange (with
+ * TCE_TABLE_SERIAL_WRITERS: a load and a store), then its shadow.
  * Returns 0 or -EINVAL (run outside the table or empty; nothing changed).
  * No lock.
  */

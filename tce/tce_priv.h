@@ -179,19 +179,26 @@ void tce__leaves_free(struct tce_table *t);
 int tce__run_index(const struct tce_table *t, uint64_t entry, uint64_t npages,
 		   uint64_t *first_idx);
 
-/* Old-entry batching shared by xchg.c and range.c. */
+/*
+ * Old-entry batching shared by range.c and store.c: the runs of
+ * tce_old_fn, the last one extended while entries and pages stay
+ * consecutive.
+ */
 struct tce__old_buf {
 	tce_old_fn fn;
 	void *ctx;
+	unsigned shift;			/* it_page_shift: the pages of a run's uas */
 	size_t n;
-	struct tce_old v[TCE_OLD_BATCH];
+	struct tce_old_run v[TCE_OLD_BATCH];
 };
 
 /* Not a designated initializer: that would zero the whole array on every call. */
-static inline void tce__old_init(struct tce__old_buf *b, tce_old_fn fn, void *ctx)
+static inline void tce__old_init(struct tce__old_buf *b, const struct tce_table *t, tce_old_fn fn,
+				 void *ctx)
 {
 	b->fn = fn;
 	b->ctx = ctx;
+	b->shift = t->geo.it_page_shift;
 	b->n = 0;
 }
 
@@ -202,21 +209,42 @@ static inline void tce__old_flush(struct tce__old_buf *b)
 	b->n = 0;
 }
 
-static inline void tce__old_push(struct tce__old_buf *b, uint64_t entry, uint64_t raw_hw,
-				 uint64_t raw_ua)
+/*
+ * Adds @n valid entries from @entry that held pages from @ua: extends the
+ * last run when they continue it (never a run whose ua is 0: that one
+ * stands for a broken pair, see tce.h), else starts a run, flushing first
+ * when the batch is full.  The callback may only see entries already
+ * overwritten: callers that report before writing (store.c) stop before a
+ * full batch instead.  The caller checks b->fn on its hot paths.
+ */
+static inline bool tce__old_continues(const struct tce__old_buf *b, uint64_t entry, uint64_t ua)
 {
-	uint64_t v = be64toh(raw_hw);
-	struct tce_old *o;
+	const struct tce_old_run *r = &b->v[b->n ? b->n - 1 : 0];
 
-	if (!b->fn)
+	return b->n && ua && r->ua && entry == r->entry + r->n && ua == r->ua + (r->n << b->shift);
+}
+
+static inline void tce__old_add(struct tce__old_buf *b, uint64_t entry, uint64_t ua, uint64_t n)
+{
+	struct tce_old_run *r;
+
+	if (tce__old_continues(b, entry, ua)) {
+		b->v[b->n - 1].n += n;
 		return;
-	o = &b->v[b->n++];
-	o->entry = entry;
-	o->hpa = v & ~TCE_PCI_RW;
-	o->dir = tce_dir_from_bits(v);
-	o->ua = be64toh(raw_ua);
+	}
 	if (b->n == TCE_OLD_BATCH)
 		tce__old_flush(b);
+	r = &b->v[b->n++];
+	r->entry = entry;
+	r->ua = ua;
+	r->n = n;
+}
+
+/* One valid entry, with its old shadow word as stored (big-endian). */
+static inline void tce__old_push(struct tce__old_buf *b, uint64_t entry, uint64_t raw_ua)
+{
+	if (b->fn)
+		tce__old_add(b, entry, be64toh(raw_ua), 1);
 }
 
 #endif

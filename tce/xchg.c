@@ -5,18 +5,36 @@
  * Order of the two words: a set writes the shadow before the hardware
  * entry, a clear the hardware entry before the shadow, so that whenever a
  * hardware entry is valid its ua is already in the shadow (absent writers
- * racing on the same entry, which the caller excludes).
+ * racing on the same entry, which the caller excludes).  A valid old entry
+ * is reported as a run of one through the tce_old_fn every operation uses.
  */
 #include <errno.h>
 
 #include "tce/tce_priv.h"
 #include "util/range.h"
 
+/*
+ * Replaces one table word, returning the old one: an atomic exchange, or,
+ * when the owner serialises the table's writers (TCE_TABLE_SERIAL_WRITERS),
+ * an atomic load and store, which cost no locked instruction.
+ */
+static uint64_t exchange(uint64_t *p, uint64_t v, bool serial)
+{
+	uint64_t old;
+
+	if (!serial)
+		return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
+	old = __atomic_load_n(p, __ATOMIC_RELAXED);
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+	return old;
+}
+
 int tce_table_xchg(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t ua,
-		   enum tce_dir dir, struct tce_old *old, struct tce_kill_batch *kill)
+		   enum tce_dir dir, struct tce_kill_batch *kill, tce_old_fn old_fn, void *old_ctx)
 {
 	unsigned shift = t->geo.it_page_shift;
-	uint64_t idx, j, raw_hw = 0, raw_ua = 0, v;
+	bool serial = t->flags & TCE_TABLE_SERIAL_WRITERS;
+	uint64_t idx, j, raw_hw = 0, raw_ua = 0;
 	uint64_t *hw, *sh;
 	int rc;
 
@@ -30,10 +48,10 @@ int tce_table_xchg(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t u
 		/* A clear below a missing level allocates nothing (spec 5.5). */
 		tce__walk(t, TCE__HW, idx, false, &hw);
 		if (hw) {
-			raw_hw = __atomic_exchange_n(&hw[j], 0, __ATOMIC_ACQ_REL);
+			raw_hw = exchange(&hw[j], 0, serial);
 			tce__walk(t, TCE__SHADOW, idx, false, &sh);
 			if (sh)
-				raw_ua = __atomic_exchange_n(&sh[j], 0, __ATOMIC_ACQ_REL);
+				raw_ua = exchange(&sh[j], 0, serial);
 		}
 	} else {
 		if (!util_is_aligned(hpa, shift) || !ua || !util_is_aligned(ua, shift))
@@ -46,18 +64,15 @@ int tce_table_xchg(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t u
 		if (rc)
 			return rc;
 		tce__mark(t, idx, idx + 1);
-		raw_ua = __atomic_exchange_n(&sh[j], htobe64(ua), __ATOMIC_ACQ_REL);
-		raw_hw = __atomic_exchange_n(&hw[j], htobe64(hpa | tce_dir_to_bits(dir)),
-					     __ATOMIC_ACQ_REL);
+		raw_ua = exchange(&sh[j], htobe64(ua), serial);
+		raw_hw = exchange(&hw[j], htobe64(hpa | tce_dir_to_bits(dir)), serial);
 	}
-	v = be64toh(raw_hw);
-	if (kill && (dir != TCE_DIR_NONE || (v & TCE_PCI_RW)))
+	if (kill && (dir != TCE_DIR_NONE || (be64toh(raw_hw) & TCE_PCI_RW)))
 		tce_kill_batch_add(kill, entry, 1);
-	if (old) {
-		old->entry = entry;
-		old->hpa = v & ~TCE_PCI_RW;
-		old->dir = tce_dir_from_bits(v);
-		old->ua = be64toh(raw_ua);
+	if (old_fn && (be64toh(raw_hw) & TCE_PCI_RW)) {
+		struct tce_old_run r = { entry, be64toh(raw_ua), 1 };
+
+		old_fn(old_ctx, &r, 1);
 	}
 	return 0;
 }

@@ -83,7 +83,7 @@ static void *worker_main(void *arg)
 				uint64_t e = entry_of(w->id, k);
 
 				rc = tce_table_xchg(r->t, e, (e + 1) << 12, (e + 3) << 12,
-						    TCE_DIR_BIDIRECTIONAL, NULL, NULL);
+						    TCE_DIR_BIDIRECTIONAL, NULL, NULL, NULL);
 			}
 		} else {
 			/* A run of its own per thread, all in the same fresh leaf. */
@@ -92,7 +92,7 @@ static void *worker_main(void *arg)
 			for (unsigned k = 0; k < PER_THREAD; k++)
 				hpa[k] = (e + k + 1) << 12;
 			rc = tce_table_map(r->t, e, PER_THREAD, hpa, (e + 3) << 12,
-					   TCE_DIR_BIDIRECTIONAL, 0, NULL, NULL, NULL);
+					   TCE_DIR_BIDIRECTIONAL, NULL, NULL, NULL);
 		}
 		r->rc[w->id] = rc;
 		pthread_barrier_wait(&r->done);
@@ -148,7 +148,7 @@ static void run_race(unsigned nthreads, enum mode mode)
 				uint64_t e = (uint64_t)k * 5000 + 7;
 
 				TU_OK(tce_table_xchg(r.t, e, 0x1000, 0x2000, TCE_DIR_TO_DEVICE, NULL,
-						     NULL));
+						     NULL, NULL));
 			}
 			tce_table_get_stats(r.t, &st);
 			leaves_before = st.hw_level_blocks[2];

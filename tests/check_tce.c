@@ -90,15 +90,41 @@ static void put_clean(struct tce_table *t)
 	ck_assert_uint_eq(before - emu_blocks(), st.hw_blocks + st.shadow_blocks);
 }
 
-static void set_ok(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t ua,
-		   enum tce_dir dir, struct tce_old *old)
+/* What one xchg reported: nothing (calls 0) or one run of one entry. */
+struct old1 {
+	unsigned calls;
+	struct tce_old_run r;
+};
+
+static void collect_one(void *ctx, const struct tce_old_run *run, size_t n)
 {
-	TU_OK(tce_table_xchg(t, entry, hpa, ua, dir, old, NULL));
+	struct old1 *o = ctx;
+
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(run->n, 1);
+	o->r = *run;
+	o->calls++;
 }
 
-static void clear_ok(struct tce_table *t, uint64_t entry, struct tce_old *old)
+static void set_ok(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t ua,
+		   enum tce_dir dir, struct old1 *old)
 {
-	TU_OK(tce_table_xchg(t, entry, 0, 0, TCE_DIR_NONE, old, NULL));
+	if (old)
+		old->calls = 0;
+	TU_OK(tce_table_xchg(t, entry, hpa, ua, dir, NULL, old ? collect_one : NULL, old));
+}
+
+static void clear_ok(struct tce_table *t, uint64_t entry, struct old1 *old)
+{
+	set_ok(t, entry, 0, 0, TCE_DIR_NONE, old);
+}
+
+/* Asserts that the last set_ok/clear_ok reported exactly @entry holding @ua. */
+static void assert_old1(const struct old1 *old, uint64_t entry, uint64_t ua)
+{
+	ck_assert_uint_eq(old->calls, 1);
+	ck_assert_uint_eq(old->r.entry, entry);
+	ck_assert_uint_eq(old->r.ua, ua);
 }
 
 /* Asserts the entry reads (hpa, dir) from the hardware and ua from the shadow. */
@@ -195,26 +221,59 @@ static uint64_t block_nonzero(const struct tce_table *t, uint64_t hpa, uint64_t 
 	return n;
 }
 
-struct olds {
-	size_t n, calls;
-	struct tce_old v[4096];
+/*
+ * Old entries as reported: the runs as they came (r, runs), and one record
+ * per entry (v, n), the run's uas stepping by 2^shift (4 KiB when shift is
+ * 0).  Each batch is checked: 1 to TCE_OLD_BATCH runs, each of at least one
+ * entry, none continuable by the next (the layer extends runs).
+ */
+struct old_entry {
+	uint64_t entry, ua;
 };
 
-static void collect_old(void *ctx, const struct tce_old *old, size_t n)
+struct olds {
+	size_t n, calls, runs;
+	unsigned shift;
+	struct old_entry v[4096];
+	struct tce_old_run r[4096];
+};
+
+static void collect_old(void *ctx, const struct tce_old_run *run, size_t n)
 {
 	struct olds *o = ctx;
+	unsigned shift = o->shift ? o->shift : 12;
 
 	ck_assert_uint_le(n, TCE_OLD_BATCH);
 	ck_assert_uint_ge(n, 1);
-	ck_assert_uint_le(o->n + n, 4096);
-	memcpy(&o->v[o->n], old, n * sizeof(*old));
-	o->n += n;
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_ge(run[i].n, 1);
+		ck_assert_uint_le(o->n + run[i].n, 4096);
+		if (i && run[i].entry == run[i - 1].entry + run[i - 1].n && run[i - 1].ua)
+			ck_assert_uint_ne(run[i].ua, run[i - 1].ua + (run[i - 1].n << shift));
+		o->r[o->runs++] = run[i];
+		for (uint64_t k = 0; k < run[i].n; k++) {
+			o->v[o->n].entry = run[i].entry + k;
+			o->v[o->n].ua = run[i].ua + (k << shift);
+			o->n++;
+		}
+	}
 	o->calls++;
+}
+
+/* Asserts the entries reported, in order: exactly entry[i] holding ua[i], each a run of its own. */
+static void assert_olds(const struct olds *o, size_t n, const uint64_t *entry, const uint64_t *ua)
+{
+	ck_assert_uint_eq(o->n, n);
+	ck_assert_uint_eq(o->runs, n);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(o->v[i].entry, entry[i]);
+		ck_assert_uint_eq(o->v[i].ua, ua[i]);
+	}
 }
 
 static int cmp_old(const void *a, const void *b)
 {
-	const struct tce_old *x = a, *y = b;
+	const struct old_entry *x = a, *y = b;
 
 	return x->entry < y->entry ? -1 : x->entry > y->entry;
 }
@@ -235,13 +294,14 @@ static void record_kill(void *ctx, uint64_t first, uint64_t npages)
 }
 
 static struct tce_table *create_kill_ok(uint64_t bus_offset, uint64_t window, unsigned levels,
-					struct kills *k)
+					unsigned flags, struct kills *k)
 {
 	struct tce_table_params p = {
 		.bus_offset = bus_offset,
 		.window_size = window,
 		.page_shift = 12,
 		.levels = levels,
+		.flags = flags,
 		.kill = record_kill,
 		.kill_ctx = k,
 	};
@@ -352,10 +412,10 @@ static void first_and_last(struct tce_table *t)
 	for (int e = 0; e < 2; e++) {
 		uint64_t hpa = (0x40000ull + (uint64_t)e) << p, ua = (0x1000ull + (uint64_t)e) << p;
 		uint64_t raw = 0, slots[TCE_LEVELS_MAX], i = ends[e] - g->it_offset;
-		struct tce_old old;
+		struct old1 old;
 
 		set_ok(t, ends[e], hpa, ua, e ? TCE_DIR_TO_DEVICE : TCE_DIR_FROM_DEVICE, &old);
-		ck_assert_uint_eq(old.dir, TCE_DIR_NONE);
+		ck_assert_uint_eq(old.calls, 0);
 		ck_assert(hw_walk(t, ends[e], &raw, slots));
 		ck_assert_uint_eq(be64toh(raw), hpa | (e ? TCE_PCI_READ : TCE_PCI_RW));
 		/* The decomposition of spec 5.4, level by level. */
@@ -370,12 +430,12 @@ static void first_and_last(struct tce_table *t)
 	ck_assert_uint_eq(emu_blocks() - before, 2 * (stats(t).hw_blocks - 1));
 	TU_OK(tce_table_check(t));
 	for (int e = 0; e < 2; e++) {
-		struct tce_old old;
+		struct old1 old;
 
+		assert_entry(t, ends[e], (0x40000ull + (uint64_t)e) << p,
+			     e ? TCE_DIR_TO_DEVICE : TCE_DIR_BIDIRECTIONAL, (0x1000ull + (uint64_t)e) << p);
 		clear_ok(t, ends[e], &old);
-		ck_assert_uint_eq(old.hpa, (0x40000ull + (uint64_t)e) << p);
-		ck_assert_uint_eq(old.ua, (0x1000ull + (uint64_t)e) << p);
-		ck_assert_uint_eq(old.dir, e ? TCE_DIR_TO_DEVICE : TCE_DIR_BIDIRECTIONAL);
+		assert_old1(&old, ends[e], (0x1000ull + (uint64_t)e) << p);
 		assert_entry(t, ends[e], 0, TCE_DIR_NONE, 0);
 	}
 }
@@ -484,8 +544,8 @@ START_TEST(it_size_enlarged_unless_strict)
 			  tce_table_geometry(s)->it_allocated_size);
 	set_ok(t, 511, 0x5000, 0x7000, TCE_DIR_BIDIRECTIONAL, NULL);
 	set_ok(s, 255, 0x5000, 0x7000, TCE_DIR_BIDIRECTIONAL, NULL);
-	TU_ERR(tce_table_xchg(s, 256, 0x5000, 0x7000, TCE_DIR_BIDIRECTIONAL, NULL, NULL), EINVAL);
-	TU_ERR(tce_table_xchg(t, 512, 0x5000, 0x7000, TCE_DIR_BIDIRECTIONAL, NULL, NULL), EINVAL);
+	TU_ERR(tce_table_xchg(s, 256, 0x5000, 0x7000, TCE_DIR_BIDIRECTIONAL, NULL, NULL, NULL), EINVAL);
+	TU_ERR(tce_table_xchg(t, 512, 0x5000, 0x7000, TCE_DIR_BIDIRECTIONAL, NULL, NULL, NULL), EINVAL);
 	clear_ok(t, 511, NULL);
 	clear_ok(s, 255, NULL);
 	put_clean(t);
@@ -507,15 +567,12 @@ START_TEST(xchg_semantics_and_raw_format)
 {
 	struct tce_table *t = create_ok(WIN2, 4 * GiB, 12, 2, 0);
 	uint64_t e = (WIN2 >> 12) + 0x12345, raw = 0;
-	struct tce_old old;
+	struct old1 old;
 	uint8_t bytes[8];
 
-	/* WRITE is stored as READ | WRITE and reads back bidirectional. */
+	/* WRITE is stored as READ | WRITE and reads back bidirectional; nothing was replaced. */
 	set_ok(t, e, 0x123456789000ull, 0x7f0000001000ull, TCE_DIR_FROM_DEVICE, &old);
-	ck_assert_uint_eq(old.entry, e);
-	ck_assert_uint_eq(old.hpa, 0);
-	ck_assert_uint_eq(old.ua, 0);
-	ck_assert_uint_eq(old.dir, TCE_DIR_NONE);
+	ck_assert_uint_eq(old.calls, 0);
 	assert_entry(t, e, 0x123456789000ull, TCE_DIR_BIDIRECTIONAL, 0x7f0000001000ull);
 	ck_assert(hw_walk(t, e, &raw, NULL));
 	memcpy(bytes, &raw, 8);
@@ -524,30 +581,25 @@ START_TEST(xchg_semantics_and_raw_format)
 
 	ck_assert_mem_eq(bytes, want, 8);
 
-	/* READ only stores 0x1; the old entry comes back. */
+	/* READ only stores 0x1; the old entry is reported as a run of one. */
 	set_ok(t, e, 0xabc000ull, 0x2000ull, TCE_DIR_TO_DEVICE, &old);
-	ck_assert_uint_eq(old.hpa, 0x123456789000ull);
-	ck_assert_uint_eq(old.ua, 0x7f0000001000ull);
-	ck_assert_uint_eq(old.dir, TCE_DIR_BIDIRECTIONAL);
+	assert_old1(&old, e, 0x7f0000001000ull);
 	ck_assert(hw_walk(t, e, &raw, NULL));
 	ck_assert_uint_eq(raw, htobe64(0xabc001ull));
 	set_ok(t, e, 0xdef000ull, 0x3000ull, TCE_DIR_BIDIRECTIONAL, &old);
-	ck_assert_uint_eq(old.dir, TCE_DIR_TO_DEVICE);
+	assert_old1(&old, e, 0x2000ull);
 	ck_assert(hw_walk(t, e, &raw, NULL));
 	ck_assert_uint_eq(raw, htobe64(0xdef003ull));
 	TU_OK(tce_table_check(t));
 
-	/* Clearing returns the old entry and stores 0 in both trees. */
+	/* Clearing reports the old entry and stores 0 in both trees; an empty one reports nothing. */
 	clear_ok(t, e, &old);
-	ck_assert_uint_eq(old.hpa, 0xdef000ull);
-	ck_assert_uint_eq(old.ua, 0x3000ull);
-	ck_assert_uint_eq(old.dir, TCE_DIR_BIDIRECTIONAL);
+	assert_old1(&old, e, 0x3000ull);
 	ck_assert(hw_walk(t, e, &raw, NULL));
 	ck_assert_uint_eq(raw, 0);
 	assert_entry(t, e, 0, TCE_DIR_NONE, 0);
 	clear_ok(t, e, &old);
-	ck_assert_uint_eq(old.dir, TCE_DIR_NONE);
-	ck_assert_uint_eq(old.hpa, 0);
+	ck_assert_uint_eq(old.calls, 0);
 	put_clean(t);
 }
 END_TEST
@@ -556,23 +608,22 @@ START_TEST(xchg_rejections_change_nothing)
 {
 	struct tce_table *t = create_ok(WIN2, 4 * GiB, 12, 3, 0);
 	uint64_t first = WIN2 >> 12, e = first + 77, blocks;
-	struct tce_old old = { .entry = 99, .hpa = 98, .ua = 97, .dir = TCE_DIR_TO_DEVICE };
+	struct old1 old = { .calls = 0 };
 
 	set_ok(t, e, 0x5000, 0x6000, TCE_DIR_TO_DEVICE, NULL);
 	blocks = emu_blocks();
-	TU_ERR(tce_table_xchg(t, e, 0x5800, 0x6000, TCE_DIR_TO_DEVICE, &old, NULL), EINVAL);
-	TU_ERR(tce_table_xchg(t, e, 0x5000, 0x6800, TCE_DIR_TO_DEVICE, &old, NULL), EINVAL);
-	TU_ERR(tce_table_xchg(t, e, 0x5000, 0, TCE_DIR_TO_DEVICE, &old, NULL), EINVAL);
-	TU_ERR(tce_table_xchg(t, e, 0x5000, 0, TCE_DIR_NONE, &old, NULL), EINVAL);
-	TU_ERR(tce_table_xchg(t, e, 0, 0x6000, TCE_DIR_NONE, &old, NULL), EINVAL);
-	TU_ERR(tce_table_xchg(t, e, 0x5000, 0x6000, (enum tce_dir)4, &old, NULL), EINVAL);
-	TU_ERR(tce_table_xchg(t, first - 1, 0x5000, 0x6000, TCE_DIR_TO_DEVICE, &old, NULL),
-	       EINVAL);
-	TU_ERR(tce_table_xchg(t, first + (1ull << 20), 0x5000, 0x6000, TCE_DIR_TO_DEVICE, &old,
-			      NULL), EINVAL);
-	TU_ERR(tce_table_xchg(t, 77, 0, 0, TCE_DIR_NONE, &old, NULL), EINVAL);
-	ck_assert_uint_eq(old.entry, 99);
-	ck_assert_uint_eq(old.hpa, 98);
+	TU_ERR(tce_table_xchg(t, e, 0x5800, 0x6000, TCE_DIR_TO_DEVICE, NULL, collect_one, &old), EINVAL);
+	TU_ERR(tce_table_xchg(t, e, 0x5000, 0x6800, TCE_DIR_TO_DEVICE, NULL, collect_one, &old), EINVAL);
+	TU_ERR(tce_table_xchg(t, e, 0x5000, 0, TCE_DIR_TO_DEVICE, NULL, collect_one, &old), EINVAL);
+	TU_ERR(tce_table_xchg(t, e, 0x5000, 0, TCE_DIR_NONE, NULL, collect_one, &old), EINVAL);
+	TU_ERR(tce_table_xchg(t, e, 0, 0x6000, TCE_DIR_NONE, NULL, collect_one, &old), EINVAL);
+	TU_ERR(tce_table_xchg(t, e, 0x5000, 0x6000, (enum tce_dir)4, NULL, collect_one, &old), EINVAL);
+	TU_ERR(tce_table_xchg(t, first - 1, 0x5000, 0x6000, TCE_DIR_TO_DEVICE, NULL, collect_one,
+			      &old), EINVAL);
+	TU_ERR(tce_table_xchg(t, first + (1ull << 20), 0x5000, 0x6000, TCE_DIR_TO_DEVICE, NULL,
+			      collect_one, &old), EINVAL);
+	TU_ERR(tce_table_xchg(t, 77, 0, 0, TCE_DIR_NONE, NULL, collect_one, &old), EINVAL);
+	ck_assert_uint_eq(old.calls, 0);	/* nothing reported */
 	assert_entry(t, e, 0x5000, TCE_DIR_TO_DEVICE, 0x6000);
 	ck_assert_uint_eq(emu_blocks(), blocks);
 
@@ -596,7 +647,7 @@ START_TEST(spec56_one_path_then_nothing_allocated_by_clear)
 	struct tce_table *t = create_ok(0, 4 * GiB, 12, 3, 0);
 	uint64_t e = (2ull << 18) + (3ull << 9) + 4, far = 100, blocks;
 	const uint64_t one[3] = { 1, 1, 1 };
-	struct tce_old old = { .dir = TCE_DIR_TO_DEVICE, .hpa = 1 };
+	struct old1 old;
 
 	ck_assert_uint_eq(emu_blocks(), 2);
 	assert_blocks(t, (const uint64_t[]){ 1 }, 1);
@@ -607,15 +658,12 @@ START_TEST(spec56_one_path_then_nothing_allocated_by_clear)
 	/* Never-touched area: nothing allocated, old entry empty. */
 	blocks = emu_blocks();
 	clear_ok(t, far, &old);
-	ck_assert_uint_eq(old.entry, far);
-	ck_assert_uint_eq(old.hpa, 0);
-	ck_assert_uint_eq(old.ua, 0);
-	ck_assert_uint_eq(old.dir, TCE_DIR_NONE);
+	ck_assert_uint_eq(old.calls, 0);
 	/* Same leaf block's sibling slot, and same top slot's other leaf: present levels. */
 	clear_ok(t, e + 1, &old);
-	ck_assert_uint_eq(old.dir, TCE_DIR_NONE);
+	ck_assert_uint_eq(old.calls, 0);
 	clear_ok(t, e + 512, &old);
-	ck_assert_uint_eq(old.dir, TCE_DIR_NONE);
+	ck_assert_uint_eq(old.calls, 0);
 	assert_entry(t, far, 0, TCE_DIR_NONE, 0);
 	uint64_t cleared = 7;
 
@@ -730,13 +778,12 @@ START_TEST(spec58_bulk_clear_skips_missing_blocks)
 				assert_entry(t, e, 0, TCE_DIR_NONE, 0);
 				ck_assert_uint_lt(m, o.n);
 				ck_assert_uint_eq(o.v[m].entry, e);
-				ck_assert_uint_eq(o.v[m].hpa, (i + 1) << 12);
 				ck_assert_uint_eq(o.v[m].ua, (i + 7) << 12);
-				ck_assert_uint_eq(o.v[m].dir, d);
 				m++;
 			}
 		ck_assert_uint_eq(m, o.n);
 		ck_assert_uint_eq(o.n, pass == 0 ? 30 : pass == 1 ? 15 : 4 + 5 + 3);
+		ck_assert_uint_eq(o.runs, o.n);	/* scattered entries: runs of one */
 		put_clean(t);
 	}
 }
@@ -752,23 +799,30 @@ START_TEST(unmap_rejections_and_one_level)
 	TU_ERR(tce_table_unmap(t, 1, 1ull << 19, NULL, NULL, NULL, &cleared), EINVAL);
 	TU_ERR(tce_table_unmap(t, UINT64_MAX, 2, NULL, NULL, NULL, &cleared), EINVAL);
 	ck_assert_uint_eq(cleared, 5);
-	TU_OK(tce_table_map(t, (1ull << 19) - 3, 3, hpa, 0x10000, TCE_DIR_TO_DEVICE, 0, NULL,
-			    NULL, NULL));
+	TU_OK(tce_table_map(t, (1ull << 19) - 3, 3, hpa, 0x10000, TCE_DIR_TO_DEVICE, NULL, NULL,
+			    NULL));
 	ck_assert_uint_eq(stats(t).leaf_nodes, 0);
 	TU_OK(tce_table_unmap(t, 0, 1ull << 19, NULL, collect_old, &o, &cleared));
 	ck_assert_uint_eq(cleared, 3);
+	/* Three entries of consecutive pages: one run. */
+	ck_assert_uint_eq(o.calls, 1);
+	ck_assert_uint_eq(o.runs, 1);
+	ck_assert_uint_eq(o.r[0].entry, (1ull << 19) - 3);
+	ck_assert_uint_eq(o.r[0].ua, 0x10000);
+	ck_assert_uint_eq(o.r[0].n, 3);
 	ck_assert_uint_eq(o.v[2].entry, (1ull << 19) - 1);
 	ck_assert_uint_eq(o.v[2].ua, 0x12000);
-	ck_assert_uint_eq(o.v[2].hpa, 0x3000);
 	put_clean(t);
 }
 END_TEST
 
 START_TEST(map_runs_across_leaf_blocks)
 {
-	for (int exclusive = 0; exclusive < 2; exclusive++) {
+	/* Both write modes: atomic exchanges, and the single writer's loads and stores. */
+	for (int serial = 0; serial < 2; serial++) {
 		struct kills k = { 0 };
-		struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, &k);
+		struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3,
+						     serial ? TCE_TABLE_SERIAL_WRITERS : 0, &k);
 		const struct tce_geometry *g = tce_table_geometry(t);
 		uint64_t first = g->it_offset + 1000, npages = 1500, *hpa;
 		static struct olds o;
@@ -784,14 +838,9 @@ START_TEST(map_runs_across_leaf_blocks)
 		memset(&o, 0, sizeof(o));
 		tce_kill_batch_init(&kb, t);
 		TU_OK(tce_table_map(t, first, npages, hpa, 0x7f0000000000ull, TCE_DIR_FROM_DEVICE,
-				    exclusive ? TCE_MAP_EXCLUSIVE : 0, &kb, collect_old, &o));
-		ck_assert_uint_eq(o.n, 2);
-		ck_assert_uint_eq(o.v[0].entry, first + 10);
-		ck_assert_uint_eq(o.v[0].hpa, 0x111000);
-		ck_assert_uint_eq(o.v[0].ua, 0x222000);
-		ck_assert_uint_eq(o.v[0].dir, TCE_DIR_TO_DEVICE);
-		ck_assert_uint_eq(o.v[1].entry, first + 1400);
-		ck_assert_uint_eq(o.v[1].ua, 0x444000);
+				    &kb, collect_old, &o));
+		assert_olds(&o, 2, (const uint64_t[]){ first + 10, first + 1400 },
+			    (const uint64_t[]){ 0x222000, 0x444000 });
 		ck_assert_uint_eq(tce_kill_batch_ranges(&kb), 1);
 		tce_kill_batch_flush(&kb);
 		ck_assert_uint_eq(k.n, 1);
@@ -812,8 +861,21 @@ START_TEST(map_runs_across_leaf_blocks)
 		TU_OK(tce_table_check(t));
 		uint64_t cleared = 0;
 
-		TU_OK(tce_table_unmap(t, g->it_offset, g->it_size, NULL, NULL, NULL, &cleared));
+		/*
+		 * The clear of a run of pages: one tce_old_run per leaf block at
+		 * most (the leaf list visits blocks in any order; runs extend only
+		 * upwards), every entry with its page.
+		 */
+		memset(&o, 0, sizeof(o));
+		TU_OK(tce_table_unmap(t, g->it_offset, g->it_size, NULL, collect_old, &o, &cleared));
 		ck_assert_uint_eq(cleared, npages);
+		ck_assert_uint_le(o.runs, 4);
+		ck_assert_uint_eq(o.n, npages);
+		qsort(o.v, o.n, sizeof(o.v[0]), cmp_old);
+		for (uint64_t j = 0; j < npages; j++) {
+			ck_assert_uint_eq(o.v[j].entry, first + j);
+			ck_assert_uint_eq(o.v[j].ua, 0x7f0000000000ull + (j << 12));
+		}
 		free(hpa);
 		put_clean(t);
 	}
@@ -828,20 +890,20 @@ START_TEST(map_rejections_change_nothing)
 	for (unsigned j = 0; j < 600; j++)
 		hpa[j] = (uint64_t)(j + 1) << 12;
 	hpa[599] |= 0x800;	/* unaligned: found before anything is written or allocated */
-	TU_ERR(tce_table_map(t, 100, 600, hpa, 0x10000, TCE_DIR_TO_DEVICE, 0, NULL, NULL, NULL),
+	TU_ERR(tce_table_map(t, 100, 600, hpa, 0x10000, TCE_DIR_TO_DEVICE, NULL, NULL, NULL),
 	       EINVAL);
 	hpa[599] &= ~0x800ull;
-	TU_ERR(tce_table_map(t, 100, 0, hpa, 0x10000, TCE_DIR_TO_DEVICE, 0, NULL, NULL, NULL),
+	TU_ERR(tce_table_map(t, 100, 0, hpa, 0x10000, TCE_DIR_TO_DEVICE, NULL, NULL, NULL),
 	       EINVAL);
-	TU_ERR(tce_table_map(t, (1ull << 20) - 599, 600, hpa, 0x10000, TCE_DIR_TO_DEVICE, 0, NULL,
+	TU_ERR(tce_table_map(t, (1ull << 20) - 599, 600, hpa, 0x10000, TCE_DIR_TO_DEVICE, NULL,
 			     NULL, NULL), EINVAL);
-	TU_ERR(tce_table_map(t, 100, 600, hpa, 0, TCE_DIR_TO_DEVICE, 0, NULL, NULL, NULL), EINVAL);
-	TU_ERR(tce_table_map(t, 100, 600, hpa, 0x10800, TCE_DIR_TO_DEVICE, 0, NULL, NULL, NULL),
+	TU_ERR(tce_table_map(t, 100, 600, hpa, 0, TCE_DIR_TO_DEVICE, NULL, NULL, NULL), EINVAL);
+	TU_ERR(tce_table_map(t, 100, 600, hpa, 0x10800, TCE_DIR_TO_DEVICE, NULL, NULL, NULL),
 	       EINVAL);
-	TU_ERR(tce_table_map(t, 100, 600, hpa, UINT64_MAX & ~0xfffull, TCE_DIR_TO_DEVICE, 0, NULL,
+	TU_ERR(tce_table_map(t, 100, 600, hpa, UINT64_MAX & ~0xfffull, TCE_DIR_TO_DEVICE, NULL,
 			     NULL, NULL), EINVAL);
-	TU_ERR(tce_table_map(t, 100, 600, hpa, 0x10000, TCE_DIR_NONE, 0, NULL, NULL, NULL), EINVAL);
-	TU_ERR(tce_table_map(t, 100, 600, hpa, 0x10000, TCE_DIR_TO_DEVICE, 0x2, NULL, NULL, NULL),
+	TU_ERR(tce_table_map(t, 100, 600, hpa, 0x10000, TCE_DIR_NONE, NULL, NULL, NULL), EINVAL);
+	TU_ERR(tce_table_map(t, 100, 600, hpa, 0x10000, (enum tce_dir)4, NULL, NULL, NULL),
 	       EINVAL);
 	ck_assert_uint_eq(emu_blocks(), blocks);
 	TU_OK(tce_table_check(t));
@@ -863,8 +925,7 @@ START_TEST(map_enomem_is_all_or_nothing)
 
 		set_ok(t, 700, 0xaa000, 0xbb000, TCE_DIR_TO_DEVICE, NULL);
 		util_fail_nth_arm(n);
-		rc = tce_table_map(t, 400, 1100, hpa, 0x10000, TCE_DIR_BIDIRECTIONAL, 0, NULL, NULL,
-				   NULL);
+		rc = tce_table_map(t, 400, 1100, hpa, 0x10000, TCE_DIR_BIDIRECTIONAL, NULL, NULL, NULL);
 		if (!util_fail_nth_fired()) {
 			util_fail_nth_arm(0);
 			TU_OK(rc);
@@ -888,59 +949,64 @@ END_TEST
 /*
  * tce_table_store: the hypercall path's single-writer store of ready
  * values.  Across leaf blocks, in both simd modes: every entry as given
- * (valid ones and clears), the old shadow values reported in place (0 where
- * nothing was mapped), no kill; a missing level is -ENOMEM before anything
+ * (valid ones and clears), exactly the entries that held a ua reported (as
+ * runs of one here), no kill; a missing level is -ENOMEM before anything
  * is written, unless only zeros would go there; test builds reject values
- * that break T2, lack READ or are unaligned.
+ * that break T2, lack READ or are unaligned; a table without
+ * TCE_TABLE_SERIAL_WRITERS is refused.
  */
 START_TEST(store_reports_old_shadow_and_needs_reserve)
 {
 	for (int avx2 = 0; avx2 < 2; avx2++) {
 		struct kills k = { 0 };
-		struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, &k);
+		struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, TCE_TABLE_SERIAL_WRITERS, &k);
 		const struct tce_geometry *g = tce_table_geometry(t);
-		uint64_t first = g->it_offset + 1000, npages = 1500, *hw, *sh, *old, blocks;
+		uint64_t first = g->it_offset + 1000, npages = 1500, *hw, *sh, blocks;
+		static struct olds o;
 
 		util_simd_select(avx2);
 		hw = calloc(npages, sizeof(*hw));
 		sh = calloc(npages, sizeof(*sh));
-		old = calloc(npages, sizeof(*old));
-		ck_assert(hw && sh && old);
-		/* Zeros into missing blocks: nothing to do, nothing allocated. */
+		ck_assert(hw && sh);
+		memset(&o, 0, sizeof(o));
+		/* Zeros into missing blocks: nothing to do, nothing allocated or reported. */
 		blocks = emu_blocks();
-		TU_OK(tce_table_store(t, first, npages, hw, sh, old));
+		TU_OK(tce_table_store(t, first, npages, hw, sh, collect_old, &o));
 		ck_assert_uint_eq(emu_blocks(), blocks);
+		ck_assert_uint_eq(o.calls, 0);
 		for (uint64_t j = 0; j < npages; j++) {
-			ck_assert_uint_eq(old[j], 0);
 			hw[j] = htobe64((((j * 7919) % 100000 + 1) << 12) | (j % 3 ? TCE_PCI_RW : TCE_PCI_READ));
 			sh[j] = htobe64(0x7f0000000000ull + (j << 12));
 		}
 		hw[700] = sh[700] = 0;	/* a clear in the middle */
 		/* Not reserved: nothing written, nothing allocated. */
-		TU_ERR(tce_table_store(t, first, npages, hw, sh, old), ENOMEM);
+		TU_ERR(tce_table_store(t, first, npages, hw, sh, collect_old, &o), ENOMEM);
 		ck_assert_uint_eq(emu_blocks(), blocks);
-		TU_ERR(tce_table_store(t, first, 0, hw, sh, old), EINVAL);
-		TU_ERR(tce_table_store(t, g->it_offset + g->it_size - 10, 11, hw, sh, old), EINVAL);
+		TU_ERR(tce_table_store(t, first, 0, hw, sh, collect_old, &o), EINVAL);
+		TU_ERR(tce_table_store(t, g->it_offset + g->it_size - 10, 11, hw, sh, collect_old, &o),
+		       EINVAL);
 		set_ok(t, first + 10, 0x111000, 0x222000, TCE_DIR_TO_DEVICE, NULL);
 		set_ok(t, first + 700, 0x555000, 0x666000, TCE_DIR_TO_DEVICE, NULL);
 		set_ok(t, first + 1400, 0x333000, 0x444000, TCE_DIR_BIDIRECTIONAL, NULL);
 		TU_OK(tce_table_reserve(t, first, npages));
 		/* Test builds check the values: T2, READ, alignment. */
 		sh[3] = 0;
-		TU_ERR(tce_table_store(t, first, npages, hw, sh, old), EINVAL);
+		TU_ERR(tce_table_store(t, first, npages, hw, sh, collect_old, &o), EINVAL);
 		sh[3] = htobe64(0x7f0000000000ull + (3 << 12));
 		hw[4] = htobe64(0x9000 | TCE_PCI_WRITE);
-		TU_ERR(tce_table_store(t, first, npages, hw, sh, old), EINVAL);
+		TU_ERR(tce_table_store(t, first, npages, hw, sh, collect_old, &o), EINVAL);
 		hw[4] = htobe64(0x9800 | TCE_PCI_READ);
-		TU_ERR(tce_table_store(t, first, npages, hw, sh, old), EINVAL);
+		TU_ERR(tce_table_store(t, first, npages, hw, sh, collect_old, &o), EINVAL);
 		hw[4] = htobe64(0x9000 | TCE_PCI_READ);
 		assert_entry(t, first + 3, 0, TCE_DIR_NONE, 0);
-		TU_OK(tce_table_store(t, first, npages, hw, sh, old));
+		ck_assert_uint_eq(o.calls, 0);
+		TU_OK(tce_table_store(t, first, npages, hw, sh, collect_old, &o));
+		ck_assert_uint_eq(o.calls, 1);
+		assert_olds(&o, 3, (const uint64_t[]){ first + 10, first + 700, first + 1400 },
+			    (const uint64_t[]){ 0x222000, 0x666000, 0x444000 });
 		for (uint64_t j = 0; j < npages; j++) {
 			uint64_t v = be64toh(hw[j]);
 
-			ck_assert_uint_eq(be64toh(old[j]),
-					  j == 10 ? 0x222000 : j == 700 ? 0x666000 : j == 1400 ? 0x444000 : 0);
 			if (j == 700)
 				assert_entry(t, first + j, 0, TCE_DIR_NONE, 0);
 			else
@@ -951,10 +1017,25 @@ START_TEST(store_reports_old_shadow_and_needs_reserve)
 		assert_entry(t, first + npages, 0, TCE_DIR_NONE, 0);
 		ck_assert_uint_eq(k.n, 0);
 		TU_OK(tce_table_check(t));
+		/* Over what it stored: one run per stretch of consecutive pages, 700 split them. */
+		memset(&o, 0, sizeof(o));
+		TU_OK(tce_table_store(t, first, npages, hw, sh, collect_old, &o));
+		ck_assert_uint_eq(o.runs, 2);
+		ck_assert_uint_eq(o.r[0].entry, first);
+		ck_assert_uint_eq(o.r[0].ua, 0x7f0000000000ull);
+		ck_assert_uint_eq(o.r[0].n, 700);
+		ck_assert_uint_eq(o.r[1].entry, first + 701);
+		ck_assert_uint_eq(o.r[1].ua, 0x7f0000000000ull + (701 << 12));
+		ck_assert_uint_eq(o.r[1].n, npages - 701);
 		TU_OK(tce_table_unmap(t, g->it_offset, g->it_size, NULL, NULL, NULL, NULL));
+		put_clean(t);
+		/* Only the single writer's tables take it. */
+		t = create_ok(WIN2, 4 * GiB, 12, 3, 0);
+		TU_OK(tce_table_reserve(t, first, npages));
+		TU_ERR(tce_table_store(t, first, npages, hw, sh, collect_old, &o), EINVAL);
+		assert_entry(t, first, 0, TCE_DIR_NONE, 0);
 		free(hw);
 		free(sh);
-		free(old);
 		put_clean(t);
 	}
 }
@@ -982,99 +1063,229 @@ static void array_fill(void *ctx, uint64_t k, uint64_t n, uint64_t bits, uint64_
 		f->max_n = n;
 }
 
-/* A store_run over the whole run of npages: f's counters restarted, old_ua 1 beforehand. */
+/* A store_run over the whole run of npages: f's counters and o restarted. */
 static int store_run(struct tce_table *t, uint64_t first, uint64_t npages, uint64_t bits,
-		     uint64_t ua, struct array_fill *f, uint64_t *old, uint64_t *old_ua)
+		     uint64_t ua, struct array_fill *f, struct olds *o)
 {
 	struct tce_run run = { ua, bits, array_fill, f };
 
 	f->calls = f->next_k = f->max_n = 0;
-	return tce_table_store_run(t, first, npages, &run, old, old_ua);
+	o->n = o->calls = o->runs = 0;
+	return tce_table_store_run(t, first, npages, &run, collect_old, o);
 }
 
 /*
  * tce_table_store_run: a run of consecutive pages across leaf blocks, in
  * both simd modes.  Every entry is hpa[k] | bits over ua + k pages, the
  * hardware side written by the fill one leaf block per call, in order;
- * old_ua says whether the replaced entries were one run of valid
- * consecutive pages (only then non-zero), else the old shadow values come
- * back in place; bad bits or ua are -EINVAL and a missing level -ENOMEM,
- * both with nothing written and the fill never called; a fill that drops
- * READ is caught by the invariant checker.
+ * a run replacing a run is reported as one tce_old_run, anything else as
+ * the runs the old entries make; bad bits or ua are -EINVAL and a missing
+ * level -ENOMEM, both with nothing written and the fill never called; a
+ * fill that drops READ is caught by the invariant checker.
  */
 START_TEST(store_run_reports_old_run)
 {
 	for (int avx2 = 0; avx2 < 2; avx2++) {
 		struct kills k = { 0 };
-		struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, &k);
+		struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, TCE_TABLE_SERIAL_WRITERS, &k);
 		const struct tce_geometry *g = tce_table_geometry(t);
-		uint64_t first = g->it_offset + 1000, npages = 1500, *hpa, *old, old_ua = 1, blocks;
+		uint64_t first = g->it_offset + 1000, npages = 1500, *hpa, blocks;
 		uint64_t ua = 0x7f0000000000ull, ua2 = 0x7e0000000000ull, per_block;
 		struct array_fill f = { 0 };
+		static struct olds o;
 
 		util_simd_select(avx2);
 		hpa = calloc(npages, sizeof(*hpa));
-		old = calloc(npages, sizeof(*old));
-		ck_assert(hpa && old);
+		ck_assert(hpa);
 		for (uint64_t j = 0; j < npages; j++)
 			hpa[j] = ((j * 7919) % 100000 + 1) << 12;
 		f.hpa = hpa;
 		per_block = g->it_level_size;
 		blocks = emu_blocks();
-		TU_ERR(store_run(t, first, npages, TCE_PCI_RW, ua, &f, old, &old_ua), ENOMEM);
+		TU_ERR(store_run(t, first, npages, TCE_PCI_RW, ua, &f, &o), ENOMEM);
 		ck_assert_uint_eq(emu_blocks(), blocks);
 		ck_assert_uint_eq(f.calls, 0);
 		TU_OK(tce_table_reserve(t, first, npages));
-		TU_ERR(store_run(t, first, npages, TCE_PCI_WRITE, ua, &f, old, &old_ua), EINVAL);
-		TU_ERR(store_run(t, first, npages, TCE_PCI_RW | 4, ua, &f, old, &old_ua), EINVAL);
-		TU_ERR(store_run(t, first, npages, TCE_PCI_RW, ua + 8, &f, old, &old_ua), EINVAL);
-		TU_ERR(store_run(t, first, npages, TCE_PCI_RW, 0, &f, old, &old_ua), EINVAL);
-		TU_ERR(store_run(t, first, 0, TCE_PCI_RW, ua, &f, old, &old_ua), EINVAL);
+		TU_ERR(store_run(t, first, npages, TCE_PCI_WRITE, ua, &f, &o), EINVAL);
+		TU_ERR(store_run(t, first, npages, TCE_PCI_RW | 4, ua, &f, &o), EINVAL);
+		TU_ERR(store_run(t, first, npages, TCE_PCI_RW, ua + 8, &f, &o), EINVAL);
+		TU_ERR(store_run(t, first, npages, TCE_PCI_RW, 0, &f, &o), EINVAL);
+		TU_ERR(store_run(t, first, 0, TCE_PCI_RW, ua, &f, &o), EINVAL);
 		ck_assert_uint_eq(f.calls, 0);
 		assert_entry(t, first, 0, TCE_DIR_NONE, 0);
-		ck_assert_uint_eq(old_ua, 1);
+		ck_assert_uint_eq(o.calls, 0);
 
-		/* Over empty entries: old all 0, no run; one fill per leaf block. */
-		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, old, &old_ua));
-		ck_assert_uint_eq(old_ua, 0);
+		/* Over empty entries: nothing reported; one fill per leaf block. */
+		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, &o));
+		ck_assert_uint_eq(o.calls, 0);
 		ck_assert_uint_eq(f.next_k, npages);
 		ck_assert_uint_eq(f.calls, (first - g->it_offset + npages - 1) / per_block -
 					  (first - g->it_offset) / per_block + 1);
 		ck_assert_uint_le(f.max_n, per_block);
-		for (uint64_t j = 0; j < npages; j++) {
-			ck_assert_uint_eq(old[j], 0);
+		for (uint64_t j = 0; j < npages; j++)
 			assert_entry(t, first + j, hpa[j], TCE_DIR_BIDIRECTIONAL, ua + (j << 12));
-		}
-		/* A run over a run: old_ua is the old first page (old is not written then). */
-		TU_OK(store_run(t, first, npages, TCE_PCI_READ, ua2, &f, old, &old_ua));
-		ck_assert_uint_eq(old_ua, ua);
+		/* A run over a run: one tce_old_run, across the leaf blocks. */
+		TU_OK(store_run(t, first, npages, TCE_PCI_READ, ua2, &f, &o));
+		ck_assert_uint_eq(o.calls, 1);
+		ck_assert_uint_eq(o.runs, 1);
+		ck_assert_uint_eq(o.r[0].entry, first);
+		ck_assert_uint_eq(o.r[0].ua, ua);
+		ck_assert_uint_eq(o.r[0].n, npages);
 		for (uint64_t j = 0; j < npages; j++)
 			assert_entry(t, first + j, hpa[j], TCE_DIR_TO_DEVICE, ua2 + (j << 12));
-		/* One old entry out of step (in a later block than the first): no run, old as it was. */
+		/* One old entry out of step (in a later block than the first): three runs. */
 		set_ok(t, first + 600, 0x5000, 0x6000, TCE_DIR_TO_DEVICE, NULL);
-		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, old, &old_ua));
-		ck_assert_uint_eq(old_ua, 0);
-		for (uint64_t j = 0; j < npages; j++)
-			ck_assert_uint_eq(be64toh(old[j]), j == 600 ? 0x6000 : ua2 + (j << 12));
-		/* One old entry cleared: no run either. */
+		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, &o));
+		ck_assert_uint_eq(o.runs, 3);
+		ck_assert_uint_eq(o.n, npages);
+		for (uint64_t j = 0; j < npages; j++) {
+			ck_assert_uint_eq(o.v[j].entry, first + j);
+			ck_assert_uint_eq(o.v[j].ua, j == 600 ? 0x6000 : ua2 + (j << 12));
+		}
+		/* One old entry cleared: not reported. */
 		clear_ok(t, first + npages - 1, NULL);
-		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua2, &f, old, &old_ua));
-		ck_assert_uint_eq(old_ua, 0);
-		ck_assert_uint_eq(old[npages - 1], 0);
-		ck_assert_uint_eq(be64toh(old[0]), ua);
+		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua2, &f, &o));
+		ck_assert_uint_eq(o.runs, 1);
+		ck_assert_uint_eq(o.r[0].entry, first);
+		ck_assert_uint_eq(o.r[0].ua, ua);
+		ck_assert_uint_eq(o.r[0].n, npages - 1);
 		ck_assert_uint_eq(k.n, 0);
 		TU_OK(tce_table_check(t));
 		/* A fill that leaves an entry without READ: the checker says so. */
 		f.drop_bits = TCE_PCI_READ;
-		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, old, &old_ua));
+		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, &o));
 		fprintf(stderr, "store_run_reports_old_run: one checker message expected:\n");
 		ck_assert_int_eq(tce_table_check(t), -EUCLEAN);
 		f.drop_bits = 0;
-		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, old, &old_ua));
+		TU_OK(store_run(t, first, npages, TCE_PCI_RW, ua, &f, &o));
 		TU_OK(tce_table_check(t));
 		TU_OK(tce_table_unmap(t, g->it_offset, g->it_size, NULL, NULL, NULL, NULL));
+		put_clean(t);
+		/* Only the single writer's tables take it. */
+		t = create_ok(WIN2, 4 * GiB, 12, 3, 0);
+		TU_OK(tce_table_reserve(t, first, npages));
+		TU_ERR(store_run(t, first, npages, TCE_PCI_RW, ua, &f, &o), EINVAL);
+		ck_assert_uint_eq(f.calls, 0);
+		assert_entry(t, first, 0, TCE_DIR_NONE, 0);
 		free(hpa);
-		free(old);
+		put_clean(t);
+	}
+}
+END_TEST
+
+/* A tce_old_fn that checks every reported entry already holds its new shadow value. */
+struct overwritten {
+	struct tce_table *t;
+	uint64_t first, new_ua;	/* entry first + j now holds new_ua + (j << 12) */
+	unsigned stale;		/* entries reported before they were overwritten */
+	struct olds o;
+};
+
+static void check_overwritten(void *ctx, const struct tce_old_run *run, size_t n)
+{
+	struct overwritten *w = ctx;
+
+	for (size_t i = 0; i < n; i++)
+		for (uint64_t k = 0, u = 0; k < run[i].n; k++) {
+			uint64_t e = run[i].entry + k;
+
+			TU_OK(tce_table_shadow_read(w->t, e, &u));	/* a read: harmless here */
+			w->stale += u != w->new_ua + ((e - w->first) << 12);
+		}
+	collect_old(&w->o, run, n);
+}
+
+/*
+ * More old runs than a batch holds (scattered old pages: runs of one), in
+ * both stores: the store reads a piece, stores it, and only then hands the
+ * full batch over, so the callback never sees an entry that still holds
+ * its old value (the container gives counts back right after the kill).
+ */
+START_TEST(store_reports_only_overwritten_entries)
+{
+	for (int kind = 0; kind < 2; kind++) {
+		struct kills k = { 0 };
+		struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, TCE_TABLE_SERIAL_WRITERS, &k);
+		uint64_t first = tce_table_geometry(t)->it_offset + 1000, npages = 1500;
+		uint64_t *hw = calloc(npages, sizeof(*hw)), *sh = calloc(npages, sizeof(*sh));
+		uint64_t *hpa = calloc(npages, sizeof(*hpa));
+		static struct overwritten w;
+		struct array_fill f = { 0 };
+
+		ck_assert(hw && sh && hpa);
+		memset(&w, 0, sizeof(w));
+		w.t = t;
+		w.first = first;
+		w.new_ua = 0x7f0000000000ull;
+		TU_OK(tce_table_reserve(t, first, npages));
+		for (uint64_t j = 0; j < npages; j++) {
+			/* Every other page: no two old entries continue each other. */
+			set_ok(t, first + j, 0x1000, 0x100000000ull + (j << 13), TCE_DIR_TO_DEVICE, NULL);
+			hpa[j] = (j + 1) << 12;
+			hw[j] = htobe64(hpa[j] | TCE_PCI_RW);
+			sh[j] = htobe64(w.new_ua + (j << 12));
+		}
+		if (kind == 0) {
+			TU_OK(tce_table_store(t, first, npages, hw, sh, check_overwritten, &w));
+		} else {
+			struct tce_run run = { w.new_ua, TCE_PCI_RW, array_fill, &f };
+
+			f.hpa = hpa;
+			TU_OK(tce_table_store_run(t, first, npages, &run, check_overwritten, &w));
+			ck_assert_uint_eq(f.next_k, npages);
+		}
+		ck_assert_uint_eq(w.stale, 0);
+		ck_assert_uint_eq(w.o.n, npages);
+		ck_assert_uint_eq(w.o.runs, npages);
+		ck_assert_uint_eq(w.o.calls, (npages + TCE_OLD_BATCH - 1) / TCE_OLD_BATCH);
+		for (uint64_t j = 0; j < npages; j++) {
+			ck_assert_uint_eq(w.o.v[j].entry, first + j);
+			ck_assert_uint_eq(w.o.v[j].ua, 0x100000000ull + (j << 13));
+			assert_entry(t, first + j, hpa[j], TCE_DIR_BIDIRECTIONAL, w.new_ua + (j << 12));
+		}
+		ck_assert_uint_eq(k.n, 0);
+		TU_OK(tce_table_check(t));
+		TU_OK(tce_table_unmap(t, first, npages, NULL, NULL, NULL, NULL));
+		free(hw);
+		free(sh);
+		free(hpa);
+		put_clean(t);
+	}
+}
+END_TEST
+
+/*
+ * The one single-writer flag: xchg, map and unmap of a
+ * TCE_TABLE_SERIAL_WRITERS table give the same entries and reports as of
+ * any other table.
+ */
+START_TEST(serial_writers_same_results)
+{
+	for (int serial = 0; serial < 2; serial++) {
+		struct tce_table *t = create_ok(0, 4 * GiB, 12, 3,
+						serial ? TCE_TABLE_SERIAL_WRITERS : 0);
+		static struct olds o;
+		struct old1 one;
+		uint64_t hpa[8], cleared = 0;
+
+		for (unsigned j = 0; j < 8; j++)
+			hpa[j] = (uint64_t)(j + 1) << 12;
+		set_ok(t, 700, 0xaa000, 0xbb000, TCE_DIR_TO_DEVICE, &one);
+		ck_assert_uint_eq(one.calls, 0);
+		set_ok(t, 700, 0xcc000, 0xdd000, TCE_DIR_BIDIRECTIONAL, &one);
+		assert_old1(&one, 700, 0xbb000);
+		memset(&o, 0, sizeof(o));
+		TU_OK(tce_table_map(t, 698, 8, hpa, 0x40000, TCE_DIR_TO_DEVICE, NULL, collect_old, &o));
+		assert_olds(&o, 1, (const uint64_t[]){ 700 }, (const uint64_t[]){ 0xdd000 });
+		memset(&o, 0, sizeof(o));
+		TU_OK(tce_table_unmap(t, 0, 1ull << 20, NULL, collect_old, &o, &cleared));
+		ck_assert_uint_eq(cleared, 8);
+		ck_assert_uint_eq(o.runs, 1);
+		ck_assert_uint_eq(o.r[0].entry, 698);
+		ck_assert_uint_eq(o.r[0].ua, 0x40000);
+		ck_assert_uint_eq(o.r[0].n, 8);
+		clear_ok(t, 700, &one);
+		ck_assert_uint_eq(one.calls, 0);
 		put_clean(t);
 	}
 }
@@ -1221,7 +1432,7 @@ END_TEST
 START_TEST(kill_batch_merges_ranges)
 {
 	struct kills k = { 0 };
-	struct tce_table *t = create_kill_ok(0, 4 * GiB, 2, &k);
+	struct tce_table *t = create_kill_ok(0, 4 * GiB, 2, 0, &k);
 	struct tce_kill_batch b;
 
 	tce_kill_batch_init(&b, t);
@@ -1267,7 +1478,7 @@ END_TEST
 START_TEST(kill_once_per_operation_absolute_entries)
 {
 	struct kills k = { 0 };
-	struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, &k);
+	struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, 0, &k);
 	uint64_t base = WIN2 >> 12, hpa[100], cleared = 0;
 	struct tce_kill_batch b;
 
@@ -1275,8 +1486,7 @@ START_TEST(kill_once_per_operation_absolute_entries)
 		hpa[j] = (uint64_t)(j + 1) << 12;
 	/* MAP of 100 pages: one kill of the whole run, nothing before the flush. */
 	tce_kill_batch_init(&b, t);
-	TU_OK(tce_table_map(t, base + 500, 100, hpa, 0x100000, TCE_DIR_TO_DEVICE, 0, &b, NULL,
-			    NULL));
+	TU_OK(tce_table_map(t, base + 500, 100, hpa, 0x100000, TCE_DIR_TO_DEVICE, &b, NULL, NULL));
 	ck_assert_uint_eq(k.n, 0);
 	tce_kill_batch_flush(&b);
 	ck_assert_uint_eq(k.n, 1);
@@ -1286,9 +1496,10 @@ START_TEST(kill_once_per_operation_absolute_entries)
 	/* Entry by entry into one batch: still one kill. */
 	k.n = 0;
 	for (unsigned j = 0; j < 20; j++)
-		TU_OK(tce_table_xchg(t, base + 600 + j, 0x1000, 0x2000, TCE_DIR_TO_DEVICE, NULL, &b));
+		TU_OK(tce_table_xchg(t, base + 600 + j, 0x1000, 0x2000, TCE_DIR_TO_DEVICE, &b, NULL,
+				     NULL));
 	/* Clearing empty entries adds nothing. */
-	TU_OK(tce_table_xchg(t, base + 9000, 0, 0, TCE_DIR_NONE, NULL, &b));
+	TU_OK(tce_table_xchg(t, base + 9000, 0, 0, TCE_DIR_NONE, &b, NULL, NULL));
 	tce_kill_batch_flush(&b);
 	ck_assert_uint_eq(k.n, 1);
 	ck_assert_uint_eq(k.first[0], base + 600);
@@ -1296,7 +1507,7 @@ START_TEST(kill_once_per_operation_absolute_entries)
 
 	/* UNMAP over a hole: the two valid runs, merged, one flush. */
 	k.n = 0;
-	TU_OK(tce_table_xchg(t, base + 570, 0, 0, TCE_DIR_NONE, NULL, NULL));
+	TU_OK(tce_table_xchg(t, base + 570, 0, 0, TCE_DIR_NONE, NULL, NULL, NULL));
 	TU_OK(tce_table_unmap(t, base, 1ull << 20, &b, NULL, NULL, &cleared));
 	ck_assert_uint_eq(cleared, 119);
 	ck_assert_uint_eq(k.n, 0);
@@ -1398,7 +1609,7 @@ static int sweep_run(void *ctx)
 		uint64_t e = sweep_entries[i];
 
 		rc = tce_table_xchg(t, e, (e + 1) << 12, (e + 2) << 12, TCE_DIR_BIDIRECTIONAL, NULL,
-				    NULL);
+				    NULL, NULL);
 		if (rc) {
 			assert_untouched(t, e);
 			goto out_put;
@@ -1407,8 +1618,8 @@ static int sweep_run(void *ctx)
 	for (unsigned j = 0; j < 700; j++)
 		hpa[j] = (uint64_t)(j + 1) << 12;
 	/* Across three leaf blocks (513 to 515) under a new middle block. */
-	rc = tce_table_map(t, (1ull << 18) + 1000, 700, hpa, 0x100000, TCE_DIR_TO_DEVICE, 0, NULL,
-			   NULL, NULL);
+	rc = tce_table_map(t, (1ull << 18) + 1000, 700, hpa, 0x100000, TCE_DIR_TO_DEVICE, NULL, NULL,
+			   NULL);
 	if (rc) {
 		for (uint64_t e = (1ull << 18) + 1000; e < (1ull << 18) + 1700; e++)
 			assert_entry(t, e, 0, TCE_DIR_NONE, 0);
@@ -1494,6 +1705,8 @@ static Suite *tce_suite(void)
 	tcase_add_test(t, map_enomem_is_all_or_nothing);
 	tcase_add_test(t, store_reports_old_shadow_and_needs_reserve);
 	tcase_add_test(t, store_run_reports_old_run);
+	tcase_add_test(t, store_reports_only_overwritten_entries);
+	tcase_add_test(t, serial_writers_same_results);
 	tcase_add_test(t, shadow_access);
 	tcase_add_test(t, written_map_limits_clears_to_written_units);
 	tcase_add_test(t, written_map_unit_of_large_tables);
