@@ -1300,9 +1300,9 @@ END_TEST
  */
 START_TEST(written_map_limits_clears_to_written_units)
 {
-	struct tce_table *t = create_ok(0, 2 * GiB, 12, 1, 0);
+	struct tce_table *t = create_ok(0, 2 * GiB, 12, 1, TCE_TABLE_SERIAL_WRITERS);
 	const struct tce_geometry *g = tce_table_geometry(t);
-	uint64_t hpa[3] = { 0x1000, 0x2000, 0x3000 }, hw[2], sh[2], old[2], old_ua;
+	uint64_t hpa[3] = { 0x1000, 0x2000, 0x3000 }, hw[2], sh[2];
 	uint64_t cleared = 0, *blk, slot = 1;
 	struct array_fill f = { .hpa = hpa };
 	static struct olds o;
@@ -1311,8 +1311,8 @@ START_TEST(written_map_limits_clears_to_written_units)
 	ck_assert_uint_eq(stats(t).written_units, 0);
 	/* Clears, rejections and a store of nothing valid mark nothing. */
 	clear_ok(t, 7, NULL);
-	TU_ERR(tce_table_xchg(t, 7, 0x1001, 0x2000, TCE_DIR_TO_DEVICE, NULL, NULL), EINVAL);
-	TU_ERR(tce_table_map(t, 600, 3, hpa, 0x1008, TCE_DIR_TO_DEVICE, 0, NULL, NULL, NULL),
+	TU_ERR(tce_table_xchg(t, 7, 0x1001, 0x2000, TCE_DIR_TO_DEVICE, NULL, NULL, NULL), EINVAL);
+	TU_ERR(tce_table_map(t, 600, 3, hpa, 0x1008, TCE_DIR_TO_DEVICE, NULL, NULL, NULL),
 	       EINVAL);
 	TU_OK(tce_table_unmap(t, 0, g->it_size, NULL, NULL, NULL, &cleared));
 	ck_assert_uint_eq(cleared, 0);
@@ -1320,17 +1320,17 @@ START_TEST(written_map_limits_clears_to_written_units)
 
 	set_ok(t, 5, 0x5000, 0x6000, TCE_DIR_TO_DEVICE, NULL);			/* unit 0 */
 	ck_assert_uint_eq(stats(t).written_units, 1);
-	TU_OK(tce_table_map(t, 2 * 512 - 1, 3, hpa, 0x10000, TCE_DIR_BIDIRECTIONAL, 0, NULL,
-			    NULL, NULL));					/* units 1, 2 */
+	TU_OK(tce_table_map(t, 2 * 512 - 1, 3, hpa, 0x10000, TCE_DIR_BIDIRECTIONAL, NULL, NULL,
+			    NULL));					/* units 1, 2 */
 	ck_assert_uint_eq(stats(t).written_units, 3);
 	TU_OK(tce_table_reserve(t, 600 * 512 + 1, 2));
 	ck_assert_uint_eq(stats(t).written_units, 3);
-	TU_OK(store_run(t, 600 * 512 + 1, 2, TCE_PCI_RW, 0x20000, &f, old, &old_ua));	/* 600 */
+	TU_OK(store_run(t, 600 * 512 + 1, 2, TCE_PCI_RW, 0x20000, &f, &o));	/* 600 */
 	ck_assert_uint_eq(stats(t).written_units, 4);
 	hw[0] = htobe64(0x7000 | TCE_PCI_READ);
 	sh[0] = htobe64(0x8000);
 	hw[1] = sh[1] = 0;
-	TU_OK(tce_table_store(t, 1023 * 512 + 510, 2, hw, sh, old));		/* 1023 */
+	TU_OK(tce_table_store(t, 1023 * 512 + 510, 2, hw, sh, collect_old, &o));		/* 1023 */
 	ck_assert_uint_eq(stats(t).written_units, 5);
 	TU_OK(tce_table_check(t));
 
