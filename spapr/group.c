@@ -70,9 +70,9 @@ static int ioctl_group_set_container(struct spapr_ioctl_req *rq)
 	memcpy(&fd, rq->buf, sizeof(fd));
 	if (fd < 0)
 		return -EINVAL;
-	obj = spapr__fd_get(fd);
-	if (!obj)
-		return -EBADF;
+	rc = spapr__fd_get_rc(fd, &obj);
+	if (rc)
+		return rc;
 	if (obj->kind != SPAPR_KIND_CONTAINER) {
 		spapr__obj_put(obj);
 		return -EINVAL;

@@ -105,6 +105,8 @@ int spapr__guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn);
 int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
 int spapr__guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
 int spapr__guest_check(struct spapr_guest *guest);
+/* The guest is the parent's (this is a forked child): see guest_api.c. */
+bool spapr__guest_foreign(const struct spapr_guest *guest);
 
 /* guest.c */
 /* Pages charged for a guest table of @npages pages of entries (KVM's kvmppc_stt_pages). */

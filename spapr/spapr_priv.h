@@ -145,6 +145,8 @@ extern struct util_mutex spapr_vfio_lock;
 int spapr__ret(int rc);
 /* The object behind @fd with a reference, or NULL. */
 struct spapr_obj *spapr__fd_get(int fd);
+/* The same with the reason: 0, -EBADF, -EPERM (a handle inherited from the parent). */
+int spapr__fd_get_rc(int fd, struct spapr_obj **out);
 void spapr__obj_put(struct spapr_obj *obj);
 
 /* device*.c: the VFIO device fd (spapr/device_priv.h); spapr__fd_install is fd.c's. */
