@@ -17,10 +17,11 @@
  * handle has (a counter, the pid and a high bit: no file a program uses
  * sits at 2^62); lseek(fd, 0, SEEK_CUR) reads it back.  That is one system
  * call per request, the cheapest that names the open file and not the
- * number: fstat would need one inode per handle and costs more than one and a half times as much
- * (docs/spapr.md has the figures).  The position belongs to the open file,
- * so it survives dup and fork, and a descriptor that was closed (EBADF) or
- * now names another file (another position, or ESPIPE) is not the handle:
+ * number: fstat would need one inode per handle and costs about 1.6 times
+ * as much (docs/processes.md has the figures).  The position belongs to
+ * the open file, so it survives dup and fork, and a descriptor that was
+ * closed (EBADF) or now names another file (another position, or ESPIPE)
+ * is not the handle:
  *   - spapr_ioctl answers EBADF, and spapr_close too, without closing it:
  *     the descriptor is the program's now;
  *   - the handle is lost: it leaves the table and its reference is put, so

@@ -67,14 +67,15 @@ struct util_rwlock {
 
 /*
  * The global locks in the order they are taken before fork().  Ranks 3 and
- * 4 are those of THE LOCK ORDER on struct spapr_guest (spapr/guest_priv.h);
+ * 4 are those of THE LOCK ORDER on struct spapr_guest (spapr/guest_priv.h:
+ * spapr_vfio_lock, then a device's locks, then spapr_fd_lock);
  * its per-object ranks (1, 2, 5, 6, 7, mm->lock) are never held across
  * fork.  Then mmreg's and emu's globals, in emu/emu.h's order (machine lock
  * -> device table -> endpoints -> emu/mem's leaves).
  */
 enum util_lock_rank {
-	UTIL_RANK_SPAPR_FD = 30,	/* spapr/fd.c spapr_fd_lock (3) */
-	UTIL_RANK_SPAPR_VFIO = 40,	/* spapr/fd.c spapr_vfio_lock (4) */
+	UTIL_RANK_SPAPR_VFIO = 30,	/* spapr/fd.c spapr_vfio_lock (3) */
+	UTIL_RANK_SPAPR_FD = 40,	/* spapr/fd.c spapr_fd_lock (4) */
 	/*
 	 * util/rcu.c's reader registry: util_rcu_synchronize holds it while
 	 * it waits for readers, and readers take emu's locks, so it comes
