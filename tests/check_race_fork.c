@@ -13,12 +13,17 @@
  * UNMAP, close, locked_vm back to 0) and checks what it inherited: a
  * request on the parent's container is EPERM, the parent's group is busy
  * (EBUSY), the parent's guest is EIO.  A child that has not exited within
- * CHILD_LIMIT_S seconds is a hang: killed and reported, and the test fails.
+ * CHILD_LIMIT_S seconds (5; 30 in a sanitizer build) is a hang: killed
+ * and reported, and the test fails.
  * Before the library held its global locks across fork(), about 3% of the
  * children hung on spapr/fd.c's lock.
  *
- * FORKS is 1,000, 200 under a sanitizer (a forked child of a
- * ThreadSanitizer process is slow to start and to exit).
+ * FORKS is 1,000, 200 under ThreadSanitizer (a forked child of a
+ * ThreadSanitizer process is slow to start and to exit).  Under
+ * AddressSanitizer the test is skipped: libsanitizer's own allocator locks
+ * are not held across fork(), so about one child in 200 hangs in
+ * asan_calloc (seen with gdb: SizeClassAllocator64::GetFromAllocator),
+ * whatever the library does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,7 +49,12 @@
 #define FORKS 1000
 #endif
 #endif
+/* A hang is forever; a sanitizer build's child on a loaded machine is only slow. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CHILD_LIMIT_S 30
+#else
 #define CHILD_LIMIT_S 5
+#endif
 #define PS 4096ull
 #define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 #define LIOBN 0x80000001ull
@@ -209,6 +219,10 @@ static int wait_limited(pid_t pid)
 
 START_TEST(fork_while_hammering)
 {
+#ifdef __SANITIZE_ADDRESS__
+	fprintf(stderr, "fork_while_hammering: skipped under AddressSanitizer (its allocator is not fork-safe)\n");
+	return;
+#endif
 	void *(*fns[])(void *) = { hammer_map, hammer_windows, hammer_open, hammer_hcalls };
 	pthread_t t[4];
 	unsigned hangs = 0, failures = 0, first_failure = 0;
