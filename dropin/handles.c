@@ -4,7 +4,7 @@
  * semantics for them.
  *
  * The library names a container, group or device by the descriptor it
- * created (an eventfd).  The program may dup that descriptor (dup, dup2,
+ * created (a memfd).  The program may dup that descriptor (dup, dup2,
  * dup3, fcntl F_DUPFD) and close the copies in any order; the kernel keeps
  * one open file with a reference per descriptor and releases it at the last
  * close.  So the layer keeps one struct dropin_file per library handle with
@@ -23,11 +23,12 @@
  * written under a mutex.  Counting is under the same mutex.
  *
  * Fork: the child inherits the table with the descriptors, so its dups and
- * closes count the same way (its copy of the counts, its own open files as
- * far as the library is concerned: the library's objects are in the
- * child's copied memory).  Exec: the table is gone; descriptors inherited
- * without O_CLOEXEC are the library's eventfds, which the new program's
- * layer does not know (ioctl on them passes to the kernel: ENOTTY).
+ * closes count the same way (its copy of the counts); the library answers
+ * the child's requests on inherited handles as docs/processes.md says
+ * (EPERM, the parent's objects never released in the child).  Exec: the
+ * table is gone; descriptors inherited without O_CLOEXEC are the library's
+ * memfds, which the new program's layer does not know (ioctl on them passes
+ * to the kernel: ENOTTY).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -24,6 +24,7 @@
 #include "emu/dev.h"
 #include "emu/phb_priv.h"
 #include "util/fail.h"
+#include "util/lock.h"
 
 #define DEFAULT_MODEL "dma-engine"
 
@@ -32,6 +33,14 @@ static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *specs[EMU_MAX_GROUPS];	/* NULL: the default */
 static char *staged[EMU_MAX_GROUPS];
 static struct emu_dev *devs[EMU_MAX_GROUPS];
+
+/*
+ * Held across fork() (util/lock.h): after the machine lock, before the
+ * endpoints.  A device's own lock is not: the child reaches a device only
+ * through a group, and the groups open at fork() stay the parent's
+ * (spapr/fd.c), so the child never takes an inherited device's lock.
+ */
+UTIL_FORK_LOCK(dev_fork, .rank = UTIL_RANK_EMU_DEV, .name = "emu dev_lock", .mutex = &dev_lock)
 
 /* ------------------------------------------------------- configuration */
 

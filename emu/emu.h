@@ -60,9 +60,11 @@
  *   emu/mem functions are called under ep->lock; emu/mem never calls here.
  *   Every function may be called from any thread, except emu_machine_reset.
  *
- * Fork: a forked child gets the machine as it was (windows, cache, logs),
- * with every lock reinitialised; its pins are gone (emu/mem.h), so a DMA in
- * the child through an inherited window faults as use-after-unpin.
+ * Fork: a forked child gets the machine as it was (windows, cache, logs):
+ * every global lock and every endpoint's locks are held across fork() in
+ * the order above (util/lock.h's registry) and released in the child; its
+ * pins are gone (emu/mem.h), so a DMA in the child through an inherited
+ * window faults as use-after-unpin.
  */
 #ifndef SPAPRTCE_EMU_EMU_H
 #define SPAPRTCE_EMU_EMU_H

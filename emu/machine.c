@@ -19,6 +19,7 @@
 #include "emu/phb_priv.h"
 #include "emu/quirk.h"
 #include "util/fail.h"
+#include "util/lock.h"
 #include "util/range.h"
 
 #define GiB (1ull << 30)
@@ -30,7 +31,6 @@ struct emu__machine emu__machine;
 /* Protects emu__machine's start, configuration and reset. */
 static pthread_mutex_t machine_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool machine_configured;
-static bool atfork_registered;
 static bool abort_on_unpinned = true;
 
 void emu_machine_config_default(struct emu_machine_config *c)
@@ -215,31 +215,42 @@ static void apply_env(struct emu_machine_config *c)
 
 /* ------------------------------------------------------------------- fork */
 
-static void atfork_prepare(void)
+/*
+ * The machine lock, then every endpoint's locks (util/lock.h ranks: the
+ * device table's lock comes between them).  An endpoint's rw is held for
+ * reading: that excludes window programming, kills and dirty-log changes,
+ * and whatever a DMA changes is under ep->lock or emu/mem's locks, also
+ * held.  A DMA in flight at fork() is seen half done by the child, as its
+ * memory is.
+ */
+static void ep_atfork_prepare(void)
 {
 	unsigned g;
 
-	pthread_mutex_lock(&machine_lock);
 	if (!emu__machine.started)
 		return;
 	for (g = 0; g < emu__machine.cfg.groups; g++) {
-		pthread_rwlock_wrlock(&emu__machine.ep[g].rw);
+		pthread_rwlock_rdlock(&emu__machine.ep[g].rw);
 		pthread_mutex_lock(&emu__machine.ep[g].lock);
 	}
 }
 
-static void atfork_parent(void)
+static void ep_atfork_parent(void)
 {
 	unsigned g;
 
-	if (emu__machine.started) {
-		for (g = emu__machine.cfg.groups; g-- > 0;) {
-			pthread_mutex_unlock(&emu__machine.ep[g].lock);
-			pthread_rwlock_unlock(&emu__machine.ep[g].rw);
-		}
+	if (!emu__machine.started)
+		return;
+	for (g = emu__machine.cfg.groups; g-- > 0;) {
+		pthread_mutex_unlock(&emu__machine.ep[g].lock);
+		pthread_rwlock_unlock(&emu__machine.ep[g].rw);
 	}
-	pthread_mutex_unlock(&machine_lock);
 }
+
+UTIL_FORK_LOCK(machine_fork, .rank = UTIL_RANK_EMU_MACHINE, .name = "emu machine_lock",
+	       .mutex = &machine_lock)
+UTIL_FORK_LOCK(ep_fork, .rank = UTIL_RANK_EMU_EP, .name = "emu endpoints",
+	       .prepare = ep_atfork_prepare, .parent = ep_atfork_parent)
 
 static void ep_locks_init(struct emu__endpoint *ep)
 {
@@ -253,16 +264,6 @@ static void ep_locks_init(struct emu__endpoint *ep)
 	pthread_mutex_init(&ep->lock, NULL);
 }
 
-static void atfork_child(void)
-{
-	unsigned g;
-
-	pthread_mutex_init(&machine_lock, NULL);
-	if (!emu__machine.started)
-		return;
-	for (g = 0; g < emu__machine.cfg.groups; g++)
-		ep_locks_init(&emu__machine.ep[g]);
-}
 
 /* ------------------------------------------------------------ start/reset */
 
@@ -304,8 +305,6 @@ static int start_locked(void)
 	struct emu_machine_config c;
 	struct emu__endpoint *ep;
 	unsigned g;
-	void *hva;
-	uint64_t hpa;
 	int rc;
 
 	if (emu__machine.started)
@@ -324,20 +323,6 @@ static int start_locked(void)
 		rc = ep_init(&ep[g], &c);
 		if (rc)
 			goto err_free_eps;
-	}
-	/*
-	 * emu/mem registers its fork handlers on first use; make sure that
-	 * happened before ours, so that ours (registered later) run first in
-	 * the prepare phase and the lock order (ours -> emu/mem's) holds.
-	 * Both calls fail with -EINVAL on purpose and allocate nothing.
-	 */
-	if (!atfork_registered) {
-		struct emu_pin *pin;
-
-		(void)emu_mem_pin(0, 0, &pin);
-		(void)emu_mem_table_alloc(0, 0, &hva, &hpa);
-		pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-		atfork_registered = true;
 	}
 	(void)emu_mem_set_node(c.node);	/* checked by config_valid */
 	emu__machine.cfg = c;

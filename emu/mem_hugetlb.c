@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "emu/mem.h"
+#include "util/lock.h"
 
 #define POOL_SLOTS 4u
 #define PATH_LEN 96u
@@ -62,6 +63,10 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pool_rec pools[POOL_SLOTS];
 static struct sigaction old_actions[NFATAL];
 static bool guards_installed;
+
+/* Held across fork() (util/lock.h); the child's records are the parent's (owner pid). */
+UTIL_FORK_LOCK(pool_fork, .rank = UTIL_RANK_EMU_HUGETLB, .name = "emu pool_lock",
+	       .mutex = &pool_lock)
 
 static int pool_path(char *buf, size_t n, unsigned shift, const char *file)
 {

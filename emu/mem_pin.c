@@ -78,6 +78,7 @@
 
 #include "emu/mem_priv.h"
 #include "util/fail.h"
+#include "util/lock.h"
 #include "util/range.h"
 #include "util/u64map.h"
 
@@ -138,7 +139,6 @@ static bool pin_mlock_refused;		/* AUTO mode fell back to populate-only */
 static bool pin_ever_mlocked;
 static uint64_t pin_chunk = DEFAULT_CHUNK;
 static struct emu_mem_stats pin_stats;
-static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
 static struct pin_alias *pin_aliases;	/* live aliases with refs > 0 */
 static int pin_pfn_visible = -1;	/* pagemap shows frame numbers: -1 not known yet */
 static int pagemap_fd = -1;		/* /proc/self/pagemap; atomic; reopened after fork */
@@ -491,21 +491,10 @@ static int pin_one_chunk(uint64_t ua, uint64_t npages, bool write)
 
 /* ------------------------------------------------------------------- fork */
 
-static void pin_atfork_prepare(void)
-{
-	pthread_mutex_lock(&pin_lock);
-}
-
-static void pin_atfork_parent(void)
-{
-	pthread_mutex_unlock(&pin_lock);
-}
-
 static void pin_atfork_child(void)
 {
 	uint64_t i;
 
-	pthread_mutex_init(&pin_lock, NULL);
 	/* The child's copies of the aliases map the parent's shared pages: unmap them. */
 	while (pin_aliases) {
 		struct pin_alias *a = pin_aliases;
@@ -529,10 +518,9 @@ static void pin_atfork_child(void)
 	memset(&pin_stats, 0, sizeof(pin_stats));
 }
 
-static void pin_init(void)
-{
-	pthread_atfork(pin_atfork_prepare, pin_atfork_parent, pin_atfork_child);
-}
+/* Held across fork() in its rank (util/lock.h); the child forgets the parent's pins. */
+UTIL_FORK_LOCK(pin_fork, .rank = UTIL_RANK_EMU_PIN, .name = "emu pin_lock", .mutex = &pin_lock,
+	       .child = pin_atfork_child)
 
 /* ------------------------------------------------------------------ public */
 
@@ -567,7 +555,6 @@ int emu_mem_pin_dir(uint64_t ua, uint64_t npages, bool write, struct emu_pin **o
 	unsigned i;
 	int rc;
 
-	pthread_once(&pin_once, pin_init);
 	if (!npages || !util_is_aligned(ua, EMU_PAGE_SHIFT) || npages > (UINT64_MAX >> EMU_PAGE_SHIFT))
 		return -EINVAL;
 	if (!util_range_end(ua, npages << EMU_PAGE_SHIFT, &end))

@@ -29,6 +29,7 @@
 
 #include "emu/mem_priv.h"
 #include "util/fail.h"
+#include "util/lock.h"
 #include "util/range.h"
 #include "util/u64map.h"
 
@@ -50,27 +51,14 @@ static uint64_t table_bytes, table_reserved;
 static int table_node;			/* the host bridge's node */
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
-static void table_atfork_prepare(void)
-{
-	pthread_mutex_lock(&table_lock);
-}
-
-static void table_atfork_parent(void)
-{
-	pthread_mutex_unlock(&table_lock);
-}
-
-static void table_atfork_child(void)
-{
-	pthread_mutex_init(&table_lock, NULL);
-}
+UTIL_FORK_LOCK(table_fork, .rank = UTIL_RANK_EMU_TABLE, .name = "emu table_lock",
+	       .mutex = &table_lock)
 
 static void table_init(void)
 {
 	table_nnodes = numa_available() < 0 ? 1 : numa_max_node() + 1;
 	/* Small and once: if it fails, every allocation reports -ENOMEM. */
 	table_free = calloc((size_t)table_nnodes, sizeof(*table_free));
-	pthread_atfork(table_atfork_prepare, table_atfork_parent, table_atfork_child);
 }
 
 bool emu_mem_node_exists(int node)

@@ -3,10 +3,12 @@
  * The per-process mm and its locked_vm accounting (spec 3.1).
  *
  * "Current" is tracked with a fork generation rather than getpid(): glibc no
- * longer caches the pid, and this is called on every request.  A
- * pthread_atfork child handler bumps the generation, so the first call in a
- * child creates the child's own mm (empty registry, locked_vm 0), inheriting
- * the parent's emulated RLIMIT_MEMLOCK and CAP_IPC_LOCK.
+ * longer caches the pid, and this is called on every request.  The fork
+ * registry's child hook (util/lock.h) bumps the generation, so the first
+ * call in a child creates the child's own mm (empty registry, locked_vm 0),
+ * inheriting the parent's emulated RLIMIT_MEMLOCK and CAP_IPC_LOCK; the
+ * parent's mm is left alone in the child (its release would touch the
+ * parent's pins and locks).
  *
  * Charges use a compare-and-swap loop on locked_vm instead of a lock: the
  * kernel holds the mmap write lock only to make check-and-add atomic.
@@ -22,22 +24,19 @@
 #include "emu/quirk.h"
 #include "mmreg/mmreg_priv.h"
 #include "util/fail.h"
+#include "util/lock.h"
 
 static pthread_mutex_t mm_current_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct mmreg_mm *mm_current;	/* holds one reference */
+static struct mmreg_mm *mm_current;	/* holds one reference (in the process that made it) */
 static unsigned mm_generation;
-static pthread_once_t mm_once = PTHREAD_ONCE_INIT;
 
 static void mm_atfork_child(void)
 {
-	pthread_mutex_init(&mm_current_lock, NULL);
 	mm_generation++;
 }
 
-static void mm_init(void)
-{
-	pthread_atfork(NULL, NULL, mm_atfork_child);
-}
+UTIL_FORK_LOCK(mm_fork, .rank = UTIL_RANK_MM_CURRENT, .name = "mm_current_lock",
+	       .mutex = &mm_current_lock, .child = mm_atfork_child)
 
 static uint64_t real_memlock(void)
 {
@@ -83,10 +82,8 @@ static int mm_create(const struct mmreg_mm *inherit, struct mmreg_mm **out)
 
 int mmreg_mm_current(struct mmreg_mm **out)
 {
-	struct mmreg_mm *stale = NULL;
 	int rc = 0;
 
-	pthread_once(&mm_once, mm_init);
 	pthread_mutex_lock(&mm_current_lock);
 	if (!mm_current || mm_current->generation != __atomic_load_n(&mm_generation, __ATOMIC_RELAXED)) {
 		struct mmreg_mm *mm;
@@ -94,14 +91,16 @@ int mmreg_mm_current(struct mmreg_mm **out)
 		rc = mm_create(mm_current, &mm);
 		if (rc)
 			goto out_unlock;
-		stale = mm_current;
+		/*
+		 * The parent's mm (another generation) is not ours to put: its
+		 * reference and whatever else points to it are the parent's,
+		 * and its release would unpin the parent's pins.  Left as is.
+		 */
 		__atomic_store_n(&mm_current, mm, __ATOMIC_RELEASE);
 	}
 	*out = mmreg_mm_get(mm_current);
 out_unlock:
 	pthread_mutex_unlock(&mm_current_lock);
-	if (stale)
-		mmreg_mm_put(stale);
 	return rc;
 }
 

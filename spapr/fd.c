@@ -1,13 +1,59 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * File descriptors: spapr_open_container, spapr_open_group, spapr_ioctl,
- * spapr_close.
+ * spapr_close, and what a handle is across close(2), dup2 and fork.
  *
- * Each handle is a real descriptor (an eventfd) so that it can never
- * collide with the process's other descriptors; a table maps it to its
- * object.  A request takes a reference on the object for its duration, as
- * the kernel holds a file reference across an ioctl; the last reference
- * (the close, or a request that outlived it) releases the object.
+ * Each handle is a real descriptor, so that it can never collide with the
+ * process's other descriptors; a table maps its number to a struct
+ * spapr_handle: the object (one reference), a token, and the fork
+ * generation it was made in.  A request takes a reference on the object for
+ * its duration, as the kernel holds a file reference across an ioctl; the
+ * last reference (the close, or a request that outlived it) releases the
+ * object.
+ *
+ * Integrity.  A number is only a number: the program may close(2) it, or
+ * dup2 another file over it, and open() then reuses it.  So the descriptor
+ * is an empty memfd whose file position is set, once, to a token no other
+ * handle has (a counter, the pid and a high bit: no file a program uses
+ * sits at 2^62); lseek(fd, 0, SEEK_CUR) reads it back.  That is one system
+ * call per request, the cheapest that names the open file and not the
+ * number: fstat would need one inode per handle and costs about 1.6 times
+ * as much (docs/processes.md has the figures).  The position belongs to
+ * the open file, so it survives dup and fork, and a descriptor that was
+ * closed (EBADF) or now names another file (another position, or ESPIPE)
+ * is not the handle:
+ *   - spapr_ioctl answers EBADF, and spapr_close too, without closing it:
+ *     the descriptor is the program's now;
+ *   - the handle is lost: it leaves the table and its reference is put, so
+ *     the object is released as at a close (a group is no longer busy, its
+ *     locked_vm, pins and table blocks are given back).  Lost handles are
+ *     found at a request on their number, when our own new descriptor gets
+ *     their number, and by a sweep of the whole table at every
+ *     spapr_open_container and spapr_open_group (one lseek per handle).
+ *
+ * Fork.  The child has copies of the parent's objects, whose per-object
+ * locks another thread of the parent may have held at fork() and that no
+ * thread of the child will ever release.  So the child never takes them: a
+ * handle of another generation (util_fork_generation) is the parent's, and
+ *   - every request on it, and every use of it as an argument
+ *     (SET_CONTAINER, spapr_guest_attach_group), is EPERM, as the kernel
+ *     answers a child's requests on a container bound to its parent's mm;
+ *     except, on a container, GET_API_VERSION and CHECK_EXTENSION, which
+ *     read nothing a lock protects and are answered as in the parent, a
+ *     driver request on a container without a driver (no SET_IOMMU):
+ *     EINVAL, the VFIO core's answer, and GET_INFO on a container not
+ *     bound to any mm, which the kernel serves to anyone: served, with
+ *     group_lock taken by trylock (held at fork(), it will never be free:
+ *     EPERM) (foreign_ioctl);
+ *   - spapr_close closes the child's descriptor and forgets the handle,
+ *     without releasing the object (the parent's, in the parent's memory);
+ *   - its group stays busy in the child (EBUSY at spapr_open_group), as in
+ *     the kernel while the parent holds it open.
+ * The kernel shares one open file between parent and child; here each
+ * process has its own copy of the library, so nothing one does through an
+ * inherited handle could reach the other anyway.  The global locks
+ * (spapr_fd_lock, spapr_vfio_lock) are held across fork() in their rank
+ * (util/lock.h).
  *
  * This file also holds spapr__ret, the one conversion of a negative errno
  * to -1 and errno, which every public call that can fail makes once, at
@@ -15,19 +61,34 @@
  * tables return negative errnos, spapr/ioctl.h), the open and close calls
  * here, the accounting calls (memlock.c) and the guest API (guest_api.c).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <linux/vfio.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "spapr/spapr_priv.h"
 #include "util/fail.h"
 
+struct spapr_handle {
+	struct spapr_obj *obj;		/* one reference */
+	int64_t token;			/* the descriptor's file position */
+	unsigned gen;			/* util_fork_generation() at creation */
+};
+
 static struct util_mutex spapr_fd_lock = UTIL_MUTEX_INIT;
-static struct util_u64map spapr_fds = UTIL_U64MAP_INIT;		/* fd -> struct spapr_obj * */
+static struct util_u64map spapr_fds = UTIL_U64MAP_INIT;		/* fd -> struct spapr_handle * */
 static struct util_u64map spapr_open_groups = UTIL_U64MAP_INIT;	/* group id + 1 -> struct spapr_group * */
+static uint64_t spapr_token_seq;	/* under spapr_fd_lock */
 struct util_mutex spapr_vfio_lock = UTIL_MUTEX_INIT;
+
+UTIL_FORK_LOCK(spapr_fd_fork, .rank = UTIL_RANK_SPAPR_FD, .name = "spapr_fd_lock",
+	       .umutex = &spapr_fd_lock)
+UTIL_FORK_LOCK(spapr_vfio_fork, .rank = UTIL_RANK_SPAPR_VFIO, .name = "spapr_vfio_lock",
+	       .umutex = &spapr_vfio_lock)
 
 /* The public boundary: 0 or more passes through; -errno becomes -1 with errno set. */
 int spapr__ret(int rc)
@@ -59,13 +120,18 @@ static void device_release(struct spapr_obj *obj)
 	spapr__device_release((struct spapr_device *)obj);
 }
 
-/* A group leaves the set of open groups before it is released (its id may be opened again). */
+/*
+ * A group leaves the set of open groups before it is released (its id may
+ * be opened again).  Only if the set still names it: a lost handle's group
+ * may be released after the id was opened again.
+ */
 static void group_release(struct spapr_obj *obj)
 {
 	struct spapr_group *g = (struct spapr_group *)obj;
 
 	util_mutex_lock(&spapr_fd_lock);
-	util_u64map_remove(&spapr_open_groups, (uint64_t)g->id + 1);
+	if (util_u64map_get(&spapr_open_groups, (uint64_t)g->id + 1) == (uintptr_t)g)
+		util_u64map_remove(&spapr_open_groups, (uint64_t)g->id + 1);
 	util_mutex_unlock(&spapr_fd_lock);
 	spapr__group_release(g);
 }
@@ -78,10 +144,11 @@ static void group_release(struct spapr_obj *obj)
 static const struct {
 	spapr_obj_ioctl_fn *ioctl;
 	void (*release)(struct spapr_obj *obj);
+	const char *name;		/* of the memfd, in /proc/self/fd */
 } kinds[] = {
-	[SPAPR_KIND_CONTAINER] = { spapr__container_ioctl, container_release },
-	[SPAPR_KIND_GROUP] = { spapr__group_ioctl, group_release },
-	[SPAPR_KIND_DEVICE] = { device_ioctl, device_release },
+	[SPAPR_KIND_CONTAINER] = { spapr__container_ioctl, container_release, "spapr-container" },
+	[SPAPR_KIND_GROUP] = { spapr__group_ioctl, group_release, "spapr-group" },
+	[SPAPR_KIND_DEVICE] = { device_ioctl, device_release, "spapr-device" },
 };
 
 void spapr__obj_put(struct spapr_obj *obj)
@@ -91,24 +158,112 @@ void spapr__obj_put(struct spapr_obj *obj)
 	kinds[obj->kind].release(obj);
 }
 
+/* Whether @fd still names @h's open file: one lseek. */
+static bool handle_is(const struct spapr_handle *h, int fd)
+{
+	return lseek(fd, 0, SEEK_CUR) == h->token;
+}
+
+static bool handle_foreign(const struct spapr_handle *h)
+{
+	return h->gen != util_fork_generation();
+}
+
+/*
+ * Forgets @h (already out of the table): puts its reference, unless it is
+ * the parent's (the child never releases inherited objects).
+ */
+static void handle_drop(struct spapr_handle *h)
+{
+	if (!handle_foreign(h))
+		spapr__obj_put(h->obj);
+	free(h);
+}
+
+/* Takes the handle of @fd out of the table if it is @h.  Under spapr_fd_lock. */
+static bool handle_unlink(int fd, struct spapr_handle *h)
+{
+	util_mutex_assert_held(&spapr_fd_lock);
+	if (util_u64map_get(&spapr_fds, (uint64_t)fd) != (uintptr_t)h)
+		return false;
+	util_u64map_remove(&spapr_fds, (uint64_t)fd);
+	return true;
+}
+
+/*
+ * Finds the handles whose descriptor was closed or replaced behind our
+ * back and drops them.  Best effort: without memory for the list, it
+ * finds none this time.
+ */
+static void handles_sweep(void)
+{
+	struct util_u64map_slot *lost;
+	size_t n = 0;
+
+	util_mutex_lock(&spapr_fd_lock);
+	lost = spapr_fds.n ? malloc(spapr_fds.n * sizeof(*lost)) : NULL;
+	if (lost) {
+		for (uint64_t i = 0; i < spapr_fds.cap; i++) {
+			struct util_u64map_slot *s = &spapr_fds.slots[i];
+
+			if (s->val && !handle_is((struct spapr_handle *)(uintptr_t)s->val, (int)s->key))
+				lost[n++] = *s;
+		}
+		/* Removal moves entries: after the walk. */
+		for (size_t i = 0; i < n; i++)
+			util_u64map_remove(&spapr_fds, lost[i].key);
+	}
+	util_mutex_unlock(&spapr_fd_lock);
+	for (size_t i = 0; i < n; i++)
+		handle_drop((struct spapr_handle *)(uintptr_t)lost[i].val);
+	free(lost);
+}
+
 /* Gives @obj a descriptor.  Returns the fd or a negative errno (the object is untouched). */
 static int fd_install(struct spapr_obj *obj)
 {
+	struct spapr_handle *h, *stale;
 	int fd, rc;
 
 	if (util_should_fail("spapr_fd_install"))
 		return -ENOMEM;
-	fd = eventfd(0, 0);
-	if (fd < 0)
-		return -errno;
+	h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	fd = memfd_create(kinds[obj->kind].name, 0);
+	if (fd < 0) {
+		rc = -errno;
+		goto err_free;
+	}
+	h->obj = obj;
+	h->gen = util_fork_generation();
 	util_mutex_lock(&spapr_fd_lock);
-	rc = util_u64map_insert(&spapr_fds, (uint64_t)fd, (uintptr_t)obj);
+	h->token = (int64_t)((1ull << 62) | ((uint64_t)getpid() << 32) | (++spapr_token_seq & 0xffffffffu));
+	if (lseek(fd, h->token, SEEK_SET) != h->token) {
+		rc = -EMFILE;
+		goto err_unlock;
+	}
+	/* Our new descriptor has the number: whatever handle had it was closed behind our back. */
+	stale = (struct spapr_handle *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
+	if (stale)
+		util_u64map_remove(&spapr_fds, (uint64_t)fd);
+	rc = util_u64map_insert(&spapr_fds, (uint64_t)fd, (uintptr_t)h);
 	util_mutex_unlock(&spapr_fd_lock);
+	if (stale)
+		handle_drop(stale);
 	if (rc) {
 		close(fd);
+		free(h);
 		return rc;
 	}
 	return fd;
+
+err_unlock:
+	util_mutex_unlock(&spapr_fd_lock);
+	close(fd);
+err_free:
+	free(h);
+	return rc;
 }
 
 int spapr__fd_install(struct spapr_obj *obj)
@@ -116,25 +271,93 @@ int spapr__fd_install(struct spapr_obj *obj)
 	return fd_install(obj);
 }
 
-struct spapr_obj *spapr__fd_get(int fd)
+/* Requests that take no lock of their object: answered on the parent's handles too. */
+static bool request_lockfree(const struct spapr_obj *obj, unsigned long request)
 {
-	struct spapr_obj *obj = NULL;
+	return obj->kind == SPAPR_KIND_CONTAINER &&
+	       (request == VFIO_GET_API_VERSION || request == VFIO_CHECK_EXTENSION);
+}
+
+/*
+ * A request on the parent's handle, in a child: answered without a lock of
+ * the object.  The child has one thread, so a plain read of its copy of a
+ * field cannot race; the lock guarding it may be held forever.
+ */
+static int foreign_ioctl(struct spapr_obj *obj, unsigned long request, void *arg)
+{
+	struct spapr_container *c = (struct spapr_container *)obj;
+	int rc = -EPERM;
+
+	if (obj->kind != SPAPR_KIND_CONTAINER)
+		return -EPERM;
+	if (request_lockfree(obj, request))
+		return kinds[obj->kind].ioctl(obj, request, arg);
+	if (!c->tc)
+		return request == VFIO_SET_IOMMU ? -EPERM : -EINVAL;
+	if (request == VFIO_IOMMU_SPAPR_TCE_GET_INFO && !c->tc->mm &&
+	    util_rwlock_tryrdlock(&c->group_lock)) {
+		rc = spapr__tce_container_ioctl(c->tc, request, arg);
+		util_rwlock_unlock(&c->group_lock);
+	}
+	return rc;
+}
+
+/*
+ * The object behind @fd with a reference in *out: 0, 1 (the parent's
+ * handle: only for @request != 0, see foreign_ioctl), -EBADF (not a handle,
+ * or no longer: then it is dropped), -EPERM (the parent's handle, @request
+ * 0).  The
+ * lseek runs outside the lock; a mismatch is checked again under it, since
+ * our own new descriptor may have taken the number in between.
+ */
+static int fd_get(int fd, unsigned long request, struct spapr_obj **out)
+{
+	struct spapr_handle *h;
+	int64_t pos;
+	int rc = 0;
 
 	if (fd < 0)
-		return NULL;
+		return -EBADF;
+	pos = lseek(fd, 0, SEEK_CUR);
 	util_mutex_lock(&spapr_fd_lock);
-	obj = (struct spapr_obj *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
-	if (obj)
-		obj_get(obj);
+	h = (struct spapr_handle *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
+	if (!h) {
+		rc = -EBADF;
+	} else if (pos != h->token && !handle_is(h, fd)) {
+		handle_unlink(fd, h);
+		util_mutex_unlock(&spapr_fd_lock);
+		handle_drop(h);
+		return -EBADF;
+	} else if (handle_foreign(h) && !request) {
+		rc = -EPERM;
+	} else {
+		rc = handle_foreign(h);
+		obj_get(h->obj);
+		*out = h->obj;
+	}
 	util_mutex_unlock(&spapr_fd_lock);
-	return obj;
+	return rc;
+}
+
+struct spapr_obj *spapr__fd_get(int fd)
+{
+	struct spapr_obj *obj;
+
+	return fd_get(fd, 0, &obj) ? NULL : obj;
+}
+
+int spapr__fd_get_rc(int fd, struct spapr_obj **out)
+{
+	return fd_get(fd, 0, out);
 }
 
 static int open_container(void)
 {
 	struct spapr_container *c;
-	int rc = spapr__container_create(&c);
+	int rc;
 
+	handles_sweep();
+	rc = spapr__container_create(&c);
 	if (rc)
 		return spapr__ret(rc);
 	rc = fd_install(&c->obj);
@@ -164,6 +387,7 @@ static int open_group(int iommu_group)
 	struct spapr_group *g;
 	int rc;
 
+	handles_sweep();
 	util_mutex_lock(&spapr_fd_lock);
 	if (iommu_group >= 0 && util_u64map_get(&spapr_open_groups, (uint64_t)iommu_group + 1)) {
 		util_mutex_unlock(&spapr_fd_lock);
@@ -204,12 +428,13 @@ int spapr_open_group(int iommu_group)
 
 static int ioctl_fd(int fd, unsigned long request, void *arg)
 {
-	struct spapr_obj *obj = spapr__fd_get(fd);
+	struct spapr_obj *obj;
 	int rc;
 
-	if (!obj)
-		return spapr__ret(-EBADF);
-	rc = kinds[obj->kind].ioctl(obj, request, arg);
+	rc = fd_get(fd, request ? request : ~0ul, &obj);
+	if (rc < 0)
+		return spapr__ret(rc);
+	rc = rc ? foreign_ioctl(obj, request, arg) : kinds[obj->kind].ioctl(obj, request, arg);
 	spapr__obj_put(obj);
 	return spapr__ret(rc);
 }
@@ -235,22 +460,32 @@ int spapr_ioctl(int fd, unsigned long request, ...)
 	return (int)ev.result;
 }
 
+/*
+ * Closes the descriptor only when it is still the handle's; a lost handle
+ * is dropped (its objects released) and the call is EBADF, the descriptor
+ * left alone.  The parent's handle in a child: the descriptor is closed
+ * (the child's copy), the object is not released.
+ */
 static int close_fd(int fd)
 {
-	struct spapr_obj *obj = NULL;
+	struct spapr_handle *h = NULL;
+	bool ours = false;
 
 	if (fd >= 0) {
 		util_mutex_lock(&spapr_fd_lock);
-		obj = (struct spapr_obj *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
-		if (obj)
-			util_u64map_remove(&spapr_fds, (uint64_t)fd);
+		h = (struct spapr_handle *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
+		if (h) {
+			ours = handle_is(h, fd);
+			handle_unlink(fd, h);
+		}
 		util_mutex_unlock(&spapr_fd_lock);
 	}
-	if (!obj)
+	if (!h)
 		return spapr__ret(-EBADF);
-	close(fd);
-	spapr__obj_put(obj);
-	return 0;
+	if (ours)
+		close(fd);
+	handle_drop(h);
+	return ours ? 0 : spapr__ret(-EBADF);
 }
 
 int spapr_close(int fd)

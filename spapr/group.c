@@ -74,8 +74,18 @@ static int ioctl_group_set_container(struct spapr_ioctl_req *rq)
 	 * that is no container (another kind of ours, a pipe, a file) EBADFD.
 	 */
 	memcpy(&fd, rq->buf, sizeof(fd));
-	obj = fd < 0 ? NULL : spapr__fd_get(fd);
-	if (!obj && (fd < 0 || fcntl(fd, F_GETFD) < 0))
+	/*
+	 * A handle of ours: a lost one is EBADF, one inherited from the parent
+	 * EPERM (spapr__fd_get_rc); any other descriptor is EBADF when closed
+	 * and EBADFD below when open.
+	 */
+	obj = NULL;
+	if (fd < 0)
+		return -EBADF;
+	rc = spapr__fd_get_rc(fd, &obj);
+	if (rc == -EPERM)
+		return rc;
+	if (rc && fcntl(fd, F_GETFD) < 0)
 		return -EBADF;
 	util_mutex_lock(&spapr_vfio_lock);
 	if (g->container) {

@@ -56,8 +56,8 @@ static void table_destroy(struct spapr_guest *guest, struct spapr_guest_table *g
 
 void spapr_guest_destroy(struct spapr_guest *guest)
 {
-	if (!guest)
-		return;
+	if (!guest || spapr__guest_foreign(guest))
+		return;	/* the parent's: see guest_api.c */
 	for (uint64_t i = 0; i < guest->tables.cap; i++) {
 		struct spapr_guest_table *gt = (void *)(uintptr_t)guest->tables.slots[i].val;
 

@@ -18,12 +18,11 @@
 /* The group object behind @group_fd (a reference), or NULL with *rc. */
 static struct spapr_group *group_get(int group_fd, int *rc)
 {
-	struct spapr_obj *obj = spapr__fd_get(group_fd);
+	struct spapr_obj *obj;
 
-	if (!obj) {
-		*rc = -EBADF;
+	*rc = spapr__fd_get_rc(group_fd, &obj);
+	if (*rc)
 		return NULL;
-	}
 	if (obj->kind != SPAPR_KIND_GROUP) {
 		spapr__obj_put(obj);
 		*rc = -EINVAL;

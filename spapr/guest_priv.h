@@ -52,11 +52,16 @@ struct spapr_guest_memslot {
  *      which do not change under guest->lock, their windows' write_locks
  *      (7) serialise them, since every hypercall on the table takes them
  *      all, and gt->lock is not taken (spapr__hcall_lock).
- *   3. spapr_fd_lock (global mutex, fd.c): the fd table and the set of open
- *      groups; held across lookups and a group's creation only.
- *   4. spapr_vfio_lock (global mutex, fd.c): group <-> container attachment;
+ *   3. spapr_vfio_lock (global mutex, fd.c): group <-> container attachment;
  *      held across SET_CONTAINER, UNSET_CONTAINER, a group's last close and
- *      an attach's look at the group's container.
+ *      an attach's look at the group's container.  A device fd's release
+ *      takes the device's locks (spapr/device_priv.h) under it.
+ *   4. spapr_fd_lock (global mutex, fd.c): the fd table and the set of open
+ *      groups; held across lookups and a group's creation only, never
+ *      while another lock of this list is taken.  The device's interrupt
+ *      set-up looks an fd up under the device's irq_lock, so it comes after
+ *      the device's locks, hence after spapr_vfio_lock (the order in which
+ *      fork() takes them, util/lock.h).
  *   5. c->group_lock (rwlock, struct spapr_container): the VFIO core's
  *      lock.  Written to change the group list, the IOMMU type or the
  *      driver instance; read by every driver request, MAP and UNMAP
@@ -106,6 +111,8 @@ int spapr__guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn);
 int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
 int spapr__guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
 int spapr__guest_check(struct spapr_guest *guest);
+/* The guest is the parent's (this is a forked child): see guest_api.c. */
+bool spapr__guest_foreign(const struct spapr_guest *guest);
 
 /* guest.c */
 /* Pages charged for a guest table of @npages pages of entries (KVM's kvmppc_stt_pages). */

@@ -104,6 +104,10 @@ static long hreq_begin(struct hcall_req *q, struct spapr_guest *guest, uint64_t 
 	q->n = npages;
 	q->nruns = 0;
 	q->ncounts = 0;
+	if (spapr__guest_foreign(guest)) {
+		q->guest = NULL;	/* the parent's (guest_api.c): no lock */
+		return H_HARDWARE;
+	}
 	util_rwlock_rdlock(&guest->lock);
 	q->gt = spapr__guest_table_find(guest, liobn);
 	if (!q->gt)
@@ -113,7 +117,8 @@ static long hreq_begin(struct hcall_req *q, struct spapr_guest *guest, uint64_t 
 
 static void hreq_end(struct hcall_req *q)
 {
-	util_rwlock_unlock(&q->guest->lock);
+	if (q->guest)
+		util_rwlock_unlock(&q->guest->lock);
 }
 
 long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, uint64_t tce)

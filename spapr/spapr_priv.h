@@ -145,6 +145,8 @@ extern struct util_mutex spapr_vfio_lock;
 int spapr__ret(int rc);
 /* The object behind @fd with a reference, or NULL. */
 struct spapr_obj *spapr__fd_get(int fd);
+/* The same with the reason: 0, -EBADF, -EPERM (a handle inherited from the parent). */
+int spapr__fd_get_rc(int fd, struct spapr_obj **out);
 
 /* ------------------------------------------------- the observer (observe.c) */
 

@@ -11,13 +11,87 @@
  * the same.  Read locks are many and anonymous, so each thread keeps the
  * list of the rwlocks it holds for reading.
  *
- * Release builds compile nothing of this file but the assertion's target
- * (nothing calls it there).
+ * Release builds compile nothing of the debug side.
+ *
+ * The fork registry (util/lock.h "fork") is here too: one pthread_atfork
+ * handler for every global lock of the library, so that the order in which
+ * they are taken before fork() is their rank, not the order in which the
+ * files happened to register handlers of their own (pthread_atfork runs
+ * prepare handlers in reverse registration order, which no file controls).
+ * The registry's own mutex is taken first and released last, so a lock
+ * registered during a fork waits for it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "util/lock.h"
+
+/* ---------------------------------------------------------------- fork */
+
+unsigned util__fork_gen;
+static pthread_mutex_t fork_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct util_fork_lock *fork_locks;	/* ascending rank; under fork_registry_lock */
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&fork_registry_lock);
+	for (struct util_fork_lock *l = fork_locks; l; l = l->next) {
+		if (l->mutex)
+			pthread_mutex_lock(l->mutex);
+		else if (l->umutex)
+			util_mutex_lock(l->umutex);
+		if (l->prepare)
+			l->prepare();
+	}
+}
+
+/* Releases in descending rank: @l and everything after it first. */
+static void fork_release(struct util_fork_lock *l, bool child)
+{
+	if (!l)
+		return;
+	fork_release(l->next, child);
+	if (child && l->child)
+		l->child();
+	else if (l->parent)
+		l->parent();
+	if (l->mutex)
+		pthread_mutex_unlock(l->mutex);
+	else if (l->umutex)
+		util_mutex_unlock(l->umutex);
+}
+
+static void fork_parent(void)
+{
+	fork_release(fork_locks, false);
+	pthread_mutex_unlock(&fork_registry_lock);
+}
+
+static void fork_child(void)
+{
+	__atomic_store_n(&util__fork_gen, util__fork_gen + 1, __ATOMIC_RELAXED);
+	fork_release(fork_locks, true);
+	pthread_mutex_unlock(&fork_registry_lock);
+}
+
+void util_fork_register(struct util_fork_lock *l)
+{
+	static bool installed;
+	struct util_fork_lock **pos;
+
+	pthread_mutex_lock(&fork_registry_lock);
+	if (!installed) {
+		pthread_atfork(fork_prepare, fork_parent, fork_child);
+		installed = true;
+	}
+	for (pos = &fork_locks; *pos && *pos != l && (*pos)->rank <= l->rank; pos = &(*pos)->next)
+		;
+	if (*pos != l) {
+		l->next = *pos;
+		*pos = l;
+	}
+	pthread_mutex_unlock(&fork_registry_lock);
+}
 
 #ifdef SPAPRTCE_DEBUG
 
@@ -77,6 +151,16 @@ void util_rwlock_rdlock(struct util_rwlock *l)
 	if (read_n < UTIL_LOCK_READ_MAX)
 		read_held[read_n] = l;
 	read_n++;
+}
+
+bool util_rwlock_tryrdlock(struct util_rwlock *l)
+{
+	if (pthread_rwlock_tryrdlock(&l->l))
+		return false;
+	if (read_n < UTIL_LOCK_READ_MAX)
+		read_held[read_n] = l;
+	read_n++;
+	return true;
 }
 
 void util_rwlock_wrlock(struct util_rwlock *l)

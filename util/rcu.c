@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "util/lock.h"
 #include "util/rcu.h"
 
 struct rcu_reader {
@@ -51,16 +52,6 @@ static void rcu_unregister(void *arg)
 		free(r);
 }
 
-static void rcu_atfork_prepare(void)
-{
-	pthread_mutex_lock(&rcu_registry_lock);
-}
-
-static void rcu_atfork_parent(void)
-{
-	pthread_mutex_unlock(&rcu_registry_lock);
-}
-
 /*
  * The child has one thread: the other readers' records describe threads that
  * do not exist there and may be frozen inside a section, which would make
@@ -68,7 +59,6 @@ static void rcu_atfork_parent(void)
  */
 static void rcu_atfork_child(void)
 {
-	pthread_mutex_init(&rcu_registry_lock, NULL);
 	rcu_readers = rcu_self;
 	if (rcu_self) {
 		rcu_self->next = NULL;
@@ -76,11 +66,14 @@ static void rcu_atfork_child(void)
 	}
 }
 
+/* Held across fork() in its rank (util/lock.h): synchronize holds it while it waits. */
+UTIL_FORK_LOCK(rcu_fork, .rank = UTIL_RANK_RCU, .name = "rcu registry",
+	       .mutex = &rcu_registry_lock, .child = rcu_atfork_child)
+
 static void rcu_make_key(void)
 {
 	if (pthread_key_create(&rcu_key, rcu_unregister))
 		abort();
-	pthread_atfork(rcu_atfork_prepare, rcu_atfork_parent, rcu_atfork_child);
 }
 
 static struct rcu_reader *rcu_register(void)

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Handle integrity (issue 20): what the library does when the program
+ * closes or replaces a spapr handle's descriptor behind its back
+ * (spapr/fd.c's essay).
+ *
+ *   close_then_reuse      close(2) on a container, open() reuses the number:
+ *                         spapr_ioctl and spapr_close answer EBADF, and the
+ *                         program's new file stays open.
+ *   dup2_over_handle      dup2 of another file over a handle: the same.
+ *   dup_is_not_a_handle   a dup of a handle is not a handle (EBADF); the
+ *                         handle keeps working.
+ *   own_number_reused     our own new handle gets a lost handle's number:
+ *                         the lost one is released, the new one works.
+ *   closed_group_released close(2) on a group and its container with memory
+ *                         registered and mapped: the next spapr_open_group
+ *                         of that group succeeds (not EBUSY forever), and
+ *                         locked_vm, pins and table blocks are back to 0.
+ *   lost_at_request       a request on a lost group's number releases it.
+ *   fork_child_view       in a forked child: requests on the parent's
+ *                         container are EPERM (CHECK_EXTENSION answered),
+ *                         its group is EBUSY, the child's spapr_close of
+ *                         them releases nothing of the parent's.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "emu/mem.h"
+#include "spapr/spapr.h"
+#include "tests/testutil.h"
+
+#define PS 4096ull
+#define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+
+static int api_version(int fd)
+{
+	return tu_ioctl(fd, VFIO_GET_API_VERSION, NULL);
+}
+
+START_TEST(close_then_reuse)
+{
+	int c = tu_open_container_ok(), f;
+
+	ck_assert_int_eq(api_version(c), VFIO_API_VERSION);
+	ck_assert_int_eq(close(c), 0);
+	f = open("/dev/null", O_RDONLY);
+	ck_assert_int_eq(f, c);
+	TU_ERR(api_version(c), EBADF);
+	TU_ERR(tu_close(c), EBADF);
+	ck_assert_int_eq(fcntl(f, F_GETFD), 0);		/* the program's file is still open */
+	ck_assert_int_eq(close(f), 0);
+	tu_assert_clean();
+}
+END_TEST
+
+START_TEST(dup2_over_handle)
+{
+	int c = tu_open_container_ok(), f = open("/dev/null", O_RDONLY);
+
+	ck_assert_int_ge(f, 0);
+	ck_assert_int_eq(dup2(f, c), c);
+	TU_ERR(api_version(c), EBADF);
+	TU_ERR(tu_close(c), EBADF);
+	ck_assert_int_eq(fcntl(c, F_GETFD), 0);
+	ck_assert_int_eq(close(c), 0);
+	ck_assert_int_eq(close(f), 0);
+	tu_assert_clean();
+}
+END_TEST
+
+START_TEST(dup_is_not_a_handle)
+{
+	int c = tu_open_container_ok(), d = dup(c);
+
+	ck_assert_int_ge(d, 0);
+	TU_ERR(api_version(d), EBADF);
+	TU_ERR(tu_close(d), EBADF);
+	ck_assert_int_eq(close(d), 0);
+	ck_assert_int_eq(api_version(c), VFIO_API_VERSION);
+	TU_OK(tu_close(c));
+}
+END_TEST
+
+START_TEST(own_number_reused)
+{
+	int g, c = tu_open_v2(0, &g), c2;
+	uint8_t *p = tu_map(4);
+
+	TU_OK(tu_register(c, p, 4 * PS));
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 4);
+	ck_assert_int_eq(close(c), 0);
+	ck_assert_int_eq(close(g), 0);
+	c2 = tu_open_container_ok();	/* the lowest free number: the group's or the container's */
+	ck_assert(c2 == c || c2 == g);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);	/* both lost handles released */
+	ck_assert_int_eq(api_version(c2), VFIO_API_VERSION);
+	TU_OK(tu_close(c2));
+	tu_unmap(p, 4);
+	tu_assert_clean();
+}
+END_TEST
+
+START_TEST(closed_group_released)
+{
+	int g, c = tu_open_v2(1, &g), g2;
+	uint8_t *p = tu_map(16);
+
+	TU_OK(tu_register(c, p, 16 * PS));
+	TU_OK(tu_map_dma(c, p, 0, 16 * PS, RW));
+	ck_assert_uint_gt(spapr_mm_locked_vm(), 16);	/* the pages and the default window's table */
+	ck_assert_int_eq(close(g), 0);
+	ck_assert_int_eq(close(c), 0);
+	g2 = tu_open_group(1);
+	ck_assert_int_ge(g2, 0);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p), 0);
+	TU_OK(tu_close(g2));
+	tu_unmap(p, 16);
+	tu_assert_clean();
+}
+END_TEST
+
+START_TEST(lost_at_request)
+{
+	int g = tu_open_group_ok(2);
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+
+	ck_assert_int_eq(close(g), 0);
+	TU_ERR(tu_ioctl(g, VFIO_GROUP_GET_STATUS, &st), EBADF);
+	/* Released by the request: the group opens again (the sweep has nothing left). */
+	g = tu_open_group_ok(2);
+	TU_OK(tu_close(g));
+	tu_assert_clean();
+}
+END_TEST
+
+START_TEST(fork_child_view)
+{
+	int g, c = tu_open_v2(3, &g), st;
+	uint8_t *p = tu_map(1);
+	pid_t pid;
+
+	TU_OK(tu_register(c, p, PS));
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		int bad = 0;
+
+		bad |= tu_ioctl(c, VFIO_CHECK_EXTENSION, (void *)(uintptr_t)VFIO_SPAPR_TCE_v2_IOMMU) != 1;
+		bad |= (tu_unregister(c, p, PS) != -EPERM) << 1;
+		bad |= (tu_ioctl(g, VFIO_GROUP_GET_STATUS, &st) != -EPERM) << 2;
+		bad |= (tu_open_group(3) != -EBUSY) << 3;
+		bad |= (tu_close(g) != 0 || tu_close(c) != 0) << 4;
+		bad |= (tu_open_group(3) != -EBUSY) << 5;	/* still the parent's */
+		_exit(bad);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status %#x", st);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 1);	/* the parent's registration is intact */
+	TU_OK(tu_unregister(c, p, PS));
+	TU_OK(tu_close(g));
+	TU_OK(tu_close(c));
+	tu_unmap(p, 1);
+	tu_assert_clean();
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("handles");
+	TCase *t = tcase_create("handles");
+
+	tcase_add_test(t, close_then_reuse);
+	tcase_add_test(t, dup2_over_handle);
+	tcase_add_test(t, dup_is_not_a_handle);
+	tcase_add_test(t, own_number_reused);
+	tcase_add_test(t, closed_group_released);
+	tcase_add_test(t, lost_at_request);
+	tcase_add_test(t, fork_child_view);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	return tu_run(suite());
+}
