@@ -412,6 +412,14 @@ check-clients: deps clients-deps
 	@sh scripts/clients-dpdk.sh $(B); d=$$?; sh scripts/clients-qemu.sh $(B); q=$$?; \
 		[ $$d = 0 ] && [ $$q = 0 ] && echo "check-clients: PASS" || { echo "check-clients: FAIL" >&2; exit 1; }
 
+# DPDK's --no-huge set-up through the layer versus its recorded requests
+# replayed directly (scripts/bench-dpdk.sh): build/bench/dpdk_setup.jsonl,
+# merged into build/bench.json by the next `make bench`.
+.PHONY: bench-dpdk
+bench-dpdk: deps clients-deps
+	@$(MAKE) --no-print-directory $(DROPIN_SO) $(B)/spaprtce $(B)/clients/dpdk_client
+	@bash scripts/bench-dpdk.sh $(B)
+
 # ------------------------------------------------------------- the guest
 # make check-guest   a Debian ppc64el guest booted by Debian's qemu-system-ppc64
 #                    (pseries, TCG) through `spaprtce exec`, its virtio-rng and

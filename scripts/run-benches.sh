@@ -25,8 +25,9 @@ else
 fi
 {
 	echo "["
-	# guest_boot: `make bench-guest`'s figures (scripts/bench-guest.sh), when it ran
-	for n in "$@" demo guest_boot; do cat "$b/bench/$n.jsonl" 2>/dev/null; done | sed '$!s/$/,/'
+	# guest_boot, dpdk_setup: `make bench-guest`'s and `make bench-dpdk`'s
+	# figures (scripts/bench-guest.sh, bench-dpdk.sh), when they ran
+	for n in "$@" demo guest_boot dpdk_setup; do cat "$b/bench/$n.jsonl" 2>/dev/null; done | sed '$!s/$/,/'
 	echo "]"
 } > "$b/bench.json"
 echo "wrote $b/bench.json"
