@@ -27,6 +27,7 @@
 #ifndef SPAPRTCE_DROPIN_H
 #define SPAPRTCE_DROPIN_H
 
+#include <pthread.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -207,5 +208,13 @@ bool dropin__logging(void);
 
 /* Counts a request's outcome (@rc as the backend returned it) for SPAPRTCE_STATS. */
 void dropin__stats_ioctl(unsigned long req, const void *arg, int rc);
+
+/*
+ * The layer's four mutexes, in the order dropin/fork.c takes them across
+ * fork(): tree_lock and pos_lock are held while the library runs (the tree
+ * is built from emu_dev_info, a device read goes to spapr_pread), trace_lock
+ * and table_lock are leaves.  No path takes them in another order.
+ */
+extern pthread_mutex_t dropin__tree_lock, dropin__pos_lock, dropin__trace_lock, dropin__table_lock;
 
 #endif

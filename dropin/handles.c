@@ -38,7 +38,7 @@
 #include "dropin/dropin.h"
 
 static struct dropin_file *table[DROPIN_MAX_FD];
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t dropin__table_lock = PTHREAD_MUTEX_INITIALIZER;	/* fork: dropin/fork.c */
 static unsigned next_id[4];
 
 const char *dropin__kind_name(enum dropin_kind kind)
@@ -75,10 +75,10 @@ int dropin__file_new(enum dropin_kind kind, int spapr_fd, int group)
 	f->refs = 1;
 	f->group = group;
 	f->spapr_fd_visible = true;
-	pthread_mutex_lock(&table_lock);
+	pthread_mutex_lock(&dropin__table_lock);
 	f->id = ++next_id[kind];
 	__atomic_store_n(&table[spapr_fd], f, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&table_lock);
+	pthread_mutex_unlock(&dropin__table_lock);
 	return 0;
 }
 
@@ -86,10 +86,10 @@ void dropin__file_dup(struct dropin_file *f, int newfd)
 {
 	if (newfd < 0 || newfd >= DROPIN_MAX_FD)
 		return;
-	pthread_mutex_lock(&table_lock);
+	pthread_mutex_lock(&dropin__table_lock);
 	f->refs++;
 	__atomic_store_n(&table[newfd], f, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&table_lock);
+	pthread_mutex_unlock(&dropin__table_lock);
 }
 
 struct dropin_file *dropin__file_forget(int fd, bool *keep_real)
@@ -99,10 +99,10 @@ struct dropin_file *dropin__file_forget(int fd, bool *keep_real)
 	*keep_real = false;
 	if (fd < 0 || fd >= DROPIN_MAX_FD)
 		return NULL;
-	pthread_mutex_lock(&table_lock);
+	pthread_mutex_lock(&dropin__table_lock);
 	f = table[fd];
 	if (!f) {
-		pthread_mutex_unlock(&table_lock);
+		pthread_mutex_unlock(&dropin__table_lock);
 		return NULL;
 	}
 	__atomic_store_n(&table[fd], NULL, __ATOMIC_RELEASE);
@@ -112,7 +112,7 @@ struct dropin_file *dropin__file_forget(int fd, bool *keep_real)
 		*keep_real = fd == f->spapr_fd;
 		f = NULL;
 	}
-	pthread_mutex_unlock(&table_lock);
+	pthread_mutex_unlock(&dropin__table_lock);
 	return f;
 }
 

@@ -50,7 +50,7 @@ extern void __chk_fail(void) __attribute__((noreturn));
 extern ssize_t process_vm_readv(pid_t pid, const struct iovec *local, unsigned long liovcnt,
 				const struct iovec *remote, unsigned long riovcnt, unsigned long flags);
 
-static pthread_mutex_t pos_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t dropin__pos_lock = PTHREAD_MUTEX_INITIALIZER;	/* fork: dropin/fork.c */
 
 int dropin__peek(void *dst, const void *src, size_t n)
 {
@@ -302,7 +302,7 @@ static ssize_t dev_rw(int fd, struct dropin_file *f, void *buf, size_t n, off_t 
 	if (f->kind != DROPIN_DEVICE)
 		return fail(EINVAL);
 	if (at_pos) {
-		pthread_mutex_lock(&pos_lock);
+		pthread_mutex_lock(&dropin__pos_lock);
 		off = f->pos;
 	}
 	dropin__enter();
@@ -314,7 +314,7 @@ static ssize_t dev_rw(int fd, struct dropin_file *f, void *buf, size_t n, off_t 
 	if (at_pos) {
 		if (rc > 0)
 			f->pos += rc;
-		pthread_mutex_unlock(&pos_lock);
+		pthread_mutex_unlock(&dropin__pos_lock);
 	}
 	dropin__log_rw(wr ? "pwrite" : "pread", fd, f, n, off, rc, err);
 	if (rc < 0)
@@ -412,7 +412,7 @@ EXPORT off_t lseek(int fd, off_t off, int whence)
 		return dropin_real.lseek(fd, off, whence);
 	if (f->kind != DROPIN_DEVICE)
 		return fail(ESPIPE);
-	pthread_mutex_lock(&pos_lock);
+	pthread_mutex_lock(&dropin__pos_lock);
 	if (whence == SEEK_SET)
 		rc = off;
 	else if (whence == SEEK_CUR)
@@ -421,7 +421,7 @@ EXPORT off_t lseek(int fd, off_t off, int whence)
 		rc = -1;	/* SEEK_END and the others: a device has no size */
 	if (rc >= 0)
 		f->pos = rc;
-	pthread_mutex_unlock(&pos_lock);
+	pthread_mutex_unlock(&dropin__pos_lock);
 	return rc < 0 ? fail(EINVAL) : rc;
 }
 off_t lseek64(int fd, off_t off, int whence) ALIAS(lseek);

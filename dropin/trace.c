@@ -32,7 +32,7 @@
 
 static int trace_fd = -1;
 static pid_t trace_pid;
-static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t dropin__trace_lock = PTHREAD_MUTEX_INITIALIZER;	/* fork: dropin/fork.c */
 static unsigned failed_groups;
 
 int dropin__trace_fd(void)
@@ -104,7 +104,7 @@ void dropin__trace_open(int group, int fd, int err, const struct dropin_file *f)
 
 	if (!dropin__tracing())
 		return;
-	pthread_mutex_lock(&trace_lock);
+	pthread_mutex_lock(&dropin__trace_lock);
 	if (group < 0) {
 		if (fd >= 0 && f) {
 			name_of(f, name, sizeof(name));
@@ -119,7 +119,7 @@ void dropin__trace_open(int group, int fd, int err, const struct dropin_file *f)
 			snprintf(name, sizeof(name), "gfail%u", ++failed_groups);
 		out("group %s %d => %s\n", name, group, expect(fd >= 0 ? 0 : -1, err, e, sizeof(e)));
 	}
-	pthread_mutex_unlock(&trace_lock);
+	pthread_mutex_unlock(&dropin__trace_lock);
 }
 
 void dropin__trace_close(const struct dropin_file *f, bool last, int rc, int err)
@@ -129,12 +129,12 @@ void dropin__trace_close(const struct dropin_file *f, bool last, int rc, int err
 	if (!dropin__tracing() || f->kind == DROPIN_DEVICE)
 		return;
 	name_of(f, name, sizeof(name));
-	pthread_mutex_lock(&trace_lock);
+	pthread_mutex_lock(&dropin__trace_lock);
 	if (last)
 		out("close %s => %s\n", name, expect(rc, err, e, sizeof(e)));
 	else
 		out("# a dup of %s closed; it stays open\n", name);
-	pthread_mutex_unlock(&trace_lock);
+	pthread_mutex_unlock(&dropin__trace_lock);
 }
 
 void dropin__trace_ioctl(const struct dropin_file *f, unsigned long req, uintptr_t arg,
@@ -158,10 +158,10 @@ void dropin__trace_ioctl(const struct dropin_file *f, unsigned long req, uintptr
 			t = target;
 		}
 	}
-	pthread_mutex_lock(&trace_lock);
+	pthread_mutex_lock(&dropin__trace_lock);
 	/* The memory areas are read from /proc/self/smaps with stdio: inside the guard. */
 	dropin__enter();
 	spapr__rec_ioctl(&rec, name, kind, req, arg, argcopy, arg && kind != 'd' ? 64 : 0, rc, err, t);
 	dropin__leave();
-	pthread_mutex_unlock(&trace_lock);
+	pthread_mutex_unlock(&dropin__trace_lock);
 }

@@ -45,7 +45,7 @@
 #include "dropin/dropin.h"
 #include "emu/emu.h"
 
-static pthread_mutex_t tree_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t dropin__tree_lock = PTHREAD_MUTEX_INITIALIZER;	/* fork: dropin/fork.c */
 static char tree_root[256];
 static int tree_state;		/* 0 not built, 1 built, -1 failed */
 static pid_t tree_owner;	/* the process that made the directory (0: none): removes it */
@@ -345,7 +345,7 @@ static bool tree_ready(void)
 
 	if (st)
 		return st == 1;
-	pthread_mutex_lock(&tree_lock);
+	pthread_mutex_lock(&dropin__tree_lock);
 	if (!tree_state) {
 		int rc;
 
@@ -361,7 +361,7 @@ static bool tree_ready(void)
 		}
 		__atomic_store_n(&tree_state, rc ? -1 : 1, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&tree_lock);
+	pthread_mutex_unlock(&dropin__tree_lock);
 	return tree_state == 1;
 }
 

@@ -666,6 +666,64 @@ START_TEST(fork_child)
 }
 END_TEST
 
+/*
+ * fork() while another thread is inside the layer's hooks (a dup and close
+ * of a handle: the handle table's lock; an lseek on a device fd: the file
+ * position's lock): every child uses both and exits within 5 s.  Without
+ * dropin/fork.c a child that forked while the other thread held one of
+ * them would block for ever.
+ */
+static volatile int forks_done;
+
+static void *fork_hammer(void *arg)
+{
+	int c = ((int *)arg)[0], d = ((int *)arg)[1];
+
+	while (!__atomic_load_n(&forks_done, __ATOMIC_RELAXED)) {
+		int k = dup(c);
+
+		ck_assert_int_ge(k, 0);
+		OK(close(k));
+		ck_assert_int_eq(lseek(d, 0x10, SEEK_SET), 0x10);
+	}
+	return NULL;
+}
+
+START_TEST(fork_while_hooks_run)
+{
+	int g, c = open_v2(2, &g), d = ioctl(g, VFIO_GROUP_GET_DEVICE_FD, "0000:00:03.0"), fds[2];
+	pthread_t t;
+
+	ck_assert_int_ge(d, 0);
+	fds[0] = c;
+	fds[1] = d;
+	OK(pthread_create(&t, NULL, fork_hammer, fds));
+	for (int i = 0; i < 200; i++) {
+		pid_t pid = fork(), w;
+		int st = 0, waited;
+
+		ck_assert_int_ge(pid, 0);
+		if (!pid) {
+			int k = dup(c);
+
+			_exit(k >= 0 && close(k) == 0 && lseek(d, 0, SEEK_SET) == 0 ? 0 : 1);
+		}
+		for (waited = 0; (w = waitpid(pid, &st, WNOHANG)) == 0 && waited < 5000; waited++)
+			usleep(1000);
+		if (!w)
+			kill(pid, SIGKILL), waitpid(pid, &st, 0);
+		ck_assert_msg(w == pid, "child %d of 200 hung in the layer after fork", i);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d: status 0x%x", i, st);
+	}
+	__atomic_store_n(&forks_done, 1, __ATOMIC_RELAXED);
+	OK(pthread_join(t, NULL));
+	OK(close(d));
+	OK(close(g));
+	OK(close(c));
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
+}
+END_TEST
+
 /* ---------------------------------------------------------- log and trace */
 
 START_TEST(log_and_trace)
@@ -969,6 +1027,7 @@ static Suite *dropin_suite(void)
 	tcase_add_test(t, bad_input);
 	tcase_add_test(t, threads);
 	tcase_add_test(t, fork_child);
+	tcase_add_test(t, fork_while_hooks_run);
 	tcase_add_test(t, log_and_trace);
 	tcase_add_test(t, record_mode);
 	tcase_add_test(t, exec_command);
