@@ -3,9 +3,11 @@
  * Pinning user memory: faulting it in writable, locking it, and counting
  * pins per frame.
  *
- * Pin counts live in leaves of 1024 counters (one leaf per 4 MiB of user
- * address space), found through a util_u64map keyed by the leaf number.  That is 4 bytes per pinned page plus a small constant, and O(1)
- * per lookup; the hpa of a page needs no storage at all (emu/mem_hpa.c).
+ * Pin counts and tags (below) live in leaves of 1024 pages (one leaf per
+ * 4 MiB of user address space), found through a util_u64map keyed by the
+ * leaf number.  That is 7 bytes per pinned page (struct pin_leaf says how)
+ * plus a small constant, and O(1) per lookup; the hpa of a page needs no
+ * storage at all (emu/mem_hpa.c).
  *
  * Why everything runs under one mutex, mlock included: mlock is not counted
  * by the kernel.  When the last pin of a page goes, the page is munlocked;
@@ -37,7 +39,10 @@
  *            through that alias with memcpy: exactly the kernel's device,
  *            at the same cost as before, whatever the process does to its
  *            own mapping.  The alias lives until the last page of it is
- *            unpinned.
+ *            unpinned.  Aliases sit in a table by id and a page's tag holds
+ *            the id, so the last unpin of a page finds its alias in O(1)
+ *            (a list searched per page made DPDK's release of 16,384
+ *            one-page registrations quadratic: half of its run).
  *   pfn      Private memory (anonymous, or private file copies) cannot be
  *            mapped twice.  When the pages are mlocked and the process may
  *            read page frame numbers (/proc/self/pagemap, CAP_SYS_ADMIN),
@@ -90,7 +95,11 @@
 #define LEAF_PAGES (1u << LEAF_SHIFT)
 #define DEFAULT_CHUNK 16384u
 
-/* A page's tag (see above): the alias address | ALIAS, pfn << 12 | PFN, or PRESENT. */
+/*
+ * A page's tag as emu__mem_dma_page hands it out (see above): the alias
+ * address | ALIAS, pfn << 12 | PFN, or PRESENT.  A leaf stores it more
+ * compactly (struct pin_leaf).
+ */
 #define TAG_ALIAS 1ull
 #define TAG_PFN 2ull
 #define TAG_PRESENT 4ull
@@ -101,19 +110,41 @@
 #define PM_SWAPPED (1ull << 62)
 #define PM_PFN_MASK ((1ull << 55) - 1)
 
+/*
+ * How a leaf stores a page: 7 bytes.
+ *   count    22 bits: the low 16 in count_lo, the high 6 in bits 0-5 of hi.
+ *            The kernel's own limit is lower: a pin adds 1024
+ *            (GUP_PIN_COUNTING_BIAS) to the page's 31-bit positive
+ *            reference count, so about 2^21 pins of one page overflow it;
+ *            a pin past COUNT_MAX fails with -ENOMEM here.
+ *   kind     bits 6-7 of hi: KIND_NONE exactly when the count is 0.
+ *   payload  32 bits: the alias's id (KIND_ALIAS: an index into
+ *            pin_alias_tab, so that dropping the page's alias is O(1)) or
+ *            the page frame number (KIND_PFN).  A frame at or above 2^32
+ *            (host memory beyond 16 TiB) does not fit: such a page is
+ *            tagged KIND_PRESENT instead (the weaker check).
+ * 8 bytes per page or more (the former 32-bit count and 64-bit tag) would
+ * have put a registered page's bookkeeping over its goal of 8 bytes.
+ */
+enum { KIND_NONE, KIND_ALIAS, KIND_PFN, KIND_PRESENT };
+#define COUNT_MAX ((1u << 22) - 1)
+#define HI_COUNT 0x3fu
+#define HI_KIND_SHIFT 6u
+
 struct pin_leaf {
 	uint64_t key;			/* page number >> LEAF_SHIFT */
 	uint32_t nonzero;		/* counters > 0 in this leaf */
-	uint32_t counts[LEAF_PAGES];
-	uint64_t tags[LEAF_PAGES];	/* 0 exactly when the count is 0 */
+	uint32_t payload[LEAF_PAGES];
+	uint16_t count_lo[LEAF_PAGES];
+	uint8_t hi[LEAF_PAGES];
 };
 
 /* A second mapping of the pages of a shared run, private to the library. */
 struct pin_alias {
 	uint64_t ua;			/* user address the alias starts at */
 	uint64_t base, len;		/* the alias mapping */
-	uint64_t refs;			/* pinned pages whose tag points into it */
-	struct pin_alias *next;
+	uint64_t refs;			/* pinned pages whose tag names it */
+	uint32_t id;			/* its index in pin_alias_tab */
 };
 
 struct emu_pin {
@@ -139,10 +170,68 @@ static bool pin_mlock_refused;		/* AUTO mode fell back to populate-only */
 static bool pin_ever_mlocked;
 static uint64_t pin_chunk = DEFAULT_CHUNK;
 static struct emu_mem_stats pin_stats;
-static struct pin_alias *pin_aliases;	/* live aliases with refs > 0 */
+/*
+ * The live aliases (refs > 0) by id: ids [0, alias_top) were handed out,
+ * the free ones (NULL slots) are stacked in alias_free.  Both arrays have
+ * alias_cap slots.
+ */
+static struct pin_alias **alias_tab;
+static uint32_t *alias_free;
+static uint32_t alias_cap, alias_top, alias_nfree;
 static int pin_pfn_visible = -1;	/* pagemap shows frame numbers: -1 not known yet */
 static int pagemap_fd = -1;		/* /proc/self/pagemap; atomic; reopened after fork */
 static int maps_fd = -1;		/* /proc/self/maps for PROCMAP_QUERY; the same */
+
+/* ------------------------------------------------------------ a page's slot */
+
+static uint32_t cnt_get(const struct pin_leaf *l, unsigned j)
+{
+	return l->count_lo[j] | (uint32_t)(l->hi[j] & HI_COUNT) << 16;
+}
+
+static void cnt_set(struct pin_leaf *l, unsigned j, uint32_t c)
+{
+	l->count_lo[j] = (uint16_t)c;
+	l->hi[j] = (uint8_t)((l->hi[j] & ~HI_COUNT) | (c >> 16));
+}
+
+static unsigned kind_get(const struct pin_leaf *l, unsigned j)
+{
+	return l->hi[j] >> HI_KIND_SHIFT;
+}
+
+static void kind_set(struct pin_leaf *l, unsigned j, unsigned kind, uint32_t payload)
+{
+	l->hi[j] = (uint8_t)((l->hi[j] & HI_COUNT) | kind << HI_KIND_SHIFT);
+	l->payload[j] = payload;
+}
+
+/* The page's tag in the form emu__mem_dma_page gives (an alias's as its address). */
+static uint64_t tag_get(const struct pin_leaf *l, unsigned j)
+{
+	switch (kind_get(l, j)) {
+	case KIND_ALIAS: {
+		const struct pin_alias *a = alias_tab[l->payload[j]];
+		uint64_t ua = ((l->key << LEAF_SHIFT) | j) << EMU_PAGE_SHIFT;
+
+		return (a->base + (ua - a->ua)) | TAG_ALIAS;
+	}
+	case KIND_PFN:
+		return (uint64_t)l->payload[j] << EMU_PAGE_SHIFT | TAG_PFN;
+	case KIND_PRESENT:
+		return TAG_PRESENT;
+	}
+	return 0;
+}
+
+/* Tags the page with its frame @pfn, or as present when the frame does not fit. */
+static void tag_pfn(struct pin_leaf *l, unsigned j, uint64_t pfn)
+{
+	if (pfn <= UINT32_MAX)
+		kind_set(l, j, KIND_PFN, (uint32_t)pfn);
+	else
+		kind_set(l, j, KIND_PRESENT, 0);
+}
 
 /* ------------------------------------------------------------ the leaf hash */
 
@@ -187,25 +276,61 @@ static void alias_unmap(struct pin_alias *a)
 	free(a);
 }
 
-/* Clears a tag whose page lost its last pin; an alias with no page left goes. */
-static void tag_drop(uint64_t *tag)
+/*
+ * Makes room in the alias table for @n more aliases, so that tags_set
+ * cannot fail.  0 or -ENOMEM (the table is unchanged).
+ */
+static int alias_reserve(uint32_t n)
 {
-	uint64_t t = *tag;
-	struct pin_alias **pp, *a;
+	uint32_t cap = alias_cap;
+	struct pin_alias **tab;
+	uint32_t *fr;
 
-	*tag = 0;
-	if ((t & TAG_KIND) != TAG_ALIAS)
-		return;
-	t &= ~TAG_KIND;
-	for (pp = &pin_aliases; (a = *pp); pp = &a->next) {
-		if (t >= a->base && t < a->base + a->len) {
-			if (!--a->refs) {
-				*pp = a->next;
-				alias_unmap(a);
-			}
-			return;
-		}
+	if (n <= alias_cap - alias_top + alias_nfree)
+		return 0;
+	if (util_should_fail("emu_pin_alias_table"))
+		return -ENOMEM;
+	if ((uint64_t)alias_top + n > UINT32_MAX)
+		return -ENOMEM;
+	while (n > cap - alias_top + alias_nfree)
+		cap = cap ? (cap > UINT32_MAX / 2 ? UINT32_MAX : 2 * cap) : 64;
+	tab = realloc(alias_tab, cap * sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	alias_tab = tab;
+	fr = realloc(alias_free, cap * sizeof(*fr));
+	if (!fr)
+		return -ENOMEM;	/* the larger alias_tab is harmless: alias_cap stays */
+	alias_free = fr;
+	alias_cap = cap;
+	return 0;
+}
+
+/* Enters @a into the table (room was reserved). */
+static void alias_enter(struct pin_alias *a)
+{
+	a->id = alias_nfree ? alias_free[--alias_nfree] : alias_top++;
+	alias_tab[a->id] = a;
+}
+
+/* Takes @a out of the table and unmaps it. */
+static void alias_forget(struct pin_alias *a)
+{
+	alias_tab[a->id] = NULL;
+	alias_free[alias_nfree++] = a->id;
+	alias_unmap(a);
+}
+
+/* Clears the tag of a page that lost its last pin; an alias with no page left goes. */
+static void tag_drop(struct pin_leaf *l, unsigned j)
+{
+	if (kind_get(l, j) == KIND_ALIAS) {
+		struct pin_alias *a = alias_tab[l->payload[j]];
+
+		if (!--a->refs)
+			alias_forget(a);
 	}
+	kind_set(l, j, KIND_NONE, 0);
 }
 
 /* The process-wide fd of /proc/self/@name in *@slot, opened on first use. */
@@ -303,6 +428,8 @@ static void tags_set(struct emu_pin *pin, struct pin_alias **aliases)
 		struct pin_alias *a = aliases[i];
 		uint64_t page = r->start >> EMU_PAGE_SHIFT, end = r->end >> EMU_PAGE_SHIFT;
 
+		if (a)
+			alias_enter(a);
 		while (page < end) {
 			uint64_t n = end - page < 64 ? end - page : 64, k;
 
@@ -310,13 +437,12 @@ static void tags_set(struct emu_pin *pin, struct pin_alias **aliases)
 				memset(pm, 0, sizeof(pm));
 			for (k = 0; k < n; k++) {
 				struct pin_leaf *l = leaf_find((page + k) >> LEAF_SHIFT);
-				uint64_t *t = &l->tags[(page + k) & (LEAF_PAGES - 1)];
-				uint64_t ua = (page + k) << EMU_PAGE_SHIFT;
+				unsigned j = (page + k) & (LEAF_PAGES - 1);
 
-				if (*t)
+				if (kind_get(l, j) != KIND_NONE)
 					continue;
 				if (a) {
-					*t = (a->base + (ua - a->ua)) | TAG_ALIAS;
+					kind_set(l, j, KIND_ALIAS, a->id);
 					a->refs++;
 					continue;
 				}
@@ -324,20 +450,16 @@ static void tags_set(struct emu_pin *pin, struct pin_alias **aliases)
 					if (pin_pfn_visible < 0)
 						pin_pfn_visible = (pm[k] & PM_PFN_MASK) != 0;
 					if (pin_pfn_visible) {
-						*t = ((pm[k] & PM_PFN_MASK) << EMU_PAGE_SHIFT) | TAG_PFN;
+						tag_pfn(l, j, pm[k] & PM_PFN_MASK);
 						continue;
 					}
 				}
-				*t = TAG_PRESENT;
+				kind_set(l, j, KIND_PRESENT, 0);
 			}
 			page += n;
 		}
 		if (a && !a->refs)
-			alias_unmap(a);
-		else if (a) {
-			a->next = pin_aliases;
-			pin_aliases = a;
-		}
+			alias_forget(a);
 	}
 }
 
@@ -347,10 +469,32 @@ static uint32_t count_of(uint64_t page)
 {
 	struct pin_leaf *l = leaf_find(page >> LEAF_SHIFT);
 
-	return l ? l->counts[page & (LEAF_PAGES - 1)] : 0;
+	return l ? cnt_get(l, page & (LEAF_PAGES - 1)) : 0;
 }
 
-/* Adds one pin to each of @n pages from @page; on failure adds none. */
+/* Takes back the pin counts_inc just added to pages [page, p) (they have no tag yet). */
+static void counts_undo(uint64_t page, uint64_t p)
+{
+	while (p > page) {
+		struct pin_leaf *u = leaf_find((p - 1) >> LEAF_SHIFT);
+		unsigned j = (p - 1) & (LEAF_PAGES - 1);
+		uint32_t c = cnt_get(u, j) - 1;
+
+		cnt_set(u, j, c);
+		pin_stats.pin_refs--;
+		if (!c) {
+			pin_stats.pinned_pages--;
+			if (!--u->nonzero)
+				leaf_remove(u);
+		}
+		p--;
+	}
+}
+
+/*
+ * Adds one pin to each of @n pages from @page; on failure (-ENOMEM: a leaf,
+ * or a page at COUNT_MAX) adds none.
+ */
 static int counts_inc(uint64_t page, uint64_t n)
 {
 	uint64_t p = page, end = page + n;
@@ -361,27 +505,21 @@ static int counts_inc(uint64_t page, uint64_t n)
 		int rc = leaf_get(p >> LEAF_SHIFT, &l);
 
 		if (rc) {
-			/* Pages [page, p) were counted: take them back. */
-			while (p > page) {
-				struct pin_leaf *u = leaf_find((p - 1) >> LEAF_SHIFT);
-				uint32_t *c = &u->counts[(p - 1) & (LEAF_PAGES - 1)];
-
-				pin_stats.pin_refs--;
-				if (!--*c) {
-					pin_stats.pinned_pages--;
-					if (!--u->nonzero)
-						leaf_remove(u);
-				}
-				p--;
-			}
+			counts_undo(page, p);
 			return rc;
 		}
 		if (stop > end)
 			stop = end;
 		for (; p < stop; p++) {
-			uint32_t *c = &l->counts[p & (LEAF_PAGES - 1)];
+			unsigned j = p & (LEAF_PAGES - 1);
+			uint32_t c = cnt_get(l, j);
 
-			if (!(*c)++) {
+			if (c == COUNT_MAX) {
+				counts_undo(page, p);
+				return -ENOMEM;
+			}
+			cnt_set(l, j, c + 1);
+			if (!c) {
 				l->nonzero++;
 				pin_stats.pinned_pages++;
 			}
@@ -408,17 +546,19 @@ static void counts_dec(uint64_t page, uint64_t n)
 			continue;
 		}
 		for (; p < stop; p++) {
-			uint32_t *c = &l->counts[p & (LEAF_PAGES - 1)];
+			unsigned j = p & (LEAF_PAGES - 1);
+			uint32_t c = cnt_get(l, j);
 
-			if (!*c) {
+			if (!c) {
 				pin_stats.unpin_underflows++;
 				continue;
 			}
+			cnt_set(l, j, c - 1);
 			pin_stats.pin_refs--;
-			if (!--*c) {
+			if (c == 1) {
 				pin_stats.pinned_pages--;
 				l->nonzero--;
-				tag_drop(&l->tags[p & (LEAF_PAGES - 1)]);
+				tag_drop(l, j);
 			}
 		}
 		if (!l->nonzero)
@@ -496,12 +636,14 @@ static void pin_atfork_child(void)
 	uint64_t i;
 
 	/* The child's copies of the aliases map the parent's shared pages: unmap them. */
-	while (pin_aliases) {
-		struct pin_alias *a = pin_aliases;
-
-		pin_aliases = a->next;
-		alias_unmap(a);
-	}
+	for (i = 0; i < alias_top; i++)
+		if (alias_tab[i])
+			alias_unmap(alias_tab[i]);
+	free(alias_tab);
+	free(alias_free);
+	alias_tab = NULL;
+	alias_free = NULL;
+	alias_cap = alias_top = alias_nfree = 0;
 	/* The inherited pagemap fd describes the parent's address space. */
 	if (pagemap_fd >= 0)
 		close(pagemap_fd);
@@ -551,8 +693,8 @@ int emu_mem_pin_dir(uint64_t ua, uint64_t npages, bool write, struct emu_pin **o
 {
 	struct emu_pin *pin;
 	struct pin_alias **aliases;
-	uint64_t end, done, chunk;
-	unsigned i;
+	uint64_t end, done = 0, chunk;
+	unsigned i, naliases = 0;
 	int rc;
 
 	if (!npages || !util_is_aligned(ua, EMU_PAGE_SHIFT) || npages > (UINT64_MAX >> EMU_PAGE_SHIFT))
@@ -584,9 +726,12 @@ int emu_mem_pin_dir(uint64_t ua, uint64_t npages, bool write, struct emu_pin **o
 		goto err_runs;
 	for (i = 0; i < pin->nruns; i++)
 		if (pin->runs[i].flags & EMU__RUN_SHARED)
-			aliases[i] = alias_map(&pin->runs[i]);
+			naliases += (aliases[i] = alias_map(&pin->runs[i])) != NULL;
 
 	pthread_mutex_lock(&pin_lock);
+	rc = alias_reserve(naliases);
+	if (rc)
+		goto err_unpin;
 	chunk = pin_chunk;
 	for (done = 0; done < npages; done += chunk) {
 		uint64_t n = npages - done < chunk ? npages - done : chunk;
@@ -725,8 +870,8 @@ uint32_t emu__mem_dma_page(uint64_t ua, uint64_t *alias, uint64_t *tag)
 	pthread_mutex_lock(&pin_lock);
 	l = leaf_find(page >> LEAF_SHIFT);
 	if (l) {
-		c = l->counts[page & (LEAF_PAGES - 1)];
-		t = l->tags[page & (LEAF_PAGES - 1)];
+		c = cnt_get(l, page & (LEAF_PAGES - 1));
+		t = tag_get(l, page & (LEAF_PAGES - 1));
 		if ((t & TAG_KIND) == TAG_ALIAS)
 			*alias = (t & ~TAG_KIND) | (ua & (EMU_PAGE_SIZE - 1));
 		else
@@ -772,8 +917,8 @@ static void retag(uint64_t ua, uint64_t old, uint64_t pfn)
 
 	pthread_mutex_lock(&pin_lock);
 	l = leaf_find(page >> LEAF_SHIFT);
-	if (l && l->tags[page & (LEAF_PAGES - 1)] == old)
-		l->tags[page & (LEAF_PAGES - 1)] = (pfn << EMU_PAGE_SHIFT) | TAG_PFN;
+	if (l && tag_get(l, page & (LEAF_PAGES - 1)) == old)
+		tag_pfn(l, page & (LEAF_PAGES - 1), pfn);
 	pthread_mutex_unlock(&pin_lock);
 }
 
@@ -890,7 +1035,7 @@ int emu_mem_pinned_per_node(uint64_t *per_node, unsigned nnodes, uint64_t *unkno
 		struct pin_leaf *l = (struct pin_leaf *)(uintptr_t)pin_leaves.slots[i].val;
 
 		for (unsigned j = 0; l && j < LEAF_PAGES; j++) {
-			if (!l->counts[j])
+			if (!cnt_get(l, j))
 				continue;
 			pages[n++] = (void *)(uintptr_t)(((l->key << LEAF_SHIFT) | j) << EMU_PAGE_SHIFT);
 			if (n == BATCH) {
@@ -920,9 +1065,53 @@ void emu__mem_pin_stats(struct emu_mem_stats *st)
 	pthread_mutex_unlock(&pin_lock);
 }
 
+/*
+ * The alias table: ids, the free stack, and each live alias's refs against
+ * the pages tagged with it (which lie inside its range).  Under pin_lock.
+ */
+static int alias_check(uint64_t alias_pages)
+{
+	uint64_t live = 0, refs = 0;
+	int rc = 0;
+
+	for (uint32_t i = 0; i < alias_nfree; i++) {
+		if (alias_free[i] >= alias_top || alias_tab[alias_free[i]]) {
+			fprintf(stderr, "emu_mem_check: free alias id %u is in use\n", alias_free[i]);
+			rc = -EUCLEAN;
+		}
+	}
+	for (uint32_t id = 0; id < alias_top; id++) {
+		const struct pin_alias *a = alias_tab[id];
+		uint64_t n = 0;
+
+		if (!a)
+			continue;
+		live++;
+		refs += a->refs;
+		for (uint64_t ua = a->ua; ua < a->ua + a->len; ua += EMU_PAGE_SIZE) {
+			const struct pin_leaf *l = leaf_find(ua >> (LEAF_SHIFT + EMU_PAGE_SHIFT));
+			unsigned j = (ua >> EMU_PAGE_SHIFT) & (LEAF_PAGES - 1);
+
+			n += l && kind_get(l, j) == KIND_ALIAS && l->payload[j] == id;
+		}
+		if (a->id != id || !a->refs || n != a->refs) {
+			fprintf(stderr, "emu_mem_check: alias %u (id %u) has %llu refs, %llu pages name it\n",
+				id, a->id, (unsigned long long)a->refs, (unsigned long long)n);
+			rc = -EUCLEAN;
+		}
+	}
+	if (live + alias_nfree != alias_top || refs != alias_pages || alias_top > alias_cap) {
+		fprintf(stderr, "emu_mem_check: aliases %llu live + %u free of %u (cap %u), "
+			"%llu refs, %llu pages tagged\n", (unsigned long long)live, alias_nfree,
+			alias_top, alias_cap, (unsigned long long)refs, (unsigned long long)alias_pages);
+		rc = -EUCLEAN;
+	}
+	return rc;
+}
+
 int emu__mem_pin_check(void)
 {
-	uint64_t refs = 0, pages = 0, leaves = 0, i;
+	uint64_t refs = 0, pages = 0, leaves = 0, alias_pages = 0, i;
 	struct emu_pin *pin;
 	int rc = 0;
 
@@ -935,12 +1124,20 @@ int emu__mem_pin_check(void)
 			continue;
 		leaves++;
 		for (unsigned j = 0; j < LEAF_PAGES; j++) {
-			refs += l->counts[j];
-			nz += !!l->counts[j];
-			if (!l->counts[j] != !l->tags[j]) {
-				fprintf(stderr, "emu_mem_check: page %#llx count %u tag %#llx\n",
+			uint32_t c = cnt_get(l, j);
+			unsigned kind = kind_get(l, j);
+			bool bad = !c != (kind == KIND_NONE) || (kind != KIND_ALIAS && kind != KIND_PFN && l->payload[j]);
+
+			refs += c;
+			nz += !!c;
+			if (kind == KIND_ALIAS) {
+				alias_pages++;
+				bad |= l->payload[j] >= alias_top || !alias_tab[l->payload[j]];
+			}
+			if (bad) {
+				fprintf(stderr, "emu_mem_check: page %#llx count %u kind %u payload %#x\n",
 					(unsigned long long)(((l->key << LEAF_SHIFT) | j) << EMU_PAGE_SHIFT),
-					l->counts[j], (unsigned long long)l->tags[j]);
+					c, kind, l->payload[j]);
 				rc = -EUCLEAN;
 			}
 		}
@@ -980,6 +1177,8 @@ int emu__mem_pin_check(void)
 			(unsigned long long)refs, (unsigned long long)pin_stats.pin_refs);
 		rc = -EUCLEAN;
 	}
+	if (alias_check(alias_pages))
+		rc = -EUCLEAN;
 	pthread_mutex_unlock(&pin_lock);
 	return rc;
 }
