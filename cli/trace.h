@@ -106,7 +106,7 @@ typedef void cli_exec_fn(struct cli_trace *t, const struct cli_req *r, struct cl
  *   V  a guest (defined earlier)
  *   M C G U  defines a memory area, container, group, guest (after the rest of the line)
  *   P  ro|none|rw (-> dir)   D  r|w|rw|none (-> dir)   I  v1|v2|N (-> iommu_type)
- *   H  optional "huge"       b  optional value (dma_read's BYTE)
+ *   H  optional "huge"       S  optional "shared"     b  optional value (dma_read's BYTE)
  *   o  zero or more flags=N / argsz=N options
  *   R  the rest is a request of its own (fork_expect)
  *   *  one to CLI_MAX_POKE values (poke64's list)
@@ -128,7 +128,7 @@ struct cli_req {
 	struct cli_handle h[2];
 	struct cli_val a[CLI_MAX_ARGS];
 	unsigned na;
-	bool has_flags, has_argsz, has_byte, huge;
+	bool has_flags, has_argsz, has_byte, huge, shared;
 	struct cli_val flags, argsz;
 	unsigned dir;		/* MAP: VFIO_DMA_MAP_FLAG_*; MPROTECT: PROT_* */
 	uint64_t iommu_type;

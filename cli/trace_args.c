@@ -213,7 +213,7 @@ static void arg_counts(const char *spec, unsigned *min, unsigned *max)
 {
 	*min = *max = 0;
 	for (; *spec; spec++) {
-		if (*spec == 'H' || *spec == 'b') {
+		if (*spec == 'H' || *spec == 'S' || *spec == 'b') {
 			(*max)++;
 		} else if (*spec == 'o') {
 			*max = UINT32_MAX / 2;
@@ -253,7 +253,7 @@ static int parse_args(struct cli_parse *p, char **tok, unsigned ntok, struct cli
 	for (const char *c = op->args; *c && i <= ntok; c++) {
 		const char *s = i < ntok ? tok[i] : NULL;
 
-		if (!s && *c != 'H' && *c != 'b' && *c != 'o')
+		if (!s && *c != 'H' && *c != 'S' && *c != 'b' && *c != 'o')
 			break;
 		switch (*c) {
 		case 'v':
@@ -310,11 +310,18 @@ static int parse_args(struct cli_parse *p, char **tok, unsigned ntok, struct cli
 				return -1;
 			break;
 		case 'H':
-			if (!s)
-				continue;
+			if (!s || (c[1] == 'S' && !strcmp(s, "shared")))
+				continue;	/* absent: the token is the next letter's */
 			if (strcmp(s, "huge"))
 				return cli__perr(p, "usage: %s", op->usage);
 			r->huge = true;
+			break;
+		case 'S':
+			if (!s)
+				continue;
+			if (strcmp(s, "shared"))
+				return cli__perr(p, "usage: %s", op->usage);
+			r->shared = true;
 			break;
 		case 'o':
 			for (; i < ntok; i++)

@@ -53,6 +53,28 @@ static void huge_reserve(struct cli_trace *t, long need)
 		t->huge_prev = prev;
 }
 
+/*
+ * @size bytes of memory: private anonymous, or with @shared a memfd's pages
+ * mapped MAP_SHARED (shmem, what DPDK's --no-huge memory is), on hugetlbfs
+ * pages with @huge.  MAP_FAILED with errno set.
+ */
+static void *mem_map(uint64_t size, bool huge, bool shared)
+{
+	void *p;
+	int fd;
+
+	if (!shared)
+		return mmap(NULL, size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | (huge ? MAP_HUGETLB : 0), -1, 0);
+	fd = memfd_create("spaprtce-replay", MFD_CLOEXEC | (huge ? MFD_HUGETLB : 0));
+	if (fd < 0)
+		return MAP_FAILED;
+	p = ftruncate(fd, (off_t)size) ? MAP_FAILED :
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);	/* the mapping keeps the file */
+	return p;
+}
+
 void cli__do_mem(struct cli_trace *t, const struct cli_req *r, struct cli_result *res)
 {
 	struct cli_sym *s = &t->syms[r->h[0].sym];
@@ -67,11 +89,11 @@ void cli__do_mem(struct cli_trace *t, const struct cli_req *r, struct cli_result
 	if (r->huge) {
 		size = (size + huge - 1) & ~(huge - 1);
 		huge_reserve(t, (long)(size >> CLI_HUGE_SHIFT));
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+		p = mem_map(size, true, r->shared);
 		s->shift = CLI_HUGE_SHIFT;
 	}
 	if (p == MAP_FAILED) {
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		p = mem_map(size, false, r->shared);
 		s->shift = EMU_PAGE_SHIFT;
 	}
 	if (p == MAP_FAILED) {

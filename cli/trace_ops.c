@@ -21,7 +21,7 @@
 static const struct cli_op ops[] = {
 	/* process and memory */
 	{ "memlock", "Ln", "memlock BYTES|unlimited CAP", cli__do_memlock, false, ANY },
-	{ "mem", "MvH", "mem NAME SIZE [huge]", cli__do_mem, false, ANY },
+	{ "mem", "MvHS", "mem NAME SIZE [huge] [shared]", cli__do_mem, false, ANY },
 	{ "munmap", "vv", "munmap ADDR SIZE", cli__do_munmap, false, ANY },
 	{ "mprotect", "vvP", "mprotect ADDR SIZE ro|none|rw", cli__do_mprotect, false, ANY },
 	{ "fill", "vvv", "fill ADDR LEN BYTE", cli__do_fill, false, ANY },

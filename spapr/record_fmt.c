@@ -58,7 +58,7 @@ const char *spapr__rec_expect(long rc, int err, char *buf, size_t n)
 
 struct vma {
 	uintptr_t start, end;
-	bool readable, huge;
+	bool readable, huge, shared;
 };
 
 /* The mappings of /proc/self/smaps in address order (malloc'd, *n of them), or NULL. */
@@ -86,7 +86,7 @@ static struct vma *read_vmas(size_t *n)
 					break;
 				v = nv;
 			}
-			v[(*n)++] = (struct vma){ s, e, perms[0] == 'r', false };
+			v[(*n)++] = (struct vma){ s, e, perms[0] == 'r', false, perms[3] == 's' };
 		} else if (*n && sscanf(line, "KernelPageSize: %lu kB", &kps) == 1) {
 			v[*n - 1].huge = kps >= 2048;
 		}
@@ -96,11 +96,13 @@ static struct vma *read_vmas(size_t *n)
 }
 
 /*
- * The run of adjacent readable mappings around @addr with its page size:
- * REGISTER pins page by page and so splits a mapping into pieces that
- * change as it goes; the run stays.  0 or -ENOENT.
+ * The run of adjacent readable mappings around @addr with its page size
+ * and sharing (MAP_SHARED or private: the emulator pins them differently,
+ * so a replay maps the same kind): REGISTER pins page by page and so
+ * splits a mapping into pieces that change as it goes; the run stays.
+ * 0 or -ENOENT.
  */
-static int area_of(uintptr_t addr, uintptr_t *start, uintptr_t *end, bool *huge)
+static int area_of(uintptr_t addr, uintptr_t *start, uintptr_t *end, bool *huge, bool *shared)
 {
 	size_t n, i, lo, hi;
 	struct vma *v = read_vmas(&n);
@@ -111,14 +113,15 @@ static int area_of(uintptr_t addr, uintptr_t *start, uintptr_t *end, bool *huge)
 			break;
 	if (i < n && v[i].readable) {
 		for (lo = i; lo > 0 && v[lo - 1].readable && v[lo - 1].end == v[lo].start &&
-			     v[lo - 1].huge == v[i].huge; lo--)
+			     v[lo - 1].huge == v[i].huge && v[lo - 1].shared == v[i].shared; lo--)
 			;
 		for (hi = i; hi + 1 < n && v[hi + 1].readable && v[hi + 1].start == v[hi].end &&
-			     v[hi + 1].huge == v[i].huge; hi++)
+			     v[hi + 1].huge == v[i].huge && v[hi + 1].shared == v[i].shared; hi++)
 			;
 		*start = v[lo].start;
 		*end = v[hi].end;
 		*huge = v[i].huge;
+		*shared = v[i].shared;
 		rc = 0;
 	}
 	free(v);
@@ -129,14 +132,14 @@ static int area_of(uintptr_t addr, uintptr_t *start, uintptr_t *end, bool *huge)
 static void addr_name(struct spapr_rec *r, uintptr_t addr, char *buf, size_t n)
 {
 	uintptr_t start, end;
-	bool huge;
+	bool huge, shared;
 	unsigned i;
 
 	for (i = 0; i < r->nareas; i++)
 		if (addr >= r->areas[i].start && addr < r->areas[i].end)
 			break;
 	if (i == r->nareas) {
-		if (r->nareas == SPAPR_REC_AREAS || area_of(addr, &start, &end, &huge)) {
+		if (r->nareas == SPAPR_REC_AREAS || area_of(addr, &start, &end, &huge, &shared)) {
 			snprintf(buf, n, "0x%llx", (unsigned long long)addr);
 			return;
 		}
@@ -144,8 +147,9 @@ static void addr_name(struct spapr_rec *r, uintptr_t addr, char *buf, size_t n)
 		r->areas[i].end = end;
 		r->areas[i].huge = huge;
 		r->nareas++;
-		spapr__rec_printf(r, "mem m%u 0x%llx%s => ok\t# the program's mapping at 0x%llx\n", i,
-				  (unsigned long long)(end - start), huge ? " huge" : "", (unsigned long long)start);
+		spapr__rec_printf(r, "mem m%u 0x%llx%s%s => ok\t# the program's mapping at 0x%llx\n", i,
+				  (unsigned long long)(end - start), huge ? " huge" : "", shared ? " shared" : "",
+				  (unsigned long long)start);
 	}
 	snprintf(buf, n, "m%u+0x%llx", i, (unsigned long long)(addr - r->areas[i].start));
 }
