@@ -208,6 +208,8 @@ bool dropin__logging(void);
 
 /* Counts a request's outcome (@rc as the backend returned it) for SPAPRTCE_STATS. */
 void dropin__stats_ioctl(unsigned long req, const void *arg, int rc);
+/* Reads SPAPRTCE_STATS once: without it the requests are not counted. */
+void dropin__stats_init(void);
 
 /*
  * The layer's four mutexes, in the order dropin/fork.c takes them across

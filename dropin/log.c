@@ -51,6 +51,7 @@ static void log_open(void)
 		}
 	}
 	dropin__trace_init();
+	dropin__stats_init();
 	dropin__eeh_ctl_start();
 }
 
