@@ -223,6 +223,7 @@ struct emu_mem_stats {
 	uint64_t table_reserved;	/* bytes taken from the OS for table memory */
 	uint64_t pin_meta_bytes;	/* bookkeeping bytes for pin counts and pins */
 	uint64_t unpin_underflows;	/* unpins of frames that were not pinned */
+	uint64_t pin_aliases;		/* live aliases of pinned shared memory (emu/mem_pin.c) */
 	bool mlocked;			/* pins are mlocked (else populate-only) */
 };
 

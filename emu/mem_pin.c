@@ -169,6 +169,7 @@ static enum emu_pin_mode pin_mode = EMU_PIN_AUTO;
 static bool pin_mlock_refused;		/* AUTO mode fell back to populate-only */
 static bool pin_ever_mlocked;
 static uint64_t pin_chunk = DEFAULT_CHUNK;
+static uint32_t pin_count_max = COUNT_MAX;
 static struct emu_mem_stats pin_stats;
 /*
  * The live aliases (refs > 0) by id: ids [0, alias_top) were handed out,
@@ -313,7 +314,17 @@ static void alias_enter(struct pin_alias *a)
 	alias_tab[a->id] = a;
 }
 
-/* Takes @a out of the table and unmaps it. */
+/* Frees the table (no alias is live). */
+static void alias_table_free(void)
+{
+	free(alias_tab);
+	free(alias_free);
+	alias_tab = NULL;
+	alias_free = NULL;
+	alias_cap = alias_top = alias_nfree = 0;
+}
+
+/* Takes @a out of the table and unmaps it (the table stays, its room too). */
 static void alias_forget(struct pin_alias *a)
 {
 	alias_tab[a->id] = NULL;
@@ -327,8 +338,11 @@ static void tag_drop(struct pin_leaf *l, unsigned j)
 	if (kind_get(l, j) == KIND_ALIAS) {
 		struct pin_alias *a = alias_tab[l->payload[j]];
 
-		if (!--a->refs)
+		if (!--a->refs) {
 			alias_forget(a);
+			if (alias_nfree == alias_top)	/* the last alias: the table goes too */
+				alias_table_free();
+		}
 	}
 	kind_set(l, j, KIND_NONE, 0);
 }
@@ -461,6 +475,8 @@ static void tags_set(struct emu_pin *pin, struct pin_alias **aliases)
 		if (a && !a->refs)
 			alias_forget(a);
 	}
+	if (alias_nfree == alias_top)
+		alias_table_free();
 }
 
 /* ------------------------------------------------------------ pin counting */
@@ -514,7 +530,7 @@ static int counts_inc(uint64_t page, uint64_t n)
 			unsigned j = p & (LEAF_PAGES - 1);
 			uint32_t c = cnt_get(l, j);
 
-			if (c == COUNT_MAX) {
+			if (c >= pin_count_max) {
 				counts_undo(page, p);
 				return -ENOMEM;
 			}
@@ -639,11 +655,7 @@ static void pin_atfork_child(void)
 	for (i = 0; i < alias_top; i++)
 		if (alias_tab[i])
 			alias_unmap(alias_tab[i]);
-	free(alias_tab);
-	free(alias_free);
-	alias_tab = NULL;
-	alias_free = NULL;
-	alias_cap = alias_top = alias_nfree = 0;
+	alias_table_free();
 	/* The inherited pagemap fd describes the parent's address space. */
 	if (pagemap_fd >= 0)
 		close(pagemap_fd);
@@ -675,6 +687,13 @@ int emu_mem_set_pin_mode(enum emu_pin_mode mode)
 	pin_mlock_refused = false;
 	pthread_mutex_unlock(&pin_lock);
 	return 0;
+}
+
+void emu__mem_set_pin_count_max(uint32_t max)
+{
+	pthread_mutex_lock(&pin_lock);
+	pin_count_max = max && max < COUNT_MAX ? max : COUNT_MAX;
+	pthread_mutex_unlock(&pin_lock);
 }
 
 void emu_mem_set_pin_chunk(uint64_t npages)
@@ -756,6 +775,8 @@ int emu_mem_pin_dir(uint64_t ua, uint64_t npages, bool write, struct emu_pin **o
 err_unpin:
 	counts_dec(ua >> EMU_PAGE_SHIFT, done);
 	munlock_unpinned(ua >> EMU_PAGE_SHIFT, done);
+	if (alias_nfree == alias_top)	/* room reserved for nothing */
+		alias_table_free();
 	pthread_mutex_unlock(&pin_lock);
 	for (i = 0; i < pin->nruns; i++)
 		if (aliases[i])
@@ -1059,8 +1080,11 @@ void emu__mem_pin_stats(struct emu_mem_stats *st)
 	st->pinned_pages = pin_stats.pinned_pages;
 	st->pin_refs = pin_stats.pin_refs;
 	st->pin_meta_bytes = pin_stats.pin_meta_bytes + util_u64map_bytes(&pin_leaves) +
-			     pin_leaves.n * sizeof(struct pin_leaf);
+			     pin_leaves.n * sizeof(struct pin_leaf) +
+			     alias_cap * (sizeof(*alias_tab) + sizeof(*alias_free)) +
+			     (alias_top - alias_nfree) * sizeof(struct pin_alias);
 	st->unpin_underflows = pin_stats.unpin_underflows;
+	st->pin_aliases = alias_top - alias_nfree;
 	st->mlocked = pin_ever_mlocked && !pin_mlock_refused && pin_mode != EMU_PIN_POPULATE;
 	pthread_mutex_unlock(&pin_lock);
 }

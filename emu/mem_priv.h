@@ -73,6 +73,12 @@ void emu__hpa_run(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing
 void emu__hpa_run_be(uint64_t ua, uint64_t n, unsigned step_shift, unsigned backing_shift,
 		     uint64_t low, uint64_t *dst);
 
+/*
+ * Test hook: the most pins one page may hold (COUNT_MAX in mem_pin.c, about
+ * four million); 0 restores it.  Lets a test reach the limit with a few pins.
+ */
+void emu__mem_set_pin_count_max(uint32_t max);
+
 /* Per-file parts of emu_mem_get_stats() and emu_mem_check(); each takes its own lock. */
 void emu__mem_pin_stats(struct emu_mem_stats *st);
 void emu__mem_table_stats(struct emu_mem_stats *st);

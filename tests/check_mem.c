@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -23,10 +24,12 @@
 #include "emu/mem.h"
 #include "emu/mem_priv.h"
 #include "tests/testutil.h"
+#include "util/fail.h"
 #include "util/range.h"
 #include "util/u64map.h"
 
 #define PS EMU_PAGE_SIZE
+#define LEAF_TEST_PAGES 1040u	/* more than one pin leaf (1024 pages) */
 
 /* The sanitizer runtimes turn mlock/munlock into no-ops (they would lock shadow memory). */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -435,6 +438,268 @@ START_TEST(pin_shared_file_mapping_needs_dirty_tracking)
 }
 END_TEST
 
+
+/* A memfd of @npages pages mapped MAP_SHARED (DPDK's --no-huge memory); *fd stays open. */
+static uint8_t *shared_map(uint64_t npages, int *fd)
+{
+	uint8_t *p;
+
+	*fd = (int)syscall(SYS_memfd_create, "pin-alias", 0u);
+	ck_assert_int_ge(*fd, 0);
+	ck_assert_int_eq(ftruncate(*fd, (off_t)(npages * PS)), 0);
+	p = mmap(NULL, npages * PS, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	ck_assert(p != MAP_FAILED);
+	return p;
+}
+
+/* Mappings of the file behind @fd outside [@p, @p + @len) in /proc/self/maps: the pins' aliases. */
+static unsigned aliases_of(int fd, const uint8_t *p, uint64_t len)
+{
+	struct stat sb;
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	unsigned n = 0;
+
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long s, e, ino;
+
+		if (sscanf(line, "%llx-%llx %*s %*x %*x:%*x %llu", &s, &e, &ino) == 3 &&
+		    ino == (unsigned long long)sb.st_ino && strstr(line, "/memfd:pin-alias") &&
+		    (e <= (uintptr_t)p || s >= (uintptr_t)p + len))
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* The device's way to the pinned page at @ua: its alias, which must show the process's bytes. */
+static void assert_alias_reaches(uint8_t *ua, uint8_t byte)
+{
+	uint64_t alias, tag;
+
+	ck_assert_uint_ge(emu__mem_dma_page((uintptr_t)ua + 8, &alias, &tag), 1);
+	ck_assert_uint_ne(alias, 0);
+	ck_assert_uint_eq(tag, 0);
+	ck_assert_uint_ne(alias, (uintptr_t)ua + 8);
+	ua[8] = byte;
+	ck_assert_uint_eq(*(volatile uint8_t *)(uintptr_t)alias, byte);
+	*(volatile uint8_t *)(uintptr_t)alias = (uint8_t)~byte;
+	ck_assert_uint_eq(ua[8], (uint8_t)~byte);
+}
+
+/*
+ * What DPDK's --no-huge set-up does: one pin (and one alias) per page of a
+ * shared memfd mapping, then the pins dropped in random order.  Each page's
+ * alias shows the process's bytes while pinned; the table and the leaves
+ * stay consistent all along (emu_mem_check); at the end no alias is left,
+ * in the stats or in the address space, and the pages are not pinned (a
+ * DMA there faults: emu__mem_dma_page finds no pin and no way in).
+ */
+START_TEST(pin_shared_one_page_each_random_unpin)
+{
+	enum { N = 1536 };	/* a leaf and a half: leaves come and go */
+	static struct emu_pin *pins[N];
+	static unsigned order[N];
+	struct emu_mem_stats st;
+	uint64_t alias, tag;
+	unsigned seed = 0x5eed;
+	int fd;
+	uint8_t *p = shared_map(N, &fd);
+
+	for (unsigned i = 0; i < N; i++) {
+		pins[i] = pin_ok(p + (uint64_t)i * PS, 1);
+		order[i] = i;
+	}
+	emu_mem_get_stats(&st);
+	ck_assert_uint_eq(st.pins, N);
+	ck_assert_uint_eq(st.pinned_pages, N);
+	ck_assert_uint_eq(st.pin_aliases, N);
+	ck_assert_uint_eq(aliases_of(fd, p, N * PS), N);
+	TU_OK(emu_mem_check());
+	for (unsigned i = 0; i < N; i += 97)
+		assert_alias_reaches(p + (uint64_t)i * PS, (uint8_t)i);
+	for (unsigned i = N - 1; i > 0; i--) {
+		unsigned j = (unsigned)(rand_r(&seed) % (i + 1)), t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (unsigned k = 0; k < N; k++) {
+		unsigned i = order[k];
+
+		emu_mem_unpin(pins[i]);
+		ck_assert_uint_eq(emu__mem_dma_page((uintptr_t)p + (uint64_t)i * PS, &alias, &tag), 0);
+		ck_assert_uint_eq(alias, 0);
+		ck_assert_uint_eq(tag, 0);
+		if (k % 256 == 0) {
+			TU_OK(emu_mem_check());
+			emu_mem_get_stats(&st);
+			ck_assert_uint_eq(st.pin_aliases, N - 1 - k);
+			ck_assert_uint_eq(st.pinned_pages, N - 1 - k);
+		}
+	}
+	emu_mem_get_stats(&st);
+	ck_assert_uint_eq(st.pins, 0);
+	ck_assert_uint_eq(st.pin_aliases, 0);
+	ck_assert_uint_eq(aliases_of(fd, p, N * PS), 0);
+	munmap(p, N * PS);
+	close(fd);
+}
+END_TEST
+
+/*
+ * Overlapping pins of shared memory: a page keeps the alias of the pin that
+ * took it first, and that alias lives while any such page is pinned, by
+ * whichever pin.  A pins [0, 4), B pins [2, 6): pages 2 and 3 stay A's
+ * after A goes (B still pins them), so A's alias stays until B goes too.
+ */
+START_TEST(pin_shared_overlap_keeps_first_alias)
+{
+	struct emu_mem_stats st;
+	struct emu_pin *a, *b;
+	uint64_t alias_a, alias_b, alias, tag;
+	int fd;
+	uint8_t *p = shared_map(8, &fd);
+
+	a = pin_ok(p, 4);
+	b = pin_ok(p + 2 * PS, 4);
+	emu_mem_get_stats(&st);
+	ck_assert_uint_eq(st.pin_aliases, 2);
+	ck_assert_uint_eq(emu__mem_dma_page((uintptr_t)p + 2 * PS, &alias_a, &tag), 2);
+	ck_assert_uint_eq(emu__mem_dma_page((uintptr_t)p + 4 * PS, &alias_b, &tag), 1);
+	ck_assert_uint_eq(emu__mem_dma_page((uintptr_t)p, &alias, &tag), 1);
+	ck_assert_uint_eq(alias_a, alias + 2 * PS);	/* pages 0..3 in A's alias */
+	TU_OK(emu_mem_check());
+	emu_mem_unpin(a);
+	emu_mem_get_stats(&st);
+	ck_assert_uint_eq(st.pin_aliases, 2);
+	ck_assert_uint_eq(aliases_of(fd, p, 8 * PS), 2);
+	ck_assert_uint_eq(emu__mem_dma_page((uintptr_t)p + 2 * PS, &alias, &tag), 1);
+	ck_assert_uint_eq(alias, alias_a);
+	assert_alias_reaches(p + 3 * PS, 0x3c);
+	assert_alias_reaches(p + 5 * PS, 0x5c);
+	ck_assert_uint_eq(emu__mem_dma_page((uintptr_t)p + PS, &alias, &tag), 0);
+	TU_OK(emu_mem_check());
+	emu_mem_unpin(b);
+	emu_mem_get_stats(&st);
+	ck_assert_uint_eq(st.pin_aliases, 0);
+	ck_assert_uint_eq(aliases_of(fd, p, 8 * PS), 0);
+	munmap(p, 8 * PS);
+	close(fd);
+}
+END_TEST
+
+/*
+ * A page holds at most the count limit's pins (about four million; the
+ * kernel's reference count overflows near two million): a pin past it fails
+ * with ENOMEM and changes nothing, also when only its last page is full.
+ */
+START_TEST(pin_count_limit_is_enomem)
+{
+	enum { MAX = 3 };
+	struct emu_pin *full[MAX], *pin;
+	struct emu_mem_stats before, after;
+	uint8_t *p = tu_map(LEAF_TEST_PAGES);
+
+	emu__mem_set_pin_count_max(MAX);
+	for (int i = 0; i < MAX; i++)
+		full[i] = pin_ok(p + (LEAF_TEST_PAGES - 1) * PS, 1);
+	emu_mem_get_stats(&before);
+	TU_ERR(emu_mem_pin((uintptr_t)p + (LEAF_TEST_PAGES - 1) * PS, 1, &pin), ENOMEM);
+	/* Across a leaf boundary, the full page last: every page before it is taken back. */
+	TU_ERR(emu_mem_pin((uintptr_t)p, LEAF_TEST_PAGES, &pin), ENOMEM);
+	emu_mem_get_stats(&after);
+	ck_assert_uint_eq(after.pins, before.pins);
+	ck_assert_uint_eq(after.pinned_pages, before.pinned_pages);
+	ck_assert_uint_eq(after.pin_refs, before.pin_refs);
+	ck_assert_uint_eq(after.pin_meta_bytes, before.pin_meta_bytes);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p), 0);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p + (LEAF_TEST_PAGES - 1) * PS), MAX);
+	TU_OK(emu_mem_check());
+	emu_mem_unpin(full[0]);
+	pin = pin_ok(p, LEAF_TEST_PAGES);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)p + (LEAF_TEST_PAGES - 1) * PS), MAX);
+	emu_mem_unpin(pin);
+	for (int i = 1; i < MAX; i++)
+		emu_mem_unpin(full[i]);
+	emu__mem_set_pin_count_max(0);
+	tu_unmap(p, LEAF_TEST_PAGES);
+}
+END_TEST
+
+/* Bookkeeping per pinned page: under 8 bytes (issue 17's goal for a registered page). */
+START_TEST(pin_metadata_under_8_bytes_per_page)
+{
+	enum { N = 16384 };
+	struct emu_mem_stats st;
+	uint8_t *p = tu_map(N);
+	struct emu_pin *pin = pin_ok(p, N);
+
+	emu_mem_get_stats(&st);
+	ck_assert_msg(st.pin_meta_bytes < 8 * N, "%llu bytes for %u pages",
+		      (unsigned long long)st.pin_meta_bytes, N);
+	emu_mem_unpin(pin);
+	tu_unmap(p, N);
+}
+END_TEST
+
+static void sweep_pin_check(void *ctx, int rc);
+
+static unsigned shared_sites;	/* bit 0: an alias failed, bit 1: the alias table */
+
+/* Notes which of the alias sites the run's injected failure hit. */
+static int shared_site_seen(int rc)
+{
+	if (util_fail_nth_fired()) {
+		shared_sites |= !strcmp(util_fail_nth_site(), "emu_pin_alias") ? 1u : 0u;
+		shared_sites |= !strcmp(util_fail_nth_site(), "emu_pin_alias_table") ? 2u : 0u;
+	}
+	return rc;
+}
+
+/* Fail-nth over pins of shared memory next to a live one: aliases and their table fail cleanly. */
+static int sweep_shared_run(void *ctx)
+{
+	struct emu_pin *a, *b;
+	int rc = emu_mem_pin((uintptr_t)ctx, 8, &a);
+
+	if (rc)
+		return shared_site_seen(rc);
+	rc = emu_mem_pin((uintptr_t)ctx + 4 * PS, 8, &b);
+	if (!rc) {
+		uint64_t alias, tag;
+
+		/* Without an alias (its creation failed) the page is tagged by frame instead. */
+		ck_assert_uint_eq(emu__mem_dma_page((uintptr_t)ctx + 9 * PS, &alias, &tag), 1);
+		if (alias)
+			assert_alias_reaches((uint8_t *)ctx + 9 * PS, 0x66);
+		else
+			ck_assert_uint_ne(tag, 0);
+		emu_mem_unpin(b);
+	}
+	emu_mem_unpin(a);
+	return shared_site_seen(rc);
+}
+
+
+START_TEST(pin_shared_fail_nth_sweep)
+{
+	int fd;
+	uint8_t *p = shared_map(12, &fd);
+	unsigned points;
+
+	shared_sites = 0;
+	points = tu_sweep(sweep_shared_run, sweep_pin_check, p);
+	ck_assert_uint_eq(shared_sites, 3);
+	/* two pins: alloc, runs, alias, aliases array, alias table, chunk, leaf each at least */
+	ck_assert_uint_ge(points, 10);
+	ck_assert_uint_eq(aliases_of(fd, p, 12 * PS), 0);
+	munmap(p, 12 * PS);
+	close(fd);
+}
+END_TEST
 
 /* ------------------------------------------------------- the hugepage pool */
 
@@ -1045,10 +1310,15 @@ static Suite *mem_suite(void)
 	tcase_add_test(t, pin_oracle_sets_backing);
 	tcase_add_test(t, pin_hugetlb_backing);
 	tcase_add_test(t, pin_shared_file_mapping_needs_dirty_tracking);
+	tcase_add_test(t, pin_shared_one_page_each_random_unpin);
+	tcase_add_test(t, pin_shared_overlap_keeps_first_alias);
+	tcase_add_test(t, pin_count_limit_is_enomem);
+	tcase_add_test(t, pin_metadata_under_8_bytes_per_page);
 	tcase_add_test(t, hugetlb_reserve_is_bounded);
 	tcase_add_test(t, hugetlb_pool_restored_by_the_library);
 	tcase_add_test(t, hugetlb_pool_restored_after_replay_dies);
 	tcase_add_test(t, pin_fail_nth_sweep);
+	tcase_add_test(t, pin_shared_fail_nth_sweep);
 	tcase_add_test(t, pin_mlock_refused_without_cap_ipc_lock);
 	tcase_add_test(t, pin_fork_child_starts_unpinned);
 	suite_add_tcase(s, t);
