@@ -367,6 +367,11 @@ static int proc_fd(int *slot, const char *name)
 	return fd;
 }
 
+int emu__mem_maps_fd(void)
+{
+	return proc_fd(&maps_fd, "/proc/self/maps");
+}
+
 static int pagemap_get(void)
 {
 	return proc_fd(&pagemap_fd, "/proc/self/pagemap");
@@ -950,7 +955,7 @@ static void retag(uint64_t ua, uint64_t old, uint64_t pfn)
 static int prot_check(uint64_t ua, uint64_t end, bool write, uint64_t *bad)
 {
 	uint64_t need = write ? EMU_PROCMAP_VMA_WRITABLE : EMU_PROCMAP_VMA_READABLE;
-	int fd = proc_fd(&maps_fd, "/proc/self/maps");
+	int fd = emu__mem_maps_fd();
 
 	if (fd < 0)
 		return -ENOTTY;

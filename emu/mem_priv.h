@@ -63,6 +63,13 @@ struct emu__backing_run {
 int emu__mem_probe(uint64_t ua, uint64_t end, bool write, struct emu__backing_run **runs,
 		    unsigned *nruns);
 
+/*
+ * The process-wide descriptor of /proc/self/maps for PROCMAP_QUERY, opened
+ * on first use (mem_pin.c; a forked child's is closed by the child's fork
+ * handler, so the child opens its own), or -1.  Never to be closed.
+ */
+int emu__mem_maps_fd(void);
+
 /* Forces the /proc/self/smaps parser even where PROCMAP_QUERY works (tests). */
 void emu__mem_probe_force_smaps(int on);
 

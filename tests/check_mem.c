@@ -1114,7 +1114,17 @@ START_TEST(pin_fork_child_starts_unpinned)
 		emu_mem_unpin(mine);
 		emu_mem_unpin(pin);	/* the parent's pin: must not count down the child's */
 		emu_mem_get_stats(&st);
-		_exit(st.pinned_pages || st.unpin_underflows ? 3 : 0);
+		if (st.pinned_pages || st.unpin_underflows)
+			_exit(3);
+		/* The child's probe asks about the child's mappings, not the parent's. */
+		{
+			void *q = mmap(NULL, 2 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (q == MAP_FAILED || emu_mem_pin((uintptr_t)q, 2, &mine))
+				_exit(4);
+			emu_mem_unpin(mine);
+		}
+		_exit(0);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
