@@ -8,8 +8,12 @@
  * (iommu_group, driver, the identity files).  Rather than answer each libc
  * call with made-up results, the layer writes that tree once, as real
  * directories, files and relative symlinks, into a private directory
- * ($TMPDIR or /tmp, spaprtce-<pid>-XXXXXX), and redirects the paths below to
- * it.  Every libc function then behaves on them as on any file: stat,
+ * (spaprtce-<pid>-XXXXXX in $TMPDIR, else in /dev/shm when it is a
+ * writable tmpfs, else in /tmp), and redirects the paths below to it.
+ * Memory first: on a disk /tmp the hundred-odd creations and removals go
+ * through the filesystem's journal, which cost 0.15 s of wall clock per
+ * process on a busy machine (0.02 s on tmpfs), more than DPDK's 16,384
+ * registrations gained from anything else.  Every libc function then behaves on them as on any file: stat,
  * readlink, realpath, opendir/readdir, openat relative to a directory
  * descriptor opened there.  The host's /dev and /sys are never written.
  *
@@ -40,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "dropin/dropin.h"
@@ -271,15 +276,28 @@ static void remove_stale_trees(const char *tmp)
 	closedir(d);
 }
 
-static int tree_build(void)
+/* Where the tree goes: $TMPDIR, else /dev/shm if it is a tmpfs we may write, else /tmp. */
+static const char *tree_dir(void)
 {
 	const char *tmp = getenv("TMPDIR");
+	struct statfs sf;
+
+	if (tmp && *tmp && strlen(tmp) <= 128)
+		return tmp;
+	if (!statfs("/dev/shm", &sf) && (uint32_t)sf.f_type == 0x01021994u /* TMPFS_MAGIC */ &&
+	    !dropin_real.access("/dev/shm", W_OK | X_OK))
+		return "/dev/shm";
+	return "/tmp";
+}
+
+static int tree_build(void)
+{
+	const char *tmp;
 	struct emu_machine_config c;
 	int rc = 0;
 
 	dropin__resolve();
-	if (!tmp || !*tmp || strlen(tmp) > 128)
-		tmp = "/tmp";
+	tmp = tree_dir();
 	remove_stale_trees(tmp);
 	snprintf(tree_root, sizeof(tree_root), "%s/spaprtce-%d-XXXXXX", tmp, (int)getpid());
 	if (!mkdtemp(tree_root))
