@@ -413,7 +413,7 @@ check-clients: deps clients-deps
 		[ $$d = 0 ] && [ $$q = 0 ] && echo "check-clients: PASS" || { echo "check-clients: FAIL" >&2; exit 1; }
 
 # DPDK's --no-huge set-up through the layer versus its recorded requests
-# replayed directly (scripts/bench-dpdk.sh): build/bench/dpdk_setup.jsonl,
+# replayed directly plus DPDK alone (scripts/bench-dpdk.sh): build/bench/dpdk_setup.jsonl,
 # merged into build/bench.json by the next `make bench`.
 .PHONY: bench-dpdk
 bench-dpdk: deps clients-deps
