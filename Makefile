@@ -367,8 +367,9 @@ all: $(DROPIN_SO)
 tests: $(DROPIN_SO) $(B)/spaprtce
 
 # The layer exports only its hooks (EXPORT in dropin/hooks_*.c).
-# -Wno-missing-attributes: the 64 aliases need not repeat libc's nothrow/leaf.
-$(B)/obj/dropin/%.o: BASE_CFLAGS += -fvisibility=hidden -Wno-missing-attributes
+# -Wno-missing-attributes: the 64 aliases need not repeat libc's nothrow/leaf
+# (gcc's warning; -Wno-unknown-warning-option lets clang, which lacks it, build too).
+$(B)/obj/dropin/%.o: BASE_CFLAGS += -fvisibility=hidden -Wno-missing-attributes -Wno-unknown-warning-option
 
 $(DROPIN_SO): $(DROPIN_OBJS) $(B)/libspaprtce.so $(B)/libspaprtce.so.0
 	$(CC) -shared -Wl,-soname,libspaprtce-preload.so -Wl,-rpath,'$$ORIGIN' -o $@ $(DROPIN_OBJS) \

@@ -62,7 +62,8 @@ static bool layer_in(char *out, size_t n, const char *dir, size_t dirlen, const 
  */
 static int find_layer(char *out, size_t n)
 {
-	static const char *const subs[] = { "", "/../lib", "/../lib64", "/../lib/" SPAPRTCE_MULTIARCH };
+	static const char *const subs[] = { "", "/../lib", "/../lib64",
+						   ("/../lib/" SPAPRTCE_MULTIARCH) };	/* parenthesised: one element, meant */
 	const char *env = getenv("SPAPRTCE_PRELOAD"), *p;
 	char exe[PATH_MAX];
 	ssize_t len;
