@@ -423,8 +423,9 @@ bench-dpdk: deps clients-deps
 # ------------------------------------------------------------- the guest
 # make check-guest   a Debian ppc64el guest booted by Debian's qemu-system-ppc64
 #                    (pseries, TCG) through `spaprtce exec`, its virtio-rng and
-#                    virtio-blk passed through with vfio-pci: three boots
-#                    (DDW, disable_ddw, a device without ACCESS_PLATFORM).
+#                    virtio-blk passed through with vfio-pci: four boots
+#                    (DDW, disable_ddw, a device without ACCESS_PLATFORM, and
+#                    an EEH recovery of the virtio-rng's frozen PE).
 # make run-guest     one such boot for a person: the console, then the
 #                    emulator's statistics.  docs/guest.md.
 # scripts/guest-fetch.sh installs qemu-system-ppc and cpio when missing and
@@ -437,6 +438,12 @@ GUEST_DEPS := $(DROPIN_SO) $(B)/spaprtce $(B)/tests/guest-rngstream
 $(B)/tests/guest-rngstream: tests/guest/rngstream.c $(B)/libspaprtce.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -o $@ $< $(B)/libspaprtce.a $(LDLIBS_ALL)
+
+# What making guest RAM present and writable costs this host (the pinning
+# part of bench-guest; tests/guest/pincost.c).
+$(B)/tests/guest-pincost: tests/guest/pincost.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -o $@ $<
 
 .PHONY: check-guest run-guest
 check-guest: deps
@@ -452,7 +459,7 @@ run-guest: deps
 # merged into build/bench.json by the next `make bench`.
 .PHONY: bench-guest
 bench-guest: deps
-	@$(MAKE) --no-print-directory $(GUEST_DEPS)
+	@$(MAKE) --no-print-directory $(GUEST_DEPS) $(B)/tests/guest-pincost
 	@bash scripts/bench-guest.sh $(B)
 
 # The layer's cost (bench/bench_dropin.c): it preloads itself, so it links the
