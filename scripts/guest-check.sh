@@ -169,14 +169,20 @@ eeh_checks() {
 
 if [ "$WHAT" = run ]; then
 	token=run$$
-	echo "== booting (dev0=virtio-rng, dev1=virtio-blk); the console follows"
+	# GUEST_MODE=eeh with GUEST_DEVICES=0000:00:01.0 and SPAPRTCE_EEH_CTL=PATH:
+	# the EEH boot by hand (freeze with `echo "freeze 0" >PATH` once the
+	# guest printed GUEST-EEH-READY; docs/guest.md).
+	devs=""
+	for d in ${GUEST_DEVICES:-0000:00:01.0 0000:00:02.0}; do devs="$devs -device vfio-pci,host=$d"; done
+	echo "== booting (dev0=virtio-rng, dev1=virtio-blk;$devs); the console follows"
 	rm -f "$G/disk.img" && truncate -s 16M "$G/disk.img"
+	# shellcheck disable=SC2086
 	SPAPRTCE_STATS=- timeout -k 10 "$BOOT_TIMEOUT" "$B/spaprtce" exec \
 		--machine "dev0=virtio-rng:seed=$SEED,dev1=virtio-blk:file=$G/disk.img" --log "$G/requests.log" -- \
 		qemu-system-ppc64 -M pseries -accel tcg -m 1G -nographic -nodefaults -serial stdio \
 		-kernel "$G/vmlinux" -initrd "$G/initramfs.gz" \
-		-append "console=hvc0 rng_core.default_quality=0 gmode=full gtoken=$token ${GUEST_APPEND:-}" \
-		-device vfio-pci,host=0000:00:01.0 -device vfio-pci,host=0000:00:02.0
+		-append "console=hvc0 rng_core.default_quality=0 gmode=${GUEST_MODE:-full} gtoken=$token ${GUEST_APPEND:-}" \
+		$devs
 	rc=$?
 	echo "== qemu exit $rc; requests in $G/requests.log; the statistics are the spaprtce-stats lines above"
 	exit $rc

@@ -50,7 +50,8 @@ while [ $i -lt 60 ] && [ "$(rngnow)" != none ]; do sleep 0.5; i=$((i + 1)); done
 removed=$([ "$(rngnow)" = none ] && echo yes || echo no)
 i=0
 got=0
-while [ $i -lt 90 ]; do
+: >/tmp/r2
+while [ $removed = yes ] && [ $i -lt 90 ]; do
 	if [ "$(rngnow)" != none ] && [ -n "$(rngnow)" ]; then
 		timeout 5 head -c 256 /dev/hwrng >/tmp/r2 2>/dev/null
 		got=$(wc -c </tmp/r2)
