@@ -4,7 +4,7 @@
 #  1. read the device's stream, then print GUEST-EEH-READY: the host
 #     freezes the PE (SPAPRTCE_EEH_CTL) when it sees that line;
 #  2. go on reading 16 bytes a second: the read that does not complete
-#     within 5 s is the freeze (the driver's request can no longer reach
+#     within 10 s is the freeze (the driver's request can no longer reach
 #     the device: its notify write is dropped, its DMA refused);
 #  3. read the virtio device's status register through the virtio core
 #     (sysfs "status": an MMIO load of the frozen BAR): all ones, which
@@ -33,7 +33,7 @@ echo "GUEST-EEH-READY"
 n=0
 stalled=no
 while [ $n -lt 90 ]; do
-	timeout 5 head -c 16 /dev/hwrng >/tmp/r1 2>/dev/null
+	timeout 10 head -c 16 /dev/hwrng >/tmp/r1 2>/dev/null
 	[ "$(wc -c </tmp/r1)" = 16 ] || { stalled=yes; break; }
 	n=$((n + 1))
 	sleep 1
