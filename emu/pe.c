@@ -16,11 +16,15 @@
  *
  * Why a faulting DMA freezes only a PE whose EEH is enabled: PAPR lets the
  * OS switch error isolation on per PE (ibm,set-eeh-option), QEMU enables it
- * at every machine reset (VFIO_EEH_PE_OP ENABLE), and a program that never
- * heard of EEH keeps working after a fault, as it did before EEH existed
- * here.  (A powernv host freezes whatever the owner asked for and ignores
- * DISABLE; the answers of the requests are the same.)  Injected errors and
- * emu_pe_freeze freeze any PE: someone asked for exactly that.
+ * at every machine reset (VFIO_EEH_PE_OP ENABLE) and the guest's Linux
+ * again at probe, before any DMA, so every user that speaks EEH gets the
+ * hardware's behaviour; a program that never heard of EEH (DPDK, QEMU with
+ * more than one group in a container, where it offers no EEH) keeps
+ * working after a fault and its fault log shows every later fault, not a
+ * row of "PE frozen".  A powernv host freezes whatever the owner asked for
+ * and ignores DISABLE, until the device is released; the answers of the
+ * requests are the same either way (docs/eeh.md weighs it).  Injected
+ * errors and emu_pe_freeze freeze any PE: someone asked for exactly that.
  *
  * Why the state lives in the endpoint under ep->lock: the DMA path already
  * holds that lock while it translates, so a DMA checks the freeze and a

@@ -15,6 +15,9 @@
 # page; the emulator mlocks them).  B / C is what passing a device
 # through costs beyond that pinning: QEMU's per-TCE VFIO requests, the
 # layer, the emulator.
+# Before the boots it prints what making 1 GiB present and writable costs
+# this host by itself (build/tests/guest-pincost): the part of B that is
+# the host kernel's zeroing of pinned pages, not the layer's.
 # Writes BUILD_DIR/bench/guest_boot.jsonl, lines in build/bench.json's
 # style (scripts/run-benches.sh merges the file into bench.json when it
 # exists).
@@ -28,6 +31,12 @@ out=$B/bench/guest_boot.jsonl
 sh scripts/guest-fetch.sh "$B" || exit 1
 sh scripts/guest-initramfs.sh "$B" tests/guest/init "$G/initramfs.gz" || exit 1
 mkdir -p "$B/bench"
+
+# What pinning 1 GiB costs this host by itself, before any boot: the first
+# run gets memory that may have to be found (a virtual machine's hypervisor
+# takes freed memory back), the others reuse it (tests/guest/pincost.c).
+echo "host: making 1 GiB present and writable (method, pages, first/again, seconds):"
+"$B/tests/guest-pincost" 1024 | sed 's/^pincost /  /'
 
 QEMU=(qemu-system-ppc64 -M pseries -accel tcg -m 1G -nographic -nodefaults -serial stdio
       -kernel "$G/vmlinux" -initrd "$G/initramfs.gz" -append "console=hvc0 quiet gmode=boot")

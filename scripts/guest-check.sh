@@ -14,6 +14,9 @@ SEED=0x5eed5eed
 RNG_WINDOW=65536	# the guest's bytes must be pieces of the stream's first RNG_WINDOW bytes
 BOOT_TIMEOUT=${GUEST_TIMEOUT:-240}
 FAULT_TIMEOUT=${GUEST_FAULT_TIMEOUT:-180}
+EEH_TIMEOUT=${GUEST_EEH_TIMEOUT:-300}
+BOOTS=${GUEST_BOOTS:-ddw noddw fault eeh}	# which of the checks' boots run
+EEH_RNG_WINDOW=1048576	# the EEH boot's drivers (two probes) take more of the stream
 fail=0
 
 sh scripts/guest-fetch.sh "$B" || exit 1
@@ -24,21 +27,35 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 ok() { echo "  ok: $1"; }
 bad() { echo "  FAIL: $1" >&2; fail=1; }
 
-# boot NAME MACHINE APPEND TIMEOUT: one boot; files $G/NAME.{out,stats,log}, disk $G/disk.img
+# boot NAME MACHINE APPEND TIMEOUT [DEVICES]: one boot; files $G/NAME.{out,stats,log},
+# disk $G/disk.img; DEVICES the host addresses passed through (default both
+# groups').  With $on_ready set, QEMU runs in the background and the
+# command $on_ready runs once the guest printed GUEST-EEH-READY.
 boot() {
 	name=$1
+	devs=""
+	for d in ${5:-0000:00:01.0 0000:00:02.0}; do devs="$devs -device vfio-pci,host=$d"; done
 	rm -f "$G/$name.out" "$G/$name.stats" "$G/$name.log"
 	rm -f "$G/disk.img" && truncate -s 16M "$G/disk.img"
 	t0=$(now)
+	# shellcheck disable=SC2086
 	SPAPRTCE_STATS=$G/$name.stats timeout -k 10 "$4" "$B/spaprtce" exec --machine "$2" --log "$G/$name.log" -- \
 		qemu-system-ppc64 -M pseries -accel tcg -m 1G -nographic -nodefaults -serial stdio \
 		-kernel "$G/vmlinux" -initrd "$G/initramfs.gz" \
 		-append "console=hvc0 quiet rng_core.default_quality=0 $3" \
-		-device vfio-pci,host=0000:00:01.0 -device vfio-pci,host=0000:00:02.0 \
-		</dev/null >"$G/$name.out" 2>&1
+		$devs </dev/null >"$G/$name.out" 2>&1 &
+	qpid=$!
+	if [ -n "${on_ready:-}" ]; then
+		while kill -0 "$qpid" 2>/dev/null && ! grep -a -q '^GUEST-EEH-READY' "$G/$name.out"; do
+			sleep 0.5
+		done
+		kill -0 "$qpid" 2>/dev/null && $on_ready
+	fi
+	wait "$qpid"
 	rc=$?
 	elapsed=$(secs "$t0" "$(now)")
-	tr -d '\r' <"$G/$name.out" | grep -a -o 'GUEST-[A-Z]*.*' | sed 's/^/    guest: /' | cut -c1-200
+	tr -d '\r' <"$G/$name.out" | grep -a -o 'GUEST-[A-Z]*.*' | grep -v '^GUEST-DMESG .*EEH: \[' |
+		sed 's/^/    guest: /' | cut -c1-200
 	echo "    (qemu exit $rc after ${elapsed}s)"
 }
 
@@ -89,16 +106,83 @@ full_checks() {
 		bad "$1: stats at exit: faults '$f', groups with DMA writes $w ($G/$name.stats)"
 }
 
+# The checks of the EEH boot (docs/eeh.md, "The guest test")
+eeh_checks() {
+	[ "$rc" = 0 ] && ok "eeh: the guest powered off (qemu exit 0, ${elapsed}s)" || bad "eeh: qemu exit $rc ($G/$name.out)"
+	l=$(result eeh-before)
+	if [ "$(field "$l" bytes)" = 64 ] && v=$("$B/tests/guest-rngstream" "$SEED" "$EEH_RNG_WINDOW" "$(field "$l" hex)"); then
+		ok "eeh: before the freeze the guest reads the device's stream ($v); its PE state $(field "$l" pe_state)"
+	else
+		bad "eeh: before the freeze: $(echo "$l" | cut -c1-160)"
+	fi
+	l=$(result eeh-stall)
+	[ "$froze" = yes ] && [ "$(field "$l" stalled)" = yes ] &&
+		ok "eeh: frozen from outside after the guest's $(field "$l" reads) reads; its next read of /dev/hwrng never completed" ||
+		bad "eeh: froze '$froze', guest '$l'"
+	l=$(result eeh-detect)
+	[ "$(field "$l" status)" = 0x000000ff ] &&
+		ok "eeh: the virtio status register read all ones (MMIO of a frozen PE)" ||
+		bad "eeh: status read '$l'"
+	for m in 'EEH: Frozen PHB#[0-9a-f]*-PE#[0-9a-f]* detected' 'EEH: Reset with hotplug activity' 'EEH: Recovery successful'; do
+		g=$(tr -d '\r' <"$G/$name.out" | grep -a -m1 "^GUEST-DMESG .*$m" | sed 's/^GUEST-DMESG \[ *[0-9.]*\] //')
+		[ -n "$g" ] && ok "eeh: the guest's kernel: \"$g\"" || bad "eeh: no \"$m\" in the guest's log"
+	done
+	l=$(result eeh-after)
+	if [ "$(field "$l" removed)" = yes ] && [ "$(field "$l" bytes)" = 256 ] &&
+	   v=$("$B/tests/guest-rngstream" "$SEED" "$EEH_RNG_WINDOW" "$(field "$l" hex)"); then
+		ok "eeh: the driver was removed and re-added ($(field "$l" rng)); 256 bytes of /dev/hwrng are the device's stream again ($v)"
+	else
+		bad "eeh: after recovery: $(echo "$l" | cut -c1-160)"
+	fi
+	[ "$(field "$l" pe_state)" = 0x00000078,0x00000000 ] &&
+		ok "eeh: the guest's PE state at the end: MMIO and DMA active and enabled, not isolated ($(field "$l" pe_state))" ||
+		bad "eeh: the guest's PE state at the end: '$(field "$l" pe_state)'"
+	l=$(result eeh-proc)
+	[ "$(field "$l" eeh_slot_resets)" = 1 ] && ok "eeh: the guest counted one slot reset" || bad "eeh: guest /proc/powerpc/eeh '$l'"
+	# The ops, in the order the recovery needs them: GET_STATE answering
+	# STOPPED (2), a reset asserted (RESET_HOT 6 or RESET_FUNDAMENTAL 7),
+	# RESET_DEACTIVATE (5), CONFIGURE (8); the last GET_STATE answers NORMAL
+	# (0); no op failed.
+	ops=$(grep -a 'VFIO_EEH_PE_OP' "$G/$name.log" | sed -n 's/.* op \([0-9]*\)) = \(.*\)$/\1=\2/p' | tr '\n' ' ')
+	names=$(echo "$ops" | sed 's/\b0=/DISABLE=/g; s/\b1=/ENABLE=/g; s/\b2=/UNFREEZE_IO=/g; s/\b3=/UNFREEZE_DMA=/g;
+		s/\b4=/GET_STATE=/g; s/\b5=/RESET_DEACTIVATE=/g; s/\b6=/RESET_HOT=/g; s/\b7=/RESET_FUNDAMENTAL=/g;
+		s/\b8=/CONFIGURE=/g; s/\b9=/INJECT_ERR=/g')
+	if echo " $ops" | grep -q ' 4=2 .* [67]=0 5=0 .* 8=0 ' && echo "$ops" | grep -q '4=0 $' &&
+	   ! echo "$ops" | grep -q '=-'; then
+		ok "eeh: the request log's VFIO_EEH_PE_OPs (op=result): $names"
+	else
+		bad "eeh: VFIO_EEH_PE_OPs in $G/$name.log: $names"
+	fi
+	# A DMA can be refused only when the freeze lands inside the device's
+	# handling of a notify (the freeze waits for a DMA in flight, the next
+	# one is refused): then its record says "PE frozen", never anything else.
+	f=$(stat_faults)
+	other=$(grep '^spaprtce-stats group .* fault ' "$G/$name.stats" 2>/dev/null | grep -c -v 'reason "PE frozen"$')
+	if [ "$f" = 0 ]; then
+		ok "eeh: the emulator's fault log is empty at exit"
+	elif [ -n "$f" ] && [ "$other" = 0 ]; then
+		ok "eeh: the emulator's fault log at exit: $f DMA(s) refused while frozen (\"PE frozen\"), nothing else"
+	else
+		bad "eeh: faults at exit '$f', $other not \"PE frozen\" ($G/$name.stats)"
+	fi
+}
+
 if [ "$WHAT" = run ]; then
 	token=run$$
-	echo "== booting (dev0=virtio-rng, dev1=virtio-blk); the console follows"
+	# GUEST_MODE=eeh with GUEST_DEVICES=0000:00:01.0 and SPAPRTCE_EEH_CTL=PATH:
+	# the EEH boot by hand (freeze with `echo "freeze 0" >PATH` once the
+	# guest printed GUEST-EEH-READY; docs/guest.md).
+	devs=""
+	for d in ${GUEST_DEVICES:-0000:00:01.0 0000:00:02.0}; do devs="$devs -device vfio-pci,host=$d"; done
+	echo "== booting (dev0=virtio-rng, dev1=virtio-blk;$devs); the console follows"
 	rm -f "$G/disk.img" && truncate -s 16M "$G/disk.img"
+	# shellcheck disable=SC2086
 	SPAPRTCE_STATS=- timeout -k 10 "$BOOT_TIMEOUT" "$B/spaprtce" exec \
 		--machine "dev0=virtio-rng:seed=$SEED,dev1=virtio-blk:file=$G/disk.img" --log "$G/requests.log" -- \
 		qemu-system-ppc64 -M pseries -accel tcg -m 1G -nographic -nodefaults -serial stdio \
 		-kernel "$G/vmlinux" -initrd "$G/initramfs.gz" \
-		-append "console=hvc0 rng_core.default_quality=0 gmode=full gtoken=$token ${GUEST_APPEND:-}" \
-		-device vfio-pci,host=0000:00:01.0 -device vfio-pci,host=0000:00:02.0
+		-append "console=hvc0 rng_core.default_quality=0 gmode=${GUEST_MODE:-full} gtoken=$token ${GUEST_APPEND:-}" \
+		$devs
 	rc=$?
 	echo "== qemu exit $rc; requests in $G/requests.log; the statistics are the spaprtce-stats lines above"
 	exit $rc
@@ -106,17 +190,28 @@ fi
 
 T0=$(now)
 
+want() { case " $BOOTS " in *" $1 "*) return 0 ;; esac; return 1; }
+nboots=0
+
+if want ddw; then
+nboots=$((nboots + 1))
 echo "== guest with DDW (dev0=virtio-rng, dev1=virtio-blk)"
 name=requests
 token=ddw$$
 boot requests "dev0=virtio-rng:seed=$SEED,dev1=virtio-blk:file=$G/disk.img" "gmode=full gtoken=$token" "$BOOT_TIMEOUT"
 full_checks ddw ddw
+fi
 
+if want noddw; then
+nboots=$((nboots + 1))
 echo "== guest with disable_ddw"
 token=noddw$$
 boot noddw "dev0=virtio-rng:seed=$SEED,dev1=virtio-blk:file=$G/disk.img" "disable_ddw gmode=full gtoken=$token" "$BOOT_TIMEOUT"
 full_checks disable_ddw noddw
+fi
 
+if want fault; then
+nboots=$((nboots + 1))
 echo "== a virtio-rng without ACCESS_PLATFORM (platform=0)"
 token=fault$$
 boot fault "dev0=virtio-rng:platform=0:seed=$SEED,dev1=virtio-blk:file=$G/disk.img" "gmode=fault gtoken=$token" "$FAULT_TIMEOUT"
@@ -136,6 +231,28 @@ rec=$(grep -c '^spaprtce-stats group 0 fault .* access [a-z]* reason "\(no windo
 grep -q '^spaprtce-stats group 1 .* faults 0 ' "$G/$name.stats" &&
 	ok "platform=0: the well-behaved virtio-blk beside it has no fault" ||
 	bad "platform=0: group 1's faults ($G/$name.stats)"
+fi
 
-echo "check-guest: three boots in $(secs "$T0" "$(now)")s"
+if want eeh; then
+nboots=$((nboots + 1))
+echo "== EEH: the virtio-rng's PE frozen from outside while the guest reads it"
+# One device: QEMU offers EEH to the guest only when the PHB's address
+# space has one container holding one group (spapr_phb_eeh_available).
+token=eeh$$
+ctl=$G/eeh.ctl
+rm -f "$ctl"
+freeze() {	# the host's side: freeze group 0's PE through the layer's FIFO
+	timeout 10 sh -c "echo 'freeze 0' >'$ctl'" && froze=yes
+	echo "    host: froze group 0's PE at $(secs "$t0" "$(now)")s"
+}
+froze=no
+export SPAPRTCE_EEH_CTL=$ctl
+on_ready=freeze boot eeh "dev0=virtio-rng:seed=$SEED" "gmode=eeh gtoken=$token" "$EEH_TIMEOUT" 0000:00:01.0
+unset SPAPRTCE_EEH_CTL on_ready
+eeh_checks
+rm -f "$ctl"
+fi
+
+[ "$nboots" -gt 0 ] || bad "GUEST_BOOTS '$BOOTS' names none of: ddw noddw fault eeh"
+echo "check-guest: $nboots boots in $(secs "$T0" "$(now)")s"
 [ $fail = 0 ] && echo "check-guest: PASS" || { echo "check-guest: FAIL" >&2; exit 1; }

@@ -3,9 +3,10 @@
 # unpacked: the static busybox with its applet links, the virtio modules
 # (virtio_pci, virtio-rng, virtio_blk and what they depend on, from the
 # .modinfo "depends=" of the .deb's modules: it ships no modules.dep) in
-# load order, and tests/guest/init as /init.  No root-owned file or device
-# node is needed: cpio writes owner 0:0 itself (-R), and /init mounts
-# devtmpfs before it opens the console.
+# load order, and tests/guest/init as /init with the .sh files of its
+# directory beside it (the parts /init sources).  No root-owned file or
+# device node is needed: cpio writes owner 0:0 itself (-R), and /init
+# mounts devtmpfs before it opens the console.
 # Usage: guest-initramfs.sh BUILD_DIR INIT OUT.
 set -eu
 B=$1
@@ -21,11 +22,15 @@ rm -rf "$T"
 mkdir -p "$T/bin" "$T/dev" "$T/proc" "$T/sys" "$T/tmp" "$T/lib/modules"
 cp "$G/root/bin/busybox" "$T/bin/busybox"
 for a in sh mount insmod cat echo head od tr dd md5sum sleep poweroff ls sed \
-	 grep cmp seq printf timeout blockdev sync wc cut uname; do
+	 grep cmp seq printf timeout blockdev sync wc cut uname dmesg; do
 	ln -sf busybox "$T/bin/$a"
 done
 cp "$INIT" "$T/init"
 chmod 755 "$T/init"
+# the parts /init sources (gmode=eeh: eeh.sh), from INIT's directory
+for f in "$(dirname "$INIT")"/*.sh; do
+	[ -f "$f" ] && cp "$f" "$T/$(basename "$f")"
+done
 
 # depends= of a module's .modinfo (NUL-separated key=value strings)
 deps() {
