@@ -12,6 +12,7 @@
  *
  *   spaprtce-stats requests map_dma N (bytes B, failed F) unmap_dma N (bytes B) ...
  *   spaprtce-stats group G dev BDF model M windows W dma_reads N (bytes B) dma_writes N (bytes B) kills N (pages P) faults F overflow O
+ *   spaprtce-stats group G eeh enabled E state S freezes dma_fault N injected N external N recoveries N
  *   spaprtce-stats group G window S bus 0xADDR entries N page_shift P levels L
  *   spaprtce-stats group G fault seq N iova 0x.. tce 0x.. access read|write reason "..."
  *   spaprtce-stats faults TOTAL
@@ -19,7 +20,8 @@
  * one line each, the last one always last: a checker reads "faults 0".
  * The request counts are the layer's own (each successful MAP_DMA's size
  * is bytes mapped, each UNMAP_DMA's the size the backend wrote back); the
- * rest is emu_group_get_stats() and the fault log's unread records
+ * rest is emu_group_get_stats(), emu_pe_status() (the eeh line, on a
+ * machine with EEH: docs/eeh.md) and the fault log's unread records
  * (emu_fault_log_read: at exit nobody else will read them).  In record
  * mode there is no emulator: only the request counts are written.
  *
@@ -118,6 +120,7 @@ static uint64_t group_report(FILE *f, int g)
 {
 	struct emu_group_stats gs;
 	struct emu_dev_info di;
+	struct emu_pe_status pe;
 	struct emu_fault rec[16];
 	uint64_t faults = 0;
 	unsigned w, windows = 0, n = 0, i;
@@ -137,6 +140,13 @@ static uint64_t group_report(FILE *f, int g)
 		(unsigned long long)gs.bytes_written, (unsigned long long)gs.kills,
 		(unsigned long long)gs.killed_pages, (unsigned long long)faults,
 		(unsigned long long)gs.fault_overflow);
+	if (!emu_pe_status(g, &pe))
+		fprintf(f, "spaprtce-stats group %d eeh enabled %d state %d freezes dma_fault %llu injected %llu "
+			"external %llu recoveries %llu\n", g, pe.enabled, emu_pe_get_state(g),
+			(unsigned long long)pe.freezes[EMU_PE_CAUSE_DMA_FAULT],
+			(unsigned long long)pe.freezes[EMU_PE_CAUSE_INJECTED],
+			(unsigned long long)pe.freezes[EMU_PE_CAUSE_EXTERNAL],
+			(unsigned long long)pe.recoveries);
 	for (w = 0; w < EMU_MAX_WINDOWS; w++)
 		if (gs.programmed[w])
 			fprintf(f, "spaprtce-stats group %d window %u bus 0x%llx entries %llu page_shift %u levels %u\n",

@@ -153,6 +153,14 @@ eeh_checks() {
 	else
 		bad "eeh: VFIO_EEH_PE_OPs in $G/$name.log: $names"
 	fi
+	# The emulator's own count (the layer's eeh line at exit): one freeze,
+	# from outside, none by a DMA fault or injection; recovered, normal.
+	e=$(grep -m1 '^spaprtce-stats group 0 eeh ' "$G/$name.stats" 2>/dev/null)
+	if echo "$e" | grep -q ' enabled 1 state 0 freezes dma_fault 0 injected 0 external 1 recoveries [1-9]'; then
+		ok "eeh: the emulator counted one external freeze and its recovery (${e#spaprtce-stats group 0 })"
+	else
+		bad "eeh: the emulator's PE at exit '$e' ($G/$name.stats)"
+	fi
 	# A DMA can be refused only when the freeze lands inside the device's
 	# handling of a notify (the freeze waits for a DMA in flight, the next
 	# one is refused): then its record says "PE frozen", never anything else.

@@ -989,11 +989,14 @@ START_TEST(stats_at_exit)
 		/* the default window materialised by the first MAP; kills: the MAP's 2 pages, the UNMAP's 1 */
 		"spaprtce-stats group 0 dev 0000:00:01.0 model dma-engine windows 2 dma_reads 1 (bytes 64) "
 		"dma_writes 0 (bytes 0) kills 2 (pages 3) faults 1 overflow 0\n"
+		/* EEH never enabled: the fault froze nothing (docs/eeh.md) */
+		"spaprtce-stats group 0 eeh enabled 0 state 0 freezes dma_fault 0 injected 0 external 0 recoveries 0\n"
 		"spaprtce-stats group 0 window 0 bus 0x0 entries 524288 page_shift 12 levels 1\n"
 		"spaprtce-stats group 0 window 1 bus 0x800000000000000 entries 4096 page_shift 12 levels 1\n"
 		"spaprtce-stats group 0 fault seq 1 iova 0x800000000001000 tce 0x0 access read reason \"no translation\"\n"
 		"spaprtce-stats group 1 dev 0000:00:02.0 model dma-engine windows 0 dma_reads 0 (bytes 0) "
 		"dma_writes 0 (bytes 0) kills 0 (pages 0) faults 0 overflow 0\n"
+		"spaprtce-stats group 1 eeh enabled 0 state 0 freezes dma_fault 0 injected 0 external 0 recoveries 0\n"
 		"spaprtce-stats faults 1\n");
 	unlink(stp);
 	/* not set: nothing written */
