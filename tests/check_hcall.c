@@ -940,11 +940,18 @@ START_TEST(t_region_gone_or_dying)
 	TU_OK(E(spapr_guest_set_memslot(V, 1, 1ull << 32, 16 * PS, p)));
 	TU_OK(tu_register(C, p, 16 * PS));
 	ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, (1ull << 32) | RW), H_SUCCESS);
-	/* Mapped: UNREGISTER refuses (Q3). */
+	/*
+	 * Mapped: UNREGISTER refuses (Q3).  The kernel answers 0 and orphans
+	 * the region for the life of the process (check_quirks asserts that),
+	 * which the teardown's "nothing charged" cannot survive: that step is
+	 * fixed mode's only; kernel mode clears the entry first.
+	 */
 	{
 		struct vfio_iommu_spapr_register_memory r = { sizeof(r), 0, (uintptr_t)p, 16 * PS };
 
-		TU_ERR(tu_ioctl(C, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), EBUSY);
+		if (!tu_fixed_only_step("t_region_gone_or_dying", "UNREGISTER of a mapped region", "Q3",
+					"the kernel's 0 orphans the region for good"))
+			TU_ERR(tu_ioctl(C, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), EBUSY);
 		ck_assert_int_eq(spapr_h_put_tce(V, L32, 0, 0), H_SUCCESS);
 		TU_OK(tu_ioctl(C, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r));
 	}
@@ -1051,9 +1058,14 @@ static void sweep_check(void *arg, int rc)
 
 START_TEST(t_fail_nth_sweep)
 {
-	struct sweep s = { tu_map(SW_PAGES) };
+	struct sweep s;
 	unsigned points;
 
+	if (tu_fixed_only("t_fail_nth_sweep", "Q6",
+			  "a table creation failing after its charge leaks it in the kernel; "
+			  "the sweep asserts nothing stays charged after every failure"))
+		return;
+	s.ram = tu_map(SW_PAGES);
 	spapr_guest_destroy(V);
 	V = NULL;
 	TU_OK(E(spapr_close(G)));

@@ -593,5 +593,6 @@ static Suite *quirks_suite(void)
 
 int main(void)
 {
+	tu_quirks_env_drop("check_quirks");
 	return tu_run(quirks_suite());
 }
