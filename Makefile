@@ -188,11 +188,11 @@ ifeq ($(QUIRKS),kernel)
 CHECK_ENV = SPAPRTCE_MACHINE="$${SPAPRTCE_MACHINE:+$$SPAPRTCE_MACHINE,}quirks=kernel" \
 	SUITES_LOGS=$(B)/tests/logs-kernel
 CHECK_AFTER :=
-else ifeq ($(QUIRKS),)
+else ifeq ($(filter-out fixed,$(QUIRKS)),)
 CHECK_ENV :=
 CHECK_AFTER = $(CHECK_EXTRA)
 else
-$(error QUIRKS must be empty or kernel, not "$(QUIRKS)")
+$(error QUIRKS must be fixed (the default) or kernel, not "$(QUIRKS)")
 endif
 check: deps
 	@$(MAKE) --no-print-directory tests $(B)/spaprtce $(CHECK_EXTRA_DEPS)
