@@ -157,7 +157,7 @@ int spapr__guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn,
 	 * Q16, quirks=kernel: kvm_vm_ioctl_create_spapr_tce adds offset and
 	 * size without an overflow check, and kvmppc_tce_pages multiplies and
 	 * aligns in unsigned long: both wrap, as here.  Fixed: a wrapping sum
-	 * is EINVAL, so size < 2^52 and nothing below wraps.
+	 * is EINVAL, so size <= 2^52 and nothing below wraps.
 	 */
 	end = offset + size;
 	if (!size || page_shift < 12 || page_shift > 34 ||
@@ -178,7 +178,7 @@ int spapr__guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn,
 		goto err_uncharge;
 	if (util_should_fail("spapr_hcall_table_pages") || npages > SIZE_MAX / sizeof(uint64_t *))
 		goto err_free;
-	gt->pages = calloc((size_t)npages, sizeof(uint64_t *));
+	gt->pages = calloc(npages ? (size_t)npages : 1, sizeof(uint64_t *));	/* 0: a Q16 table */
 	if (!gt->pages)
 		goto err_free;
 	gt->liobn = liobn;

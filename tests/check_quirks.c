@@ -662,10 +662,11 @@ START_TEST(q17_v1_window_with_registered_memory)
 {
 	uint8_t *ram = tu_map_aligned(16, 16);
 	const uint64_t L = 0x17;
-	int c1 = spapr_open_container(), g1;
 	struct spapr_guest *v;
+	int c1, g1;
 
 	start(_i);
+	c1 = spapr_open_container();
 	g1 = tu_open_group_ok(1);
 	TU_OK(tu_register(C, ram, 16 * PS));		/* a v2 container registers the memory */
 	TU_OK(tu_attach(g1, c1));
