@@ -8,11 +8,14 @@
 # status is 1 when any failed (its failure lines and the path of its full
 # output follow its line).  A suite's full output (what its tests print:
 # figures, expected warnings marked "expected:", skips) goes to
-# $1/logs/<suite>.log; SUITES_VERBOSE=1 prints it as well.
+# $1/logs/<suite>.log (or $SUITES_LOGS/<suite>.log: make check
+# QUIRKS=kernel keeps its own); SUITES_VERBOSE=1 prints it as well.
 #
 # Skips: a test that cannot run prints "SKIP <test>: <reason>" and returns;
 # Check counts it as passed, this script counts it as skipped (and the
-# passes without it).
+# passes without it).  A step skipped inside a test that otherwise
+# ran ("SKIP-STEP <test> (<step>): <reason>", make check QUIRKS=kernel) is
+# shown under its suite and not counted.
 #
 # TAP: with TAP=1 (make check TAP=1) each suite also writes TAP (Check's
 # CK_TAP_LOG_FILE_NAME) to $1/tap/<suite>.tap, where a skipped test's line
@@ -21,7 +24,8 @@ set -u
 dir=$1; shift
 failed=""
 total=0 fails=0 skips=0 nsuites=0
-mkdir -p "$dir/logs"
+logs=${SUITES_LOGS:-$dir/logs}
+mkdir -p "$logs"
 [ -n "${TAP:-}" ] && mkdir -p "$dir/tap"
 t_all=$(date +%s.%N)
 
@@ -31,7 +35,7 @@ summary() {
 }
 
 for s in "$@"; do
-	log=$dir/logs/$s.log
+	log=$logs/$s.log
 	tap=""
 	[ -n "${TAP:-}" ] && tap=$dir/tap/$s.tap
 	t0=$(date +%s.%N)
@@ -61,7 +65,7 @@ for s in "$@"; do
 	else
 		echo "$line   $s$note  $secs s"
 	fi
-	grep '^SKIP ' "$log" | sed 's/^/    /'
+	grep -E '^SKIP(-STEP)? ' "$log" | sed 's/^/    /'
 	if [ -n "$tap" ] && [ -s "$tap" ]; then
 		# Each skipped test's TAP line gets TAP's skip directive.
 		grep '^SKIP ' "$log" | sed -n 's/^SKIP \([A-Za-z0-9_]*\): \(.*\)$/\1 \2/p' |
@@ -72,7 +76,7 @@ for s in "$@"; do
 	fi
 done
 secs=$(awk -v a="$t_all" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
-echo "total: $nsuites suites, $total checks: $((total - fails - skips)) passed, $skips skipped, $fails failed ($secs s; output in $dir/logs/${TAP:+, TAP in $dir/tap/})"
+echo "total: $nsuites suites, $total checks: $((total - fails - skips)) passed, $skips skipped, $fails failed ($secs s; output in $logs/${TAP:+, TAP in $dir/tap/})"
 if [ -n "$failed" ]; then
 	echo "FAILED suites:$failed" >&2
 	exit 1

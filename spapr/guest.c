@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emu/quirk.h"
 #include "spapr/guest_priv.h"
 #include "util/fail.h"
 #include "util/range.h"
@@ -152,10 +153,18 @@ int spapr__guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn,
 	uint64_t end, npages, charge;
 	int rc;
 
-	if (!size || page_shift < 12 || page_shift > 34 || !util_range_end(offset, size, &end) ||
-	    end > (UINT64_MAX >> page_shift))
+	/*
+	 * Q16, quirks=kernel: kvm_vm_ioctl_create_spapr_tce adds offset and
+	 * size without an overflow check, and kvmppc_tce_pages multiplies and
+	 * aligns in unsigned long: both wrap, as here.  Fixed: a wrapping sum
+	 * is EINVAL, so size <= 2^52 and nothing below wraps.
+	 */
+	end = offset + size;
+	if (!size || page_shift < 12 || page_shift > 34 ||
+	    (end < offset && !emu__quirk(EMU_Q16)) || end > (UINT64_MAX >> page_shift))
 		return -EINVAL;
-	npages = (size + SPAPR_GUEST_TCES_PER_PAGE - 1) / SPAPR_GUEST_TCES_PER_PAGE;
+	npages = ((size * sizeof(uint64_t) + EMU_PAGE_SIZE - 1) & ~(uint64_t)(EMU_PAGE_SIZE - 1)) /
+		 EMU_PAGE_SIZE;
 	charge = spapr__guest_table_charge(npages);
 	/* The kernel's order: charge, allocate, then look for a duplicate LIOBN. */
 	rc = mmreg_mm_charge(guest->mm, charge);
@@ -169,7 +178,7 @@ int spapr__guest_create_tce_table(struct spapr_guest *guest, uint64_t liobn,
 		goto err_uncharge;
 	if (util_should_fail("spapr_hcall_table_pages") || npages > SIZE_MAX / sizeof(uint64_t *))
 		goto err_free;
-	gt->pages = calloc((size_t)npages, sizeof(uint64_t *));
+	gt->pages = calloc(npages ? (size_t)npages : 1, sizeof(uint64_t *));	/* 0: a Q16 table */
 	if (!gt->pages)
 		goto err_free;
 	gt->liobn = liobn;

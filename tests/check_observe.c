@@ -164,9 +164,12 @@ static void direct_run(void)
 	tu_register_ok(c, mem, 8 * PS);
 	/* In the default window at 0, as DPDK's. */
 	tu_map_dma_ok(c, mem + PS, PS, PS, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
-	tu_map_dma_err(EINVAL, c, mem + PS, start + PS + 1, PS, VFIO_DMA_MAP_FLAG_READ);
+	/* Misaligned: EINVAL, or the kernel's +1 (Q1). */
+	ck_assert_int_eq(tu_map_dma(c, mem + PS, start + PS + 1, PS, VFIO_DMA_MAP_FLAG_READ),
+			 tu_quirks_kernel("Q1") ? 1 : -EINVAL);
 	tu_unmap_dma_ok(c, 0, PS);	/* what DPDK 22.11 sends: iova 0, size = the iova */
-	tu_unregister_err(EBUSY, c, mem, 8 * PS);
+	/* Still mapped: EBUSY, or the kernel's 0 and an orphan (Q3), leaked until the process ends. */
+	ck_assert_int_eq(tu_unregister(c, mem, 8 * PS), tu_quirks_kernel("Q3") ? 0 : -EBUSY);
 	ck_assert_int_eq(spapr_open_group(9), -1);
 	TU_OK(spapr_close(g));
 	TU_OK(spapr_close(c));
@@ -196,7 +199,8 @@ START_TEST(recorder_replays)
 	ck_assert_ptr_nonnull(strstr(text, " 0x8000 argsz=24 flags=0x0 => ok\nmap c1 m0+0x"));
 	ck_assert_ptr_nonnull(strstr(text, " 0x1000 0x1000 rw argsz=32 flags=0x3 => ok\n"));
 	ck_assert_ptr_nonnull(strstr(text, "unmap c1 0x0 0x1000 argsz=24 flags=0x0 => ok\n"));
-	ck_assert_ptr_nonnull(strstr(text, " 0x8000 argsz=24 flags=0x0 => EBUSY\n"));
+	ck_assert_ptr_nonnull(strstr(text, tu_quirks_kernel("Q3") ? " 0x8000 argsz=24 flags=0x0 => ok\n"
+							    : " 0x8000 argsz=24 flags=0x0 => EBUSY\n"));
 	ck_assert_ptr_nonnull(strstr(text, "group gfail1 9 => ENOENT\nclose g1 => ok\nclose c1 => ok\n"));
 	spaprtce_path(prog, sizeof(prog));
 	snprintf(cmd, sizeof(cmd), "%s replay %s 2>&1", prog, trace);

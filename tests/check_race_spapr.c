@@ -362,6 +362,11 @@ START_TEST(map_unmap_vs_unregister)
 {
 	unsigned ok = 0, einval = 0, enxio = 0, busy = 0;
 
+	if (tu_fixed_only("map_unmap_vs_unregister", "Q3",
+			  "the race asserts that UNREGISTER waits for R2's mappings; the kernel's "
+			  "answers 0 at once and orphans R2 (Q3), and its MAP keeps a partial map (Q4): "
+			  "check_quirks asserts both"))
+		return;
 	register_ok(r1, HALF);
 	for (unsigned round = 0; round < ROUNDS; round++) {
 		struct round rd = { 0 };

@@ -115,7 +115,7 @@ START_TEST(t01_04_register_argument_checks)
 	r.flags = 0;
 	r.argsz = 23;
 	TU_ERR(tu_ioctl(C, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), EINVAL);
-	reg_err(C, p, 0, EINVAL);			/* 14 (Q13) */
+	reg_err(C, p, 0, tu_quirks_kernel("Q13") ? ENOMEM : EINVAL);	/* 14 (Q13) */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
 	tu_unmap(p, 4);
 }
@@ -218,7 +218,13 @@ START_TEST(t13_unmapped_page_efault)
 	uint8_t *p = tu_map(8);
 
 	tu_unmap(p + 7 * PS, 1);
-	reg_err(C, p, 8 * PS, EFAULT);
+	if (tu_quirks_kernel("Q5")) {
+		/* The kernel returns pin_user_pages' partial count; nothing stays either way. */
+		ck_assert_int_eq(tu_register(C, p, 8 * PS), 7);
+		ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
+	} else {
+		reg_err(C, p, 8 * PS, EFAULT);
+	}
 	tu_assert_emu_clean();
 	tu_unmap(p, 7);
 }
@@ -271,7 +277,11 @@ START_TEST(t18_19_20_unregister_and_mappings)
 	reg_ok(C, p, 4 * PS);
 	map_ok(C, p, 0, PS);
 	locked = spapr_mm_locked_vm();
-	TU_ERR(tu_unregister(C, p, 4 * PS), EBUSY);		/* 19 (Q3) */
+	/* 19: the kernel's 0 orphans the region for good (check_quirks asserts it). */
+	if (!tu_fixed_only_step("t18_19_20_unregister_and_mappings",
+				"19: UNREGISTER of a mapped region", "Q3",
+				"the kernel's 0 orphans the region for good"))
+		TU_ERR(tu_unregister(C, p, 4 * PS), EBUSY);	/* 19 (Q3) */
 	ck_assert_uint_eq(spapr_mm_locked_vm(), locked);
 	ck_assert_uint_eq(mmreg_region_used(tu_region_of(p)), 1);
 	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 2);
@@ -439,11 +449,14 @@ START_TEST(t32_36_map_argument_checks)
 	TU_ERR(tu_map_dma(C, p, W64, PS, 3), ENXIO);
 	TU_ERR(tu_map_dma(C, p, 0, PS + 1, 3), EINVAL);	/* 35 */
 	TU_ERR(tu_map_dma(C, p + 1, 0, PS, 3), EINVAL);
-	TU_ERR(tu_map_dma(C, p, 0x800, PS, 3), EINVAL);	/* 36 (Q1) */
-	TU_ERR(tu_map_dma(C, p, (2ull << 30) - PS, 2 * PS, 3), EINVAL);	/* 45 (Q2) */
-	TU_ERR(tu_unmap_dma(C, (2ull << 30) - PS, 2 * PS), EINVAL);
+	/* 36: the kernel's +1 (Q1) */
+	ck_assert_int_eq(tu_map_dma(C, p, 0x800, PS, 3), tu_quirks_kernel("Q1") ? 1 : -EINVAL);
+	/* 45: the kernel checks the first entry only and maps the in-window one (Q2) */
+	ck_assert_int_eq(tu_map_dma(C, p, (2ull << 30) - PS, 2 * PS, 3),
+			 tu_quirks_kernel("Q2") ? 0 : -EINVAL);
+	ck_assert_int_eq(tu_unmap_dma(C, (2ull << 30) - PS, 2 * PS), tu_quirks_kernel("Q2") ? 0 : -EINVAL);
 	TU_ERR(tu_unmap_dma(C, 0, PS + 1), EINVAL);
-	TU_ERR(tu_unmap_dma(C, 0x800, PS), EINVAL);
+	ck_assert_int_eq(tu_unmap_dma(C, 0x800, PS), tu_quirks_kernel("Q1") ? 1 : -EINVAL);
 	TU_OK(tu_map_dma(C, p, 0, 0, 3));			/* size 0: nothing to do */
 	ck_assert_uint_eq(mmreg_region_mapped(tu_region_of(p)), 1);
 	TU_OK(tu_unregister(C, p, 16 * PS));
@@ -784,7 +797,8 @@ START_TEST(t_two_groups_share_windows)
 	TU_OK(spapr_close(g1));				/* detach: only group 1 loses the window (Q10) */
 	TU_OK(emu_group_get_stats(1, &st));
 	ck_assert(!st.programmed[0]);
-	TU_OK(emu_dma_read(0, 0, buf, 4));
+	/* Group 0 keeps its entries; the kernel clears every window's (Q10). */
+	ck_assert_int_eq(emu_dma_read(0, 0, buf, 4), tu_quirks_kernel("Q10") ? -EFAULT : 0);
 	TU_OK(tu_unmap_dma(C, 0, 2 * PS));
 	TU_OK(tu_unregister(C, p, 2 * PS));
 	tu_unmap(p, 2);
@@ -961,9 +975,14 @@ static void sweep_check(void *arg, int rc)
 
 START_TEST(t_fail_nth_sweep)
 {
-	struct sweep s = { tu_map(8) };
+	struct sweep s;
 	unsigned points;
 
+	if (tu_fixed_only("t_fail_nth_sweep", "Q6",
+			  "a table creation failing after its charge leaks it in the kernel; "
+			  "the sweep asserts nothing stays charged after every failure"))
+		return;
+	s.p = tu_map(8);
 	TU_OK(spapr_close(G));
 	TU_OK(spapr_close(C));
 	G = C = -1;

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "emu/emu.h"
 #include "emu/mem.h"
 #include "tests/testutil.h"
 
@@ -27,4 +31,40 @@ void tu_hugetlb_restore(long prev)
 {
 	if (prev != LONG_MAX)
 		emu_mem_hugetlb_restore(21, prev);
+}
+
+bool tu_quirks_kernel(const char *quirk)
+{
+	(void)quirk;	/* documents the call site */
+	(void)emu_machine_start();	/* SPAPRTCE_MACHINE applies at the start */
+	return emu_machine_quirks_kernel();
+}
+
+bool tu_fixed_only(const char *test, const char *quirk, const char *why)
+{
+	if (!tu_quirks_kernel(quirk))
+		return false;
+	printf("SKIP %s: asserts the fixed answer of %s (%s)\n", test, quirk, why);
+	fflush(stdout);
+	return true;
+}
+
+bool tu_fixed_only_step(const char *test, const char *step, const char *quirk, const char *why)
+{
+	if (!tu_quirks_kernel(quirk))
+		return false;
+	printf("SKIP-STEP %s (%s): asserts the fixed answer of %s (%s)\n", test, step, quirk, why);
+	fflush(stdout);
+	return true;
+}
+
+void tu_quirks_env_drop(const char *suite)
+{
+	const char *env = getenv("SPAPRTCE_MACHINE");
+
+	if (!env || !strstr(env, "quirks=kernel"))
+		return;
+	printf("%s runs both quirk modes itself: SPAPRTCE_MACHINE=%s dropped\n", suite, env);
+	fflush(stdout);
+	unsetenv("SPAPRTCE_MACHINE");
 }

@@ -1205,9 +1205,15 @@ struct model_res model_guest_set_memslot(struct model *m, unsigned slot, uint64_
 }
 
 /* kvmppc_stt_pages: entries (8 bytes each) in pages, plus the descriptor. */
+/* kvmppc_tce_pages in unsigned 64-bit arithmetic: it wraps only for a Q16 table. */
+static uint64_t tce_pages(uint64_t size)
+{
+	return ((size * 8 + MODEL_PAGE_SIZE - 1) & ~(uint64_t)(MODEL_PAGE_SIZE - 1)) / MODEL_PAGE_SIZE;
+}
+
 static uint64_t stt_pages(const struct model *m, uint64_t size)
 {
-	uint64_t npages = (size + 511) / 512;
+	uint64_t npages = tce_pages(size);
 
 	return npages + (m->guest.stt_header + npages * 8 + MODEL_PAGE_SIZE - 1) / MODEL_PAGE_SIZE;
 }
@@ -1215,10 +1221,11 @@ static uint64_t stt_pages(const struct model *m, uint64_t size)
 struct model_res model_guest_create_table(struct model *m, uint64_t liobn, unsigned shift,
 					  uint64_t offset, uint64_t size)
 {
-	uint64_t end, pages;
+	uint64_t end = offset + size, pages;
 	int rc;
 
-	if (!size || shift < 12 || shift > 34 || !add_ok(offset, size, &end) ||
+	/* Q16, kernel mode: KVM's sum may wrap. */
+	if (!size || shift < 12 || shift > 34 || (end < offset && !m->kernel) ||
 	    end > (UINT64_MAX >> shift))
 		return res_fail(EINVAL);
 	pages = stt_pages(m, size);
@@ -1344,13 +1351,16 @@ bool model_guest_windows_shared(const struct model *m)
 	return false;
 }
 
-/* spec 5.8 check_ioba with Q2: the whole range. */
+/*
+ * kvmppc_ioba_validate: the whole range.  The last two tests refuse what a
+ * Q16 table's wrapped entry pages cannot hold (KVM indexes past them).
+ */
 static long gioba(const struct model_gtable *t, uint64_t ioba, uint64_t npages, uint64_t *entry)
 {
-	uint64_t e = ioba >> t->shift;
+	uint64_t e = ioba >> t->shift, held = tce_pages(t->size) * 512;
 
 	if ((ioba & ((1ull << t->shift) - 1)) || e < t->offset || e - t->offset >= t->size ||
-	    npages > t->size - (e - t->offset))
+	    npages > t->size - (e - t->offset) || e - t->offset >= held || npages > held - (e - t->offset))
 		return MODEL_H_PARAMETER;
 	*entry = e;
 	return MODEL_H_SUCCESS;
