@@ -424,7 +424,7 @@ START_TEST(t_irq_info)
 {
 	static const struct { uint32_t count, flags; } want[5] = {
 		{ 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED },
-		{ 0, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
+		{ 2, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },	/* MSI: 1 << QMASK */
 		{ 2, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
 		{ 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
 		{ 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
@@ -494,7 +494,11 @@ START_TEST(t_config_space)
 	ck_assert_uint_eq(cfg[EMU_PCI_STATUS] & EMU_PCI_STATUS_CAP_LIST, EMU_PCI_STATUS_CAP_LIST);
 	ck_assert_uint_eq(cfg[EMU_PCI_CAPABILITY_LIST], 0x40);
 	ck_assert_uint_eq(cfg[0x40], EMU_PCI_CAP_ID_MSIX);
-	ck_assert_uint_eq(cfg[0x41], 0);
+	ck_assert_uint_eq(cfg[0x41], 0x50);
+	ck_assert_uint_eq(cfg[0x50], EMU_PCI_CAP_ID_MSI);
+	ck_assert_uint_eq(cfg[0x51], 0);
+	/* 64-bit; QMASK reads 0 until MSI was enabled (vfio_msi_config_read) */
+	ck_assert_uint_eq(cfg[0x52] | cfg[0x53] << 8, EMU_PCI_MSI_FLAGS_64BIT);
 	ck_assert_uint_eq(cfg[0x42] | cfg[0x43] << 8, 1);	/* 2 vectors */
 	ck_assert_uint_eq(cfg[0x44], 4);			/* table in BAR4 at 0 */
 	ck_assert_uint_eq(cfg[0x48] | cfg[0x49] << 8, 4 | EMU_DMAE_PBA);
@@ -530,6 +534,18 @@ START_TEST(t_config_space)
 	cfg_wr(0x42, 2, 0xffff);
 	ck_assert_uint_eq(cfg_rd(0x42, 2), 0xc001);
 	cfg_wr(0x42, 2, 0);
+	/* MSI: address and data virtual; enable stays clear while MSI is off, QSIZE <= qmax (0) */
+	cfg_wr(0x54, 4, 0xfee00000);
+	cfg_wr(0x58, 4, 0x12345678);
+	cfg_wr(0x5c, 2, 0x4321);
+	ck_assert_uint_eq(cfg_rd(0x54, 4), 0xfee00000);
+	ck_assert_uint_eq(cfg_rd(0x58, 4), 0x12345678);
+	ck_assert_uint_eq(cfg_rd(0x5c, 2), 0x4321);
+	cfg_wr(0x52, 2, 0xffff);
+	ck_assert_uint_eq(cfg_rd(0x52, 2), EMU_PCI_MSI_FLAGS_64BIT);
+	cfg_wr(0x52, 2, 0);
+	ck_assert_uint_eq(cfg_rd(0x52, 2), 0);	/* the low byte is virtual, 64BIT too (init_pci_cap_msi_perm) */
+	cfg_wr(0x52, 1, EMU_PCI_MSI_FLAGS_64BIT);
 	/* the capability pointer and the capability itself are read-only */
 	cfg_wr(0x34, 1, 0x80);
 	ck_assert_uint_eq(cfg_rd(0x34, 1), 0x40);
@@ -919,6 +935,131 @@ START_TEST(t_msix)
 }
 END_TEST
 
+/* SET_IRQS MSI trigger with eventfds for vectors [start, start + n). */
+static int msi_fds(unsigned start, unsigned n, const int *fds)
+{
+	struct {
+		struct vfio_irq_set s;
+		int32_t fd[2];
+	} a = { { (uint32_t)(sizeof(a.s) + 4 * n), VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+		  VFIO_PCI_MSI_IRQ_INDEX, start, n }, { 0, 0 } };
+
+	memcpy(a.fd, fds, 4 * n);
+	return tu_ioctl(D, VFIO_DEVICE_SET_IRQS, &a);
+}
+
+#define MSI_FLAGS (EMU_DMAE_MSI_CAP + EMU_PCI_MSI_FLAGS)
+
+START_TEST(t_msi)
+{
+	int e[2] = { eventfd(0, EFD_NONBLOCK), eventfd(0, EFD_NONBLOCK) }, ix = eventfd(0, EFD_NONBLOCK);
+	uint8_t *p = map_buf(1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	struct emu_fault f[2];
+
+	master_on();
+	reg_wr(EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
+	/* before enable: loopback EINVAL; masking ENOTTY (vfio_pci_set_irqs_ioctl has none for MSI) */
+	TU_ERR(irqs_none(VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+	TU_ERR(irqs_none(VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 0, 1), ENOTTY);
+	TU_ERR(irqs_none(VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1), ENOTTY);
+	/* enable of 0 vectors: pci_alloc_irq_vectors' ERANGE; start 1 count 0: no vector to set */
+	TU_ERR(msi_fds(0, 0, e), ERANGE);
+	TU_ERR(msi_fds(1, 0, e), EINVAL);
+	TU_ERR(msi_fds(1, 2, e), EINVAL);	/* past the 2 vectors (validation) */
+	TU_ERR(irqs_none(VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+	/* a failed enable leaves nothing enabled, no QMASK learnt */
+	ck_assert_uint_eq(cfg_rd(MSI_FLAGS, 2), EMU_PCI_MSI_FLAGS_64BIT);
+	TU_OK(msi_fds(0, 2, e));
+	/* the others cannot be enabled meanwhile */
+	TU_ERR(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix), EINVAL);
+	TU_ERR(irqs_fd(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix), EINVAL);
+	/* the virtual control shows QMASK 1 now, enable only once written */
+	ck_assert_uint_eq(cfg_rd(MSI_FLAGS, 2), EMU_PCI_MSI_FLAGS_64BIT | 1 << 1);
+	cfg_wr(MSI_FLAGS, 2, EMU_PCI_MSI_FLAGS_64BIT | EMU_PCI_MSI_FLAGS_ENABLE | 7 << 4);
+	ck_assert_uint_eq(cfg_rd(MSI_FLAGS, 2),
+			  EMU_PCI_MSI_FLAGS_64BIT | 1 << 1 | 1 << 4 | EMU_PCI_MSI_FLAGS_ENABLE);
+	/* done on vector 0, error on vector 1 */
+	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(ev_count(e[0]), 1);
+	ck_assert_uint_eq(ev_count(e[1]), 0);
+	ck_assert_uint_eq(dma(IOVA, IOVA + 8 * PS, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
+	ck_assert_uint_eq(faults(f, 2), 1);
+	ck_assert_uint_eq(ev_count(e[0]), 0);
+	ck_assert_uint_eq(ev_count(e[1]), 1);
+	ck_assert_uint_eq(cfg_rd(EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_INTERRUPT, 0);	/* no INTx */
+	/* loopback: DATA_BOOL for vector 1 only, DATA_NONE for both */
+	{
+		struct {
+			struct vfio_irq_set s;
+			uint8_t b[2];
+		} l = { { sizeof(l), VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
+			  VFIO_PCI_MSI_IRQ_INDEX, 0, 2 }, { 0, 1 } };
+
+		TU_OK(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, &l));
+	}
+	ck_assert_uint_eq(ev_count(e[0]), 0);
+	ck_assert_uint_eq(ev_count(e[1]), 1);
+	TU_OK(irqs_none(VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 2));
+	ck_assert_uint_eq(ev_count(e[0]), 1);
+	ck_assert_uint_eq(ev_count(e[1]), 1);
+	/* QSIZE 0 written: the function has one vector, its error shares vector 0 */
+	cfg_wr(MSI_FLAGS, 1, EMU_PCI_MSI_FLAGS_64BIT | EMU_PCI_MSI_FLAGS_ENABLE);
+	ck_assert_uint_eq(dma(IOVA, IOVA + 8 * PS, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
+	ck_assert_uint_eq(faults(f, 2), 1);
+	ck_assert_uint_eq(ev_count(e[0]), 1);
+	ck_assert_uint_eq(ev_count(e[1]), 0);
+	/* enable cleared in config: the function sends no message (and its INTx is not enabled) */
+	cfg_wr(MSI_FLAGS, 1, EMU_PCI_MSI_FLAGS_64BIT);
+	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(ev_count(e[0]), 0);
+	cfg_wr(MSI_FLAGS, 1, EMU_PCI_MSI_FLAGS_64BIT | EMU_PCI_MSI_FLAGS_ENABLE | 1 << 4);
+	/* vector 1 off (-1) in a block: its error is dropped, vector 0 still signals */
+	{
+		int b[2] = { e[0], -1 };
+
+		TU_OK(msi_fds(0, 2, b));
+	}
+	ck_assert_uint_eq(dma(IOVA, IOVA + 8 * PS, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
+	ck_assert_uint_eq(faults(f, 2), 1);
+	ck_assert_uint_eq(ev_count(e[1]), 0);
+	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(ev_count(e[0]), 1);
+	/* a bad fd in a block changes nothing */
+	{
+		int b[2] = { e[1], 9999 };
+
+		TU_ERR(msi_fds(0, 2, b), EBADF);
+	}
+	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(ev_count(e[0]), 1);
+	ck_assert_uint_eq(ev_count(e[1]), 0);
+	/* disable: no messages, enable reads clear, QMASK stays what it was; INTx may be enabled */
+	TU_OK(irqs_none(VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
+	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(ev_count(e[0]), 0);
+	cfg_wr(MSI_FLAGS, 1, EMU_PCI_MSI_FLAGS_64BIT | EMU_PCI_MSI_FLAGS_ENABLE);
+	ck_assert_uint_eq(cfg_rd(MSI_FLAGS, 2), EMU_PCI_MSI_FLAGS_64BIT | 1 << 1);
+	TU_OK(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix));
+	ck_assert_uint_eq(ev_count(ix), 1);	/* the line went up with the last completion */
+	TU_ERR(msi_fds(0, 1, e), EINVAL);	/* INTx is on */
+	TU_OK(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
+	/* one vector: qmax 0, both causes on vector 0; vector 1 cannot be set */
+	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE | EMU_DMAE_STATUS_ERROR);
+	TU_OK(msi_fds(0, 1, e));
+	ck_assert_uint_eq(cfg_rd(MSI_FLAGS, 2), EMU_PCI_MSI_FLAGS_64BIT);
+	TU_ERR(msi_fds(1, 1, e + 1), EINVAL);
+	ck_assert_uint_eq(dma(IOVA, IOVA + 8 * PS, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
+	ck_assert_uint_eq(faults(f, 2), 1);
+	ck_assert_uint_eq(ev_count(e[0]), 1);
+	/* MSI-X takes precedence in the function only when enabled: here EINVAL anyway */
+	TU_ERR(irqs_fd(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix), EINVAL);
+	unmap_buf(p, 1, IOVA);
+	close(e[0]);
+	close(e[1]);
+	close(ix);
+}
+END_TEST
+
 START_TEST(t_set_irqs_validation)
 {
 	int efd = eventfd(0, EFD_NONBLOCK), pfd[2];
@@ -931,7 +1072,9 @@ START_TEST(t_set_irqs_validation)
 		TU_ERR(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, raw), EINVAL);
 	}
 	TU_ERR(irqs_none(5, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0), EINVAL);	/* index */
-	TU_ERR(irqs_none(VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0), EINVAL);	/* no MSI */
+	TU_ERR(irqs_none(VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0), EINVAL);	/* MSI off */
+	TU_ERR(irqs_none(VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 2, 0), EINVAL);	/* start */
+	TU_ERR(irqs_none(VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1, 2), EINVAL);	/* past the end */
 	TU_ERR(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1, 1), EINVAL);	/* start */
 	TU_ERR(irqs_none(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, UINT32_MAX), EINVAL);
 	/* flags: two data types, an unknown bit */
@@ -1516,6 +1659,7 @@ int main(void)
 	tcase_add_test(t, t_intx);
 	tcase_add_test(t, t_intx_unmask_eventfd);
 	tcase_add_test(t, t_msix);
+	tcase_add_test(t, t_msi);
 	tcase_add_test(t, t_set_irqs_validation);
 	tcase_add_test(t, t_reset);
 	tcase_add_test(t, t_reset_while_dma_in_flight);
