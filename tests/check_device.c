@@ -481,6 +481,115 @@ START_TEST(t_hot_reset_info)
 }
 END_TEST
 
+/* VFIO_DEVICE_PCI_HOT_RESET with @n group fds (argsz covering them). */
+static int hot_reset(unsigned n, const int *fds)
+{
+	struct {
+		struct vfio_pci_hot_reset h;
+		int32_t fd[2];
+	} a = { { (uint32_t)(sizeof(a.h) + 4 * n), 0, n }, { 0, 0 } };
+
+	memcpy(a.fd, fds, 4 * n);
+	return tu_ioctl(D, VFIO_DEVICE_PCI_HOT_RESET, &a);
+}
+
+START_TEST(t_pci_hot_reset)
+{
+	int efd = eventfd(0, EFD_NONBLOCK), pfd[2], g1 = tu_open_group_ok(1), bad[1];
+	uint8_t *p = map_buf(1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	struct {
+		struct vfio_pci_hot_reset h;
+		int32_t fd[1];
+	} a;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	master_on();
+	reg_wr(EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
+	TU_OK(irqs_fd(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
+	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(ev_count(efd), 1);
+	ck_assert_uint_eq(reg_rd(EMU_DMAE_COMPLETED), 1);
+	/* argsz below 12 (argsz, flags, count), any flag: EINVAL */
+	for (uint32_t argsz = 0; argsz < 12; argsz++) {
+		a.h = (struct vfio_pci_hot_reset){ argsz, 0, 1 };
+		a.fd[0] = G;
+		TU_ERR(tu_ioctl(D, VFIO_DEVICE_PCI_HOT_RESET, &a), EINVAL);
+	}
+	a.h = (struct vfio_pci_hot_reset){ sizeof(a), 1, 1 };
+	TU_ERR(tu_ioctl(D, VFIO_DEVICE_PCI_HOT_RESET, &a), EINVAL);
+	/* count: 0 (the cdev path; this device was opened through its group) or above 1 affected device */
+	TU_ERR(hot_reset(0, &G), EINVAL);
+	{
+		int two[2] = { G, G };
+
+		TU_ERR(hot_reset(2, two), EINVAL);
+	}
+	TU_ERR(tu_ioctl(D, VFIO_DEVICE_PCI_HOT_RESET, NULL), EFAULT);
+	/* the fd array unreadable: argsz is not what limits the copy, count is */
+	{
+		uint8_t *pg = tu_map(2);
+		struct vfio_pci_hot_reset *h = (void *)(pg + PS - sizeof(*h));
+
+		ck_assert_int_eq(munmap(pg + PS, PS), 0);
+		*h = (struct vfio_pci_hot_reset){ sizeof(*h), 0, 1 };
+		TU_ERR(tu_ioctl(D, VFIO_DEVICE_PCI_HOT_RESET, h), EFAULT);
+		tu_unmap(pg, 1);
+	}
+	/* not a group fd: EBADF not open, EINVAL anything else (pipe, container, device) */
+	bad[0] = 9999;
+	TU_ERR(hot_reset(1, bad), EBADF);
+	bad[0] = -1;
+	TU_ERR(hot_reset(1, bad), EBADF);
+	bad[0] = pfd[0];
+	TU_ERR(hot_reset(1, bad), EINVAL);
+	bad[0] = C;
+	TU_ERR(hot_reset(1, bad), EINVAL);
+	bad[0] = D;
+	TU_ERR(hot_reset(1, bad), EINVAL);
+	/* a group, but not the device's: the device is not owned */
+	TU_ERR(hot_reset(1, &g1), EINVAL);
+	/* every failure above left the function as it was */
+	ck_assert_uint_eq(reg_rd(EMU_DMAE_COMPLETED), 1);
+	ck_assert_uint_eq(reg_rd(EMU_DMAE_CTRL), EMU_DMAE_CTRL_IRQ);
+	/* every fault point on the way fails the request (the fd array's allocation: ENOMEM) */
+	{
+		bool alloc_seen = false;
+		int rc;
+
+		for (unsigned long n = 1;; n++) {
+			util_fail_nth_arm(n);
+			rc = hot_reset(1, &G);
+			if (!util_fail_nth_fired())
+				break;
+			ck_assert_int_lt(rc, 0);
+			if (!strcmp(util_fail_nth_site(), "spapr_hot_reset_alloc")) {
+				ck_assert_int_eq(rc, -ENOMEM);
+				alloc_seen = true;
+			}
+			ck_assert_uint_eq(reg_rd(EMU_DMAE_COMPLETED), 1);
+		}
+		util_fail_nth_arm(0);
+		TU_OK(rc);
+		ck_assert(alloc_seen);
+	}
+	/* the reset (the sweep's last run): the function's state goes, config and interrupts stay */
+	ck_assert_uint_eq(reg_rd(EMU_DMAE_COMPLETED), 0);
+	ck_assert_uint_eq(reg_rd(EMU_DMAE_CTRL), 0);
+	ck_assert_uint_eq(reg_rd(EMU_DMAE_STATUS), 0);
+	ck_assert_uint_eq(cfg_rd(EMU_PCI_COMMAND, 2), EMU_PCI_COMMAND_MEMORY | EMU_PCI_COMMAND_MASTER);
+	reg_wr(EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
+	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(ev_count(efd), 1);
+	/* the group fd closed: the device fd holds the group, but the fd is gone (EBADF) */
+	TU_OK(spapr_close(g1) ? -errno : 0);
+	TU_ERR(hot_reset(1, &g1), EBADF);
+	unmap_buf(p, 1, IOVA);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(efd);
+}
+END_TEST
+
 /* --------------------------------------------------------- config space */
 
 START_TEST(t_config_space)
@@ -1651,6 +1760,7 @@ int main(void)
 	tcase_add_test(t, t_region_info);
 	tcase_add_test(t, t_irq_info);
 	tcase_add_test(t, t_hot_reset_info);
+	tcase_add_test(t, t_pci_hot_reset);
 	tcase_add_test(t, t_config_space);
 	tcase_add_test(t, t_bar_access);
 	tcase_add_test(t, t_mmap);
