@@ -115,6 +115,11 @@ static int vdev_get(int id, struct spapr_vdev **out)
 		vdev_free(v);
 		return rc == -ENOENT ? -ENODEV : rc;
 	}
+	/*
+	 * vfio_pci_core_enable's pci_enable_device turns memory decode on
+	 * before vfio_config_init copies the config space: a user finds it on.
+	 */
+	emu_dev_cfg_write(v->dev, EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MEMORY);
 	spapr__vcfg_init(v);
 	emu_dev_set_sink(v->dev, spapr__irq_sink, v);
 	v->opens = 1;

@@ -29,8 +29,19 @@
  *
  * BARs: accesses are split into naturally aligned pieces of 8, 4, 2 and 1
  * bytes, as vfio_pci_core_do_io_rw does; a transfer running past the BAR's
- * end is cut there, one starting at or past it fails with EINVAL; the MSI-X
- * table reads as all ones and drops writes (vfio-pci keeps it for itself).
+ * end is cut there, one starting at or past it fails with EINVAL; with
+ * memory decode off in the (virtual) command register it fails with EIO
+ * (__vfio_pci_memory_enabled, checked once per call here); the MSI-X table
+ * reads as all ones and drops writes (vfio-pci keeps it for itself).
+ *
+ * BAR mmaps are not revoked: the kernel zaps them across a reset and while
+ * memory decode is off (vfio_pci_zap_and_down_write_memory_lock), and its
+ * fault handler maps them back, or raises SIGBUS while decode is off.  Ours
+ * are the function's memfd mapped into the program, which we cannot follow
+ * once handed out (the program may munmap and reuse the range), so they
+ * stay valid: across a reset that is what the program sees anyway (the
+ * kernel's refault is invisible but for a wait); with decode off, where the
+ * kernel would raise SIGBUS, the access reaches the function's memory.
  *
  * EEH: every access that passed those checks asks the function's PE first
  * (emu_pe_access, docs/eeh.md): a frozen PE, or an injected error that
@@ -175,9 +186,10 @@ static long config_rw(struct spapr_vdev *v, uint64_t pos, void *ubuf, size_t cou
 	} else {
 		memcpy(buf, v->vcfg + pos, count);
 		if (touches(pos, count, msi_flags)) {
+			uint16_t vf = (uint16_t)emu_dev_cfg_get(v->vcfg, msi_flags, 2);
 			uint8_t f[2];
 
-			emu_dev_cfg_put(f, 0, 2, spapr__msi_flags_read(v, (uint16_t)emu_dev_cfg_get(v->vcfg, msi_flags, 2)));
+			emu_dev_cfg_put(f, 0, 2, spapr__msi_flags_read(v, vf));
 			for (unsigned i = 0; i < 2; i++)
 				if (msi_flags + i >= pos && msi_flags + i < pos + count)
 					buf[msi_flags + i - pos] = f[i];
@@ -224,6 +236,17 @@ static void msix_table(const struct emu_dev *d, unsigned bar, uint64_t *x_start,
 	*x_end = *x_start + 16ull * d->msix_vectors;
 }
 
+/* Memory decode on in the virtual command register (__vfio_pci_memory_enabled). */
+static bool memory_enabled(struct spapr_vdev *v)
+{
+	bool on;
+
+	pthread_mutex_lock(&v->lock);
+	on = (emu_dev_cfg_get(v->vcfg, EMU_PCI_COMMAND, 2) & EMU_PCI_COMMAND_MEMORY) != 0;
+	pthread_mutex_unlock(&v->lock);
+	return on;
+}
+
 static long bar_rw(struct spapr_vdev *v, unsigned bar, uint64_t pos, uint8_t *ubuf, size_t count,
 		   bool write)
 {
@@ -236,6 +259,8 @@ static long bar_rw(struct spapr_vdev *v, unsigned bar, uint64_t pos, uint8_t *ub
 		return -EINVAL;
 	if (count > end - pos)
 		count = (size_t)(end - pos);
+	if (!memory_enabled(v))
+		return -EIO;	/* every BAR of our functions is a memory BAR */
 	if (!emu_pe_access(v->group, write ? EMU_PE_STORE_MEM : EMU_PE_LOAD_MEM,
 			   bar_address(v, bar) + pos))
 		return stopped(ubuf, count, write);
@@ -283,6 +308,8 @@ static long bar_rw(struct spapr_vdev *v, unsigned bar, uint64_t pos, uint8_t *ub
 long spapr__device_region_rw(struct spapr_vdev *v, unsigned index, uint64_t pos, void *ubuf,
 			     size_t count, bool write)
 {
+	if (!count)
+		return 0;	/* vfio_pci_core_read/write: nothing to do, whatever the offset */
 	if (index == SPAPR_FAULT_REGION_INDEX)
 		return spapr__fault_region_rw(v, pos, ubuf, count, write);
 	if (index >= VFIO_PCI_NUM_REGIONS)

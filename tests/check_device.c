@@ -597,6 +597,8 @@ START_TEST(t_config_space)
 	uint8_t cfg[256];
 
 	ck_assert_int_eq(rd(D, cfg, 256, CFG), 256);
+	/* memory decode on at open (pci_enable_device before vfio_config_init), bus master off */
+	ck_assert_uint_eq(cfg[EMU_PCI_COMMAND] | cfg[EMU_PCI_COMMAND + 1] << 8, EMU_PCI_COMMAND_MEMORY);
 	ck_assert_uint_eq(cfg[0] | cfg[1] << 8, EMU_DMAE_VENDOR);
 	ck_assert_uint_eq(cfg[2] | cfg[3] << 8, EMU_DMAE_DEVICE);
 	ck_assert_uint_eq(cfg[9] | cfg[10] << 8 | cfg[11] << 16, EMU_DMAE_CLASS);
@@ -774,6 +776,48 @@ START_TEST(t_mmap)
 }
 END_TEST
 
+/*
+ * BAR access with memory decode off, and mappings across a reset: pread and
+ * pwrite of a BAR fail with EIO (__vfio_pci_memory_enabled); a mapping
+ * stays the function's memory (where the kernel would zap it and raise
+ * SIGBUS until decode is on again; docs/devices.md says why).
+ */
+START_TEST(t_memory_decode_and_reset_mmap)
+{
+	uint8_t *m = spapr_mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED, D, (off_t)REG(2));
+	uint64_t v = 0;
+	char buf[8];
+
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	reg_wr(EMU_DMAE_SRC, 8, 0x1234);
+	cfg_wr(EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MASTER);	/* decode off */
+	TU_ERR(rd(D, &v, 8, REG(0) + EMU_DMAE_SRC), EIO);
+	TU_ERR(wr(D, &v, 8, REG(0) + EMU_DMAE_SRC), EIO);
+	TU_ERR(rd(D, buf, 8, REG(2)), EIO);
+	TU_ERR(wr(D, buf, 8, REG(4)), EIO);
+	/* the checks before it stay: past the BAR EINVAL, config and a count of 0 unaffected */
+	TU_ERR(rd(D, &v, 8, REG(0) + 0x1000), EINVAL);
+	ck_assert_int_eq(rd(D, &v, 0, REG(0)), 0);
+	ck_assert_int_eq(rd(D, &v, 0, REG(0) + 0x2000), 0);	/* count 0: 0 before any check */
+	ck_assert_int_eq(wr(D, &v, 0, REG(8)), 0);
+	ck_assert_uint_eq(cfg_rd(EMU_PCI_COMMAND, 2), EMU_PCI_COMMAND_MASTER);
+	memcpy(m, "mapped", 7);		/* the mapping is not revoked */
+	cfg_wr(EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MEMORY | EMU_PCI_COMMAND_MASTER);
+	ck_assert_uint_eq(reg_rd(EMU_DMAE_SRC), 0x1234);	/* the write above never arrived */
+	ck_assert_int_eq(rd(D, buf, 7, REG(2)), 7);
+	ck_assert_str_eq(buf, "mapped");
+	/* across VFIO_DEVICE_RESET and a hot reset the mapping still reaches the BAR */
+	TU_OK(tu_ioctl(D, VFIO_DEVICE_RESET, NULL));
+	ck_assert_uint_eq(reg_rd(EMU_DMAE_SRC), 0);
+	ck_assert_str_eq((char *)m, "mapped");
+	memcpy(m, "again!", 7);
+	TU_OK(hot_reset(1, &G));
+	ck_assert_int_eq(rd(D, buf, 7, REG(2)), 7);
+	ck_assert_str_eq(buf, "again!");
+	ck_assert_int_eq(munmap(m, 0x10000), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ DMA engine */
 
 START_TEST(t_dma_engine_through_the_fd)
@@ -904,7 +948,8 @@ START_TEST(t_intx)
 	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
 	TU_OK(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1));
 	/* INTx disable bit in the command register: the function does not assert */
-	cfg_wr(EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MASTER | EMU_PCI_COMMAND_INTX_DISABLE);
+	cfg_wr(EMU_PCI_COMMAND, 2,
+	       EMU_PCI_COMMAND_MEMORY | EMU_PCI_COMMAND_MASTER | EMU_PCI_COMMAND_INTX_DISABLE);
 	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
 	ck_assert_uint_eq(ev_count(efd), 0);
 	master_on();
@@ -1764,6 +1809,7 @@ int main(void)
 	tcase_add_test(t, t_config_space);
 	tcase_add_test(t, t_bar_access);
 	tcase_add_test(t, t_mmap);
+	tcase_add_test(t, t_memory_decode_and_reset_mmap);
 	tcase_add_test(t, t_dma_engine_through_the_fd);
 	tcase_add_test(t, t_dma_engine_faults);
 	tcase_add_test(t, t_intx);
