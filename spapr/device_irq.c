@@ -421,7 +421,7 @@ void spapr__msi_flags_written(struct spapr_vdev *v)
 
 	if (v->irq_type != VFIO_PCI_MSI_IRQ_INDEX)
 		f &= (uint16_t)~EMU_PCI_MSI_FLAGS_ENABLE;	/* MSI is enabled by SET_IRQS */
-	if ((f & EMU_PCI_MSI_FLAGS_QSIZE) >> 4 > v->msi_qmax)
+	if ((unsigned)(f & EMU_PCI_MSI_FLAGS_QSIZE) >> 4 > v->msi_qmax)
 		f = (uint16_t)((f & ~EMU_PCI_MSI_FLAGS_QSIZE) | v->msi_qmax << 4);
 	emu_dev_cfg_put(v->vcfg, off, 2, f);
 	emu_dev_cfg_write(v->dev, off, 2, f);

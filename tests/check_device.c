@@ -1005,6 +1005,20 @@ START_TEST(t_msi)
 	TU_ERR(tdev_irqs_none(D, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
 	/* a failed enable leaves nothing enabled, no QMASK learnt */
 	ck_assert_uint_eq(tdev_cfg_rd(D, MSI_FLAGS, 2), EMU_PCI_MSI_FLAGS_64BIT);
+	/* every fault point of the enable (the data's copy, each eventfd's dup) fails it whole */
+	for (unsigned long n = 1;; n++) {
+		int rc;
+
+		util_fail_nth_arm(n);
+		rc = msi_fds(0, 2, e);
+		if (!util_fail_nth_fired())
+			break;
+		ck_assert_int_lt(rc, 0);
+		util_fail_nth_arm(0);
+		TU_ERR(tdev_irqs_none(D, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+	}
+	util_fail_nth_arm(0);
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
 	TU_OK(msi_fds(0, 2, e));
 	/* the others cannot be enabled meanwhile */
 	TU_ERR(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix), EINVAL);
