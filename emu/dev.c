@@ -406,9 +406,10 @@ void emu_dev_cfg_write(struct emu_dev *d, unsigned off, unsigned size, uint32_t 
 
 /*
  * A PE reset (emu/pe.c): the function loses its state and its command
- * register and MSI-X control, as after a hot or fundamental reset; what it
- * lost is saved for the restore (the kernel saves the config space when it
- * probes the device and eeh_pe_restore_bars writes it back).  Under the
+ * register, MSI-X control and MSI control (enable, QSIZE), as after a hot
+ * or fundamental reset; what it lost is saved for the restore (the kernel
+ * saves the config space when it probes the device and
+ * eeh_pe_restore_bars writes it back).  Under the
  * device table lock, so the device cannot go away meanwhile.
  */
 void emu__dev_eeh_reset(int group, struct emu__dev_saved *saved)
