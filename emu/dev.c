@@ -27,6 +27,7 @@
 #include "util/lock.h"
 
 #define DEFAULT_MODEL "dma-engine"
+#define MSI_HW_BITS (EMU_PCI_MSI_FLAGS_ENABLE | EMU_PCI_MSI_FLAGS_QSIZE)
 
 /* Protects specs, staged and devs. */
 static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -395,6 +396,9 @@ void emu_dev_cfg_write(struct emu_dev *d, unsigned off, unsigned size, uint32_t 
 	if (d->msix_cap)
 		cfg_merge(d, off, size, val, d->msix_cap + EMU_PCI_MSIX_FLAGS, 2,
 			  EMU_PCI_MSIX_FLAGS_ENABLE | EMU_PCI_MSIX_FLAGS_MASKALL);
+	if (d->msi_cap)
+		cfg_merge(d, off, size, val, d->msi_cap + EMU_PCI_MSI_FLAGS, 2,
+			  MSI_HW_BITS);
 	if ((emu_dev_cfg_get(d->cfg, EMU_PCI_COMMAND, 2) & EMU_PCI_COMMAND_INTX_DISABLE))
 		__atomic_store_n(&d->intx_level, false, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&d->lock);
@@ -402,30 +406,35 @@ void emu_dev_cfg_write(struct emu_dev *d, unsigned off, unsigned size, uint32_t 
 
 /*
  * A PE reset (emu/pe.c): the function loses its state and its command
- * register and MSI-X control, as after a hot or fundamental reset; what it
- * lost is saved for the restore (the kernel saves the config space when it
- * probes the device and eeh_pe_restore_bars writes it back).  Under the
+ * register, MSI-X control and MSI control (enable, QSIZE), as after a hot
+ * or fundamental reset; what it lost is saved for the restore (the kernel
+ * saves the config space when it probes the device and
+ * eeh_pe_restore_bars writes it back).  Under the
  * device table lock, so the device cannot go away meanwhile.
  */
 void emu__dev_eeh_reset(int group, struct emu__dev_saved *saved)
 {
 	struct emu_dev *d;
-	unsigned msix;
+	unsigned msix, msi;
 
 	pthread_mutex_lock(&dev_lock);
 	d = devs[group];
 	if (d) {
 		pthread_mutex_lock(&d->lock);
 		msix = d->msix_cap + EMU_PCI_MSIX_FLAGS;
+		msi = d->msi_cap + EMU_PCI_MSI_FLAGS;
 		saved->valid = true;
 		saved->command = (uint16_t)emu_dev_cfg_get(d->cfg, EMU_PCI_COMMAND, 2);
 		saved->msix_ctl = d->msix_cap ? (uint16_t)emu_dev_cfg_get(d->cfg, msix, 2) : 0;
+		saved->msi_ctl = d->msi_cap ? (uint16_t)emu_dev_cfg_get(d->cfg, msi, 2) : 0;
 		d->model->reset(d);
 		__atomic_store_n(&d->intx_level, false, __ATOMIC_RELEASE);
 		cfg_merge(d, EMU_PCI_COMMAND, 2, 0, EMU_PCI_COMMAND, 2, 0xffff);
 		if (d->msix_cap)
 			cfg_merge(d, msix, 2, 0, msix, 2,
 				  EMU_PCI_MSIX_FLAGS_ENABLE | EMU_PCI_MSIX_FLAGS_MASKALL);
+		if (d->msi_cap)
+			cfg_merge(d, msi, 2, 0, msi, 2, MSI_HW_BITS);
 		pthread_mutex_unlock(&d->lock);
 	}
 	pthread_mutex_unlock(&dev_lock);
@@ -434,17 +443,20 @@ void emu__dev_eeh_reset(int group, struct emu__dev_saved *saved)
 void emu__dev_eeh_restore(int group, const struct emu__dev_saved *saved)
 {
 	struct emu_dev *d;
-	unsigned msix;
+	unsigned msix, msi;
 
 	pthread_mutex_lock(&dev_lock);
 	d = devs[group];
 	if (d) {
 		pthread_mutex_lock(&d->lock);
 		msix = d->msix_cap + EMU_PCI_MSIX_FLAGS;
+		msi = d->msi_cap + EMU_PCI_MSI_FLAGS;
 		cfg_merge(d, EMU_PCI_COMMAND, 2, saved->command, EMU_PCI_COMMAND, 2, 0xffff);
 		if (d->msix_cap)
 			cfg_merge(d, msix, 2, saved->msix_ctl, msix, 2,
 				  EMU_PCI_MSIX_FLAGS_ENABLE | EMU_PCI_MSIX_FLAGS_MASKALL);
+		if (d->msi_cap)
+			cfg_merge(d, msi, 2, saved->msi_ctl, msi, 2, MSI_HW_BITS);
 		pthread_mutex_unlock(&d->lock);
 	}
 	pthread_mutex_unlock(&dev_lock);
@@ -485,6 +497,13 @@ bool emu__dev_msix_enabled(const struct emu_dev *d)
 	return (f & EMU_PCI_MSIX_FLAGS_ENABLE) != 0;
 }
 
+bool emu__dev_msi_enabled(const struct emu_dev *d)
+{
+	if (!d->msi_cap)
+		return false;
+	return (emu_dev_cfg_get(d->cfg, d->msi_cap + EMU_PCI_MSI_FLAGS, 2) & EMU_PCI_MSI_FLAGS_ENABLE) != 0;
+}
+
 void emu_dev_interrupt(struct emu_dev *d, unsigned vector)
 {
 	if (emu__dev_msix_enabled(d)) {
@@ -493,6 +512,15 @@ void emu_dev_interrupt(struct emu_dev *d, unsigned vector)
 		/* A masked function holds its messages; we drop them (no PBA kept). */
 		if (!(f & EMU_PCI_MSIX_FLAGS_MASKALL) && vector < d->msix_vectors && d->sink)
 			d->sink(d->sink_ctx, EMU_DEV_IRQ_MSIX, vector);
+		return;
+	}
+	if (emu__dev_msi_enabled(d)) {
+		uint32_t f = emu_dev_cfg_get(d->cfg, d->msi_cap + EMU_PCI_MSI_FLAGS, 2);
+		unsigned enabled = 1u << ((f & EMU_PCI_MSI_FLAGS_QSIZE) >> 4);
+
+		/* Fewer vectors enabled than the function uses: they share the first. */
+		if (d->sink)
+			d->sink(d->sink_ctx, EMU_DEV_IRQ_MSI, vector < enabled ? vector : 0);
 		return;
 	}
 	if (!d->cfg[EMU_PCI_INTERRUPT_PIN] ||
@@ -530,6 +558,20 @@ void emu_dev_add_cap(struct emu_dev *d, unsigned off, uint8_t id, const void *bo
 	memcpy(&d->cfg[off + 2], body, len - 2);
 	d->cfg[EMU_PCI_CAPABILITY_LIST] = (uint8_t)off;
 	d->cfg[EMU_PCI_STATUS] |= EMU_PCI_STATUS_CAP_LIST;
+}
+
+void emu_dev_add_msi(struct emu_dev *d, unsigned off, unsigned vectors)
+{
+	uint8_t body[EMU_PCI_MSI_CAP_LEN_64 - 2];
+	unsigned log2 = 0;
+
+	while ((1u << log2) < vectors)
+		log2++;
+	memset(body, 0, sizeof(body));
+	emu_dev_cfg_put(body, 0, 2, EMU_PCI_MSI_FLAGS_64BIT | log2 << 1);
+	emu_dev_add_cap(d, off, EMU_PCI_CAP_ID_MSI, body, EMU_PCI_MSI_CAP_LEN_64);
+	d->msi_cap = off;
+	d->msi_vectors = 1u << log2;
 }
 
 void emu_dev_add_msix(struct emu_dev *d, unsigned off, unsigned vectors, unsigned bar,

@@ -31,10 +31,14 @@
  *   interrupts
  *             The model calls emu_dev_interrupt(vector): with MSI-X enabled
  *             in cfg (and the function not masked) that is a message on
- *             that vector; otherwise the INTx line is asserted (unless the
- *             command register disables INTx) and stays asserted until the
- *             model calls emu_dev_intx_deassert (the driver acknowledged).
- *             Either way the sink set by emu_dev_set_sink hears of it.
+ *             that vector; else with MSI enabled a message on that vector
+ *             when it is among the enabled ones (2^QSIZE), on vector 0
+ *             otherwise (a function given fewer vectors than it asked for
+ *             shares the first); otherwise the INTx line is asserted
+ *             (unless the command register disables INTx) and stays
+ *             asserted until the model calls emu_dev_intx_deassert (the
+ *             driver acknowledged).  Either way the sink set by
+ *             emu_dev_set_sink hears of it.
  *   DMA       Only through emu_dev_dma_read / emu_dev_dma_write, which refuse
  *             while bus mastering is off in the command register and
  *             otherwise are emu_dma_read / emu_dma_write of the device's
@@ -83,6 +87,7 @@
 #define EMU_PCI_CAPABILITY_LIST 0x34
 #define EMU_PCI_INTERRUPT_LINE 0x3c
 #define EMU_PCI_INTERRUPT_PIN 0x3d
+#define EMU_PCI_CAP_ID_MSI 0x05
 #define EMU_PCI_CAP_ID_VNDR 0x09
 #define EMU_PCI_CAP_ID_MSIX 0x11
 #define EMU_PCI_MSIX_FLAGS 2		/* within the capability */
@@ -91,6 +96,15 @@
 #define EMU_PCI_MSIX_FLAGS_ENABLE 0x8000
 #define EMU_PCI_MSIX_TABLE 4
 #define EMU_PCI_MSIX_PBA 8
+#define EMU_PCI_MSI_FLAGS 2		/* within the capability */
+#define EMU_PCI_MSI_FLAGS_ENABLE 0x0001
+#define EMU_PCI_MSI_FLAGS_QMASK 0x000e	/* log2 of the vectors the function can use */
+#define EMU_PCI_MSI_FLAGS_QSIZE 0x0070	/* log2 of the vectors enabled */
+#define EMU_PCI_MSI_FLAGS_64BIT 0x0080
+#define EMU_PCI_MSI_ADDRESS_LO 4
+#define EMU_PCI_MSI_ADDRESS_HI 8
+#define EMU_PCI_MSI_DATA_64 12
+#define EMU_PCI_MSI_CAP_LEN_64 14	/* a 64-bit capability without per-vector masking */
 #define EMU_PCI_BAR_MEM_TYPE_64 0x4
 #define EMU_PCI_BAR_MEM_PREFETCH 0x8
 
@@ -108,7 +122,7 @@ struct emu_dev_bar {
 	int ram_fd;		/* RAM BARs: a memfd of size bytes; -1 otherwise */
 };
 
-enum emu_dev_irq_kind { EMU_DEV_IRQ_INTX, EMU_DEV_IRQ_MSIX };
+enum emu_dev_irq_kind { EMU_DEV_IRQ_INTX, EMU_DEV_IRQ_MSI, EMU_DEV_IRQ_MSIX };
 
 /* Told of each interrupt; called with d->lock held. */
 typedef void emu_dev_sink_fn(void *ctx, enum emu_dev_irq_kind kind, unsigned vector);
@@ -146,6 +160,8 @@ struct emu_dev {
 	struct emu_dev_bar bar[EMU_DEV_BARS];
 	unsigned msix_cap;		/* offset of the MSI-X capability, 0: none */
 	unsigned msix_vectors;		/* table size */
+	unsigned msi_cap;		/* offset of the MSI capability, 0: none */
+	unsigned msi_vectors;		/* vectors it can use (a power of two) */
 	pthread_mutex_t lock;
 	bool intx_level;		/* atomic: the INTx line is asserted */
 	emu_dev_sink_fn *sink;		/* under lock */
@@ -172,9 +188,9 @@ void emu_dev_reset(struct emu_dev *d);
 uint32_t emu_dev_cfg_read(struct emu_dev *d, unsigned off, unsigned size);
 /*
  * Config write of the bits the hardware acts on: the command register
- * (bus master, INTx disable, ...) and the MSI-X message control's enable
- * and mask-all bits.  Other bytes are the hardware's and are ignored.
- * Takes d->lock.
+ * (bus master, INTx disable, ...), the MSI-X message control's enable
+ * and mask-all bits and the MSI message control's enable and QSIZE.  Other
+ * bytes are the hardware's and are ignored.  Takes d->lock.
  */
 void emu_dev_cfg_write(struct emu_dev *d, unsigned off, unsigned size, uint32_t val);
 /*
@@ -188,8 +204,9 @@ void emu_dev_bar_write(struct emu_dev *d, unsigned bar, uint64_t off, unsigned s
 
 /* Raises interrupt @vector (see Concepts). */
 void emu_dev_interrupt(struct emu_dev *d, unsigned vector);
-/* Whether MSI-X is enabled in the function's config space. */
+/* Whether MSI-X, MSI is enabled in the function's config space. */
 bool emu__dev_msix_enabled(const struct emu_dev *d);
+bool emu__dev_msi_enabled(const struct emu_dev *d);
 /* Lowers the INTx line. */
 void emu_dev_intx_deassert(struct emu_dev *d);
 /*
@@ -203,6 +220,12 @@ void emu_dev_add_cap(struct emu_dev *d, unsigned off, uint8_t id, const void *bo
 /* Adds an MSI-X capability at @off: @vectors, table at @table_off and PBA at @pba_off of BAR @bar. */
 void emu_dev_add_msix(struct emu_dev *d, unsigned off, unsigned vectors, unsigned bar,
 		      uint32_t table_off, uint32_t pba_off);
+
+/*
+ * Adds a 64-bit MSI capability (no per-vector masking) at @off for
+ * @vectors, a power of two from 1 to 32.
+ */
+void emu_dev_add_msi(struct emu_dev *d, unsigned off, unsigned vectors);
 
 /* Little-endian accessors of cfg. */
 static inline void emu_dev_cfg_put(uint8_t *cfg, unsigned off, unsigned size, uint32_t v)

@@ -7,7 +7,7 @@
  * names them): SRC, DST, LEN, DIR, CTRL, DOORBELL, STATUS, counters.
  * BAR2 (64 KiB, 64-bit prefetchable, RAM): the device's local buffer.
  * BAR4 (4 KiB, RAM): the MSI-X table (2 vectors) at 0 and its PBA at 0x800.
- * INTx pin A; MSI-X vector 0 on completion, vector 1 on error.
+ * INTx pin A; MSI-X or MSI vector 0 on completion, vector 1 on error.
  *
  * Why the transfer runs inside the doorbell write: it keeps the device's
  * state machine trivially consistent (a reset or a second doorbell waits on
@@ -57,7 +57,9 @@ static int dmae_create(struct emu_dev *d, const char *params)
 	d->bar[4].size = EMU_DMAE_MSIX_BAR_SIZE;
 	d->bar[4].flags = EMU_DEV_BAR_RAM;
 	d->cfg[EMU_PCI_INTERRUPT_PIN] = 1;
-	emu_dev_add_msix(d, 0x40, EMU_DMAE_VECTORS, 4, 0, EMU_DMAE_PBA);
+	/* the list: 0x34 -> MSI-X at 0x40 -> MSI at 0x50 (each add goes first) */
+	emu_dev_add_msi(d, EMU_DMAE_MSI_CAP, EMU_DMAE_VECTORS);
+	emu_dev_add_msix(d, EMU_DMAE_MSIX_CAP, EMU_DMAE_VECTORS, 4, 0, EMU_DMAE_PBA);
 	return 0;
 }
 

@@ -19,8 +19,9 @@
  *     0x38 BYTES     RO  bytes they moved
  *   A transfer is all or nothing (emu_dma_read/emu_dma_write are): an
  *   error leaves memory untouched and the fault in the group's fault log.
- *   Interrupt: MSI-X vector 0 (done) or 1 (error) when MSI-X is enabled,
- *   INTx pin A otherwise.  Bus mastering must be on (command register bit
+ *   Interrupt: vector 0 (done) or 1 (error) of MSI-X when enabled, else
+ *   of MSI when enabled (both vectors 0 when MSI has one enabled), INTx
+ *   pin A otherwise.  Bus mastering must be on (command register bit
  *   2), or the transfer fails with EMU_DMAE_ERR_MASTER and touches nothing.
  */
 #ifndef SPAPRTCE_EMU_DEV_DMA_H
@@ -34,7 +35,9 @@
 #define EMU_DMAE_LOCAL_SIZE 0x10000u	/* BAR2 */
 #define EMU_DMAE_MSIX_BAR_SIZE 0x1000u	/* BAR4 */
 #define EMU_DMAE_PBA 0x800u
-#define EMU_DMAE_VECTORS 2u
+#define EMU_DMAE_VECTORS 2u		/* MSI-X table size, and MSI vectors */
+#define EMU_DMAE_MSIX_CAP 0x40u		/* capability offsets in config space */
+#define EMU_DMAE_MSI_CAP 0x50u
 #define EMU_DMAE_VEC_DONE 0u
 #define EMU_DMAE_VEC_ERROR 1u
 #define EMU_DMAE_MAX_LEN (16u << 20)

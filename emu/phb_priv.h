@@ -37,6 +37,7 @@ struct emu__dev_saved {
 	bool valid;
 	uint16_t command;
 	uint16_t msix_ctl;
+	uint16_t msi_ctl;	/* MSI enable and QSIZE (emu/dev.c) */
 };
 
 /* The EEH state of an endpoint (emu/pe.c), under ep->lock; zero is a normal PE. */

@@ -2,8 +2,16 @@
 /*
  * The VFIO device fd: VFIO_GROUP_GET_DEVICE_FD and the device requests
  * that describe and reset the function (GET_INFO, GET_REGION_INFO,
- * GET_PCI_HOT_RESET_INFO, RESET), as drivers/vfio/group.c and
- * drivers/vfio/pci/vfio_pci_core.c answer them.  Interrupts are
+ * GET_PCI_HOT_RESET_INFO, PCI_HOT_RESET, RESET), as drivers/vfio/group.c
+ * and drivers/vfio/pci/vfio_pci_core.c answer them.
+ *
+ * Hot reset: every function sits alone on its slot, so the set of devices
+ * a slot reset affects (vfio-pci's dev_set) is the function itself, and
+ * the user proves they own it by a group fd of its group
+ * (vfio_pci_ioctl_pci_hot_reset, vfio_pci_dev_set_hot_reset).  The
+ * kernel saves the config space around the bus reset and restores it
+ * (pci_reset_bus), and keeps vfio-pci's interrupt set-up, so what a user
+ * sees is what VFIO_DEVICE_RESET does: the function's own state reset.  Interrupts are
  * device_irq.c, config space and region access device_cfg.c, DMA logging
  * (VFIO_DEVICE_FEATURE) device_log.c, the public pread/pwrite/mmap
  * device_io.c.
@@ -19,6 +27,7 @@
  * set (EINVAL, vfio_df_group_open and vfio_group_use_container).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +115,11 @@ static int vdev_get(int id, struct spapr_vdev **out)
 		vdev_free(v);
 		return rc == -ENOENT ? -ENODEV : rc;
 	}
+	/*
+	 * vfio_pci_core_enable's pci_enable_device turns memory decode on
+	 * before vfio_config_init copies the config space: a user finds it on.
+	 */
+	emu_dev_cfg_write(v->dev, EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MEMORY);
 	spapr__vcfg_init(v);
 	emu_dev_set_sink(v->dev, spapr__irq_sink, v);
 	v->opens = 1;
@@ -306,6 +320,79 @@ static int hot_reset_info(struct spapr_vdev *v, void *arg)
 	return rc;
 }
 
+/*
+ * An open descriptor that is not a group fd: EINVAL; not open: EBADF
+ * (fget, then vfio_file_is_group).  Else the group with a reference.
+ */
+static int group_of_fd(int fd, struct spapr_group **out)
+{
+	struct spapr_obj *obj = spapr__fd_get(fd);
+
+	if (!obj)
+		return fcntl(fd, F_GETFD) < 0 ? -EBADF : -EINVAL;
+	if (obj->kind != SPAPR_KIND_GROUP) {
+		spapr__obj_put(obj);
+		return -EINVAL;
+	}
+	*out = (struct spapr_group *)obj;
+	return 0;
+}
+
+/* VFIO_DEVICE_PCI_HOT_RESET (vfio_pci_ioctl_pci_hot_reset and its _groups part). */
+static int hot_reset(struct spapr_vdev *v, void *arg)
+{
+	struct vfio_pci_hot_reset hdr;
+	size_t minsz = offsetof(struct vfio_pci_hot_reset, count) + sizeof(hdr.count);
+	const unsigned affected = 1;	/* the function alone on its slot */
+	struct spapr_group **groups;
+	int32_t *fds;
+	unsigned i, held = 0;
+	bool owned = false;
+	int rc;
+
+	rc = spapr__copy_in(&hdr, arg, minsz);
+	if (rc)
+		return rc;
+	if (hdr.argsz < minsz || hdr.flags)
+		return -EINVAL;
+	/*
+	 * Between 1 and the affected devices' count (count 0 is the cdev
+	 * path: a group-opened device has no iommufd context, EINVAL).
+	 */
+	if (!hdr.count || hdr.count > affected)
+		return -EINVAL;
+	if (util_should_fail("spapr_hot_reset_alloc"))
+		return -ENOMEM;
+	fds = calloc(hdr.count, sizeof(*fds));
+	groups = calloc(hdr.count, sizeof(*groups));
+	rc = -ENOMEM;
+	if (!fds || !groups)
+		goto out_free;
+	rc = spapr__copy_in(fds, (uint8_t *)arg + minsz, hdr.count * sizeof(*fds));
+	if (rc)
+		goto out_free;
+	/* Each fd a group, held across the reset. */
+	for (; held < hdr.count; held++) {
+		rc = group_of_fd(fds[held], &groups[held]);
+		if (rc)
+			goto out_put;
+		owned |= groups[held]->id == v->group;
+	}
+	/* Every affected device in one of the groups (vfio_dev_in_groups). */
+	rc = -EINVAL;
+	if (!owned)
+		goto out_put;
+	emu_dev_reset(v->dev);
+	rc = 0;
+out_put:
+	for (i = 0; i < held; i++)
+		spapr__obj_put(&groups[i]->obj);
+out_free:
+	free(groups);
+	free(fds);
+	return rc;
+}
+
 int spapr__device_ioctl(struct spapr_device *dev, unsigned long req, void *arg)
 {
 	switch (req) {
@@ -322,6 +409,8 @@ int spapr__device_ioctl(struct spapr_device *dev, unsigned long req, void *arg)
 		return 0;
 	case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
 		return hot_reset_info(dev->v, arg);
+	case VFIO_DEVICE_PCI_HOT_RESET:
+		return hot_reset(dev->v, arg);
 	case VFIO_DEVICE_FEATURE:
 		return spapr__device_feature(dev->v, arg);
 	default:

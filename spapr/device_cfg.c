@@ -17,14 +17,31 @@
  *   - interrupt line: a plain virtual byte; interrupt pin read-only.
  *   - MSI-X message control: enable and mask-all are virtual (the
  *     function's own enable follows SET_IRQS, as the host kernel owns it).
+ *   - MSI (vfio_msi_config_read/write, init_pci_cap_msi_perm): the low
+ *     byte of the message control, the address and the data are virtual
+ *     and writable; a read shows QMASK as msi_qmax (0 until MSI was first
+ *     enabled by SET_IRQS: the vectors of that enable); a write of the
+ *     control keeps enable clear unless MSI is enabled, caps QSIZE at
+ *     msi_qmax, and gives the result to the function.
  *   - everything else read-only.
  * The status register's interrupt bit is read live from the INTx line.
  * Accesses outside the config space fail with EFAULT (vfio_config_do_rw).
  *
  * BARs: accesses are split into naturally aligned pieces of 8, 4, 2 and 1
  * bytes, as vfio_pci_core_do_io_rw does; a transfer running past the BAR's
- * end is cut there, one starting at or past it fails with EINVAL; the MSI-X
- * table reads as all ones and drops writes (vfio-pci keeps it for itself).
+ * end is cut there, one starting at or past it fails with EINVAL; with
+ * memory decode off in the (virtual) command register it fails with EIO
+ * (__vfio_pci_memory_enabled, checked once per call here); the MSI-X table
+ * reads as all ones and drops writes (vfio-pci keeps it for itself).
+ *
+ * BAR mmaps are not revoked: the kernel zaps them across a reset and while
+ * memory decode is off (vfio_pci_zap_and_down_write_memory_lock), and its
+ * fault handler maps them back, or raises SIGBUS while decode is off.  Ours
+ * are the function's memfd mapped into the program, which we cannot follow
+ * once handed out (the program may munmap and reuse the range), so they
+ * stay valid: across a reset that is what the program sees anyway (the
+ * kernel's refault is invisible but for a wait); with decode off, where the
+ * kernel would raise SIGBUS, the access reaches the function's memory.
  *
  * EEH: every access that passed those checks asks the function's PE first
  * (emu_pe_access, docs/eeh.md): a frozen PE, or an injected error that
@@ -71,6 +88,18 @@ void spapr__vcfg_init(struct spapr_vdev *v)
 	if (d->msix_cap)
 		put_mask(v->wmask, d->msix_cap + EMU_PCI_MSIX_FLAGS, 2,
 			 EMU_PCI_MSIX_FLAGS_ENABLE | EMU_PCI_MSIX_FLAGS_MASKALL);
+	if (d->msi_cap) {
+		put_mask(v->wmask, d->msi_cap + EMU_PCI_MSI_FLAGS, 1, 0xff);
+		put_mask(v->wmask, d->msi_cap + EMU_PCI_MSI_ADDRESS_LO, 4, 0xffffffffu);
+		put_mask(v->wmask, d->msi_cap + EMU_PCI_MSI_ADDRESS_HI, 4, 0xffffffffu);
+		put_mask(v->wmask, d->msi_cap + EMU_PCI_MSI_DATA_64, 2, 0xffff);
+	}
+}
+
+/* Whether [pos, pos + count) touches the 2-byte field at @field (0: none). */
+static bool touches(uint64_t pos, size_t count, unsigned field)
+{
+	return field && pos < field + 2 && pos + count > field;
 }
 
 uint64_t spapr__region_size(const struct spapr_vdev *v, unsigned index)
@@ -127,6 +156,7 @@ static uint64_t bar_address(struct spapr_vdev *v, unsigned bar)
 
 static long config_rw(struct spapr_vdev *v, uint64_t pos, void *ubuf, size_t count, bool write)
 {
+	unsigned msi_flags = v->dev->msi_cap ? v->dev->msi_cap + EMU_PCI_MSI_FLAGS : 0;
 	uint8_t buf[EMU_DEV_CFG_SIZE];
 	int rc;
 
@@ -143,19 +173,27 @@ static long config_rw(struct spapr_vdev *v, uint64_t pos, void *ubuf, size_t cou
 		return stopped(ubuf, count, write);
 	pthread_mutex_lock(&v->lock);
 	if (write) {
-		bool command = false;
-
 		for (size_t i = 0; i < count; i++) {
 			unsigned o = (unsigned)pos + (unsigned)i;
 
 			v->vcfg[o] = (uint8_t)((v->vcfg[o] & ~v->wmask[o]) | (buf[i] & v->wmask[o]));
-			command |= o == EMU_PCI_COMMAND || o == EMU_PCI_COMMAND + 1;
 		}
-		if (command)
+		if (touches(pos, count, EMU_PCI_COMMAND))
 			emu_dev_cfg_write(v->dev, EMU_PCI_COMMAND, 2,
 					  emu_dev_cfg_get(v->vcfg, EMU_PCI_COMMAND, 2));
+		if (touches(pos, count, msi_flags))
+			spapr__msi_flags_written(v);
 	} else {
 		memcpy(buf, v->vcfg + pos, count);
+		if (touches(pos, count, msi_flags)) {
+			uint16_t vf = (uint16_t)emu_dev_cfg_get(v->vcfg, msi_flags, 2);
+			uint8_t f[2];
+
+			emu_dev_cfg_put(f, 0, 2, spapr__msi_flags_read(v, vf));
+			for (unsigned i = 0; i < 2; i++)
+				if (msi_flags + i >= pos && msi_flags + i < pos + count)
+					buf[msi_flags + i - pos] = f[i];
+		}
 		if (pos <= EMU_PCI_STATUS && pos + count > EMU_PCI_STATUS) {
 			buf[EMU_PCI_STATUS - pos] &= (uint8_t)~EMU_PCI_STATUS_INTERRUPT;
 			if (__atomic_load_n(&v->dev->intx_level, __ATOMIC_ACQUIRE))
@@ -198,6 +236,17 @@ static void msix_table(const struct emu_dev *d, unsigned bar, uint64_t *x_start,
 	*x_end = *x_start + 16ull * d->msix_vectors;
 }
 
+/* Memory decode on in the virtual command register (__vfio_pci_memory_enabled). */
+static bool memory_enabled(struct spapr_vdev *v)
+{
+	bool on;
+
+	pthread_mutex_lock(&v->lock);
+	on = (emu_dev_cfg_get(v->vcfg, EMU_PCI_COMMAND, 2) & EMU_PCI_COMMAND_MEMORY) != 0;
+	pthread_mutex_unlock(&v->lock);
+	return on;
+}
+
 static long bar_rw(struct spapr_vdev *v, unsigned bar, uint64_t pos, uint8_t *ubuf, size_t count,
 		   bool write)
 {
@@ -210,6 +259,8 @@ static long bar_rw(struct spapr_vdev *v, unsigned bar, uint64_t pos, uint8_t *ub
 		return -EINVAL;
 	if (count > end - pos)
 		count = (size_t)(end - pos);
+	if (!memory_enabled(v))
+		return -EIO;	/* every BAR of our functions is a memory BAR */
 	if (!emu_pe_access(v->group, write ? EMU_PE_STORE_MEM : EMU_PE_LOAD_MEM,
 			   bar_address(v, bar) + pos))
 		return stopped(ubuf, count, write);
@@ -257,6 +308,8 @@ static long bar_rw(struct spapr_vdev *v, unsigned bar, uint64_t pos, uint8_t *ub
 long spapr__device_region_rw(struct spapr_vdev *v, unsigned index, uint64_t pos, void *ubuf,
 			     size_t count, bool write)
 {
+	if (!count)
+		return 0;	/* vfio_pci_core_read/write: nothing to do, whatever the offset */
 	if (index == SPAPR_FAULT_REGION_INDEX)
 		return spapr__fault_region_rw(v, pos, ubuf, count, write);
 	if (index >= VFIO_PCI_NUM_REGIONS)

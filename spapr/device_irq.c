@@ -7,10 +7,22 @@
  * into eventfd signals.
  *
  * Indexes: INTx (1 vector when the function has an interrupt pin; mask,
- * unmask, trigger), MSI (0 vectors: our functions have no MSI capability,
- * so every SET_IRQS on it fails validation as the kernel's does), MSI-X (the
- * table size; trigger only, as the kernel has no MSI-X masking), error and
- * request (1 each: the emulated bus reports errors as a PCIe port would).
+ * unmask, trigger), MSI (the vectors the capability offers, 1 << QMASK, 0
+ * without one: then every SET_IRQS on it fails validation as the
+ * kernel's does), MSI-X (the table size); MSI and MSI-X take trigger only,
+ * as the kernel has no MSI masking (vfio_pci_set_irqs_ioctl: ENOTTY);
+ * error and request (1 each: the emulated bus reports errors as a PCIe
+ * port would).  One of INTx, MSI and MSI-X is enabled at a time
+ * (vfio-pci's irq_type): enabling another is EINVAL.
+ *
+ * MSI and MSI-X share the vector code (vfio_pci_set_msi_trigger,
+ * vfio_msi_enable, vfio_msi_set_block): enabling with eventfds for
+ * [start, start + count) enables start + count vectors and turns the
+ * function's own enable on (the host kernel's pci_alloc_irq_vectors; for
+ * MSI also QSIZE, and msi_qmax, the log2 that the virtual config space
+ * shows from then on, vfio_msi_config_read); a later eventfd set is a
+ * block on the enabled vectors, all or nothing; DATA_NONE with count 0
+ * disables.
  *
  * INTx is level-triggered and automasked: the first assertion masks it and
  * signals the trigger eventfd; UNMASK signals again at once if the line is
@@ -108,7 +120,7 @@ void spapr__irq_init(struct spapr_vdev *v)
 	v->irq_type = SPAPR_DEV_NO_IRQ;
 	v->intx_fd = v->intx_unmask_fd = v->err_fd = v->req_fd = -1;
 	for (unsigned i = 0; i < EMU_DEV_MAX_VECTORS; i++)
-		v->msix_fd[i] = -1;
+		v->vec_fd[i] = -1;
 }
 
 static unsigned irq_count(const struct spapr_vdev *v, unsigned index)
@@ -116,13 +128,13 @@ static unsigned irq_count(const struct spapr_vdev *v, unsigned index)
 	switch (index) {
 	case VFIO_PCI_INTX_IRQ_INDEX:
 		return v->dev->cfg[EMU_PCI_INTERRUPT_PIN] ? 1 : 0;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		/* vfio_pci_get_irq_count: 1 << QMASK of the function's own capability */
+		return v->dev->msi_cap ? v->dev->msi_vectors : 0;
 	case VFIO_PCI_MSIX_IRQ_INDEX:
 		return v->dev->msix_vectors;
-	case VFIO_PCI_ERR_IRQ_INDEX:
-	case VFIO_PCI_REQ_IRQ_INDEX:
-		return 1;
 	default:
-		return 0;	/* MSI */
+		return 1;	/* error, request */
 	}
 }
 
@@ -185,9 +197,11 @@ void spapr__irq_sink(void *ctx, enum emu_dev_irq_kind kind, unsigned vector)
 	struct spapr_vdev *v = ctx;
 
 	pthread_mutex_lock(&v->irq_lock);
-	if (kind == EMU_DEV_IRQ_MSIX) {
-		if (v->irq_type == VFIO_PCI_MSIX_IRQ_INDEX && vector < v->num_ctx)
-			signal_fd(v->msix_fd[vector]);
+	if (kind == EMU_DEV_IRQ_MSIX || kind == EMU_DEV_IRQ_MSI) {
+		int index = kind == EMU_DEV_IRQ_MSI ? VFIO_PCI_MSI_IRQ_INDEX : VFIO_PCI_MSIX_IRQ_INDEX;
+
+		if (v->irq_type == index && vector < v->num_ctx)
+			signal_fd(v->vec_fd[vector]);
 	} else if (v->irq_type == VFIO_PCI_INTX_IRQ_INDEX) {
 		intx_raise(v);
 	}
@@ -281,22 +295,36 @@ static int intx_trigger(struct spapr_vdev *v, unsigned start, unsigned count, ui
 	return 0;
 }
 
-/* --------------------------------------------------------------- MSI-X */
+/* ---------------------------------------------------------- MSI, MSI-X */
 
-/* Under v->lock: every vector off, the function's MSI-X enable cleared. */
-static void msix_disable(struct spapr_vdev *v)
+/* The function's own enable bits for @index: MSI-X enable, or MSI enable and QSIZE. */
+static void msi_hw(struct spapr_vdev *v, unsigned index, unsigned nvec)
+{
+	struct emu_dev *d = v->dev;
+
+	if (index == VFIO_PCI_MSIX_IRQ_INDEX) {
+		emu_dev_cfg_write(d, d->msix_cap + EMU_PCI_MSIX_FLAGS, 2,
+				  nvec ? EMU_PCI_MSIX_FLAGS_ENABLE : 0);
+		return;
+	}
+	emu_dev_cfg_write(d, d->msi_cap + EMU_PCI_MSI_FLAGS, 2,
+			  nvec ? EMU_PCI_MSI_FLAGS_ENABLE | v->msi_qmax << 4 : 0);
+}
+
+/* Under v->lock: every vector off, the function's enable cleared (vfio_msi_disable). */
+static void msi_disable(struct spapr_vdev *v, unsigned index)
 {
 	pthread_mutex_lock(&v->irq_lock);
 	for (unsigned i = 0; i < v->num_ctx; i++)
-		close_fd(&v->msix_fd[i]);
+		close_fd(&v->vec_fd[i]);
 	v->num_ctx = 0;
 	v->irq_type = SPAPR_DEV_NO_IRQ;
 	pthread_mutex_unlock(&v->irq_lock);
-	emu_dev_cfg_write(v->dev, v->dev->msix_cap + EMU_PCI_MSIX_FLAGS, 2, 0);
+	msi_hw(v, index, 0);
 }
 
 /* vfio_msi_set_block: all or nothing for vectors [start, start + count). */
-static int msix_set_block(struct spapr_vdev *v, unsigned start, unsigned count, const int32_t *fds)
+static int msi_set_block(struct spapr_vdev *v, unsigned start, unsigned count, const int32_t *fds)
 {
 	int nfd[EMU_DEV_MAX_VECTORS];
 	unsigned i;
@@ -314,8 +342,8 @@ static int msix_set_block(struct spapr_vdev *v, unsigned start, unsigned count, 
 	}
 	pthread_mutex_lock(&v->irq_lock);
 	for (i = 0; i < count; i++) {
-		close_fd(&v->msix_fd[start + i]);
-		v->msix_fd[start + i] = nfd[i];
+		close_fd(&v->vec_fd[start + i]);
+		v->vec_fd[start + i] = nfd[i];
 	}
 	pthread_mutex_unlock(&v->irq_lock);
 	return 0;
@@ -326,32 +354,49 @@ err_close:
 	return rc;
 }
 
-static int msix_trigger(struct spapr_vdev *v, unsigned start, unsigned count, uint32_t flags,
-			const uint8_t *data)
+/* ceil(log2(@n)), the kernel's fls(n * 2 - 1) - 1. */
+static unsigned log2_up(unsigned n)
 {
-	bool on = v->irq_type == VFIO_PCI_MSIX_IRQ_INDEX;
+	unsigned l = 0;
+
+	while ((1u << l) < n)
+		l++;
+	return l;
+}
+
+/* vfio_pci_set_msi_trigger, for @index MSI or MSI-X. */
+static int msi_trigger(struct spapr_vdev *v, unsigned index, unsigned start, unsigned count,
+		       uint32_t flags, const uint8_t *data)
+{
+	bool on = v->irq_type == (int)index;
 	int rc;
 
 	if (on && !count && (flags & VFIO_IRQ_SET_DATA_NONE)) {
-		msix_disable(v);
+		msi_disable(v, index);
 		return 0;
 	}
 	if (!(on || v->irq_type == SPAPR_DEV_NO_IRQ))
 		return -EINVAL;
 	if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
 		if (on)
-			return msix_set_block(v, start, count, (const int32_t *)data);
-		if (start + count > v->dev->msix_vectors || !count)
-			return -EINVAL;	/* more vectors than the table has */
+			return msi_set_block(v, start, count, (const int32_t *)data);
+		/*
+		 * vfio_msi_enable(start + count): pci_alloc_irq_vectors of 0
+		 * vectors is ERANGE; validate() kept start + count within the
+		 * index's count, so any other number is had in full.
+		 */
+		if (!start && !count)
+			return -ERANGE;
 		pthread_mutex_lock(&v->irq_lock);
 		v->num_ctx = start + count;
-		v->irq_type = VFIO_PCI_MSIX_IRQ_INDEX;
+		v->irq_type = (int)index;
 		pthread_mutex_unlock(&v->irq_lock);
-		emu_dev_cfg_write(v->dev, v->dev->msix_cap + EMU_PCI_MSIX_FLAGS, 2,
-				  EMU_PCI_MSIX_FLAGS_ENABLE);
-		rc = msix_set_block(v, start, count, (const int32_t *)data);
+		if (index == VFIO_PCI_MSI_IRQ_INDEX)
+			v->msi_qmax = log2_up(start + count);
+		msi_hw(v, index, start + count);
+		rc = msi_set_block(v, start, count, (const int32_t *)data);
 		if (rc)
-			msix_disable(v);
+			msi_disable(v, index);
 		return rc;
 	}
 	if (!on || start + count > v->num_ctx)
@@ -359,9 +404,27 @@ static int msix_trigger(struct spapr_vdev *v, unsigned start, unsigned count, ui
 	pthread_mutex_lock(&v->irq_lock);
 	for (unsigned i = start; i < start + count; i++)
 		if ((flags & VFIO_IRQ_SET_DATA_NONE) || data[i - start])
-			signal_fd(v->msix_fd[i]);
+			signal_fd(v->vec_fd[i]);
 	pthread_mutex_unlock(&v->irq_lock);
 	return 0;
+}
+
+uint16_t spapr__msi_flags_read(const struct spapr_vdev *v, uint16_t flags)
+{
+	return (uint16_t)((flags & ~EMU_PCI_MSI_FLAGS_QMASK) | v->msi_qmax << 1);
+}
+
+void spapr__msi_flags_written(struct spapr_vdev *v)
+{
+	unsigned off = v->dev->msi_cap + EMU_PCI_MSI_FLAGS;
+	uint16_t f = (uint16_t)emu_dev_cfg_get(v->vcfg, off, 2);
+
+	if (v->irq_type != VFIO_PCI_MSI_IRQ_INDEX)
+		f &= (uint16_t)~EMU_PCI_MSI_FLAGS_ENABLE;	/* MSI is enabled by SET_IRQS */
+	if ((unsigned)(f & EMU_PCI_MSI_FLAGS_QSIZE) >> 4 > v->msi_qmax)
+		f = (uint16_t)((f & ~EMU_PCI_MSI_FLAGS_QSIZE) | v->msi_qmax << 4);
+	emu_dev_cfg_put(v->vcfg, off, 2, f);
+	emu_dev_cfg_write(v->dev, off, 2, f);
 }
 
 /* ---------------------------------------------------------- error, request */
@@ -405,8 +468,9 @@ static int validate(const struct vfio_irq_set *hdr, unsigned max, size_t *size)
 {
 	size_t minsz = offsetof(struct vfio_irq_set, count) + sizeof(hdr->count), each;
 
-	if (hdr->argsz < minsz || hdr->index >= VFIO_PCI_NUM_IRQS || hdr->start >= max ||
-	    hdr->count >= UINT32_MAX - hdr->start || (hdr->flags & ~(DATA_MASK | ACTION_MASK)))
+	if (hdr->argsz < minsz || hdr->index >= VFIO_PCI_NUM_IRQS ||
+	    hdr->count >= UINT32_MAX - hdr->start || (hdr->flags & ~(DATA_MASK | ACTION_MASK)) ||
+	    hdr->start >= max || hdr->start + hdr->count > max)
 		return -EINVAL;
 	switch (hdr->flags & DATA_MASK) {
 	case VFIO_IRQ_SET_DATA_NONE: each = 0; break;
@@ -436,10 +500,11 @@ static int dispatch(struct spapr_vdev *v, const struct vfio_irq_set *h, const ui
 		if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
 			return intx_trigger(v, h->start, h->count, h->flags, data);
 		break;
+	case VFIO_PCI_MSI_IRQ_INDEX:
 	case VFIO_PCI_MSIX_IRQ_INDEX:
 		if (action == VFIO_IRQ_SET_ACTION_TRIGGER)
-			return msix_trigger(v, h->start, h->count, h->flags, data);
-		break;
+			return msi_trigger(v, h->index, h->start, h->count, h->flags, data);
+		break;	/* no MSI masking: ENOTTY */
 	case VFIO_PCI_ERR_IRQ_INDEX:
 	case VFIO_PCI_REQ_IRQ_INDEX:
 		if (action != VFIO_IRQ_SET_ACTION_TRIGGER)
@@ -489,8 +554,8 @@ void spapr__irq_release(struct spapr_vdev *v)
 	pthread_mutex_lock(&v->lock);
 	if (v->irq_type == VFIO_PCI_INTX_IRQ_INDEX)
 		intx_disable(v);
-	else if (v->irq_type == VFIO_PCI_MSIX_IRQ_INDEX)
-		msix_disable(v);
+	else if (v->irq_type != SPAPR_DEV_NO_IRQ)
+		msi_disable(v, (unsigned)v->irq_type);
 	pthread_mutex_lock(&v->irq_lock);
 	close_fd(&v->intx_unmask_fd);
 	close_fd(&v->err_fd);

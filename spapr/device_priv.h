@@ -47,8 +47,9 @@ struct spapr_vdev {
 	int intx_fd;				/* our dup of the trigger eventfd, -1: none */
 	int intx_unmask_fd;			/* eventfd whose signal unmasks INTx, -1: none */
 	bool intx_masked;
-	unsigned num_ctx;			/* MSI-X vectors enabled */
-	int msix_fd[EMU_DEV_MAX_VECTORS];
+	unsigned num_ctx;			/* MSI or MSI-X vectors enabled */
+	int vec_fd[EMU_DEV_MAX_VECTORS];	/* their eventfds (vfio-pci's one ctx array) */
+	unsigned msi_qmax;			/* log2 of MSI vectors at the last enable, under lock */
 	int err_fd, req_fd;
 	struct emu_fault *fault_ring;		/* the fault region's ring (device_fault.c), under lock */
 	uint32_t fault_size, fault_prod, fault_cons;
@@ -83,6 +84,10 @@ int spapr__irq_info(struct spapr_vdev *v, void *arg);
 int spapr__set_irqs(struct spapr_vdev *v, void *arg);
 /* Disables every interrupt and drops every eventfd (last close). */
 void spapr__irq_release(struct spapr_vdev *v);
+/* The MSI message control as a config read shows it (@flags: vcfg's), under v->lock. */
+uint16_t spapr__msi_flags_read(const struct spapr_vdev *v, uint16_t flags);
+/* vcfg's MSI message control after a write: fixed up, and given to the function.  Under v->lock. */
+void spapr__msi_flags_written(struct spapr_vdev *v);
 void spapr__irq_init(struct spapr_vdev *v);
 emu_dev_sink_fn spapr__irq_sink;
 

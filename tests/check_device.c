@@ -35,12 +35,11 @@
 #include "emu/emu.h"
 #include "emu/mem.h"
 #include "spapr/spapr.h"
+#include "tests/device_util.h"
 #include "tests/testutil.h"
 #include "tests/vfio_util.h"
 
 #define PS EMU_PAGE_SIZE
-#define REG(i) ((uint64_t)(i) << 40)
-#define CFG REG(VFIO_PCI_CONFIG_REGION_INDEX)
 #define IOVA 0x100000ull
 
 static int C, G, D, fds_at_start;
@@ -73,19 +72,12 @@ static int count_fds(void)
 	return n;
 }
 
-static int get_dev(int gfd, const char *name)
-{
-	int rc = spapr_ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, name);
-
-	return rc < 0 ? -errno : rc;
-}
-
 static void setup(void)
 {
 	fds_at_start = count_fds();
 	TU_OK(spapr_mm_set_memlock(16ull << 30, 0));
 	C = tu_open_v2(0, &G);
-	D = get_dev(G, "0000:00:01.0");
+	D = tdev_get(G, "0000:00:01.0");
 	ck_assert_int_ge(D, 0);
 }
 
@@ -108,126 +100,6 @@ static void teardown(void)
 
 /* ------------------------------------------------------------- helpers */
 
-static long rd(int fd, void *buf, size_t n, uint64_t off)
-{
-	ssize_t r = spapr_pread(fd, buf, n, (off_t)off);
-
-	return r < 0 ? -errno : r;
-}
-
-static long wr(int fd, const void *buf, size_t n, uint64_t off)
-{
-	ssize_t r = spapr_pwrite(fd, buf, n, (off_t)off);
-
-	return r < 0 ? -errno : r;
-}
-
-static uint32_t cfg_rd(unsigned off, unsigned size)
-{
-	uint32_t v = 0;
-
-	ck_assert_int_eq(rd(D, &v, size, CFG + off), size);
-	return v;
-}
-
-static void cfg_wr(unsigned off, unsigned size, uint32_t v)
-{
-	ck_assert_int_eq(wr(D, &v, size, CFG + off), size);
-}
-
-static uint64_t reg_rd(unsigned off)
-{
-	uint64_t v = 0;
-
-	ck_assert_int_eq(rd(D, &v, 8, REG(0) + off), 8);
-	return v;
-}
-
-static void reg_wr(unsigned off, unsigned size, uint64_t v)
-{
-	ck_assert_int_eq(wr(D, &v, size, REG(0) + off), size);
-}
-
-static void master_on(void)
-{
-	cfg_wr(EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MEMORY | EMU_PCI_COMMAND_MASTER);
-}
-
-/* Programs one transfer and rings the doorbell; returns STATUS. */
-static uint32_t dma(uint64_t src, uint64_t dst, uint32_t len, uint32_t dir)
-{
-	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE | EMU_DMAE_STATUS_ERROR);
-	reg_wr(EMU_DMAE_SRC, 8, src);
-	reg_wr(EMU_DMAE_DST, 8, dst);
-	reg_wr(EMU_DMAE_LEN, 4, len);
-	reg_wr(EMU_DMAE_DIR, 4, dir);
-	reg_wr(EMU_DMAE_DOORBELL, 4, EMU_DMAE_DOORBELL_GO);
-	return (uint32_t)reg_rd(EMU_DMAE_STATUS);
-}
-
-static uint8_t *map_buf(unsigned pages, uint64_t iova, uint32_t flags)
-{
-	uint8_t *p = tu_map(pages);
-
-	memset(p, 0, pages * PS);
-	TU_OK(tu_register(C, p, pages * PS));
-	TU_OK(tu_map_dma(C, p, iova, pages * PS, flags));
-	return p;
-}
-
-static void unmap_buf(uint8_t *p, unsigned pages, uint64_t iova)
-{
-	TU_OK(tu_unmap_dma(C, iova, pages * PS));
-	TU_OK(tu_unregister(C, p, pages * PS));
-	tu_unmap(p, pages);
-}
-
-static unsigned faults(struct emu_fault *f, unsigned max)
-{
-	unsigned n;
-
-	TU_OK(emu_fault_log_read(0, f, max, &n));
-	return n;
-}
-
-static uint64_t ev_count(int efd)
-{
-	uint64_t n = 0;
-	struct pollfd p = { .fd = efd, .events = POLLIN };
-
-	if (poll(&p, 1, 0) == 1)
-		ck_assert_int_eq(read(efd, &n, 8), 8);
-	return n;
-}
-
-/* SET_IRQS with one eventfd (or -1). */
-static int irqs_fd(unsigned index, uint32_t action, unsigned start, int32_t efd)
-{
-	struct {
-		struct vfio_irq_set s;
-		int32_t fd;
-	} a = { { sizeof(a), VFIO_IRQ_SET_DATA_EVENTFD | action, index, start, 1 }, efd };
-
-	return tu_ioctl(D, VFIO_DEVICE_SET_IRQS, &a);
-}
-
-static int irqs_none(unsigned index, uint32_t action, unsigned start, unsigned count)
-{
-	struct vfio_irq_set s = { sizeof(s), VFIO_IRQ_SET_DATA_NONE | action, index, start, count };
-
-	return tu_ioctl(D, VFIO_DEVICE_SET_IRQS, &s);
-}
-
-static int irqs_bool(unsigned index, uint32_t action, unsigned start, uint8_t v)
-{
-	struct {
-		struct vfio_irq_set s;
-		uint8_t b[4];
-	} a = { { sizeof(a.s) + 1, VFIO_IRQ_SET_DATA_BOOL | action, index, start, 1 }, { v } };
-
-	return tu_ioctl(D, VFIO_DEVICE_SET_IRQS, &a);
-}
-
 /* ---------------------------------------------------- GET_DEVICE_FD */
 
 START_TEST(t_get_device_fd_errors)
@@ -236,40 +108,40 @@ START_TEST(t_get_device_fd_errors)
 	char *page;
 
 	ck_assert_int_ge(g1, 0);
-	TU_ERR(get_dev(g1, "0000:00:02.0"), EINVAL);	/* no container */
-	TU_ERR(get_dev(g1, "0000:00:09.0"), ENODEV);	/* the name is looked up first */
+	TU_ERR(tdev_get(g1, "0000:00:02.0"), EINVAL);	/* no container */
+	TU_ERR(tdev_get(g1, "0000:00:09.0"), ENODEV);	/* the name is looked up first */
 	c2 = spapr_open_container();
 	TU_OK(tu_attach(g1, c2));
-	TU_ERR(get_dev(g1, "0000:00:02.0"), EINVAL);	/* container without an IOMMU driver */
+	TU_ERR(tdev_get(g1, "0000:00:02.0"), EINVAL);	/* container without an IOMMU driver */
 	TU_OK(spapr_close(g1));
 	TU_OK(spapr_close(c2));
 
-	TU_ERR(get_dev(G, "0000:00:02.0"), ENODEV);	/* group 1's device, not in group 0 */
-	TU_ERR(get_dev(G, "0000:00:01.0 "), ENODEV);
-	TU_ERR(get_dev(G, "0000:00:01"), ENODEV);
-	TU_ERR(get_dev(G, ""), ENODEV);
-	TU_ERR(get_dev(G, NULL), EFAULT);
+	TU_ERR(tdev_get(G, "0000:00:02.0"), ENODEV);	/* group 1's device, not in group 0 */
+	TU_ERR(tdev_get(G, "0000:00:01.0 "), ENODEV);
+	TU_ERR(tdev_get(G, "0000:00:01"), ENODEV);
+	TU_ERR(tdev_get(G, ""), ENODEV);
+	TU_ERR(tdev_get(G, NULL), EFAULT);
 	/* No NUL within one page: EINVAL (strndup_user); a NUL at the last byte is fine. */
 	page = tu_map(2);
 	memset(page, 'a', 2 * PS);
-	TU_ERR(get_dev(G, page), EINVAL);
+	TU_ERR(tdev_get(G, page), EINVAL);
 	page[4095] = 0;
-	TU_ERR(get_dev(G, page), ENODEV);
+	TU_ERR(tdev_get(G, page), ENODEV);
 	/* A name running into an unmapped page faults. */
 	ck_assert_int_eq(munmap(page + PS, PS), 0);
 	page[PS - 1] = 'a';
-	TU_ERR(get_dev(G, page + PS - 4), EFAULT);
+	TU_ERR(tdev_get(G, page + PS - 4), EFAULT);
 	strcpy(page + PS - 13, "0000:00:01.0");
 	{
-		int d2 = get_dev(G, page + PS - 13);
+		int d2 = tdev_get(G, page + PS - 13);
 
 		ck_assert_int_ge(d2, 0);
 		TU_OK(spapr_close(d2));
 	}
 	tu_unmap(page, 1);
 	/* The device fd is not a group or container. */
-	TU_ERR(get_dev(D, "0000:00:01.0"), ENOTTY);
-	TU_ERR(get_dev(C, "0000:00:01.0"), ENOTTY);
+	TU_ERR(tdev_get(D, "0000:00:01.0"), ENOTTY);
+	TU_ERR(tdev_get(C, "0000:00:01.0"), ENOTTY);
 }
 END_TEST
 
@@ -288,17 +160,17 @@ END_TEST
 
 START_TEST(t_two_fds_share_the_device)
 {
-	int d2 = get_dev(G, "0000:00:01.0");
+	int d2 = tdev_get(G, "0000:00:01.0");
 	uint32_t v = 0;
 
 	ck_assert_int_ge(d2, 0);
-	cfg_wr(EMU_PCI_INTERRUPT_LINE, 1, 0x2a);
-	ck_assert_int_eq(rd(d2, &v, 1, CFG + EMU_PCI_INTERRUPT_LINE), 1);
+	tdev_cfg_wr(D, EMU_PCI_INTERRUPT_LINE, 1, 0x2a);
+	ck_assert_int_eq(tdev_rd(d2, &v, 1, TDEV_CFG + EMU_PCI_INTERRUPT_LINE), 1);
 	ck_assert_uint_eq(v, 0x2a);
 	TU_OK(spapr_close(D));
 	D = d2;
 	TU_ERR(tu_ioctl(G, VFIO_GROUP_UNSET_CONTAINER, NULL), EBUSY);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_INTERRUPT_LINE, 1), 0x2a);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_INTERRUPT_LINE, 1), 0x2a);
 }
 END_TEST
 
@@ -315,12 +187,12 @@ START_TEST(t_close_order)
 	ck_assert_int_eq(spapr_open_group(0), -1);
 	ck_assert_int_eq(errno, EBUSY);
 	/* container next: still attached through the group */
-	p = map_buf(1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
-	master_on();
+	p = tdev_map_buf(C, 1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	tdev_master_on(D);
 	memset(p, 0x5a, 64);
-	ck_assert_uint_eq(dma(IOVA, IOVA + 128, 64, EMU_DMAE_DIR_MEM_TO_MEM), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 128, 64, EMU_DMAE_DIR_MEM_TO_MEM), EMU_DMAE_STATUS_DONE);
 	ck_assert_uint_eq(p[128 + 63], 0x5a);
-	unmap_buf(p, 1, IOVA);
+	tdev_unmap_buf(C, p, 1, IOVA);
 	TU_OK(spapr_close(C));
 	C = -1;
 	TU_OK(tu_ioctl(D, VFIO_DEVICE_GET_INFO, &info));
@@ -329,7 +201,7 @@ START_TEST(t_close_order)
 	D = -1;
 	G = spapr_open_group(0);
 	ck_assert_int_ge(G, 0);
-	TU_ERR(get_dev(G, "0000:00:01.0"), EINVAL);
+	TU_ERR(tdev_get(G, "0000:00:01.0"), EINVAL);
 	TU_ERR(spapr_close(D) ? -errno : 0, EBADF);
 }
 END_TEST
@@ -385,7 +257,7 @@ START_TEST(t_region_info)
 		ri->argsz = sizeof(*ri);
 		ri->index = i;
 		TU_OK(tu_ioctl(D, VFIO_DEVICE_GET_REGION_INFO, raw));
-		ck_assert_uint_eq(ri->offset, REG(i));
+		ck_assert_uint_eq(ri->offset, TDEV_REG(i));
 		ck_assert_uint_eq(ri->size, want[i].size);
 		ck_assert_uint_eq(ri->flags, want[i].flags);
 	}
@@ -424,7 +296,7 @@ START_TEST(t_irq_info)
 {
 	static const struct { uint32_t count, flags; } want[5] = {
 		{ 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED },
-		{ 0, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
+		{ 2, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },	/* MSI: 1 << QMASK */
 		{ 2, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
 		{ 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
 		{ 1, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE },
@@ -481,69 +353,196 @@ START_TEST(t_hot_reset_info)
 }
 END_TEST
 
+/* VFIO_DEVICE_PCI_HOT_RESET with @n group fds (argsz covering them). */
+static int hot_reset(unsigned n, const int *fds)
+{
+	struct {
+		struct vfio_pci_hot_reset h;
+		int32_t fd[2];
+	} a = { { (uint32_t)(sizeof(a.h) + 4 * n), 0, n }, { 0, 0 } };
+
+	memcpy(a.fd, fds, 4 * n);
+	return tu_ioctl(D, VFIO_DEVICE_PCI_HOT_RESET, &a);
+}
+
+START_TEST(t_pci_hot_reset)
+{
+	int efd = eventfd(0, EFD_NONBLOCK), pfd[2], g1 = tu_open_group_ok(1), bad[1];
+	uint8_t *p = tdev_map_buf(C, 1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	struct {
+		struct vfio_pci_hot_reset h;
+		int32_t fd[1];
+	} a;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	tdev_master_on(D);
+	tdev_reg_wr(D, EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_COMPLETED), 1);
+	/* argsz below 12 (argsz, flags, count), any flag: EINVAL */
+	for (uint32_t argsz = 0; argsz < 12; argsz++) {
+		a.h = (struct vfio_pci_hot_reset){ argsz, 0, 1 };
+		a.fd[0] = G;
+		TU_ERR(tu_ioctl(D, VFIO_DEVICE_PCI_HOT_RESET, &a), EINVAL);
+	}
+	a.h = (struct vfio_pci_hot_reset){ sizeof(a), 1, 1 };
+	TU_ERR(tu_ioctl(D, VFIO_DEVICE_PCI_HOT_RESET, &a), EINVAL);
+	/* count: 0 (the cdev path; this device was opened through its group) or above 1 affected device */
+	TU_ERR(hot_reset(0, &G), EINVAL);
+	{
+		int two[2] = { G, G };
+
+		TU_ERR(hot_reset(2, two), EINVAL);
+	}
+	TU_ERR(tu_ioctl(D, VFIO_DEVICE_PCI_HOT_RESET, NULL), EFAULT);
+	/* the fd array unreadable: argsz is not what limits the copy, count is */
+	{
+		uint8_t *pg = tu_map(2);
+		struct vfio_pci_hot_reset *h = (void *)(pg + PS - sizeof(*h));
+
+		ck_assert_int_eq(munmap(pg + PS, PS), 0);
+		*h = (struct vfio_pci_hot_reset){ sizeof(*h), 0, 1 };
+		TU_ERR(tu_ioctl(D, VFIO_DEVICE_PCI_HOT_RESET, h), EFAULT);
+		tu_unmap(pg, 1);
+	}
+	/* not a group fd: EBADF not open, EINVAL anything else (pipe, container, device) */
+	bad[0] = 9999;
+	TU_ERR(hot_reset(1, bad), EBADF);
+	bad[0] = -1;
+	TU_ERR(hot_reset(1, bad), EBADF);
+	bad[0] = pfd[0];
+	TU_ERR(hot_reset(1, bad), EINVAL);
+	bad[0] = C;
+	TU_ERR(hot_reset(1, bad), EINVAL);
+	bad[0] = D;
+	TU_ERR(hot_reset(1, bad), EINVAL);
+	/* a group, but not the device's: the device is not owned */
+	TU_ERR(hot_reset(1, &g1), EINVAL);
+	/* every failure above left the function as it was */
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_COMPLETED), 1);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_CTRL), EMU_DMAE_CTRL_IRQ);
+	/* every fault point on the way fails the request (the fd array's allocation: ENOMEM) */
+	{
+		bool alloc_seen = false;
+		int rc;
+
+		for (unsigned long n = 1;; n++) {
+			util_fail_nth_arm(n);
+			rc = hot_reset(1, &G);
+			if (!util_fail_nth_fired())
+				break;
+			ck_assert_int_lt(rc, 0);
+			if (!strcmp(util_fail_nth_site(), "spapr_hot_reset_alloc")) {
+				ck_assert_int_eq(rc, -ENOMEM);
+				alloc_seen = true;
+			}
+			ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_COMPLETED), 1);
+		}
+		util_fail_nth_arm(0);
+		TU_OK(rc);
+		ck_assert(alloc_seen);
+	}
+	/* the reset (the sweep's last run): the function's state goes, config and interrupts stay */
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_COMPLETED), 0);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_CTRL), 0);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_STATUS), 0);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_COMMAND, 2), EMU_PCI_COMMAND_MEMORY | EMU_PCI_COMMAND_MASTER);
+	tdev_reg_wr(D, EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
+	/* the group fd closed: the device fd holds the group, but the fd is gone (EBADF) */
+	TU_OK(spapr_close(g1) ? -errno : 0);
+	TU_ERR(hot_reset(1, &g1), EBADF);
+	tdev_unmap_buf(C, p, 1, IOVA);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(efd);
+}
+END_TEST
+
 /* --------------------------------------------------------- config space */
 
 START_TEST(t_config_space)
 {
 	uint8_t cfg[256];
 
-	ck_assert_int_eq(rd(D, cfg, 256, CFG), 256);
+	ck_assert_int_eq(tdev_rd(D, cfg, 256, TDEV_CFG), 256);
+	/* memory decode on at open (pci_enable_device before vfio_config_init), bus master off */
+	ck_assert_uint_eq(cfg[EMU_PCI_COMMAND] | cfg[EMU_PCI_COMMAND + 1] << 8, EMU_PCI_COMMAND_MEMORY);
 	ck_assert_uint_eq(cfg[0] | cfg[1] << 8, EMU_DMAE_VENDOR);
 	ck_assert_uint_eq(cfg[2] | cfg[3] << 8, EMU_DMAE_DEVICE);
 	ck_assert_uint_eq(cfg[9] | cfg[10] << 8 | cfg[11] << 16, EMU_DMAE_CLASS);
 	ck_assert_uint_eq(cfg[EMU_PCI_STATUS] & EMU_PCI_STATUS_CAP_LIST, EMU_PCI_STATUS_CAP_LIST);
 	ck_assert_uint_eq(cfg[EMU_PCI_CAPABILITY_LIST], 0x40);
 	ck_assert_uint_eq(cfg[0x40], EMU_PCI_CAP_ID_MSIX);
-	ck_assert_uint_eq(cfg[0x41], 0);
+	ck_assert_uint_eq(cfg[0x41], 0x50);
+	ck_assert_uint_eq(cfg[0x50], EMU_PCI_CAP_ID_MSI);
+	ck_assert_uint_eq(cfg[0x51], 0);
+	/* 64-bit; QMASK reads 0 until MSI was enabled (vfio_msi_config_read) */
+	ck_assert_uint_eq(cfg[0x52] | cfg[0x53] << 8, EMU_PCI_MSI_FLAGS_64BIT);
 	ck_assert_uint_eq(cfg[0x42] | cfg[0x43] << 8, 1);	/* 2 vectors */
 	ck_assert_uint_eq(cfg[0x44], 4);			/* table in BAR4 at 0 */
 	ck_assert_uint_eq(cfg[0x48] | cfg[0x49] << 8, 4 | EMU_DMAE_PBA);
 	ck_assert_uint_eq(cfg[EMU_PCI_INTERRUPT_PIN], 1);
 
 	/* BAR sizing: all ones reads back the size mask with the type bits. */
-	cfg_wr(0x10, 4, 0xffffffff);
-	ck_assert_uint_eq(cfg_rd(0x10, 4), 0xfffff000);
-	cfg_wr(0x10, 4, 0x12345678);
-	ck_assert_uint_eq(cfg_rd(0x10, 4), 0x12345000);
-	cfg_wr(0x18, 4, 0xffffffff);
-	cfg_wr(0x1c, 4, 0xffffffff);
-	ck_assert_uint_eq(cfg_rd(0x18, 4), 0xffff000c);	/* 64-bit, prefetchable */
-	ck_assert_uint_eq(cfg_rd(0x1c, 4), 0xffffffff);
-	cfg_wr(0x14, 4, 0xffffffff);			/* absent BAR1 */
-	ck_assert_uint_eq(cfg_rd(0x14, 4), 0);
-	cfg_wr(0x24, 4, 0xffffffff);
-	ck_assert_uint_eq(cfg_rd(0x24, 4), 0);
+	tdev_cfg_wr(D, 0x10, 4, 0xffffffff);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x10, 4), 0xfffff000);
+	tdev_cfg_wr(D, 0x10, 4, 0x12345678);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x10, 4), 0x12345000);
+	tdev_cfg_wr(D, 0x18, 4, 0xffffffff);
+	tdev_cfg_wr(D, 0x1c, 4, 0xffffffff);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x18, 4), 0xffff000c);	/* 64-bit, prefetchable */
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x1c, 4), 0xffffffff);
+	tdev_cfg_wr(D, 0x14, 4, 0xffffffff);			/* absent BAR1 */
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x14, 4), 0);
+	tdev_cfg_wr(D, 0x24, 4, 0xffffffff);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x24, 4), 0);
 	/* ROM: none, reads 0 (QEMU's probe writes 0xfffff800) */
-	cfg_wr(0x30, 4, 0xfffff800);
-	ck_assert_uint_eq(cfg_rd(0x30, 4), 0);
+	tdev_cfg_wr(D, 0x30, 4, 0xfffff800);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x30, 4), 0);
 	/* read-only: ids, pin; writable: line, command bits */
-	cfg_wr(0, 4, 0);
-	ck_assert_uint_eq(cfg_rd(0, 2), EMU_DMAE_VENDOR);
-	cfg_wr(EMU_PCI_INTERRUPT_PIN, 1, 0);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_INTERRUPT_PIN, 1), 1);
-	cfg_wr(EMU_PCI_INTERRUPT_LINE, 1, 0x33);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_INTERRUPT_LINE, 1), 0x33);
-	cfg_wr(EMU_PCI_COMMAND, 2, 0xffff);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_COMMAND, 2), 0x0547);
-	cfg_wr(EMU_PCI_COMMAND, 2, 0);
+	tdev_cfg_wr(D, 0, 4, 0);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0, 2), EMU_DMAE_VENDOR);
+	tdev_cfg_wr(D, EMU_PCI_INTERRUPT_PIN, 1, 0);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_INTERRUPT_PIN, 1), 1);
+	tdev_cfg_wr(D, EMU_PCI_INTERRUPT_LINE, 1, 0x33);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_INTERRUPT_LINE, 1), 0x33);
+	tdev_cfg_wr(D, EMU_PCI_COMMAND, 2, 0xffff);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_COMMAND, 2), 0x0547);
+	tdev_cfg_wr(D, EMU_PCI_COMMAND, 2, 0);
 	/* MSI-X control: enable and mask-all are virtual, the size is not */
-	cfg_wr(0x42, 2, 0xffff);
-	ck_assert_uint_eq(cfg_rd(0x42, 2), 0xc001);
-	cfg_wr(0x42, 2, 0);
+	tdev_cfg_wr(D, 0x42, 2, 0xffff);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x42, 2), 0xc001);
+	tdev_cfg_wr(D, 0x42, 2, 0);
+	/* MSI: address and data virtual; enable stays clear while MSI is off, QSIZE <= qmax (0) */
+	tdev_cfg_wr(D, 0x54, 4, 0xfee00000);
+	tdev_cfg_wr(D, 0x58, 4, 0x12345678);
+	tdev_cfg_wr(D, 0x5c, 2, 0x4321);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x54, 4), 0xfee00000);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x58, 4), 0x12345678);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x5c, 2), 0x4321);
+	tdev_cfg_wr(D, 0x52, 2, 0xffff);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x52, 2), EMU_PCI_MSI_FLAGS_64BIT);
+	tdev_cfg_wr(D, 0x52, 2, 0);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x52, 2), 0);	/* the low byte is virtual, 64BIT too (init_pci_cap_msi_perm) */
+	tdev_cfg_wr(D, 0x52, 1, EMU_PCI_MSI_FLAGS_64BIT);
 	/* the capability pointer and the capability itself are read-only */
-	cfg_wr(0x34, 1, 0x80);
-	ck_assert_uint_eq(cfg_rd(0x34, 1), 0x40);
-	cfg_wr(0x44, 4, 0);
-	ck_assert_uint_eq(cfg_rd(0x44, 4), 4);
+	tdev_cfg_wr(D, 0x34, 1, 0x80);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x34, 1), 0x40);
+	tdev_cfg_wr(D, 0x44, 4, 0);
+	ck_assert_uint_eq(tdev_cfg_rd(D, 0x44, 4), 4);
 	/* bounds: EFAULT outside, a count 0 anywhere reads nothing */
-	TU_ERR(rd(D, cfg, 1, CFG + 256), EFAULT);
-	TU_ERR(rd(D, cfg, 2, CFG + 255), EFAULT);
-	TU_ERR(rd(D, cfg, 257, CFG), EFAULT);
-	TU_ERR(wr(D, cfg, 4, CFG + 0x1000), EFAULT);
-	ck_assert_int_eq(rd(D, cfg, 0, CFG + 0x1000), 0);
-	ck_assert_int_eq(rd(D, cfg, 1, CFG + 255), 1);
-	TU_ERR(rd(D, NULL, 4, CFG), EFAULT);
-	TU_ERR(wr(D, NULL, 4, CFG), EFAULT);
+	TU_ERR(tdev_rd(D, cfg, 1, TDEV_CFG + 256), EFAULT);
+	TU_ERR(tdev_rd(D, cfg, 2, TDEV_CFG + 255), EFAULT);
+	TU_ERR(tdev_rd(D, cfg, 257, TDEV_CFG), EFAULT);
+	TU_ERR(tdev_wr(D, cfg, 4, TDEV_CFG + 0x1000), EFAULT);
+	ck_assert_int_eq(tdev_rd(D, cfg, 0, TDEV_CFG + 0x1000), 0);
+	ck_assert_int_eq(tdev_rd(D, cfg, 1, TDEV_CFG + 255), 1);
+	TU_ERR(tdev_rd(D, NULL, 4, TDEV_CFG), EFAULT);
+	TU_ERR(tdev_wr(D, NULL, 4, TDEV_CFG), EFAULT);
 }
 END_TEST
 
@@ -554,52 +553,52 @@ START_TEST(t_bar_access)
 	uint8_t buf[64];
 	uint64_t v = 0;
 
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_ID), EMU_DMAE_ID_VALUE | (uint64_t)EMU_DMAE_VERSION_VALUE << 32);
-	ck_assert_int_eq(rd(D, &v, 4, REG(0) + 4), 4);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_ID), EMU_DMAE_ID_VALUE | (uint64_t)EMU_DMAE_VERSION_VALUE << 32);
+	ck_assert_int_eq(tdev_rd(D, &v, 4, TDEV_REG(0) + 4), 4);
 	ck_assert_uint_eq(v, EMU_DMAE_VERSION_VALUE);
 	v = 0;
-	ck_assert_int_eq(rd(D, &v, 1, REG(0) + 1), 1);
+	ck_assert_int_eq(tdev_rd(D, &v, 1, TDEV_REG(0) + 1), 1);
 	ck_assert_uint_eq(v, 'M');
 	/* unaligned and odd-sized accesses are split, as vfio-pci does */
-	reg_wr(EMU_DMAE_SRC, 8, 0);
-	ck_assert_int_eq(wr(D, "\x11\x22\x33\x44\x55\x66\x77", 7, REG(0) + EMU_DMAE_SRC + 1), 7);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_SRC), 0x7766554433221100ull);
+	tdev_reg_wr(D, EMU_DMAE_SRC, 8, 0);
+	ck_assert_int_eq(tdev_wr(D, "\x11\x22\x33\x44\x55\x66\x77", 7, TDEV_REG(0) + EMU_DMAE_SRC + 1), 7);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_SRC), 0x7766554433221100ull);
 	/* cut at the BAR's end; at or past it EINVAL */
-	ck_assert_int_eq(rd(D, buf, 16, REG(0) + 0xff8), 8);
-	TU_ERR(rd(D, buf, 1, REG(0) + 0x1000), EINVAL);
-	TU_ERR(wr(D, buf, 1, REG(0) + 0x1000), EINVAL);
-	TU_ERR(rd(D, buf, 4, REG(1)), EINVAL);		/* absent */
-	TU_ERR(rd(D, buf, 4, REG(3)), EINVAL);		/* the upper half of BAR2 */
-	TU_ERR(rd(D, buf, 4, REG(6)), EINVAL);		/* no ROM */
-	TU_ERR(rd(D, buf, 4, REG(8)), EINVAL);		/* no VGA */
-	TU_ERR(rd(D, buf, 4, REG(10)), EINVAL);
-	TU_ERR(rd(D, buf, 4, REG(0xffffff)), EINVAL);
+	ck_assert_int_eq(tdev_rd(D, buf, 16, TDEV_REG(0) + 0xff8), 8);
+	TU_ERR(tdev_rd(D, buf, 1, TDEV_REG(0) + 0x1000), EINVAL);
+	TU_ERR(tdev_wr(D, buf, 1, TDEV_REG(0) + 0x1000), EINVAL);
+	TU_ERR(tdev_rd(D, buf, 4, TDEV_REG(1)), EINVAL);		/* absent */
+	TU_ERR(tdev_rd(D, buf, 4, TDEV_REG(3)), EINVAL);		/* the upper half of BAR2 */
+	TU_ERR(tdev_rd(D, buf, 4, TDEV_REG(6)), EINVAL);		/* no ROM */
+	TU_ERR(tdev_rd(D, buf, 4, TDEV_REG(8)), EINVAL);		/* no VGA */
+	TU_ERR(tdev_rd(D, buf, 4, TDEV_REG(10)), EINVAL);
+	TU_ERR(tdev_rd(D, buf, 4, TDEV_REG(0xffffff)), EINVAL);
 	ck_assert_int_eq(spapr_pread(D, buf, 4, -1), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	TU_ERR(rd(D, NULL, 8, REG(0)), EFAULT);
-	TU_ERR(rd(C, buf, 4, REG(0)), EINVAL);		/* no read on a container */
-	TU_ERR(wr(G, buf, 4, REG(0)), EINVAL);
-	TU_ERR(rd(-1, buf, 4, 0), EBADF);
-	TU_ERR(rd(9999, buf, 4, 0), EBADF);
+	TU_ERR(tdev_rd(D, NULL, 8, TDEV_REG(0)), EFAULT);
+	TU_ERR(tdev_rd(C, buf, 4, TDEV_REG(0)), EINVAL);		/* no read on a container */
+	TU_ERR(tdev_wr(G, buf, 4, TDEV_REG(0)), EINVAL);
+	TU_ERR(tdev_rd(-1, buf, 4, 0), EBADF);
+	TU_ERR(tdev_rd(9999, buf, 4, 0), EBADF);
 	/* BAR2: the local buffer, plain memory */
 	for (int i = 0; i < 64; i++)
 		buf[i] = (uint8_t)i;
-	ck_assert_int_eq(wr(D, buf, 64, REG(2) + 0xffc0), 64);
+	ck_assert_int_eq(tdev_wr(D, buf, 64, TDEV_REG(2) + 0xffc0), 64);
 	memset(buf, 0, 64);
-	ck_assert_int_eq(rd(D, buf, 64, REG(2) + 0xffc0), 64);
+	ck_assert_int_eq(tdev_rd(D, buf, 64, TDEV_REG(2) + 0xffc0), 64);
 	ck_assert_uint_eq(buf[63], 63);
 	/* BAR4: the MSI-X table reads all ones and drops writes; the PBA is memory */
 	memset(buf, 0, sizeof(buf));
-	ck_assert_int_eq(wr(D, buf, 64, REG(4)), 64);
-	ck_assert_int_eq(rd(D, buf, 64, REG(4)), 64);
+	ck_assert_int_eq(tdev_wr(D, buf, 64, TDEV_REG(4)), 64);
+	ck_assert_int_eq(tdev_rd(D, buf, 64, TDEV_REG(4)), 64);
 	for (int i = 0; i < 32; i++)
 		ck_assert_uint_eq(buf[i], 0xff);
 	for (int i = 32; i < 64; i++)
 		ck_assert_uint_eq(buf[i], 0);
 	v = 0x1234;
-	ck_assert_int_eq(wr(D, &v, 8, REG(4) + EMU_DMAE_PBA), 8);
+	ck_assert_int_eq(tdev_wr(D, &v, 8, TDEV_REG(4) + EMU_DMAE_PBA), 8);
 	v = 0;
-	ck_assert_int_eq(rd(D, &v, 8, REG(4) + EMU_DMAE_PBA), 8);
+	ck_assert_int_eq(tdev_rd(D, &v, 8, TDEV_REG(4) + EMU_DMAE_PBA), 8);
 	ck_assert_uint_eq(v, 0x1234);
 }
 END_TEST
@@ -609,19 +608,19 @@ START_TEST(t_mmap)
 	uint8_t *m, buf[8];
 	void *p;
 
-	m = spapr_mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED, D, (off_t)REG(2));
+	m = spapr_mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED, D, (off_t)TDEV_REG(2));
 	ck_assert_ptr_ne(m, MAP_FAILED);
 	memcpy(m + 0x100, "devmem!", 8);
-	ck_assert_int_eq(rd(D, buf, 8, REG(2) + 0x100), 8);
+	ck_assert_int_eq(tdev_rd(D, buf, 8, TDEV_REG(2) + 0x100), 8);
 	ck_assert_str_eq((char *)buf, "devmem!");
-	ck_assert_int_eq(wr(D, "written", 8, REG(2) + 0x200), 8);
+	ck_assert_int_eq(tdev_wr(D, "written", 8, TDEV_REG(2) + 0x200), 8);
 	ck_assert_str_eq((char *)m + 0x200, "written");
 	ck_assert_int_eq(munmap(m, 0x10000), 0);
 	/* the second page alone */
-	m = spapr_mmap(NULL, PS, PROT_READ, MAP_SHARED, D, (off_t)(REG(2) + PS));
+	m = spapr_mmap(NULL, PS, PROT_READ, MAP_SHARED, D, (off_t)(TDEV_REG(2) + PS));
 	ck_assert_ptr_ne(m, MAP_FAILED);
 	ck_assert_int_eq(munmap(m, PS), 0);
-	p = spapr_mmap(NULL, PS, PROT_READ, MAP_SHARED, D, (off_t)REG(4));
+	p = spapr_mmap(NULL, PS, PROT_READ, MAP_SHARED, D, (off_t)TDEV_REG(4));
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	ck_assert_int_eq(munmap(p, PS), 0);
 
@@ -631,21 +630,63 @@ START_TEST(t_mmap)
 		ck_assert_ptr_eq(spapr_mmap(NULL, len, PROT_READ, flags, fd, (off_t)(off)), MAP_FAILED); \
 		ck_assert_int_eq(errno, err);                                                   \
 	} while (0)
-	MMAP_ERR(PS, MAP_PRIVATE, D, REG(2), EINVAL);
-	MMAP_ERR(PS, MAP_SHARED, D, REG(0), EINVAL);		/* registers: not mmap-able */
-	MMAP_ERR(PS, MAP_SHARED, D, REG(1), EINVAL);
-	MMAP_ERR(PS, MAP_SHARED, D, REG(7), EINVAL);		/* config */
-	MMAP_ERR(PS, MAP_SHARED, D, REG(6), EINVAL);
-	MMAP_ERR(PS, MAP_SHARED, D, REG(9), EINVAL);		/* the fault region */
-	MMAP_ERR(PS, MAP_SHARED, D, REG(10), EINVAL);
-	MMAP_ERR(PS, MAP_SHARED, D, REG(2) + 8, EINVAL);
-	MMAP_ERR(0x10000 + PS, MAP_SHARED, D, REG(2), EINVAL);
-	MMAP_ERR(PS, MAP_SHARED, D, REG(2) + 0x10000, EINVAL);
-	MMAP_ERR(0, MAP_SHARED, D, REG(2), EINVAL);
-	MMAP_ERR(PS, MAP_SHARED, C, REG(2), ENODEV);
-	MMAP_ERR(PS, MAP_SHARED, G, REG(2), ENODEV);
-	MMAP_ERR(PS, MAP_SHARED, -1, REG(2), EBADF);
+	MMAP_ERR(PS, MAP_PRIVATE, D, TDEV_REG(2), EINVAL);
+	MMAP_ERR(PS, MAP_SHARED, D, TDEV_REG(0), EINVAL);		/* registers: not mmap-able */
+	MMAP_ERR(PS, MAP_SHARED, D, TDEV_REG(1), EINVAL);
+	MMAP_ERR(PS, MAP_SHARED, D, TDEV_REG(7), EINVAL);		/* config */
+	MMAP_ERR(PS, MAP_SHARED, D, TDEV_REG(6), EINVAL);
+	MMAP_ERR(PS, MAP_SHARED, D, TDEV_REG(9), EINVAL);		/* the fault region */
+	MMAP_ERR(PS, MAP_SHARED, D, TDEV_REG(10), EINVAL);
+	MMAP_ERR(PS, MAP_SHARED, D, TDEV_REG(2) + 8, EINVAL);
+	MMAP_ERR(0x10000 + PS, MAP_SHARED, D, TDEV_REG(2), EINVAL);
+	MMAP_ERR(PS, MAP_SHARED, D, TDEV_REG(2) + 0x10000, EINVAL);
+	MMAP_ERR(0, MAP_SHARED, D, TDEV_REG(2), EINVAL);
+	MMAP_ERR(PS, MAP_SHARED, C, TDEV_REG(2), ENODEV);
+	MMAP_ERR(PS, MAP_SHARED, G, TDEV_REG(2), ENODEV);
+	MMAP_ERR(PS, MAP_SHARED, -1, TDEV_REG(2), EBADF);
 	MMAP_ERR(PS, MAP_SHARED, D, -4096, EINVAL);
+}
+END_TEST
+
+/*
+ * BAR access with memory decode off, and mappings across a reset: pread and
+ * pwrite of a BAR fail with EIO (__vfio_pci_memory_enabled); a mapping
+ * stays the function's memory (where the kernel would zap it and raise
+ * SIGBUS until decode is on again; docs/devices.md says why).
+ */
+START_TEST(t_memory_decode_and_reset_mmap)
+{
+	uint8_t *m = spapr_mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED, D, (off_t)TDEV_REG(2));
+	uint64_t v = 0;
+	char buf[8];
+
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	tdev_reg_wr(D, EMU_DMAE_SRC, 8, 0x1234);
+	tdev_cfg_wr(D, EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MASTER);	/* decode off */
+	TU_ERR(tdev_rd(D, &v, 8, TDEV_REG(0) + EMU_DMAE_SRC), EIO);
+	TU_ERR(tdev_wr(D, &v, 8, TDEV_REG(0) + EMU_DMAE_SRC), EIO);
+	TU_ERR(tdev_rd(D, buf, 8, TDEV_REG(2)), EIO);
+	TU_ERR(tdev_wr(D, buf, 8, TDEV_REG(4)), EIO);
+	/* the checks before it stay: past the BAR EINVAL, config and a count of 0 unaffected */
+	TU_ERR(tdev_rd(D, &v, 8, TDEV_REG(0) + 0x1000), EINVAL);
+	ck_assert_int_eq(tdev_rd(D, &v, 0, TDEV_REG(0)), 0);
+	ck_assert_int_eq(tdev_rd(D, &v, 0, TDEV_REG(0) + 0x2000), 0);	/* count 0: 0 before any check */
+	ck_assert_int_eq(tdev_wr(D, &v, 0, TDEV_REG(8)), 0);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_COMMAND, 2), EMU_PCI_COMMAND_MASTER);
+	memcpy(m, "mapped", 7);		/* the mapping is not revoked */
+	tdev_cfg_wr(D, EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MEMORY | EMU_PCI_COMMAND_MASTER);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_SRC), 0x1234);	/* the write above never arrived */
+	ck_assert_int_eq(tdev_rd(D, buf, 7, TDEV_REG(2)), 7);
+	ck_assert_str_eq(buf, "mapped");
+	/* across VFIO_DEVICE_RESET and a hot reset the mapping still reaches the BAR */
+	TU_OK(tu_ioctl(D, VFIO_DEVICE_RESET, NULL));
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_SRC), 0);
+	ck_assert_str_eq((char *)m, "mapped");
+	memcpy(m, "again!", 7);
+	TU_OK(hot_reset(1, &G));
+	ck_assert_int_eq(tdev_rd(D, buf, 7, TDEV_REG(2)), 7);
+	ck_assert_str_eq(buf, "again!");
+	ck_assert_int_eq(munmap(m, 0x10000), 0);
 }
 END_TEST
 
@@ -653,89 +694,89 @@ END_TEST
 
 START_TEST(t_dma_engine_through_the_fd)
 {
-	uint8_t *p = map_buf(4, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE), *m;
+	uint8_t *p = tdev_map_buf(C, 4, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE), *m;
 	struct emu_fault f[4];
 	struct emu_group_stats st;
 
 	for (unsigned i = 0; i < 2 * PS; i++)
 		p[i] = (uint8_t)(i * 7);
-	master_on();
+	tdev_master_on(D);
 	/* memory to memory across a page boundary */
-	ck_assert_uint_eq(dma(IOVA + 100, IOVA + 2 * PS + 50, (uint32_t)PS + 300,
+	ck_assert_uint_eq(tdev_dma(D, IOVA + 100, IOVA + 2 * PS + 50, (uint32_t)PS + 300,
 			      EMU_DMAE_DIR_MEM_TO_MEM), EMU_DMAE_STATUS_DONE);
 	ck_assert_int_eq(memcmp(p + 100, p + 2 * PS + 50, PS + 300), 0);
 	ck_assert_uint_eq(p[2 * PS + 49], 0);
 	/* memory to the local buffer, then back elsewhere */
-	ck_assert_uint_eq(dma(IOVA, 0x1000, 512, EMU_DMAE_DIR_MEM_TO_LOCAL), EMU_DMAE_STATUS_DONE);
-	m = spapr_mmap(NULL, 0x10000, PROT_READ, MAP_SHARED, D, (off_t)REG(2));
+	ck_assert_uint_eq(tdev_dma(D, IOVA, 0x1000, 512, EMU_DMAE_DIR_MEM_TO_LOCAL), EMU_DMAE_STATUS_DONE);
+	m = spapr_mmap(NULL, 0x10000, PROT_READ, MAP_SHARED, D, (off_t)TDEV_REG(2));
 	ck_assert_ptr_ne(m, MAP_FAILED);
 	ck_assert_int_eq(memcmp(m + 0x1000, p, 512), 0);
 	ck_assert_int_eq(munmap(m, 0x10000), 0);
-	ck_assert_uint_eq(dma(0x1000, IOVA + 3 * PS, 512, EMU_DMAE_DIR_LOCAL_TO_MEM),
+	ck_assert_uint_eq(tdev_dma(D, 0x1000, IOVA + 3 * PS, 512, EMU_DMAE_DIR_LOCAL_TO_MEM),
 			  EMU_DMAE_STATUS_DONE);
 	ck_assert_int_eq(memcmp(p + 3 * PS, p, 512), 0);
 	/* LEN 0 moves nothing and completes */
-	ck_assert_uint_eq(dma(IOVA, IOVA, 0, EMU_DMAE_DIR_MEM_TO_MEM), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_COMPLETED), 4);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_BYTES), PS + 300 + 1024);
-	ck_assert_uint_eq(faults(f, 4), 0);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA, 0, EMU_DMAE_DIR_MEM_TO_MEM), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_COMPLETED), 4);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_BYTES), PS + 300 + 1024);
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 0);
 	TU_OK(emu_group_get_stats(0, &st));
 	ck_assert_uint_eq(st.bytes_written, PS + 300 + 512);
 	ck_assert_uint_eq(st.bytes_read, PS + 300 + 512);
 	/* range errors of the engine itself: no DMA, no fault */
-	ck_assert_uint_eq(dma(IOVA, 0xff00, 0x200, EMU_DMAE_DIR_MEM_TO_LOCAL),
+	ck_assert_uint_eq(tdev_dma(D, IOVA, 0xff00, 0x200, EMU_DMAE_DIR_MEM_TO_LOCAL),
 			  EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_RANGE << 8);
-	ck_assert_uint_eq(dma(IOVA, IOVA, EMU_DMAE_MAX_LEN + 1, EMU_DMAE_DIR_MEM_TO_MEM),
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA, EMU_DMAE_MAX_LEN + 1, EMU_DMAE_DIR_MEM_TO_MEM),
 			  EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_RANGE << 8);
-	ck_assert_uint_eq(dma(IOVA, IOVA, 8, 3), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_RANGE << 8);
-	ck_assert_uint_eq(faults(f, 4), 0);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA, 8, 3), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_RANGE << 8);
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 0);
 	/* STATUS is write-1-to-clear */
-	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_STATUS), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_RANGE << 8);
-	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_ERROR);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_STATUS), 0);
-	unmap_buf(p, 4, IOVA);
+	tdev_reg_wr(D, EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_STATUS), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_RANGE << 8);
+	tdev_reg_wr(D, EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_ERROR);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_STATUS), 0);
+	tdev_unmap_buf(C, p, 4, IOVA);
 }
 END_TEST
 
 START_TEST(t_dma_engine_faults)
 {
-	uint8_t *p = map_buf(1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
-	uint8_t *ro = map_buf(1, IOVA + PS, VFIO_DMA_MAP_FLAG_READ);
+	uint8_t *p = tdev_map_buf(C, 1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	uint8_t *ro = tdev_map_buf(C, 1, IOVA + PS, VFIO_DMA_MAP_FLAG_READ);
 	struct emu_fault f[4];
 
 	memset(p, 0x11, PS);
 	/* bus mastering off: refused, memory untouched, nothing logged */
-	ck_assert_uint_eq(dma(IOVA, IOVA + 8 * PS, 16, EMU_DMAE_DIR_MEM_TO_MEM),
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 8 * PS, 16, EMU_DMAE_DIR_MEM_TO_MEM),
 			  EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_MASTER << 8);
-	ck_assert_uint_eq(faults(f, 4), 0);
-	master_on();
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 0);
+	tdev_master_on(D);
 	/* no TCE at the destination */
-	ck_assert_uint_eq(dma(IOVA, IOVA + 8 * PS + 16, 16, EMU_DMAE_DIR_MEM_TO_MEM),
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 8 * PS + 16, 16, EMU_DMAE_DIR_MEM_TO_MEM),
 			  EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
-	ck_assert_uint_eq(faults(f, 4), 1);
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 1);
 	ck_assert_uint_eq(f[0].iova, IOVA + 8 * PS + 16);
 	ck_assert_int_eq(f[0].reason, EMU_FAULT_NO_TRANSLATION);
 	ck_assert_int_eq(f[0].access, EMU_DMA_WRITE);
 	/* no TCE at the source */
-	ck_assert_uint_eq(dma(IOVA + 9 * PS, IOVA, 16, EMU_DMAE_DIR_MEM_TO_MEM),
+	ck_assert_uint_eq(tdev_dma(D, IOVA + 9 * PS, IOVA, 16, EMU_DMAE_DIR_MEM_TO_MEM),
 			  EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
-	ck_assert_uint_eq(faults(f, 4), 1);
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 1);
 	ck_assert_int_eq(f[0].access, EMU_DMA_READ);
 	/* a read-only TCE as destination */
-	ck_assert_uint_eq(dma(IOVA, IOVA + PS, 16, EMU_DMAE_DIR_MEM_TO_MEM),
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + PS, 16, EMU_DMAE_DIR_MEM_TO_MEM),
 			  EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_PERM << 8);
-	ck_assert_uint_eq(faults(f, 4), 1);
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 1);
 	ck_assert_int_eq(f[0].reason, EMU_FAULT_PERMISSION);
 	ck_assert_uint_eq(ro[0], 0);
 	/* a transfer running off the end of the mapping touches nothing */
-	ck_assert_uint_eq(dma(IOVA + PS, IOVA + PS - 8, 16, EMU_DMAE_DIR_MEM_TO_MEM),
+	ck_assert_uint_eq(tdev_dma(D, IOVA + PS, IOVA + PS - 8, 16, EMU_DMAE_DIR_MEM_TO_MEM),
 			  EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_PERM << 8);
 	ck_assert_uint_eq(p[PS - 8], 0x11);
-	ck_assert_uint_eq(faults(f, 4), 1);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_COMPLETED), 0);
-	unmap_buf(ro, 1, IOVA + PS);
-	unmap_buf(p, 1, IOVA);
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 1);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_COMPLETED), 0);
+	tdev_unmap_buf(C, ro, 1, IOVA + PS);
+	tdev_unmap_buf(C, p, 1, IOVA);
 }
 END_TEST
 
@@ -744,74 +785,75 @@ END_TEST
 START_TEST(t_intx)
 {
 	int efd = eventfd(0, EFD_NONBLOCK);
-	uint8_t *p = map_buf(1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	uint8_t *p = tdev_map_buf(C, 1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 
-	master_on();
-	reg_wr(EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
+	tdev_master_on(D);
+	tdev_reg_wr(D, EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
 	/* before INTx is enabled, mask/unmask/loopback fail */
-	TU_ERR(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1), EINVAL);
-	TU_ERR(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 0, 1), EINVAL);
-	TU_ERR(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
-	TU_OK(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1), EINVAL);
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 0, 1), EINVAL);
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
 	/* completion: line up, automasked, one signal */
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(efd), 1);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_INTERRUPT, EMU_PCI_STATUS_INTERRUPT);
-	reg_wr(EMU_DMAE_DOORBELL, 4, 1);		/* masked: no new signal */
-	ck_assert_uint_eq(ev_count(efd), 0);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_INTERRUPT, EMU_PCI_STATUS_INTERRUPT);
+	tdev_reg_wr(D, EMU_DMAE_DOORBELL, 4, 1);		/* masked: no new signal */
+	ck_assert_uint_eq(tdev_ev_count(efd), 0);
 	/* unmask while the line is still up: signalled again at once */
-	TU_OK(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1));
-	ck_assert_uint_eq(ev_count(efd), 1);
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1));
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
 	/* the driver acknowledges: line down; unmask; the next completion signals */
-	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_INTERRUPT, 0);
-	TU_OK(irqs_bool(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 0));	/* false: nothing */
-	TU_OK(irqs_bool(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1));
-	ck_assert_uint_eq(ev_count(efd), 0);
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(efd), 1);
-	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
-	TU_OK(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1));
+	tdev_reg_wr(D, EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_INTERRUPT, 0);
+	TU_OK(tdev_irqs_bool(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 0));	/* false: nothing */
+	TU_OK(tdev_irqs_bool(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1));
+	ck_assert_uint_eq(tdev_ev_count(efd), 0);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
+	tdev_reg_wr(D, EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1));
 	/* masked by the user: no signal */
-	TU_OK(irqs_bool(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 0, 1));
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(efd), 0);
-	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
-	TU_OK(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1));
+	TU_OK(tdev_irqs_bool(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 0, 1));
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 0);
+	tdev_reg_wr(D, EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1));
 	/* INTx disable bit in the command register: the function does not assert */
-	cfg_wr(EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MASTER | EMU_PCI_COMMAND_INTX_DISABLE);
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(efd), 0);
-	master_on();
-	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
+	tdev_cfg_wr(D, EMU_PCI_COMMAND, 2,
+	       EMU_PCI_COMMAND_MEMORY | EMU_PCI_COMMAND_MASTER | EMU_PCI_COMMAND_INTX_DISABLE);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 0);
+	tdev_master_on(D);
+	tdev_reg_wr(D, EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
 	/* loopback triggers */
-	TU_OK(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
-	TU_OK(irqs_bool(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
-	TU_OK(irqs_bool(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
-	ck_assert_uint_eq(ev_count(efd), 2);
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
+	TU_OK(tdev_irqs_bool(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
+	TU_OK(tdev_irqs_bool(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
+	ck_assert_uint_eq(tdev_ev_count(efd), 2);
 	/* the eventfd is ours: the caller may close theirs */
 	{
 		int e2 = eventfd(0, EFD_NONBLOCK), e3 = dup(e2);
 
-		TU_OK(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, e2));
+		TU_OK(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, e2));
 		close(e2);
-		TU_OK(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
-		ck_assert_uint_eq(ev_count(e3), 1);
-		ck_assert_uint_eq(ev_count(efd), 0);
+		TU_OK(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
+		ck_assert_uint_eq(tdev_ev_count(e3), 1);
+		ck_assert_uint_eq(tdev_ev_count(efd), 0);
 		/* fd -1: no trigger any more, INTx still enabled */
-		TU_OK(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, -1));
-		TU_OK(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
-		ck_assert_uint_eq(ev_count(e3), 0);
+		TU_OK(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, -1));
+		TU_OK(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
+		ck_assert_uint_eq(tdev_ev_count(e3), 0);
 		close(e3);
 	}
 	/* disable; then a completion is lost, and enabling with the line up signals at once */
-	TU_OK(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
-	TU_ERR(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(efd), 0);
-	TU_OK(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
-	ck_assert_uint_eq(ev_count(efd), 1);
-	unmap_buf(p, 1, IOVA);
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 0);
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
+	tdev_unmap_buf(C, p, 1, IOVA);
 	close(efd);
 }
 END_TEST
@@ -820,31 +862,72 @@ START_TEST(t_intx_unmask_eventfd)
 {
 	int efd = eventfd(0, EFD_NONBLOCK), ufd = eventfd(0, EFD_NONBLOCK);
 	uint64_t one = 1;
-	uint8_t *p = map_buf(1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	uint8_t *p = tdev_map_buf(C, 1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 
-	master_on();
-	reg_wr(EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
-	TU_OK(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
-	TU_ERR(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 0, ufd), ENOTTY);
-	TU_OK(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, ufd));
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(efd), 1);
-	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
+	tdev_master_on(D);
+	tdev_reg_wr(D, EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
+	TU_ERR(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 0, ufd), ENOTTY);
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, ufd));
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
+	tdev_reg_wr(D, EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
 	/* still masked: the next completion is not signalled ... */
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(efd), 0);
-	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 0);
+	tdev_reg_wr(D, EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE);
 	/* ... until the unmask eventfd is signalled */
 	ck_assert_int_eq(write(ufd, &one, 8), 8);
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(efd), 1);
-	ck_assert_uint_eq(ev_count(ufd), 0);	/* consumed */
-	TU_OK(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, -1));
-	unmap_buf(p, 1, IOVA);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
+	ck_assert_uint_eq(tdev_ev_count(ufd), 0);	/* consumed */
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, -1));
+	tdev_unmap_buf(C, p, 1, IOVA);
 	close(efd);
 	close(ufd);
 }
 END_TEST
+
+/*
+ * Bus mastering and the completion interrupt on; @index (MSI or MSI-X) not
+ * enabled yet: a loopback is EINVAL, masking ENOTTY (vfio_pci_set_irqs_ioctl
+ * has no MSI masking).
+ */
+static void vectors_before_enable(unsigned index)
+{
+	tdev_master_on(D);
+	tdev_reg_wr(D, EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
+	TU_ERR(tdev_irqs_none(D, index, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+	TU_ERR(tdev_irqs_none(D, index, VFIO_IRQ_SET_ACTION_MASK, 0, 1), ENOTTY);
+	TU_ERR(tdev_irqs_none(D, index, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1), ENOTTY);
+}
+
+/*
+ * With vectors 0 and 1 of @index (MSI or MSI-X) on eventfds @e: a
+ * completion signals vector 0, an error (a fault) vector 1, the INTx line
+ * stays down, and a DATA_BOOL loopback of vector 1 signals it alone.
+ */
+static void two_vectors(unsigned index, const int *e)
+{
+	struct {
+		struct vfio_irq_set s;
+		uint8_t b[2];
+	} l = { { sizeof(l), VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, 2 },
+		{ 0, 1 } };
+	struct emu_fault f[2];
+
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 1);
+	ck_assert_uint_eq(tdev_ev_count(e[1]), 0);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 8 * PS, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
+	ck_assert_uint_eq(tdev_faults(0, f, 2), 1);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 0);
+	ck_assert_uint_eq(tdev_ev_count(e[1]), 1);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_INTERRUPT, 0);
+	TU_OK(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, &l));
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 0);
+	ck_assert_uint_eq(tdev_ev_count(e[1]), 1);
+}
 
 START_TEST(t_msix)
 {
@@ -854,65 +937,154 @@ START_TEST(t_msix)
 		int32_t fd[2];
 	} a = { { sizeof(a), VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
 		  VFIO_PCI_MSIX_IRQ_INDEX, 0, 2 }, { e[0], e[1] } };
-	uint8_t *p = map_buf(1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
-	struct emu_fault f[2];
+	uint8_t *p = tdev_map_buf(C, 1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 
-	master_on();
-	reg_wr(EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
-	/* MSI-X loopback before enable: EINVAL; masking: ENOTTY */
-	TU_ERR(irqs_none(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
-	TU_ERR(irqs_none(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 0, 1), ENOTTY);
-	TU_ERR(irqs_none(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1), ENOTTY);
+	vectors_before_enable(VFIO_PCI_MSIX_IRQ_INDEX);
 	TU_OK(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, &a));
 	/* INTx cannot be enabled meanwhile */
-	TU_ERR(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix), EINVAL);
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(e[0]), 1);
-	ck_assert_uint_eq(ev_count(e[1]), 0);
-	ck_assert_uint_eq(dma(IOVA, IOVA + 8 * PS, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
-	ck_assert_uint_eq(faults(f, 2), 1);
-	ck_assert_uint_eq(ev_count(e[0]), 0);
-	ck_assert_uint_eq(ev_count(e[1]), 1);
-	/* the INTx line stays down under MSI-X */
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_INTERRUPT, 0);
-	/* loopback of vector 1 only */
-	{
-		struct {
-			struct vfio_irq_set s;
-			uint8_t b[2];
-		} l = { { sizeof(l), VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
-			  VFIO_PCI_MSIX_IRQ_INDEX, 0, 2 }, { 0, 1 } };
-
-		TU_OK(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, &l));
-	}
-	ck_assert_uint_eq(ev_count(e[0]), 0);
-	ck_assert_uint_eq(ev_count(e[1]), 1);
-	TU_ERR(irqs_none(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1, 2), EINVAL);
+	TU_ERR(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix), EINVAL);
+	two_vectors(VFIO_PCI_MSIX_IRQ_INDEX, e);
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1, 2), EINVAL);
 	/* vector 0 off (fd -1): its completion is dropped */
-	TU_OK(irqs_fd(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, -1));
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(e[0]), 0);
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, -1));
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 0);
 	/* a bad fd in a block changes nothing */
 	a.fd[0] = e[0];
 	a.fd[1] = 9999;
 	TU_ERR(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, &a), EBADF);
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(e[0]), 0);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 0);
 	/* the function's mask-all holds messages */
-	TU_OK(irqs_fd(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, e[0]));
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(e[0]), 1);
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, e[0]));
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 1);
 	/* disable: back to no interrupts, INTx may be enabled again */
-	TU_OK(irqs_none(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(e[0]), 0);
-	TU_OK(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix));
-	ck_assert_uint_eq(ev_count(ix), 1);	/* the line was up since the last completion */
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 0);
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix));
+	ck_assert_uint_eq(tdev_ev_count(ix), 1);	/* the line was up since the last completion */
 	/* enabling fewer vectors than the table: only those */
-	TU_OK(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
-	TU_OK(irqs_fd(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, e[0]));
-	TU_ERR(irqs_fd(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1, e[1]), EINVAL);
-	unmap_buf(p, 1, IOVA);
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, e[0]));
+	TU_ERR(tdev_irqs_fd(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1, e[1]), EINVAL);
+	tdev_unmap_buf(C, p, 1, IOVA);
+	close(e[0]);
+	close(e[1]);
+	close(ix);
+}
+END_TEST
+
+/* SET_IRQS MSI trigger with eventfds for vectors [start, start + n). */
+static int msi_fds(unsigned start, unsigned n, const int *fds)
+{
+	struct {
+		struct vfio_irq_set s;
+		int32_t fd[2];
+	} a = { { (uint32_t)(sizeof(a.s) + 4 * n), VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+		  VFIO_PCI_MSI_IRQ_INDEX, start, n }, { 0, 0 } };
+
+	memcpy(a.fd, fds, 4 * n);
+	return tu_ioctl(D, VFIO_DEVICE_SET_IRQS, &a);
+}
+
+#define MSI_FLAGS (EMU_DMAE_MSI_CAP + EMU_PCI_MSI_FLAGS)
+
+START_TEST(t_msi)
+{
+	int e[2] = { eventfd(0, EFD_NONBLOCK), eventfd(0, EFD_NONBLOCK) }, ix = eventfd(0, EFD_NONBLOCK);
+	uint8_t *p = tdev_map_buf(C, 1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	struct emu_fault f[2];
+
+	vectors_before_enable(VFIO_PCI_MSI_IRQ_INDEX);
+	/* enable of 0 vectors: pci_alloc_irq_vectors' ERANGE; start 1 count 0: no vector to set */
+	TU_ERR(msi_fds(0, 0, e), ERANGE);
+	TU_ERR(msi_fds(1, 0, e), EINVAL);
+	TU_ERR(msi_fds(1, 2, e), EINVAL);	/* past the 2 vectors (validation) */
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+	/* a failed enable leaves nothing enabled, no QMASK learnt */
+	ck_assert_uint_eq(tdev_cfg_rd(D, MSI_FLAGS, 2), EMU_PCI_MSI_FLAGS_64BIT);
+	/* every fault point of the enable (the data's copy, each eventfd's dup) fails it whole */
+	for (unsigned long n = 1;; n++) {
+		int rc;
+
+		util_fail_nth_arm(n);
+		rc = msi_fds(0, 2, e);
+		if (!util_fail_nth_fired())
+			break;
+		ck_assert_int_lt(rc, 0);
+		util_fail_nth_arm(0);
+		TU_ERR(tdev_irqs_none(D, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+	}
+	util_fail_nth_arm(0);
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
+	TU_OK(msi_fds(0, 2, e));
+	/* the others cannot be enabled meanwhile */
+	TU_ERR(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix), EINVAL);
+	TU_ERR(tdev_irqs_fd(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix), EINVAL);
+	/* the virtual control shows QMASK 1 now, enable only once written */
+	ck_assert_uint_eq(tdev_cfg_rd(D, MSI_FLAGS, 2), EMU_PCI_MSI_FLAGS_64BIT | 1 << 1);
+	tdev_cfg_wr(D, MSI_FLAGS, 2, EMU_PCI_MSI_FLAGS_64BIT | EMU_PCI_MSI_FLAGS_ENABLE | 7 << 4);
+	ck_assert_uint_eq(tdev_cfg_rd(D, MSI_FLAGS, 2),
+			  EMU_PCI_MSI_FLAGS_64BIT | 1 << 1 | 1 << 4 | EMU_PCI_MSI_FLAGS_ENABLE);
+	two_vectors(VFIO_PCI_MSI_IRQ_INDEX, e);
+	/* loopback with DATA_NONE: both */
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 2));
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 1);
+	ck_assert_uint_eq(tdev_ev_count(e[1]), 1);
+	/* QSIZE 0 written: the function has one vector, its error shares vector 0 */
+	tdev_cfg_wr(D, MSI_FLAGS, 1, EMU_PCI_MSI_FLAGS_64BIT | EMU_PCI_MSI_FLAGS_ENABLE);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 8 * PS, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
+	ck_assert_uint_eq(tdev_faults(0, f, 2), 1);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 1);
+	ck_assert_uint_eq(tdev_ev_count(e[1]), 0);
+	/* enable cleared in config: the function sends no message (and its INTx is not enabled) */
+	tdev_cfg_wr(D, MSI_FLAGS, 1, EMU_PCI_MSI_FLAGS_64BIT);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 0);
+	tdev_cfg_wr(D, MSI_FLAGS, 1, EMU_PCI_MSI_FLAGS_64BIT | EMU_PCI_MSI_FLAGS_ENABLE | 1 << 4);
+	/* vector 1 off (-1) in a block: its error is dropped, vector 0 still signals */
+	{
+		int b[2] = { e[0], -1 };
+
+		TU_OK(msi_fds(0, 2, b));
+	}
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 8 * PS, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
+	ck_assert_uint_eq(tdev_faults(0, f, 2), 1);
+	ck_assert_uint_eq(tdev_ev_count(e[1]), 0);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 1);
+	/* a bad fd in a block changes nothing */
+	{
+		int b[2] = { e[1], 9999 };
+
+		TU_ERR(msi_fds(0, 2, b), EBADF);
+	}
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 1);
+	ck_assert_uint_eq(tdev_ev_count(e[1]), 0);
+	/* disable: no messages, enable reads clear, QMASK stays what it was; INTx may be enabled */
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 0);
+	tdev_cfg_wr(D, MSI_FLAGS, 1, EMU_PCI_MSI_FLAGS_64BIT | EMU_PCI_MSI_FLAGS_ENABLE);
+	ck_assert_uint_eq(tdev_cfg_rd(D, MSI_FLAGS, 2), EMU_PCI_MSI_FLAGS_64BIT | 1 << 1);
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix));
+	ck_assert_uint_eq(tdev_ev_count(ix), 1);	/* the line went up with the last completion */
+	TU_ERR(msi_fds(0, 1, e), EINVAL);	/* INTx is on */
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
+	/* one vector: qmax 0, both causes on vector 0; vector 1 cannot be set */
+	tdev_reg_wr(D, EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE | EMU_DMAE_STATUS_ERROR);
+	TU_OK(msi_fds(0, 1, e));
+	ck_assert_uint_eq(tdev_cfg_rd(D, MSI_FLAGS, 2), EMU_PCI_MSI_FLAGS_64BIT);
+	TU_ERR(msi_fds(1, 1, e + 1), EINVAL);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 8 * PS, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
+	ck_assert_uint_eq(tdev_faults(0, f, 2), 1);
+	ck_assert_uint_eq(tdev_ev_count(e[0]), 1);
+	/* MSI-X takes precedence in the function only when enabled: here EINVAL anyway */
+	TU_ERR(tdev_irqs_fd(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, ix), EINVAL);
+	tdev_unmap_buf(C, p, 1, IOVA);
 	close(e[0]);
 	close(e[1]);
 	close(ix);
@@ -930,10 +1102,12 @@ START_TEST(t_set_irqs_validation)
 		*s = (struct vfio_irq_set){ argsz, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, 0 };
 		TU_ERR(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, raw), EINVAL);
 	}
-	TU_ERR(irqs_none(5, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0), EINVAL);	/* index */
-	TU_ERR(irqs_none(VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0), EINVAL);	/* no MSI */
-	TU_ERR(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1, 1), EINVAL);	/* start */
-	TU_ERR(irqs_none(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, UINT32_MAX), EINVAL);
+	TU_ERR(tdev_irqs_none(D, 5, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0), EINVAL);	/* index */
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0), EINVAL);	/* MSI off */
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 2, 0), EINVAL);	/* start */
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1, 2), EINVAL);	/* past the end */
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1, 1), EINVAL);	/* start */
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, UINT32_MAX), EINVAL);
 	/* flags: two data types, an unknown bit */
 	*s = (struct vfio_irq_set){ 20, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, 1 };
 	TU_ERR(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, raw), EINVAL);
@@ -942,7 +1116,7 @@ START_TEST(t_set_irqs_validation)
 	*s = (struct vfio_irq_set){ 20, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, 1 };	/* no data type */
 	TU_ERR(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, raw), EINVAL);
 	/* two actions: no handler */
-	TU_ERR(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK | VFIO_IRQ_SET_ACTION_UNMASK, 0, 1), ENOTTY);
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK | VFIO_IRQ_SET_ACTION_UNMASK, 0, 1), ENOTTY);
 	/* data shorter than count says: every argsz short of it */
 	for (uint32_t argsz = 20; argsz < 24; argsz++) {
 		*s = (struct vfio_irq_set){ argsz, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, 1 };
@@ -963,13 +1137,13 @@ START_TEST(t_set_irqs_validation)
 	}
 	TU_ERR(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, NULL), EFAULT);
 	/* what an eventfd must be */
-	TU_ERR(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, pfd[0]), EINVAL);
-	TU_ERR(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, C), EINVAL);
-	TU_ERR(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 9999), EBADF);
-	TU_ERR(irqs_fd(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, pfd[1]), EINVAL);
+	TU_ERR(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, pfd[0]), EINVAL);
+	TU_ERR(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, C), EINVAL);
+	TU_ERR(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 9999), EBADF);
+	TU_ERR(tdev_irqs_fd(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, pfd[1]), EINVAL);
 	/* after a failed enable nothing is enabled: INTx loopback still EINVAL */
-	TU_ERR(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
-	TU_ERR(irqs_none(VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
 	/* MSI-X: more vectors than the table */
 	{
 		struct {
@@ -981,24 +1155,24 @@ START_TEST(t_set_irqs_validation)
 		TU_ERR(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, &a), EINVAL);
 	}
 	/* error and request indexes */
-	TU_ERR(irqs_none(VFIO_PCI_ERR_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);	/* none set */
-	TU_ERR(irqs_none(VFIO_PCI_ERR_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 2), EINVAL);
-	TU_ERR(irqs_none(VFIO_PCI_REQ_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 0, 1), ENOTTY);
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_ERR_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);	/* none set */
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_ERR_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 2), EINVAL);
+	TU_ERR(tdev_irqs_none(D, VFIO_PCI_REQ_IRQ_INDEX, VFIO_IRQ_SET_ACTION_MASK, 0, 1), ENOTTY);
 	*s = (struct vfio_irq_set){ 20, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_ERR_IRQ_INDEX, 0, 0 };
 	TU_ERR(tu_ioctl(D, VFIO_DEVICE_SET_IRQS, raw), EINVAL);
 	for (unsigned idx = VFIO_PCI_ERR_IRQ_INDEX; idx <= VFIO_PCI_REQ_IRQ_INDEX; idx++) {
-		TU_OK(irqs_fd(idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
-		TU_OK(irqs_none(idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
-		TU_OK(irqs_bool(idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
-		ck_assert_uint_eq(ev_count(efd), 2);
-		TU_OK(irqs_fd(idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, -5));	/* changes nothing */
-		TU_OK(irqs_none(idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
-		ck_assert_uint_eq(ev_count(efd), 1);
-		TU_OK(irqs_none(idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));	/* count 0: off */
-		TU_ERR(irqs_none(idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
-		TU_OK(irqs_fd(idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
-		TU_OK(irqs_fd(idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, -1));
-		TU_ERR(irqs_none(idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+		TU_OK(tdev_irqs_fd(D, idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
+		TU_OK(tdev_irqs_none(D, idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
+		TU_OK(tdev_irqs_bool(D, idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
+		ck_assert_uint_eq(tdev_ev_count(efd), 2);
+		TU_OK(tdev_irqs_fd(D, idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, -5));	/* changes nothing */
+		TU_OK(tdev_irqs_none(D, idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
+		ck_assert_uint_eq(tdev_ev_count(efd), 1);
+		TU_OK(tdev_irqs_none(D, idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));	/* count 0: off */
+		TU_ERR(tdev_irqs_none(D, idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
+		TU_OK(tdev_irqs_fd(D, idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
+		TU_OK(tdev_irqs_fd(D, idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, -1));
+		TU_ERR(tdev_irqs_none(D, idx, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1), EINVAL);
 	}
 	close(pfd[0]);
 	close(pfd[1]);
@@ -1011,28 +1185,28 @@ END_TEST
 START_TEST(t_reset)
 {
 	int efd = eventfd(0, EFD_NONBLOCK);
-	uint8_t *p = map_buf(1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	uint8_t *p = tdev_map_buf(C, 1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 
-	master_on();
-	cfg_wr(EMU_PCI_INTERRUPT_LINE, 1, 7);
-	TU_OK(irqs_fd(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
-	reg_wr(EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(efd), 1);
+	tdev_master_on(D);
+	tdev_cfg_wr(D, EMU_PCI_INTERRUPT_LINE, 1, 7);
+	TU_OK(tdev_irqs_fd(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
+	tdev_reg_wr(D, EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
 	TU_OK(tu_ioctl(D, VFIO_DEVICE_RESET, NULL));
 	/* the function's registers and its INTx line are back to power-on ... */
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_SRC), 0);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_STATUS), 0);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_CTRL), 0);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_COMPLETED), 0);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_INTERRUPT, 0);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_SRC), 0);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_STATUS), 0);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_CTRL), 0);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_COMPLETED), 0);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_INTERRUPT, 0);
 	/* ... the config space and the interrupt set-up are kept */
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_INTERRUPT_LINE, 1), 7);
-	TU_OK(irqs_none(VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1));
-	reg_wr(EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
-	ck_assert_uint_eq(dma(IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
-	ck_assert_uint_eq(ev_count(efd), 1);
-	unmap_buf(p, 1, IOVA);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_INTERRUPT_LINE, 1), 7);
+	TU_OK(tdev_irqs_none(D, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 0, 1));
+	tdev_reg_wr(D, EMU_DMAE_CTRL, 4, EMU_DMAE_CTRL_IRQ);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 64, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
+	tdev_unmap_buf(C, p, 1, IOVA);
 	close(efd);
 }
 END_TEST
@@ -1051,10 +1225,10 @@ static void *doorbells(void *arg)
 		uint32_t dir = 0, go = 1, st = 0;
 
 		/* the reset may land between any two of these writes */
-		if (spapr_pwrite(D, v, 24, (off_t)(REG(0) + EMU_DMAE_SRC)) != 24 ||
-		    spapr_pwrite(D, &dir, 4, (off_t)(REG(0) + EMU_DMAE_DIR)) != 4 ||
-		    spapr_pwrite(D, &go, 4, (off_t)(REG(0) + EMU_DMAE_DOORBELL)) != 4 ||
-		    spapr_pread(D, &st, 4, (off_t)(REG(0) + EMU_DMAE_STATUS)) != 4)
+		if (spapr_pwrite(D, v, 24, (off_t)(TDEV_REG(0) + EMU_DMAE_SRC)) != 24 ||
+		    spapr_pwrite(D, &dir, 4, (off_t)(TDEV_REG(0) + EMU_DMAE_DIR)) != 4 ||
+		    spapr_pwrite(D, &go, 4, (off_t)(TDEV_REG(0) + EMU_DMAE_DOORBELL)) != 4 ||
+		    spapr_pread(D, &st, 4, (off_t)(TDEV_REG(0) + EMU_DMAE_STATUS)) != 4)
 			r->errors++;
 		if (st & EMU_DMAE_STATUS_ERROR)
 			r->errors++;
@@ -1066,14 +1240,14 @@ static void *doorbells(void *arg)
 START_TEST(t_reset_while_dma_in_flight)
 {
 	unsigned pages = (16u << 20) / PS;
-	uint8_t *p = map_buf(pages, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	uint8_t *p = tdev_map_buf(C, pages, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 	struct racer r = { 0, 0, 0 };
 	struct emu_group_stats st;
 	struct emu_fault f[1];
 	pthread_t t;
 
 	memset(p, 0x3c, 8u << 20);
-	master_on();
+	tdev_master_on(D);
 	ck_assert_int_eq(pthread_create(&t, NULL, doorbells, &r), 0);
 	for (int i = 0; i < 50; i++) {
 		TU_OK(tu_ioctl(D, VFIO_DEVICE_RESET, NULL));
@@ -1091,14 +1265,14 @@ START_TEST(t_reset_while_dma_in_flight)
 	ck_assert_uint_gt(r.done, 0);
 	TU_OK(emu_group_get_stats(0, &st));
 	ck_assert_uint_eq(st.faults[EMU_FAULT_NO_TRANSLATION], r.errors);
-	while (faults(f, 1)) {
+	while (tdev_faults(0, f, 1)) {
 		ck_assert_uint_eq(f[0].iova, 0);	/* SRC cleared by a reset */
 		ck_assert_int_eq(f[0].access, EMU_DMA_READ);
 	}
 	ck_assert_uint_eq(st.bytes_written % (8u << 20), 0);	/* whole transfers only */
 	for (unsigned i = 0; i < (8u << 20); i += 512)
 		ck_assert_uint_eq(p[(8u << 20) + i], st.bytes_written ? 0x3c : 0);
-	unmap_buf(p, pages, IOVA);
+	tdev_unmap_buf(C, p, pages, IOVA);
 }
 END_TEST
 
@@ -1137,7 +1311,7 @@ static int report(uint64_t iova, uint64_t len, uint64_t ps, uint64_t *bitmap)
 START_TEST(t_dma_logging)
 {
 	struct vfio_device_feature_dma_logging_range rg[2] = { { IOVA, 16 * PS }, { IOVA + 64 * PS, 4 * PS } };
-	uint8_t *p = map_buf(16, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	uint8_t *p = tdev_map_buf(C, 16, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 	struct feat a;
 	struct emu_group_stats st;
 	uint64_t bm[4];
@@ -1181,8 +1355,8 @@ START_TEST(t_dma_logging)
 	ck_assert_uint_eq(a.c.page_size, PS);
 	TU_ERR(feature(F_SET | F_START, &a, FULL), EBUSY);
 	/* the DMA engine writes one page: only its bit */
-	master_on();
-	ck_assert_uint_eq(dma(IOVA, IOVA + 2 * PS + 10, 100, 0), EMU_DMAE_STATUS_DONE);
+	tdev_master_on(D);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 2 * PS + 10, 100, 0), EMU_DMAE_STATUS_DONE);
 	memset(bm, 0, sizeof(bm));
 	TU_OK(report(IOVA, 16 * PS, PS, bm));
 	ck_assert_uint_eq(bm[0], 1u << 2);
@@ -1191,12 +1365,12 @@ START_TEST(t_dma_logging)
 	TU_OK(report(IOVA, 16 * PS, PS, bm));		/* read and cleared */
 	ck_assert_uint_eq(bm[0], 0);
 	/* a larger report page; bits are ORed into the caller's bitmap */
-	ck_assert_uint_eq(dma(IOVA, IOVA + 5 * PS, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 5 * PS, 8, 0), EMU_DMAE_STATUS_DONE);
 	bm[0] = 1u << 7;
 	TU_OK(report(IOVA, 16 * PS, 2 * PS, bm));
 	ck_assert_uint_eq(bm[0], (1u << 7) | (1u << 2));
 	/* REPORT's checks; a bitmap that cannot be written clears nothing */
-	ck_assert_uint_eq(dma(IOVA, IOVA + 3 * PS, 8, 0), EMU_DMAE_STATUS_DONE);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 3 * PS, 8, 0), EMU_DMAE_STATUS_DONE);
 	TU_ERR(report(IOVA, 16 * PS, 2048, bm), EINVAL);
 	TU_ERR(report(IOVA, 16 * PS, 3 * PS, bm), EINVAL);
 	TU_ERR(report(UINT64_MAX - PS + 1, 2 * PS, PS, bm), EOVERFLOW);
@@ -1220,7 +1394,7 @@ START_TEST(t_dma_logging)
 	D = -1;
 	TU_OK(emu_group_get_stats(0, &st));
 	ck_assert(!st.dirty_logging);
-	unmap_buf(p, 16, IOVA);
+	tdev_unmap_buf(C, p, 16, IOVA);
 }
 END_TEST
 
@@ -1230,20 +1404,20 @@ static uint32_t fr32(unsigned off)
 {
 	uint32_t v = 0;
 
-	ck_assert_int_eq(rd(D, &v, 4, REG(SPAPR_FAULT_REGION_INDEX) + off), 4);
+	ck_assert_int_eq(tdev_rd(D, &v, 4, TDEV_REG(SPAPR_FAULT_REGION_INDEX) + off), 4);
 	return v;
 }
 
 static int fr_consume(uint32_t v, unsigned off, size_t n)
 {
-	return (int)wr(D, &v, n, REG(SPAPR_FAULT_REGION_INDEX) + off);
+	return (int)tdev_wr(D, &v, n, TDEV_REG(SPAPR_FAULT_REGION_INDEX) + off);
 }
 
 /* Makes the DMA engine fault @n times, writing at bus addresses without TCEs. */
 static void make_faults(unsigned n, uint64_t base)
 {
 	for (unsigned i = 0; i < n; i++)
-		ck_assert_uint_eq(dma(IOVA, base + 8ull * i, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
+		ck_assert_uint_eq(tdev_dma(D, IOVA, base + 8ull * i, 8, 0), EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
 }
 
 START_TEST(t_fault_region)
@@ -1252,7 +1426,7 @@ START_TEST(t_fault_region)
 	struct vfio_region_info *ri = (void *)raw;
 	struct vfio_region_info_cap_type *ct = (void *)(raw + 32);
 	struct vfio_info_cap_header *fh = (void *)(raw + 48);
-	uint8_t *p = map_buf(1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	uint8_t *p = tdev_map_buf(C, 1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 	uint8_t rec[SPAPR_FAULT_RECORD_SIZE];
 	uint64_t seq = 0, v64;
 	struct emu_fault f[1];
@@ -1265,7 +1439,7 @@ START_TEST(t_fault_region)
 	ck_assert_uint_eq(ri->flags, VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
 				     VFIO_REGION_INFO_FLAG_CAPS);
 	ck_assert_uint_eq(ri->size, SPAPR_FAULT_RING_OFFSET + 64 * SPAPR_FAULT_RECORD_SIZE);
-	ck_assert_uint_eq(ri->offset, REG(SPAPR_FAULT_REGION_INDEX));
+	ck_assert_uint_eq(ri->offset, TDEV_REG(SPAPR_FAULT_REGION_INDEX));
 	ck_assert_uint_eq(ri->argsz, 60);
 	ck_assert_uint_eq(ri->cap_offset, 0);
 	ri->argsz = 60;
@@ -1288,11 +1462,11 @@ START_TEST(t_fault_region)
 	ck_assert_uint_eq(fr32(SPAPR_FAULT_PRODUCER), 0);
 	ck_assert_uint_eq(fr32(SPAPR_FAULT_VERSION), 1);
 	/* three faults of the DMA engine */
-	master_on();
+	tdev_master_on(D);
 	make_faults(3, IOVA + 32 * PS);
 	ck_assert_uint_eq(fr32(SPAPR_FAULT_PRODUCER), 3);
 	for (unsigned i = 0; i < 3; i++) {
-		ck_assert_int_eq(rd(D, rec, sizeof(rec), REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET +
+		ck_assert_int_eq(tdev_rd(D, rec, sizeof(rec), TDEV_REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET +
 				    i * SPAPR_FAULT_RECORD_SIZE), sizeof(rec));
 		memcpy(&v64, rec + 8, 8);
 		ck_assert_uint_eq(v64, IOVA + 32 * PS + 8 * i);
@@ -1319,19 +1493,19 @@ START_TEST(t_fault_region)
 	 */
 	make_faults(200, IOVA + 64 * PS);
 	ck_assert_uint_eq(fr32(SPAPR_FAULT_PRODUCER), 3 + 63);
-	ck_assert_int_eq(rd(D, &v64, 8, REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_OVERFLOW), 8);
+	ck_assert_int_eq(tdev_rd(D, &v64, 8, TDEV_REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_OVERFLOW), 8);
 	ck_assert_uint_eq(v64, 136);
 	ck_assert_int_eq(fr_consume(66, SPAPR_FAULT_CONSUMER, 4), 4);
 	ck_assert_uint_eq(fr32(SPAPR_FAULT_PRODUCER), 67);
-	ck_assert_int_eq(rd(D, rec, sizeof(rec), REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET +
+	ck_assert_int_eq(tdev_rd(D, rec, sizeof(rec), TDEV_REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET +
 			    (66 % 64) * SPAPR_FAULT_RECORD_SIZE), sizeof(rec));
 	memcpy(&v64, rec + 8, 8);
 	ck_assert_uint_eq(v64, IOVA + 64 * PS + 8 * 63);	/* the last fault kept */
 	/* bounds; not mmap-able */
-	TU_ERR(rd(D, rec, 1, REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET + 64 * 32), EINVAL);
-	ck_assert_int_eq(rd(D, rec, 16, REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET + 64 * 32 - 8), 8);
-	ck_assert_ptr_eq(spapr_mmap(NULL, PS, PROT_READ, MAP_SHARED, D, (off_t)REG(SPAPR_FAULT_REGION_INDEX)), MAP_FAILED);
-	unmap_buf(p, 1, IOVA);
+	TU_ERR(tdev_rd(D, rec, 1, TDEV_REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET + 64 * 32), EINVAL);
+	ck_assert_int_eq(tdev_rd(D, rec, 16, TDEV_REG(SPAPR_FAULT_REGION_INDEX) + SPAPR_FAULT_RING_OFFSET + 64 * 32 - 8), 8);
+	ck_assert_ptr_eq(spapr_mmap(NULL, PS, PROT_READ, MAP_SHARED, D, (off_t)TDEV_REG(SPAPR_FAULT_REGION_INDEX)), MAP_FAILED);
+	tdev_unmap_buf(C, p, 1, IOVA);
 }
 END_TEST
 
@@ -1415,7 +1589,7 @@ START_TEST(t_machine_dev_keys)
 	TU_OK(emu_dev_info(0, &info));
 	TU_ERR(emu_dev_info(3, &info), ENODEV);
 	c = tu_open_v2(1, &g);
-	TU_ERR(get_dev(g, "0000:00:02.0"), ENODEV);
+	TU_ERR(tdev_get(g, "0000:00:02.0"), ENODEV);
 	TU_OK(spapr_close(g));
 	TU_OK(spapr_close(c));
 	unsetenv("SPAPRTCE_MACHINE");
@@ -1440,13 +1614,13 @@ static int sweep_run(void *arg)
 		  VFIO_PCI_MSIX_IRQ_INDEX, 0, 2 }, { efd, efd } };
 	uint32_t v = 0;
 
-	d = get_dev(s->g, "0000:00:01.0");
+	d = tdev_get(s->g, "0000:00:01.0");
 	if (d < 0) {
 		close(efd);
 		return d;
 	}
 	rc = tu_ioctl(d, VFIO_DEVICE_SET_IRQS, &a);
-	if (!rc && spapr_pread(d, &v, 4, (off_t)CFG) != 4)
+	if (!rc && spapr_pread(d, &v, 4, (off_t)TDEV_CFG) != 4)
 		rc = -errno;
 	if (!rc && v != (EMU_DMAE_VENDOR | EMU_DMAE_DEVICE << 16))
 		rc = -EIO;
@@ -1463,7 +1637,7 @@ static void sweep_check(void *arg, int rc)
 	(void)rc;
 	/* nothing left: the group detaches, the fd count is back, a new open works */
 	ck_assert_int_eq(count_fds(), s->fds);
-	d = get_dev(s->g, "0000:00:01.0");
+	d = tdev_get(s->g, "0000:00:01.0");
 	ck_assert_int_ge(d, 0);
 	TU_OK(spapr_close(d));
 	TU_OK(tu_ioctl(s->g, VFIO_GROUP_UNSET_CONTAINER, NULL));
@@ -1508,14 +1682,17 @@ int main(void)
 	tcase_add_test(t, t_region_info);
 	tcase_add_test(t, t_irq_info);
 	tcase_add_test(t, t_hot_reset_info);
+	tcase_add_test(t, t_pci_hot_reset);
 	tcase_add_test(t, t_config_space);
 	tcase_add_test(t, t_bar_access);
 	tcase_add_test(t, t_mmap);
+	tcase_add_test(t, t_memory_decode_and_reset_mmap);
 	tcase_add_test(t, t_dma_engine_through_the_fd);
 	tcase_add_test(t, t_dma_engine_faults);
 	tcase_add_test(t, t_intx);
 	tcase_add_test(t, t_intx_unmask_eventfd);
 	tcase_add_test(t, t_msix);
+	tcase_add_test(t, t_msi);
 	tcase_add_test(t, t_set_irqs_validation);
 	tcase_add_test(t, t_reset);
 	tcase_add_test(t, t_reset_while_dma_in_flight);

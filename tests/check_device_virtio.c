@@ -31,13 +31,12 @@
 #include "emu/emu.h"
 #include "emu/mem.h"
 #include "spapr/spapr.h"
+#include "tests/device_util.h"
 #include "tests/testutil.h"
 #include "tests/vfio_util.h"
 
 #define PS EMU_PAGE_SIZE
-#define REG(i) ((uint64_t)(i) << 40)
-#define CFG REG(VFIO_PCI_CONFIG_REGION_INDEX)
-#define BAR REG(EMU_VIRTIO_BAR)
+#define BAR TDEV_REG(EMU_VIRTIO_BAR)
 #define IOVA 0x200000ull
 #define PAGES 16u
 #define QSIZE 8u
@@ -61,23 +60,6 @@ static uint64_t rd(int fd, uint64_t off, unsigned size)
 static void wr(int fd, uint64_t off, unsigned size, uint64_t v)
 {
 	ck_assert_int_eq(spapr_pwrite(fd, &v, size, (off_t)off), size);
-}
-
-static uint64_t ev_count(int efd)
-{
-	uint64_t n = 0;
-	struct pollfd p = { .fd = efd, .events = POLLIN };
-
-	if (poll(&p, 1, 0) == 1)
-		ck_assert_int_eq(read(efd, &n, 8), 8);
-	return n;
-}
-
-static int get_dev(int gfd, const char *name)
-{
-	int rc = spapr_ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, name);
-
-	return rc < 0 ? -errno : rc;
 }
 
 /* The driver's view of one device: its ring at page @page of mem. */
@@ -115,8 +97,8 @@ static void setup(void)
 	G1 = spapr_open_group(1);
 	ck_assert_int_ge(G1, 0);
 	TU_OK(tu_attach(G1, C));
-	R = get_dev(G0, "0000:00:01.0");
-	B = get_dev(G1, "0000:00:02.0");
+	R = tdev_get(G0, "0000:00:01.0");
+	B = tdev_get(G1, "0000:00:02.0");
 	ck_assert_int_ge(R, 0);
 	ck_assert_int_ge(B, 0);
 	mem = tu_map(PAGES);
@@ -150,23 +132,23 @@ static void check_caps(int fd)
 					   EMU_VIRTIO_DEVICE };
 	unsigned seen = 0, msix = 0;
 
-	ck_assert_uint_eq(rd(fd, CFG + EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_CAP_LIST, EMU_PCI_STATUS_CAP_LIST);
-	for (unsigned p = (unsigned)rd(fd, CFG + EMU_PCI_CAPABILITY_LIST, 1); p; p = (unsigned)rd(fd, CFG + p + 1, 1)) {
-		unsigned id = (unsigned)rd(fd, CFG + p, 1), type;
+	ck_assert_uint_eq(rd(fd, TDEV_CFG + EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_CAP_LIST, EMU_PCI_STATUS_CAP_LIST);
+	for (unsigned p = (unsigned)rd(fd, TDEV_CFG + EMU_PCI_CAPABILITY_LIST, 1); p; p = (unsigned)rd(fd, TDEV_CFG + p + 1, 1)) {
+		unsigned id = (unsigned)rd(fd, TDEV_CFG + p, 1), type;
 
 		if (id == EMU_PCI_CAP_ID_MSIX) {
 			msix++;
-			ck_assert_uint_eq(rd(fd, CFG + p + 2, 2), EMU_VIRTIO_VECTORS - 1);
-			ck_assert_uint_eq(rd(fd, CFG + p + 4, 4), EMU_VIRTIO_MSIX_BAR);
+			ck_assert_uint_eq(rd(fd, TDEV_CFG + p + 2, 2), EMU_VIRTIO_VECTORS - 1);
+			ck_assert_uint_eq(rd(fd, TDEV_CFG + p + 4, 4), EMU_VIRTIO_MSIX_BAR);
 			continue;
 		}
 		ck_assert_uint_eq(id, EMU_PCI_CAP_ID_VNDR);
-		type = (unsigned)rd(fd, CFG + p + 3, 1);
+		type = (unsigned)rd(fd, TDEV_CFG + p + 3, 1);
 		ck_assert(type >= 1 && type <= 4);
-		ck_assert_uint_eq(rd(fd, CFG + p + 4, 1), EMU_VIRTIO_BAR);
-		ck_assert_uint_eq(rd(fd, CFG + p + 8, 4), where[type]);
+		ck_assert_uint_eq(rd(fd, TDEV_CFG + p + 4, 1), EMU_VIRTIO_BAR);
+		ck_assert_uint_eq(rd(fd, TDEV_CFG + p + 8, 4), where[type]);
 		if (type == 2)
-			ck_assert_uint_eq(rd(fd, CFG + p + 16, 4), EMU_VIRTIO_NOTIFY_MULT);
+			ck_assert_uint_eq(rd(fd, TDEV_CFG + p + 16, 4), EMU_VIRTIO_NOTIFY_MULT);
 		seen |= 1u << type;
 	}
 	ck_assert_uint_eq(seen, 0x1e);
@@ -186,7 +168,7 @@ static uint64_t features(int fd)
 /* Reset, negotiate @feat; returns the status read back after FEATURES_OK. */
 static uint8_t negotiate(int fd, uint64_t feat)
 {
-	wr(fd, CFG + EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MEMORY | EMU_PCI_COMMAND_MASTER);
+	wr(fd, TDEV_CFG + EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MEMORY | EMU_PCI_COMMAND_MASTER);
 	wr(fd, BAR + EMU_VIRTIO_STATUS, 1, 0);
 	ck_assert_uint_eq(rd(fd, BAR + EMU_VIRTIO_STATUS, 1), 0);
 	wr(fd, BAR + EMU_VIRTIO_STATUS, 1, EMU_VIRTIO_S_ACKNOWLEDGE);
@@ -274,16 +256,6 @@ static unsigned faults(int group)
 	return n;
 }
 
-static int irq_fd(int fd, unsigned index, unsigned start, int32_t efd)
-{
-	struct {
-		struct vfio_irq_set s;
-		int32_t fd;
-	} a = { { sizeof(a), VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index, start, 1 }, efd };
-
-	return tu_ioctl(fd, VFIO_DEVICE_SET_IRQS, &a);
-}
-
 /* ------------------------------------------------------------------ rng */
 
 START_TEST(t_rng_intx)
@@ -296,8 +268,8 @@ START_TEST(t_rng_intx)
 	unsigned nz = 0;
 
 	TU_OK(tu_ioctl(R, VFIO_DEVICE_GET_INFO, &info));
-	ck_assert_uint_eq(rd(R, CFG, 4), EMU_VIRTIO_VENDOR | (0x1040u + EMU_VIRTIO_ID_RNG) << 16);
-	TU_OK(irq_fd(R, VFIO_PCI_INTX_IRQ_INDEX, 0, efd));
+	ck_assert_uint_eq(rd(R, TDEV_CFG, 4), EMU_VIRTIO_VENDOR | (0x1040u + EMU_VIRTIO_ID_RNG) << 16);
+	TU_OK(tdev_irqs_fd(R, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
 	driver_up(&v, R, 0, EMU_VIRTIO_NO_VECTOR);
 	put_desc(&v, 3, buf, 128, EMU_VRING_DESC_F_WRITE, 0);
 	kick(&v, 3);
@@ -308,10 +280,10 @@ START_TEST(t_rng_intx)
 		nz += buf[i] != 0;
 	ck_assert_uint_gt(nz, 64);		/* random bytes, not zeros */
 	ck_assert_uint_eq(buf[128], 0);		/* nothing past the buffer */
-	ck_assert_uint_eq(ev_count(efd), 1);
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
 	ck_assert_uint_eq(rd(R, BAR + EMU_VIRTIO_ISR, 1), 1);	/* read acknowledges */
 	ck_assert_uint_eq(rd(R, BAR + EMU_VIRTIO_ISR, 1), 0);
-	ck_assert_uint_eq(rd(R, CFG + EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_INTERRUPT, 0);
+	ck_assert_uint_eq(rd(R, TDEV_CFG + EMU_PCI_STATUS, 2) & EMU_PCI_STATUS_INTERRUPT, 0);
 	/* a chain of two buffers, and the next request after unmask */
 	struct vfio_irq_set un = { sizeof(un), VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, 0, 0, 1 };
 
@@ -322,7 +294,7 @@ START_TEST(t_rng_intx)
 	used(&v, &id, &len);
 	ck_assert_uint_eq(id, 0);
 	ck_assert_uint_eq(len, 64);
-	ck_assert_uint_eq(ev_count(efd), 1);
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);
 	ck_assert_uint_eq(faults(0), 0);
 	close(efd);
 }
@@ -348,7 +320,7 @@ START_TEST(t_rng_seeded)
 
 	ck_assert_int_ge(g3, 0);
 	TU_OK(tu_attach(g3, C));
-	s = get_dev(g3, "0000:00:04.0");
+	s = tdev_get(g3, "0000:00:04.0");
 	ck_assert_int_ge(s, 0);
 	driver_up(&v, s, 0, EMU_VIRTIO_NO_VECTOR);
 	put_desc(&v, 0, buf, 100, EMU_VRING_DESC_F_WRITE, 0);
@@ -382,7 +354,7 @@ END_TEST
 /* fail-nth over the seeded model's creation (the device fd's first open) */
 static int seeded_open(void *arg)
 {
-	int g3 = *(int *)arg, s = get_dev(g3, "0000:00:04.0");
+	int g3 = *(int *)arg, s = tdev_get(g3, "0000:00:04.0");
 
 	if (s < 0)
 		return s;
@@ -395,7 +367,7 @@ static void seeded_check(void *arg, int rc)
 	int g3 = *(int *)arg, s;
 
 	(void)rc;
-	s = get_dev(g3, "0000:00:04.0");	/* nothing half made stays behind */
+	s = tdev_get(g3, "0000:00:04.0");	/* nothing half made stays behind */
 	ck_assert_int_ge(s, 0);
 	TU_OK(spapr_close(s));
 }
@@ -419,7 +391,7 @@ START_TEST(t_rng_msix)
 	uint32_t id, len;
 	int e0 = eventfd(0, EFD_NONBLOCK), e1 = eventfd(0, EFD_NONBLOCK);
 
-	TU_OK(irq_fd(R, VFIO_PCI_MSIX_IRQ_INDEX, 0, e0));
+	TU_OK(tdev_irqs_fd(R, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, e0));
 	/* a block of one more vector is EINVAL: enabled with 1; disable and enable 2 */
 	{
 		struct vfio_irq_set off = { sizeof(off), VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
@@ -438,13 +410,13 @@ START_TEST(t_rng_msix)
 	kick(&v, 0);
 	used(&v, &id, &len);
 	ck_assert_uint_eq(len, 32);
-	ck_assert_uint_eq(ev_count(e1), 1);
-	ck_assert_uint_eq(ev_count(e0), 0);
+	ck_assert_uint_eq(tdev_ev_count(e1), 1);
+	ck_assert_uint_eq(tdev_ev_count(e0), 0);
 	/* NO_INTERRUPT in the avail flags: no message */
 	avail_p(&v)[0] = EMU_VRING_AVAIL_F_NO_INTERRUPT;
 	kick(&v, 0);
 	used(&v, &id, &len);
-	ck_assert_uint_eq(ev_count(e1), 0);
+	ck_assert_uint_eq(tdev_ev_count(e1), 0);
 	close(e0);
 	close(e1);
 }
@@ -465,7 +437,7 @@ START_TEST(t_feature_negotiation)
 	/* the platform=0 device offers VERSION_1 alone */
 	g2 = spapr_open_group(2);
 	TU_OK(tu_attach(g2, C));
-	p = get_dev(g2, "0000:00:03.0");
+	p = tdev_get(g2, "0000:00:03.0");
 	ck_assert_int_ge(p, 0);
 	ck_assert_uint_eq(features(p), 1ull << EMU_VIRTIO_F_VERSION_1);
 	ck_assert_uint_eq(negotiate(p, 1ull << EMU_VIRTIO_F_VERSION_1), EMU_VIRTIO_S_ACKNOWLEDGE |
@@ -546,8 +518,8 @@ START_TEST(t_blk_read_write)
 	uint32_t ulen;
 	int fd, efd = eventfd(0, EFD_NONBLOCK);
 
-	ck_assert_uint_eq(rd(B, CFG, 4), EMU_VIRTIO_VENDOR | (0x1040u + EMU_VIRTIO_ID_BLOCK) << 16);
-	TU_OK(irq_fd(B, VFIO_PCI_INTX_IRQ_INDEX, 0, efd));
+	ck_assert_uint_eq(rd(B, TDEV_CFG, 4), EMU_VIRTIO_VENDOR | (0x1040u + EMU_VIRTIO_ID_BLOCK) << 16);
+	TU_OK(tdev_irqs_fd(B, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, efd));
 	driver_up(&v, B, 3, EMU_VIRTIO_NO_VECTOR);
 	ck_assert_uint_eq(rd(B, BAR + EMU_VIRTIO_DEVICE, 8), DISK / 512);	/* capacity */
 	for (unsigned i = 0; i < 4096; i++)
@@ -571,7 +543,7 @@ START_TEST(t_blk_read_write)
 	ck_assert_uint_eq(blk_req(&v, EMU_VIRTIO_BLK_T_OUT, UINT64_MAX / 256, out, 512, &ulen),
 			  EMU_VIRTIO_BLK_S_IOERR);
 	ck_assert_uint_eq(blk_req(&v, 77, 0, NULL, 0, &ulen), EMU_VIRTIO_BLK_S_UNSUPP);
-	ck_assert_uint_eq(ev_count(efd), 1);	/* automasked INTx: one signal until unmask */
+	ck_assert_uint_eq(tdev_ev_count(efd), 1);	/* automasked INTx: one signal until unmask */
 	ck_assert_uint_eq(faults(1), 0);
 	/* group 0's rng saw none of this */
 	ck_assert_uint_eq(faults(0), 0);
@@ -588,7 +560,7 @@ START_TEST(t_no_platform_faults)
 	unsigned n;
 
 	TU_OK(tu_attach(g2, C));
-	p = get_dev(g2, "0000:00:03.0");
+	p = tdev_get(g2, "0000:00:03.0");
 	ck_assert_int_ge(p, 0);
 	v.fd = p;
 	v.page = 5;

@@ -42,11 +42,10 @@
 #include "emu/emu.h"
 #include "emu/mem.h"
 #include "spapr/spapr.h"
+#include "tests/device_util.h"
 #include "tests/testutil.h"
 
 #define PS EMU_PAGE_SIZE
-#define REG(i) ((uint64_t)(i) << 40)
-#define CFG REG(VFIO_PCI_CONFIG_REGION_INDEX)
 #define IOVA 0x100000ull
 #define INJ_MINSZ 40u	/* offsetofend(struct vfio_eeh_pe_op, err.mask) */
 
@@ -102,90 +101,8 @@ static struct emu_pe_status status(int group)
 	return st;
 }
 
-static long rd(void *buf, size_t n, uint64_t off)
-{
-	ssize_t r = spapr_pread(D, buf, n, (off_t)off);
-
-	return r < 0 ? -errno : r;
-}
-
-static long wr(const void *buf, size_t n, uint64_t off)
-{
-	ssize_t r = spapr_pwrite(D, buf, n, (off_t)off);
-
-	return r < 0 ? -errno : r;
-}
-
-static uint32_t cfg_rd(unsigned off, unsigned size)
-{
-	uint32_t v = 0;
-
-	ck_assert_int_eq(rd(&v, size, CFG + off), size);
-	return v;
-}
-
-static void cfg_wr(unsigned off, unsigned size, uint32_t v)
-{
-	ck_assert_int_eq(wr(&v, size, CFG + off), size);
-}
-
-static uint64_t reg_rd(unsigned off)
-{
-	uint64_t v = 0;
-
-	ck_assert_int_eq(rd(&v, 8, REG(0) + off), 8);
-	return v;
-}
-
-static void reg_wr(unsigned off, unsigned size, uint64_t v)
-{
-	ck_assert_int_eq(wr(&v, size, REG(0) + off), size);
-}
-
-static void master_on(void)
-{
-	cfg_wr(EMU_PCI_COMMAND, 2, EMU_PCI_COMMAND_MEMORY | EMU_PCI_COMMAND_MASTER);
-}
-
-/* Programs one transfer of the dma-engine and rings the doorbell; returns STATUS. */
-static uint32_t dma(uint64_t src, uint64_t dst, uint32_t len, uint32_t dir)
-{
-	reg_wr(EMU_DMAE_STATUS, 4, EMU_DMAE_STATUS_DONE | EMU_DMAE_STATUS_ERROR);
-	reg_wr(EMU_DMAE_SRC, 8, src);
-	reg_wr(EMU_DMAE_DST, 8, dst);
-	reg_wr(EMU_DMAE_LEN, 4, len);
-	reg_wr(EMU_DMAE_DIR, 4, dir);
-	reg_wr(EMU_DMAE_DOORBELL, 4, EMU_DMAE_DOORBELL_GO);
-	return (uint32_t)reg_rd(EMU_DMAE_STATUS);
-}
-
 #define DMA_OK EMU_DMAE_STATUS_DONE
 #define DMA_ERR(code) (EMU_DMAE_STATUS_ERROR | (code) << EMU_DMAE_STATUS_CODE_SHIFT)
-
-static uint8_t *map_buf(unsigned pages, uint64_t iova)
-{
-	uint8_t *p = tu_map(pages);
-
-	memset(p, 0, pages * PS);
-	TU_OK(tu_register(C, p, pages * PS));
-	TU_OK(tu_map_dma(C, p, iova, pages * PS, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
-	return p;
-}
-
-static void unmap_buf(uint8_t *p, unsigned pages, uint64_t iova)
-{
-	TU_OK(tu_unmap_dma(C, iova, pages * PS));
-	TU_OK(tu_unregister(C, p, pages * PS));
-	tu_unmap(p, pages);
-}
-
-static unsigned faults(struct emu_fault *f, unsigned max)
-{
-	unsigned n;
-
-	TU_OK(emu_fault_log_read(0, f, max, &n));
-	return n;
-}
 
 /* ------------------------------------------------------- extension */
 
@@ -291,7 +208,7 @@ END_TEST
 START_TEST(t_another_process)
 {
 	struct vfio_eeh_pe_op a = { .argsz = sizeof(a), .op = VFIO_EEH_PE_RESET_HOT };
-	uint8_t *p = map_buf(1, IOVA);	/* REGISTER binds the container to this process */
+	uint8_t *p = tdev_map_buf(C, 1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);	/* REGISTER binds the container to this process */
 	pid_t pid = fork();
 	int st;
 
@@ -301,7 +218,7 @@ START_TEST(t_another_process)
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_NORMAL);
-	unmap_buf(p, 1, IOVA);
+	tdev_unmap_buf(C, p, 1, IOVA);
 }
 END_TEST
 
@@ -417,63 +334,63 @@ START_TEST(t_frozen_device_fd)
 	uint32_t v;
 	uint8_t big[300];
 
-	master_on();
-	reg_wr(EMU_DMAE_SRC, 8, 0x1234);
+	tdev_master_on(D);
+	tdev_reg_wr(D, EMU_DMAE_SRC, 8, 0x1234);
 	TU_OK(emu_pe_freeze(0));
 	/* config and BAR reads: all ones */
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_VENDOR_ID, 2), 0xffff);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_COMMAND, 4), 0xffffffff);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_ID), ~0ull);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_SRC), ~0ull);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_VENDOR_ID, 2), 0xffff);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_COMMAND, 4), 0xffffffff);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_ID), ~0ull);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_SRC), ~0ull);
 	/* writes are dropped */
-	reg_wr(EMU_DMAE_SRC, 8, 0x5678);
-	cfg_wr(EMU_PCI_COMMAND, 2, 0);
+	tdev_reg_wr(D, EMU_DMAE_SRC, 8, 0x5678);
+	tdev_cfg_wr(D, EMU_PCI_COMMAND, 2, 0);
 	/* the checks before the access stay: past the config space, past the BAR */
-	ck_assert_int_eq(rd(&v, 4, CFG + EMU_DEV_CFG_SIZE), -EFAULT);
-	ck_assert_int_eq(rd(&v, 4, REG(0) + 0x1000), -EINVAL);
-	ck_assert_int_eq(rd(big, sizeof(big), CFG), -EFAULT);
+	ck_assert_int_eq(tdev_rd(D, &v, 4, TDEV_CFG + EMU_DEV_CFG_SIZE), -EFAULT);
+	ck_assert_int_eq(tdev_rd(D, &v, 4, TDEV_REG(0) + 0x1000), -EINVAL);
+	ck_assert_int_eq(tdev_rd(D, big, sizeof(big), TDEV_CFG), -EFAULT);
 	ck_assert_uint_eq(status(0).mmio_stopped, 6);
 	/* DMA thawed alone: still no MMIO */
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_UNFREEZE_DMA), 0);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_VENDOR_ID, 2), 0xffff);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_VENDOR_ID, 2), 0xffff);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_UNFREEZE_IO), 0);
 	/* what was written while frozen never arrived */
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_VENDOR_ID, 2), 0x1234);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_SRC), 0x1234);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_COMMAND, 2) & EMU_PCI_COMMAND_MASTER,
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_VENDOR_ID, 2), 0x1234);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_SRC), 0x1234);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_COMMAND, 2) & EMU_PCI_COMMAND_MASTER,
 			  EMU_PCI_COMMAND_MASTER);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_ID) & 0xffffffff, EMU_DMAE_ID_VALUE);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_ID) & 0xffffffff, EMU_DMAE_ID_VALUE);
 }
 END_TEST
 
 /* A fault freezes only an EEH-enabled PE; a frozen PE's DMA fails and is logged. */
 START_TEST(t_freeze_by_faulting_dma)
 {
-	uint8_t *p = map_buf(2, IOVA);
+	uint8_t *p = tdev_map_buf(C, 2, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 	struct emu_fault f[8];
 	struct emu_pe_status st;
 
-	master_on();
+	tdev_master_on(D);
 	memset(p, 0x5a, PS);
 	/* EEH not enabled: a fault does not freeze */
-	ck_assert_uint_eq(dma(IOVA, IOVA + 8 * PS, 16, EMU_DMAE_DIR_MEM_TO_MEM),
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 8 * PS, 16, EMU_DMAE_DIR_MEM_TO_MEM),
 			  DMA_ERR(EMU_DMAE_ERR_FAULT));
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_NORMAL);
-	ck_assert_uint_eq(faults(f, 8), 1);
+	ck_assert_uint_eq(tdev_faults(0, f, 8), 1);
 	/* as QEMU does at machine reset */
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_ENABLE), 0);
 	/* the fault froze the PE before STATUS is read back: the read is all ones */
-	ck_assert_uint_eq(dma(IOVA, IOVA + 8 * PS, 16, EMU_DMAE_DIR_MEM_TO_MEM), 0xffffffffu);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 8 * PS, 16, EMU_DMAE_DIR_MEM_TO_MEM), 0xffffffffu);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_STOPPED);
-	ck_assert_uint_eq(faults(f, 8), 1);
+	ck_assert_uint_eq(tdev_faults(0, f, 8), 1);
 	ck_assert_int_eq(f[0].reason, EMU_FAULT_NO_TRANSLATION);
 	ck_assert_uint_eq(f[0].iova, IOVA + 8 * PS);
 	/* frozen: the device's registers read all ones */
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_STATUS), ~0ull);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_STATUS), ~0ull);
 	/* the DMA path refuses a good transfer and logs it as "PE frozen" */
 	TU_ERR(emu_dma_write(0, IOVA + PS, "x", 1), ESHUTDOWN);
 	ck_assert_uint_eq(p[PS], 0);
-	ck_assert_uint_eq(faults(f, 8), 1);
+	ck_assert_uint_eq(tdev_faults(0, f, 8), 1);
 	ck_assert_int_eq(f[0].reason, EMU_FAULT_FROZEN);
 	ck_assert_int_eq(f[0].access, EMU_DMA_WRITE);
 	ck_assert_uint_eq(f[0].iova, IOVA + PS);
@@ -489,47 +406,47 @@ START_TEST(t_freeze_by_faulting_dma)
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_CONFIGURE), 0);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_NORMAL);
 	/* the model was reset (its error status is gone), the command register restored */
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_STATUS), 0);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_COMPLETED), 0);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_STATUS), 0);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_COMPLETED), 0);
 	/* and the DMA engine works again */
-	ck_assert_uint_eq(dma(IOVA, IOVA + PS, 64, EMU_DMAE_DIR_MEM_TO_MEM), DMA_OK);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + PS, 64, EMU_DMAE_DIR_MEM_TO_MEM), DMA_OK);
 	ck_assert_uint_eq(p[PS + 63], 0x5a);
-	ck_assert_uint_eq(faults(f, 8), 0);
+	ck_assert_uint_eq(tdev_faults(0, f, 8), 0);
 	ck_assert_uint_eq(status(0).recoveries, 1);
-	unmap_buf(p, 2, IOVA);
+	tdev_unmap_buf(C, p, 2, IOVA);
 }
 END_TEST
 
 /* A reset leaves bus mastering off until DEACTIVATE restores the saved command register. */
 START_TEST(t_reset_restores_config)
 {
-	uint8_t *p = map_buf(2, IOVA);
+	uint8_t *p = tdev_map_buf(C, 2, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 
-	master_on();
+	tdev_master_on(D);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_RESET_FUNDAMENTAL), 0);
 	/* the PE's MMIO is frozen during the reset; thaw it to look at the function */
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_UNFREEZE_IO), 0);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_RESET);
 	/* the function's bus mastering was switched off by the reset (checked before the PE) */
-	ck_assert_uint_eq(dma(IOVA, IOVA + PS, 8, EMU_DMAE_DIR_MEM_TO_MEM), DMA_ERR(EMU_DMAE_ERR_MASTER));
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + PS, 8, EMU_DMAE_DIR_MEM_TO_MEM), DMA_ERR(EMU_DMAE_ERR_MASTER));
 	/* and the PE's DMA is still stopped */
 	TU_ERR(emu_dma_write(0, IOVA, "x", 1), ESHUTDOWN);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_UNFREEZE_DMA), 0);
 	TU_OK(emu_dma_write(0, IOVA, "x", 1));
-	ck_assert_uint_eq(dma(IOVA, IOVA + PS, 8, EMU_DMAE_DIR_MEM_TO_MEM), DMA_ERR(EMU_DMAE_ERR_MASTER));
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + PS, 8, EMU_DMAE_DIR_MEM_TO_MEM), DMA_ERR(EMU_DMAE_ERR_MASTER));
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_RESET_DEACTIVATE), 0);
-	ck_assert_uint_eq(dma(IOVA, IOVA + PS, 8, EMU_DMAE_DIR_MEM_TO_MEM), DMA_OK);
-	unmap_buf(p, 2, IOVA);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + PS, 8, EMU_DMAE_DIR_MEM_TO_MEM), DMA_OK);
+	tdev_unmap_buf(C, p, 2, IOVA);
 }
 END_TEST
 
 START_TEST(t_inject)
 {
-	uint8_t *p = map_buf(4, IOVA);
+	uint8_t *p = tdev_map_buf(C, 4, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 	struct emu_fault f[4];
 	uint8_t b = 0;
 
-	master_on();
+	tdev_master_on(D);
 	/* DMA write address (function 16), 64-bit: matches the page at IOVA + 2 pages only */
 	ck_assert_int_eq(inject(1, 16, IOVA + 2 * PS, ~(PS - 1)), 0);
 	TU_OK(emu_dma_write(0, IOVA, "a", 1));
@@ -537,7 +454,7 @@ START_TEST(t_inject)
 	TU_ERR(emu_dma_write(0, IOVA + 2 * PS + 5, "b", 1), ESHUTDOWN);
 	ck_assert_uint_eq(p[2 * PS + 5], 0);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_STOPPED);
-	ck_assert_uint_eq(faults(f, 4), 1);
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 1);
 	ck_assert_int_eq(f[0].reason, EMU_FAULT_FROZEN);
 	ck_assert_uint_eq(status(0).freezes[EMU_PE_CAUSE_INJECTED], 1);
 	ck_assert(!status(0).inject_armed);	/* one shot */
@@ -547,42 +464,42 @@ START_TEST(t_inject)
 
 	/* DMA read (function 13) through the engine */
 	ck_assert_int_eq(inject(1, 13, IOVA + PS, ~0ull), 0);
-	ck_assert_uint_eq(dma(IOVA + PS, IOVA, 8, EMU_DMAE_DIR_MEM_TO_MEM), 0xffffffffu);
+	ck_assert_uint_eq(tdev_dma(D, IOVA + PS, IOVA, 8, EMU_DMAE_DIR_MEM_TO_MEM), 0xffffffffu);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_STOPPED);
-	ck_assert_uint_eq(faults(f, 4), 1);
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 1);
 	ck_assert_int_eq(f[0].access, EMU_DMA_READ);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_ENABLE), 0);
 	/* thawed, the engine tells what happened */
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_STATUS), DMA_ERR(EMU_DMAE_ERR_FROZEN));
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_STATUS), DMA_ERR(EMU_DMAE_ERR_FROZEN));
 
 	/* MMIO load (function 0) at BAR0's bus address + 8 */
-	cfg_wr(EMU_PCI_BASE_ADDRESS_0, 4, 0x80000000);
+	tdev_cfg_wr(D, EMU_PCI_BASE_ADDRESS_0, 4, 0x80000000);
 	ck_assert_int_eq(inject(0, 0, 0x80000000 + EMU_DMAE_SRC, ~0ull), 0);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_ID) & 0xffffffff, EMU_DMAE_ID_VALUE);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_SRC), ~0ull);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_ID) & 0xffffffff, EMU_DMAE_ID_VALUE);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_SRC), ~0ull);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_STOPPED);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_ENABLE), 0);
 
 	/* config store (function 10) at the command register: dropped, frozen */
 	ck_assert_int_eq(inject(1, 10, EMU_PCI_COMMAND, ~0ull), 0);
-	cfg_wr(EMU_PCI_COMMAND, 2, 0);
+	tdev_cfg_wr(D, EMU_PCI_COMMAND, 2, 0);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_STOPPED);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_ENABLE), 0);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_COMMAND, 2) & EMU_PCI_COMMAND_MASTER,
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_COMMAND, 2) & EMU_PCI_COMMAND_MASTER,
 			  EMU_PCI_COMMAND_MASTER);
 
 	/* type 0 compares 32 bits: the high half of addr is ignored (config load, function 5) */
 	ck_assert_int_eq(inject(0, 5, 0x100000000ull | EMU_PCI_VENDOR_ID, ~0ull), 0);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_VENDOR_ID, 2), 0xffff);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_VENDOR_ID, 2), 0xffff);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_STOPPED);
 	ck_assert_int_eq(pe_op(C, VFIO_EEH_PE_ENABLE), 0);
 	/* an IO error (function 2) never matches: the functions have no IO BARs */
 	ck_assert_int_eq(inject(1, 2, 0, 0), 0);
-	ck_assert_uint_eq(cfg_rd(EMU_PCI_VENDOR_ID, 2), 0x1234);
-	ck_assert_uint_eq(reg_rd(EMU_DMAE_ID) & 0xffffffff, EMU_DMAE_ID_VALUE);
+	ck_assert_uint_eq(tdev_cfg_rd(D, EMU_PCI_VENDOR_ID, 2), 0x1234);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_ID) & 0xffffffff, EMU_DMAE_ID_VALUE);
 	ck_assert(status(0).inject_armed);
 	ck_assert_uint_eq(status(0).freezes[EMU_PE_CAUSE_INJECTED], 5);
-	unmap_buf(p, 4, IOVA);
+	tdev_unmap_buf(C, p, 4, IOVA);
 }
 END_TEST
 
@@ -678,7 +595,7 @@ static void no_eeh_setup(void)
 
 START_TEST(t_machine_without_eeh)
 {
-	uint8_t *p = map_buf(1, IOVA);
+	uint8_t *p = tdev_map_buf(C, 1, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 	struct emu_pe_status st;
 
 	ck_assert_int_eq(tu_ioctl(C, VFIO_CHECK_EXTENSION, (void *)(uintptr_t)VFIO_EEH), 0);
@@ -691,12 +608,12 @@ START_TEST(t_machine_without_eeh)
 	TU_ERR(emu_pe_inject(0, 0, 0, 0, 0), ENODEV);
 	TU_ERR(emu_pe_set_enabled(0, true), ENODEV);
 	/* a fault freezes nothing */
-	master_on();
-	ck_assert_uint_eq(dma(IOVA, IOVA + 8 * PS, 8, EMU_DMAE_DIR_MEM_TO_MEM),
+	tdev_master_on(D);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 8 * PS, 8, EMU_DMAE_DIR_MEM_TO_MEM),
 			  DMA_ERR(EMU_DMAE_ERR_FAULT));
-	ck_assert_uint_eq(dma(IOVA, IOVA + 8, 8, EMU_DMAE_DIR_MEM_TO_MEM), DMA_OK);
+	ck_assert_uint_eq(tdev_dma(D, IOVA, IOVA + 8, 8, EMU_DMAE_DIR_MEM_TO_MEM), DMA_OK);
 	ck_assert(emu_pe_access(0, EMU_PE_LOAD_CFG, 0));
-	unmap_buf(p, 1, IOVA);
+	tdev_unmap_buf(C, p, 1, IOVA);
 }
 END_TEST
 
