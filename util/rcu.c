@@ -28,17 +28,15 @@
  * periods are rare (UNREGISTER, a window's removal, a handle's close).
  * Where membarrier is missing or refused (a kernel before 4.14, a seccomp
  * filter), the reader executes the barrier itself: an atomic exchange, the
- * "memory-barrier" flavour.  The choice is made once, before the first
- * section, and again in a forked child (which has one thread then).
+ * "memory-barrier" flavour.  The choice is util/lock.h's (util_asym), made
+ * once before the first section, and again in a forked child (which has
+ * one thread then).
  */
 #include <assert.h>
-#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "util/lock.h"
 #include "util/rcu.h"
@@ -57,8 +55,7 @@ static pthread_key_t rcu_key;
 static pthread_once_t rcu_key_once = PTHREAD_ONCE_INIT;
 /* Initial-exec: one load from the thread pointer, also in the shared library (8 bytes of static TLS). */
 static __thread struct rcu_reader *rcu_self __attribute__((tls_model("initial-exec")));
-/* Whether writers issue the readers' barrier (membarrier): set before any section, see above. */
-static bool rcu_asym;
+
 /* Used when a thread's reader record cannot be allocated: see rcu_register(). */
 static __thread struct rcu_reader rcu_self_static;
 
@@ -80,19 +77,8 @@ static void rcu_unregister(void *arg)
  * do not exist there and may be frozen inside a section, which would make
  * every synchronize in the child wait forever.  Keep only our own record.
  */
-/* Registers the process for expedited membarrier: true when writers may use it. */
-static bool rcu_membarrier_register(void)
-{
-	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-
-	return cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-	       syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-}
-
 static void rcu_atfork_child(void)
 {
-	/* One thread here: no reader runs while the flavour changes. */
-	__atomic_store_n(&rcu_asym, rcu_membarrier_register(), __ATOMIC_RELAXED);
 	rcu_readers = rcu_self;
 	if (rcu_self) {
 		rcu_self->next = NULL;
@@ -108,7 +94,7 @@ static void rcu_make_key(void)
 {
 	if (pthread_key_create(&rcu_key, rcu_unregister))
 		abort();
-	__atomic_store_n(&rcu_asym, rcu_membarrier_register(), __ATOMIC_RELAXED);
+	util_asym_init();
 }
 
 static struct rcu_reader *rcu_register(void)
@@ -143,7 +129,7 @@ void util_rcu_read_lock(void)
 		r = rcu_register();
 	if (r->nesting++)
 		return;
-	if (__atomic_load_n(&rcu_asym, __ATOMIC_RELAXED)) {
+	if (util_asym()) {
 		/* The writer's membarrier is the barrier; the compiler must not move reads above the store. */
 		__atomic_store_n(&r->gp, __atomic_load_n(&rcu_gp, __ATOMIC_ACQUIRE), __ATOMIC_RELAXED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -181,10 +167,9 @@ void util_rcu_synchronize(void)
 	pthread_once(&rcu_key_once, rcu_make_key);
 	pthread_mutex_lock(&rcu_registry_lock);
 	gp = __atomic_add_fetch(&rcu_gp, 1, __ATOMIC_SEQ_CST);
-	/* The readers' barrier (see the top): cannot fail once registered. */
-	if (__atomic_load_n(&rcu_asym, __ATOMIC_RELAXED) &&
-	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0))
-		abort();
+	/* The readers' barrier (see the top). */
+	if (util_asym())
+		util_asym_barrier();
 	for (r = rcu_readers; r; r = r->next) {
 		for (;;) {
 			uint64_t seen = __atomic_load_n(&r->gp, __ATOMIC_ACQUIRE);
