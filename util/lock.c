@@ -252,13 +252,30 @@ static unsigned rw_slot(const struct rw_reader *r, const struct util_rwlock *l)
 }
 
 /*
- * Publishes @l in a free slot of @r and checks for a writer: true when
+ * One pass over @r's slots: the one holding @l (returned), else
+ * UTIL_RWLOCK_SLOTS with the first free one in *free (UTIL_RWLOCK_SLOTS:
+ * none).
+ */
+static unsigned rw_find(const struct rw_reader *r, const struct util_rwlock *l, unsigned *free)
+{
+	*free = UTIL_RWLOCK_SLOTS;
+	for (unsigned i = 0; i < UTIL_RWLOCK_SLOTS; i++) {
+		const struct util_rwlock *h = __atomic_load_n(&r->held[i], __ATOMIC_RELAXED);
+
+		if (h == l)
+			return i;
+		if (!h && *free == UTIL_RWLOCK_SLOTS)
+			*free = i;
+	}
+	return UTIL_RWLOCK_SLOTS;
+}
+
+/*
+ * Publishes @l in @r's free slot @i and checks for a writer: true when
  * held.  False: no free slot, or a writer (the slot is given back).
  */
-static bool rw_try_fast(struct rw_reader *r, struct util_rwlock *l)
+static bool rw_try_fast(struct rw_reader *r, struct util_rwlock *l, unsigned i)
 {
-	unsigned i = rw_slot(r, NULL);
-
 	if (i == UTIL_RWLOCK_SLOTS)
 		return false;
 	r->depth[i] = 1;
@@ -290,13 +307,13 @@ static void rw_read_unwritten(struct rw_reader *r, struct util_rwlock *l)
 void util__rw_rdlock(struct util_rwlock *l)
 {
 	struct rw_reader *r = rw_me();
-	unsigned i = rw_slot(r, l);
+	unsigned free, i = rw_find(r, l, &free);
 
 	if (i < UTIL_RWLOCK_SLOTS) {
 		r->depth[i]++;		/* held already: no wait, whatever writer waits */
 		return;
 	}
-	if (rw_try_fast(r, l))
+	if (rw_try_fast(r, l, free))
 		return;
 	pthread_mutex_lock(&l->wm);	/* a writer: wait for it to finish */
 	rw_read_unwritten(r, l);
@@ -306,13 +323,13 @@ void util__rw_rdlock(struct util_rwlock *l)
 bool util__rw_tryrdlock(struct util_rwlock *l)
 {
 	struct rw_reader *r = rw_me();
-	unsigned i = rw_slot(r, l);
+	unsigned free, i = rw_find(r, l, &free);
 
 	if (i < UTIL_RWLOCK_SLOTS) {
 		r->depth[i]++;
 		return true;
 	}
-	if (rw_try_fast(r, l))
+	if (rw_try_fast(r, l, free))
 		return true;
 	if (pthread_mutex_trylock(&l->wm))
 		return false;

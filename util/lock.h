@@ -4,12 +4,13 @@
  * test builds.
  *
  * Concepts
- *   lock      struct util_mutex / struct util_rwlock: a pthread lock.  In
- *             builds with SPAPRTCE_DEBUG (the test objects) it also records
- *             its holders: the owner thread of a mutex or of a write lock,
- *             and, per thread, the rwlocks it holds for reading.  In release
- *             builds it is the pthread lock alone and every call below is
- *             the pthread call, inlined: no field, no store, no branch more.
+ *   lock      struct util_mutex (a pthread mutex) / struct util_rwlock
+ *             (below).  In builds with SPAPRTCE_DEBUG (the test objects) it
+ *             also records its holders: the owner thread of a mutex or of a
+ *             write lock, and, per thread, the rwlocks it holds for reading.
+ *             In release builds a mutex is the pthread mutex alone and every
+ *             call is the pthread call, inlined: no field, no store, no
+ *             branch more; an rwlock call is the util__rw_* call.
  *   rwlock   struct util_rwlock is not pthread's: its read side is made for
  *             the request paths, which take one or two of them per call
  *             (a container's group_lock, a guest's lock) and almost never
@@ -55,7 +56,9 @@
  *             are not held: the child never takes the locks of objects it
  *             inherited (util_fork_generation tells them apart; spapr/fd.c
  *             says what the child may do with them).
- *   rwlock across fork: held for reading, which excludes every writer.  A
+ *   a global pthread rwlock across fork (emu's endpoints': util_rwlocks
+ *             are per-object, never held across fork): held for reading,
+ *             which excludes every writer.  A
  *             write hold cannot be released in the child (glibc checks the
  *             writer's thread id, which fork changes), and reinitialising a
  *             held lock confuses ThreadSanitizer; state that readers change
