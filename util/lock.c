@@ -158,6 +158,7 @@ void util_fork_register(struct util_fork_lock *l)
 struct rw_reader {
 	struct util_rwlock *held[UTIL_RWLOCK_SLOTS];	/* atomic: written by the owner, read by writers */
 	unsigned depth[UTIL_RWLOCK_SLOTS];		/* owner only */
+	unsigned n;					/* owner only: slots >= n are free */
 	struct rw_reader *next;				/* under rw_registry_lock */
 	struct rw_reader **pprev;
 };
@@ -240,34 +241,39 @@ void util__rw_destroy(struct util_rwlock *l)
 	pthread_mutex_destroy(&l->wm);
 }
 
-/* The slot of @r holding @l, or UTIL_RWLOCK_SLOTS. */
-static unsigned rw_slot(const struct rw_reader *r, const struct util_rwlock *l)
-{
-	unsigned i;
-
-	for (i = 0; i < UTIL_RWLOCK_SLOTS; i++)
-		if (__atomic_load_n(&r->held[i], __ATOMIC_RELAXED) == l)
-			break;
-	return i;
-}
-
 /*
- * One pass over @r's slots: the one holding @l (returned), else
- * UTIL_RWLOCK_SLOTS with the first free one in *free (UTIL_RWLOCK_SLOTS:
- * none).
+ * One pass over @r's slots in use ([0, n): a thread holds one or two
+ * rwlocks, so this is one or two loads): the one holding @l (returned),
+ * else UTIL_RWLOCK_SLOTS with the first free one in *free
+ * (UTIL_RWLOCK_SLOTS: none).
  */
 static unsigned rw_find(const struct rw_reader *r, const struct util_rwlock *l, unsigned *free)
 {
-	*free = UTIL_RWLOCK_SLOTS;
-	for (unsigned i = 0; i < UTIL_RWLOCK_SLOTS; i++) {
+	*free = r->n < UTIL_RWLOCK_SLOTS ? r->n : UTIL_RWLOCK_SLOTS;
+	for (unsigned i = 0; i < r->n; i++) {
 		const struct util_rwlock *h = __atomic_load_n(&r->held[i], __ATOMIC_RELAXED);
 
 		if (h == l)
 			return i;
-		if (!h && *free == UTIL_RWLOCK_SLOTS)
+		if (!h && *free > i)
 			*free = i;
 	}
 	return UTIL_RWLOCK_SLOTS;
+}
+
+/* Takes slot @i into use. */
+static void rw_use(struct rw_reader *r, unsigned i)
+{
+	r->depth[i] = 1;
+	if (i >= r->n)
+		r->n = i + 1;
+}
+
+/* Slot @i was cleared: n shrinks past the free slots at its end. */
+static void rw_unuse(struct rw_reader *r)
+{
+	while (r->n && !__atomic_load_n(&r->held[r->n - 1], __ATOMIC_RELAXED))
+		r->n--;
 }
 
 /*
@@ -278,7 +284,7 @@ static bool rw_try_fast(struct rw_reader *r, struct util_rwlock *l, unsigned i)
 {
 	if (i == UTIL_RWLOCK_SLOTS)
 		return false;
-	r->depth[i] = 1;
+	rw_use(r, i);
 	if (util_asym()) {
 		__atomic_store_n(&r->held[i], l, __ATOMIC_RELAXED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);	/* the writer's membarrier is the barrier */
@@ -288,16 +294,18 @@ static bool rw_try_fast(struct rw_reader *r, struct util_rwlock *l, unsigned i)
 	if (!__atomic_load_n(&l->writer, __ATOMIC_ACQUIRE))
 		return true;
 	__atomic_store_n(&r->held[i], NULL, __ATOMIC_RELEASE);
+	rw_unuse(r);
 	return false;
 }
 
 /* Under l->wm (so no writer): a slot if one is free, else the overflow count. */
 static void rw_read_unwritten(struct rw_reader *r, struct util_rwlock *l)
 {
-	unsigned i = rw_slot(r, NULL);
+	unsigned i;
 
+	rw_find(r, l, &i);	/* not held: the free slot */
 	if (i < UTIL_RWLOCK_SLOTS) {
-		r->depth[i] = 1;
+		rw_use(r, i);
 		__atomic_store_n(&r->held[i], l, __ATOMIC_RELEASE);
 	} else {
 		__atomic_add_fetch(&l->overflow, 1, __ATOMIC_ACQ_REL);
@@ -376,11 +384,13 @@ void util__rw_wrlock(struct util_rwlock *l)
 void util__rw_unlock(struct util_rwlock *l)
 {
 	struct rw_reader *r = rw_me();
-	unsigned i = rw_slot(r, l);
+	unsigned free, i = rw_find(r, l, &free);
 
 	if (i < UTIL_RWLOCK_SLOTS) {
-		if (!--r->depth[i])
+		if (!--r->depth[i]) {
 			__atomic_store_n(&r->held[i], NULL, __ATOMIC_RELEASE);
+			rw_unuse(r);
+		}
 	} else if (__atomic_load_n(&l->owner, __ATOMIC_RELAXED) == r) {
 		__atomic_store_n(&l->owner, NULL, __ATOMIC_RELAXED);
 		__atomic_store_n(&l->writer, 0, __ATOMIC_RELEASE);

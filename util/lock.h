@@ -28,8 +28,8 @@
  *             deadlock against a waiting writer, as with glibc's default
  *             rwlock).  Read holds beyond the slots are counted in the lock
  *             (an atomic, as pthread's) and must not be taken recursively.
- *             About 2 ns a read pair here against 16 for glibc's; a write
- *             costs a system call.  Write holds are not recursive; a
+ *             A read pair costs 4.4 ns here against 14.8 for glibc's (9.8
+ *             without membarrier); a write costs a system call.  Write holds are not recursive; a
  *             writer must not take the lock for reading.
  *   asym     util_asym(): whether the asymmetric barrier is available
  *             (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), Linux 4.14);
