@@ -30,6 +30,31 @@
  *     found at a request on their number, when our own new descriptor gets
  *     their number, and by a sweep of the whole table at every
  *     spapr_open_container and spapr_open_group (one lseek per handle).
+ * The lseek is the system call itself (syscall(2)), not libc's entry
+ * point: under the drop-in layer, which interposes lseek and answers
+ * ESPIPE for a container or a group, a program's direct spapr_ioctl would
+ * otherwise find every handle lost.
+ *
+ * Vouched requests.  A caller that routes every close, dup2 and dup3 of the
+ * process and keeps the library's descriptor open while any copy of it is
+ * (the drop-in layer's one ioctl call site, dropin/backend.c) already knows
+ * that the number names the handle: it marks the request with
+ * SPAPR__IOCTL_VOUCHED (spapr/vouched.h, private: the high half of an
+ * unsigned long request, which no ioctl number uses) and the lseek is
+ * skipped.  Everything else about the handle is checked as usual (in the
+ * table, of this fork generation).
+ *
+ * The lookup takes no lock.  Besides the table (a hash map, under
+ * spapr_fd_lock, which the sweep walks), an index by number (pages of
+ * FD_PAGE slots for the numbers below FD_INDEX_MAX, allocated on first use
+ * and kept) holds the same handles, written under spapr_fd_lock and read in
+ * an RCU read section (util/rcu.h): a request finds its handle, checks it and
+ * takes its reference on the object there.  A handle leaves both before it
+ * is dropped, and handle_drop waits for a grace period before it frees the
+ * handle and puts the handle's reference, so a reader that found it still
+ * holds the object when the handle's reference goes.  Whatever the index
+ * does not answer (a number beyond it, a page that could not be allocated,
+ * a mismatch, the parent's handle) takes the locked path, which decides.
  *
  * Fork.  The child has copies of the parent's objects, whose per-object
  * locks another thread of the parent may have held at fork() and that no
@@ -68,10 +93,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "spapr/spapr_priv.h"
+#include "spapr/vouched.h"
 #include "util/fail.h"
+#include "util/rcu.h"
 
 struct spapr_handle {
 	struct spapr_obj *obj;		/* one reference */
@@ -84,6 +112,12 @@ static struct util_u64map spapr_fds = UTIL_U64MAP_INIT;		/* fd -> struct spapr_h
 static struct util_u64map spapr_open_groups = UTIL_U64MAP_INIT;	/* group id + 1 -> struct spapr_group * */
 static uint64_t spapr_token_seq;	/* under spapr_fd_lock */
 struct util_mutex spapr_vfio_lock = UTIL_MUTEX_INIT;
+
+/* The lock-free index (see the top of the file): fd -> handle for fd < FD_INDEX_MAX. */
+#define FD_PAGE 512u
+#define FD_PAGES 2048u
+#define FD_INDEX_MAX (FD_PAGE * FD_PAGES)
+static struct spapr_handle **fd_index[FD_PAGES];	/* atomic; pages written under spapr_fd_lock */
 
 UTIL_FORK_LOCK(spapr_fd_fork, .rank = UTIL_RANK_SPAPR_FD, .name = "spapr_fd_lock",
 	       .umutex = &spapr_fd_lock)
@@ -158,10 +192,51 @@ void spapr__obj_put(struct spapr_obj *obj)
 	kinds[obj->kind].release(obj);
 }
 
+/* @fd's file position, or -1: the system call, never an interposed lseek. */
+static int64_t fd_pos(int fd)
+{
+	return syscall(SYS_lseek, fd, 0L, SEEK_CUR);
+}
+
 /* Whether @fd still names @h's open file: one lseek. */
 static bool handle_is(const struct spapr_handle *h, int fd)
 {
-	return lseek(fd, 0, SEEK_CUR) == h->token;
+	return fd_pos(fd) == h->token;
+}
+
+/*
+ * Sets the index's slot of @fd to @h (NULL: clears it).  Under
+ * spapr_fd_lock.  Best effort for a new page: without one the number is
+ * served by the locked path.
+ */
+static void index_set(int fd, struct spapr_handle *h)
+{
+	struct spapr_handle **page;
+
+	util_mutex_assert_held(&spapr_fd_lock);
+	if (fd < 0 || (unsigned)fd >= FD_INDEX_MAX)
+		return;
+	page = fd_index[fd / FD_PAGE];
+	if (!page) {
+		if (!h || util_should_fail("spapr_fd_index_page"))
+			return;
+		page = calloc(FD_PAGE, sizeof(*page));
+		if (!page)
+			return;
+		__atomic_store_n(&fd_index[fd / FD_PAGE], page, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&page[fd % FD_PAGE], h, __ATOMIC_RELEASE);
+}
+
+/* The index's handle of @fd, or NULL.  In a read section. */
+static struct spapr_handle *index_get(int fd)
+{
+	struct spapr_handle **page;
+
+	if ((unsigned)fd >= FD_INDEX_MAX)
+		return NULL;
+	page = __atomic_load_n(&fd_index[fd / FD_PAGE], __ATOMIC_ACQUIRE);
+	return page ? __atomic_load_n(&page[fd % FD_PAGE], __ATOMIC_ACQUIRE) : NULL;
 }
 
 static bool handle_foreign(const struct spapr_handle *h)
@@ -170,11 +245,13 @@ static bool handle_foreign(const struct spapr_handle *h)
 }
 
 /*
- * Forgets @h (already out of the table): puts its reference, unless it is
- * the parent's (the child never releases inherited objects).
+ * Forgets @h (already out of the table and the index): once no lock-free
+ * reader can still be looking at it, puts its reference, unless it is the
+ * parent's (the child never releases inherited objects).
  */
 static void handle_drop(struct spapr_handle *h)
 {
+	util_rcu_synchronize();
 	if (!handle_foreign(h))
 		spapr__obj_put(h->obj);
 	free(h);
@@ -187,6 +264,7 @@ static bool handle_unlink(int fd, struct spapr_handle *h)
 	if (util_u64map_get(&spapr_fds, (uint64_t)fd) != (uintptr_t)h)
 		return false;
 	util_u64map_remove(&spapr_fds, (uint64_t)fd);
+	index_set(fd, NULL);
 	return true;
 }
 
@@ -210,8 +288,10 @@ static void handles_sweep(void)
 				lost[n++] = *s;
 		}
 		/* Removal moves entries: after the walk. */
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			util_u64map_remove(&spapr_fds, lost[i].key);
+			index_set((int)lost[i].key, NULL);
+		}
 	}
 	util_mutex_unlock(&spapr_fd_lock);
 	for (size_t i = 0; i < n; i++)
@@ -239,7 +319,7 @@ static int fd_install(struct spapr_obj *obj)
 	h->gen = util_fork_generation();
 	util_mutex_lock(&spapr_fd_lock);
 	h->token = (int64_t)((1ull << 62) | ((uint64_t)getpid() << 32) | (++spapr_token_seq & 0xffffffffu));
-	if (lseek(fd, h->token, SEEK_SET) != h->token) {
+	if (syscall(SYS_lseek, fd, h->token, SEEK_SET) != h->token) {
 		rc = -EMFILE;
 		goto err_unlock;
 	}
@@ -248,6 +328,7 @@ static int fd_install(struct spapr_obj *obj)
 	if (stale)
 		util_u64map_remove(&spapr_fds, (uint64_t)fd);
 	rc = util_u64map_insert(&spapr_fds, (uint64_t)fd, (uintptr_t)h);
+	index_set(fd, rc ? NULL : h);
 	util_mutex_unlock(&spapr_fd_lock);
 	if (stale)
 		handle_drop(stale);
@@ -306,24 +387,36 @@ static int foreign_ioctl(struct spapr_obj *obj, unsigned long request, void *arg
  * The object behind @fd with a reference in *out: 0, 1 (the parent's
  * handle: only for @request != 0, see foreign_ioctl), -EBADF (not a handle,
  * or no longer: then it is dropped), -EPERM (the parent's handle, @request
- * 0).  The
- * lseek runs outside the lock; a mismatch is checked again under it, since
- * our own new descriptor may have taken the number in between.
+ * 0).  @vouched: the caller knows @fd names the handle (no lseek).  The
+ * lseek runs outside any lock; the index answers the common case (our
+ * handle, the token matches); anything else is decided under the lock, a
+ * mismatch checked again there, since our own new descriptor may have
+ * taken the number in between.
  */
-static int fd_get(int fd, unsigned long request, struct spapr_obj **out)
+static int fd_get(int fd, unsigned long request, bool vouched, struct spapr_obj **out)
 {
 	struct spapr_handle *h;
-	int64_t pos;
+	int64_t pos = 0;
 	int rc = 0;
 
 	if (fd < 0)
 		return -EBADF;
-	pos = lseek(fd, 0, SEEK_CUR);
+	if (!vouched)
+		pos = fd_pos(fd);
+	util_rcu_read_lock();
+	h = index_get(fd);
+	if (h && (vouched || pos == h->token) && !handle_foreign(h)) {
+		obj_get(h->obj);	/* the handle's reference outlives the section */
+		*out = h->obj;
+		util_rcu_read_unlock();
+		return 0;
+	}
+	util_rcu_read_unlock();
 	util_mutex_lock(&spapr_fd_lock);
 	h = (struct spapr_handle *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
 	if (!h) {
 		rc = -EBADF;
-	} else if (pos != h->token && !handle_is(h, fd)) {
+	} else if (!vouched && pos != h->token && !handle_is(h, fd)) {
 		handle_unlink(fd, h);
 		util_mutex_unlock(&spapr_fd_lock);
 		handle_drop(h);
@@ -343,12 +436,12 @@ struct spapr_obj *spapr__fd_get(int fd)
 {
 	struct spapr_obj *obj;
 
-	return fd_get(fd, 0, &obj) ? NULL : obj;
+	return fd_get(fd, 0, false, &obj) ? NULL : obj;
 }
 
 int spapr__fd_get_rc(int fd, struct spapr_obj **out)
 {
-	return fd_get(fd, 0, out);
+	return fd_get(fd, 0, false, out);
 }
 
 static int open_container(void)
@@ -426,12 +519,12 @@ int spapr_open_group(int iommu_group)
 	return rc;
 }
 
-static int ioctl_fd(int fd, unsigned long request, void *arg)
+static int ioctl_fd(int fd, unsigned long request, bool vouched, void *arg)
 {
 	struct spapr_obj *obj;
 	int rc;
 
-	rc = fd_get(fd, request ? request : ~0ul, &obj);
+	rc = fd_get(fd, request ? request : ~0ul, vouched, &obj);
 	if (rc < 0)
 		return spapr__ret(rc);
 	rc = rc ? foreign_ioctl(obj, request, arg) : kinds[obj->kind].ioctl(obj, request, arg);
@@ -444,18 +537,21 @@ int spapr_ioctl(int fd, unsigned long request, ...)
 	const struct spapr_observer *o = spapr__observing();
 	struct spapr_call_event ev;
 	unsigned char before[64];
+	bool vouched = SPAPR__IOCTL_IS_VOUCHED(request);
 	va_list ap;
 	void *arg;
 
 	va_start(ap, request);
 	arg = va_arg(ap, void *);
 	va_end(ap);
+	if (vouched)
+		request = SPAPR__IOCTL_REQUEST(request);
 	if (!o)
-		return ioctl_fd(fd, request, arg);
+		return ioctl_fd(fd, request, vouched, arg);
 	ev = (struct spapr_call_event){ .call = SPAPR_CALL_IOCTL, .fd = fd, .request = request, .arg = arg,
 					.before = before };
 	ev.before_len = spapr__observe_copy(before, arg, sizeof(before), request);
-	ev.result = ioctl_fd(fd, request, arg);
+	ev.result = ioctl_fd(fd, request, vouched, arg);
 	spapr__observe(o, &ev);
 	return (int)ev.result;
 }

@@ -17,6 +17,15 @@
  *                         of that group succeeds (not EBUSY forever), and
  *                         locked_vm, pins and table blocks are back to 0.
  *   lost_at_request       a request on a lost group's number releases it.
+ *   vouched_requests      a request marked SPAPR__IOCTL_VOUCHED (the drop-in
+ *                         layer's, spapr/vouched.h) skips the identity
+ *                         check and nothing else: served like a plain one,
+ *                         the observer sees the plain request, a number
+ *                         that is not a handle is EBADF; after dup2 over
+ *                         the handle the vouched request is still served
+ *                         (the caller vouched), the plain one finds the
+ *                         handle lost and releases it, and from then on both
+ *                         are EBADF.
  *   fork_child_view       in a forked child: requests on the parent's
  *                         container are EPERM (CHECK_EXTENSION answered),
  *                         its group is EBUSY, the child's spapr_close of
@@ -31,6 +40,7 @@
 
 #include "emu/mem.h"
 #include "spapr/spapr.h"
+#include "spapr/vouched.h"
 #include "tests/testutil.h"
 
 #define PS 4096ull
@@ -124,6 +134,66 @@ START_TEST(closed_group_released)
 }
 END_TEST
 
+static unsigned long seen_request;
+
+static void see(void *ctx, const struct spapr_call_event *ev)
+{
+	(void)ctx;
+	if (ev->call == SPAPR_CALL_IOCTL)
+		seen_request = ev->request;
+}
+
+START_TEST(vouched_requests)
+{
+	static const struct spapr_observer obs = { .fn = see };
+	int g, c = tu_open_v2(0, &g), f = open("/dev/null", O_RDONLY);
+	unsigned long api = SPAPR__IOCTL_VOUCHED(VFIO_GET_API_VERSION);
+	uint8_t *p = tu_map(1);
+	uint64_t held;
+
+	ck_assert_int_ge(f, 0);
+	ck_assert(SPAPR__IOCTL_IS_VOUCHED(api));
+	ck_assert(!SPAPR__IOCTL_IS_VOUCHED((unsigned long)(long)(int)0x80000000u));	/* sign-extended */
+	ck_assert_int_eq(spapr_ioctl(c, api, NULL), VFIO_API_VERSION);
+	ck_assert_int_eq(spapr_ioctl(c, SPAPR__IOCTL_VOUCHED(VFIO_CHECK_EXTENSION), VFIO_SPAPR_TCE_v2_IOMMU), 1);
+	TU_ERR(tu_ioctl(c, SPAPR__IOCTL_VOUCHED(0x1234u), NULL), ENOTTY);	/* not VFIO's */
+	TU_ERR(tu_ioctl(f, api, NULL), EBADF);
+	TU_ERR(tu_ioctl(-1, api, NULL), EBADF);
+	/* A whole MAP and UNMAP, marked. */
+	TU_OK(tu_register(c, p, PS));
+	{
+		struct vfio_iommu_type1_dma_map m = {
+			.argsz = sizeof(m), .flags = RW, .vaddr = (uintptr_t)p, .iova = 0, .size = PS,
+		};
+		struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = 0, .size = PS };
+
+		TU_OK(spapr_ioctl(c, SPAPR__IOCTL_VOUCHED(VFIO_IOMMU_MAP_DMA), &m));
+		TU_ERR(tu_unregister(c, p, PS), EBUSY);		/* mapped */
+		spapr_set_observer(&obs);
+		TU_OK(spapr_ioctl(c, SPAPR__IOCTL_VOUCHED(VFIO_IOMMU_UNMAP_DMA), &u));
+		spapr_set_observer(NULL);
+		ck_assert_uint_eq(seen_request, VFIO_IOMMU_UNMAP_DMA);
+		ck_assert_uint_eq(u.size, PS);
+		TU_OK(tu_unregister(c, p, PS));			/* no longer */
+		TU_OK(tu_register(c, p, PS));
+	}
+	/* The number now names another file. */
+	held = spapr_mm_locked_vm();	/* the page and the default window's table */
+	ck_assert_uint_gt(held, 1);
+	ck_assert_int_eq(dup2(f, c), c);
+	ck_assert_int_eq(spapr_ioctl(c, api, NULL), VFIO_API_VERSION);
+	TU_ERR(api_version(c), EBADF);		/* lost: dropped */
+	TU_ERR(tu_ioctl(c, api, NULL), EBADF);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), held);	/* the group still holds the container */
+	TU_OK(tu_close(g));
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);	/* released */
+	ck_assert_int_eq(close(c), 0);
+	ck_assert_int_eq(close(f), 0);
+	tu_unmap(p, 1);
+	tu_assert_clean();
+}
+END_TEST
+
 START_TEST(lost_at_request)
 {
 	int g = tu_open_group_ok(2);
@@ -180,6 +250,7 @@ static Suite *suite(void)
 	tcase_add_test(t, own_number_reused);
 	tcase_add_test(t, closed_group_released);
 	tcase_add_test(t, lost_at_request);
+	tcase_add_test(t, vouched_requests);
 	tcase_add_test(t, fork_child_view);
 	suite_add_tcase(s, t);
 	return s;

@@ -26,7 +26,20 @@
  * region's mapped is 1, locked_vm and emu's table blocks are what they were
  * before the window was created, and the region can be unregistered.
  *
- * Both end with every counter at zero after close: locked_vm 0, nothing
+ * requests_vs_close (spapr/fd.c's lock-free handle lookup): a second
+ * container (group 1, R1 registered) serves two threads, one making plain
+ * requests and one making them marked SPAPR__IOCTL_VOUCHED, while the main
+ * thread spapr_closes it.  In even rounds the group stays attached and the
+ * threads loop MAP + UNMAP of one page each (their own iova): every request
+ * succeeds or is EBADF, and is EBADF when it started after the close
+ * returned; the group's close then releases everything.  In odd rounds the
+ * group is closed first, so the container's handle holds its last
+ * reference, and the threads loop CHECK_EXTENSION: 1 or EBADF, the same
+ * way; the object goes with whichever reference is put last (the close or
+ * a request in flight).  After each round locked_vm and the registry are
+ * back to what they were.
+ *
+ * All end with every counter at zero after close: locked_vm 0, nothing
  * pinned, no table memory (tu_assert_emu_clean).
  */
 #define _GNU_SOURCE
@@ -42,6 +55,7 @@
 #include "emu/mem.h"
 #include "mmreg/mmreg.h"
 #include "spapr/spapr.h"
+#include "spapr/vouched.h"
 #include "tests/testutil.h"
 
 #define PS EMU_PAGE_SIZE
@@ -505,6 +519,123 @@ START_TEST(map_vs_tce_remove)
 }
 END_TEST
 
+/* ================================================ requests vs close */
+
+#define CLOSE_ROUNDS 300
+
+struct cround {
+	pthread_barrier_t start;
+	int fd;
+	int mapping;		/* even rounds: MAP + UNMAP, else CHECK_EXTENSION */
+	int closed;		/* atomic: spapr_close returned */
+	unsigned ok[2], ebadf[2];
+};
+
+struct cthread {
+	struct cround *rd;
+	unsigned id;		/* 0: plain, 1: vouched */
+};
+
+static int close_round_request(const struct cround *rd, unsigned id)
+{
+	unsigned long mark = id ? SPAPR__IOCTL_VOUCHED(0) : 0;
+	uint64_t iova = IOVA + id * PS;
+
+	if (!rd->mapping)
+		return spapr_ioctl(rd->fd, mark | VFIO_CHECK_EXTENSION, (unsigned long)VFIO_SPAPR_TCE_v2_IOMMU);
+	{
+		struct vfio_iommu_type1_dma_map m = {
+			.argsz = sizeof(m), .flags = RW, .vaddr = u(r1 + id * PS), .iova = iova, .size = PS,
+		};
+		struct vfio_iommu_type1_dma_unmap um = { .argsz = sizeof(um), .iova = iova, .size = PS };
+		int rc = spapr_ioctl(rd->fd, mark | VFIO_IOMMU_MAP_DMA, &m);
+
+		if (rc)
+			return rc;
+		return spapr_ioctl(rd->fd, mark | VFIO_IOMMU_UNMAP_DMA, &um);
+	}
+}
+
+static void *close_requester(void *arg)
+{
+	struct cthread *t = arg;
+	struct cround *rd = t->rd;
+	int want = rd->mapping ? 0 : 1;
+
+	pthread_barrier_wait(&rd->start);
+	for (;;) {
+		int closed = __atomic_load_n(&rd->closed, __ATOMIC_SEQ_CST);
+		int rc = close_round_request(rd, t->id);
+
+		if (rc == want && !closed) {
+			rd->ok[t->id]++;
+			continue;
+		}
+		ck_assert_msg(rc == -1 && errno == EBADF, "round request %u: %d (%s), closed %d", t->id, rc,
+			      tu_errname(errno), closed);
+		rd->ebadf[t->id]++;
+		break;
+	}
+	return NULL;
+}
+
+START_TEST(requests_vs_close)
+{
+	uint64_t base_locked = spapr_mm_locked_vm();
+	unsigned ok = 0, early = 0;
+
+	for (unsigned round = 0; round < CLOSE_ROUNDS; round++) {
+		struct cround rd = { .mapping = !(round & 1) };
+		struct cthread th[2] = { { &rd, 0 }, { &rd, 1 } };
+		volatile unsigned spin = 0;
+		pthread_t t[2];
+		int g;
+
+		rd.fd = spapr_open_container();
+		ck_assert_int_ge(rd.fd, 0);
+		g = spapr_open_group(1);
+		ck_assert_int_ge(g, 0);
+		ck_assert_int_eq(spapr_ioctl(g, VFIO_GROUP_SET_CONTAINER, &rd.fd), 0);
+		ck_assert_int_eq(spapr_ioctl(rd.fd, VFIO_SET_IOMMU, (unsigned long)VFIO_SPAPR_TCE_v2_IOMMU), 0);
+		if (rd.mapping) {
+			struct vfio_iommu_spapr_register_memory r = {
+				.argsz = sizeof(r), .vaddr = u(r1), .size = HALF * PS,
+			};
+
+			ck_assert_int_eq(spapr_ioctl(rd.fd, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
+			ck_assert_int_eq(close_round_request(&rd, 0), 0);	/* the default window, before the race */
+		} else {
+			ck_assert_int_eq(spapr_close(g), 0);	/* the handle holds the last reference */
+		}
+		pthread_barrier_init(&rd.start, NULL, 3);
+		for (unsigned i = 0; i < 2; i++)
+			ck_assert_int_eq(pthread_create(&t[i], NULL, close_requester, &th[i]), 0);
+		pthread_barrier_wait(&rd.start);
+		while (spin < (round * 7919u) % 20000u)
+			spin++;
+		ck_assert_int_eq(spapr_close(rd.fd), 0);
+		__atomic_store_n(&rd.closed, 1, __ATOMIC_SEQ_CST);
+		for (unsigned i = 0; i < 2; i++)
+			ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		pthread_barrier_destroy(&rd.start);
+		for (unsigned i = 0; i < 2; i++) {
+			ck_assert_uint_eq(rd.ebadf[i], 1);
+			ok += rd.ok[i];
+			early += !rd.ok[i];
+		}
+		if (rd.mapping) {
+			ck_assert_uint_gt(spapr_mm_locked_vm(), base_locked);	/* the group holds the container */
+			ck_assert_int_eq(spapr_close(g), 0);
+		}
+		ck_assert_uint_eq(spapr_mm_locked_vm(), base_locked);
+		ck_assert_uint_eq(region_mapped(r1, HALF), 0);	/* no region left in the mm */
+	}
+	ck_assert_uint_eq(unpinned_faults(), 0);
+	fprintf(stderr, "requests_vs_close: %u rounds: %u requests served, %u threads closed out at once\n",
+		CLOSE_ROUNDS, ok, early);
+}
+END_TEST
+
 /* ================================================================ suite */
 
 static Suite *race_suite(void)
@@ -516,6 +647,7 @@ static Suite *race_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, map_unmap_vs_unregister);
 	tcase_add_test(tc, map_vs_tce_remove);
+	tcase_add_test(tc, requests_vs_close);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,12 +4,37 @@
  * test builds.
  *
  * Concepts
- *   lock      struct util_mutex / struct util_rwlock: a pthread lock.  In
- *             builds with SPAPRTCE_DEBUG (the test objects) it also records
- *             its holders: the owner thread of a mutex or of a write lock,
- *             and, per thread, the rwlocks it holds for reading.  In release
- *             builds it is the pthread lock alone and every call below is
- *             the pthread call, inlined: no field, no store, no branch more.
+ *   lock      struct util_mutex (a pthread mutex) / struct util_rwlock
+ *             (below).  In builds with SPAPRTCE_DEBUG (the test objects) it
+ *             also records its holders: the owner thread of a mutex or of a
+ *             write lock, and, per thread, the rwlocks it holds for reading.
+ *             In release builds a mutex is the pthread mutex alone and every
+ *             call is the pthread call, inlined: no field, no store, no
+ *             branch more; an rwlock call is the util__rw_* call.
+ *   rwlock   struct util_rwlock is not pthread's: its read side is made for
+ *             the request paths, which take one or two of them per call
+ *             (a container's group_lock, a guest's lock) and almost never
+ *             meet a writer.  Each thread has a record of the rwlocks it
+ *             holds for reading (UTIL_RWLOCK_SLOTS slots, in a registry of
+ *             threads); a reader writes the lock's address into a free slot
+ *             and then reads the lock's writer flag: no atomic
+ *             read-modify-write, no shared cache line written.  A writer
+ *             takes the lock's mutex, sets the flag, makes every thread's
+ *             slot stores visible (util_asym_barrier) and waits, yielding,
+ *             until no slot names the lock.  A reader that finds the flag
+ *             set takes its slot back and waits on the mutex, so writers
+ *             are not starved.  A thread that already holds the lock for
+ *             reading takes it again without looking at the flag (no
+ *             deadlock against a waiting writer, as with glibc's default
+ *             rwlock).  Read holds beyond the slots are counted in the lock
+ *             (an atomic, as pthread's) and must not be taken recursively.
+ *             A read pair costs 4.4 ns here against 14.8 for glibc's (9.8
+ *             without membarrier); a write costs a system call.  Write holds are not recursive; a
+ *             writer must not take the lock for reading.
+ *   asym     util_asym(): whether the asymmetric barrier is available
+ *             (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), Linux 4.14);
+ *             without it the read side's store is an atomic exchange (a
+ *             full barrier) instead.  util/rcu.c's read side uses the same.
  *   assertion util_mutex_assert_held(l), util_rwlock_assert_held(l) (either
  *             side), util_rwlock_assert_wrheld(l): a function whose comment
  *             says "under X" states it with one of these.  In debug builds a
@@ -31,7 +56,9 @@
  *             are not held: the child never takes the locks of objects it
  *             inherited (util_fork_generation tells them apart; spapr/fd.c
  *             says what the child may do with them).
- *   rwlock across fork: held for reading, which excludes every writer.  A
+ *   a global pthread rwlock across fork (emu's endpoints': util_rwlocks
+ *             are per-object, never held across fork): held for reading,
+ *             which excludes every writer.  A
  *             write hold cannot be released in the child (glibc checks the
  *             writer's thread id, which fork changes), and reinitialising a
  *             held lock confuses ThreadSanitizer; state that readers change
@@ -44,8 +71,10 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #define UTIL_LOCK_READ_MAX 16u
+#define UTIL_RWLOCK_SLOTS 16u
 
 struct util_mutex {
 	pthread_mutex_t m;
@@ -56,9 +85,12 @@ struct util_mutex {
 };
 
 struct util_rwlock {
-	pthread_rwlock_t l;
+	int writer;		/* atomic: a writer holds the lock or waits for its readers */
+	uint64_t overflow;	/* atomic: read holds beyond a thread's slots */
+	const void *owner;	/* atomic: the writing thread's reader record */
+	pthread_mutex_t wm;	/* writers; readers that meet one wait here */
 #ifdef SPAPRTCE_DEBUG
-	pthread_t writer;	/* valid while writing */
+	pthread_t writer_thread;	/* valid while writing */
 	bool writing;		/* atomic */
 #endif
 };
@@ -90,6 +122,7 @@ enum util_lock_rank {
 	UTIL_RANK_EMU_TABLE = 96,	/* emu/mem_table.c table_lock */
 	UTIL_RANK_EMU_HUGETLB = 97,	/* emu/mem_hugetlb.c pool_lock */
 	UTIL_RANK_DROPIN = 100,		/* dropin/: the layer's tables (taken outside the library) */
+	UTIL_RANK_RWLOCK_READERS = 110,	/* util/lock.c: the rwlocks' registry of threads (a leaf) */
 };
 
 /*
@@ -133,6 +166,28 @@ static inline unsigned util_fork_generation(void)
 {
 	return __atomic_load_n(&util__fork_gen, __ATOMIC_RELAXED);
 }
+
+/* Whether writers make readers' stores visible with util_asym_barrier (see asym above). */
+extern bool util__asym;
+
+/* Decides util_asym() once (idempotent); done before the first read side of rcu or an rwlock. */
+void util_asym_init(void);
+
+static inline bool util_asym(void)
+{
+	return __atomic_load_n(&util__asym, __ATOMIC_RELAXED);
+}
+
+/* Every running thread of the process executes a full barrier.  Only when util_asym(). */
+void util_asym_barrier(void);
+
+/* The rwlock itself (util/lock.c); the util_rwlock_* calls below wrap them. */
+void util__rw_init(struct util_rwlock *l);
+void util__rw_destroy(struct util_rwlock *l);
+void util__rw_rdlock(struct util_rwlock *l);
+bool util__rw_tryrdlock(struct util_rwlock *l);
+void util__rw_wrlock(struct util_rwlock *l);
+void util__rw_unlock(struct util_rwlock *l);
 
 #ifdef SPAPRTCE_DEBUG
 
@@ -189,32 +244,32 @@ static inline void util_mutex_unlock(struct util_mutex *l)
 
 static inline void util_rwlock_init(struct util_rwlock *l)
 {
-	pthread_rwlock_init(&l->l, NULL);
+	util__rw_init(l);
 }
 
 static inline void util_rwlock_destroy(struct util_rwlock *l)
 {
-	pthread_rwlock_destroy(&l->l);
+	util__rw_destroy(l);
 }
 
 static inline void util_rwlock_rdlock(struct util_rwlock *l)
 {
-	pthread_rwlock_rdlock(&l->l);
+	util__rw_rdlock(l);
 }
 
 static inline bool util_rwlock_tryrdlock(struct util_rwlock *l)
 {
-	return !pthread_rwlock_tryrdlock(&l->l);
+	return util__rw_tryrdlock(l);
 }
 
 static inline void util_rwlock_wrlock(struct util_rwlock *l)
 {
-	pthread_rwlock_wrlock(&l->l);
+	util__rw_wrlock(l);
 }
 
 static inline void util_rwlock_unlock(struct util_rwlock *l)
 {
-	pthread_rwlock_unlock(&l->l);
+	util__rw_unlock(l);
 }
 
 #define util_mutex_assert_held(l) ((void)0)
