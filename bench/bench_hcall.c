@@ -137,8 +137,59 @@ static long kernel_map_tce(struct kernel *k, uint64_t entry, uint64_t tce)
 }
 
 /*
+ * kvmppc_tce_iommu_do_map, as KVM runs it (unlike the container's
+ * tce_iommu_build_v2, no tce_page_is_contained: mm_iommu_ua_to_hpa's page
+ * size check stands for it): the region by ua, its hpa, mapped_inc, the
+ * exchange without kill (the old page marked dirty), then
+ * kvmppc_tce_iommu_mapped_dec for the old mapping (its region found by the
+ * old ua, mapped_dec, the userspace view cleared), the userspace view
+ * written.
+ */
+static int kernel_kvm_do_map(struct kmodel *m, uint64_t entry, uint64_t ua, uint64_t perm)
+{
+	struct kreg *r = km_lookup(m, ua, PS);
+	uint64_t hpa, old, *pua = km_ua(m, entry);
+
+	if (!r || km_ua_to_hpa(r, ua, &hpa))
+		return -EFAULT;
+	if (km_mapped_inc(r))
+		return -ENXIO;
+	old = km_xchg_no_kill(m, entry, hpa | perm);
+	if (old & (KM_TCE_READ | KM_TCE_WRITE)) {
+		struct kreg *o = km_lookup(m, be64toh(*pua), PS);
+
+		if (!o)
+			return -EFAULT;
+		km_mapped_dec(o);
+		*pua = 0;
+	}
+	*pua = htobe64(ua);
+	return 0;
+}
+
+/*
+ * One TCE of INDIRECT's second pass: memslot, kvmppc_tce_iommu_map (the
+ * map of that one TCE, then iommu_tce_kill of its entry: the current kernel
+ * kills inside kvmppc_tce_iommu_map, once per TCE, also in INDIRECT),
+ * kvmppc_tce_put.
+ */
+static long kernel_indirect_map_tce(struct kernel *k, uint64_t entry, uint64_t tce)
+{
+	uint64_t ua;
+
+	if (kernel_tce_to_ua(k, tce, &ua))
+		return H_PARAMETER;
+	if (kernel_kvm_do_map(&k->m, entry, ua, tce & (KM_TCE_READ | KM_TCE_WRITE)))
+		return H_TOO_HARD;
+	km_kill(&k->m, entry, 1);
+	k->guest[entry] = tce;
+	return H_SUCCESS;
+}
+
+/*
  * kvmppc_h_put_tce_indirect: under kvm->srcu, the list's memslot, a first
- * pass validating every TCE, a second pass reading each again and mapping it.
+ * pass validating every TCE (kvmppc_tce_validate), a second pass reading
+ * each again and mapping it.
  */
 static long kernel_put_indirect(struct kernel *k, uint64_t list_gpa, const uint64_t *list, unsigned n)
 {
@@ -153,7 +204,7 @@ static long kernel_put_indirect(struct kernel *k, uint64_t list_gpa, const uint6
 	for (unsigned i = 0; i < n && ret == H_SUCCESS; i++)
 		ret = kernel_validate(k, be64toh(__atomic_load_n(&list[i], __ATOMIC_RELAXED)));
 	for (unsigned i = 0; i < n && ret == H_SUCCESS; i++)
-		ret = kernel_map_tce(k, i, be64toh(__atomic_load_n(&list[i], __ATOMIC_RELAXED)));
+		ret = kernel_indirect_map_tce(k, i, be64toh(__atomic_load_n(&list[i], __ATOMIC_RELAXED)));
 unlock:
 	km_srcu(&k->m);
 	return ret;
