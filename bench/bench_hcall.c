@@ -13,27 +13,32 @@
  *       (kvmppc_h_put_tce_indirect), reimplemented plainly with
  *       bench/kernel_model.h (see docs/bench.md): under kvm->srcu (a
  *       barrier and an increment at each end), the list's memslot, a first
- *       pass validating every TCE (its memslot, its region found in the
- *       list, its hpa), then a second pass reading each TCE again: memslot,
- *       region lookup, hpa, the containment check (a walk of the list for
- *       device memory, a read of the page), mapped_inc, the exchange of the
- *       hardware entry through two levels (the old page marked dirty after
- *       another walk for device memory), the old region found by its ua and
- *       decremented, the userspace view and the guest-visible entry written,
- *       and one kill per TCE (current kernels kill inside
- *       kvmppc_tce_iommu_map, once per TCE).  Not included: the guest's exit
- *       and entry around the hypercall.  Goal: ours at least 5 times faster
- *       (ratio = kernel / ours).
+ *       pass validating every TCE (kvmppc_tce_validate: its memslot, its
+ *       region found in the list, its hpa), then a second pass reading each
+ *       TCE again: memslot, then kvmppc_tce_iommu_do_map (region lookup,
+ *       hpa with the page size check, mapped_inc, the exchange of the
+ *       hardware entry through two levels without kill, the old page
+ *       marked dirty after a walk of the list for device memory, the old
+ *       region found by its ua and decremented: no tce_page_is_contained,
+ *       which is VFIO's MAP_DMA, not KVM's), the userspace view and the
+ *       guest-visible entry written, and one kill per TCE (the current
+ *       kernel kills inside kvmppc_tce_iommu_map, once per TCE, in INDIRECT
+ *       too).  Not included: the guest's exit and entry around the
+ *       hypercall, get_user's cost per read of the list (a plain load
+ *       here).  Goal: ours at least 5 times faster (ratio = kernel / ours).
  *   (b) memset of the bytes written: 24 per entry (hardware 8, shadow 8,
  *       guest-visible 8).  Goal: ours at most 4 times slower (ratio = ours /
- *       memset).
+ *       memset).  Beside it, the floor: a vectorised loop that reads,
+ *       checks and writes those 24 bytes per entry with nothing around it
+ *       (no call, lock or lookup), against the same memset.
  *
  * And the latency of one H_PUT_TCE (ns per call, alternating two TCEs on
  * one entry), against the kernel algorithm for one TCE (kvmppc_h_put_tce:
  * validation, then the map of that TCE, under kvm->srcu), goal at most 1.5
  * times, and against one plain system call (bench_syscall), goal at most
- * 0.5 times.  The scattered INDIRECT goal (at least 1 time the kernel) is
- * issue 17's.
+ * 0.5 times.  The scattered INDIRECT (512 pages of 7 memslots, 997 pages
+ * apart: every TCE a run of its own, its neighbour in another region) goal,
+ * at least 1 time the kernel on the same lists, is issue 17's.
  *
  * Each timed figure is the best of several runs, alternating subject and
  * baselines.  The lists lie in registered memory, so ours reads them in
