@@ -38,12 +38,25 @@ static int guest_pages_alloc(struct spapr_guest_table *gt, uint64_t first_idx, u
  * stored).  A page seen present stays so (pages are freed only with the
  * table), so short runs look at each page once.
  */
+static bool guest_pages_present(const struct spapr_guest_table *gt, uint64_t first_idx,
+				uint64_t last_idx)
+{
+	for (uint64_t p = first_idx / SPAPR_GUEST_TCES_PER_PAGE;
+	     p <= last_idx / SPAPR_GUEST_TCES_PER_PAGE; p++)
+		if (!__atomic_load_n(&gt->pages[p], __ATOMIC_RELAXED))
+			return false;
+	return true;
+}
+
 int spapr__hcall_prepare_guest_pages(struct hcall_req *q)
 {
 	uint64_t base = q->entry - q->gt->offset, seen = UINT64_MAX;
 
 	if (!q->list_be)
 		return q->stuff ? guest_pages_alloc(q->gt, base, base + q->n - 1) : 0;
+	/* The steady state: every page of the call's range is there (one or two loads). */
+	if (!q->n || guest_pages_present(q->gt, base, base + q->n - 1))
+		return 0;
 	for (unsigned x = 0; x < q->nruns; x++) {
 		const struct hcall_run *run = &q->run[x];
 

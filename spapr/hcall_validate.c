@@ -91,10 +91,19 @@ static unsigned count_of(struct hcall_req *q, const struct pieces *ps, struct mm
 	return q->ncounts++;
 }
 
+/* The kept piece holding the guest page at @gpa, or NULL. */
+static inline const struct piece *piece_kept(const struct pieces *ps, uint64_t gpa, uint64_t size)
+{
+	for (unsigned x = 0; x < ps->n; x++)
+		if (piece_holds(&ps->v[x], gpa, size))
+			return &ps->v[x];
+	return NULL;
+}
+
 /*
- * The piece holding the guest page at @gpa (aligned), among the kept ones
- * or else from the memslots and the registry (then kept, in place of the
- * oldest when all are taken).  NULL (H_TOO_HARD) when no memslot holds the
+ * The piece holding the guest page at @gpa (aligned), found in the
+ * memslots and the registry (piece_kept found none), then kept, in place
+ * of the oldest when all are taken.  NULL (H_TOO_HARD) when no memslot holds the
  * page, or, with a live window (@hw_shift not 0), when its ua is not
  * aligned to the window's page or no region holds it with pages at least
  * that large.
@@ -107,9 +116,6 @@ static const struct piece *piece_find(struct hcall_req *q, struct pieces *ps, ui
 	uint64_t ua, lo, hi;
 	struct piece *p;
 
-	for (unsigned x = 0; x < ps->n; x++)
-		if (piece_holds(&ps->v[x], gpa, size))
-			return &ps->v[x];
 	if (spapr__guest_gpa_to_ua(q->guest, gpa, size, &ua, hint))
 		return NULL;
 	slot = &q->guest->slots[*hint];
@@ -194,7 +200,9 @@ long spapr__hcall_validate(struct hcall_req *q)
 		if (v1 || !util_is_aligned(gpa, guest_shift))
 			return H_TOO_HARD;
 		if (!cur || !piece_holds(cur, gpa, guest_psize)) {
-			cur = piece_find(q, &ps, gpa, guest_psize, hw_shift, &hint);
+			cur = piece_kept(&ps, gpa, guest_psize);
+			if (!cur)
+				cur = piece_find(q, &ps, gpa, guest_psize, hw_shift, &hint);
 			if (!cur)
 				return H_TOO_HARD;
 		}
