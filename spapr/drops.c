@@ -47,11 +47,20 @@ void spapr__drops_flush(struct spapr_drops *d)
 	d->n = 0;
 }
 
+/*
+ * A region's count joins its sum among the last DROPS_LOOKBACK ones: old
+ * entries of a scattered list, coming back to a few regions in turn, make
+ * a few sums, not one per entry (nor an early flush when SPAPR_DROPS fill).
+ */
+#define DROPS_LOOKBACK 8u
+
 static void add_run(struct spapr_drops *d, struct mmreg_region *r, struct emu_pin *pin, uint64_t count)
 {
-	if (r && d->n && d->v[d->n - 1].region == r) {
-		d->v[d->n - 1].count += count;
-		return;
+	for (unsigned i = d->n, lo = d->n > DROPS_LOOKBACK ? d->n - DROPS_LOOKBACK : 0; r && i > lo; i--) {
+		if (d->v[i - 1].region == r) {
+			d->v[i - 1].count += count;
+			return;
+		}
 	}
 	if (d->n == SPAPR_DROPS)
 		spapr__drops_flush(d);
@@ -91,16 +100,24 @@ static void drop_pins(struct spapr_drops *d, const struct tce_old_run *run, size
 }
 
 /*
- * v2: one (region, count) per region a run crosses.  The region found last
- * is remembered, so runs of one (scattered pages) inside one region cost no
- * lookup either.
+ * v2: the runs' entries summed per region, then one (region, count) per
+ * region to the batch.  The regions met are kept, DROPS_LOOKBACK of them
+ * with their sums, so the old entries of a scattered list, coming back to
+ * a few regions in turn, cost neither a registry walk nor a sum each; a
+ * region that falls out of the few kept has its sum added and may come
+ * back with another, which is still exact.
  */
+struct drop_seen {
+	struct mmreg_region *r;
+	uint64_t lo, hi;	/* first and last page start in the region */
+	uint64_t count;
+};
+
 static void drop_counts(struct spapr_drops *d, const struct tce_old_run *run, size_t n)
 {
 	struct mmreg_mm *mm = d->w->tc->mm;
-	unsigned shift = d->w->page_shift;
-	struct mmreg_region *r = NULL;
-	uint64_t lo = 0, hi = 0;
+	unsigned shift = d->w->page_shift, nseen = 0, next = 0;
+	struct drop_seen seen[DROPS_LOOKBACK], *cur = NULL;
 
 	mmreg_read_lock();
 	for (size_t i = 0; i < n; i++) {
@@ -108,20 +125,40 @@ static void drop_counts(struct spapr_drops *d, const struct tce_old_run *run, si
 
 		/* ua 0: a broken pair; the count was never ours (the checkers would say so). */
 		while (ua && left) {
-			uint64_t k = 1;
+			uint64_t k = 1, lo, hi;
+			struct mmreg_region *r;
+			unsigned x;
 
-			if (!r || ua < lo || ua > hi)
-				r = region_span(mm, ua, 1ull << shift, &lo, &hi);
-			if (r) {
-				k = ((hi - ua) >> shift) + 1;
+			if (!cur || ua < cur->lo || ua > cur->hi) {
+				for (x = 0; x < nseen && (ua < seen[x].lo || ua > seen[x].hi); x++)
+					;
+				if (x < nseen) {
+					cur = &seen[x];
+				} else if ((r = region_span(mm, ua, 1ull << shift, &lo, &hi))) {
+					if (nseen < DROPS_LOOKBACK) {
+						cur = &seen[nseen++];
+					} else {	/* the oldest goes, its sum to the batch */
+						cur = &seen[next];
+						next = (next + 1) % DROPS_LOOKBACK;
+						add_run(d, cur->r, NULL, cur->count);
+					}
+					*cur = (struct drop_seen){ r, lo, hi, 0 };
+				} else {
+					cur = NULL;	/* the count was never ours either */
+				}
+			}
+			if (cur) {
+				k = ((cur->hi - ua) >> shift) + 1;
 				if (k > left)
 					k = left;
-				add_run(d, r, NULL, k);
-			}	/* else the count was never ours either */
+				cur->count += k;
+			}
 			ua += k << shift;
 			left -= k;
 		}
 	}
+	for (unsigned x = 0; x < nseen; x++)
+		add_run(d, seen[x].r, NULL, seen[x].count);
 	mmreg_read_unlock();
 }
 

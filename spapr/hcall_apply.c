@@ -39,8 +39,15 @@ static uint64_t fill_short(const struct hcall_req *q, unsigned j, unsigned *x, u
 
 		if (pos + cnt > HCALL_STORE_CHUNK)
 			break;
-		/* Cannot fail: validate checked the range and the page size. */
-		mmreg_region_ua_to_hpas(run->reg, run->ua, cnt, hw_shift, hw + pos);
+		/*
+		 * Cannot fail: validate checked the range and the page size.  A
+		 * scattered list's runs of one page take the one-page lookup,
+		 * without the run loop's dispatch.
+		 */
+		if (cnt == 1)
+			mmreg_region_ua_to_hpa(run->reg, run->ua, hw_shift, hw + pos);
+		else
+			mmreg_region_ua_to_hpas(run->reg, run->ua, cnt, hw_shift, hw + pos);
 		for (uint64_t k = 0; k < cnt; k++) {
 			hw[pos + k] = htobe64(hw[pos + k] | bits);
 			shadow[pos + k] = htobe64(run->ua + (k << hw_shift));

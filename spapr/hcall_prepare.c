@@ -33,13 +33,30 @@ static int guest_pages_alloc(struct spapr_guest_table *gt, uint64_t first_idx, u
 	return 0;
 }
 
-/* The pages non-zero values need (a zero into a missing page is not stored). */
+/*
+ * The pages non-zero values need (a zero into a missing page is not
+ * stored).  A page seen present stays so (pages are freed only with the
+ * table), so short runs look at each page once.
+ */
+static bool guest_pages_present(const struct spapr_guest_table *gt, uint64_t first_idx,
+				uint64_t last_idx)
+{
+	for (uint64_t p = first_idx / SPAPR_GUEST_TCES_PER_PAGE;
+	     p <= last_idx / SPAPR_GUEST_TCES_PER_PAGE; p++)
+		if (!__atomic_load_n(&gt->pages[p], __ATOMIC_RELAXED))
+			return false;
+	return true;
+}
+
 int spapr__hcall_prepare_guest_pages(struct hcall_req *q)
 {
-	uint64_t base = q->entry - q->gt->offset;
+	uint64_t base = q->entry - q->gt->offset, seen = UINT64_MAX;
 
 	if (!q->list_be)
 		return q->stuff ? guest_pages_alloc(q->gt, base, base + q->n - 1) : 0;
+	/* The steady state: every page of the call's range is there (one or two loads). */
+	if (!q->n || guest_pages_present(q->gt, base, base + q->n - 1))
+		return 0;
 	for (unsigned x = 0; x < q->nruns; x++) {
 		const struct hcall_run *run = &q->run[x];
 
@@ -48,9 +65,15 @@ int spapr__hcall_prepare_guest_pages(struct hcall_req *q)
 				return -ENOMEM;
 			continue;
 		}
-		for (uint64_t i = run->i; i < run->i + run->n; i++)
-			if (q->vals[i] && guest_pages_alloc(q->gt, base + i, base + i))
+		for (uint64_t i = run->i; i < run->i + run->n; i++) {
+			uint64_t page = (base + i) / SPAPR_GUEST_TCES_PER_PAGE;
+
+			if (!q->vals[i] || page == seen)
+				continue;
+			if (guest_pages_alloc(q->gt, base + i, base + i))
 				return -ENOMEM;
+			seen = page;
+		}
 	}
 	return 0;
 }
@@ -82,33 +105,6 @@ int spapr__hcall_prepare_levels(struct hcall_req *q)
 	return 0;
 }
 
-/*
- * The runs' TCEs summed per region, so that a list scattered over a few
- * regions costs one atomic per region and window, not one per TCE.  A
- * region is looked for among the last few sums only: a list that keeps
- * coming back to old regions gets a few sums per region, which is still
- * exact.
- */
-static void sum_counts(struct hcall_req *q)
-{
-	q->ncounts = 0;
-	for (unsigned x = 0; x < q->nruns; x++) {
-		struct mmreg_region *reg = q->run[x].reg;
-		unsigned c = q->ncounts, lo = c > 8 ? c - 8 : 0;
-
-		if (!reg)
-			continue;
-		while (c > lo && q->count[c - 1].reg != reg)
-			c--;
-		if (c > lo) {
-			q->count[c - 1].n += q->run[x].n;
-			continue;
-		}
-		q->count[q->ncounts].reg = reg;
-		q->count[q->ncounts++].n = q->run[x].n;
-	}
-}
-
 /* Gives back the counts of windows [0, upto_j) and of sums [0, upto_c) of window upto_j. */
 static void counts_sub(struct hcall_req *q, unsigned upto_j, unsigned upto_c)
 {
@@ -122,10 +118,13 @@ static void counts_sub(struct hcall_req *q, unsigned upto_j, unsigned upto_c)
 	}
 }
 
-/* One count per hardware entry to be written; one atomic per region and window. */
+/*
+ * One count per hardware entry to be written; one atomic per region and
+ * window: validate summed the runs' TCEs per region (q->count), so a list
+ * scattered over a few regions costs a few atomics, not one per TCE.
+ */
 int spapr__hcall_prepare_counts(struct hcall_req *q)
 {
-	sum_counts(q);
 	for (unsigned j = 0; j < q->locks.n; j++) {
 		unsigned sub_shift = hcall_sub_shift(q, j);
 

@@ -48,6 +48,106 @@ static bool live_v1(const struct hcall_req *q)
 	return false;
 }
 
+/*
+ * Where a call's mapping TCEs fell, as pieces of guest physical memory:
+ * each the part of one memslot inside one registered region (or the whole
+ * memslot when no window is live), with its ua, its region and that
+ * region's sum in q->count.  A TCE inside a piece needs neither the memslot
+ * search nor the registry walk: a list scattered over a few memslots costs
+ * one search and one walk per piece and call, not per TCE, and the
+ * regions' counts are summed on the way (so prepare takes one count per
+ * region).  The few pieces kept are the last ones found; one found again
+ * after it fell out gets a second sum, which is still exact.
+ */
+#define PIECES 8u
+
+struct piece {
+	uint64_t gpa, end;		/* [gpa, end): guest physical range */
+	uint64_t ua;			/* of gpa */
+	struct mmreg_region *reg;	/* NULL when no window is live */
+	unsigned c;			/* reg's sum: q->count[c] */
+};
+
+struct pieces {
+	unsigned n;			/* kept, up to PIECES */
+	unsigned next;			/* the slot a new piece takes when all are */
+	struct piece v[PIECES];
+};
+
+/* The whole guest page at @gpa lies in piece @p. */
+static inline bool piece_holds(const struct piece *p, uint64_t gpa, uint64_t size)
+{
+	return gpa >= p->gpa && gpa < p->end && size <= p->end - gpa;
+}
+
+/* Region @reg's sum: the one of a kept piece with that region, or a new one. */
+static unsigned count_of(struct hcall_req *q, const struct pieces *ps, struct mmreg_region *reg)
+{
+	for (unsigned x = 0; x < ps->n; x++)
+		if (ps->v[x].reg == reg)
+			return ps->v[x].c;
+	q->count[q->ncounts].reg = reg;
+	q->count[q->ncounts].n = 0;
+	return q->ncounts++;
+}
+
+/* The kept piece holding the guest page at @gpa, or NULL. */
+static inline const struct piece *piece_kept(const struct pieces *ps, uint64_t gpa, uint64_t size)
+{
+	for (unsigned x = 0; x < ps->n; x++)
+		if (piece_holds(&ps->v[x], gpa, size))
+			return &ps->v[x];
+	return NULL;
+}
+
+/*
+ * The piece holding the guest page at @gpa (aligned), found in the
+ * memslots and the registry (piece_kept found none), then kept, in place
+ * of the oldest when all are taken.  NULL (H_TOO_HARD) when no memslot holds the
+ * page, or, with a live window (@hw_shift not 0), when its ua is not
+ * aligned to the window's page or no region holds it with pages at least
+ * that large.
+ */
+static const struct piece *piece_find(struct hcall_req *q, struct pieces *ps, uint64_t gpa,
+				      uint64_t size, unsigned hw_shift, unsigned *hint)
+{
+	const struct spapr_guest_memslot *slot;
+	struct mmreg_region *reg = NULL;
+	uint64_t ua, lo, hi;
+	struct piece *p;
+
+	if (spapr__guest_gpa_to_ua(q->guest, gpa, size, &ua, hint))
+		return NULL;
+	slot = &q->guest->slots[*hint];
+	lo = slot->ua;	/* the piece's ua range: the memslot's, cut to the region's */
+	hi = slot->ua + slot->size;
+	if (hw_shift) {
+		uint64_t rs, re;
+
+		if (!util_is_aligned(ua, hw_shift))
+			return NULL;
+		reg = mmreg_region_lookup(q->guest->mm, ua, size);
+		if (!reg || mmreg_region_pageshift(reg) < hw_shift)
+			return NULL;
+		rs = mmreg_region_ua(reg);
+		re = rs + (mmreg_region_entries(reg) << EMU_PAGE_SHIFT);
+		lo = rs > lo ? rs : lo;
+		hi = re < hi ? re : hi;
+	}
+	if (ps->n < PIECES) {
+		p = &ps->v[ps->n++];
+	} else {
+		p = &ps->v[ps->next];
+		ps->next = (ps->next + 1) % PIECES;
+	}
+	p->c = reg ? count_of(q, ps, reg) : 0;	/* before p is listed with its region */
+	p->reg = reg;
+	p->gpa = slot->gpa + (lo - slot->ua);
+	p->end = slot->gpa + (hi - slot->ua);
+	p->ua = lo;
+	return p;
+}
+
 /* TCE @i of the list: its one read (the guest may be rewriting it). */
 static inline uint64_t list_read(const struct hcall_req *q, uint64_t i)
 {
@@ -70,13 +170,14 @@ long spapr__hcall_validate(struct hcall_req *q)
 	unsigned guest_shift = q->gt->page_shift, hw_shift = attached_max_shift(q);
 	bool v1 = live_v1(q);
 	unsigned hint = q->guest->slot_hint;
-	uint64_t guest_psize = 1ull << guest_shift, n = q->n, i = 0, reg_start = 0, reg_end = 0;
-	struct mmreg_region *reg = NULL;
+	uint64_t guest_psize = 1ull << guest_shift, n = q->n, i = 0;
+	struct pieces ps = { .n = 0, .next = 0 };
+	const struct piece *cur = NULL;
 
 	q->nruns = 0;
+	q->ncounts = 0;
 	while (i < n) {
 		struct hcall_run *run = &q->run[q->nruns++];
-		const struct spapr_guest_memslot *slot;
 		uint64_t tce = list_read(q, i), gpa = tce & ~TCE_PCI_RW, ua, pages_left, k;
 
 		run->i = i;
@@ -96,26 +197,21 @@ long spapr__hcall_validate(struct hcall_req *q)
 			i = k;
 			continue;
 		}
-		if (v1 || !util_is_aligned(gpa, guest_shift) ||
-		    spapr__guest_gpa_to_ua(q->guest, gpa, guest_psize, &ua, &hint))
+		if (v1 || !util_is_aligned(gpa, guest_shift))
 			return H_TOO_HARD;
-		slot = &q->guest->slots[hint];
-		/* Whole guest pages left in the memslot, then in the region, then in the call. */
-		pages_left = (slot->gpa + slot->size - gpa) >> guest_shift;
-		if (hw_shift) {
-			if (!util_is_aligned(ua, hw_shift))
+		if (!cur || !piece_holds(cur, gpa, guest_psize)) {
+			cur = piece_kept(&ps, gpa, guest_psize);
+			if (!cur)
+				cur = piece_find(q, &ps, gpa, guest_psize, hw_shift, &hint);
+			if (!cur)
 				return H_TOO_HARD;
-			if (!reg || ua < reg_start || ua >= reg_end || guest_psize > reg_end - ua) {
-				reg = mmreg_region_lookup(q->guest->mm, ua, guest_psize);
-				if (!reg || mmreg_region_pageshift(reg) < hw_shift)
-					return H_TOO_HARD;
-				reg_start = mmreg_region_ua(reg);
-				reg_end = reg_start + (mmreg_region_entries(reg) << EMU_PAGE_SHIFT);
-			}
-			if ((reg_end - ua) >> guest_shift < pages_left)
-				pages_left = (reg_end - ua) >> guest_shift;
-			run->reg = reg;
 		}
+		ua = cur->ua + (gpa - cur->gpa);
+		if (hw_shift && !util_is_aligned(ua, hw_shift))
+			return H_TOO_HARD;
+		run->reg = cur->reg;
+		/* Whole guest pages left in the piece (memslot and region), then in the call. */
+		pages_left = (cur->end - gpa) >> guest_shift;
 		if (n - i < pages_left)
 			pages_left = n - i;
 		k = i + 1;
@@ -129,6 +225,8 @@ long spapr__hcall_validate(struct hcall_req *q)
 		run->tce0 = tce;
 		run->dir = tce_dir_from_bits(tce);
 		run->n = k - i;
+		if (cur->reg)
+			q->count[cur->c].n += run->n;
 		i = k;
 	}
 	__atomic_store_n(&q->guest->slot_hint, hint, __ATOMIC_RELAXED);

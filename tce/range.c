@@ -20,6 +20,7 @@
 
 #include "tce/tce_priv.h"
 #include "util/range.h"
+#include "util/simd.h"
 
 int tce_table_map(struct tce_table *t, uint64_t entry, uint64_t npages, const uint64_t *hpa,
 		  uint64_t ua, enum tce_dir dir, struct tce_kill_batch *kill, tce_old_fn old_fn,
@@ -129,6 +130,49 @@ static inline __attribute__((always_inline)) uint64_t next_present(const uint64_
 	return j;
 }
 
+/*
+ * Dense clears (the usual UNMAP of what was mapped) go CLEAR_CHUNK slots at
+ * a time in a table with one writer: the old entries are moved out and
+ * zeros stored by the vector loops (util_store_xfer), then the old values
+ * are looked at, instead of a load, a test and a store per slot.  Slots
+ * that were already empty are stored zero again, which is why only a run
+ * that looks dense takes this way (sparse ones keep skipping empty slots).
+ */
+#define CLEAR_CHUNK 64u
+#define CLEAR_DENSE 8u		/* slots j and j + CLEAR_DENSE - 1 present: dense */
+
+static const uint64_t clear_zeros[CLEAR_CHUNK];
+
+/*
+ * Clears slots [j, j + m) (m <= CLEAR_CHUNK) of leaf block @hw (shadow
+ * twin @sh) at @base, one writer: hardware entries first, then the shadow,
+ * as the slot by slot path does.  Every valid old entry is reported and
+ * its range killed.
+ */
+static void clear_chunk(struct clear_ctx *c, uint64_t *hw, uint64_t *sh, uint64_t base, uint64_t j,
+			uint64_t m)
+{
+	uint64_t oh[CLEAR_CHUNK], os[CLEAR_CHUNK], e0 = c->t->geo.it_offset + base + j, run = 0;
+
+	util_store_xfer(hw + j, clear_zeros, oh, m);
+	if (sh)
+		util_store_xfer(sh + j, clear_zeros, os, m);
+	for (uint64_t k = 0; k < m; k++) {
+		if (!(be64toh(oh[k]) & TCE_PCI_RW)) {
+			if (run && c->kill)
+				tce_kill_batch_add(c->kill, e0 + k - run, run);
+			run = 0;
+			continue;
+		}
+		if (c->old.fn)
+			tce__old_add(&c->old, e0 + k, sh ? be64toh(os[k]) : 0, 1);
+		run++;
+		c->cleared++;
+	}
+	if (run && c->kill)
+		tce_kill_batch_add(c->kill, e0 + m - run, run);
+}
+
 /* Clears the valid entries of slots [lo, hi] of leaf block @hw (shadow twin @sh) at @base. */
 static void clear_slots(struct clear_ctx *c, uint64_t *hw, uint64_t *sh, uint64_t base,
 			uint64_t lo, uint64_t hi)
@@ -139,6 +183,15 @@ static void clear_slots(struct clear_ctx *c, uint64_t *hw, uint64_t *sh, uint64_
 
 	for (j = next_present(hw, lo, hi); j <= hi; j = next_present(hw, j + 1, hi)) {
 		uint64_t raw, raw_ua = 0, e = t->geo.it_offset + base + j;
+
+		if (serial && hi - j >= CLEAR_DENSE - 1 &&
+		    __atomic_load_n(&hw[j + CLEAR_DENSE - 1], __ATOMIC_RELAXED)) {
+			uint64_t m = hi - j + 1 < CLEAR_CHUNK ? hi - j + 1 : CLEAR_CHUNK;
+
+			clear_chunk(c, hw, sh, base, j, m);
+			j += m - 1;
+			continue;
+		}
 
 		if (serial) {
 			raw = __atomic_load_n(&hw[j], __ATOMIC_RELAXED);

@@ -530,6 +530,107 @@ START_TEST(t_indirect_scattered_counts)
 }
 END_TEST
 
+/*
+ * A scattered list over memslots and regions that do not line up (validate
+ * keeps the pieces memslot x region it met): memslot 1 covers two regions
+ * of A with an unregistered page between them, memslots 2 and 3 each cover
+ * half of one region of B, and RAM's memslot 0.  With the unregistered
+ * page in the middle of the list the call is H_TOO_HARD (kvmppc_tce_validate
+ * finds no region) and nothing is applied; without it, after every failure
+ * point failed it with nothing changed, each entry is its own page and
+ * each region counts exactly its own entries (B's two memslots one sum); a
+ * second list in another order gives every count back once.
+ */
+START_TEST(t_indirect_pieces)
+{
+	enum { N = 40, KINDS = 5 };
+	uint8_t *a = tu_map_aligned(32, 16), *b = tu_map_aligned(32, 16);
+	const uint64_t ga = 1ull << 32, gb = 1ull << 33, gb2 = gb + (1ull << 24);
+	struct mmreg_region *ra_lo, *ra_hi, *rb;
+	uint64_t tces[N], uas[N];
+	unsigned i, n, fired = 0;
+	long h;
+
+	TU_OK(tu_register(C, a, 16 * PS));			/* A: pages 0-15 */
+	TU_OK(tu_register(C, a + 17 * PS, 15 * PS));		/* A: pages 17-31 */
+	TU_OK(tu_register(C, b, 32 * PS));			/* B: one region */
+	TU_OK(E(spapr_guest_set_memslot(V, 1, ga, 32 * PS, a)));
+	TU_OK(E(spapr_guest_set_memslot(V, 2, gb, 16 * PS, b)));
+	TU_OK(E(spapr_guest_set_memslot(V, 3, gb2, 16 * PS, b + 16 * PS)));
+	ra_lo = tu_region_of(a);
+	ra_hi = tu_region_of(a + 17 * PS);
+	rb = tu_region_of(b);
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < N; i++) {
+			unsigned k = (pass ? KINDS - 1 - i % KINDS : i % KINDS), pg = i / KINDS;
+			static const uint64_t gpa0[KINDS] = { 0x300000, ga, ga + 17 * PS, gb, gb2 };
+
+			tces[i] = (gpa0[k] + (7 * pg % 8) * PS) | RW;	/* pages out of order */
+			uas[i] = (k == 0 ? (uintptr_t)RAM + 0x300000 : k == 1 ? (uintptr_t)a :
+				  k == 2 ? (uintptr_t)a + 17 * PS : k == 3 ? (uintptr_t)b :
+				  (uintptr_t)b + 16 * PS) + (7 * pg % 8) * PS;
+		}
+		if (!pass) {
+			uint64_t good = tces[N / 2];
+
+			tces[N / 2] = (ga + 16 * PS) | RW;	/* in memslot 1, in no region */
+			list_write(LIST_GPA, tces, N);
+			ck_assert_int_eq(spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, N), H_TOO_HARD);
+			for (i = 0; i < N; i++) {
+				ck_assert_uint_eq(tu_entry(C, 0, i, NULL), 0);
+				ck_assert_uint_eq(get(V, L32, i * PS), 0);
+			}
+			ck_assert_uint_eq(mapped(), 1);
+			ck_assert_uint_eq(mmreg_region_mapped(ra_lo), 1);
+			ck_assert_uint_eq(mmreg_region_mapped(ra_hi), 1);
+			ck_assert_uint_eq(mmreg_region_mapped(rb), 1);
+			tces[N / 2] = good;
+		}
+		list_write(LIST_GPA, tces, N);
+		for (n = 1;; n++) {
+			util_fail_nth_arm(n);
+			h = spapr_h_put_tce_indirect(V, L32, 0, LIST_GPA, N);
+			if (!util_fail_nth_fired())
+				break;
+			util_fail_nth_arm(0);
+			fired++;
+			ck_assert_int_eq(h, H_TOO_HARD);
+			ck_assert_uint_eq(mapped(), pass ? 1 + N / KINDS : 1);
+			ck_assert_uint_eq(mmreg_region_mapped(rb), pass ? 1 + 2 * N / KINDS : 1);
+			check_ok(V);
+		}
+		util_fail_nth_arm(0);
+		ck_assert_int_eq(h, H_SUCCESS);
+		ck_assert_uint_ge(fired, 4);	/* a sum per region at least */
+		for (i = 0; i < N; i++) {
+			uint64_t got_ua;
+
+			ck_assert_uint_eq(tu_entry(C, 0, i, &got_ua), emu_mem_ua_to_hpa(uas[i], 12) | RW);
+			ck_assert_uint_eq(got_ua, uas[i]);
+			ck_assert_uint_eq(get(V, L32, i * PS), tces[i]);
+		}
+		ck_assert_uint_eq(mapped(), 1 + N / KINDS);
+		ck_assert_uint_eq(mmreg_region_mapped(ra_lo), 1 + N / KINDS);
+		ck_assert_uint_eq(mmreg_region_mapped(ra_hi), 1 + N / KINDS);
+		ck_assert_uint_eq(mmreg_region_mapped(rb), 1 + 2 * N / KINDS);
+		check_ok(V);
+	}
+	ck_assert_int_eq(spapr_h_stuff_tce(V, L32, 0, 0, N), H_SUCCESS);
+	ck_assert_uint_eq(mapped(), 1);
+	ck_assert_uint_eq(mmreg_region_mapped(ra_lo), 1);
+	ck_assert_uint_eq(mmreg_region_mapped(ra_hi), 1);
+	ck_assert_uint_eq(mmreg_region_mapped(rb), 1);
+	for (i = 1; i <= 3; i++)
+		TU_OK(E(spapr_guest_set_memslot(V, i, i == 1 ? ga : i == 2 ? gb : gb2, 0,
+						 i == 1 ? a : i == 2 ? b : b + 16 * PS)));
+	TU_OK(tu_unregister(C, a, 16 * PS));
+	TU_OK(tu_unregister(C, a + 17 * PS, 15 * PS));
+	TU_OK(tu_unregister(C, b, 32 * PS));
+	tu_unmap(a, 32);
+	tu_unmap(b, 32);
+}
+END_TEST
+
 START_TEST(t_indirect_list_reads_fault_safely)
 {
 	uint64_t tce = 0x1000 | RW;
@@ -1115,6 +1216,7 @@ static Suite *hcall_suite(void)
 	tcase_add_test(t, t65_indirect_checks_and_all_or_nothing);
 	tcase_add_test(t, t_indirect_runs);
 	tcase_add_test(t, t_indirect_scattered_counts);
+	tcase_add_test(t, t_indirect_pieces);
 	tcase_add_test(t, t_indirect_list_reads_fault_safely);
 	tcase_add_test(t, t_indirect_failures_change_nothing);
 	tcase_add_test(t, t66_stuff);

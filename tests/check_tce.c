@@ -1259,6 +1259,73 @@ END_TEST
  * TCE_TABLE_SERIAL_WRITERS table give the same entries and reports as of
  * any other table.
  */
+/*
+ * The bulk clear of dense runs (a one-writer table clears them 64 slots at
+ * a time) against the slot by slot one: 300 entries across a leaf block
+ * boundary with holes inside chunks, at their edges and at the run's ends,
+ * cleared over a range starting and ending inside chunks.  Both write
+ * modes: the same entries cleared and reported (each maximal run of pages
+ * once, none across a hole), each cleared entry inside a killed range and
+ * no kill outside the range, the rest left, the table consistent.
+ */
+START_TEST(unmap_dense_runs_with_holes)
+{
+	static const uint64_t holes[] = { 400, 463, 464, 511, 512, 513, 577, 600, 601, 602, 603, 699 };
+	const uint64_t base = 400, npages = 300, lo = 430, hi = 690;	/* clear [lo, hi] */
+
+	for (int serial = 0; serial < 2; serial++) {
+		struct kills k = { 0 };
+		struct tce_table *t = create_kill_ok(0, 4 * GiB, 3,
+						     serial ? TCE_TABLE_SERIAL_WRITERS : 0, &k);
+		static struct olds o;
+		struct tce_kill_batch kb;
+		uint64_t hpa[300], cleared = 0, want = 0, prev = 0;
+		size_t runs = 0;
+
+		for (uint64_t j = 0; j < npages; j++)
+			hpa[j] = (j * 13 + 5) << 12;
+		TU_OK(tce_table_map(t, base, npages, hpa, 0x50000000, TCE_DIR_BIDIRECTIONAL, NULL, NULL,
+				    NULL));
+		for (size_t h = 0; h < sizeof(holes) / sizeof(holes[0]); h++)
+			clear_ok(t, holes[h], NULL);
+		memset(&o, 0, sizeof(o));
+		tce_kill_batch_init(&kb, t);
+		TU_OK(tce_table_unmap(t, lo, hi - lo + 1, &kb, collect_old, &o, &cleared));
+		tce_kill_batch_flush(&kb);
+		for (uint64_t e = base; e < base + npages; e++) {
+			bool hole = false, inside = e >= lo && e <= hi, killed = false;
+
+			for (size_t h = 0; h < sizeof(holes) / sizeof(holes[0]); h++)
+				hole |= holes[h] == e;
+			for (unsigned x = 0; x < k.n; x++)
+				killed |= e >= k.first[x] && e < k.first[x] + k.npages[x];
+			if (inside && !hole) {
+				ck_assert_uint_eq(o.v[want].entry, e);
+				ck_assert_uint_eq(o.v[want].ua, 0x50000000 + ((e - base) << 12));
+				ck_assert(killed);
+				runs += !want || prev != e - 1;
+				prev = e;
+				want++;
+				assert_entry(t, e, 0, TCE_DIR_NONE, 0);
+			} else if (!hole) {
+				assert_entry(t, e, hpa[e - base], TCE_DIR_BIDIRECTIONAL,
+					     0x50000000 + ((e - base) << 12));
+			}
+		}
+		for (unsigned x = 0; x < k.n; x++)
+			ck_assert(k.first[x] >= lo && k.first[x] + k.npages[x] <= hi + 1);
+		ck_assert_uint_eq(cleared, want);
+		ck_assert_uint_eq(o.n, want);
+		ck_assert_uint_eq(o.runs, runs);	/* each maximal run once */
+		ck_assert_uint_eq(runs, 5);		/* 430-462, 465-510, 514-576, 578-599, 604-690 */
+		TU_OK(tce_table_check(t));
+		TU_OK(tce_table_unmap(t, 0, 1024, NULL, NULL, NULL, &cleared));
+		ck_assert_uint_eq(cleared, npages - sizeof(holes) / sizeof(holes[0]) - want);
+		put_clean(t);
+	}
+}
+END_TEST
+
 START_TEST(serial_writers_same_results)
 {
 	for (int serial = 0; serial < 2; serial++) {
@@ -1707,6 +1774,7 @@ static Suite *tce_suite(void)
 	tcase_add_test(t, store_run_reports_old_run);
 	tcase_add_test(t, store_reports_only_overwritten_entries);
 	tcase_add_test(t, serial_writers_same_results);
+	tcase_add_test(t, unmap_dense_runs_with_holes);
 	tcase_add_test(t, shadow_access);
 	tcase_add_test(t, written_map_limits_clears_to_written_units);
 	tcase_add_test(t, written_map_unit_of_large_tables);
