@@ -24,6 +24,7 @@
  * needs, whatever the pool holds.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -65,6 +66,29 @@ static int chunk_add(struct mmreg_mm *mm)
 	return 0;
 }
 
+#ifdef SPAPRTCE_DEBUG
+/*
+ * Test builds: a node enters and leaves the pool empty (every slot 0), as
+ * the essay says.  Checked at each crossing rather than by mmreg_mm_check
+ * scanning the whole pool (registry.c, check_pool).
+ */
+static void node_check_empty(const struct mmreg_node *n, const char *when)
+{
+	for (unsigned i = 0; i < MMREG_NODE_SLOTS; i++) {
+		if (n->slot[i]) {
+			fprintf(stderr, "mmreg: a node %s the pool with slot %u used\n", when, i);
+			abort();
+		}
+	}
+}
+#else
+static inline void node_check_empty(const struct mmreg_node *n, const char *when)
+{
+	(void)n;
+	(void)when;
+}
+#endif
+
 /* An empty node (level unset), or -ENOMEM.  Under mm->lock. */
 int mmreg__node_get(struct mmreg_mm *mm, struct mmreg_node **out)
 {
@@ -75,6 +99,7 @@ int mmreg__node_get(struct mmreg_mm *mm, struct mmreg_node **out)
 	if (!mm->free_nodes && chunk_add(mm))
 		return -ENOMEM;
 	n = mm->free_nodes;
+	node_check_empty(n, "leaves");
 	mm->free_nodes = n->next;
 	n->next = NULL;
 	*out = n;
@@ -91,6 +116,7 @@ void mmreg__nodes_put(struct mmreg_mm *mm, struct mmreg_node *list)
 	while (list) {
 		struct mmreg_node *next = list->next;
 
+		node_check_empty(list, "enters");
 		list->count = 0;
 		list->next = mm->free_nodes;
 		mm->free_nodes = list;

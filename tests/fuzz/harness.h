@@ -56,8 +56,9 @@ uint64_t fz_rnd(void);
  */
 void fz_begin(const char *target, const uint8_t *data, size_t size, const char *mem_prefix,
 	      void (*post_checks)(void));
-/* After the cleanup: nothing charged, pinned or allocated; unmaps the
- * memory areas; writes the trace file. */
+/* After the cleanup: nothing charged, pinned or allocated; the invariant
+ * checkers; writes the trace file.  The memory areas' mappings are kept
+ * for the next input (refilled, read-write again). */
 void fz_end(void);
 
 /*
