@@ -471,6 +471,18 @@ static uint8_t *fz_mem_mapping(int i, uint64_t pages)
 	return p;
 }
 
+/*
+ * Page @p filled with @b.  A kept page that already holds it is only read:
+ * after a fork (fuzz_container's foreign requests) every page of the
+ * process is write-protected until written once, and rewriting an
+ * unchanged area faulted 336 times per input.
+ */
+static void fz_mem_fill(uint8_t *p, uint8_t b)
+{
+	if (p[0] != b || memcmp(p, p + 1, MODEL_PAGE_SIZE - 1))
+		memset(p, b, MODEL_PAGE_SIZE);
+}
+
 uint8_t *fz_mem_map(struct model *m, int i, uint64_t pages, uint8_t (*pattern)(int i, uint64_t pg))
 {
 	uint64_t size = pages * MODEL_PAGE_SIZE;
@@ -483,7 +495,7 @@ uint8_t *fz_mem_map(struct model *m, int i, uint64_t pages, uint8_t (*pattern)(i
 	fz_mems[i].pages = pages;
 	fz_mems[i].pattern = pattern;
 	for (uint64_t pg = 0; pg < pages; pg++)
-		memset(p + pg * MODEL_PAGE_SIZE, pattern(i, pg), MODEL_PAGE_SIZE);
+		fz_mem_fill(p + pg * MODEL_PAGE_SIZE, pattern(i, pg));
 	model_mem_add(m, (unsigned)i, (uintptr_t)p, size);
 	fz_tr_add("mem %s%d 0x%llx => ok\nmprotect %s%d+0x0 0x1000 none => ok\n"
 		  "mprotect %s%d+0x%llx 0x1000 none => ok\n",
