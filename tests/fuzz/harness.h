@@ -141,9 +141,10 @@ void fz_check_dma_read(const struct model *m, int id, uint64_t iova, unsigned le
 /* ---------------------------------------------------------------- memory */
 
 /*
- * Maps memory area @i of @pages pages between two guard pages, fills page
- * k with @pattern(i, k), adds it to @m; records `mem` and the guard pages'
- * `mprotect ... none`.  Returns the first usable byte.
+ * Maps memory area @i of @pages pages between two guard pages (or takes
+ * the mapping an earlier input of the same size left, made read-write
+ * again), fills page k with @pattern(i, k), adds it to @m; records `mem`
+ * and the guard pages' `mprotect ... none`.  Returns the first usable byte.
  */
 uint8_t *fz_mem_map(struct model *m, int i, uint64_t pages, uint8_t (*pattern)(int i, uint64_t pg));
 /* The first usable byte of area @i, and its usable pages. */
