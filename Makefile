@@ -339,14 +339,16 @@ fuzz: fuzz-build
 	@sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # make fuzz-speed  each target against its decode-only variant (same harness
-#                and decoding, no library call), FUZZ_SPEED_SECONDS (20) each:
-#                exec/s and ratio on stdout and in build/fuzz-speed.json.
-FUZZ_SPEED_SECONDS ?= 20
+#                and decoding, no library call), FUZZ_SPEED_ROUNDS (3) rounds of
+#                FUZZ_SPEED_SECONDS (10) each, alternated: median exec/s, spread,
+#                ratio on stdout and in build/fuzz-speed.json.
+FUZZ_SPEED_SECONDS ?= 10
+FUZZ_SPEED_ROUNDS ?= 3
 fuzz-speed: fuzz-deps
 	@CC=clang CXX=clang++ CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
 		LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=build/fuzz FUZZ_REBUILD=1 FUZZ_DECODE=1 \
 		sh tests/fuzz/build.sh >/dev/null
-	@sh tests/fuzz/speed.sh $(FUZZ_SPEED_SECONDS) $(FUZZ_TARGETS)
+	@FUZZ_SPEED_ROUNDS=$(FUZZ_SPEED_ROUNDS) sh tests/fuzz/speed.sh $(FUZZ_SPEED_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-afl: deps
 	@if ! command -v afl-clang-fast >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \

@@ -62,6 +62,7 @@ struct mmreg_mm {
 	uint64_t nnodes;		/* linked nodes; under lock */
 	struct mmreg_chunk *chunks;	/* the node pool (nodes.c); under lock */
 	struct mmreg_node *free_nodes;	/* under lock */
+	uint64_t nfree;			/* nodes on free_nodes; under lock */
 	uint64_t ndev;			/* under lock; read atomically by is_devmem */
 	uint64_t registered_pages;	/* under lock */
 	uint64_t region_bytes;		/* under lock */

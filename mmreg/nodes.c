@@ -24,6 +24,8 @@
  * needs, whatever the pool holds.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -62,8 +64,39 @@ static int chunk_add(struct mmreg_mm *mm)
 		n[i].next = mm->free_nodes;
 		mm->free_nodes = &n[i];
 	}
+	mm->nfree += CHUNK_NODES;
 	return 0;
 }
+
+#ifdef SPAPRTCE_DEBUG
+/*
+ * Test builds: a node enters and leaves the pool empty (every slot 0, and
+ * count 0 when it leaves), as the essay says.  Checked at each crossing
+ * rather than by mmreg_mm_check walking the whole pool (registry.c,
+ * check_pool).
+ */
+static void node_check_empty(const struct mmreg_node *n, bool leaving)
+{
+	const char *when = leaving ? "leaves" : "enters";
+
+	if (leaving && n->count) {	/* put sets the count itself */
+		fprintf(stderr, "mmreg: a node leaves the pool with count %u\n", n->count);
+		abort();
+	}
+	for (unsigned i = 0; i < MMREG_NODE_SLOTS; i++) {
+		if (n->slot[i]) {
+			fprintf(stderr, "mmreg: a node %s the pool with slot %u used\n", when, i);
+			abort();
+		}
+	}
+}
+#else
+static inline void node_check_empty(const struct mmreg_node *n, bool leaving)
+{
+	(void)n;
+	(void)leaving;
+}
+#endif
 
 /* An empty node (level unset), or -ENOMEM.  Under mm->lock. */
 int mmreg__node_get(struct mmreg_mm *mm, struct mmreg_node **out)
@@ -75,7 +108,9 @@ int mmreg__node_get(struct mmreg_mm *mm, struct mmreg_node **out)
 	if (!mm->free_nodes && chunk_add(mm))
 		return -ENOMEM;
 	n = mm->free_nodes;
+	node_check_empty(n, true);
 	mm->free_nodes = n->next;
+	mm->nfree--;
 	n->next = NULL;
 	*out = n;
 	return 0;
@@ -91,9 +126,11 @@ void mmreg__nodes_put(struct mmreg_mm *mm, struct mmreg_node *list)
 	while (list) {
 		struct mmreg_node *next = list->next;
 
+		node_check_empty(list, false);
 		list->count = 0;
 		list->next = mm->free_nodes;
 		mm->free_nodes = list;
+		mm->nfree++;
 		list = next;
 	}
 }
@@ -109,6 +146,7 @@ void mmreg__nodes_destroy(struct mmreg_mm *mm)
 		free(c);
 	}
 	mm->free_nodes = NULL;
+	mm->nfree = 0;
 }
 
 /* Nodes in the pool's chunks, for mmreg_mm_check: used + free. */

@@ -274,8 +274,8 @@ START_TEST(t_waitpid_retried)
 }
 END_TEST
 
-/* Every fuzz_container seed and regression (the `foreign` ones fork a child
- * per request) with a SIGALRM every millisecond: no false divergence. */
+/* Every fuzz_container seed and regression (`foreign` and `v1` fork a child
+ * for a request) with a SIGALRM every millisecond: no false divergence. */
 START_TEST(t_corpus_under_timer)
 {
 	char dir[4096];

@@ -56,8 +56,9 @@ uint64_t fz_rnd(void);
  */
 void fz_begin(const char *target, const uint8_t *data, size_t size, const char *mem_prefix,
 	      void (*post_checks)(void));
-/* After the cleanup: nothing charged, pinned or allocated; unmaps the
- * memory areas; writes the trace file. */
+/* After the cleanup: nothing charged, pinned or allocated; the invariant
+ * checkers; writes the trace file.  The memory areas' mappings are kept
+ * for the next input (refilled, read-write again). */
 void fz_end(void);
 
 /*
@@ -140,9 +141,10 @@ void fz_check_dma_read(const struct model *m, int id, uint64_t iova, unsigned le
 /* ---------------------------------------------------------------- memory */
 
 /*
- * Maps memory area @i of @pages pages between two guard pages, fills page
- * k with @pattern(i, k), adds it to @m; records `mem` and the guard pages'
- * `mprotect ... none`.  Returns the first usable byte.
+ * Maps memory area @i of @pages pages between two guard pages (or takes
+ * the mapping an earlier input of the same size left, made read-write
+ * again), fills page k with @pattern(i, k), adds it to @m; records `mem`
+ * and the guard pages' `mprotect ... none`.  Returns the first usable byte.
  */
 uint8_t *fz_mem_map(struct model *m, int i, uint64_t pages, uint8_t (*pattern)(int i, uint64_t pg));
 /* The first usable byte of area @i, and its usable pages. */
