@@ -124,7 +124,8 @@ static bool step_windows(struct guest *gu)
 	for (cr.levels = 1, rc = -1; rc && cr.levels <= info.ddw.levels; cr.levels++)
 		rc = spapr_ioctl(gu->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr);
 	gu->win_start = cr.start_addr;
-	/* Slot 0 is free again, so the window lands at bus address 0 (spec 6.3). */
+	/* Slot 0 is free again, so the window lands at bus address 0: the kernel's
+	 * tce_iommu_create_window takes the first free slot. */
 	st.ok = !rc;
 	snprintf(st.detail, sizeof(st.detail), "%s; %u KiB TCEs, %u level(s), at bus address %#llx",
 		 err(rc), (1u << gu->win_shift) >> 10, cr.levels - 1, (unsigned long long)cr.start_addr);

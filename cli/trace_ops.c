@@ -7,7 +7,7 @@
  * names of the hypercall return codes.
  *
  * Adding a request is adding a row here and an executor: the parser
- * follows the spec, the runner calls the executor through the row, the
+ * follows its argument spec, the runner calls the executor through the row, the
  * judge asks the row whether its answer is an H_* code.
  */
 #include <string.h>

@@ -21,7 +21,7 @@
  *             window containing it, takes entry = addr >> page_shift, index
  *             i = entry - it_offset, and walks the table from the window's
  *             table hpa through physical memory alone (emu_mem_table_hva for
- *             every level), reading big-endian entries (spec 5.1, 5.4).  It
+ *             every level), reading big-endian entries (docs/tce.md, "Layout").  It
  *             never calls tce/.
  *   TCE cache A bounded, per-endpoint, set-associative cache (4 ways, LRU in
  *             a set) of leaf TCE values keyed by (slot, entry).  Only a kill
@@ -92,7 +92,8 @@ extern "C" {
 #define EMU_MAX_TCE_CACHE 65536u
 #define EMU_MAX_FAULT_RING 65536u
 
-/* Permission bits of a TCE (spec 5.1): the device may read / write memory. */
+/* Permission bits of a TCE (the kernel's TCE_PCI_READ and TCE_PCI_WRITE):
+ * the device may read / write memory. */
 #define EMU_TCE_READ 0x1ull
 #define EMU_TCE_WRITE 0x2ull
 
@@ -230,7 +231,7 @@ struct emu_window {
  *
  * Checks: levels 1 ... max_levels; level_size a power of two and
  * levels * log2(level_size) bits enough to index @size entries (the walk
- * would otherwise alias, spec 5.4); size > 0; page_shift in pgsizes;
+ * would otherwise alias); size > 0; page_shift in pgsizes;
  * bus_offset aligned to the IOMMU page; the window's end within 2^64 and
  * not overlapping the other slot's programmed window; [table_hpa,
  * table_hpa + level_size * 8) live table memory.  The start need not equal

@@ -5,7 +5,7 @@
  * endpoints, reset, group info, stats, fork handling and the invariant
  * checker.
  *
- * Why a lazy start: the fixed contract (DESIGN.md section 3) has no "create
+ * Why a lazy start: the fixed contract (docs/design.md) has no "create
  * the machine" call; the first use creates it, and the configuration may
  * only change before that, like a machine's firmware tables before boot.
  */

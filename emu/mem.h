@@ -14,7 +14,8 @@
  *   backing   The page size that backs a user address: EMU_PAGE_SHIFT for
  *             normal memory (THP included: it may be split), the huge page
  *             shift for hugetlbfs memory.  Read from the kernel by default;
- *             a test may install an oracle instead (spec 8, test 25).
+ *             a test may install an oracle instead (check_mmreg
+ *             pageshift_from_alignment_and_hugetlb_backing).
  *   table memory
  *             Zeroed, physically contiguous, naturally aligned blocks on a
  *             given NUMA node, for TCE table levels.  An indirect TCE holds

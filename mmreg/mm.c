@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The per-process mm and its locked_vm accounting (spec 3.1).
+ * The per-process mm and its locked_vm accounting (the kernel's account_locked_vm).
  *
  * "Current" is tracked with a fork generation rather than getpid(): glibc no
  * longer caches the pid, and this is called on every request.  The fork

@@ -16,10 +16,10 @@
  *              mapped  1 + live TCEs that point into the region while alive;
  *                      0 means dead: no new mapping may be made.  The 1 is
  *                      the implicit reference; put succeeds only by moving
- *                      it 1 -> 0 atomically (spec 4.1).
+ *                      it 1 -> 0 atomically (mm_iommu_put).
  *            pageshift: the largest IOMMU page shift the region can back:
  *            min(lowest set bit of (ua | size), smallest backing page shift),
- *            where only hugetlbfs pages count as large (spec 1.3, Q8 per page).
+ *            where only hugetlbfs pages count as large (mm_iommu_do_alloc; Q8: per page).
  *
  * Units: ua, hpa in bytes; entries and locked_vm in system pages
  * (EMU_PAGE_SIZE); size arguments of lookup in bytes.

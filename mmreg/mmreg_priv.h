@@ -90,7 +90,8 @@ uint64_t mmreg__nodes_capacity(const struct mmreg_mm *mm);
 void mmreg__region_free(struct mmreg_mm *mm, struct mmreg_region *region);
 
 #ifdef SPAPRTCE_DEBUG
-/* Test hook: overwrite used, to reach the ENOENT path of put (spec 8, test 21). */
+/* Test hook: overwrite used, to reach the ENOENT path of put
+ * (check_mmreg put_with_used_0_enoent). */
 void mmreg__region_set_used(struct mmreg_region *region, uint64_t used);
 #endif
 

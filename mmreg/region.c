@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Region lifetime and the used/mapped protocol (spec sections 2 and 4).
+ * Region lifetime and the used/mapped protocol (the kernel's mm_iommu_new, _get,
+ * _put, _mapped_inc and _mapped_dec; docs/mmreg.md).
  *
  * new follows the kernel's order: charge first (cheap to undo, and it stops
  * an over-limit request before any page is touched), then pin outside the
  * lock, then under mm->lock the overlap check and the insert.  Two threads
  * registering the same range both pin; the second to take the lock sees the
- * overlap and unwinds (spec 4.2, race 4).
+ * overlap and unwinds (docs/mmreg.md, race 4).
  *
  * put makes "no mappings" and "no more mappings" one atomic step: mapped
  * 1 -> 0.  After it every mapped_inc fails with ENXIO, so a reader that found
  * the region just before the unlink cannot create a TCE into pages about to
- * be unpinned (spec 4.2, race 1); the memory itself is freed only after
+ * be unpinned (docs/mmreg.md, race 1); the memory itself is freed only after
  * util_rcu_synchronize(), when no reader can hold the pointer (race 2).
  */
 #include <errno.h>

@@ -6,8 +6,9 @@
  * the read side of group_lock, as vfio_fops_unl_ioctl does.  Attaching and detaching groups, and
  * creating and releasing the driver instance, take it for writing.
  *
- * Detaching the last group releases the driver instance (spec test 61): the
- * container then needs a group and SET_IOMMU again.
+ * Detaching the last group releases the driver instance, as the VFIO core's
+ * vfio_group_detach_container does: the container then needs a group and
+ * SET_IOMMU again (check_spapr t61_last_group_detach_releases_the_driver).
  */
 #include <errno.h>
 #include <linux/vfio.h>

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA (spec 6.3): the requests of
- * v1 and v2 containers alike, and the v2 mapping (v1.c pins instead).
+ * VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA (the kernel's tce_iommu_build_v2
+ * and tce_iommu_clear): the requests of v1 and v2 containers alike, and the
+ * v2 mapping (v1.c pins instead).
  *
  * This is where we beat the kernel.  The kernel, per IOMMU page: looks the
  * region up in a linear list, takes an atomic mapped increment, exchanges
@@ -15,8 +16,8 @@
  * concurrently makes mapped_add fail with ENXIO; the request then rolls back
  * (Q4), so a MAP either fully succeeds or leaves nothing behind.  A failure
  * at page j clears the entries [0, j) of the request (including older
- * mappings they replaced), kills them, and leaves the rest untouched (spec
- * 8.41).
+ * mappings they replaced), kills them, and leaves the rest untouched
+ * (tce_iommu_build_v2).
  *
  * quirks=kernel (docs/quirks.md) changes four answers here, each at its
  * place: Q1, a misaligned iova answers +1 (iommu_tce_put_param_check and
@@ -52,7 +53,8 @@ struct dma_req {
 
 /*
  * Finds the window of [iova, iova + size), with a reference, and checks the
- * range against it (spec MAP steps 5, 6, 8; UNMAP 4-6, with Q1/Q2: the
+ * range against it (docs/kernel.md's MAP and UNMAP rows, from "no window
+ * holds iova" on, with Q1/Q2: the
  * whole range must lie in the window).  @vaddr is checked for alignment
  * when @check_vaddr.
  */
@@ -226,7 +228,7 @@ static int map_pages(struct spapr_tce_container *tc, struct dma_req *req, uint64
  * VFIO_IOMMU_MAP_DMA, v1 and v2: the checks are the same; v1 pins, v2 needs
  * registered memory.  The dispatcher checked the container enabled (EPERM),
  * copied the struct (EFAULT), checked argsz and flags (EINVAL); the pending
- * default window comes next (spec 6.3, steps 1-4).
+ * default window comes next (docs/kernel.md, MAP_DMA).
  */
 int spapr__ioctl_map_dma(struct spapr_ioctl_req *rq)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The guest object: memory slots and guest TCE tables (spec 7.1), KVM's VM
+ * The guest object: memory slots and guest TCE tables, KVM's VM
  * and KVM_CREATE_SPAPR_TCE_64.
  *
  * A guest TCE table charges, at creation, what KVM charges

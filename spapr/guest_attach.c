@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Attaching VFIO groups' hardware windows to guest TCE tables (spec 7.1;
+ * Attaching VFIO groups' hardware windows to guest TCE tables (as
  * KVM's kvm_spapr_tce_attach_iommu_group and _release_iommu_group).
  *
  * An attachment holds a reference on the window and one on the container
@@ -36,7 +36,8 @@ static struct spapr_group *group_get(int group_fd, int *rc)
  * (read) and the driver's mutex.  Returns 0 or -EINVAL (no driver, not
  * bound to this guest's mm, no window fits).  As
  * kvm_spapr_tce_attach_iommu_group, only windows the hardware already has
- * count: a pending default window is not created (spec E9), and a v1
+ * count: a pending default window is not created (check_hcall
+ * t_attach_pending_default_window), and a v1
  * container's window is as good as a v2 one's.
  */
 static int window_pick(struct spapr_guest *guest, struct spapr_guest_table *gt,

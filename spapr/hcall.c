@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hypercalls: H_PUT_TCE, H_PUT_TCE_INDIRECT, H_STUFF_TCE (spec
- * 7.2-7.4) and H_GET_TCE (7.5), their checks and their three phases.
+ * The hypercalls: H_PUT_TCE, H_PUT_TCE_INDIRECT, H_STUFF_TCE and
+ * H_GET_TCE (KVM's kvmppc_h_*), their checks and their three phases.
  *
  * Every hypercall is all-or-nothing, in three phases under the windows'
  * locks, or the table's own when it has no window (hcall_lock.c):
@@ -22,7 +22,7 @@
  *             covers the whole call, then the guest-visible values are
  *             stored.
  *
- * This is where we depart from the kernel on purpose (Appendix A, Q12): KVM
+ * This is where we depart from the kernel on purpose (quirk Q12, docs/quirks.md): KVM
  * maps TCE by TCE and, failing half-way, clears the affected hardware
  * entries without fixing the mapped counts or the shadow, keeping the TCEs
  * already applied; INDIRECT re-reads the list from guest memory in its second

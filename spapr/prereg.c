@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * VFIO_IOMMU_SPAPR_REGISTER_MEMORY and UNREGISTER_MEMORY (spec 6.3).
+ * VFIO_IOMMU_SPAPR_REGISTER_MEMORY and UNREGISTER_MEMORY (the kernel's
+ * tce_iommu_register_pages and tce_iommu_unregister_pages).
  *
  * A container holds one unit of a region's `used` for each region in its
  * prereg set.  Registering a range another container of the process holds
@@ -27,8 +28,8 @@ struct reg_args {
 };
 
 /*
- * Checks the argument (step 3 of both requests; the dispatcher copied it
- * and checked argsz and flags).  Only REGISTER rejects size 0 (Q13) and a
+ * Checks the argument of both requests (the dispatcher copied it
+ * and checked argsz and flags first).  Only REGISTER rejects size 0 (Q13) and a
  * wrapping range; UNREGISTER checks alignment only, as the kernel does, and
  * then finds no such region.
  */
@@ -55,7 +56,7 @@ static bool held(struct spapr_tce_container *tc, struct mmreg_region *r)
 
 /*
  * VFIO_IOMMU_SPAPR_REGISTER_MEMORY (v2).  The dispatcher bound the mm
- * first (even a request that then fails binds, spec 8.28), then copied and
+ * first (even a request that then fails binds: tce_iommu_mm_set comes first), then copied and
  * checked the struct.
  */
 int spapr__ioctl_register_memory(struct spapr_ioctl_req *rq)
@@ -94,7 +95,7 @@ out_unlock:
 
 /*
  * VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY (v2).  The dispatcher found the
- * container bound (EPERM before any argument check, spec 8.15), then copied
+ * container bound (EPERM before any argument check), then copied
  * and checked the struct.
  */
 int spapr__ioctl_unregister_memory(struct spapr_ioctl_req *rq)

@@ -113,7 +113,7 @@ SPAPRTCE_API int spapr_mm_set_memlock(uint64_t limit_bytes, int cap_ipc_lock);
 
 /* ================================================ the guest hypercall path */
 /*
- * What KVM's in-kernel TCE acceleration does for a POWER guest (spec 7),
+ * What KVM's in-kernel TCE acceleration does for a POWER guest (book3s_64_vio.c),
  * on top of the containers above.  docs/hcall.md has the full story.
  *
  * Objects
@@ -242,7 +242,7 @@ SPAPRTCE_API int spapr_guest_detach_group(struct spapr_guest *guest, uint64_t li
 SPAPRTCE_API int spapr_guest_check(struct spapr_guest *guest);
 
 /*
- * The hypercalls (spec 7.2-7.5, Appendix A Q2 and Q12 choices).  Each
+ * The hypercalls (docs/kernel.md, "Hypercalls"; quirks Q2 and Q12).  Each
  * returns H_SUCCESS, H_PARAMETER (bad ioba range, npages, list alignment, R
  * or W in H_STUFF_TCE's value), H_TOO_HARD (unknown LIOBN; a TCE that cannot
  * be translated through the memslots and preregistered regions; a dying

@@ -4,7 +4,8 @@
  * struct spapr_tce_container): created by VFIO_SET_IOMMU, released by the
  * container's last reference or when its last group leaves.  Its request
  * table (one row per request, spapr/ioctl.h), GET_INFO, mm binding, group
- * attach rules (spec 6.2-6.4, the >= v6.4 column) and release (spec 3.3).
+ * attach rules (tce_iommu_attach_group, Linux >= 6.4) and release
+ * (tce_iommu_release).
  */
 #include <errno.h>
 #include <linux/vfio.h>
@@ -32,7 +33,7 @@ int spapr__tce_container_open(struct spapr_container *c, bool v2, struct spapr_t
 }
 
 /*
- * Release, in the kernel's order (spec 3.3): the groups are already gone
+ * Release, in the kernel's order (tce_iommu_release): the groups are already gone
  * (the last detach or the container's last reference brought us here), so
  * clear and free every window (dropping mapped counts, uncharging), put every
  * region this container registered, undo a v1 enable, drop the mm.
@@ -198,7 +199,7 @@ static int before_bind(struct spapr_ioctl_req *rq)
 	return rc;
 }
 
-/* UNREGISTER_MEMORY: never bound is EPERM, before any argument check (spec 8.15). */
+/* UNREGISTER_MEMORY: never bound is EPERM, before any argument check (tce_iommu_ioctl). */
 static int before_bound(struct spapr_ioctl_req *rq)
 {
 	struct spapr_tce_container *tc = rq->obj;

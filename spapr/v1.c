@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * v1 containers (type 2, VFIO_SPAPR_TCE_IOMMU): VFIO_IOMMU_ENABLE,
- * VFIO_IOMMU_DISABLE and the pinning part of MAP_DMA (spec 6.2).
+ * VFIO_IOMMU_DISABLE and the pinning part of MAP_DMA (the kernel's tce_iommu_enable,
+ * tce_iommu_disable and tce_iommu_build).
  *
  * A v1 container has no preregistration: ENABLE charges the whole 32-bit
  * window up front (a worst-case bound), MAP pins each page as it maps it

@@ -2,7 +2,8 @@
 /*
  * DMA windows: creation and removal, the lazily created default window,
  * lookup by bus address, clearing, and programming windows into groups
- * (spec 6.3, 3.2, 5.2, 5.3).  The requests that create and remove windows
+ * (the kernel's tce_iommu_create_table, tce_iommu_create_default_window
+ * and tce_iommu_free_table).  The requests that create and remove windows
  * are in window_req.c.
  *
  * A window is charged before its table is created (the kernel's order) and
@@ -84,7 +85,7 @@ int spapr__window_create(struct spapr_tce_container *tc, unsigned slot, unsigned
 	 * tce_iommu_create_table: the size (get_table_size, which knows no
 	 * 55-bit rule) is charged before the platform checks the geometry
 	 * (pnv_pci_ioda2_table_alloc_pages), so a request breaking both the
-	 * limit and the rule gets ENOMEM (spec E7).
+	 * limit and the rule gets ENOMEM (docs/kernel.md, TCE_CREATE).
 	 */
 	rc = tce_table_charge_size(page_shift, window_size, levels, &bytes);
 	if (rc)
@@ -233,7 +234,8 @@ void spapr__window_remove(struct spapr_tce_container *tc, unsigned slot)
 		spapr__window_unprogram(w, c->groups[i]);
 	/*
 	 * tce_iommu_free_table uncharges at once, even when a guest table's
-	 * attachment keeps the table object alive (spec E9): the charge goes
+	 * attachment keeps the table object alive (check_hcall
+	 * t_window_removed_or_container_closed_while_attached): the charge goes
 	 * with the window, not with the last reference.
 	 */
 	mmreg_mm_uncharge(w->mm, __atomic_exchange_n(&w->charged, 0, __ATOMIC_ACQ_REL));
@@ -242,7 +244,7 @@ void spapr__window_remove(struct spapr_tce_container *tc, unsigned slot)
 
 /*
  * Materialises the pending default window: 4 KiB pages, tce32_size bytes,
- * one level, slot 0 at tce32_start (spec 6.3, "default window rules").
+ * one level, slot 0 at tce32_start (tce_iommu_create_default_window).
  * Takes tc->lock; called with group_lock held.  Returns 0 or the error of
  * the window creation; the window stays pending on failure.
  */

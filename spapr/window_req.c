@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * VFIO_IOMMU_SPAPR_TCE_CREATE and VFIO_IOMMU_SPAPR_TCE_REMOVE: the dynamic
- * DMA windows of a v2 container (spec 6.3; the kernel's
+ * DMA windows of a v2 container (the kernel's
  * tce_iommu_create_window and tce_iommu_remove_window).  The window
  * objects themselves are window.c's.
  *
@@ -18,7 +18,7 @@
  * VFIO_IOMMU_SPAPR_TCE_CREATE (v2): the first free slot gets a window;
  * its bus address goes back to the caller.  The dispatcher bound the mm
  * (EPERM), found a group (ENXIO), copied the struct (EFAULT) and checked
- * argsz and flags (EINVAL), in that order (spec 6.3).
+ * argsz and flags (EINVAL), in that order (docs/kernel.md).
  */
 int spapr__ioctl_tce_create(struct spapr_ioctl_req *rq)
 {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Table geometry and the locked_vm size formula (spec 5.3), kept to the
+ * Table geometry and the locked_vm size formula, kept to the
  * kernel's arithmetic (pnv_pci_ioda2_table_alloc_pages and
  * pnv_pci_ioda2_get_table_size) so the charged amounts match it exactly.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Kill batches: the entry ranges one operation changed, merged, handed to
- * the platform once per operation instead of once per entry (spec 5.5).
+ * the platform once per operation instead of once per entry (the kernel's iommu_tce_kill).
  * The array is tiny (TCE_KILL_BATCH_RANGES + 1), so sorted insertion and a
  * full merge pass are cheaper than anything clever; the common case, an
  * operation walking upwards, only ever extends the last range.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Table creation, references and destruction (spec 5.7), and accessors.
+ * Table creation, references and destruction (the kernel's iommu_tce_table_get,
+ * _put), and accessors.
  * Creation allocates only the top block of each tree, and the written map
  * with the struct (tce_priv.h); lower blocks come from the walk and are
  * freed here, all at once, at the last put.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tce/tce.h: TCE tables as the OS driver owns them (spec section 5).
+ * tce/tce.h: TCE tables as the OS driver owns them (the kernel's
+ * arch/powerpc/kernel/iommu.c and powernv/pci-ioda-tce.c).
  *
  * Concepts
  *   table    One DMA window's translation table: entries it_offset ...
@@ -14,7 +15,7 @@
  *   hardware entry
  *            Big-endian 64-bit: hpa of the IOMMU page | TCE_PCI_READ (0x1,
  *            the device may read memory) | TCE_PCI_WRITE (0x2, it may write
- *            it).  0 is empty.  Storing WRITE always adds READ (spec 5.1).
+ *            it).  0 is empty.  Storing WRITE always adds READ (pnv_tce_xchg).
  *            An indirect entry holds the hpa of the next level's block |
  *            READ | WRITE, so the emulated host bridge walks the table from
  *            the top block's hpa (tce_table_hpa) and physical memory alone.
@@ -27,7 +28,7 @@
  *            Entry operations never kill by themselves; they add what they
  *            changed to a caller's struct tce_kill_batch, whose flush hands
  *            each merged range to the table's kill callback once per
- *            operation (spec 5.5, "invalidate multiple TCEs at once").
+ *            operation, as the kernel's iommu_tce_kill after iommu_tce_xchg_no_kill.
  *   old entries
  *            Every operation that overwrites or clears valid entries (xchg,
  *            map, unmap, store, store_run) reports them in one way: as runs
@@ -75,7 +76,7 @@
  *       written with an atomic load and an atomic store instead);
  *     - a missing level is allocated and installed with a compare-and-
  *       exchange against 0; the loser frees its block and uses the winner's
- *       (spec 5.4, the v5.4 race fix);
+ *       (pnv_tce, the v5.4 race fix);
  *     - the hardware and shadow entries of one entry are two exchanges, not
  *       one: concurrent writers of the *same* entry may leave them paired
  *       differently (as in the kernel).  Callers that care serialise writers
@@ -106,7 +107,7 @@
 #define TCE_PAGE_SHIFT_MIN 12u
 #define TCE_PAGE_SHIFT_MAX 45u
 
-/* DMA direction of an entry, i.e. its permission bits (spec 5.1). */
+/* DMA direction of an entry, i.e. its permission bits. */
 enum tce_dir {
 	TCE_DIR_NONE = 0,				/* empty, no access */
 	TCE_DIR_TO_DEVICE = TCE_PCI_READ,		/* device reads memory */
@@ -152,10 +153,10 @@ struct tce_geometry {
 	uint64_t it_offset;		/* first entry: bus_offset >> it_page_shift */
 	uint64_t it_size;		/* entries */
 	uint64_t it_level_size;		/* entries per block, every level */
-	uint64_t it_allocated_size;	/* bytes charged to locked_vm: hardware + shadow (5.3) */
+	uint64_t it_allocated_size;	/* bytes charged to locked_vm: hardware + shadow (get_table_size) */
 	unsigned it_page_shift;
 	unsigned it_indirect_levels;	/* levels - 1 */
-	unsigned level_shift;		/* log2 of a block's bytes (ls of 5.3) */
+	unsigned level_shift;		/* log2 of a block's bytes (ls of docs/tce.md, "Geometry") */
 };
 
 /*
@@ -175,8 +176,8 @@ struct tce_geometry {
 int tce_geometry_calc(const struct tce_table_params *p, struct tce_geometry *geo);
 
 /*
- * tce_table_size - bytes charged to locked_vm for such a table (spec 5.3,
- * the kernel's get_table_size: hardware plus shadow), with the system page
+ * tce_table_size - bytes charged to locked_vm for such a table (the
+ * kernel's get_table_size: hardware plus shadow), with the system page
  * shift s = EMU_PAGE_SHIFT.
  * Returns 0 or -EINVAL for the geometries tce_geometry_calc rejects (levels,
  * page shift, window size, the 55-bit rule).  *bytes unchanged on failure.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The level walk (spec 5.4): index bits [(K - d) * S, (K - d + 1) * S) pick
+ * The level walk (the kernel's pnv_tce): index bits [(K - d) * S, (K - d + 1) * S) pick
  * the slot at depth d, the low S bits the leaf slot.  Missing levels are
  * allocated on demand and published with a compare-and-exchange against 0,
  * so two writers racing for the same level end up sharing one block (the

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Single-entry operations (spec 5.5, 5.6): exchange, read, shadow access.
+ * Single-entry operations (the kernel's pnv_tce_xchg and it_userspace):
+ * exchange, read, shadow access.
  *
  * Order of the two words: a set writes the shadow before the hardware
  * entry, a clear the hardware entry before the shadow, so that whenever a
@@ -45,7 +46,7 @@ int tce_table_xchg(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t u
 	if (dir == TCE_DIR_NONE) {
 		if (hpa || ua)
 			return -EINVAL;
-		/* A clear below a missing level allocates nothing (spec 5.5). */
+		/* A clear below a missing level allocates nothing (pnv_tce_xchg). */
 		tce__walk(t, TCE__HW, idx, false, &hw);
 		if (hw) {
 			raw_hw = exchange(&hw[j], 0, serial);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The guest hypercall path (spapr/hcall*.c): spec section 8, behaviours
- * 62-68, with the Appendix A choices Q2 (whole ioba range) and Q12
+ * The guest hypercall path (spapr/hcall*.c): the rules of docs/kernel.md,
+ * "Hypercalls", with the quirk choices Q2 (whole ioba range) and Q12
  * (bookkeeping kept; INDIRECT's permission-less TCEs unmap), device DMA
  * through hypercall-made entries, subpages and their single kill, the
  * all-or-nothing INDIRECT, STUFF, GET, guest table creation and lifetime,
@@ -191,7 +191,7 @@ START_TEST(t_memslot_rules)
 }
 END_TEST
 
-/* ------------------------------------------------------ spec 62 - 64 */
+/* ------------------------------------------------------ H_PUT_TCE */
 
 START_TEST(t62_put_tce_rejections_change_nothing)
 {
@@ -299,7 +299,7 @@ START_TEST(t_put_then_device_dma)
 }
 END_TEST
 
-/* ------------------------------------------------------- spec 65 */
+/* ---------------------------------------------- H_PUT_TCE_INDIRECT */
 
 #define LIST_GPA 0x200000ull
 
@@ -694,7 +694,7 @@ START_TEST(t_indirect_failures_change_nothing)
 }
 END_TEST
 
-/* -------------------------------------------------------- spec 66, 67 */
+/* -------------------------------------------- H_STUFF_TCE, H_GET_TCE */
 
 START_TEST(t66_stuff)
 {
@@ -749,7 +749,7 @@ START_TEST(t67_get_tce)
 }
 END_TEST
 
-/* ------------------------------------------------------------ spec 68 */
+/* ------------------------------------------------------------ attach */
 
 START_TEST(t68_attach_rules)
 {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mmreg/: regions, the used/mapped protocol, locked_vm accounting; spec
- * section 8, behaviours 1-25 as far as they live at this layer (the ioctl
- * argument checks of 1-5 and 15/17 belong to the container, issue 4).
+ * mmreg/: regions, the used/mapped protocol, locked_vm accounting; the
+ * REGISTER and UNREGISTER rules of docs/kernel.md as far as they live at
+ * this layer (the ioctl argument checks belong to the container:
+ * check_spapr and check_spapr_abi).
  *
  * Every test starts with a fresh process (Check's fork mode), so the mm is
  * new; the fixture sets an emulated limit and teardown asserts that nothing
@@ -103,7 +104,7 @@ static uint64_t u(const void *p)
 
 /* -------------------------------------------------- registration basics */
 
-/* Spec 8.6 */
+/* A new region charges its pages and starts with used 1, mapped 1. */
 START_TEST(new_charges_and_starts_used_1_mapped_1)
 {
 	uint8_t *p = tu_map(8);
@@ -127,7 +128,7 @@ START_TEST(new_charges_and_starts_used_1_mapped_1)
 }
 END_TEST
 
-/* Spec 8.7/8.8 at this layer: get adopts, charging nothing; new of the same range is an overlap. */
+/* At this layer: get adopts, charging nothing; new of the same range is an overlap. */
 START_TEST(get_adopts_identical_range_charged_once)
 {
 	uint8_t *p = tu_map(4);
@@ -148,7 +149,7 @@ START_TEST(get_adopts_identical_range_charged_once)
 }
 END_TEST
 
-/* Spec 8.9, 8.10 */
+/* An overlapping range is EINVAL, nothing left charged or pinned; an adjacent one is accepted. */
 START_TEST(overlaps_rejected_adjacent_accepted)
 {
 	uint8_t *p = tu_map(16);
@@ -171,7 +172,7 @@ START_TEST(overlaps_rejected_adjacent_accepted)
 }
 END_TEST
 
-/* Spec 8.11 */
+/* Without CAP_IPC_LOCK the limit itself may be reached; one page more is ENOMEM, nothing changed. */
 START_TEST(limit_without_cap_ipc_lock)
 {
 	uint8_t *p = tu_map(20);
@@ -224,7 +225,7 @@ START_TEST(limit_said_once_when_the_log_is_on)
 }
 END_TEST
 
-/* Spec 8.12 */
+/* With CAP_IPC_LOCK the limit does not apply. */
 START_TEST(limit_bypassed_with_cap_ipc_lock)
 {
 	uint8_t *p = tu_map(20);
@@ -248,7 +249,7 @@ START_TEST(limit_bypassed_with_cap_ipc_lock)
 }
 END_TEST
 
-/* Spec 8.13 */
+/* A range whose last page is unmapped is EFAULT, nothing left pinned or charged. */
 START_TEST(unmapped_last_page_efault_nothing_left)
 {
 	uint8_t *p = tu_map(8);
@@ -272,7 +273,7 @@ START_TEST(read_only_page_efault_nothing_left)
 }
 END_TEST
 
-/* Spec 8.14 (Q13), and the argument checks the region layer makes itself. */
+/* Size 0 is EINVAL (Q13), and the argument checks the region layer makes itself. */
 START_TEST(bad_arguments_einval)
 {
 	uint8_t *p = tu_map(2);
@@ -285,7 +286,7 @@ START_TEST(bad_arguments_einval)
 }
 END_TEST
 
-/* Spec 8.16: no bisecting */
+/* get and find need the exact range: no bisecting. */
 START_TEST(get_and_find_need_the_exact_range)
 {
 	uint8_t *p = tu_map(4);
@@ -306,7 +307,7 @@ START_TEST(get_and_find_need_the_exact_range)
 }
 END_TEST
 
-/* Spec 8.18 */
+/* The last put of a region without TCEs frees it, unpins and uncharges its pages. */
 START_TEST(put_releases_unpins_uncharges)
 {
 	uint8_t *p = tu_map(6);
@@ -325,7 +326,7 @@ START_TEST(put_releases_unpins_uncharges)
 }
 END_TEST
 
-/* Spec 8.19 (Q3) at this layer */
+/* At this layer the last put of a region with TCEs is EBUSY, nothing changed (Q3). */
 START_TEST(put_with_mappings_ebusy_unchanged)
 {
 	uint8_t *p = tu_map(4);
@@ -345,7 +346,7 @@ START_TEST(put_with_mappings_ebusy_unchanged)
 }
 END_TEST
 
-/* Spec 8.20 */
+/* A put by one of two owners leaves the region to the other. */
 START_TEST(put_of_one_owner_leaves_the_other)
 {
 	uint8_t *p = tu_map(4);
@@ -362,7 +363,7 @@ START_TEST(put_of_one_owner_leaves_the_other)
 }
 END_TEST
 
-/* Spec 8.21 */
+/* A put of a region whose used is already 0 is ENOENT. */
 START_TEST(put_with_used_0_enoent)
 {
 	uint8_t *p = tu_map(1);
@@ -377,7 +378,7 @@ START_TEST(put_with_used_0_enoent)
 }
 END_TEST
 
-/* Spec 8.22: the mapped protocol, including the dying window of a put. */
+/* The mapped protocol (docs/mmreg.md), including the dying window of a put. */
 struct dying_ctx {
 	struct mmreg_region *r;
 	int rc;
@@ -439,7 +440,7 @@ START_TEST(mapped_dec_never_drops_the_implicit_reference)
 }
 END_TEST
 
-/* Spec 8.23 */
+/* lookup finds a region only when the whole range lies inside it, never across two. */
 START_TEST(lookup_needs_the_whole_range_in_one_region)
 {
 	uint8_t *p = tu_map(8);
@@ -460,7 +461,7 @@ START_TEST(lookup_needs_the_whole_range_in_one_region)
 }
 END_TEST
 
-/* Spec 8.24 */
+/* ua_to_hpa is EFAULT past the region and for a page shift above the region's. */
 START_TEST(ua_to_hpa_bounds_and_pageshift)
 {
 	uint8_t *p = tu_map(4);
@@ -572,7 +573,7 @@ static unsigned pageshift_of(struct oracle *o, uint8_t *ua, uint64_t size)
 	return s;
 }
 
-/* Spec 8.25, with the examples of the spec. */
+/* A region's pageshift (mmreg/mmreg.h, Concepts), on hand-worked examples. */
 START_TEST(pageshift_from_alignment_and_hugetlb_backing)
 {
 	uint64_t mib = 1ull << 20;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Race test of the used/mapped protocol (spec 4.2): reader threads look
+ * Race test of the used/mapped protocol (docs/mmreg.md): reader threads look
  * regions up and take and drop mapped counts without any lock, while a writer
  * thread registers and unregisters the same ranges.  Run under
  * ThreadSanitizer by `make check-race SAN=thread`; under AddressSanitizer a
@@ -111,7 +111,7 @@ START_TEST(lookup_and_mapped_against_register_unregister)
 }
 END_TEST
 
-/* Two threads registering the same range: one wins, the other unwinds (spec 4.2, race 4). */
+/* Two threads registering the same range: one wins, the other unwinds (docs/mmreg.md, race 4). */
 struct same_ctx {
 	pthread_barrier_t go;
 	struct mmreg_region *r[2];

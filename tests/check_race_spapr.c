@@ -3,7 +3,7 @@
  * Races of the container's requests (issue 4, part 2), run under
  * ThreadSanitizer by `make check-race SAN=thread`.
  *
- * map_unmap_vs_unregister (spec 8.46, 4.2, Q3, Q4): a mapper thread loops
+ * map_unmap_vs_unregister (docs/mmreg.md, Q3, Q4): a mapper thread loops
  * MAP + UNMAP of 8 pages that span region R1 (registered for the whole
  * test) and the adjacent region R2, while another thread UNREGISTERs R2 and
  * a device thread DMAs through the range.  Asserted every round:

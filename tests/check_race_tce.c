@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tce/ races (spec test 57): writers racing to populate the same missing
+ * tce/ races (the kernel's v5.4 fix in pnv_tce): writers racing to populate the same missing
  * levels of fresh tables must share one block per level, lose no entry and
  * leak no block; a bulk clear running meanwhile over other entries must
  * clear exactly those.  Threads are lined up with barriers and the race is

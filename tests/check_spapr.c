@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The v2 container through spapr_ioctl with the structs of <linux/vfio.h>:
- * spec section 8, behaviours 1-55, 60 and 61 as the container exposes them,
+ * the container rules of docs/kernel.md, one test per behaviour (tNN_...),
  * the v1 path, 1,000 open/attach/register/map/close cycles, and a fail-nth
  * sweep over register, create, map, remove and close.  The bad-input sweep
  * is check_spapr_abi.c; the races are check_race_spapr.c.
@@ -87,7 +87,7 @@ static void kills(uint64_t *n, uint64_t *pages)
 	*pages = st.killed_pages;
 }
 
-/* Table pages charged for a window (5.3, hardware + shadow). */
+/* Table pages charged for a window (docs/tce.md, "Geometry": hardware + shadow). */
 static uint64_t table_pages(unsigned shift, uint64_t size, unsigned levels)
 {
 	uint64_t bytes;
@@ -705,7 +705,7 @@ START_TEST(t54_no_group)
 	/*
 	 * The driver's own "no group" ENXIO is unreachable through the VFIO
 	 * core: removing the last group releases the driver, after which the
-	 * core answers every driver request with EINVAL (spec 6.2).
+	 * core answers every driver request with EINVAL (vfio_fops_unl_ioctl).
 	 */
 	TU_OK(tu_ioctl(G, VFIO_GROUP_UNSET_CONTAINER, NULL));
 	TU_ERR(tu_create(C, 16, 1ull << 32, 1, NULL), EINVAL);

@@ -2,8 +2,8 @@
 /*
  * The ioctl ABI of the container and group (issue 4, part 1): a bad-input
  * sweep over every request, through spapr_ioctl() with the real structs of
- * <linux/vfio.h> (spec 6.1-6.3, 8.1-8.5, 8.14-8.16, 8.26-8.36, 8.43-8.45,
- * 8.48, 8.52, Appendix A Q1, Q2, Q13, Q14).
+ * <linux/vfio.h> (the container and group tables of docs/kernel.md, and
+ * quirks Q1, Q2, Q13, Q14 of docs/quirks.md).
  *
  * Every test builds the same world (the fixture): a v2 container with group
  * 0 attached, region A (16 pages) registered and partly mapped (4 pages RW
@@ -481,7 +481,7 @@ static void teardown(void)
 
 /* ================================================================ argsz */
 
-/* Spec 6.1, 8.30: GET_INFO below 16 is EINVAL; 16 ... 31 writes 16 bytes; 32 and up writes 32. */
+/* GET_INFO below 16 is EINVAL; 16 ... 31 writes 16 bytes; 32 and up writes 32. */
 START_TEST(argsz_get_info)
 {
 	uint8_t buf[ARGBUF];
@@ -524,7 +524,7 @@ START_TEST(argsz_get_info)
 }
 END_TEST
 
-/* Spec 6.1: MAP below 32 is EINVAL and changes nothing; 32 and up maps, extra bytes ignored. */
+/* MAP below 32 is EINVAL and changes nothing; 32 and up maps, extra bytes ignored. */
 START_TEST(argsz_map)
 {
 	uint8_t buf[ARGBUF];
@@ -556,7 +556,7 @@ START_TEST(argsz_map)
 }
 END_TEST
 
-/* Spec 6.1: UNMAP below 24 is EINVAL and the mapping stays; 24 and up unmaps. */
+/* UNMAP below 24 is EINVAL and the mapping stays; 24 and up unmaps. */
 START_TEST(argsz_unmap)
 {
 	uint8_t buf[ARGBUF];
@@ -588,7 +588,7 @@ START_TEST(argsz_unmap)
 }
 END_TEST
 
-/* Spec 8.4: REGISTER below 24 is EINVAL (nothing pinned or charged); 24 and up registers. */
+/* REGISTER below 24 is EINVAL (nothing pinned or charged); 24 and up registers. */
 START_TEST(argsz_register)
 {
 	uint8_t buf[ARGBUF];
@@ -650,7 +650,7 @@ START_TEST(argsz_unregister)
 }
 END_TEST
 
-/* Spec 8.48: TCE_CREATE below 40 is EINVAL; 40 and up creates, start_addr written back. */
+/* TCE_CREATE below 40 is EINVAL; 40 and up creates, start_addr written back. */
 START_TEST(argsz_tce_create)
 {
 	uint8_t buf[ARGBUF];
@@ -756,7 +756,7 @@ START_TEST(flags_get_info)
 }
 END_TEST
 
-/* Spec 8.33, 8.40: MAP takes READ and WRITE only, and needs one of them. */
+/* MAP takes READ and WRITE only, and needs one of them. */
 START_TEST(flags_map)
 {
 	struct vfio_iommu_type1_dma_map m;
@@ -778,7 +778,7 @@ START_TEST(flags_map)
 	TU_OK(emu_dma_read(GROUP, IOVA_FREE, &byte, 1));
 	ck_assert_uint_eq(byte, 0x40 + 12);
 	TU_ERR(emu_dma_write(GROUP, IOVA_FREE, &byte, 1), EACCES);
-	/* WRITE: stored as READ | WRITE (spec 5.1). */
+	/* WRITE: stored as READ | WRITE (pnv_tce_xchg). */
 	map_ok(u(mem_a) + 12 * PS, IOVA_FREE, PS, VFIO_DMA_MAP_FLAG_WRITE);
 	TU_OK(emu_dma_write(GROUP, IOVA_FREE, &byte, 1));
 	TU_OK(emu_dma_read(GROUP, IOVA_FREE, &byte, 1));
@@ -800,7 +800,7 @@ START_TEST(flags_must_be_zero)
 		ioc_err(cfd, VFIO_IOMMU_UNMAP_DMA, &um, EINVAL);
 		ioc_err(cfd, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &reg, EINVAL);
 		ioc_err(cfd, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &unreg, EINVAL);
-		/* Both slots are taken: the flags check (step 2) comes before ENOSPC (step 4). */
+		/* Both slots are taken: the flags check comes before ENOSPC. */
 		ioc_err(cfd, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr, EINVAL);
 		ioc_err(cfd, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm, EINVAL);
 	}
@@ -821,7 +821,7 @@ END_TEST
 
 /* ============================================= addresses and sizes */
 
-/* Spec 8.1-8.3, 8.9, 8.13, 8.14, Q13. */
+/* REGISTER's range checks, overlaps, unmapped memory and size 0 (Q13), in docs/kernel.md's order. */
 START_TEST(register_bad_ranges)
 {
 	static const struct { uint64_t off, size; int err; } cases[] = {
@@ -853,7 +853,7 @@ START_TEST(register_bad_ranges)
 	ioc_err(cfd, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r, ENOMEM);
 	r = reg_arg(u(mem_c), LIMIT + PS);
 	ioc_err(cfd, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r, ENOMEM);
-	/* Unmapped memory, a last page unmapped (8.13), user addresses beyond 2^47. */
+	/* Unmapped memory, a last page unmapped, user addresses beyond 2^47. */
 	r = reg_arg(u(unmapped_ptr()), PS);
 	ioc_err(cfd, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r, EFAULT);
 	hole = tu_map(4);
@@ -871,7 +871,7 @@ START_TEST(register_bad_ranges)
 	ck_assert_int_eq(mprotect(ro, 2 * PS, PROT_READ), 0);
 	r = reg_arg(u(ro), 2 * PS);
 	ioc_err(cfd, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r, EFAULT);
-	/* Overlaps (8.9) and the same range again in this container (8.7). */
+	/* Overlaps and the same range again in this container. */
 	r = reg_arg(u(mem_a) + PS, 4 * PS);
 	ioc_err(cfd, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r, EINVAL);
 	r = reg_arg(u(mem_a), (NA + 1) * PS);
@@ -885,7 +885,7 @@ START_TEST(register_bad_ranges)
 }
 END_TEST
 
-/* Spec 6.3 UNREGISTER steps 3-7, 8.15-8.17, 8.19 (Q3). */
+/* UNREGISTER's checks in docs/kernel.md's order, from the alignment on, and Q3. */
 START_TEST(unregister_bad_ranges)
 {
 	struct vfio_iommu_spapr_register_memory r;
@@ -914,8 +914,8 @@ START_TEST(unregister_bad_ranges)
 END_TEST
 
 /*
- * UNREGISTER checks only alignment (spec 6.3 UNREGISTER step 3); any other
- * aligned (vaddr, size) is a lookup that misses: ENOENT (step 4).  The
+ * UNREGISTER checks only alignment (EINVAL); any other
+ * aligned (vaddr, size) is a lookup that misses: ENOENT.  The
  * kernel's tce_iommu_unregister_pages returns ENOENT for size 0 and for a
  * range wrapping past 2^64; Q13 (EINVAL for size 0) is about REGISTER only.
  */
@@ -930,7 +930,7 @@ START_TEST(unregister_size0_and_wrap_are_enoent)
 }
 END_TEST
 
-/* Spec 6.3 MAP steps 5-9, 8.34-8.37, 8.45, Q1, Q2. */
+/* MAP's checks in docs/kernel.md's order from "no window holds iova" on, Q1, Q2. */
 START_TEST(map_bad_addresses)
 {
 	static const uint32_t RW = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
@@ -980,7 +980,7 @@ START_TEST(map_bad_addresses)
 		unmap_ok(SLOT1 + W1_SIZE - PS, PS);
 	/*
 	 * Pages 14, 15 in A, 16, 17 not: the two entries written are cleared
-	 * again, and killed (spec 8.41: the kill covers the cleared part).
+	 * again, and killed (the kill covers the cleared part).
 	 */
 	m = map_arg(va + 2 * PS, IOVA_FREE, 4 * PS, RW);
 	snap_take(&before);
@@ -998,7 +998,7 @@ START_TEST(map_bad_addresses)
 	ioc_err(cfd, VFIO_IOMMU_MAP_DMA, &m, EINVAL);
 	m = map_arg(u(mem_c), IOVA_W + 64 * PS, PS, RW);
 	ioc_err(cfd, VFIO_IOMMU_MAP_DMA, &m, EINVAL);
-	/* Order: flags (step 3) before the window (5); the window before READ|WRITE (7) and alignment (6). */
+	/* Order: flags before the window; the window before READ|WRITE and alignment. */
 	m = map_arg(va, TCE32_SIZE, PS, RW | 4);
 	ioc_err(cfd, VFIO_IOMMU_MAP_DMA, &m, EINVAL);
 	m = map_arg(va, TCE32_SIZE, PS, 0);
@@ -1013,7 +1013,7 @@ START_TEST(map_bad_addresses)
 }
 END_TEST
 
-/* Spec 8.41: a MAP failing at page j leaves the entries before j cleared, from j on untouched. */
+/* A MAP failing at page j leaves the entries before j cleared, from j on untouched. */
 START_TEST(map_failing_midway_clears_its_prefix)
 {
 	struct vfio_iommu_type1_dma_map m;
@@ -1040,7 +1040,7 @@ START_TEST(map_failing_midway_clears_its_prefix)
 }
 END_TEST
 
-/* Spec 6.3 MAP step 6 and 8.44 in a 64 KiB window: alignment is to the IOMMU page. */
+/* MAP's size, vaddr and region page size checks in a 64 KiB window: alignment is to the IOMMU page. */
 START_TEST(map_64k_window_alignment)
 {
 	static const uint32_t RW = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
@@ -1059,7 +1059,7 @@ START_TEST(map_64k_window_alignment)
 	ioc_err(cfd, VFIO_IOMMU_MAP_DMA, &m, EINVAL);
 	m = map_arg(u(big), w + PS, P, RW);		/* iova 4K aligned only: the kernel's +1 (Q1) */
 	ioc_quirk(cfd, VFIO_IOMMU_MAP_DMA, &m, "Q1", 1, true, EINVAL);
-	m = map_arg(u(big), w, P, RW);			/* all aligned: region pageshift 12 (8.44) */
+	m = map_arg(u(big), w, P, RW);			/* all aligned: region pageshift 12 */
 	ioc_err(cfd, VFIO_IOMMU_MAP_DMA, &m, EINVAL);
 	remove_ok(w);
 	unregister_ok(big, 32);
@@ -1068,7 +1068,7 @@ START_TEST(map_64k_window_alignment)
 }
 END_TEST
 
-/* Spec 6.3 UNMAP steps 4-6, 8.43, 8.45. */
+/* UNMAP's checks in docs/kernel.md's order from "no window holds iova" on. */
 START_TEST(unmap_bad_addresses)
 {
 	static const struct { uint64_t iova, size; int err; } cases[] = {
@@ -1128,7 +1128,7 @@ START_TEST(unmap_bad_addresses)
 }
 END_TEST
 
-/* Spec 6.3 TCE_CREATE steps 4-9, 8.48-8.50, Q6, Q14. */
+/* TCE_CREATE's checks in docs/kernel.md's order from ENOSPC on, Q6, Q14. */
 START_TEST(tce_create_bad_geometry)
 {
 	static const struct { uint32_t shift; uint64_t size; uint32_t levels; int err; } cases[] = {
@@ -1158,7 +1158,7 @@ START_TEST(tce_create_bad_geometry)
 	};
 	struct vfio_iommu_spapr_tce_create c;
 
-	/* Both slots taken: ENOSPC (step 4) comes before the page size (5) and geometry (7). */
+	/* Both slots taken: ENOSPC comes before the page size and the geometry. */
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		c = create_arg(cases[i].shift, cases[i].size, cases[i].levels);
 		ioc_err(cfd, VFIO_IOMMU_SPAPR_TCE_CREATE, &c, ENOSPC);
@@ -1181,7 +1181,7 @@ START_TEST(tce_create_bad_geometry)
 }
 END_TEST
 
-/* Spec 8.52: TCE_REMOVE of an address inside no window is EINVAL; any address inside one removes it. */
+/* TCE_REMOVE of an address inside no window is EINVAL; any address inside one removes it. */
 START_TEST(tce_remove_bad_addresses)
 {
 	static const uint64_t bad[] = {
@@ -1323,7 +1323,7 @@ static const unsigned long unknown_requests[] = {
 	0xdeadbeef, 0xffffffffu, ~0ul,
 };
 
-/* Spec 8.29: unknown requests from the bound process; container and group fds. */
+/* Unknown requests from the bound process; container and group fds. */
 START_TEST(unknown_requests_enotty)
 {
 	const unsigned long group_only[] = {
@@ -1352,7 +1352,7 @@ START_TEST(unknown_requests_enotty)
 }
 END_TEST
 
-/* Spec 8.5: v2-only requests on a v1 container, even with a bad argument. */
+/* v2-only requests on a v1 container, even with a bad argument. */
 START_TEST(v1_container_enotty)
 {
 	struct vfio_iommu_spapr_register_memory reg = reg_arg(u(mem_c), NC * PS);
@@ -1372,7 +1372,7 @@ START_TEST(v1_container_enotty)
 	}
 	for (unsigned i = 0; i < sizeof(unknown_requests) / sizeof(unknown_requests[0]); i++)
 		ioc_err(cfd, unknown_requests[i], NULL, ENOTTY);
-	/* Spec 8.30: v1 GET_INFO reports no DDW. */
+	/* v1 GET_INFO reports no DDW. */
 	memset(&info.ddw, 0xEE, sizeof(info.ddw));
 	ioc_ok(cfd, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info);
 	ck_assert_uint_eq(info.flags, 0);
@@ -1388,7 +1388,7 @@ END_TEST
 
 /*
  * A container with no IOMMU driver (before SET_IOMMU, or after its last
- * group left, spec 8.61): the VFIO core answers GET_API_VERSION,
+ * group left): the VFIO core answers GET_API_VERSION,
  * CHECK_EXTENSION and SET_IOMMU itself and has nothing to pass anything
  * else to.  vfio_fops_unl_ioctl starts from ret = -EINVAL and only a driver
  * changes it, so every other request (known or not) is EINVAL.
@@ -1407,8 +1407,8 @@ START_TEST(no_driver_requests_einval)
 	ioc_err(c2, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr, EINVAL);
 	ioc_err(c2, 0x3B7F, NULL, EINVAL);
 	/*
-	 * The driver goes when its last group leaves (8.61), so TCE_CREATE's
-	 * "no group: ENXIO before argsz" (6.3 step 1) cannot be reached from
+	 * The driver goes when its last group leaves, so TCE_CREATE's
+	 * "no group: ENXIO before argsz" cannot be reached from
 	 * userspace: the request meets no driver at all.
 	 */
 	g1 = spapr_open_group(1);
@@ -1503,7 +1503,7 @@ static int child_all_eperm(void *ctx)
 	};
 	int bad = child_expect(*(int *)ctx, cs, sizeof(cs) / sizeof(cs[0]), EPERM);
 
-	/* CHECK_EXTENSION never fails and has no mm check (8.27). */
+	/* CHECK_EXTENSION never fails and has no mm check. */
 	if (spapr_ioctl(*(int *)ctx, VFIO_CHECK_EXTENSION, (unsigned long)VFIO_SPAPR_TCE_v2_IOMMU) != 1 ||
 	    spapr_ioctl(*(int *)ctx, VFIO_CHECK_EXTENSION, (unsigned long)VFIO_SPAPR_TCE_IOMMU) != 1 ||
 	    spapr_ioctl(*(int *)ctx, VFIO_CHECK_EXTENSION, 1ul) != 0) {
@@ -1513,7 +1513,7 @@ static int child_all_eperm(void *ctx)
 	return bad;
 }
 
-/* Spec 8.26: once bound, every request but CHECK_EXTENSION from another process is EPERM. */
+/* Once bound, every request but CHECK_EXTENSION from another process is EPERM. */
 START_TEST(forked_child_gets_eperm)
 {
 	struct snap before, after;
@@ -1541,7 +1541,7 @@ static int child_register_eperm(void *ctx)
 	return child_expect(*(int *)ctx, cs, sizeof(cs) / sizeof(cs[0]), EPERM);
 }
 
-/* Spec 8.28: a REGISTER that fails argument validation still binds. */
+/* A REGISTER that fails argument validation still binds. */
 START_TEST(failed_register_binds)
 {
 	struct vfio_iommu_spapr_register_memory reg = reg_arg(u(mem_c), NC * PS);
@@ -1549,7 +1549,7 @@ START_TEST(failed_register_binds)
 	reg.flags = 1;
 	ioc_err(cfd, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &reg, EINVAL);
 	run_in_child(child_register_eperm, &cfd);
-	/* Bound but never enabled: MAP and UNMAP are still EPERM (8.32). */
+	/* Bound but never enabled: MAP and UNMAP are still EPERM. */
 	ioc_err(cfd, VFIO_IOMMU_MAP_DMA, NULL, EPERM);
 	ioc_err(cfd, VFIO_IOMMU_UNMAP_DMA, NULL, EPERM);
 	/* Bound: UNREGISTER gets to its argument now. */
@@ -1557,7 +1557,7 @@ START_TEST(failed_register_binds)
 }
 END_TEST
 
-/* Spec 6.2: TCE_CREATE and TCE_REMOVE bind too, before their argument is read. */
+/* TCE_CREATE and TCE_REMOVE bind too, before their argument is read. */
 START_TEST(failed_tce_create_binds)
 {
 	ioc_err(cfd, VFIO_IOMMU_SPAPR_TCE_CREATE, NULL, EFAULT);
@@ -1588,7 +1588,7 @@ static int child_unbound_ok(void *ctx)
 	return bad;
 }
 
-/* Spec 8.15, 8.32: the order of the first checks on a never-bound, never-enabled container. */
+/* The order of the first checks on a never-bound, never-enabled container. */
 START_TEST(never_bound_order)
 {
 	struct vfio_iommu_type1_dma_map m = map_arg(u(mem_a), IOVA_D, PS, VFIO_DMA_MAP_FLAG_READ);

@@ -3,7 +3,7 @@
  * tce/: table geometry and the locked_vm size formula, the multi-level
  * layout read back from physical memory the way the host bridge reads it,
  * exchange semantics, the shadow, bulk clears, kill batching, references,
- * the invariant checker and a fail-nth sweep (spec 5, tests 56, 58, 59).
+ * the invariant checker and a fail-nth sweep.
  */
 #include <endian.h>
 #include <stdio.h>
@@ -172,7 +172,7 @@ static void assert_blocks(const struct tce_table *t, const uint64_t *want, unsig
 /*
  * Reads an entry as the host bridge does: from the top block's hpa through
  * physical memory (emu_mem_table_hva), with the slot at depth d given by
- * spec 5.4: (i >> ((K - d) * S)) & (2^S - 1).  Returns false when a level is
+ * docs/tce.md: (i >> ((K - d) * S)) & (2^S - 1).  Returns false when a level is
  * missing; otherwise *raw is the leaf word as stored (big-endian) and
  * slots[d] the slot used at each depth.
  */
@@ -418,7 +418,7 @@ static void first_and_last(struct tce_table *t)
 		ck_assert_uint_eq(old.calls, 0);
 		ck_assert(hw_walk(t, ends[e], &raw, slots));
 		ck_assert_uint_eq(be64toh(raw), hpa | (e ? TCE_PCI_READ : TCE_PCI_RW));
-		/* The decomposition of spec 5.4, level by level. */
+		/* The decomposition of docs/tce.md, level by level. */
 		for (unsigned d = 0; d <= k; d++)
 			ck_assert_uint_eq(slots[d], (i >> ((k - d) * s)) & ((1ull << s) - 1));
 	}
@@ -641,7 +641,7 @@ START_TEST(xchg_rejections_change_nothing)
 }
 END_TEST
 
-/* Spec test 56. */
+/* Mapping one entry makes one path only; a clear where nothing was allocates nothing. */
 START_TEST(spec56_one_path_then_nothing_allocated_by_clear)
 {
 	struct tce_table *t = create_ok(0, 4 * GiB, 12, 3, 0);
@@ -677,7 +677,7 @@ START_TEST(spec56_one_path_then_nothing_allocated_by_clear)
 }
 END_TEST
 
-/* Spec test 58, first half: every level is found by its own index bits. */
+/* Every level is found by its own index bits. */
 START_TEST(spec58_index_decomposition_in_raw_memory)
 {
 	struct tce_table *t = create_ok(WIN2, 4 * GiB, 12, 3, 0);
@@ -726,7 +726,7 @@ static void populate_blocks(struct tce_table *t, const uint64_t *leaf_blocks, un
 		}
 }
 
-/* Spec test 58, second half, through the tree walk and through the leaf list. */
+/* Bulk clear skips missing leaf blocks, through the tree walk and through the leaf list. */
 START_TEST(spec58_bulk_clear_skips_missing_blocks)
 {
 	static const uint64_t leaves[] = { 0, 2, 5, 600, 1023, 2047 };

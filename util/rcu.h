@@ -7,7 +7,7 @@
  *   no lock; sections nest.  A writer that unlinks an object calls
  *   util_rcu_synchronize() before freeing it: synchronize returns only once
  *   every reader that could have seen the object has left its section.  This
- *   is the guarantee the kernel's mm_iommu gets from RCU (spec 4.2, race 2).
+ *   is the guarantee the kernel's mm_iommu gets from RCU (docs/mmreg.md, race 2).
  *
  *   Implementation ("memory-barrier" flavour): a global grace-period counter;
  *   each reading thread publishes, on entry to its outermost section, the

@@ -4,7 +4,7 @@
  *
  * Why by hand: GCC at -O2 does not vectorize loops of unknown length, nor
  * any loop with atomic accesses, and the hypercall path spends its time in
- * exactly such loops (spec 7.3: up to 512 entries per call, each read,
+ * exactly such loops (H_PUT_TCE_INDIRECT: up to 512 entries per call, each read,
  * checked, translated and stored three times).  The AVX2 versions use GCC's
  * vector extensions in functions compiled for AVX2 (target attribute), so
  * the library itself still builds for any x86-64; which version runs is

@@ -18,7 +18,7 @@
  *                  between two shared arrays stores the first fully before
  *                  calling for the second: each call ends with a release
  *                  fence.
- *   big-endian     TCE tables hold big-endian entries (spec 5.1); "be"
+ *   big-endian     TCE tables hold big-endian entries; "be"
  *                  below means the stored form.
  *
  * Which loops run: AVX2 when the CPU has it, the portable ones otherwise,

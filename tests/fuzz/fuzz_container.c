@@ -8,7 +8,7 @@
  * REGISTER/UNREGISTER, MAP/UNMAP, TCE_CREATE/REMOVE, GET_INFO,
  * CHECK_EXTENSION, ENABLE/DISABLE, device DMA, memlock changes and
  * mprotect.  Addresses are drawn as "(n-th mem, region or window, offset)"
- * (the iommufd trick, spec/peers.md) so that random bytes reach valid
+ * so that random bytes reach valid
  * objects, plus raw edge values (unaligned, huge, wrapping).
  *
  * After every request: return value and errno, locked_vm and the pinned
@@ -23,8 +23,8 @@
  * The generator keeps each input cleanable: it does not issue a request
  * that would make the library release a container while another
  * container's TCEs point into a region only that container holds (the
- * kernel then leaks the region for the life of the process, spec 3.3 and
- * 4.3, so the next input could not start clean).  At the end of the input
+ * kernel then leaks the region for the life of the process: its
+ * mm_iommu_put fails with EBUSY, so the next input could not start clean).  At the end of the input
  * everything is closed and the state must be clean: locked_vm 0, nothing
  * pinned, no table memory.
  *
@@ -855,7 +855,7 @@ static void do_info(struct fz_in *in)
 		fz_diverge("get_info with argsz %u wrote past 16 bytes", info.argsz);
 }
 
-/* A request from a forked child (spec 8.26): EPERM once the container is bound. */
+/* A request from a forked child (docs/kernel.md's foreign-process rule): EPERM once the container is bound. */
 static void do_foreign(struct fz_in *in)
 {
 	int c = pick_container(in), status;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_hcall: differential fuzzing of the guest hypercall path (spec 7,
- * docs/hcall.md) against the reference model of tests/model/.
+ * fuzz_hcall: differential fuzzing of the guest hypercall path
+ * (docs/hcall.md) against the reference model of tests/model/.
  *
  * Every input starts the same way: a memlock limit, two memory areas (hm0
  * 1 MiB, hm1 64 KiB, each between PROT_NONE guard pages, filled

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The reference model (see model.h).  Each request is the spec's table for
+ * The reference model (see model.h).  Each request is docs/kernel.md's row for
  * it, step by step, in the errno order of docs/errors.md.  Plain on
  * purpose: where the library batches, looks up per run or uses trees, this
  * file scans arrays.
@@ -152,7 +152,7 @@ uint64_t model_pinned(const struct model *m)
 	return n;
 }
 
-/* Spec 3.1: ENOMEM over the limit without CAP_IPC_LOCK; equality allowed. */
+/* account_locked_vm: ENOMEM over the limit without CAP_IPC_LOCK; equality allowed. */
 static int charge(struct model *m, uint64_t pages)
 {
 	uint64_t sum;
@@ -444,7 +444,7 @@ static int region_lookup(const struct model *m, uint64_t ua, uint64_t size)
 	return -1;
 }
 
-/* Spec 2.1 put: 0, or EBUSY (last owner, TCEs remain: used stays). */
+/* mm_iommu_put: 0, or EBUSY (last owner, TCEs remain: used stays). */
 static int region_put(struct model *m, int r)
 {
 	struct model_region *reg = &m->reg[r];
@@ -463,7 +463,7 @@ static int region_put(struct model *m, int r)
 
 /* ------------------------------------------------------------- lifetime */
 
-/* Spec 3.3: clear and free every window, put every held region, unbind. */
+/* tce_iommu_release: clear and free every window, put every held region, unbind. */
 static void instance_release(struct model *m, int c)
 {
 	struct model_container *ct = &m->c[c];
@@ -564,7 +564,7 @@ static void detach(struct model *m, int id)
 			if (ct->win[s].present)
 				entries_clear(&ct->win[s], ct->win[s].start >> ct->win[s].page_shift,
 					      ct->win[s].it_size);
-	/* The last group leaving releases the driver instance (spec test 61). */
+	/* The last group leaving releases the driver instance (vfio_group_detach_container). */
 	if (!ct->ngroups && ct->type)
 		instance_release(m, c);
 	container_put(m, c);
@@ -627,7 +627,7 @@ struct model_res model_set_iommu(struct model *m, int c, unsigned long type)
 		return res_fail(EINVAL);
 	if (type != VFIO_SPAPR_TCE_v2_IOMMU && type != VFIO_SPAPR_TCE_IOMMU)
 		return res_fail(ENODEV);	/* E1: no driver claims it (vfio_ioctl_set_iommu) */
-	/* A v1 instance takes one group: attaching the second fails (6.4). */
+	/* A v1 instance takes one group: attaching the second fails (tce_iommu_attach_group). */
 	if (type == VFIO_SPAPR_TCE_IOMMU && ct->ngroups > 1)
 		return res_fail(EBUSY);
 	ct->type = (int)type;
@@ -666,7 +666,7 @@ struct model_res model_get_info(const struct model *m, int c, uint32_t argsz,
 	return res_ok(0);
 }
 
-/* Steps 2-3 of REGISTER and UNREGISTER; only REGISTER rejects size 0 (Q13)
+/* The argument checks of REGISTER and UNREGISTER (docs/kernel.md); only REGISTER rejects size 0 (Q13)
  * and wrapping ranges (UNREGISTER finds no such region: ENOENT). */
 static int reg_args(const struct model *m, uint32_t argsz, uint32_t flags, uint64_t vaddr,
 		    uint64_t size, bool reg)
@@ -695,7 +695,7 @@ struct model_res model_register(struct model *m, int c, uint32_t argsz, uint32_t
 		return res_fail(EINVAL);	/* no driver: the VFIO core's answer */
 	if (ct->type == 2)
 		return res_fail(ENOTTY);
-	ct->bound = true;	/* before any argument check (spec 8.28) */
+	ct->bound = true;	/* before any argument check (tce_iommu_mm_set) */
 	rc = reg_args(m, argsz, flags, vaddr, size, true);
 	if (rc)
 		return res_fail(rc);
@@ -709,7 +709,7 @@ struct model_res model_register(struct model *m, int c, uint32_t argsz, uint32_t
 		ct->enabled = true;
 		return res_ok(0);
 	}
-	/* new: charge, pin, overlap (spec 2.1 order) */
+	/* new: charge, pin, overlap (mm_iommu_do_alloc's order) */
 	if (!m->cap_ipc_lock) {
 		uint64_t sum;
 
@@ -779,7 +779,7 @@ static struct model_window *window_of(struct model_container *ct, uint64_t iova)
 }
 
 /*
- * MAP steps 5-8 / UNMAP 4-6 (Q1, Q2): 0, EINVAL, or -1 for the kernel's +1
+ * MAP's and UNMAP's window, size and alignment checks (Q1, Q2): 0, EINVAL, or -1 for the kernel's +1
  * (Q1, quirks=kernel).  *inside gets the pages inside the window (all of
  * them but under Q2 in kernel mode).
  */
@@ -856,9 +856,9 @@ struct model_res model_map(struct model *m, int c, uint32_t argsz, uint32_t flag
 			continue;
 		}
 
-		/* Every region is of normal pages: pageshift 12 (spec 1.3). */
+		/* Every region is of normal pages: pageshift 12 (mm_iommu_do_alloc). */
 		if (r < 0 || w->page_shift > MODEL_PAGE_SHIFT) {
-			/* Rollback: [0, i) cleared, even what they replaced (8.41). */
+			/* Rollback: [0, i) cleared, even what they replaced (tce_iommu_build_v2). */
 			entries_clear(w, entry, i);
 			return res_fail(EINVAL);
 		}
@@ -969,7 +969,7 @@ struct model_res model_enable(struct model *m, int c)
 	if (ct->enabled)
 		return res_fail(EBUSY);
 	ct->bound = true;
-	/* the whole 32-bit window, a worst-case bound (spec 3.2) */
+	/* the whole 32-bit window, a worst-case bound (tce_iommu_enable) */
 	rc = charge(m, pages);
 	if (rc)
 		return res_fail(rc);
@@ -1091,7 +1091,7 @@ int model_dma(const struct model *m, int id, uint64_t iova, uint64_t len, bool w
 	return 0;
 }
 
-/* ============================================ the guest hypercall path (spec 7) */
+/* =================================================== the guest hypercall path */
 
 static bool gatt_holds(const struct model *m, uint64_t gen)
 {

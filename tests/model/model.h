@@ -4,8 +4,8 @@
  * emulated VFIO sPAPR TCE v2 container, for differential fuzzing.
  *
  * Concepts
- *   The model is written from the spec (kernel-semantics.md sections 2-6,
- *   Appendix A with the project's choices) and docs/spapr.md + errors.md,
+ *   The model is written from docs/kernel.md (with the quirk answers of
+ *   docs/quirks.md) and docs/spapr.md + errors.md,
  *   as plainly as possible: fixed arrays, linear scans, one sorted array of
  *   mapped entries per window.  It shares no code with mmreg/, tce/ or
  *   spapr/ and includes none of their headers.
@@ -21,8 +21,8 @@
  *              the driver instance (after SET_IOMMU): bound, enabled,
  *              default window pending, two window slots, held regions.
  *   window     Slot 0 at bus address 0, slot 1 at 1 << 59: page shift,
- *              it_size entries (max(W >> p, 512), spec 5.2 / Q9), the pages
- *              charged (spec 5.3 with s = 12), and the mapped entries.
+ *              it_size entries (max(W >> p, 512), Q9), the pages
+ *              charged (docs/tce.md, "Geometry", with s = 12), and the mapped entries.
  *   group      IOMMU group 0 ... MODEL_GROUPS-1: open or not, attached to
  *              a container or not.  A device of the group sees the windows
  *              of its container's driver instance.
@@ -50,7 +50,7 @@
  * Not modelled (the harness does not issue them): requests of a second
  * process on an unbound container, fault
  * injection, hugetlb-backed regions (every region's pageshift is 12).  The hypercall
- * path (spec 7, docs/hcall.md) is at the end.
+ * path (docs/hcall.md) is at the end.
  */
 #ifndef SPAPRTCE_TESTS_MODEL_H
 #define SPAPRTCE_TESTS_MODEL_H
@@ -72,7 +72,7 @@
 
 enum model_prot { MODEL_UNMAPPED = 0, MODEL_NONE, MODEL_RO, MODEL_RW };
 
-/* Permission bits of an entry (spec 5.1): the device may read / write memory. */
+/* Permission bits of an entry (TCE_PCI_READ, TCE_PCI_WRITE): the device may read / write memory. */
 #define MODEL_READ 0x1u
 #define MODEL_WRITE 0x2u
 
@@ -129,7 +129,7 @@ struct model_mem {
 	unsigned char *prot;	/* enum model_prot per system page */
 };
 
-/* ------------------------------------------- the guest hypercall path (spec 7) */
+/* ------------------------------------------------- the guest hypercall path */
 
 #define MODEL_H_SUCCESS 0
 #define MODEL_H_PARAMETER (-4)
@@ -239,7 +239,7 @@ struct model_res model_unset_container(struct model *m, int id);
 
 /* True when releasing container @c's driver instance now would leave a region
  * registered with no owner (its last owner is @c and another container's
- * TCEs still point into it): the kernel's EBUSY-at-release leak (spec 3.3). */
+ * TCEs still point into it): the kernel's EBUSY-at-release leak (tce_iommu_release). */
 bool model_release_would_orphan(const struct model *m, int c);
 /* True when releasing container @c would happen on closing its fd / group @id. */
 bool model_close_container_releases(const struct model *m, int c);
@@ -312,7 +312,7 @@ int model_translate(const struct model *m, int id, uint64_t iova, uint64_t *ua, 
 
 /* ----------------------------------------------------------- helpers */
 
-/* Spec 5.3 (s = 12): pages charged for a table; 0 or -EINVAL (geometry). */
+/* docs/tce.md's charged size (s = 12): pages charged for a table; 0 or -EINVAL (geometry). */
 int model_table_pages(unsigned page_shift, uint64_t window_size, unsigned levels,
 		      uint64_t *pages);
 /* Number of live TCEs that point into region @r (its mapped - 1). */
@@ -320,7 +320,7 @@ uint64_t model_region_mapped(const struct model *m, int r);
 /* Total entries mapped in every window of every container. */
 uint64_t model_total_mapped(const struct model *m);
 
-/* ------------------------------------------- the guest hypercall path (spec 7) */
+/* ------------------------------------------------- the guest hypercall path */
 
 /*
  * docs/hcall.md.  One guest: model_guest_create (with the size of the
