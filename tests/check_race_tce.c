@@ -208,19 +208,19 @@ static void run_race(unsigned nthreads, enum mode mode)
 	       nthreads, mode, lost_any, ROUNDS, lost_leaf);
 }
 
-START_TEST(spec57_two_writers_one_fresh_level)
+START_TEST(two_writers_one_fresh_level)
 {
 	run_race(2, MODE_XCHG);
 }
 END_TEST
 
-START_TEST(spec57_four_writers_one_fresh_level)
+START_TEST(four_writers_one_fresh_level)
 {
 	run_race(4, MODE_XCHG);
 }
 END_TEST
 
-START_TEST(spec57_range_maps_one_fresh_level)
+START_TEST(range_maps_one_fresh_level)
 {
 	run_race(4, MODE_MAP);
 }
@@ -239,9 +239,9 @@ static Suite *race_suite(void)
 
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_set_timeout(t, 300);
-	tcase_add_test(t, spec57_two_writers_one_fresh_level);
-	tcase_add_test(t, spec57_four_writers_one_fresh_level);
-	tcase_add_test(t, spec57_range_maps_one_fresh_level);
+	tcase_add_test(t, two_writers_one_fresh_level);
+	tcase_add_test(t, four_writers_one_fresh_level);
+	tcase_add_test(t, range_maps_one_fresh_level);
 	tcase_add_test(t, maps_racing_a_bulk_clear);
 	suite_add_tcase(s, t);
 	return s;

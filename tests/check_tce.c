@@ -642,7 +642,7 @@ START_TEST(xchg_rejections_change_nothing)
 END_TEST
 
 /* Mapping one entry makes one path only; a clear where nothing was allocates nothing. */
-START_TEST(spec56_one_path_then_nothing_allocated_by_clear)
+START_TEST(one_path_then_nothing_allocated_by_clear)
 {
 	struct tce_table *t = create_ok(0, 4 * GiB, 12, 3, 0);
 	uint64_t e = (2ull << 18) + (3ull << 9) + 4, far = 100, blocks;
@@ -678,7 +678,7 @@ START_TEST(spec56_one_path_then_nothing_allocated_by_clear)
 END_TEST
 
 /* Every level is found by its own index bits. */
-START_TEST(spec58_index_decomposition_in_raw_memory)
+START_TEST(index_decomposition_in_raw_memory)
 {
 	struct tce_table *t = create_ok(WIN2, 4 * GiB, 12, 3, 0);
 	const struct tce_geometry *g = tce_table_geometry(t);
@@ -727,7 +727,7 @@ static void populate_blocks(struct tce_table *t, const uint64_t *leaf_blocks, un
 }
 
 /* Bulk clear skips missing leaf blocks, through the tree walk and through the leaf list. */
-START_TEST(spec58_bulk_clear_skips_missing_blocks)
+START_TEST(bulk_clear_skips_missing_blocks)
 {
 	static const uint64_t leaves[] = { 0, 2, 5, 600, 1023, 2047 };
 	static const unsigned n = sizeof(leaves) / sizeof(leaves[0]);
@@ -1763,9 +1763,9 @@ static Suite *tce_suite(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, xchg_semantics_and_raw_format);
 	tcase_add_test(t, xchg_rejections_change_nothing);
-	tcase_add_test(t, spec56_one_path_then_nothing_allocated_by_clear);
-	tcase_add_test(t, spec58_index_decomposition_in_raw_memory);
-	tcase_add_test(t, spec58_bulk_clear_skips_missing_blocks);
+	tcase_add_test(t, one_path_then_nothing_allocated_by_clear);
+	tcase_add_test(t, index_decomposition_in_raw_memory);
+	tcase_add_test(t, bulk_clear_skips_missing_blocks);
 	tcase_add_test(t, unmap_rejections_and_one_level);
 	tcase_add_test(t, map_runs_across_leaf_blocks);
 	tcase_add_test(t, map_rejections_change_nothing);
