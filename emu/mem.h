@@ -182,7 +182,8 @@ struct emu__dma_page {
 /*
  * emu__mem_dma_page for the pages p[0..n) under one lock round.  Returns
  * the index of the first page that is not pinned (@n when all are); the
- * entries before it are filled, the ones after it untouched.
+ * entries up to it are filled (it gets alias 0 and tag 0), the ones after
+ * it are untouched.
  */
 uint64_t emu__mem_dma_pages(struct emu__dma_page *p, uint64_t n);
 /*

@@ -5,8 +5,11 @@
  * A transfer runs in two phases under ep->rw held for reading.  Phase one,
  * under ep->lock, translates it TCE page by TCE page (cache, then walker)
  * and checks every system page of it: a valid TCE with the permission, an
- * hpa of user memory, a frame with a pin count > 0.  It records where the
- * bytes are as a list of user-address segments.  Phase two copies.  So a
+ * hpa of user memory, a frame with a pin count > 0.  The pin counts are
+ * read for all pages at once after the walk (one lock round of the pin
+ * table, not one per page), and the fault reported is still the first in
+ * bus address order.  It records where the bytes are as a list of
+ * user-address segments.  Phase two copies.  So a
  * faulting transfer touches no byte, and the copy runs without ep->lock,
  * in parallel with other DMAs of the endpoint.
  *
@@ -270,7 +273,7 @@ static int translate(struct emu__endpoint *ep, uint64_t iova, uint64_t end,
  * Phase two, part one: every private page is still the pinned one and
  * allows the access.  Returns 0 (all safe for memcpy), 1 (safe, but some
  * protection unknown: copy those segments fault-safely; they are marked in
- * x->segs[i].safe), or -EFAULT with *iova and *tce naming the first page
+ * x->segs[i].slow), or -EFAULT with *iova and *tce naming the first page
  * that fails.
  */
 static int check_private(struct xfer *x, bool write, uint64_t *iova, uint64_t *tce)
