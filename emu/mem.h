@@ -192,10 +192,16 @@ uint64_t emu__mem_dma_pages(struct emu__dma_page *p, uint64_t n);
  * mapping allows the access (@write: the device writes).  Returns 0 (a
  * memcpy is safe), 1 (the pages are the pinned ones but the protection
  * could not be checked: copy with process_vm_readv/writev), or -EFAULT with
- * *bad the address of the first page that fails.
+ * *bad the address of the first page that fails.  @memo (may be NULL)
+ * carries the mapping found allowing the access from one call to the next
+ * of the same transfer ({0, 0} before the first), so that pages scattered
+ * in one mapping ask the kernel about it once.
  */
+struct emu__vma_memo {
+	uint64_t start, end;
+};
 int emu__mem_check_pages(uint64_t ua, uint64_t npages, const struct emu__dma_page *pages,
-			 bool write, uint64_t *bad);
+			 bool write, struct emu__vma_memo *memo, uint64_t *bad);
 
 /* ----------------------------------------------------------- table memory */
 

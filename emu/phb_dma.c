@@ -278,6 +278,7 @@ static int translate(struct emu__endpoint *ep, uint64_t iova, uint64_t end,
  */
 static int check_private(struct xfer *x, bool write, uint64_t *iova, uint64_t *tce)
 {
+	struct emu__vma_memo memo = { 0, 0 };
 	uint64_t i;
 	int any = 0;
 
@@ -289,7 +290,8 @@ static int check_private(struct xfer *x, bool write, uint64_t *iova, uint64_t *t
 
 		if (g->alias)
 			continue;
-		rc = emu__mem_check_pages(first << EMU_PAGE_SHIFT, n, &x->pages[g->page], write, &bad);
+		rc = emu__mem_check_pages(first << EMU_PAGE_SHIFT, n, &x->pages[g->page], write, &memo,
+					  &bad);
 		if (rc >= 0) {
 			g->slow = rc == 1;
 			any |= rc;

@@ -769,6 +769,75 @@ static void assert_bytes(const uint8_t *p, size_t len, uint8_t v)
 }
 
 /*
+ * Pages scattered over private mappings: one transfer, one segment per
+ * page.  The mapping found allowing the access for one segment is reused
+ * for the next ones inside it (emu__vma_memo), never for a page outside
+ * it: a write whose third page lies in a PROT_READ or PROT_NONE part (its
+ * own VMA after mprotect) or in another mapping that is read-only faults
+ * there, and nothing moves, not even the first two pages.
+ */
+START_TEST(private_scattered_pages_protection_per_mapping)
+{
+	struct umem m, ro;
+	struct tt t;
+	uint8_t buf[4 * 4096], back[4 * 4096];
+	static const unsigned order[4] = { 5, 0, 3, 7 };	/* of m's pages */
+	uint64_t k;
+
+	tt_create(&t, 0, 12, 1024, 1);
+	umem_new(&m, 8, 12);
+	umem_new(&ro, 1, 12);
+	for (k = 0; k < 4; k++)
+		tt_set(&t, k, tce_of(m.p + order[k] * 4096, 12, RW));
+	tt_set(&t, 4, tce_of(m.p + 5 * 4096, 12, RW));
+	tt_set(&t, 5, tce_of(m.p, 12, RW));
+	tt_set(&t, 6, tce_of(ro.p, 12, RW));
+	set_window_ok(G, 0, &t);
+	memset(m.p, 0x11, 8 * 4096);
+	memset(ro.p, 0x22, 4096);
+	fill(buf, sizeof(buf), 3);
+
+	/* All in one mapping: every page reached, in TCE order, both ways. */
+	TU_OK(emu_dma_write(G, 0, buf, sizeof(buf)));
+	for (k = 0; k < 4; k++)
+		ck_assert(memcmp(m.p + order[k] * 4096, buf + k * 4096, 4096) == 0);
+	TU_OK(emu_dma_read(G, 8, back, sizeof(back) - 8));
+	ck_assert(memcmp(back, buf + 8, sizeof(back) - 8) == 0);
+	memset(m.p, 0x11, 8 * 4096);
+
+	/* Page 3 of m read-only: the third segment of the transfer. */
+	ck_assert_int_eq(mprotect(m.p + 3 * 4096, 4096, PROT_READ), 0);
+	TU_ERR(emu_dma_write(G, 100, buf, 3 * 4096), EFAULT);
+	assert_unmapped_fault(2 * 4096, EMU_DMA_WRITE);
+	assert_bytes(m.p, 8 * 4096, 0x11);
+	TU_OK(emu_dma_read(G, 0, back, 4 * 4096));		/* reading it is allowed */
+	assert_bytes(back, sizeof(back), 0x11);
+	/* PROT_NONE: neither way. */
+	ck_assert_int_eq(mprotect(m.p + 3 * 4096, 4096, PROT_NONE), 0);
+	TU_ERR(emu_dma_read(G, 0, back, 3 * 4096), EFAULT);
+	assert_unmapped_fault(2 * 4096, EMU_DMA_READ);
+	ck_assert_int_eq(mprotect(m.p + 3 * 4096, 4096, PROT_READ | PROT_WRITE), 0);
+	assert_bytes(m.p, 8 * 4096, 0x11);
+
+	/* Another mapping, read-only, after two pages of m. */
+	ck_assert_int_eq(mprotect(ro.p, 4096, PROT_READ), 0);
+	TU_ERR(emu_dma_write(G, 4 * 4096, buf, 3 * 4096), EFAULT);
+	assert_unmapped_fault(6 * 4096, EMU_DMA_WRITE);
+	assert_bytes(m.p, 8 * 4096, 0x11);
+	assert_bytes(ro.p, 4096, 0x22);
+	TU_OK(emu_dma_read(G, 4 * 4096, back, 3 * 4096));
+	assert_bytes(back, 2 * 4096, 0x11);
+	assert_bytes(back + 2 * 4096, 4096, 0x22);
+	ck_assert_int_eq(mprotect(ro.p, 4096, PROT_READ | PROT_WRITE), 0);
+
+	TU_OK(emu_phb_unset_window(G, 0));
+	tt_destroy(&t);
+	umem_free(&ro);
+	umem_free(&m);
+}
+END_TEST
+
+/*
  * Private anonymous memory, pinned, then unmapped / PROT_NONE / PROT_READ /
  * replaced by a new mapping: every DMA that would reach the dropped page
  * fails with EFAULT and the fault "registered memory unmapped by the
@@ -1644,6 +1713,7 @@ static Suite *emu_suite(void)
 	tcase_add_test(t, dma_first_fault_in_bus_order);
 	tcase_add_test(t, fault_ring_wraps_and_overflows);
 	tcase_add_test(t, private_memory_dropped_by_the_process);
+	tcase_add_test(t, private_scattered_pages_protection_per_mapping);
 	tcase_add_test(t, shared_memory_dropped_by_the_process);
 	tcase_add_test(t, shared_hugetlbfs_memory_unmapped_by_the_process);
 	suite_add_tcase(s, t);
