@@ -174,16 +174,35 @@ void emu_mem_hugetlb_restore(unsigned shift, long prev);
  * emu__mem_check_pages before a fault-safe copy at @ua itself.
  */
 uint32_t emu__mem_dma_page(uint64_t ua, uint64_t *alias, uint64_t *tag);
+/* One page of emu__mem_dma_pages: @ua in; *alias and *tag as emu__mem_dma_page sets them. */
+struct emu__dma_page {
+	uint64_t ua;
+	uint64_t alias;
+	uint64_t tag;
+};
+/*
+ * emu__mem_dma_page for the pages p[0..n) under one lock round.  Returns
+ * the index of the first page that is not pinned (@n when all are); the
+ * entries up to it are filled (it gets alias 0 and tag 0), the ones after
+ * it are untouched.
+ */
+uint64_t emu__mem_dma_pages(struct emu__dma_page *p, uint64_t n);
 /*
  * Checks that the @npages pages from @ua (page aligned) are still the pinned
- * ones whose tags emu__mem_dma_page gave, in order, and that the process's
+ * ones whose tags emu__mem_dma_page(s) gave (@pages, in order), and that the process's
  * mapping allows the access (@write: the device writes).  Returns 0 (a
  * memcpy is safe), 1 (the pages are the pinned ones but the protection
  * could not be checked: copy with process_vm_readv/writev), or -EFAULT with
- * *bad the address of the first page that fails.
+ * *bad the address of the first page that fails.  @memo (may be NULL)
+ * carries the mapping found allowing the access from one call to the next
+ * of the same transfer ({0, 0} before the first), so that pages scattered
+ * in one mapping ask the kernel about it once.
  */
-int emu__mem_check_pages(uint64_t ua, uint64_t npages, const uint64_t *tags, bool write,
-			 uint64_t *bad);
+struct emu__vma_memo {
+	uint64_t start, end;
+};
+int emu__mem_check_pages(uint64_t ua, uint64_t npages, const struct emu__dma_page *pages,
+			 bool write, struct emu__vma_memo *memo, uint64_t *bad);
 
 /* ----------------------------------------------------------- table memory */
 

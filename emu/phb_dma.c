@@ -5,8 +5,11 @@
  * A transfer runs in two phases under ep->rw held for reading.  Phase one,
  * under ep->lock, translates it TCE page by TCE page (cache, then walker)
  * and checks every system page of it: a valid TCE with the permission, an
- * hpa of user memory, a frame with a pin count > 0.  It records where the
- * bytes are as a list of user-address segments.  Phase two copies.  So a
+ * hpa of user memory, a frame with a pin count > 0.  The pin counts are
+ * read for all pages at once after the walk (one lock round of the pin
+ * table, not one per page), and the fault reported is still the first in
+ * bus address order.  It records where the bytes are as a list of
+ * user-address segments.  Phase two copies.  So a
  * faulting transfer touches no byte, and the copy runs without ep->lock,
  * in parallel with other DMAs of the endpoint.
  *
@@ -52,26 +55,38 @@
 
 /*
  * A piece of the transfer: @len bytes at @addr, which is the library's
- * alias of shared pages (alias) or the user address of private pages.
- * Private pages have their tag and TCE in x->pages from @page on, one per
- * system page (x->tags, x->tces).
+ * alias of shared pages (alias) or the user address of private pages.  Its
+ * pages are x->pages[@page] on, one per system page.
  */
 struct seg {
 	uint64_t addr;
 	uint64_t len;
 	uint64_t iova;
-	uint64_t page;		/* index into x->tags/tces (private segments) */
+	uint64_t page;		/* index into x->pages/x->at */
 	bool alias;
 	bool slow;		/* private, protection unchecked: process_vm_readv/writev */
 };
 
+/* Where a page of the transfer came from: its bus address, bytes, and the TCE used. */
+struct page_at {
+	uint64_t iova;
+	uint64_t len;
+	uint64_t tce;
+};
+
+/*
+ * Phase one fills x->pages (user addresses, then emu__mem_dma_pages' answers)
+ * and x->at, one entry per system page the transfer touches, then x->segs.
+ */
 struct xfer {
 	struct seg *segs;
 	uint64_t nsegs, cap;
-	uint64_t *tags, *tces;		/* per private page: identity, TCE used */
+	struct emu__dma_page *pages;
+	struct page_at *at;
 	uint64_t npages, pcap;
 	struct seg stack[NSEG_STACK];
-	uint64_t tag_stack[NSEG_STACK], tce_stack[NSEG_STACK];
+	struct emu__dma_page page_stack[NSEG_STACK];
+	struct page_at at_stack[NSEG_STACK];
 };
 
 static const struct emu__window_reg *find_window(const struct emu__endpoint *ep, uint64_t addr,
@@ -108,31 +123,37 @@ static int grow(void **v, void *stack, uint64_t n, uint64_t size, uint64_t total
 	return 0;
 }
 
-/*
- * Appends @len bytes (inside one system page) at @addr for bus address
- * @iova, merged with the last segment when contiguous.  @alias says whether
- * @addr is an alias; otherwise @tag and @tce identify the page.
- */
-static int add_seg(struct xfer *x, uint64_t addr, uint64_t len, uint64_t iova, bool alias,
-		   uint64_t tag, uint64_t tce, uint64_t total)
+/* Appends @len bytes (inside one system page) at user address @ua, bus address @iova. */
+static int add_page(struct xfer *x, uint64_t ua, uint64_t len, uint64_t iova, uint64_t tce,
+		    uint64_t total)
 {
-	struct seg *last = x->nsegs ? &x->segs[x->nsegs - 1] : NULL;
+	if (x->npages == x->pcap) {
+		int rc = grow((void **)&x->pages, x->page_stack, x->npages, sizeof(*x->pages),
+			      total);
 
-	if (!alias) {
-		if (x->npages == x->pcap) {
-			int rc = grow((void **)&x->tags, x->tag_stack, x->npages, sizeof(*x->tags), total);
-
-			if (!rc)
-				rc = grow((void **)&x->tces, x->tce_stack, x->npages, sizeof(*x->tces),
-					  total);
-			if (rc)
-				return rc;
-			x->pcap = total / EMU_PAGE_SIZE + 2;
-		}
-		x->tags[x->npages] = tag;
-		x->tces[x->npages] = tce;
-		x->npages++;
+		if (!rc)
+			rc = grow((void **)&x->at, x->at_stack, x->npages, sizeof(*x->at), total);
+		if (rc)
+			return rc;
+		x->pcap = total / EMU_PAGE_SIZE + 2;
 	}
+	x->pages[x->npages] = (struct emu__dma_page){ .ua = ua };
+	x->at[x->npages] = (struct page_at){ iova, len, tce };
+	x->npages++;
+	return 0;
+}
+
+/*
+ * Appends page @i of x->pages as a segment, merged with the last one when
+ * contiguous and of the same kind.
+ */
+static int add_seg(struct xfer *x, uint64_t i, uint64_t total)
+{
+	const struct emu__dma_page *p = &x->pages[i];
+	struct seg *last = x->nsegs ? &x->segs[x->nsegs - 1] : NULL;
+	bool alias = p->alias != 0;
+	uint64_t addr = alias ? p->alias : p->ua, len = x->at[i].len;
+
 	if (last && last->alias == alias && last->addr + last->len == addr) {
 		last->len += len;
 		return 0;
@@ -144,7 +165,7 @@ static int add_seg(struct xfer *x, uint64_t addr, uint64_t len, uint64_t iova, b
 			return rc;
 		x->cap = total / EMU_PAGE_SIZE + 2;
 	}
-	x->segs[x->nsegs] = (struct seg){ addr, len, iova, x->npages - !alias, alias, false };
+	x->segs[x->nsegs] = (struct seg){ addr, len, x->at[i].iova, i, alias, false };
 	x->nsegs++;
 	return 0;
 }
@@ -164,22 +185,31 @@ static int fault(struct emu__endpoint *ep, uint64_t addr, uint64_t tce, enum emu
 	return why == EMU_FAULT_PERMISSION ? -EACCES : -EFAULT;
 }
 
-/* Phase one (ep->rw read-held, ep->lock held): translate and check [iova, end). */
+/*
+ * Phase one (ep->rw read-held, ep->lock held): translate and check [iova,
+ * end).  The TCEs are walked first, collecting the user address of every
+ * page; then one emu__mem_dma_pages asks for all their pins at once.  The
+ * fault reported is the first in bus address order, as if each page had
+ * been checked as it was reached: an unpinned page before the page where
+ * the walk stopped wins over the walk's fault.
+ */
 static int translate(struct emu__endpoint *ep, uint64_t iova, uint64_t end,
 		     enum emu_dma_access acc, struct xfer *x)
 {
 	uint64_t need = acc == EMU_DMA_WRITE ? EMU_TCE_WRITE : EMU_TCE_READ;
-	uint64_t addr = iova;
-	int rc;
+	uint64_t addr = iova, bad_tce = 0, pinned, i;
+	int rc, why = -1;	/* an emu_fault_reason once the walk stops */
 
-	while (addr < end) {
+	while (addr < end && why < 0) {
 		const struct emu__window_reg *r;
 		uint64_t entry, mask, chunk_end, tce = 0, hpa;
 		unsigned slot;
 
 		r = find_window(ep, addr, &slot);
-		if (!r)
-			return fault(ep, addr, 0, acc, EMU_FAULT_NO_WINDOW);
+		if (!r) {
+			why = EMU_FAULT_NO_WINDOW;
+			break;
+		}
 		mask = (1ull << r->w.page_shift) - 1;
 		entry = addr >> r->w.page_shift;
 		/* The window ends below 2^64, so the page's end does not wrap. */
@@ -189,32 +219,52 @@ static int translate(struct emu__endpoint *ep, uint64_t iova, uint64_t end,
 		if (emu__cache_find(ep, slot, entry, &tce)) {
 			ep->st.cache_hits++;
 		} else {
-			int why = emu__walk(r, entry, &tce);
+			int w = emu__walk(r, entry, &tce);
 
 			ep->st.cache_misses++;
-			if (why)
-				return fault(ep, addr, 0, acc, (enum emu_fault_reason)why);
+			if (w) {
+				why = w;
+				break;
+			}
 			if (tce)
 				emu__cache_insert(ep, slot, entry, tce);
 		}
-		if (!tce)
-			return fault(ep, addr, 0, acc, EMU_FAULT_NO_TRANSLATION);
-		if (!(tce & need))
-			return fault(ep, addr, tce, acc, EMU_FAULT_PERMISSION);
+		if (!tce) {
+			why = EMU_FAULT_NO_TRANSLATION;
+			break;
+		}
+		if (!(tce & need)) {
+			why = EMU_FAULT_PERMISSION;
+			bad_tce = tce;
+			break;
+		}
 		hpa = (tce & ~mask) | (addr & mask);
 		while (addr < chunk_end) {
-			uint64_t n = EMU_PAGE_SIZE - (hpa & (EMU_PAGE_SIZE - 1)), ua, alias, tag;
+			uint64_t n = EMU_PAGE_SIZE - (hpa & (EMU_PAGE_SIZE - 1)), ua;
 
 			if (n > chunk_end - addr)
 				n = chunk_end - addr;
-			if (!emu_mem_hpa_to_ua(hpa, &ua) || !emu__mem_dma_page(ua, &alias, &tag))
-				return fault(ep, addr, tce, acc, EMU_FAULT_UNPINNED);
-			rc = add_seg(x, alias ? alias : ua, n, addr, alias != 0, tag, tce, end - iova);
+			if (!emu_mem_hpa_to_ua(hpa, &ua)) {
+				why = EMU_FAULT_UNPINNED;
+				bad_tce = tce;
+				break;
+			}
+			rc = add_page(x, ua, n, addr, tce, end - iova);
 			if (rc)
 				return rc;
 			addr += n;
 			hpa += n;
 		}
+	}
+	pinned = emu__mem_dma_pages(x->pages, x->npages);
+	if (pinned < x->npages)
+		return fault(ep, x->at[pinned].iova, x->at[pinned].tce, acc, EMU_FAULT_UNPINNED);
+	if (why >= 0)
+		return fault(ep, addr, bad_tce, acc, (enum emu_fault_reason)why);
+	for (i = 0; i < x->npages; i++) {
+		rc = add_seg(x, i, end - iova);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -223,11 +273,12 @@ static int translate(struct emu__endpoint *ep, uint64_t iova, uint64_t end,
  * Phase two, part one: every private page is still the pinned one and
  * allows the access.  Returns 0 (all safe for memcpy), 1 (safe, but some
  * protection unknown: copy those segments fault-safely; they are marked in
- * x->segs[i].safe), or -EFAULT with *iova and *tce naming the first page
+ * x->segs[i].slow), or -EFAULT with *iova and *tce naming the first page
  * that fails.
  */
 static int check_private(struct xfer *x, bool write, uint64_t *iova, uint64_t *tce)
 {
+	struct emu__vma_memo memo = { 0, 0 };
 	uint64_t i;
 	int any = 0;
 
@@ -239,14 +290,15 @@ static int check_private(struct xfer *x, bool write, uint64_t *iova, uint64_t *t
 
 		if (g->alias)
 			continue;
-		rc = emu__mem_check_pages(first << EMU_PAGE_SHIFT, n, &x->tags[g->page], write, &bad);
+		rc = emu__mem_check_pages(first << EMU_PAGE_SHIFT, n, &x->pages[g->page], write, &memo,
+					  &bad);
 		if (rc >= 0) {
 			g->slow = rc == 1;
 			any |= rc;
 			continue;
 		}
 		*iova = bad > g->addr ? g->iova + (bad - g->addr) : g->iova;
-		*tce = x->tces[g->page + ((bad >> EMU_PAGE_SHIFT) - first)];
+		*tce = x->at[g->page + ((bad >> EMU_PAGE_SHIFT) - first)].tce;
 		return -EFAULT;
 	}
 	return any;
@@ -290,7 +342,7 @@ static uint64_t copy(const struct xfer *x, uint8_t *p, enum emu_dma_access acc, 
 			uint64_t at = g->addr + (uint64_t)moved;
 
 			*iova = g->iova + (uint64_t)moved;
-			*tce = x->tces[g->page + ((at >> EMU_PAGE_SHIFT) - (g->addr >> EMU_PAGE_SHIFT))];
+			*tce = x->at[g->page + ((at >> EMU_PAGE_SHIFT) - (g->addr >> EMU_PAGE_SHIFT))].tce;
 			return done;
 		}
 	}
@@ -330,8 +382,8 @@ static int dma(int group, uint64_t iova, void *buf, size_t len, enum emu_dma_acc
 	x.segs = x.stack;
 	x.nsegs = 0;
 	x.cap = NSEG_STACK;
-	x.tags = x.tag_stack;
-	x.tces = x.tce_stack;
+	x.pages = x.page_stack;
+	x.at = x.at_stack;
 	x.npages = 0;
 	x.pcap = NSEG_STACK;
 	pthread_rwlock_rdlock(&ep->rw);
@@ -368,10 +420,10 @@ out_unlock:
 	pthread_rwlock_unlock(&ep->rw);
 	if (x.segs != x.stack)
 		free(x.segs);
-	if (x.tags != x.tag_stack)
-		free(x.tags);
-	if (x.tces != x.tce_stack)
-		free(x.tces);
+	if (x.pages != x.page_stack)
+		free(x.pages);
+	if (x.at != x.at_stack)
+		free(x.at);
 	return rc;
 }
 

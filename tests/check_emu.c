@@ -769,6 +769,75 @@ static void assert_bytes(const uint8_t *p, size_t len, uint8_t v)
 }
 
 /*
+ * Pages scattered over private mappings: one transfer, one segment per
+ * page.  The mapping found allowing the access for one segment is reused
+ * for the next ones inside it (emu__vma_memo), never for a page outside
+ * it: a write whose third page lies in a PROT_READ or PROT_NONE part (its
+ * own VMA after mprotect) or in another mapping that is read-only faults
+ * there, and nothing moves, not even the first two pages.
+ */
+START_TEST(private_scattered_pages_protection_per_mapping)
+{
+	struct umem m, ro;
+	struct tt t;
+	uint8_t buf[4 * 4096], back[4 * 4096];
+	static const unsigned order[4] = { 5, 0, 3, 7 };	/* of m's pages */
+	uint64_t k;
+
+	tt_create(&t, 0, 12, 1024, 1);
+	umem_new(&m, 8, 12);
+	umem_new(&ro, 1, 12);
+	for (k = 0; k < 4; k++)
+		tt_set(&t, k, tce_of(m.p + order[k] * 4096, 12, RW));
+	tt_set(&t, 4, tce_of(m.p + 5 * 4096, 12, RW));
+	tt_set(&t, 5, tce_of(m.p, 12, RW));
+	tt_set(&t, 6, tce_of(ro.p, 12, RW));
+	set_window_ok(G, 0, &t);
+	memset(m.p, 0x11, 8 * 4096);
+	memset(ro.p, 0x22, 4096);
+	fill(buf, sizeof(buf), 3);
+
+	/* All in one mapping: every page reached, in TCE order, both ways. */
+	TU_OK(emu_dma_write(G, 0, buf, sizeof(buf)));
+	for (k = 0; k < 4; k++)
+		ck_assert(memcmp(m.p + order[k] * 4096, buf + k * 4096, 4096) == 0);
+	TU_OK(emu_dma_read(G, 8, back, sizeof(back) - 8));
+	ck_assert(memcmp(back, buf + 8, sizeof(back) - 8) == 0);
+	memset(m.p, 0x11, 8 * 4096);
+
+	/* Page 3 of m read-only: the third segment of the transfer. */
+	ck_assert_int_eq(mprotect(m.p + 3 * 4096, 4096, PROT_READ), 0);
+	TU_ERR(emu_dma_write(G, 100, buf, 3 * 4096), EFAULT);
+	assert_unmapped_fault(2 * 4096, EMU_DMA_WRITE);
+	assert_bytes(m.p, 8 * 4096, 0x11);
+	TU_OK(emu_dma_read(G, 0, back, 4 * 4096));		/* reading it is allowed */
+	assert_bytes(back, sizeof(back), 0x11);
+	/* PROT_NONE: neither way. */
+	ck_assert_int_eq(mprotect(m.p + 3 * 4096, 4096, PROT_NONE), 0);
+	TU_ERR(emu_dma_read(G, 0, back, 3 * 4096), EFAULT);
+	assert_unmapped_fault(2 * 4096, EMU_DMA_READ);
+	ck_assert_int_eq(mprotect(m.p + 3 * 4096, 4096, PROT_READ | PROT_WRITE), 0);
+	assert_bytes(m.p, 8 * 4096, 0x11);
+
+	/* Another mapping, read-only, after two pages of m. */
+	ck_assert_int_eq(mprotect(ro.p, 4096, PROT_READ), 0);
+	TU_ERR(emu_dma_write(G, 4 * 4096, buf, 3 * 4096), EFAULT);
+	assert_unmapped_fault(6 * 4096, EMU_DMA_WRITE);
+	assert_bytes(m.p, 8 * 4096, 0x11);
+	assert_bytes(ro.p, 4096, 0x22);
+	TU_OK(emu_dma_read(G, 4 * 4096, back, 3 * 4096));
+	assert_bytes(back, 2 * 4096, 0x11);
+	assert_bytes(back + 2 * 4096, 4096, 0x22);
+	ck_assert_int_eq(mprotect(ro.p, 4096, PROT_READ | PROT_WRITE), 0);
+
+	TU_OK(emu_phb_unset_window(G, 0));
+	tt_destroy(&t);
+	umem_free(&ro);
+	umem_free(&m);
+}
+END_TEST
+
+/*
  * Private anonymous memory, pinned, then unmapped / PROT_NONE / PROT_READ /
  * replaced by a new mapping: every DMA that would reach the dropped page
  * fails with EFAULT and the fault "registered memory unmapped by the
@@ -1058,6 +1127,98 @@ START_TEST(tce_to_unpinned_frame)
 	TU_OK(emu_phb_unset_window(G, 0));
 	tt_destroy(&t);
 	umem_free(&m);
+}
+END_TEST
+
+/*
+ * Which fault a transfer reports when several pages would fault: the first
+ * in bus address order, whether the TCE walk or the pin lookup finds it
+ * (emu/phb_dma.c walks every TCE first and looks the pins up in one round
+ * afterwards).  A faulting transfer writes nothing and records one fault,
+ * whose TCE is the one of the faulting page; beyond 32 pages the page
+ * lists leave the stack.
+ */
+START_TEST(dma_first_fault_in_bus_order)
+{
+	enum { NP = 64, HOLE = 40 };
+	struct emu_pin *lo, *hi;
+	struct emu_group_stats before;
+	uint8_t *area = tu_map(NP), *loose = tu_map(1), *zero = calloc(NP, 4096);
+	uint8_t *b = malloc(NP * 4096);
+	uint64_t k, unpinned_tce = tce_of(loose, 12, RW);
+	struct emu_fault f;
+	struct tt t;
+
+	ck_assert_ptr_nonnull(zero);
+	ck_assert_ptr_nonnull(b);
+	emu_machine_set_abort_on_unpinned(false);
+	/* area: pages 0..HOLE-1 and HOLE+1..NP-1 pinned, page HOLE not. */
+	TU_OK(emu_mem_pin((uintptr_t)area, HOLE, &lo));
+	TU_OK(emu_mem_pin((uintptr_t)area + (HOLE + 1) * 4096ull, NP - HOLE - 1, &hi));
+	tt_create(&t, 0, 12, 1024, 2);
+	for (k = 0; k < NP; k++)
+		tt_set(&t, k, tce_of(area + k * 4096, 12, RW));
+	/* Entries 100..: pinned, unpinned, empty, pinned, unpinned, pinned, read-only. */
+	tt_set(&t, 100, tce_of(area, 12, RW));
+	tt_set(&t, 101, unpinned_tce);
+	tt_set(&t, 103, tce_of(area + 4096, 12, RW));
+	tt_set(&t, 104, unpinned_tce);
+	tt_set(&t, 105, tce_of(area + 2 * 4096, 12, RW));
+	tt_set(&t, 106, tce_of(area + 3 * 4096, 12, EMU_TCE_READ));
+	set_window_ok(G, 0, &t);
+	fill(b, NP * 4096, 9);
+
+	/* An unpinned page before an empty entry: the unpinned page. */
+	before = gstats(G);
+	TU_ERR(emu_dma_write(G, 100 * 4096 + 100, b, 3 * 4096), EFAULT);
+	f = last_fault(G, 1);
+	ck_assert_uint_eq(f.iova, 101 * 4096);
+	ck_assert_uint_eq(f.tce, unpinned_tce);
+	ck_assert_int_eq(f.reason, EMU_FAULT_UNPINNED);
+	ck_assert_int_eq(f.access, EMU_DMA_WRITE);
+	/* An empty entry before an unpinned page: the empty entry, no TCE. */
+	TU_ERR(emu_dma_read(G, 102 * 4096 + 8, b, 3 * 4096), EFAULT);
+	f = last_fault(G, 1);
+	ck_assert_uint_eq(f.iova, 102 * 4096 + 8);
+	ck_assert_uint_eq(f.tce, 0);
+	ck_assert_int_eq(f.reason, EMU_FAULT_NO_TRANSLATION);
+	/* A pinned page, then an unpinned one. */
+	TU_ERR(emu_dma_write(G, 103 * 4096, b, 2 * 4096), EFAULT);
+	assert_fault(G, 104 * 4096, EMU_DMA_WRITE, EMU_FAULT_UNPINNED);
+	/* A pinned page, then no write permission: the TCE is recorded. */
+	TU_ERR(emu_dma_write(G, 105 * 4096 + 4000, b, 200), EACCES);
+	f = last_fault(G, 1);
+	ck_assert_uint_eq(f.iova, 106 * 4096);
+	ck_assert_uint_eq(f.tce, tce_of(area + 3 * 4096, 12, EMU_TCE_READ));
+	ck_assert_int_eq(f.reason, EMU_FAULT_PERMISSION);
+	/* 64 pages with page 40 unpinned, both directions. */
+	TU_ERR(emu_dma_write(G, 0, b, NP * 4096), EFAULT);
+	assert_fault(G, HOLE * 4096, EMU_DMA_WRITE, EMU_FAULT_UNPINNED);
+	TU_ERR(emu_dma_read(G, 0, b, NP * 4096), EFAULT);
+	assert_fault(G, HOLE * 4096, EMU_DMA_READ, EMU_FAULT_UNPINNED);
+	ck_assert_uint_eq(gstats(G).faults[EMU_FAULT_UNPINNED], before.faults[EMU_FAULT_UNPINNED] + 4);
+	ck_assert_uint_eq(gstats(G).faults[EMU_FAULT_NO_TRANSLATION],
+			  before.faults[EMU_FAULT_NO_TRANSLATION] + 1);
+	ck_assert_uint_eq(gstats(G).faults[EMU_FAULT_PERMISSION],
+			  before.faults[EMU_FAULT_PERMISSION] + 1);
+	ck_assert_uint_eq(gstats(G).dma_writes, before.dma_writes);
+	ck_assert_uint_eq(gstats(G).dma_reads, before.dma_reads);
+	ck_assert(memcmp(area, zero, NP * 4096) == 0);
+	ck_assert(memcmp(loose, zero, 4096) == 0);
+	/* The 40 pinned pages before the hole move, in both directions. */
+	TU_OK(emu_dma_write(G, 0, b, HOLE * 4096));
+	ck_assert(memcmp(area, b, HOLE * 4096) == 0);
+	memset(b, 0, NP * 4096);
+	TU_OK(emu_dma_read(G, 4096 + 8, b, (HOLE - 1) * 4096 - 8));
+	ck_assert(memcmp(b, area + 4096 + 8, (HOLE - 1) * 4096 - 8) == 0);
+	TU_OK(emu_phb_unset_window(G, 0));
+	tt_destroy(&t);
+	emu_mem_unpin(hi);
+	emu_mem_unpin(lo);
+	tu_unmap(loose, 1);
+	tu_unmap(area, NP);
+	free(b);
+	free(zero);
 }
 END_TEST
 
@@ -1549,8 +1710,10 @@ static Suite *emu_suite(void)
 	tcase_add_test(t, killed_then_unpinned_is_no_translation);
 	tcase_add_test(t, tce_to_unpinned_frame);
 	tcase_add_test(t, large_page_unpinned_part_faults);
+	tcase_add_test(t, dma_first_fault_in_bus_order);
 	tcase_add_test(t, fault_ring_wraps_and_overflows);
 	tcase_add_test(t, private_memory_dropped_by_the_process);
+	tcase_add_test(t, private_scattered_pages_protection_per_mapping);
 	tcase_add_test(t, shared_memory_dropped_by_the_process);
 	tcase_add_test(t, shared_hugetlbfs_memory_unmapped_by_the_process);
 	suite_add_tcase(s, t);

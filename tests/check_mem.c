@@ -550,6 +550,63 @@ START_TEST(pin_shared_one_page_each_random_unpin)
 END_TEST
 
 /*
+ * emu__mem_dma_pages, the DMA path's one-round lookup, answers what
+ * emu__mem_dma_page answers page by page (aliases with the byte's offset,
+ * private pages' tags), across a leaf boundary (1024 pages) and mixed
+ * with shared pages; it stops at the first page that is not pinned,
+ * leaving the entries after it untouched.
+ */
+START_TEST(dma_pages_batch_matches_single_lookups)
+{
+	enum { NP = 1028, HOLE = 1026 };
+	static const uint64_t order[] = { 1020, 1021, 1022, 1023, 1024, 1025 };
+	struct emu__dma_page p[10];
+	struct emu_pin *lo, *hi, *sh;
+	uint8_t *area = tu_map_aligned(NP, 22), *shared;
+	uint64_t k, alias, tag;
+	int fd;
+
+	shared = shared_map(2, &fd);
+	lo = pin_ok(area, HOLE);
+	hi = pin_ok(area + (HOLE + 1) * PS, NP - HOLE - 1);
+	sh = pin_ok(shared, 2);
+	p[0].ua = (uintptr_t)shared + 16;
+	for (k = 0; k < 6; k++)
+		p[1 + k].ua = (uintptr_t)area + order[k] * PS + k;
+	p[7].ua = (uintptr_t)shared + PS + 4095;
+	p[8].ua = (uintptr_t)area + HOLE * PS;
+	p[9].ua = (uintptr_t)area + (HOLE + 1) * PS;
+	for (k = 0; k < 10; k++)
+		p[k].alias = p[k].tag = 0xdead;
+	ck_assert_uint_eq(emu__mem_dma_pages(p, 0), 0);
+	ck_assert_uint_eq(p[0].alias, 0xdead);
+	ck_assert_uint_eq(emu__mem_dma_pages(p, 10), 8);
+	for (k = 0; k < 8; k++) {
+		ck_assert_uint_ge(emu__mem_dma_page(p[k].ua, &alias, &tag), 1);
+		ck_assert_uint_eq(p[k].alias, alias);
+		ck_assert_uint_eq(p[k].tag, tag);
+		ck_assert((alias != 0) == (k == 0 || k == 7));
+		ck_assert(alias != 0 || tag != 0);
+	}
+	ck_assert_uint_eq(p[7].alias, p[0].alias - 16 + PS + 4095);
+	ck_assert_uint_eq(p[8].alias, 0);	/* the unpinned page: filled as emu__mem_dma_page does */
+	ck_assert_uint_eq(p[8].tag, 0);
+	ck_assert_uint_eq(p[9].alias, 0xdead);
+	ck_assert_uint_eq(p[9].tag, 0xdead);
+	/* From the page after the hole on, everything is pinned. */
+	ck_assert_uint_eq(emu__mem_dma_pages(p + 9, 1), 1);
+	ck_assert_uint_ne(p[9].tag, 0);
+	emu_mem_unpin(sh);
+	emu_mem_unpin(hi);
+	emu_mem_unpin(lo);
+	ck_assert_uint_eq(emu__mem_dma_pages(p, 10), 0);
+	munmap(shared, 2 * PS);
+	close(fd);
+	tu_unmap(area, NP);
+}
+END_TEST
+
+/*
  * Overlapping pins of shared memory: a page keeps the alias of the pin that
  * took it first, and that alias lives while any such page is pinned, by
  * whichever pin.  A pins [0, 4), B pins [2, 6): pages 2 and 3 stay A's
@@ -1322,6 +1379,7 @@ static Suite *mem_suite(void)
 	tcase_add_test(t, pin_shared_file_mapping_needs_dirty_tracking);
 	tcase_add_test(t, pin_shared_one_page_each_random_unpin);
 	tcase_add_test(t, pin_shared_overlap_keeps_first_alias);
+	tcase_add_test(t, dma_pages_batch_matches_single_lookups);
 	tcase_add_test(t, pin_count_limit_is_enomem);
 	tcase_add_test(t, pin_metadata_under_8_bytes_per_page);
 	tcase_add_test(t, hugetlb_reserve_is_bounded);
