@@ -19,7 +19,10 @@
 # layer, the emulator.
 # Before the boots it prints what making 1 GiB present and writable costs
 # this host by itself (build/tests/guest-pincost): the part of B that is
-# the host kernel's zeroing of pinned pages, not the layer's.
+# the host kernel's zeroing of pinned pages, not the layer's; and how long
+# memory just freed stays cheap to write again (guest-pincost delay), which
+# is what the warm state relies on (docs/guest.md, "Cold and warm host
+# memory").
 # Writes BUILD_DIR/bench/guest_boot.jsonl, lines in build/bench.json's
 # style (scripts/run-benches.sh merges the file into bench.json when it
 # exists).
