@@ -463,7 +463,8 @@ $(B)/tests/guest-rngstream: tests/guest/rngstream.c $(B)/libspaprtce.a
 	$(CC) $(BASE_CFLAGS) -o $@ $< $(B)/libspaprtce.a $(LDLIBS_ALL)
 
 # What making guest RAM present and writable costs this host (the pinning
-# part of bench-guest; tests/guest/pincost.c).
+# part of bench-guest), and bench-guest's warm-up before every boot
+# (`guest-pincost warm`; tests/guest/pincost.c).
 $(B)/tests/guest-pincost: tests/guest/pincost.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -o $@ $<
