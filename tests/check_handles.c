@@ -168,7 +168,9 @@ START_TEST(vouched_requests)
 		struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = 0, .size = PS };
 
 		TU_OK(spapr_ioctl(c, SPAPR__IOCTL_VOUCHED(VFIO_IOMMU_MAP_DMA), &m));
-		TU_ERR(tu_unregister(c, p, PS), EBUSY);		/* mapped */
+		if (!tu_fixed_only_step("vouched_requests", "UNREGISTER of the mapped page", "Q3",
+					"the kernel's 0 orphans the region for good"))
+			TU_ERR(tu_unregister(c, p, PS), EBUSY);	/* mapped */
 		spapr_set_observer(&obs);
 		TU_OK(spapr_ioctl(c, SPAPR__IOCTL_VOUCHED(VFIO_IOMMU_UNMAP_DMA), &u));
 		spapr_set_observer(NULL);
