@@ -18,6 +18,18 @@
  *
  * Freed blocks are zeroed at free time, so allocation (on the on-demand level
  * path) does not pay for it.
+ *
+ * Why a per-thread cache in front of the locked lookup: the walker asks for
+ * every level of every walk (a 64 KiB transfer of 4 KiB TCEs is 16 walks),
+ * and the locked lookup (a mutex and one map probe per possible block size)
+ * was a large part of a DMA's cost.  Each thread remembers the last few
+ * blocks it validated, with the free generation seen under the lock; every
+ * free bumps the generation before the block is zeroed or unmapped.  A hit
+ * needs the generation unchanged, i.e. no block at all was freed since, so
+ * a cached block is live exactly when the locked lookup would say so:
+ * freed and foreign memory are refused as before.  Allocation needs no bump
+ * (it makes no live block dead).  Between the answer and the caller's read
+ * a concurrent free can still race, as it could after the lock was dropped.
  */
 #include <errno.h>
 #include <numa.h>
@@ -49,6 +61,16 @@ static int table_nnodes;
 static struct util_u64map table_blocks = UTIL_U64MAP_INIT;	/* hva -> size | (node + 1) << 56 */
 static uint64_t table_bytes, table_reserved;
 static int table_node;			/* the host bridge's node */
+/* Bumped by every free, under table_lock; read without it by the cache. */
+static uint64_t table_gen = 1;
+
+/* Blocks this thread found live at generation gen (0: an empty slot). */
+#define HVA_CACHE_WAYS 4u
+struct hva_cache_ent {
+	uint64_t start, end, gen;
+};
+static __thread struct hva_cache_ent hva_cache[HVA_CACHE_WAYS];
+static __thread unsigned hva_cache_next;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 UTIL_FORK_LOCK(table_fork, .rank = UTIL_RANK_EMU_TABLE, .name = "emu table_lock",
@@ -197,6 +219,8 @@ void emu_mem_table_free(void *hva, uint64_t size)
 	}
 	node = (int)(val >> VAL_NODE_SHIFT) - 1;
 	util_u64map_remove(&table_blocks, (uintptr_t)hva);
+	/* Before the block is zeroed or unmapped: no cache answers for it now. */
+	__atomic_store_n(&table_gen, table_gen + 1, __ATOMIC_RELEASE);
 	table_bytes -= size;
 	if (size >= CHUNK_SIZE) {
 		munmap(hva, size);
@@ -214,20 +238,33 @@ void emu_mem_table_free(void *hva, uint64_t size)
 
 void *emu_mem_table_hva(uint64_t hpa, uint64_t len)
 {
-	uint64_t hva = hpa & ((1ull << EMU_HPA_ZONE_SHIFT) - 1), end;
+	uint64_t hva = hpa & ((1ull << EMU_HPA_ZONE_SHIFT) - 1), end, gen;
 	void *found = NULL;
-	unsigned shift;
+	unsigned shift, w;
 
 	if (hpa >> EMU_HPA_ZONE_SHIFT != EMU_HPA_ZONE_TABLE || !util_range_end(hva, len, &end))
 		return NULL;
+	gen = __atomic_load_n(&table_gen, __ATOMIC_ACQUIRE);
+	for (w = 0; w < HVA_CACHE_WAYS; w++) {
+		const struct hva_cache_ent *c = &hva_cache[w];
+
+		if (c->gen == gen && hva >= c->start && end <= c->end)
+			return (void *)(uintptr_t)hva;
+	}
 	pthread_mutex_lock(&table_lock);
+	gen = table_gen;
 	for (shift = EMU_PAGE_SHIFT; shift < EMU_UA_BITS; shift++) {
 		uint64_t start = hva & ~((1ull << shift) - 1);
 		uint64_t val = util_u64map_get(&table_blocks, start);
 
 		if (val && (val & ((1ull << VAL_NODE_SHIFT) - 1)) == 1ull << shift) {
-			if (end <= start + (1ull << shift))
+			if (end <= start + (1ull << shift)) {
 				found = (void *)(uintptr_t)hva;
+				hva_cache[hva_cache_next] = (struct hva_cache_ent){
+					start, start + (1ull << shift), gen
+				};
+				hva_cache_next = (hva_cache_next + 1) % HVA_CACHE_WAYS;
+			}
 			break;
 		}
 	}

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <linux/capability.h>
 #include <numa.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1214,6 +1215,81 @@ START_TEST(table_alloc_zeroed_aligned_contiguous)
 }
 END_TEST
 
+/* Looks @hpa up from a fresh thread (an empty lookup cache). */
+struct hva_probe {
+	uint64_t hpa, len;
+	void *found;
+};
+
+static void *hva_probe_thread(void *arg)
+{
+	struct hva_probe *pr = arg;
+
+	pr->found = emu_mem_table_hva(pr->hpa, pr->len);
+	return NULL;
+}
+
+static void *hva_in_thread(uint64_t hpa, uint64_t len)
+{
+	struct hva_probe pr = { hpa, len, NULL };
+	pthread_t th;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, hva_probe_thread, &pr), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	return pr.found;
+}
+
+/* Frees a 4 KiB table block from another thread. */
+static void *free_4k_thread(void *arg)
+{
+	emu_mem_table_free(arg, 4096);
+	return NULL;
+}
+
+/*
+ * emu_mem_table_hva remembers the blocks a thread found live: a block found
+ * once and freed since, by this thread or another, is refused all the same;
+ * so is memory next to a remembered block, and a remembered block's range
+ * is never stretched past the block.
+ */
+START_TEST(table_hva_cache_refuses_freed)
+{
+	uint64_t ha, hb, hbig, hc;
+	uint8_t *a, *b, *big, *c;
+	pthread_t th;
+
+	TU_OK(emu_mem_table_alloc(0, 4096, (void **)&a, &ha));
+	TU_OK(emu_mem_table_alloc(0, 4096, (void **)&b, &hb));
+	TU_OK(emu_mem_table_alloc(0, 4ull << 20, (void **)&big, &hbig));
+	ck_assert_ptr_eq(emu_mem_table_hva(ha + 8, 8), a + 8);
+	ck_assert_ptr_eq(emu_mem_table_hva(hb, 4096), b);
+	ck_assert_ptr_eq(emu_mem_table_hva(hbig + (3ull << 20), 8), big + (3ull << 20));
+	/* Remembered, but not stretched: one byte past the block is refused. */
+	ck_assert_ptr_null(emu_mem_table_hva(ha + 4088, 16));
+	ck_assert_ptr_null(emu_mem_table_hva(hbig + (4ull << 20) - 8, 16));
+	/* Another block freed: a and big stay live. */
+	emu_mem_table_free(b, 4096);
+	ck_assert_ptr_null(emu_mem_table_hva(hb, 8));
+	ck_assert_ptr_eq(emu_mem_table_hva(ha, 8), a);
+	ck_assert_ptr_eq(emu_mem_table_hva(hbig, 8), big);
+	/* Freed by another thread: this thread's memory of a is void. */
+	ck_assert_ptr_eq(hva_in_thread(ha, 8), a);
+	ck_assert_int_eq(pthread_create(&th, NULL, free_4k_thread, a), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_ptr_null(emu_mem_table_hva(ha + 8, 8));
+	ck_assert_ptr_null(hva_in_thread(ha + 8, 8));
+	/* Reused (LIFO free list): live again, found again. */
+	TU_OK(emu_mem_table_alloc(0, 4096, (void **)&c, &hc));
+	ck_assert_ptr_eq(c, a);
+	ck_assert_ptr_eq(emu_mem_table_hva(hc, 4096), c);
+	emu_mem_table_free(big, 4ull << 20);
+	ck_assert_ptr_null(emu_mem_table_hva(hbig + (3ull << 20), 8));
+	ck_assert_ptr_null(hva_in_thread(hbig, 8));
+	emu_mem_table_free(c, 4096);
+	ck_assert_ptr_null(emu_mem_table_hva(hc, 8));
+}
+END_TEST
+
 START_TEST(table_reuse_is_zeroed)
 {
 	uint64_t hpa, hpa2;
@@ -1395,6 +1471,7 @@ static Suite *mem_suite(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_add_test(t, table_alloc_zeroed_aligned_contiguous);
 	tcase_add_test(t, table_reuse_is_zeroed);
+	tcase_add_test(t, table_hva_cache_refuses_freed);
 	tcase_add_test(t, table_alloc_errors);
 	tcase_add_test(t, table_blocks_placed_on_node);
 	tcase_add_test(t, table_fail_nth_sweep);
