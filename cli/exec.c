@@ -64,6 +64,7 @@ static int find_layer(char *out, size_t n)
 {
 	static const char *const subs[] = { "", "/../lib", "/../lib64",
 						   ("/../lib/" SPAPRTCE_MULTIARCH) };	/* parenthesised: one element, meant */
+	static const char multiarch[] = SPAPRTCE_MULTIARCH;	/* "" when the build knew no triplet */
 	const char *env = getenv("SPAPRTCE_PRELOAD"), *p;
 	char exe[PATH_MAX];
 	ssize_t len;
@@ -82,7 +83,7 @@ static int find_layer(char *out, size_t n)
 		return -ENOENT;
 	*slash = 0;
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if ((i < 3 || *SPAPRTCE_MULTIARCH) && layer_in(out, n, exe, strlen(exe), subs[i]))
+		if ((i < 3 || multiarch[0]) && layer_in(out, n, exe, strlen(exe), subs[i]))
 			return 0;
 	for (p = getenv("LD_LIBRARY_PATH"); p && *p; p += *p == ':') {
 		size_t l = strcspn(p, ":");

@@ -20,6 +20,9 @@ done | sort -u >"$tmp/marked"
 # Every function the headers declare, with its header, as the compiler sees
 # it (-aux-info): no declaration can hide from a regular expression.
 for h in "$@"; do printf '#include "%s"\n' "$PWD/$h"; done >"$tmp/all.c"
+# -aux-info is gcc's (clang has none): a clang build asks gcc, which
+# build-essential always brings, for this syntax-only pass.
+case $($cc --version 2>/dev/null | head -n 1) in *clang*) cc=gcc ;; esac
 $cc -fsyntax-only -aux-info "$tmp/aux" -I. $(pkg-config --cflags check) -x c "$tmp/all.c" || exit 1
 for h in "$@"; do
 	case $h in */testing.h) continue ;; esac
