@@ -404,6 +404,19 @@ void emu_dev_cfg_write(struct emu_dev *d, unsigned off, unsigned size, uint32_t 
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* The command register and the MSI-X and MSI control bits an EEH reset clears and CONFIGURE restores.  Under d->lock. */
+static void set_ctls(struct emu_dev *d, const struct emu__dev_saved *v)
+{
+	unsigned msix = d->msix_cap + EMU_PCI_MSIX_FLAGS, msi = d->msi_cap + EMU_PCI_MSI_FLAGS;
+
+	cfg_merge(d, EMU_PCI_COMMAND, 2, v->command, EMU_PCI_COMMAND, 2, 0xffff);
+	if (d->msix_cap)
+		cfg_merge(d, msix, 2, v->msix_ctl, msix, 2,
+			  EMU_PCI_MSIX_FLAGS_ENABLE | EMU_PCI_MSIX_FLAGS_MASKALL);
+	if (d->msi_cap)
+		cfg_merge(d, msi, 2, v->msi_ctl, msi, 2, MSI_HW_BITS);
+}
+
 /*
  * A PE reset (emu/pe.c): the function loses its state and its command
  * register, MSI-X control and MSI control (enable, QSIZE), as after a hot
@@ -429,12 +442,7 @@ void emu__dev_eeh_reset(int group, struct emu__dev_saved *saved)
 		saved->msi_ctl = d->msi_cap ? (uint16_t)emu_dev_cfg_get(d->cfg, msi, 2) : 0;
 		d->model->reset(d);
 		__atomic_store_n(&d->intx_level, false, __ATOMIC_RELEASE);
-		cfg_merge(d, EMU_PCI_COMMAND, 2, 0, EMU_PCI_COMMAND, 2, 0xffff);
-		if (d->msix_cap)
-			cfg_merge(d, msix, 2, 0, msix, 2,
-				  EMU_PCI_MSIX_FLAGS_ENABLE | EMU_PCI_MSIX_FLAGS_MASKALL);
-		if (d->msi_cap)
-			cfg_merge(d, msi, 2, 0, msi, 2, MSI_HW_BITS);
+		set_ctls(d, &(struct emu__dev_saved){ 0 });	/* decoding, mastering, MSI-X, MSI off */
 		pthread_mutex_unlock(&d->lock);
 	}
 	pthread_mutex_unlock(&dev_lock);
@@ -443,20 +451,12 @@ void emu__dev_eeh_reset(int group, struct emu__dev_saved *saved)
 void emu__dev_eeh_restore(int group, const struct emu__dev_saved *saved)
 {
 	struct emu_dev *d;
-	unsigned msix, msi;
 
 	pthread_mutex_lock(&dev_lock);
 	d = devs[group];
 	if (d) {
 		pthread_mutex_lock(&d->lock);
-		msix = d->msix_cap + EMU_PCI_MSIX_FLAGS;
-		msi = d->msi_cap + EMU_PCI_MSI_FLAGS;
-		cfg_merge(d, EMU_PCI_COMMAND, 2, saved->command, EMU_PCI_COMMAND, 2, 0xffff);
-		if (d->msix_cap)
-			cfg_merge(d, msix, 2, saved->msix_ctl, msix, 2,
-				  EMU_PCI_MSIX_FLAGS_ENABLE | EMU_PCI_MSIX_FLAGS_MASKALL);
-		if (d->msi_cap)
-			cfg_merge(d, msi, 2, saved->msi_ctl, msi, 2, MSI_HW_BITS);
+		set_ctls(d, saved);
 		pthread_mutex_unlock(&d->lock);
 	}
 	pthread_mutex_unlock(&dev_lock);
