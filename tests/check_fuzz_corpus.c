@@ -221,7 +221,9 @@ static void on_alarm(int sig)
 }
 
 /* SIGALRM every @usec microseconds (0: off), installed as libFuzzer does:
- * without SA_RESTART, so that it interrupts blocking system calls. */
+ * without SA_RESTART, so that it interrupts blocking system calls.  The
+ * handler is in place before the timer starts and stays until it has
+ * stopped: a tick between the two would otherwise kill the process. */
 static void alarm_every(long usec)
 {
 	struct sigaction sa;
@@ -230,8 +232,11 @@ static void alarm_every(long usec)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = usec ? on_alarm : SIG_DFL;
 	sigemptyset(&sa.sa_mask);
-	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+	if (usec)
+		ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
 	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	if (!usec)
+		ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
 }
 
 /* A child that sleeps @ms milliseconds (through interruptions), then exits with @code. */
