@@ -118,6 +118,24 @@ void emu_pin_hpas(const struct emu_pin *pin, uint64_t ua, uint64_t n, unsigned s
 void emu_pin_hpas_be(const struct emu_pin *pin, uint64_t ua, uint64_t n, unsigned step_shift,
 		     uint64_t low, uint64_t *dst);
 
+/*
+ * emu_mem_unpin_unheld - the record of an unpin of @npages system pages
+ * from @ua by a caller that holds no pin of them: "a page unpinned more
+ * times than it was pinned" (the kernel's tce_iommu_unuse_page on a page a
+ * hypercall mapped into a v1 window, quirk Q17 of docs/quirks.md).  Counts
+ * the event and changes no pin count: the page stays pinned for its real
+ * holders (emu/mem_pin_underflow.c says why).  Never fails.
+ */
+void emu_mem_unpin_unheld(uint64_t ua, uint64_t npages);
+
+struct emu_mem_unheld {
+	uint64_t unpins;		/* pages unpinned by a caller holding no pin of them */
+	uint64_t unpins_unpinned;	/* of those, pages that no pin held at all */
+	uint64_t last_ua;		/* the last such page (0: none yet) */
+};
+/* The record so far (process-wide; a forked child inherits the parent's). */
+void emu_mem_unheld_unpins(struct emu_mem_unheld *out);
+
 /* hpa of the byte at @ua when backed by pages of 2^@shift bytes (no pin needed). */
 uint64_t emu_mem_ua_to_hpa(uint64_t ua, unsigned shift);
 /* Inverse for user zones: sets *ua and returns true; false for other zones. */

@@ -22,14 +22,29 @@
  * alive.  When more than SPAPR_DROPS runs collect in one operation, the
  * batch flushes early (a kill, then the give-back), so an operation across
  * very many regions issues a few kills instead of one.
+ *
+ * Q17 under quirks=kernel: a hypercall may map a registered page into a v1
+ * window (kvmppc_tce_iommu_do_map); such an entry holds a region's mapped
+ * count, not a v1 pin.  Who gives it back decides what happens, as in the
+ * kernel: a hypercall replacing or clearing it gives the count back
+ * (kvmppc_tce_iommu_mapped_dec finds the region through the entry's user
+ * address); the driver clearing or replacing it (v1 UNMAP, MAP, the
+ * window's removal: tce_iommu_clear's and tce_iommu_build's v1 path) unpins
+ * the page through tce_iommu_unuse_page, a pin the v1 container never took,
+ * and the mapped count stays raised for good.  That unpin is recorded
+ * (emu_mem_unpin_unheld) and changes no pin count: the page stays pinned
+ * for its real holders, usable as the kernel's page is until the process
+ * frees it.
  */
 
+#include "emu/quirk.h"
 #include "spapr/spapr_priv.h"
 
 void spapr__drops_init(struct spapr_drops *d, struct spapr_window *w)
 {
 	util_mutex_assert_held(&w->write_lock);
 	d->w = w;
+	d->kvm = false;
 	d->n = 0;
 	tce_kill_batch_init(&d->kill, w->table);
 }
@@ -39,7 +54,7 @@ void spapr__drops_flush(struct spapr_drops *d)
 {
 	tce_kill_batch_flush(&d->kill);
 	for (unsigned i = 0; i < d->n; i++) {
-		if (d->w->tc->v2)
+		if (d->v[i].region)	/* v2; v1 under Q17: an entry a hypercall mapped */
 			mmreg_region_mapped_sub(d->v[i].region, d->v[i].count);
 		else
 			emu_mem_unpin(d->v[i].pin);
@@ -83,20 +98,61 @@ static struct mmreg_region *region_span(struct mmreg_mm *mm, uint64_t ua, uint64
 	return r;
 }
 
-/* v1: each entry of each run gives its page's pin back. */
+static void drop_counts(struct spapr_drops *d, const struct tce_old_run *run, size_t n);
+
+/* Runs of a v1 window's entries that a hypercall mapped (Q17), gathered for drop_counts. */
+#define KVM_RUNS 16u
+
+struct kvm_runs {
+	size_t n;
+	struct tce_old_run v[KVM_RUNS];
+};
+
+/*
+ * Q17, quirks=kernel: entry @entry (user address @ua) of a v1 window has no
+ * v1 pin: a hypercall mapped it.  A hypercall gives its region's count
+ * back (gathered into @k for drop_counts); the driver unpins the page it
+ * never pinned (tce_iommu_unuse_page), recorded, and the count stays.
+ */
+static void drop_unpinned(struct spapr_drops *d, struct kvm_runs *k, uint64_t entry, uint64_t ua)
+{
+	if (!d->kvm) {
+		emu_mem_unpin_unheld(ua, (1ull << d->w->page_shift) >> EMU_PAGE_SHIFT);
+		return;
+	}
+	if (k->n && k->v[k->n - 1].entry + k->v[k->n - 1].n == entry &&
+	    k->v[k->n - 1].ua + (k->v[k->n - 1].n << d->w->page_shift) == ua) {
+		k->v[k->n - 1].n++;
+		return;
+	}
+	if (k->n == KVM_RUNS) {
+		drop_counts(d, k->v, k->n);
+		k->n = 0;
+	}
+	k->v[k->n++] = (struct tce_old_run){ .entry = entry, .ua = ua, .n = 1 };
+}
+
+/* v1: each entry of each run gives its page's pin back (but see Q17 above). */
 static void drop_pins(struct spapr_drops *d, const struct tce_old_run *run, size_t n)
 {
 	struct spapr_tce_container *tc = d->w->tc;
 	uint64_t base = tce_table_geometry(d->w->table)->it_offset;
+	struct kvm_runs k = { .n = 0 };
 
 	for (size_t i = 0; i < n; i++) {
 		for (uint64_t idx = run[i].entry - base; idx < run[i].entry - base + run[i].n; idx++) {
 			if (idx < tc->v1_npins && tc->v1_pins[idx]) {
 				add_run(d, NULL, tc->v1_pins[idx], 1);
 				tc->v1_pins[idx] = NULL;
+			} else if (emu__quirk(EMU_Q17) && run[i].ua) {
+				uint64_t off = idx + base - run[i].entry;
+
+				drop_unpinned(d, &k, base + idx, run[i].ua + (off << d->w->page_shift));
 			}
 		}
 	}
+	if (k.n)
+		drop_counts(d, k.v, k.n);
 }
 
 /*

@@ -3,13 +3,19 @@
  * Attaching VFIO groups' hardware windows to guest TCE tables (as
  * KVM's kvm_spapr_tce_attach_iommu_group and _release_iommu_group).
  *
- * An attachment holds a reference on the window and one on the container
- * object.  The window reference keeps the table memory and the window's
- * write_lock alive after a TCE_REMOVE or the container's release; such a
- * window is then "dead" and hypercalls skip it.  The container reference
- * keeps its group_lock alive, which a hypercall takes (read) before the
- * window's write_lock, as MAP_DMA does, so that the kill callback can walk
- * the container's groups.
+ * An attachment holds a reference on the window, one on its driver
+ * instance and one on the container object.  The window reference keeps
+ * the table memory and the window's write_lock alive after a TCE_REMOVE or
+ * the container's release; such a window is then "dead".  Under
+ * quirks=fixed hypercalls skip it.  Under quirks=kernel they go on writing
+ * it (Q15), as KVM writes the table whose reference its
+ * kvm_spapr_tce_attach_iommu_group took (iommu_tce_table_get) after
+ * tce_iommu_free_table dropped VFIO's: the driver instance reference keeps
+ * what such a write reads alive (the drops read its type, mm and v1 pins)
+ * after the container's release, which frees the rest.  The container
+ * reference keeps its group_lock alive, which a hypercall takes (read)
+ * before the window's write_lock, as MAP_DMA does, so that the kill
+ * callback can walk the container's groups.
  */
 #include <errno.h>
 
@@ -41,7 +47,8 @@ static struct spapr_group *group_get(int group_fd, int *rc)
  * container's window is as good as a v2 one's.
  */
 static int window_pick(struct spapr_guest *guest, struct spapr_guest_table *gt,
-		       struct spapr_container *c, struct spapr_window **out)
+		       struct spapr_container *c, struct spapr_window **out,
+		       struct spapr_tce_container **out_tc)
 {
 	uint64_t start = gt->offset << gt->page_shift, size = gt->size << gt->page_shift;
 	struct spapr_window *found = NULL;
@@ -64,11 +71,14 @@ static int window_pick(struct spapr_guest *guest, struct spapr_guest_table *gt,
 		if (w && w->page_shift <= gt->page_shift && w->start == start && w->size >= size)
 			found = w;
 	}
-	if (found)
+	if (found) {
 		__atomic_add_fetch(&found->refs, 1, __ATOMIC_RELAXED);	/* the slot holds one */
+		spapr__tce_container_get(tc);	/* c->tc holds one */
+	}
 	util_mutex_unlock(&tc->lock);
 	rc = found ? 0 : -EINVAL;
 	*out = found;
+	*out_tc = tc;
 out_unlock:
 	util_rwlock_unlock(&c->group_lock);
 	return rc;
@@ -77,6 +87,7 @@ out_unlock:
 int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd)
 {
 	struct spapr_guest_table *gt;
+	struct spapr_tce_container *tc = NULL;
 	struct spapr_container *c;
 	struct spapr_window *w;
 	struct spapr_group *g;
@@ -113,7 +124,7 @@ int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int gro
 		rc = -EINVAL;
 		goto out_unlock;
 	}
-	rc = window_pick(guest, gt, c, &w);
+	rc = window_pick(guest, gt, c, &w, &tc);
 	if (rc) {
 		util_rwlock_unlock(&guest->lock);
 		spapr__obj_put(&c->obj);
@@ -124,6 +135,7 @@ int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int gro
 	for (i = gt->natt; i > 0 && (uintptr_t)gt->att[i - 1].w > (uintptr_t)w; i--)
 		gt->att[i] = gt->att[i - 1];
 	gt->att[i].w = w;
+	gt->att[i].tc = tc;
 	gt->att[i].c = c;
 	gt->att[i].group = g->id;
 	gt->att[i].refs = 1;
@@ -137,6 +149,7 @@ out_unlock:
 static void attach_put(struct spapr_guest_attachment *a)
 {
 	spapr__window_put(a->w);
+	spapr__tce_container_put(a->tc);
 	spapr__obj_put(&a->c->obj);
 }
 

@@ -122,8 +122,13 @@ static int check_entries(const struct spapr_guest *guest, struct spapr_guest_tab
 				rc = -EUCLEAN;
 				break;
 			}
+			/*
+			 * q1517: not a removed window even where hypercalls write it
+			 * (Q15, quirks=kernel): its removal cleared it under the
+			 * guest's TCEs, as in the kernel.
+			 */
 			for (unsigned j = 0; j < l.n && !rc; j++)
-				if (l.live[j])
+				if (l.live[j] && !l.w[j]->dead)
 					rc = check_entry(guest, gt, l.w[j], gt->offset + idx, page[i]);
 		}
 	}

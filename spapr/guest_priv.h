@@ -16,6 +16,7 @@
 
 struct spapr_guest_attachment {
 	struct spapr_window *w;		/* a reference */
+	struct spapr_tce_container *tc;	/* w->tc, a reference: outlives its release (Q15) */
 	struct spapr_container *c;	/* a reference on the container object */
 	int group;			/* IOMMU group id */
 	unsigned refs;			/* attaches of this group less its detaches */

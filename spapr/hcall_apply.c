@@ -89,6 +89,7 @@ int spapr__hcall_apply_window(struct hcall_req *q, unsigned j, uint64_t *done)
 	int rc = 0;
 
 	spapr__drops_init(&d, w);
+	d.kvm = true;	/* q1517: Q17, the old entries as kvmppc_tce_iommu_mapped_dec gives them back */
 	*done = 0;
 	if (!q->list_be)
 		tce_table_unmap(w->table, base, q->n << sub_shift, NULL, spapr__drops_old, &d, NULL);
@@ -148,6 +149,7 @@ void spapr__hcall_apply_rollback(struct hcall_req *q, unsigned failed, uint64_t 
 		if (!q->locks.live[j])
 			continue;
 		spapr__drops_init(&d, q->locks.w[j]);
+		d.kvm = true;	/* q1517: Q17 */
 		tce_table_unmap(q->locks.w[j]->table, q->entry << sub_shift, q->n << sub_shift, &d.kill,
 				spapr__drops_old, &d, NULL);
 		spapr__drops_flush(&d);

@@ -19,6 +19,7 @@
  * no longer serves any device and its driver instance may be gone, so it is
  * left alone.
  */
+#include "emu/quirk.h"
 #include "spapr/guest_priv.h"
 
 /* Caller holds the guest lock (read or write). */
@@ -49,7 +50,8 @@ void spapr__hcall_lock(struct spapr_guest_table *gt, struct spapr_hcall_locks *l
 		util_rwlock_rdlock(&l->c[k]->group_lock);
 	for (unsigned j = 0; j < l->n; j++) {
 		util_mutex_lock(&l->w[j]->write_lock);
-		l->live[j] = !l->w[j]->dead;
+		/* q1517: Q15 under quirks=kernel, KVM writes a removed table too. */
+		l->live[j] = !l->w[j]->dead || emu__quirk(EMU_Q15);
 	}
 }
 

@@ -14,6 +14,7 @@
  */
 #include <endian.h>
 
+#include "emu/quirk.h"
 #include "spapr/hcall_req.h"
 #include "util/range.h"
 #include "util/simd.h"
@@ -168,7 +169,7 @@ static inline uint64_t list_read(const struct hcall_req *q, uint64_t i)
 long spapr__hcall_validate(struct hcall_req *q)
 {
 	unsigned guest_shift = q->gt->page_shift, hw_shift = attached_max_shift(q);
-	bool v1 = live_v1(q);
+	bool v1 = !emu__quirk(EMU_Q17) && live_v1(q);	/* q1517: Q17, kernel mode maps */
 	unsigned hint = q->guest->slot_hint;
 	uint64_t guest_psize = 1ull << guest_shift, n = q->n, i = 0;
 	struct pieces ps = { .n = 0, .next = 0 };

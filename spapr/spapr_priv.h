@@ -108,8 +108,16 @@ struct spapr_window {
 	bool dead;			/* under write_lock: removed, accept no writes */
 };
 
-/* The driver instance (the kernel's struct tce_container), from SET_IOMMU to release. */
+/*
+ * The driver instance (the kernel's struct tce_container), from SET_IOMMU to
+ * release.  The release tears it down (windows, regions, v1 charge); the
+ * memory goes with the last reference: the container's, plus one per guest
+ * table attachment (guest_attach.c), whose hypercalls may still write a
+ * removed window through it under quirks=kernel (Q15: the drops read v2,
+ * mm and v1_pins).
+ */
 struct spapr_tce_container {
+	uint64_t refs;			/* atomic */
 	struct spapr_container *c;
 	bool v2;
 	unsigned ngroups;		/* groups attached to this instance, under group_lock (write) */
@@ -192,6 +200,8 @@ spapr_obj_ioctl_fn spapr__group_ioctl;
 /* tce_container.c: the driver (tce_iommu_*) and its request table */
 int spapr__tce_container_open(struct spapr_container *c, bool v2, struct spapr_tce_container **out);
 void spapr__tce_container_release(struct spapr_tce_container *tc);
+void spapr__tce_container_get(struct spapr_tce_container *tc);
+void spapr__tce_container_put(struct spapr_tce_container *tc);
 int spapr__tce_container_ioctl(struct spapr_tce_container *tc, unsigned long request, void *arg);
 int spapr__tce_container_attach_group(struct spapr_tce_container *tc, struct spapr_group *g);
 void spapr__tce_container_detach_group(struct spapr_tce_container *tc, struct spapr_group *g);
@@ -245,6 +255,12 @@ void spapr__window_clear(struct spapr_window *w, uint64_t entry, uint64_t npages
 
 struct spapr_drops {
 	struct spapr_window *w;
+	/*
+	 * The writer is a hypercall (KVM's kvmppc_tce_iommu_mapped_dec), not
+	 * the driver (tce_iommu_clear): it matters only for the entries a
+	 * hypercall mapped into a v1 window under quirks=kernel (Q17).
+	 */
+	bool kvm;
 	struct tce_kill_batch kill;
 	unsigned n;
 	struct {

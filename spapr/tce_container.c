@@ -25,6 +25,7 @@ int spapr__tce_container_open(struct spapr_container *c, bool v2, struct spapr_t
 	tc = calloc(1, sizeof(*tc));
 	if (!tc)
 		return -ENOMEM;
+	tc->refs = 1;
 	tc->c = c;
 	tc->v2 = v2;
 	util_mutex_init(&tc->lock);
@@ -36,8 +37,8 @@ int spapr__tce_container_open(struct spapr_container *c, bool v2, struct spapr_t
  * Release, in the kernel's order (tce_iommu_release): the groups are already gone
  * (the last detach or the container's last reference brought us here), so
  * clear and free every window (dropping mapped counts, uncharging), put every
- * region this container registered, undo a v1 enable, drop the mm.
- * Never fails.
+ * region this container registered, undo a v1 enable; then the container's
+ * reference goes.  Never fails.
  */
 void spapr__tce_container_release(struct spapr_tce_container *tc)
 {
@@ -48,9 +49,28 @@ void spapr__tce_container_release(struct spapr_tce_container *tc)
 	spapr__prereg_release_all(tc);
 	util_mutex_unlock(&tc->lock);
 	spapr__v1_disable(tc);
+	util_u64map_destroy(&tc->prereg);
+	spapr__tce_container_put(tc);
+}
+
+/* A reference for a guest table's attachment; the container's own one is held. */
+void spapr__tce_container_get(struct spapr_tce_container *tc)
+{
+	__atomic_add_fetch(&tc->refs, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Drops a reference; the last one frees what a write into a removed window
+ * still reads (the mm, the v1 pins: Q15) and the instance.  The release
+ * has run by then (the container's reference is the last but for
+ * attachments, and an attachment goes only after it was made).
+ */
+void spapr__tce_container_put(struct spapr_tce_container *tc)
+{
+	if (__atomic_sub_fetch(&tc->refs, 1, __ATOMIC_ACQ_REL))
+		return;
 	if (tc->mm)
 		mmreg_mm_put(tc->mm);
-	util_u64map_destroy(&tc->prereg);
 	free(tc->v1_pins);
 	util_mutex_destroy(&tc->lock);
 	free(tc);

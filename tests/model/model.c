@@ -76,6 +76,7 @@ void model_reap_orphan(struct model *m, int r)
 	uncharge(m, m->reg[r].entries);
 	m->reg[r].live = false;
 	m->reg[r].used = 0;
+	m->reg[r].leaked = 0;
 }
 
 bool model_is_clean(const struct model *m)
@@ -257,6 +258,7 @@ static void entry_set(struct model_window *w, uint64_t entry, uint64_t ua, unsig
 	if (i < w->n && w->e[i].entry == entry) {
 		w->e[i].ua = ua;
 		w->e[i].perm = perm;
+		w->e[i].kvm = false;
 		return;
 	}
 	if (w->n == w->cap) {
@@ -269,6 +271,7 @@ static void entry_set(struct model_window *w, uint64_t entry, uint64_t ua, unsig
 	w->e[i].entry = entry;
 	w->e[i].ua = ua;
 	w->e[i].perm = perm;
+	w->e[i].kvm = false;
 	w->n++;
 }
 
@@ -329,21 +332,50 @@ int model_table_pages(unsigned page_shift, uint64_t window_size, unsigned levels
 uint64_t model_region_mapped(const struct model *m, int r)
 {
 	const struct model_region *reg = &m->reg[r];
-	uint64_t n = 0, end = reg->ua + (reg->entries << MODEL_PAGE_SHIFT);
+	uint64_t n = reg->leaked, end = reg->ua + (reg->entries << MODEL_PAGE_SHIFT);
 
 	for (int c = 0; c < MODEL_CONTAINERS; c++) {
 		for (int s = 0; s < MODEL_SLOTS; s++) {
 			const struct model_window *w = &m->c[c].win[s];
 
-			/* v1 entries hold pins of their own, not mapped counts */
-			if (!m->c[c].exists || m->c[c].type != 7 || !w->present)
+			/* v1 entries hold pins of their own, not mapped counts (but Q17's) */
+			if (!m->c[c].exists || !m->c[c].type || !w->present)
 				continue;
 			for (size_t i = 0; i < w->n; i++)
-				if (w->e[i].ua >= reg->ua && w->e[i].ua < end)
+				if (w->e[i].ua >= reg->ua && w->e[i].ua < end &&
+				    (m->c[c].type == 7 || w->e[i].kvm))
 					n++;
 		}
 	}
+	/* Q15, quirks=kernel: what hypercalls wrote into removed windows. */
+	for (int d = 0; d < MODEL_DEAD; d++) {
+		const struct model_window *w = &m->guest.dead[d].win;
+
+		for (size_t i = 0; m->guest.dead[d].gen && i < w->n; i++)
+			if (w->e[i].ua >= reg->ua && w->e[i].ua < end)
+				n++;
+	}
 	return n;
+}
+
+/*
+ * Q15 and Q17, quirks=kernel: the mapped counts of entries [entry, entry + n)
+ * of @w (@all: every entry, else those a hypercall mapped into a v1 window)
+ * stay with their regions for good: a v1 clear (tce_iommu_clear's v1 path
+ * unpins instead) or a removed table freed without a clear.
+ */
+static void q1517_leak(struct model *m, struct model_window *w, uint64_t entry, uint64_t n,
+		       bool all)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		int r;
+
+		if (w->e[i].entry - entry >= n || !(all || w->e[i].kvm))
+			continue;
+		r = region_lookup(m, w->e[i].ua, 1ull << w->page_shift);
+		if (r >= 0)
+			m->reg[r].leaked++;
+	}
 }
 
 uint64_t model_total_mapped(const struct model *m)
@@ -359,7 +391,7 @@ uint64_t model_total_mapped(const struct model *m)
 
 static uint64_t model_window_gen;
 static bool gatt_holds(const struct model *m, uint64_t gen);
-static void dead_add(struct model *m, uint64_t gen, uint64_t charged);
+static void dead_add(struct model *m, const struct model_window *w, uint64_t charged);
 
 /* Creates a window in @slot, charging it.  0, EINVAL, ENOMEM. */
 static int window_create(struct model *m, struct model_container *ct, unsigned slot,
@@ -399,10 +431,12 @@ static void window_remove(struct model *m, struct model_window *w)
 {
 	if (!w->present)
 		return;
+	/* Q17, quirks=kernel: the release's v1 clear keeps hypercalls' counts. */
+	q1517_leak(m, w, 0, UINT64_MAX, false);
 	/* E9: uncharged at once (tce_iommu_free_table); an attached one lives on, dead. */
 	uncharge(m, w->charged);
 	if (gatt_holds(m, w->gen))
-		dead_add(m, w->gen, 0);
+		dead_add(m, w, 0);
 	free(w->e);
 	memset(w, 0, sizeof(*w));
 }
@@ -852,6 +886,7 @@ struct model_res model_map(struct model *m, int c, uint32_t argsz, uint32_t flag
 				entries_clear(w, entry, i);
 				return res_fail(EFAULT);
 			}
+			q1517_leak(m, w, entry + i, 1, false);	/* Q17: tce_iommu_build's unuse */
 			entry_set(w, entry + i, ua, perm);
 			continue;
 		}
@@ -899,6 +934,7 @@ struct model_res model_unmap(struct model *m, int c, uint32_t argsz, uint32_t fl
 	rc = range_check(m, w, iova, size, &inside);
 	if (rc)
 		return rc < 0 ? res_ok(1) : res_fail(rc);
+	q1517_leak(m, w, iova >> w->page_shift, inside, false);	/* Q17 */
 	entries_clear(w, iova >> w->page_shift, inside);
 	return res_ok(0);
 }
@@ -1104,16 +1140,47 @@ static bool gatt_holds(const struct model *m, uint64_t gen)
 	return false;
 }
 
-static void dead_add(struct model *m, uint64_t gen, uint64_t charged)
+static bool gatt_v1(const struct model *m, uint64_t gen);
+
+static void dead_add(struct model *m, const struct model_window *w, uint64_t charged)
 {
 	for (int i = 0; i < MODEL_DEAD; i++) {
-		if (!m->guest.dead[i].gen) {
-			m->guest.dead[i].gen = gen;
-			m->guest.dead[i].charged = charged;
+		struct model_dead *d = &m->guest.dead[i];
+
+		if (!d->gen) {
+			d->gen = w->gen;
+			d->charged = charged;
+			/* Q15, quirks=kernel: the removed table, empty, still written. */
+			memset(&d->win, 0, sizeof(d->win));
+			d->win.present = true;
+			d->win.page_shift = w->page_shift;
+			d->win.start = w->start;
+			d->win.it_size = w->it_size;
+			d->win.gen = w->gen;
+			d->v1 = gatt_v1(m, w->gen);
 			return;
 		}
 	}
 	abort();	/* the harness keeps fewer removed-but-attached windows */
+}
+
+/* Whether the window of generation @gen, attached somewhere, is a v1 container's. */
+static bool gatt_v1(const struct model *m, uint64_t gen)
+{
+	for (unsigned t = 0; t < MODEL_GTABLES; t++)
+		for (unsigned a = 0; m->guest.t[t].live && a < m->guest.t[t].natt; a++)
+			if (m->guest.t[t].att[a].gen == gen)
+				return m->guest.t[t].att[a].v1;
+	return false;
+}
+
+/* Q15, quirks=kernel: the removed window of generation @gen that hypercalls write, or NULL. */
+static struct model_dead *dead_of(struct model *m, uint64_t gen)
+{
+	for (int i = 0; m->kernel && i < MODEL_DEAD; i++)
+		if (m->guest.dead[i].gen == gen)
+			return &m->guest.dead[i];
+	return NULL;
 }
 
 const struct model_window *model_gatt_window(const struct model *m, const struct model_gatt *a)
@@ -1132,8 +1199,10 @@ static void gatt_drop(struct model *m, struct model_gatt a)
 	for (int i = 0; i < MODEL_DEAD; i++) {
 		if (m->guest.dead[i].gen == a.gen) {
 			uncharge(m, m->guest.dead[i].charged);
-			m->guest.dead[i].gen = 0;
-			m->guest.dead[i].charged = 0;
+			/* Q15, quirks=kernel: the table is freed with its entries' counts. */
+			q1517_leak(m, &m->guest.dead[i].win, 0, UINT64_MAX, true);
+			free(m->guest.dead[i].win.e);
+			memset(&m->guest.dead[i], 0, sizeof(m->guest.dead[i]));
 		}
 	}
 }
@@ -1426,24 +1495,30 @@ static long h_apply(struct model *m, struct model_gtable *t, uint64_t entry, uin
 		    const uint64_t *vals, uint64_t stuff)
 {
 	struct model_window *live[MODEL_GATT];
+	bool live_v1[MODEL_GATT];
 	unsigned nlive = 0, hs = 0;
 	uint64_t gsize = 1ull << t->shift, *uas = NULL;
 	bool v1 = false;
 
 	for (unsigned a = 0; a < t->natt; a++) {
 		struct model_window *w = (struct model_window *)model_gatt_window(m, &t->att[a]);
+		struct model_dead *dead = w ? NULL : dead_of(m, t->att[a].gen);
 		bool dup = false;
 
 		/* kvmppc_tce_validate looks up every listed table's page, removed ones too. */
 		if (t->att[a].shift > hs)
 			hs = t->att[a].shift;
+		if (dead)
+			w = &dead->win;	/* Q15, quirks=kernel: still written */
 		if (!w)
 			continue;
-		v1 |= t->att[a].v1;	/* no region backs a v1 window: H_TOO_HARD to map */
+		/* No region backs a v1 window: H_TOO_HARD to map (Q17, quirks=kernel: mapped). */
+		v1 |= t->att[a].v1 && !m->kernel;
 		for (unsigned k = 0; k < nlive; k++)
 			dup |= live[k] == w;
 		if (dup)
 			continue;
+		live_v1[nlive] = t->att[a].v1;
 		live[nlive++] = w;
 		if (w->page_shift > hs)
 			hs = w->page_shift;
@@ -1483,8 +1558,11 @@ static long h_apply(struct model *m, struct model_gtable *t, uint64_t entry, uin
 				entries_clear(w, (entry + i) << ss, 1ull << ss);
 				continue;
 			}
-			for (uint64_t s = 0; s < 1ull << ss; s++)
+			for (uint64_t s = 0; s < 1ull << ss; s++) {
 				entry_set(w, ((entry + i) << ss) + s, uas[i] + (s << w->page_shift), perm);
+				if (live_v1[k])	/* Q17: counted in the region, not pinned by v1 */
+					((struct model_entry *)entry_find(w, ((entry + i) << ss) + s))->kvm = true;
+			}
 		}
 	}
 	if (vals) {

@@ -85,6 +85,7 @@ struct model_entry {
 	uint64_t entry;		/* absolute TCE number: bus address >> page shift */
 	uint64_t ua;		/* user address of the IOMMU page */
 	unsigned perm;		/* MODEL_READ, or MODEL_READ | MODEL_WRITE */
+	bool kvm;		/* Q17, quirks=kernel: a hypercall mapped it into a v1 window */
 };
 
 struct model_window {
@@ -103,6 +104,7 @@ struct model_region {
 	uint64_t ua;
 	uint64_t entries;
 	unsigned used;
+	uint64_t leaked;	/* quirks=kernel: mapped counts nothing gives back (Q15, Q17) */
 };
 
 struct model_container {
@@ -174,6 +176,9 @@ struct model_gtable {
 
 struct model_dead {
 	uint64_t gen, charged;	/* gen 0: unused */
+	/* Q15, quirks=kernel: hypercalls still write the removed window (emptied at its removal). */
+	struct model_window win;
+	bool v1;
 };
 
 struct model_guest {
