@@ -16,8 +16,9 @@
  * The write_lock serialises us with MAP,
  * UNMAP and the clear of a removal.  A window found dead under its
  * write_lock was removed (TCE_REMOVE or the container's release): its table
- * no longer serves any device and its driver instance may be gone, so it is
- * left alone.
+ * no longer serves any device, so it is left alone; under quirks=kernel it
+ * is written as KVM writes the table it still holds (Q15: the attachment
+ * keeps the window's driver instance alive for that, guest_attach.c).
  */
 #include "emu/quirk.h"
 #include "spapr/guest_priv.h"

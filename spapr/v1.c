@@ -8,7 +8,9 @@
  * window up front (a worst-case bound), MAP pins each page as it maps it
  * and UNMAP unpins it (drops.c, after the kill).  Only the default window
  * exists.  The v1 pin of every entry of window 0 is kept in tc->v1_pins,
- * allocated at the first MAP.
+ * allocated at the first MAP.  Under quirks=kernel (Q17) a hypercall may
+ * also map a page another container registered into window 0: such an
+ * entry has no v1 pin, and what its clear does is drops.c's.
  */
 #include <errno.h>
 #include <stdlib.h>
