@@ -15,6 +15,10 @@
  *     on the same window;
  *   - hypercalls concurrent with detach, TCE_REMOVE, TCE_CREATE and attach
  *     of their window;
+ *   - hypercalls concurrent with the release of their window's container
+ *     (its last group leaving) while a guest table holds the window: under
+ *     quirks=kernel they write it through the released driver instance
+ *     (Q15), which the attachment keeps alive;
  *   - two threads putting different lists over the same entries of one
  *     LIOBN, with an attached window and without any, each looking after
  *     every call under the guest lock for writing (no hypercall inside):
@@ -362,6 +366,62 @@ START_TEST(t_hcalls_against_window_lifetime)
 }
 END_TEST
 
+/* ------------------------- hypercalls against the container's release */
+
+/*
+ * A pair of the main thread (a put and its clear) and the worker's clear
+ * and detach exclude each other: under quirks=kernel a put into the removed
+ * window that its attachment then let go would keep its count for good (Q15),
+ * and the fixture's teardown needs RAM's count back at 1.
+ */
+static pthread_mutex_t release_pair = PTHREAD_MUTEX_INITIALIZER;
+
+static void *release_worker(void *arg)
+{
+	struct vfio_iommu_spapr_register_memory r = { sizeof(r), 0, (uintptr_t)RAM, RAM_SIZE };
+
+	(void)arg;
+	for (int it = 0; it < ITERS / 4; it++) {
+		int g2, c2 = tu_open_v2(1, &g2);
+
+		TU_OK(tu_ioctl(c2, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r));	/* RAM: used 2 */
+		TU_OK(tu_unmap_dma(c2, 0, 0));				/* the default window */
+		TU_OK(E(spapr_guest_attach_group(V, L2, g2)));
+		TU_OK(E(spapr_close(c2)));
+		TU_OK(tu_ioctl(g2, VFIO_GROUP_UNSET_CONTAINER, NULL));	/* tce_iommu_release */
+		pthread_mutex_lock(&release_pair);
+		ck_assert_int_eq(spapr_h_stuff_tce(V, L2, 0, 0, 64), H_SUCCESS);
+		TU_OK(E(spapr_guest_detach_group(V, L2, g2)));
+		pthread_mutex_unlock(&release_pair);
+		TU_OK(E(spapr_close(g2)));
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+START_TEST(t_hcalls_against_container_release)
+{
+	pthread_t th;
+	unsigned n = 0;
+
+	TU_OK(E(spapr_guest_create_tce_table(V, L2, 12, 0, DEF_ENTRIES)));
+	ck_assert_int_eq(pthread_create(&th, NULL, release_worker, NULL), 0);
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		uint64_t ioba = (n % 64) * PS;
+
+		pthread_mutex_lock(&release_pair);
+		ck_assert_int_eq(spapr_h_put_tce(V, L2, ioba, ((n % 256) * PS) | RW), H_SUCCESS);
+		ck_assert_int_eq(spapr_h_put_tce(V, L2, ioba, 0), H_SUCCESS);
+		pthread_mutex_unlock(&release_pair);
+		n++;
+	}
+	pthread_join(th, NULL);
+	ck_assert_uint_eq(mapped(), 1);
+	ck_assert_uint_eq(mmreg_region_used(tu_region_of(RAM)), 1);
+	printf("container release race: %u hypercall pairs\n", n);
+}
+END_TEST
+
 /* --------------------------------- two writers on one table, a checker */
 
 #define SAME_FIRST 3000ull
@@ -466,6 +526,7 @@ static Suite *race_suite(void)
 	tcase_add_test(t, t_list_flips);
 	tcase_add_test(t, t_hcalls_and_map_share_a_window);
 	tcase_add_test(t, t_hcalls_against_window_lifetime);
+	tcase_add_test(t, t_hcalls_against_container_release);
 	tcase_add_test(t, t_two_writers_one_table);
 	suite_add_tcase(s, t);
 	return s;
