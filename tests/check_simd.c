@@ -95,6 +95,28 @@ static void check_all(void)
 				ck_assert_uint_eq(d[k], htobe64(v + k * step));
 			assert_guards(off, n);
 
+			/*
+			 * store_be64_seq_over: over an old progression (or zeros)
+			 * broken at @cut, the new one stored up to the break, the
+			 * rest untouched.
+			 */
+			for (int zeros = 0; zeros < 2; zeros++) {
+				uint64_t ov = zeros ? 0 : rnd(), ostep = zeros ? 0 : rnd() & 0xfff000;
+				size_t got;
+
+				cut = n ? rnd() % (n + 1) : 0;
+				guard_dst(off, n);
+				for (k = 0; k < n; k++)
+					d[k] = htobe64(k == cut ? ov + k * ostep + (zeros ? 0x1000 : 1)
+								: ov + k * ostep);
+				memcpy(want, d, n * sizeof(uint64_t));
+				got = util_store_be64_seq_over(d, v, step, ov, ostep, n);
+				ck_assert_uint_eq(got, cut < n ? cut : n);
+				for (k = 0; k < n; k++)
+					ck_assert_uint_eq(d[k], k < got ? htobe64(v + k * step) : want[k]);
+				assert_guards(off, n);
+			}
+
 			/* store_seq: a progression */
 			guard_dst(off, n);
 			util_store_seq(d, v, step, n);
