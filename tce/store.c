@@ -15,7 +15,12 @@
  *     non-zero exactly when its hardware entry is valid, so the old shadow
  *     alone says what was replaced.  It is read a run at a time (a run
  *     replacing a run, the common case, is one vector compare per four
- *     entries) and reported as runs through the usual tce_old_fn;
+ *     entries) and reported as runs through the usual tce_old_fn; the run
+ *     store reads it in the same pass that stores the new shadow
+ *     (util_store_be64_seq_over: each old entry checked just before its
+ *     store, the pass going on while the old entries continue one run or
+ *     stay empty), so that a run over a run or over nothing is one pass
+ *     over the shadow, not a scan and then a store;
  *   - no kill bookkeeping: the caller kills its whole range once.
  *
  * tce_table_store takes the entries ready-made (scattered pages, clears);
