@@ -15,7 +15,12 @@
  *     non-zero exactly when its hardware entry is valid, so the old shadow
  *     alone says what was replaced.  It is read a run at a time (a run
  *     replacing a run, the common case, is one vector compare per four
- *     entries) and reported as runs through the usual tce_old_fn;
+ *     entries) and reported as runs through the usual tce_old_fn; the run
+ *     store reads it in the same pass that stores the new shadow
+ *     (util_store_be64_seq_over: each old entry checked just before its
+ *     store, the pass going on while the old entries continue one run or
+ *     stay empty), so that a run over a run or over nothing is one pass
+ *     over the shadow, not a scan and then a store;
  *   - no kill bookkeeping: the caller kills its whole range once.
  *
  * tce_table_store takes the entries ready-made (scattered pages, clears);
@@ -178,10 +183,75 @@ int tce_table_store(struct tce_table *t, uint64_t entry, uint64_t npages, const 
 	return 0;
 }
 
+/* The hardware entries [from, to) of a run's piece of a leaf block, after their shadow. */
+static void fill_to(const struct tce_run *run, uint64_t *hw, uint64_t k, uint64_t from, uint64_t to)
+{
+	if (to > from) {
+		util_store_release();	/* the shadow entries before the hardware ones */
+		run->fill(run->ctx, k + from, to - from, run->bits, hw + from);
+	}
+}
+
+/*
+ * A run's entries [0, n) of one leaf block (@sh, @hw; the run's entry @k,
+ * the table's @entry): the shadow stored as a progression in passes fused
+ * with the check of what they overwrite (util_store_be64_seq_over), each
+ * old entry read just before its store, then the hardware entries filled.
+ * A pass goes on while the old entries are empty, or while they continue
+ * the run of pages the pass started on, and reports that run: over empty
+ * entries or over one run of pages (a guest remapping its buffer), the
+ * common cases, the block is one pass whose check costs a load and a
+ * compare per four entries, and no per-entry work is left.  Scattered old
+ * entries are runs of one, stored inline.  When the batch of old runs is
+ * full, the hardware entries of the shadow stored so far are filled before
+ * it is flushed: its callback sees only entries overwritten whole.
+ */
+static void store_block(struct tce__old_buf *ob, const struct tce_run *run, uint64_t *sh,
+			uint64_t *hw, uint64_t entry, uint64_t k, uint64_t n)
+{
+	unsigned shift = ob->shift;
+	uint64_t step = 1ull << shift, filled = 0, s, m;
+
+	if (!ob->fn) {	/* nothing to report: nothing to check */
+		util_store_be64_seq(sh, run->ua + (k << shift), step, n);
+		fill_to(run, hw, k, 0, n);
+		return;
+	}
+	for (s = 0; s < n; s += m) {
+		uint64_t ua = be64toh(__atomic_load_n(&sh[s], __ATOMIC_RELAXED)), len = n - s;
+		uint64_t ua_new = run->ua + ((k + s) << shift), next_old = ua ? htobe64(ua + step) : 0;
+
+		if (ua) {
+			uint64_t max = ((UINT64_MAX - ua) >> shift) + 1;	/* the old run cannot wrap */
+
+			if (len > max)
+				len = max;
+			if (ob->n == TCE_OLD_BATCH && !tce__old_continues(ob, entry + s, ua)) {
+				fill_to(run, hw, k, filled, s);
+				filled = s;
+				tce__old_flush(ob);
+			}
+		}
+		if (len > 1 && __atomic_load_n(&sh[s + 1], __ATOMIC_RELAXED) != next_old) {
+			util_store_shared(&sh[s], htobe64(ua_new));	/* a run of one */
+			m = 1;
+		} else {
+			m = util_store_be64_seq_over(sh + s, ua_new, step, ua, ua ? step : 0, len);
+			if (!m) {	/* only a second writer could do that: outside the contract */
+				util_store_shared(&sh[s], htobe64(ua_new));
+				m = 1;
+			}
+		}
+		if (ua)
+			tce__old_add(ob, entry + s, ua, m);
+	}
+	fill_to(run, hw, k, filled, n);
+}
+
 int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages,
 			const struct tce_run *run, tce_old_fn old_fn, void *old_ctx)
 {
-	uint64_t first, end, i, next, *hws[STORE_LEAVES], *shs[STORE_LEAVES], step;
+	uint64_t first, end, i, next, *hws[STORE_LEAVES], *shs[STORE_LEAVES];
 	unsigned shift = t->geo.it_page_shift, b;
 	struct tce__old_buf old;
 	int rc;
@@ -199,7 +269,6 @@ int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages,
 	if (rc)
 		return rc;
 	tce__mark(t, first, end);
-	step = 1ull << shift;
 	tce__old_init(&old, t, old_fn, old_ctx);
 	for (i = first, b = 0; i < end; i = next, b++) {
 		uint64_t *hw, *sh, j = i & t->level_mask, k = i - first;
@@ -208,16 +277,7 @@ int tce_table_store_run(struct tce_table *t, uint64_t entry, uint64_t npages,
 		next = (i | t->level_mask) + 1;
 		if (next > end)
 			next = end;
-		/* Reading the old entries first costs less than copying them out. */
-		for (uint64_t s = 0, m, n = next - i; s < n; s += m) {
-			m = old_scan(&old, sh + j + s, entry + k + s, n - s);
-			if (m) {
-				util_store_be64_seq(sh + j + s, run->ua + ((k + s) << shift), step, m);
-				run->fill(run->ctx, k + s, m, run->bits, hw + j + s);
-			}
-			if (s + m < n)
-				tce__old_flush(&old);
-		}
+		store_block(&old, run, sh + j, hw + j, entry + k, k, next - i);
 	}
 	tce__old_flush(&old);
 	return 0;

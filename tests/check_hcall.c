@@ -28,6 +28,7 @@
 #include "spapr/guest_priv.h"
 #include "tests/testutil.h"
 #include "tests/vfio_util.h"
+#include "util/simd.h"
 
 #define PS EMU_PAGE_SIZE
 #define W64 (1ull << 59)
@@ -694,6 +695,151 @@ START_TEST(t_indirect_failures_change_nothing)
 }
 END_TEST
 
+/*
+ * The edges of a run (spapr/hcall_validate.c cuts the list into runs,
+ * tce_table_store_run stores each with its old entries checked in passes):
+ * one list of 80 TCEs at entries 500-579 of a 3-level window (leaf blocks of
+ * 512 entries, so the list crosses one at entry 512), as consecutive gpas
+ * that cross two registered regions inside one memslot (R1 -> R2), then a
+ * region and a memslot at once whose gpas go on but whose uas do not (R3
+ * -> memslot 2's R4), then RAM with a change of permission in the middle,
+ * then a long RAM run; over old entries that are one valid entry of RAM
+ * (entry 510), an older run of RAM pages (520-529), a poison value (515),
+ * and empty entries elsewhere.  First the same list with an unregistered
+ * page in the middle of a run (page 32 of memslot 1): H_TOO_HARD with
+ * nothing applied, no kill.  Then the list: every entry's hardware word,
+ * shadow ua and guest value as if stored one by one, each region counting
+ * exactly its entries (RAM's old ones given back), one kill of the 80.
+ * Then a run of RAM over all of it: the old entries, runs of five regions,
+ * all given back.  In both simd modes.
+ */
+START_TEST(t_indirect_run_edges)
+{
+	enum { N = 80, E0 = 500 };
+	const uint64_t g1 = 1ull << 32, g2 = g1 + 48 * PS;	/* memslots 1 and 2: adjacent gpas */
+	uint8_t *m2 = tu_map_aligned(48, 16), *m3 = tu_map_aligned(16, 16);
+	uint64_t tces[N], uas[N], start, base = W64 >> 12;
+	struct mmreg_region *r1, *r2, *r3, *r4;
+
+	TU_OK(tu_create(C, 12, 1ull << 34, 3, &start));
+	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, base, (1ull << 34) >> 12)));
+	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
+	TU_OK(tu_register(C, m2, 16 * PS));		/* R1: m2 pages 0-15 */
+	TU_OK(tu_register(C, m2 + 16 * PS, 16 * PS));	/* R2: 16-31; page 32 unregistered */
+	TU_OK(tu_register(C, m2 + 33 * PS, 15 * PS));	/* R3: 33-47 */
+	TU_OK(tu_register(C, m3, 16 * PS));		/* R4 */
+	TU_OK(E(spapr_guest_set_memslot(V, 1, g1, 48 * PS, m2)));
+	TU_OK(E(spapr_guest_set_memslot(V, 2, g2, 16 * PS, m3)));
+	r1 = tu_region_of(m2);
+	r2 = tu_region_of(m2 + 16 * PS);
+	r3 = tu_region_of(m2 + 33 * PS);
+	r4 = tu_region_of(m3);
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t perm = RW;
+
+		if (i < 24) {			/* m2 pages 8-31: R1 then R2, entry 512 at i = 12 */
+			tces[i] = g1 + (8 + i) * PS;
+			uas[i] = (uintptr_t)m2 + (8 + i) * PS;
+		} else if (i < 40) {		/* gpas 40-55 of memslot 1 on: R3, then memslot 2 */
+			tces[i] = g1 + (40 + i - 24) * PS;
+			uas[i] = i < 32 ? (uintptr_t)m2 + (40 + i - 24) * PS : (uintptr_t)m3 + (i - 32) * PS;
+		} else {			/* RAM 300-307, read-only up to 43, then 400-431 */
+			uint64_t pg = i < 48 ? 300 + i - 40 : 400 + i - 48;
+
+			tces[i] = pg * PS;
+			uas[i] = (uintptr_t)RAM + pg * PS;
+			perm = i < 44 ? TCE_PCI_READ : RW;
+		}
+		tces[i] |= perm;
+	}
+	for (int avx2 = 1; avx2 >= 0; avx2--) {
+		uint64_t list2[N], k0, kp0, k1, kp1, ua;
+
+		util_simd_select(avx2);
+		/* The older state: one RAM entry, a RAM run, a poison value. */
+		ck_assert_int_eq(spapr_h_put_tce(V, L64, W64 + 510 * PS, (100 * PS) | RW), H_SUCCESS);
+		for (unsigned i = 0; i < 10; i++)
+			list2[i] = ((200 + i) * PS) | RW;
+		list_write(LIST_GPA, list2, 10);
+		ck_assert_int_eq(spapr_h_put_tce_indirect(V, L64, W64 + 520 * PS, LIST_GPA, 10), H_SUCCESS);
+		ck_assert_int_eq(spapr_h_put_tce(V, L64, W64 + 515 * PS, 0x777000), H_SUCCESS);
+		ck_assert_uint_eq(mapped(), 1 + 11);
+
+		/* An unregistered page in the middle of a run: nothing applied, no kill. */
+		tces[20] = (g1 + 32 * PS) | RW;
+		list_write(LIST_GPA, tces, N);
+		kills(0, &k0, &kp0);
+		ck_assert_int_eq(spapr_h_put_tce_indirect(V, L64, W64 + E0 * PS, LIST_GPA, N), H_TOO_HARD);
+		kills(0, &k1, &kp1);
+		ck_assert_uint_eq(k1, k0);
+		for (unsigned i = 0; i < N; i++) {
+			uint64_t e = E0 + i, pg = e == 510 ? 100 : e >= 520 && e < 530 ? 200 + e - 520 : 0;
+
+			ck_assert_uint_eq(tu_entry(C, 1, base + e, &ua), pg ? hpa_of(pg * PS) | RW : 0);
+			ck_assert_uint_eq(ua, pg ? (uintptr_t)RAM + pg * PS : 0);
+			ck_assert_uint_eq(get(V, L64, W64 + e * PS),
+					  pg ? (pg * PS) | RW : e == 515 ? 0x777000 : 0);
+		}
+		ck_assert_uint_eq(mapped(), 1 + 11);
+		ck_assert_uint_eq(mmreg_region_mapped(r1), 1);
+		ck_assert_uint_eq(mmreg_region_mapped(r2), 1);
+		ck_assert_uint_eq(mmreg_region_mapped(r3), 1);
+		ck_assert_uint_eq(mmreg_region_mapped(r4), 1);
+		check_ok(V);
+
+		/* The list itself. */
+		tces[20] = (g1 + 28 * PS) | RW;
+		list_write(LIST_GPA, tces, N);
+		kills(0, &k0, &kp0);
+		ck_assert_int_eq(spapr_h_put_tce_indirect(V, L64, W64 + E0 * PS, LIST_GPA, N), H_SUCCESS);
+		kills(0, &k1, &kp1);
+		ck_assert_uint_eq(k1 - k0, 1);
+		ck_assert_uint_eq(kp1 - kp0, N);
+		for (unsigned i = 0; i < N; i++) {
+			uint64_t perm = tces[i] & RW;
+
+			ck_assert_uint_eq(tu_entry(C, 1, base + E0 + i, &ua),
+					  emu_mem_ua_to_hpa(uas[i], 12) | perm);
+			ck_assert_uint_eq(ua, uas[i]);
+			ck_assert_uint_eq(get(V, L64, W64 + (E0 + i) * PS), tces[i]);
+		}
+		ck_assert_uint_eq(mmreg_region_mapped(r1), 1 + 8);
+		ck_assert_uint_eq(mmreg_region_mapped(r2), 1 + 16);
+		ck_assert_uint_eq(mmreg_region_mapped(r3), 1 + 8);
+		ck_assert_uint_eq(mmreg_region_mapped(r4), 1 + 8);
+		ck_assert_uint_eq(mapped(), 1 + 40);	/* the old 11 given back */
+		check_ok(V);
+
+		/* One RAM run over all of it: five regions' entries given back. */
+		for (unsigned i = 0; i < N; i++)
+			list2[i] = ((600 + i) * PS) | RW;
+		list_write(LIST_GPA, list2, N);
+		ck_assert_int_eq(spapr_h_put_tce_indirect(V, L64, W64 + E0 * PS, LIST_GPA, N), H_SUCCESS);
+		for (unsigned i = 0; i < N; i++) {
+			ck_assert_uint_eq(tu_entry(C, 1, base + E0 + i, &ua), hpa_of((600 + i) * PS) | RW);
+			ck_assert_uint_eq(ua, (uintptr_t)RAM + (600 + i) * PS);
+		}
+		ck_assert_uint_eq(mmreg_region_mapped(r1), 1);
+		ck_assert_uint_eq(mmreg_region_mapped(r2), 1);
+		ck_assert_uint_eq(mmreg_region_mapped(r3), 1);
+		ck_assert_uint_eq(mmreg_region_mapped(r4), 1);
+		ck_assert_uint_eq(mapped(), 1 + N);
+		check_ok(V);
+		ck_assert_int_eq(spapr_h_stuff_tce(V, L64, W64 + E0 * PS, 0, N), H_SUCCESS);
+		ck_assert_uint_eq(mapped(), 1);
+	}
+	util_simd_select(true);
+	TU_OK(E(spapr_guest_set_memslot(V, 1, g1, 0, m2)));
+	TU_OK(E(spapr_guest_set_memslot(V, 2, g2, 0, m3)));
+	TU_OK(tu_unregister(C, m2, 16 * PS));
+	TU_OK(tu_unregister(C, m2 + 16 * PS, 16 * PS));
+	TU_OK(tu_unregister(C, m2 + 33 * PS, 15 * PS));
+	TU_OK(tu_unregister(C, m3, 16 * PS));
+	tu_unmap(m2, 48);
+	tu_unmap(m3, 16);
+}
+END_TEST
+
 /* -------------------------------------------- H_STUFF_TCE, H_GET_TCE */
 
 START_TEST(t66_stuff)
@@ -1246,6 +1392,7 @@ static Suite *hcall_suite(void)
 	tcase_add_test(t, t_indirect_runs);
 	tcase_add_test(t, t_indirect_scattered_counts);
 	tcase_add_test(t, t_indirect_pieces);
+	tcase_add_test(t, t_indirect_run_edges);
 	tcase_add_test(t, t_indirect_list_reads_fault_safely);
 	tcase_add_test(t, t_indirect_failures_change_nothing);
 	tcase_add_test(t, t66_stuff);

@@ -1173,10 +1173,14 @@ START_TEST(store_run_reports_old_run)
 }
 END_TEST
 
-/* A tce_old_fn that checks every reported entry already holds its new shadow value. */
+/*
+ * A tce_old_fn that checks every reported entry already holds its new
+ * values, shadow and hardware (entry first + j: new_ua + (j << 12) and
+ * hpa (j + 1) << 12, read and write).
+ */
 struct overwritten {
 	struct tce_table *t;
-	uint64_t first, new_ua;	/* entry first + j now holds new_ua + (j << 12) */
+	uint64_t first, new_ua;
 	unsigned stale;		/* entries reported before they were overwritten */
 	struct olds o;
 };
@@ -1186,24 +1190,35 @@ static void check_overwritten(void *ctx, const struct tce_old_run *run, size_t n
 	struct overwritten *w = ctx;
 
 	for (size_t i = 0; i < n; i++)
-		for (uint64_t k = 0, u = 0; k < run[i].n; k++) {
+		for (uint64_t k = 0, u = 0, hpa = 0; k < run[i].n; k++) {
 			uint64_t e = run[i].entry + k;
+			enum tce_dir dir;
 
-			TU_OK(tce_table_shadow_read(w->t, e, &u));	/* a read: harmless here */
-			w->stale += u != w->new_ua + ((e - w->first) << 12);
+			TU_OK(tce_table_shadow_read(w->t, e, &u));	/* reads: harmless here */
+			TU_OK(tce_table_read(w->t, e, &hpa, &dir));
+			w->stale += u != w->new_ua + ((e - w->first) << 12) ||
+				    hpa != (e - w->first + 1) << 12 || dir != TCE_DIR_BIDIRECTIONAL;
 		}
 	collect_old(&w->o, run, n);
 }
 
+/* The old ua of entry first + @j in store_reports_only_overwritten_entries. */
+static uint64_t old_ua(int kind, uint64_t j)
+{
+	return kind < 2 ? 0x100000000ull + (j << 13) : 0x100000000ull + ((j / 3) << 15) + ((j % 3) << 12);
+}
+
 /*
- * More old runs than a batch holds (scattered old pages: runs of one), in
- * both stores: the store reads a piece, stores it, and only then hands the
- * full batch over, so the callback never sees an entry that still holds
- * its old value (the container gives counts back right after the kill).
+ * More old runs than a batch holds, in both stores: scattered old pages
+ * (runs of one), and for the run store also old runs of three pages (each
+ * a vector pass of its own): the store reads a piece, stores it (shadow
+ * and hardware), and only then hands the full batch over, so the callback
+ * never sees an entry that still holds its old value (the container gives
+ * counts back right after the kill).
  */
 START_TEST(store_reports_only_overwritten_entries)
 {
-	for (int kind = 0; kind < 2; kind++) {
+	for (int kind = 0; kind < 3; kind++) {
 		struct kills k = { 0 };
 		struct tce_table *t = create_kill_ok(WIN2, 4 * GiB, 3, TCE_TABLE_SERIAL_WRITERS, &k);
 		uint64_t first = tce_table_geometry(t)->it_offset + 1000, npages = 1500;
@@ -1219,8 +1234,8 @@ START_TEST(store_reports_only_overwritten_entries)
 		w.new_ua = 0x7f0000000000ull;
 		TU_OK(tce_table_reserve(t, first, npages));
 		for (uint64_t j = 0; j < npages; j++) {
-			/* Every other page: no two old entries continue each other. */
-			set_ok(t, first + j, 0x1000, 0x100000000ull + (j << 13), TCE_DIR_TO_DEVICE, NULL);
+			/* Every other page (kind 2: every other run of three): no run continues another. */
+			set_ok(t, first + j, 0x1000, old_ua(kind, j), TCE_DIR_TO_DEVICE, NULL);
 			hpa[j] = (j + 1) << 12;
 			hw[j] = htobe64(hpa[j] | TCE_PCI_RW);
 			sh[j] = htobe64(w.new_ua + (j << 12));
@@ -1236,11 +1251,11 @@ START_TEST(store_reports_only_overwritten_entries)
 		}
 		ck_assert_uint_eq(w.stale, 0);
 		ck_assert_uint_eq(w.o.n, npages);
-		ck_assert_uint_eq(w.o.runs, npages);
-		ck_assert_uint_eq(w.o.calls, (npages + TCE_OLD_BATCH - 1) / TCE_OLD_BATCH);
+		ck_assert_uint_eq(w.o.runs, kind == 2 ? npages / 3 : npages);
+		ck_assert_uint_eq(w.o.calls, (w.o.runs + TCE_OLD_BATCH - 1) / TCE_OLD_BATCH);
 		for (uint64_t j = 0; j < npages; j++) {
 			ck_assert_uint_eq(w.o.v[j].entry, first + j);
-			ck_assert_uint_eq(w.o.v[j].ua, 0x100000000ull + (j << 13));
+			ck_assert_uint_eq(w.o.v[j].ua, old_ua(kind, j));
 			assert_entry(t, first + j, hpa[j], TCE_DIR_BIDIRECTIONAL, w.new_ua + (j << 12));
 		}
 		ck_assert_uint_eq(k.n, 0);

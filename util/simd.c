@@ -71,6 +71,17 @@ static void store_be64_seq_c(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
 		util_store_shared(&dst[k], htobe64(v + k * step));
 }
 
+static size_t store_be64_seq_over_c(uint64_t *dst, uint64_t v, uint64_t step, uint64_t old,
+				    uint64_t old_step, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n && __atomic_load_n(&dst[k], __ATOMIC_RELAXED) == htobe64(old + k * old_step);
+	     k++)
+		util_store_shared(&dst[k], htobe64(v + k * step));
+	return k;
+}
+
 static void store_seq_c(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
@@ -162,6 +173,42 @@ static AVX2 void store_be64_seq_avx2(uint64_t *dst, uint64_t v, uint64_t step, s
 	for (; k < m; k += 4, e += s4)
 		store2x2(dst + k, bswap4(e));
 	store_be64_seq_c(dst + k, v + k * step, step, n - k);
+}
+
+/*
+ * Eight entries per test: both groups' old values are checked before
+ * either is stored.  Over empty entries (the old progression 0, 0) the old
+ * values need no byte swap.  Whatever the vector loop leaves (a group that
+ * differs, the tail) the portable loop finishes entry by entry, stopping
+ * exactly at the first difference.
+ */
+static AVX2 size_t store_be64_seq_over_avx2(uint64_t *dst, uint64_t v, uint64_t step,
+					    uint64_t old, uint64_t old_step, size_t n)
+{
+	size_t k = head(dst, n);
+	v4 e, s4 = splat4(4 * step), s8 = s4 + s4, o, os4 = splat4(4 * old_step), os8 = os4 + os4;
+
+	if (store_be64_seq_over_c(dst, v, step, old, old_step, k) < k)
+		return 0;	/* k is 0 or 1: the first entry differed */
+	e = seq4(v + k * step, step);
+	o = seq4(old + k * old_step, old_step);
+	if (!old && !old_step) {
+		for (; k + 8 <= n; k += 8, e += s8) {
+			if (any4(load4(dst + k) | load4(dst + k + 4)))
+				break;
+			store2x2(dst + k, bswap4(e));
+			store2x2(dst + k + 4, bswap4(e + s4));
+		}
+	} else {
+		for (; k + 8 <= n; k += 8, e += s8, o += os8) {
+			if (any4((bswap4(load4(dst + k)) ^ o) | (bswap4(load4(dst + k + 4)) ^ (o + os4))))
+				break;
+			store2x2(dst + k, bswap4(e));
+			store2x2(dst + k + 4, bswap4(e + s4));
+		}
+	}
+	return k + store_be64_seq_over_c(dst + k, v + k * step, step, old + k * old_step, old_step,
+					 n - k);
 }
 
 static AVX2 void store_seq_avx2(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
@@ -284,6 +331,17 @@ void util_store_be64_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n)
 {
 	DISPATCH(store_be64_seq_avx2(dst, v, step, n), store_be64_seq_c(dst, v, step, n));
 	util_store_release();
+}
+
+size_t util_store_be64_seq_over(uint64_t *dst, uint64_t v, uint64_t step, uint64_t old,
+				uint64_t old_step, size_t n)
+{
+	size_t k;
+
+	DISPATCH(k = store_be64_seq_over_avx2(dst, v, step, old, old_step, n),
+		 k = store_be64_seq_over_c(dst, v, step, old, old_step, n));
+	util_store_release();
+	return k;
 }
 
 void util_store_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n)

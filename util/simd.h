@@ -67,6 +67,18 @@ void util_store_be64_seq_xfer(uint64_t *dst, uint64_t v, uint64_t step, uint64_t
 /* Shared @dst[k] = htobe64(@v + k * @step); release. */
 void util_store_be64_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n);
 
+/*
+ * Shared @dst[k] = htobe64(@v + k * @step) for the leading entries whose old
+ * value is htobe64(@old + k * @old_step) (with both 0: whose old value is
+ * 0), each old entry read and checked before it is overwritten; the first
+ * that differs stops.  Returns how many were stored, from the first (at
+ * most @n; @dst[k] for k past that is untouched).  Release.  The store of a
+ * run of pages over a run of pages (or over empty entries) that also says
+ * what it replaced, in one pass.
+ */
+size_t util_store_be64_seq_over(uint64_t *dst, uint64_t v, uint64_t step, uint64_t old,
+				uint64_t old_step, size_t n);
+
 /* Shared @dst[k] = @v + k * @step; release. */
 void util_store_seq(uint64_t *dst, uint64_t v, uint64_t step, size_t n);
 
