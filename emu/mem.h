@@ -198,8 +198,10 @@ uint64_t emu__mem_dma_pages(struct emu__dma_page *p, uint64_t n);
  * of the same transfer ({0, 0} before the first), so that pages scattered
  * in one mapping ask the kernel about it once.
  */
+enum { EMU__VMA_LOCK_UNKNOWN, EMU__VMA_LOCKED, EMU__VMA_UNLOCKED };
 struct emu__vma_memo {
 	uint64_t start, end;
+	unsigned locked;	/* EMU__VMA_*: whether the VMA was found mlocked */
 };
 int emu__mem_check_pages(uint64_t ua, uint64_t npages, const struct emu__dma_page *pages,
 			 bool write, struct emu__vma_memo *memo, uint64_t *bad);

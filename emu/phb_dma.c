@@ -278,7 +278,7 @@ static int translate(struct emu__endpoint *ep, uint64_t iova, uint64_t end,
  */
 static int check_private(struct xfer *x, bool write, uint64_t *iova, uint64_t *tce)
 {
-	struct emu__vma_memo memo = { 0, 0 };
+	struct emu__vma_memo memo = { 0, 0, EMU__VMA_LOCK_UNKNOWN };
 	uint64_t i;
 	int any = 0;
 
