@@ -47,9 +47,13 @@
  *            mapped twice.  When the pages are mlocked and the process may
  *            read page frame numbers (/proc/self/pagemap, CAP_SYS_ADMIN),
  *            the frame number at pin time is the page's identity: a DMA
- *            reads the current frame numbers of its pages (one pread per
- *            contiguous run) and the protection of their VMAs (one
- *            PROCMAP_QUERY per VMA), then copies with memcpy; without
+ *            asks the protection of its pages' VMAs (one PROCMAP_QUERY
+ *            per VMA) and whether each is still mlocked (one msync with
+ *            MS_INVALIDATE, EBUSY on a locked VMA): if so the pages are
+ *            the pinned ones or the kernel's migrations of them (see
+ *            emu__mem_check_pages); if not, it reads the current frame
+ *            numbers (one pread of pagemap per contiguous run).  Then it
+ *            copies with memcpy; without
  *            PROCMAP_QUERY (before Linux 6.11) it copies with
  *            process_vm_readv/writev on the own pid, which fails with
  *            EFAULT on an unmapped, PROT_NONE or (for writes) read-only
