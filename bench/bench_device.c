@@ -17,10 +17,11 @@
  * device fd splits it into four 8-byte stores in order, as vfio-pci does).
  *
  * Private anonymous memory is the common case and costs the DMA path a
- * check per transfer that the process still maps the pinned frames (a
- * pagemap read and a PROCMAP_QUERY, emu/phb_dma.c check_private); shared
- * memory is copied through the library's own mapping of the pages with no
- * such check.  Both are reported, so the figure shows where the cost is.
+ * check per transfer that the process still maps the pinned pages with the
+ * access allowed (a PROCMAP_QUERY and, the pin's mlock still in place, an
+ * msync; emu/phb_dma.c check_private, emu/mem_pin.c); shared memory is
+ * copied through the library's own mapping of the pages with no such
+ * check.  Both are reported, so the figure shows where the cost is.
  *
  * Baseline: memcpy of the same 64 KiB between the same buffer offsets and
  * BAR2's memory (its mmap), measured in the same run.  Rounds alternate
@@ -245,7 +246,7 @@ static void teardown(struct bench *b)
  * Registers one by one and polled; one block write, polled; the same with
  * the eventfd; and polled over shared memory, where the DMA path copies
  * through the library's own mapping of the pages and needs no check that
- * the process still maps the pinned frames (emu/mem_pin.c).
+ * the process still maps the pinned pages (emu/mem_pin.c).
  */
 static const struct {
 	bool block, irq;

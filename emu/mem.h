@@ -212,12 +212,16 @@ uint64_t emu__mem_dma_pages(struct emu__dma_page *p, uint64_t n);
  * memcpy is safe), 1 (the pages are the pinned ones but the protection
  * could not be checked: copy with process_vm_readv/writev), or -EFAULT with
  * *bad the address of the first page that fails.  @memo (may be NULL)
- * carries the mapping found allowing the access from one call to the next
- * of the same transfer ({0, 0} before the first), so that pages scattered
- * in one mapping ask the kernel about it once.
+ * carries the mapping found allowing the access, and whether it is still
+ * mlocked, from one call to the next of the same transfer ({0, 0,
+ * EMU__VMA_LOCK_UNKNOWN} before the first), so that pages scattered in one
+ * mapping ask the kernel about it once.  Pages tagged with their frame in
+ * a mapping that is still mlocked need no frame read (emu/mem_pin.c).
  */
+enum { EMU__VMA_LOCK_UNKNOWN, EMU__VMA_LOCKED, EMU__VMA_UNLOCKED };
 struct emu__vma_memo {
 	uint64_t start, end;
+	unsigned locked;	/* EMU__VMA_*: whether the VMA was found mlocked */
 };
 int emu__mem_check_pages(uint64_t ua, uint64_t npages, const struct emu__dma_page *pages,
 			 bool write, struct emu__vma_memo *memo, uint64_t *bad);

@@ -47,9 +47,13 @@
  *            mapped twice.  When the pages are mlocked and the process may
  *            read page frame numbers (/proc/self/pagemap, CAP_SYS_ADMIN),
  *            the frame number at pin time is the page's identity: a DMA
- *            reads the current frame numbers of its pages (one pread per
- *            contiguous run) and the protection of their VMAs (one
- *            PROCMAP_QUERY per VMA), then copies with memcpy; without
+ *            asks the protection of its pages' VMAs (one PROCMAP_QUERY
+ *            per VMA) and whether each is still mlocked (one msync with
+ *            MS_INVALIDATE, EBUSY on a locked VMA): if so the pages are
+ *            the pinned ones or the kernel's migrations of them (see
+ *            emu__mem_check_pages); if not, it reads the current frame
+ *            numbers (one pread of pagemap per contiguous run).  Then it
+ *            copies with memcpy; without
  *            PROCMAP_QUERY (before Linux 6.11) it copies with
  *            process_vm_readv/writev on the own pid, which fails with
  *            EFAULT on an unmapped, PROT_NONE or (for writes) read-only
@@ -984,6 +988,21 @@ static void retag(uint64_t ua, uint64_t old, uint64_t pfn)
 }
 
 /*
+ * Whether the mapping holding [ua, end) (page aligned, inside one VMA as
+ * PROCMAP_QUERY just found it) is mlocked: msync with MS_INVALIDATE alone
+ * fails with EBUSY on a VM_LOCKED VMA and does nothing else (no page is
+ * touched; the kernel's msync only looks at the VMAs for it).  About 0.1
+ * microsecond, against 0.45 to 1 for a pagemap read of 16 pages.
+ */
+static uint64_t check_counts[3];	/* fast, full, lock queries: atomic, for tests */
+
+static bool range_locked(uint64_t ua, uint64_t end)
+{
+	__atomic_add_fetch(&check_counts[2], 1, __ATOMIC_RELAXED);
+	return msync((void *)(uintptr_t)ua, (size_t)(end - ua), MS_INVALIDATE) && errno == EBUSY;
+}
+
+/*
  * Every byte of [ua, end) lies in a VMA that allows the access: 0, -EFAULT
  * with *bad the first byte that does not, or -ENOTTY without PROCMAP_QUERY.
  * @memo (may be NULL) is the last VMA found allowing the access during the
@@ -992,48 +1011,66 @@ static void retag(uint64_t ua, uint64_t old, uint64_t pfn)
  * queries for 64 KiB through 4 KiB TCEs.)  The answer is as old as the
  * check's first query, within the gap between check and copy that the
  * essay of emu/phb_dma.c already admits.
+ * With @locked (may be NULL): *locked is cleared unless every VMA of the
+ * range is mlocked (range_locked, asked once per VMA per transfer and
+ * remembered in @memo); the protection is checked all the same.
  */
 static int prot_check(uint64_t ua, uint64_t end, bool write, struct emu__vma_memo *memo,
-		      uint64_t *bad)
+		      bool *locked, uint64_t *bad)
 {
 	uint64_t need = write ? EMU_PROCMAP_VMA_WRITABLE : EMU_PROCMAP_VMA_READABLE;
-	int fd;
 
-	while (ua < end && memo && ua >= memo->start && ua < memo->end)
-		ua = memo->end;
-	if (ua >= end)
-		return 0;
-	fd = emu__mem_maps_fd();
-	if (fd < 0)
-		return -ENOTTY;
 	while (ua < end) {
-		struct emu_procmap_query q = {
-			.size = sizeof(q),
-			.query_flags = EMU_PROCMAP_COVERING_OR_NEXT_VMA,
-			.query_addr = ua,
-		};
+		uint64_t stop;
+		unsigned l = EMU__VMA_LOCK_UNKNOWN;
 
-		if (ioctl(fd, EMU_PROCMAP_QUERY, &q)) {
-			if (errno == ENOTTY || errno == EINVAL)
+		if (memo && ua >= memo->start && ua < memo->end) {
+			stop = memo->end < end ? memo->end : end;
+			l = memo->locked;
+		} else {
+			struct emu_procmap_query q = {
+				.size = sizeof(q),
+				.query_flags = EMU_PROCMAP_COVERING_OR_NEXT_VMA,
+				.query_addr = ua,
+			};
+			int fd = emu__mem_maps_fd();
+
+			if (fd < 0)
 				return -ENOTTY;
-			*bad = ua;
-			return -EFAULT;
+			if (ioctl(fd, EMU_PROCMAP_QUERY, &q)) {
+				if (errno == ENOTTY || errno == EINVAL)
+					return -ENOTTY;
+				*bad = ua;
+				return -EFAULT;
+			}
+			if (q.vma_start > ua || !(q.vma_flags & need)) {
+				*bad = ua;
+				return -EFAULT;
+			}
+			if (memo)
+				*memo = (struct emu__vma_memo){ q.vma_start, q.vma_end,
+								EMU__VMA_LOCK_UNKNOWN };
+			stop = q.vma_end < end ? q.vma_end : end;
 		}
-		if (q.vma_start > ua || !(q.vma_flags & need)) {
-			*bad = ua;
-			return -EFAULT;
+		if (locked && *locked) {
+			if (l == EMU__VMA_LOCK_UNKNOWN) {
+				l = range_locked(ua, stop) ? EMU__VMA_LOCKED : EMU__VMA_UNLOCKED;
+				if (memo)
+					memo->locked = l;
+			}
+			*locked = l == EMU__VMA_LOCKED;
 		}
-		if (memo) {
-			memo->start = q.vma_start;
-			memo->end = q.vma_end;
-		}
-		ua = q.vma_end;
+		ua = stop;
 	}
 	return 0;
 }
 
-int emu__mem_check_pages(uint64_t ua, uint64_t npages, const struct emu__dma_page *pages,
-			 bool write, struct emu__vma_memo *memo, uint64_t *bad)
+/*
+ * The full check: the frame of every page from pagemap (one pread per 64
+ * pages), then the protection.  See emu__mem_check_pages.
+ */
+static int check_frames(uint64_t ua, uint64_t npages, const struct emu__dma_page *pages,
+			bool write, struct emu__vma_memo *memo, uint64_t *bad)
 {
 	uint64_t pm[64], page = ua >> EMU_PAGE_SHIFT, done = 0;
 	int rc;
@@ -1065,8 +1102,53 @@ int emu__mem_check_pages(uint64_t ua, uint64_t npages, const struct emu__dma_pag
 		}
 		done += n;
 	}
-	rc = prot_check(ua, ua + (npages << EMU_PAGE_SHIFT), write, memo, bad);
+	rc = prot_check(ua, ua + (npages << EMU_PAGE_SHIFT), write, memo, NULL, bad);
 	return rc == -ENOTTY ? 1 : rc;
+}
+
+/*
+ * Why a page tagged with its frame may skip the frame check when its
+ * mapping is still mlocked: the pin mlocked it (frames are only recorded
+ * for mlocked pins), and the full check accepts a page whose frame changed
+ * exactly when its VMA is still mlocked (the kernel migrated it).  So for
+ * such a page the frame adds nothing once the VMA is known to be locked: a
+ * page the process unmapped leaves a hole (the protection query fails), a
+ * mapping it put in the place of the pinned one is a new VMA, not locked
+ * (msync says so, and the full check runs).  What the full check still
+ * decides: a range the process munlocked itself, pages of a mapping mlocked
+ * with MLOCK_ONFAULT that were never touched (not present: the full check
+ * refuses them, this one lets the copy fault them in), pages without a
+ * frame tag, and every failure (the fault is then reported where the full
+ * check reports it).  Cost per transfer in one mapping: one PROCMAP_QUERY
+ * and one msync, where the full check reads pagemap (the kernel walks the
+ * page table and reads each page's struct page: 0.45 microseconds for 16
+ * pages with warm caches, about 1 in bench_device).
+ */
+int emu__mem_check_pages(uint64_t ua, uint64_t npages, const struct emu__dma_page *pages,
+			 bool write, struct emu__vma_memo *memo, uint64_t *bad)
+{
+	uint64_t k;
+
+	for (k = 0; k < npages && (pages[k].tag & TAG_KIND) == TAG_PFN; k++)
+		;
+	if (k == npages) {
+		bool locked = true;
+
+		if (!prot_check(ua, ua + (npages << EMU_PAGE_SHIFT), write, memo, &locked, bad) &&
+		    locked) {
+			__atomic_add_fetch(&check_counts[0], 1, __ATOMIC_RELAXED);
+			return 0;
+		}
+	}
+	__atomic_add_fetch(&check_counts[1], 1, __ATOMIC_RELAXED);
+	return check_frames(ua, npages, pages, write, memo, bad);
+}
+
+void emu__mem_check_counts(uint64_t *fast, uint64_t *full, uint64_t *lock_queries)
+{
+	*fast = __atomic_load_n(&check_counts[0], __ATOMIC_RELAXED);
+	*full = __atomic_load_n(&check_counts[1], __ATOMIC_RELAXED);
+	*lock_queries = __atomic_load_n(&check_counts[2], __ATOMIC_RELAXED);
 }
 
 uint32_t emu_mem_hpa_pins(uint64_t hpa)

@@ -86,6 +86,14 @@ void emu__hpa_run_be(uint64_t ua, uint64_t n, unsigned step_shift, unsigned back
  */
 void emu__mem_set_pin_count_max(uint32_t max);
 
+/*
+ * Test hook: how many private-memory checks of DMA pages (emu__mem_check_pages
+ * calls) took the fast way (the mapping still mlocked) and the full one
+ * (frames read from pagemap), and how many lock queries (msync) were made,
+ * since the process started.
+ */
+void emu__mem_check_counts(uint64_t *fast, uint64_t *full, uint64_t *lock_queries);
+
 /* Per-file parts of emu_mem_get_stats() and emu_mem_check(); each takes its own lock. */
 void emu__mem_pin_stats(struct emu_mem_stats *st);
 void emu__mem_table_stats(struct emu_mem_stats *st);

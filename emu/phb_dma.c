@@ -25,9 +25,10 @@
  * own mapping cannot make the device miss the pinned page or hit another
  * one; the kernel's device behaves the same way, it holds the page.  A
  * page of private memory can only be reached at its user address: phase
- * two first checks that every such page is still the pinned one (its frame
- * number, or at least its presence) and that its mapping allows the access,
- * then copies with memcpy (with process_vm_readv/writev on the process
+ * two first checks that every such page is still the pinned one (its
+ * mapping still mlocked as the pin left it, else its frame number, or at
+ * least its presence) and that its mapping allows the access, then copies
+ * with memcpy (with process_vm_readv/writev on the process
  * itself where the kernel cannot tell the protection: those answer EFAULT
  * instead of raising SIGSEGV on a page that is unmapped, PROT_NONE or, for
  * a write, read-only).  Either failure is the fault "registered memory unmapped by
@@ -36,7 +37,8 @@
  * write half done.  The kernel's device would have gone on writing the
  * pinned page; the emulator cannot reach it any more and says so.
  * Cost: shared memory none; private memory two system calls per transfer
- * (docs/emu.md has the figures).
+ * and mapping, PROCMAP_QUERY and msync while the mapping is still mlocked,
+ * PROCMAP_QUERY and a pagemap read otherwise (docs/emu.md has the figures).
  */
 #define _GNU_SOURCE	/* process_vm_readv */
 #include <errno.h>
@@ -199,13 +201,15 @@ static int translate(struct emu__endpoint *ep, uint64_t iova, uint64_t end,
 	uint64_t need = acc == EMU_DMA_WRITE ? EMU_TCE_WRITE : EMU_TCE_READ;
 	uint64_t addr = iova, bad_tce = 0, pinned, i;
 	int rc, why = -1;	/* an emu_fault_reason once the walk stops */
+	const struct emu__window_reg *r = NULL;	/* windows do not overlap (emu/phb.c) */
+	unsigned slot = 0;
 
 	while (addr < end && why < 0) {
-		const struct emu__window_reg *r;
 		uint64_t entry, mask, chunk_end, tce = 0, hpa;
-		unsigned slot;
 
-		r = find_window(ep, addr, &slot);
+		/* Most transfers stay in one window: look again only when leaving it. */
+		if (!r || addr >= r->end)
+			r = find_window(ep, addr, &slot);
 		if (!r) {
 			why = EMU_FAULT_NO_WINDOW;
 			break;
@@ -278,7 +282,7 @@ static int translate(struct emu__endpoint *ep, uint64_t iova, uint64_t end,
  */
 static int check_private(struct xfer *x, bool write, uint64_t *iova, uint64_t *tce)
 {
-	struct emu__vma_memo memo = { 0, 0 };
+	struct emu__vma_memo memo = { 0, 0, EMU__VMA_LOCK_UNKNOWN };
 	uint64_t i;
 	int any = 0;
 

@@ -780,6 +780,96 @@ START_TEST(t_dma_engine_faults)
 }
 END_TEST
 
+/*
+ * SRC to DOORBELL in one 32-byte pwrite, as bench_device programs the
+ * engine.  vfio-pci splits a BAR access into naturally aligned 8-byte
+ * accesses in address order (vfio_pci_core_do_io_rw), so the doorbell comes
+ * last and the transfer is the one the registers describe.  Returns STATUS.
+ */
+static uint32_t block_dma(uint64_t src, uint64_t dst, uint32_t len, uint32_t dir)
+{
+	uint64_t regs[4] = { src, dst, len | (uint64_t)dir << 32,
+			     (uint64_t)EMU_DMAE_DOORBELL_GO << 32 };
+
+	ck_assert_int_eq(spapr_pwrite(D, regs, sizeof(regs), (off_t)(TDEV_REG(0) + EMU_DMAE_SRC)),
+			 sizeof(regs));
+	return (uint32_t)tdev_reg_rd(D, EMU_DMAE_STATUS);
+}
+
+/*
+ * The block write gives what the register-by-register writes give: the
+ * same bytes each way, the registers, the counters, the same error and
+ * fault for a read-only destination, and "registered memory unmapped by
+ * the process" for a page the process dropped, which stays untouched.
+ */
+START_TEST(t_dma_engine_block_write)
+{
+	uint8_t *p = tdev_map_buf(C, 4, IOVA, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+	uint8_t *ro = tdev_map_buf(C, 1, IOVA + 4 * PS, VFIO_DMA_MAP_FLAG_READ), *m;
+	static uint8_t first[2 * PS];
+	struct emu_fault f[4];
+
+	for (unsigned i = 0; i < 4 * PS; i++)
+		p[i] = (uint8_t)(i * 13 + 1);
+	tdev_master_on(D);
+	m = spapr_mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED, D, (off_t)TDEV_REG(2));
+	ck_assert_ptr_ne(m, MAP_FAILED);
+
+	/* memory to BAR2: four writes, then one block, the same bytes */
+	ck_assert_uint_eq(tdev_dma(D, IOVA + 8, 0x100, 2 * PS, EMU_DMAE_DIR_MEM_TO_LOCAL),
+			  EMU_DMAE_STATUS_DONE);
+	memcpy(first, m + 0x100, sizeof(first));
+	memset(m, 0, 0x10000);
+	ck_assert_uint_eq(block_dma(IOVA + 8, 0x100, 2 * PS, EMU_DMAE_DIR_MEM_TO_LOCAL),
+			  EMU_DMAE_STATUS_DONE);
+	ck_assert_int_eq(memcmp(m + 0x100, first, sizeof(first)), 0);
+	ck_assert_int_eq(memcmp(m + 0x100, p + 8, sizeof(first)), 0);
+	ck_assert_uint_eq(m[0xff], 0);
+	ck_assert_uint_eq(m[0x100 + 2 * PS], 0);
+
+	/* BAR2 to memory, across a page boundary */
+	memset(m, 0x5c, PS);
+	ck_assert_uint_eq(block_dma(0, IOVA + 2 * PS + 100, PS, EMU_DMAE_DIR_LOCAL_TO_MEM),
+			  EMU_DMAE_STATUS_DONE);
+	for (unsigned i = 0; i < PS; i++)
+		ck_assert_uint_eq(p[2 * PS + 100 + i], 0x5c);
+	ck_assert_uint_eq(p[2 * PS + 99], (uint8_t)((2 * PS + 99) * 13 + 1));
+	ck_assert_uint_eq(p[3 * PS + 100], (uint8_t)((3 * PS + 100) * 13 + 1));
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_SRC), 0);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_DST), IOVA + 2 * PS + 100);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_LEN),
+			  PS | (uint64_t)EMU_DMAE_DIR_LOCAL_TO_MEM << 32);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_COMPLETED), 3);
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_BYTES), 4 * PS + PS);
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 0);
+
+	/* a read-only destination: the error and fault of tdev_dma's writes */
+	ck_assert_uint_eq(block_dma(0, IOVA + 4 * PS, 16, EMU_DMAE_DIR_LOCAL_TO_MEM),
+			  EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_PERM << 8);
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 1);
+	ck_assert_uint_eq(f[0].iova, IOVA + 4 * PS);
+	ck_assert_int_eq(f[0].reason, EMU_FAULT_PERMISSION);
+	ck_assert_int_eq(f[0].access, EMU_DMA_WRITE);
+	ck_assert_uint_eq(ro[0], 0);
+
+	/* the process unmaps its last registered page: a recorded fault, nothing written */
+	ck_assert_int_eq(munmap(p + 3 * PS, PS), 0);
+	ck_assert_uint_eq(block_dma(0, IOVA + 3 * PS - 64, 128, EMU_DMAE_DIR_LOCAL_TO_MEM),
+			  EMU_DMAE_STATUS_ERROR | EMU_DMAE_ERR_FAULT << 8);
+	ck_assert_uint_eq(tdev_faults(0, f, 4), 1);
+	ck_assert_uint_eq(f[0].iova, IOVA + 3 * PS);
+	ck_assert_int_eq(f[0].reason, EMU_FAULT_USER_UNMAPPED);
+	ck_assert_int_eq(f[0].access, EMU_DMA_WRITE);
+	for (unsigned i = 0; i < 64; i++)
+		ck_assert_uint_eq(p[3 * PS - 64 + i], 0x5c);	/* as the transfer above left them */
+	ck_assert_uint_eq(tdev_reg_rd(D, EMU_DMAE_COMPLETED), 3);
+
+	ck_assert_int_eq(munmap(m, 0x10000), 0);
+	tdev_unmap_buf(C, ro, 1, IOVA + 4 * PS);
+	tdev_unmap_buf(C, p, 4, IOVA);
+}
+END_TEST
+
 /* ------------------------------------------------------------ interrupts */
 
 START_TEST(t_intx)
@@ -1689,6 +1779,7 @@ int main(void)
 	tcase_add_test(t, t_memory_decode_and_reset_mmap);
 	tcase_add_test(t, t_dma_engine_through_the_fd);
 	tcase_add_test(t, t_dma_engine_faults);
+	tcase_add_test(t, t_dma_engine_block_write);
 	tcase_add_test(t, t_intx);
 	tcase_add_test(t, t_intx_unmask_eventfd);
 	tcase_add_test(t, t_msix);

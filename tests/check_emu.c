@@ -25,6 +25,7 @@
 
 #include "emu/emu.h"
 #include "emu/mem.h"
+#include "emu/mem_priv.h"
 #include "tests/testutil.h"
 
 #define KiB (1ull << 10)
@@ -931,6 +932,122 @@ START_TEST(private_memory_dropped_by_the_process)
 }
 END_TEST
 
+/* Whether the mapping at @p is mlocked (the sanitizers make mlock a no-op). */
+static bool mapping_locked(void *p, size_t len)
+{
+	return msync(p, len, MS_INVALIDATE) && errno == EBUSY;
+}
+
+struct check_counts {
+	uint64_t fast, full, locks;
+};
+
+/* The private-memory checks made since @from (emu__mem_check_counts). */
+static struct check_counts counts_since(const struct check_counts *from)
+{
+	struct check_counts c;
+
+	emu__mem_check_counts(&c.fast, &c.full, &c.locks);
+	if (from) {
+		c.fast -= from->fast;
+		c.full -= from->full;
+		c.locks -= from->locks;
+	}
+	return c;
+}
+
+/*
+ * One DMA write of the 16 pages of @m, TCE i to page (5 i) mod 16 (16
+ * segments in one mapping), then the bytes compared: returns the checks
+ * the transfer made.
+ */
+static struct check_counts write_scattered(struct umem *m, unsigned seed)
+{
+	uint8_t buf[16 * 4096];
+	struct check_counts c0 = counts_since(NULL);
+	uint64_t i;
+
+	fill(buf, sizeof(buf), seed);
+	TU_OK(emu_dma_write(G, 0, buf, sizeof(buf)));
+	c0 = counts_since(&c0);
+	for (i = 0; i < 16; i++)
+		ck_assert(memcmp(m->p + (i * 5 % 16) * 4096, buf + i * 4096, 4096) == 0);
+	return c0;
+}
+
+/*
+ * The check before a DMA into private memory (emu__mem_check_pages).  While
+ * the pinned mapping is still mlocked, pages tagged with their frame need
+ * no frame read: one protection query and one lock query (msync) per
+ * mapping and transfer, whatever the number of segments (fast).  After the
+ * process munlocks its memory the frames are read and compared (full) and
+ * the very same pages are still reached; locked again, fast again.  Half
+ * of it unlocked: the full check.  Without frame numbers (not root) or
+ * with mlock a no-op (sanitizers) every check is the full one.  No fault.
+ */
+START_TEST(private_memory_check_fast_while_locked)
+{
+	struct umem m;
+	struct tt t;
+	struct check_counts c;
+	uint8_t back[4096];
+	uint64_t i;
+	bool pfn, locked;
+
+	tt_create(&t, 0, 12, 1024, 1);
+	umem_new(&m, 16, 12);
+	for (i = 0; i < 16; i++)
+		tt_set(&t, i, tce_of(m.p + (i * 5 % 16) * 4096, 12, RW));
+	set_window_ok(G, 0, &t);
+	memset(m.p, 0x11, 16 * 4096);
+	pfn = pfns_visible(m.p);
+	locked = mapping_locked(m.p, 16 * 4096);
+
+	c = write_scattered(&m, 1);
+	ck_assert_uint_eq(c.fast, pfn && locked ? 16 : 0);
+	ck_assert_uint_eq(c.full, pfn && locked ? 0 : 16);
+	ck_assert_uint_eq(c.locks, pfn ? 1 : 0);
+	/* A read, one segment: the same way. */
+	c = counts_since(NULL);
+	TU_OK(emu_dma_read(G, 4096, back, sizeof(back)));
+	ck_assert(memcmp(back, m.p + 5 * 4096, sizeof(back)) == 0);
+	c = counts_since(&c);
+	ck_assert_uint_eq(c.fast, pfn && locked ? 1 : 0);
+	ck_assert_uint_eq(c.full, pfn && locked ? 0 : 1);
+	ck_assert_uint_eq(c.locks, pfn ? 1 : 0);
+
+	/* Unlocked by the process: frames compared, the same pages reached. */
+	ck_assert_int_eq(munlock(m.p, 16 * 4096), 0);
+	ck_assert(!mapping_locked(m.p, 16 * 4096));
+	c = write_scattered(&m, 2);
+	ck_assert_uint_eq(c.fast, 0);
+	ck_assert_uint_eq(c.full, 16);
+	ck_assert_uint_eq(c.locks, pfn ? 1 : 0);
+
+	/* Locked again by the process. */
+	ck_assert_int_eq(mlock(m.p, 16 * 4096), 0);
+	c = write_scattered(&m, 3);
+	ck_assert_uint_eq(c.fast, pfn && locked ? 16 : 0);
+	ck_assert_uint_eq(c.full, pfn && locked ? 0 : 16);
+
+	/*
+	 * The upper half unlocked: two mappings.  The segments' pages go
+	 * L L U U L U U L U U L L U L L U (L: the lower, locked half); the
+	 * memo holds one mapping, so each of the 10 runs asks again.
+	 */
+	ck_assert_int_eq(munlock(m.p + 8 * 4096, 8 * 4096), 0);
+	c = write_scattered(&m, 4);
+	ck_assert_uint_eq(c.fast, pfn && locked ? 8 : 0);
+	ck_assert_uint_eq(c.full, pfn && locked ? 8 : 16);
+	ck_assert_uint_eq(c.locks, pfn && locked ? 10 : pfn ? 1 : 0);
+	ck_assert_uint_eq(gstats(G).faults[EMU_FAULT_USER_UNMAPPED], 0);
+
+	TU_OK(emu_phb_unset_window(G, 0));
+	tt_destroy(&t);
+	umem_free(&m);
+}
+END_TEST
+
 /*
  * Shared memory (a memfd, as QEMU's and DPDK's memory is): after the
  * process unmaps, protects or replaces its mapping, the device still
@@ -1714,6 +1831,7 @@ static Suite *emu_suite(void)
 	tcase_add_test(t, fault_ring_wraps_and_overflows);
 	tcase_add_test(t, private_memory_dropped_by_the_process);
 	tcase_add_test(t, private_scattered_pages_protection_per_mapping);
+	tcase_add_test(t, private_memory_check_fast_while_locked);
 	tcase_add_test(t, shared_memory_dropped_by_the_process);
 	tcase_add_test(t, shared_hugetlbfs_memory_unmapped_by_the_process);
 	suite_add_tcase(s, t);
