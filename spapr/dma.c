@@ -45,37 +45,70 @@
 #define HPA_CHUNK 512u
 
 struct dma_req {
-	struct spapr_window *w;
+	struct spapr_window *w;	/* with its write_lock (held) or a reference (ref) */
+	bool held;		/* write_lock taken by the lookup, no reference */
 	uint64_t entry;		/* first entry */
 	uint64_t npages;	/* IOMMU pages */
 	uint64_t beyond;	/* Q2, quirks=kernel: pages past the window's end, not written */
 };
 
+/* Gives back what dma_req_get took: the write_lock or the reference. */
+static void dma_req_put(struct dma_req *req)
+{
+	if (req->held)
+		util_mutex_unlock(&req->w->write_lock);
+	else
+		spapr__window_put(req->w);
+}
+
+/* The request's window under its write_lock: ENXIO once removed. */
+static int dma_req_lock(struct dma_req *req)
+{
+	if (!req->held)
+		util_mutex_lock(&req->w->write_lock);
+	return req->w->dead ? -ENXIO : 0;
+}
+
+/* Undoes dma_req_lock and dma_req_get. */
+static void dma_req_unlock_put(struct dma_req *req)
+{
+	if (!req->held)
+		util_mutex_unlock(&req->w->write_lock);
+	dma_req_put(req);
+}
+
 /*
- * Finds the window of [iova, iova + size), with a reference, and checks the
- * range against it (docs/kernel.md's MAP and UNMAP rows, from "no window
- * holds iova" on, with Q1/Q2: the
- * whole range must lie in the window).  @vaddr is checked for alignment
- * when @check_vaddr.
+ * Finds the window of [iova, iova + size), with its write_lock when that is
+ * free (no reference then: spapr__window_find_trylock), else with a
+ * reference, and checks the range against it (docs/kernel.md's MAP and
+ * UNMAP rows, from "no window holds iova" on, with Q1/Q2: the whole range
+ * must lie in the window).  @vaddr is checked for alignment when
+ * @check_vaddr.  The checks read only what never changes in a window, so
+ * the lock changes no answer.
  */
 static int dma_req_get(struct spapr_tce_container *tc, uint64_t iova, uint64_t size, uint64_t vaddr,
 		       bool check_vaddr, uint32_t flags, struct dma_req *req)
 {
-	struct spapr_window *w = spapr__window_find_get(tc, iova);
+	struct spapr_window *w;
 	uint64_t mask, end;
+	bool busy;
 
+	w = spapr__window_find_trylock(tc, iova, &busy);
+	req->held = w;
+	if (!w && busy)
+		w = spapr__window_find_get(tc, iova);
 	if (!w)
 		return -ENXIO;
+	req->w = w;
 	mask = (1ull << w->page_shift) - 1;
 	if ((size & mask) || (check_vaddr && (vaddr & mask)))
 		goto err_inval;
 	if (check_vaddr && !(flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)))
 		goto err_inval;
 	if (iova & mask) {
-		spapr__window_put(w);
+		dma_req_put(req);
 		return emu__quirk(EMU_Q1) ? 1 : -EINVAL;
 	}
-	req->w = w;
 	req->entry = iova >> w->page_shift;
 	req->npages = size >> w->page_shift;
 	req->beyond = 0;
@@ -91,7 +124,7 @@ static int dma_req_get(struct spapr_tce_container *tc, uint64_t iova, uint64_t s
 	return 0;
 
 err_inval:
-	spapr__window_put(w);
+	dma_req_put(req);
 	return -EINVAL;
 }
 
@@ -120,6 +153,13 @@ static int map_run(struct spapr_window *w, struct mmreg_region *r, uint64_t entr
 	uint64_t k = 0;
 	int rc = 0;
 
+	if (run == 1) {
+		/* One page: one hpa and one entry exchange, without the run's batch (about 3 times cheaper). */
+		mmreg_region_ua_to_hpa(r, ua, shift, &hpas[0]);
+		rc = tce_table_xchg(w->table, entry, hpas[0], ua, dir, &d->kill, spapr__drops_old, d);
+		*mapped = !rc;
+		return rc;
+	}
 	while (k < run) {
 		uint64_t n = run - k < HPA_CHUNK ? run - k : HPA_CHUNK;
 
@@ -243,18 +283,16 @@ int spapr__ioctl_map_dma(struct spapr_ioctl_req *rq)
 	rc = dma_req_get(tc, m->iova, m->size, m->vaddr, true, m->flags, &req);
 	if (rc)
 		return rc;
-	if (req.npages || req.beyond) {
-		util_mutex_lock(&req.w->write_lock);
-		if (req.w->dead)
-			rc = -ENXIO;
-		else if (tc->v2)
-			rc = map_pages(tc, &req, m->vaddr, dir_of(m->flags));
-		else
-			rc = spapr__v1_map_pages(tc, req.w, req.entry, req.npages, m->vaddr,
-						 dir_of(m->flags));
-		util_mutex_unlock(&req.w->write_lock);
+	if (!req.npages && !req.beyond) {
+		dma_req_put(&req);
+		return 0;
 	}
-	spapr__window_put(req.w);
+	rc = dma_req_lock(&req);
+	if (!rc && tc->v2)
+		rc = map_pages(tc, &req, m->vaddr, dir_of(m->flags));
+	else if (!rc)
+		rc = spapr__v1_map_pages(tc, req.w, req.entry, req.npages, m->vaddr, dir_of(m->flags));
+	dma_req_unlock_put(&req);
 	return rc;
 }
 
@@ -272,14 +310,13 @@ int spapr__ioctl_unmap_dma(struct spapr_ioctl_req *rq)
 	rc = dma_req_get(tc, u->iova, u->size, 0, false, 0, &req);
 	if (rc)
 		return rc;
-	if (req.npages) {
-		util_mutex_lock(&req.w->write_lock);
-		if (req.w->dead)
-			rc = -ENXIO;
-		else
-			spapr__window_clear(req.w, req.entry, req.npages);
-		util_mutex_unlock(&req.w->write_lock);
+	if (!req.npages) {
+		dma_req_put(&req);
+		return 0;
 	}
-	spapr__window_put(req.w);
+	rc = dma_req_lock(&req);
+	if (!rc)
+		spapr__window_clear(req.w, req.entry, req.npages);
+	dma_req_unlock_put(&req);
 	return rc;
 }

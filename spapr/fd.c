@@ -92,6 +92,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -179,8 +180,16 @@ static const struct {
 	spapr_obj_ioctl_fn *ioctl;
 	void (*release)(struct spapr_obj *obj);
 	const char *name;		/* of the memfd, in /proc/self/fd */
+	/*
+	 * Optional: a hold on the object that keeps it alive without a
+	 * reference, taken without waiting (false: take a reference), and the
+	 * request under it, which releases it.
+	 */
+	bool (*hold)(struct spapr_obj *obj, unsigned long request);
+	spapr_obj_ioctl_fn *held_ioctl;
 } kinds[] = {
-	[SPAPR_KIND_CONTAINER] = { spapr__container_ioctl, container_release, "spapr-container" },
+	[SPAPR_KIND_CONTAINER] = { spapr__container_ioctl, container_release, "spapr-container",
+				   spapr__container_hold, spapr__container_held_ioctl },
 	[SPAPR_KIND_GROUP] = { spapr__group_ioctl, group_release, "spapr-group" },
 	[SPAPR_KIND_DEVICE] = { device_ioctl, device_release, "spapr-device" },
 };
@@ -384,34 +393,23 @@ static int foreign_ioctl(struct spapr_obj *obj, unsigned long request, void *arg
 }
 
 /*
- * The object behind @fd with a reference in *out: 0, 1 (the parent's
- * handle: only for @request != 0, see foreign_ioctl), -EBADF (not a handle,
- * or no longer: then it is dropped), -EPERM (the parent's handle, @request
- * 0).  @vouched: the caller knows @fd names the handle (no lseek).  The
- * lseek runs outside any lock; the index answers the common case (our
- * handle, the token matches); anything else is decided under the lock, a
- * mismatch checked again there, since our own new descriptor may have
- * taken the number in between.
+ * The index's answer for @fd, in a read section: its handle when it is
+ * ours and names @fd's open file (@vouched, or the token is @pos), else
+ * NULL (the locked path decides).
  */
-static int fd_get(int fd, unsigned long request, bool vouched, struct spapr_obj **out)
+static struct spapr_handle *handle_fast(int fd, bool vouched, int64_t pos)
+{
+	struct spapr_handle *h = index_get(fd);
+
+	return h && (vouched || pos == h->token) && !handle_foreign(h) ? h : NULL;
+}
+
+/* fd_get's locked path: everything the index did not answer. */
+static int fd_get_locked(int fd, unsigned long request, bool vouched, int64_t pos, struct spapr_obj **out)
 {
 	struct spapr_handle *h;
-	int64_t pos = 0;
-	int rc = 0;
+	int rc;
 
-	if (fd < 0)
-		return -EBADF;
-	if (!vouched)
-		pos = fd_pos(fd);
-	util_rcu_read_lock();
-	h = index_get(fd);
-	if (h && (vouched || pos == h->token) && !handle_foreign(h)) {
-		obj_get(h->obj);	/* the handle's reference outlives the section */
-		*out = h->obj;
-		util_rcu_read_unlock();
-		return 0;
-	}
-	util_rcu_read_unlock();
 	util_mutex_lock(&spapr_fd_lock);
 	h = (struct spapr_handle *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
 	if (!h) {
@@ -430,6 +428,40 @@ static int fd_get(int fd, unsigned long request, bool vouched, struct spapr_obj 
 	}
 	util_mutex_unlock(&spapr_fd_lock);
 	return rc;
+}
+
+/* @fd's file position for the identity check, or 0 when it is skipped (@vouched). */
+static int64_t fd_token_of(int fd, bool vouched)
+{
+	return vouched ? 0 : fd_pos(fd);
+}
+
+/*
+ * The object behind @fd with a reference in *out: 0, 1 (the parent's
+ * handle: only for @request != 0, see foreign_ioctl), -EBADF (not a handle,
+ * or no longer: then it is dropped), -EPERM (the parent's handle, @request
+ * 0).  @vouched: the caller knows @fd names the handle (no lseek).  The
+ * lseek runs outside any lock; the index answers the common case (our
+ * handle, the token matches); anything else is decided under the lock, a
+ * mismatch checked again there, since our own new descriptor may have
+ * taken the number in between.
+ */
+static int fd_get(int fd, unsigned long request, bool vouched, struct spapr_obj **out)
+{
+	struct spapr_handle *h;
+	int64_t pos;
+
+	if (fd < 0)
+		return -EBADF;
+	pos = fd_token_of(fd, vouched);
+	util_rcu_read_lock();
+	h = handle_fast(fd, vouched, pos);
+	if (h) {
+		obj_get(h->obj);	/* the handle's reference outlives the section */
+		*out = h->obj;
+	}
+	util_rcu_read_unlock();
+	return h ? 0 : fd_get_locked(fd, request, vouched, pos, out);
 }
 
 struct spapr_obj *spapr__fd_get(int fd)
@@ -519,17 +551,64 @@ int spapr_open_group(int iommu_group)
 	return rc;
 }
 
+/*
+ * A request: the handle from the index and, for a kind that has one, the
+ * object's hold instead of a reference (kinds[].hold, taken in the read
+ * section: no atomic read-modify-write); else a reference, as fd_get.
+ */
 static int ioctl_fd(int fd, unsigned long request, bool vouched, void *arg)
 {
-	struct spapr_obj *obj;
-	int rc;
+	struct spapr_handle *h;
+	struct spapr_obj *obj = NULL;
+	int64_t pos;
+	int rc = 0;
 
-	rc = fd_get(fd, request ? request : ~0ul, vouched, &obj);
-	if (rc < 0)
-		return spapr__ret(rc);
+	if (fd < 0)
+		return spapr__ret(-EBADF);
+	pos = fd_token_of(fd, vouched);
+	util_rcu_read_lock();
+	h = handle_fast(fd, vouched, pos);
+	if (h) {
+		obj = h->obj;
+		if (kinds[obj->kind].hold && kinds[obj->kind].hold(obj, request)) {
+			util_rcu_read_unlock();
+			return spapr__ret(kinds[obj->kind].held_ioctl(obj, request, arg));
+		}
+		obj_get(obj);
+	}
+	util_rcu_read_unlock();
+	if (!h) {
+		rc = fd_get_locked(fd, request ? request : ~0ul, vouched, pos, &obj);
+		if (rc < 0)
+			return spapr__ret(rc);
+	}
 	rc = rc ? foreign_ioctl(obj, request, arg) : kinds[obj->kind].ioctl(obj, request, arg);
 	spapr__obj_put(obj);
 	return spapr__ret(rc);
+}
+
+/*
+ * SPAPRTCE_HANDLES=trusted (read once, at load): the program vouches for
+ * every request, as the drop-in layer does (see the top of the file).
+ * Atomic only for the test hook.
+ */
+static bool fd_trusted;
+
+__attribute__((constructor)) static void fd_trusted_from_env(void)
+{
+	const char *env = getenv("SPAPRTCE_HANDLES");
+
+	if (!env || !*env || !strcmp(env, "checked"))
+		return;
+	if (!strcmp(env, "trusted"))
+		__atomic_store_n(&fd_trusted, true, __ATOMIC_RELAXED);
+	else
+		fprintf(stderr, "spaprtce: SPAPRTCE_HANDLES=%s ignored: expected checked or trusted\n", env);
+}
+
+void spapr__fd_set_trusted(bool trusted)
+{
+	__atomic_store_n(&fd_trusted, trusted, __ATOMIC_RELAXED);
 }
 
 int spapr_ioctl(int fd, unsigned long request, ...)
@@ -546,6 +625,8 @@ int spapr_ioctl(int fd, unsigned long request, ...)
 	va_end(ap);
 	if (vouched)
 		request = SPAPR__IOCTL_REQUEST(request);
+	else
+		vouched = __atomic_load_n(&fd_trusted, __ATOMIC_RELAXED);
 	if (!o)
 		return ioctl_fd(fd, request, vouched, arg);
 	ev = (struct spapr_call_event){ .call = SPAPR_CALL_IOCTL, .fd = fd, .request = request, .arg = arg,

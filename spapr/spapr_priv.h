@@ -181,6 +181,8 @@ int spapr__copy_out(void *user, const void *src, uint64_t len);
 int spapr__container_create(struct spapr_container **out);
 void spapr__container_release(struct spapr_container *c);
 spapr_obj_ioctl_fn spapr__container_ioctl;
+bool spapr__container_hold(struct spapr_obj *obj, unsigned long request);
+spapr_obj_ioctl_fn spapr__container_held_ioctl;
 int spapr__container_attach(struct spapr_container *c, struct spapr_group *g);
 void spapr__container_detach(struct spapr_container *c, struct spapr_group *g);
 
@@ -230,6 +232,7 @@ int spapr__window_program(struct spapr_window *w, struct spapr_group *g);
 void spapr__window_unprogram(struct spapr_window *w, struct spapr_group *g);
 int spapr__default_window(struct spapr_tce_container *tc);
 struct spapr_window *spapr__window_find_get(struct spapr_tce_container *tc, uint64_t iova);
+struct spapr_window *spapr__window_find_trylock(struct spapr_tce_container *tc, uint64_t iova, bool *busy);
 void spapr__window_put(struct spapr_window *w);
 void spapr__window_clear(struct spapr_window *w, uint64_t entry, uint64_t npages);
 
