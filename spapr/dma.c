@@ -265,6 +265,44 @@ static int map_pages(struct spapr_tce_container *tc, struct dma_req *req, uint64
 }
 
 /*
+ * map_pages for a v2 request of one page (an emulated guest's or a
+ * driver's one-page MAP_DMA): the same steps and answers, quirks included,
+ * without the run loop, the rollback (nothing was written before the page)
+ * or the Q2 tail (none).  Under w->write_lock.
+ */
+static int map_one(struct spapr_tce_container *tc, struct spapr_window *w, uint64_t entry, uint64_t ua,
+		   enum tce_dir dir)
+{
+	unsigned shift = w->page_shift;
+	struct spapr_drops d;
+	struct mmreg_region *r;
+	uint64_t hpa;
+	int rc;
+
+	util_mutex_assert_held(&w->write_lock);
+	spapr__drops_init(&d, w);
+	mmreg_read_lock();
+	r = mmreg_region_lookup(tc->mm, ua, 1ull << shift);
+	if (!r || shift > mmreg_region_pageshift(r)) {
+		rc = -EINVAL;
+	} else if (emu__quirk(EMU_Q8) && !mmreg_region_contained(r, ua, 1, shift)) {
+		rc = -EPERM;
+	} else if ((rc = mmreg_region_mapped_add(r, 1))) {
+		if (emu__quirk(EMU_Q4))
+			rc = 0;
+	} else {
+		mmreg_region_ua_to_hpa(r, ua, shift, &hpa);
+		rc = tce_table_xchg(w->table, entry, hpa, ua, dir, &d.kill, spapr__drops_old, &d);
+		/* Q7: the kernel gives back the old entry's count, not the new one's. */
+		if (rc && !emu__quirk(EMU_Q7))
+			mmreg_region_mapped_sub(r, 1);
+	}
+	mmreg_read_unlock();
+	spapr__drops_flush(&d);
+	return rc;
+}
+
+/*
  * VFIO_IOMMU_MAP_DMA, v1 and v2: the checks are the same; v1 pins, v2 needs
  * registered memory.  The dispatcher checked the container enabled (EPERM),
  * copied the struct (EFAULT), checked argsz and flags (EINVAL); the pending
@@ -288,7 +326,9 @@ int spapr__ioctl_map_dma(struct spapr_ioctl_req *rq)
 		return 0;
 	}
 	rc = dma_req_lock(&req);
-	if (!rc && tc->v2)
+	if (!rc && tc->v2 && req.npages == 1 && !req.beyond)
+		rc = map_one(tc, req.w, req.entry, m->vaddr, dir_of(m->flags));
+	else if (!rc && tc->v2)
 		rc = map_pages(tc, &req, m->vaddr, dir_of(m->flags));
 	else if (!rc)
 		rc = spapr__v1_map_pages(tc, req.w, req.entry, req.npages, m->vaddr, dir_of(m->flags));
