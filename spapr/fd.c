@@ -44,6 +44,53 @@
  * skipped.  Everything else about the handle is checked as usual (in the
  * table, of this fork generation).
  *
+ * Why the identity costs a system call, and what a direct caller can do.
+ * What the check must see is the process's descriptor table, and that is
+ * kernel memory: close(2), dup2 and dup3 over the number, close_range and
+ * an io_uring close change it and leave nothing in user memory (the vDSO
+ * data page carries clocks, rseq's area the CPU; no page reflects the
+ * table).  So the library learns of them only by asking (a system call)
+ * or by being told:
+ *   - interposing the calls, as the drop-in layer does, sees only those
+ *     made through the dynamic symbol: not raw syscall(2), a static
+ *     program's, libc's own (closefrom and close_range inside libc, the
+ *     dynamic loader) or io_uring's; and a direct caller of the library is
+ *     not preloaded at all;
+ *   - inotify and fanotify (IN_CLOSE_*), leases and F_SETSIG report the
+ *     last close of the open file, not of a number while a dup or a forked
+ *     child keeps the file open (dup2 over the handle with a dup alive is
+ *     silent), and report it through another descriptor (reading it is a
+ *     system call) or a signal (which a library may not own);
+ *   - a mapping of the memfd holds its own reference: it does not change
+ *     when the number is closed;
+ *   - io_uring's polling thread could run the lseek without this thread
+ *     entering the kernel, but its answer comes back after that thread is
+ *     scheduled (microseconds, a core spinning), and a ring is itself a
+ *     descriptor the program may close.
+ * Fork needs no system call (util_fork_generation, set by an atfork
+ * handler), but every other case of tests/check_handles.c does.  The lseek
+ * is about one plain system call, which alone is the whole budget of a
+ * one-page request (issue 17): a checked request cannot meet it.  A
+ * program that makes the drop-in layer's promise for itself (it closes the
+ * library's descriptors only with spapr_close, never replaces them with
+ * dup2 or dup3, never closes them in a close_range) may say so with
+ * SPAPRTCE_HANDLES=trusted in its environment, read once at load: every
+ * request of spapr_ioctl is then vouched for.  Only that lseek is waived:
+ * spapr_close, the sweep at each open, descriptors passed as arguments
+ * (SET_CONTAINER, the guest API) and the fork generation are checked as
+ * before, and a request on a number closed behind the library's back
+ * reaches the lost handle's object until the next open sweeps it
+ * (check_handles trusted_requests, trusted_from_env).
+ *
+ * The container is held without a reference.  A driver request (MAP_DMA,
+ * UNMAP_DMA, every request but the VFIO core's three) runs under the read
+ * side of the container's group_lock anyway; taken in the read section
+ * where the handle was found, without waiting (kinds[].hold), that read
+ * hold keeps the container as a reference would, since its release takes
+ * the write side first (spapr__container_release), and costs no atomic
+ * read-modify-write where a reference costs two.  A hold that would wait
+ * (a writer) falls back to the reference.
+ *
  * The lookup takes no lock.  Besides the table (a hash map, under
  * spapr_fd_lock, which the sweep walks), an index by number (pages of
  * FD_PAGE slots for the numbers below FD_INDEX_MAX, allocated on first use
