@@ -94,7 +94,7 @@ static int dma_req_get(struct spapr_tce_container *tc, uint64_t iova, uint64_t s
 	bool busy;
 
 	w = spapr__window_find_trylock(tc, iova, &busy);
-	req->held = w;
+	req->held = w != NULL;
 	if (!w && busy)
 		w = spapr__window_find_get(tc, iova);
 	if (!w)
