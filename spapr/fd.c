@@ -7,9 +7,10 @@
  * process's other descriptors; a table maps its number to a struct
  * spapr_handle: the object (one reference), a token, and the fork
  * generation it was made in.  A request takes a reference on the object for
- * its duration, as the kernel holds a file reference across an ioctl; the
- * last reference (the close, or a request that outlived it) releases the
- * object.
+ * its duration, as the kernel holds a file reference across an ioctl (a
+ * container's driver request holds its group_lock instead, which keeps it
+ * as well: see "The container is held" below); the last reference (the
+ * close, or a request that outlived it) releases the object.
  *
  * Integrity.  A number is only a number: the program may close(2) it, or
  * dup2 another file over it, and open() then reuses it.  So the descriptor

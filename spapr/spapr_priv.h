@@ -78,7 +78,7 @@ enum spapr_kind {
 
 struct spapr_obj {
 	enum spapr_kind kind;
-	uint64_t refs;			/* atomic: the fd, plus requests in flight */
+	uint64_t refs;			/* atomic: the fd, plus requests in flight (not those holding a container's group_lock, fd.c) */
 };
 
 /* A kind's request entry point (fd.c's kinds[]): 0 or more, or a negative errno. */
@@ -94,7 +94,7 @@ struct spapr_group {
 };
 
 struct spapr_window {
-	uint64_t refs;			/* atomic: the slot, plus MAP/UNMAP in flight */
+	uint64_t refs;			/* atomic: the slot, plus MAP/UNMAP in flight that did not trylock write_lock */
 	struct spapr_tce_container *tc;
 	struct tce_table *table;
 	unsigned slot;
