@@ -302,6 +302,12 @@ static int map_one(struct spapr_tce_container *tc, struct spapr_window *w, uint6
 	return rc;
 }
 
+/* The pending default window, made on first use (spapr__default_window); the common case, none pending, inline. */
+static int default_window(struct spapr_tce_container *tc)
+{
+	return __atomic_load_n(&tc->def_window_pending, __ATOMIC_ACQUIRE) ? spapr__default_window(tc) : 0;
+}
+
 /*
  * VFIO_IOMMU_MAP_DMA, v1 and v2: the checks are the same; v1 pins, v2 needs
  * registered memory.  The dispatcher checked the container enabled (EPERM),
@@ -315,7 +321,7 @@ int spapr__ioctl_map_dma(struct spapr_ioctl_req *rq)
 	struct dma_req req;
 	int rc;
 
-	rc = spapr__default_window(tc);
+	rc = default_window(tc);
 	if (rc)
 		return rc;
 	rc = dma_req_get(tc, m->iova, m->size, m->vaddr, true, m->flags, &req);
@@ -344,7 +350,7 @@ int spapr__ioctl_unmap_dma(struct spapr_ioctl_req *rq)
 	struct dma_req req;
 	int rc;
 
-	rc = spapr__default_window(tc);
+	rc = default_window(tc);
 	if (rc)
 		return rc;
 	rc = dma_req_get(tc, u->iova, u->size, 0, false, 0, &req);

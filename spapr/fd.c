@@ -445,7 +445,7 @@ static int foreign_ioctl(struct spapr_obj *obj, unsigned long request, void *arg
  * ours and names @fd's open file (@vouched, or the token is @pos), else
  * NULL (the locked path decides).
  */
-static struct spapr_handle *handle_fast(int fd, bool vouched, int64_t pos)
+static inline __attribute__((always_inline)) struct spapr_handle *handle_fast(int fd, bool vouched, int64_t pos)
 {
 	struct spapr_handle *h = index_get(fd);
 
@@ -604,7 +604,8 @@ int spapr_open_group(int iommu_group)
  * object's hold instead of a reference (kinds[].hold, taken in the read
  * section: no atomic read-modify-write); else a reference, as fd_get.
  */
-static int ioctl_fd(int fd, unsigned long request, bool vouched, void *arg)
+static inline __attribute__((always_inline)) int ioctl_fd(int fd, unsigned long request, bool vouched,
+							   void *arg)
 {
 	struct spapr_handle *h;
 	struct spapr_obj *obj = NULL;

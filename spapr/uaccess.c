@@ -40,8 +40,8 @@
  * pthread_getattr_np once per thread (thread-local); the fast path applies
  * only while the stack pointer lies within them, so code running on another
  * stack (a coroutine's, a signal's alternate stack) takes the system call.
- * The stack pointer is the frame address of the copy function, which is
- * not inlined: everything above it belongs to live frames.  Copies out
+ * The stack pointer is the frame address of the copy function (the public
+ * entry, not inlined): everything above it belongs to live frames.  Copies out
  * use the same test (the live stack is writable).  Each copy is still a
  * fault-injection point, checked before either path.
  */
@@ -80,8 +80,9 @@ static __attribute__((noinline, cold)) void stack_bounds_init(struct stack_bound
 
 /*
  * Is [p, p + len) inside the live part of this thread's stack?  @sp is the
- * frame address of copy(), which is not inlined: everything at or above it
- * belongs to live frames (copy's own and its callers').
+ * frame address of spapr__copy_in or spapr__copy_out, which are not
+ * inlined: everything at or above it belongs to live frames (theirs and
+ * their callers').
  */
 static inline bool on_live_stack(uintptr_t p, uint64_t len, uintptr_t sp)
 {
@@ -116,33 +117,39 @@ static void stack_copy(void *dst, const void *src, uint64_t len)
 		((volatile unsigned char *)d)[i] = s[i];
 }
 
-static __attribute__((noinline)) int copy(void *local, void *remote, uint64_t len, bool out)
+/* The slow path: the kernel checks the pages (EFAULT). */
+static __attribute__((noinline)) int copy_syscall(void *local, void *remote, uint64_t len, bool out)
 {
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
 	struct iovec l = { local, (size_t)len }, r = { remote, (size_t)len };
 	ssize_t n;
 
-	if (!len)
-		return 0;
-	if (!remote || util_should_fail(out ? "spapr_copy_out" : "spapr_copy_in"))
-		return -EFAULT;
-	if (on_live_stack((uintptr_t)remote, len, sp)) {
-		if (out)
-			stack_copy(remote, local, len);
-		else
-			stack_copy(local, remote, len);
-		return 0;
-	}
 	n = out ? process_vm_writev(getpid(), &l, 1, &r, 1, 0) : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
 	return n == (ssize_t)len ? 0 : -EFAULT;
 }
 
-int spapr__copy_in(void *dst, const void *user, uint64_t len)
+/* @sp: the frame address of the public entry (not inlined), see on_live_stack. */
+static inline __attribute__((always_inline)) int copy(void *local, void *remote, uint64_t len, bool out,
+							 uintptr_t sp)
 {
-	return copy(dst, (void *)(uintptr_t)user, len, false);
+	if (!len)
+		return 0;
+	if (!remote || util_should_fail(out ? "spapr_copy_out" : "spapr_copy_in"))
+		return -EFAULT;
+	if (!on_live_stack((uintptr_t)remote, len, sp))
+		return copy_syscall(local, remote, len, out);
+	if (out)
+		stack_copy(remote, local, len);
+	else
+		stack_copy(local, remote, len);
+	return 0;
 }
 
-int spapr__copy_out(void *user, const void *src, uint64_t len)
+__attribute__((noinline)) int spapr__copy_in(void *dst, const void *user, uint64_t len)
 {
-	return copy((void *)(uintptr_t)src, user, len, true);
+	return copy(dst, (void *)(uintptr_t)user, len, false, (uintptr_t)__builtin_frame_address(0));
+}
+
+__attribute__((noinline)) int spapr__copy_out(void *user, const void *src, uint64_t len)
+{
+	return copy((void *)(uintptr_t)src, user, len, true, (uintptr_t)__builtin_frame_address(0));
 }
