@@ -20,11 +20,15 @@
  *       spapr_ioctl (the handle's identity check included: one lseek,
  *       itself a system call), and marked as the drop-in layer marks its
  *       requests (spapr/vouched.h: no lseek; the layer's own cost on top is
- *       bench_dropin's figure).  H_PUT_TCE against the same system call is
- *       in bench_hcall.
+ *       bench_dropin's figure), which is also the path of a program run
+ *       with SPAPRTCE_HANDLES=trusted.  Each is the median of ROUNDS
+ *       alternated rounds of the ratio to the system call measured in the
+ *       same round, with the spread (min-max) and the 1-minute load average
+ *       in the baseline text.  H_PUT_TCE against the same system call is in
+ *       bench_hcall.
  *
- * Every figure is the best of several runs, alternating subject and
- * baseline.
+ * The lifecycle figure is the best of several runs, alternating subject
+ * and baseline.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -204,32 +208,111 @@ static double time_calls(struct calls *c, bool map, unsigned long mark)
 	return (bench_now() - t0) / CALL_PAGES;
 }
 
+#define ROUNDS 41
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of @v[0 .. n), its quartiles in q[0], q[1] and min and max in q[2], q[3]; sorts @v. */
+static double median(double *v, unsigned n, double q[4])
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	q[0] = v[n / 4];
+	q[1] = v[n - 1 - n / 4];
+	q[2] = v[0];
+	q[3] = v[n - 1];
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One figure: the median over the rounds of ns and of the ratio to that round's system call. */
+static void report_calls(const char *name, double *ns, double *ratio, double sys_ns, const char *load)
+{
+	double nq[4], rq[4], n = median(ns, ROUNDS, nq), r = median(ratio, ROUNDS, rq);
+	char text[320];
+
+	snprintf(text, sizeof(text),
+		 "one system call (eventfd ioctl, same round) median %.0f ns; ratio = ours / it, median of %u "
+		 "alternated rounds, quartiles %.2f-%.2f, min-max %.2f-%.2f (ns: quartiles %.0f-%.0f); "
+		 "load %s",
+		 sys_ns, ROUNDS, rq[0], rq[1], rq[2], rq[3], nq[0], nq[1], load);
+	bench_report(name, n, "ns", text, r, "<= 1", r <= 1.0);
+}
+
+/*
+ * The best of three batches (a batch is CALL_PAGES calls) of MAP, and of
+ * the UNMAP that follows each: a preempted batch does not count, and every
+ * MAP finds the pages unmapped, every UNMAP finds them mapped.
+ */
+static void best3_calls(struct calls *c, unsigned long mark, double *map, double *unmap)
+{
+	*map = *unmap = 1e9;
+	for (int i = 0; i < 3; i++) {
+		*map = bench_min(*map, time_calls(c, true, mark));
+		*unmap = bench_min(*unmap, time_calls(c, false, mark));
+	}
+}
+
+static double best3_syscall(void)
+{
+	double t = 1e9;
+
+	for (int i = 0; i < 3; i++)
+		t = bench_min(t, bench_syscall_seconds(CALL_PAGES));
+	return t;
+}
+
+/*
+ * Rounds alternate, in this order: the system call, MAP and UNMAP as a
+ * program calls spapr_ioctl (the identity check's lseek included), the
+ * system call again, MAP and UNMAP vouched for (spapr/vouched.h; the path
+ * of SPAPRTCE_HANDLES=trusted too), each the best of three batches of
+ * CALL_PAGES calls.  Each figure's ratio in a round is to the mean of that
+ * round's two system-call measurements.
+ */
 static void bench_calls(void)
 {
 	const unsigned long vouched = SPAPR__IOCTL_VOUCHED(0);
-	double map = 1e9, unmap = 1e9, vmap = 1e9, vunmap = 1e9, sys = 1e9;
+	double ns[4][ROUNDS], ratio[4][ROUNDS], sys[ROUNDS], sq[4], sys_med;
+	static const char *const names[4] = {
+		"MAP_DMA of one 4 KiB page (spapr_ioctl)",
+		"UNMAP_DMA of one 4 KiB page (spapr_ioctl)",
+		"MAP_DMA of one 4 KiB page, vouched (drop-in layer, SPAPRTCE_HANDLES=trusted)",
+		"UNMAP_DMA of one 4 KiB page, vouched (drop-in layer, SPAPRTCE_HANDLES=trusted)",
+	};
+	char load[64] = "?";
 	struct calls c;
-	char text[160];
+	FILE *f;
 
+	f = fopen("/proc/loadavg", "r");
+	if (f) {
+		if (!fgets(load, sizeof(load), f))
+			snprintf(load, sizeof(load), "?");
+		load[strcspn(load, " ")] = 0;	/* the 1-minute figure */
+		fclose(f);
+	}
 	calls_setup(&c);
 	time_calls(&c, true, 0);	/* warm-up: the window's levels */
 	time_calls(&c, false, 0);
-	for (int rep = 0; rep < 50; rep++) {
-		map = bench_min(map, time_calls(&c, true, 0));
-		unmap = bench_min(unmap, time_calls(&c, false, 0));
-		sys = bench_min(sys, bench_syscall_seconds(CALL_PAGES));
-		vmap = bench_min(vmap, time_calls(&c, true, vouched));
-		vunmap = bench_min(vunmap, time_calls(&c, false, vouched));
+	for (int r = 0; r < ROUNDS; r++) {
+		double s1, s2, t[4];
+
+		s1 = best3_syscall();
+		best3_calls(&c, 0, &t[0], &t[1]);
+		s2 = best3_syscall();
+		best3_calls(&c, vouched, &t[2], &t[3]);
+		sys[r] = (s1 + s2) / 2 * 1e9;
+		for (int k = 0; k < 4; k++) {
+			ns[k][r] = t[k] * 1e9;
+			ratio[k][r] = ns[k][r] / sys[r];
+		}
 	}
-	snprintf(text, sizeof(text), "one system call (eventfd ioctl) %.0f ns (ratio = ours / it)", sys * 1e9);
-	bench_report("MAP_DMA of one 4 KiB page (spapr_ioctl)", map * 1e9, "ns", text, map / sys, "<= 1",
-		     map <= sys);
-	bench_report("UNMAP_DMA of one 4 KiB page (spapr_ioctl)", unmap * 1e9, "ns", text, unmap / sys,
-		     "<= 1", unmap <= sys);
-	bench_report("MAP_DMA of one 4 KiB page, vouched (the layer's path)", vmap * 1e9, "ns", text,
-		     vmap / sys, "<= 1", vmap <= sys);
-	bench_report("UNMAP_DMA of one 4 KiB page, vouched (the layer's path)", vunmap * 1e9, "ns", text,
-		     vunmap / sys, "<= 1", vunmap <= sys);
+	sys_med = median(sys, ROUNDS, sq);
+	for (int k = 0; k < 4; k++)
+		report_calls(names[k], ns[k], ratio[k], sys_med, load);
 	if (spapr_close(c.gfd) || spapr_close(c.cfd))
 		bench_die("close", errno);
 	munmap(c.mem, CALL_PAGES * PS);

@@ -304,6 +304,37 @@ static void unfill(struct mmreg_mm *mm, struct mmreg_node *node, uint64_t lo, ui
 }
 
 /*
+ * The region each thread found last, kept so that the next lookup inside
+ * it (a one-page MAP_DMA after another, the UNMAP's give-back after the
+ * MAP) costs a few compares instead of a walk of dependent loads (7 to 8%
+ * of a one-page MAP_DMA and UNMAP_DMA pair).  It stays valid while no
+ * region has left any registry since: every removal bumps registry_gen
+ * after unlinking and before its grace period, and a reader compares the
+ * generation before it touches the region.  A hint from an earlier read
+ * section is therefore either current (the region is still linked, as a
+ * walk would find it) or stale by its generation (never dereferenced).
+ * The generation stored is the one loaded before the walk, so a removal
+ * racing with the walk invalidates what it found.  Per thread: readers
+ * write nothing shared.  Also an mm freed and another allocated at its
+ * address cannot match: its regions left first, each bumping the
+ * generation.
+ */
+static uint64_t registry_gen;	/* atomic */
+
+struct lookup_hint {
+	const struct mmreg_mm *mm;
+	uint64_t gen;
+	struct mmreg_region *region;
+};
+
+static __thread struct lookup_hint lookup_hint __attribute__((tls_model("initial-exec")));
+
+static void registry_gen_bump(void)
+{
+	__atomic_add_fetch(&registry_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
  * Unlinks @region from the registry and the mm's lists.  Under mm->lock.
  * Never fails, never allocates.  Nodes left empty are prepended to
  * *retired: give them back with mmreg__nodes_put() after
@@ -322,6 +353,7 @@ void mmreg__registry_remove(struct mmreg_mm *mm, struct mmreg_region *region,
 		mm->nnodes--;
 	}
 
+	registry_gen_bump();	/* the lookup hints naming it (see lookup) */
 	if (region->prev)
 		region->prev->next = region->next;
 	else
@@ -341,6 +373,7 @@ void mmreg__registry_remove(struct mmreg_mm *mm, struct mmreg_region *region,
 /* Frees every node (not the regions).  Only when nobody can reach the mm. */
 void mmreg__registry_destroy(struct mmreg_mm *mm)
 {
+	registry_gen_bump();
 	mm->root = NULL;
 	mm->nnodes = 0;
 	mmreg__nodes_destroy(mm);
@@ -350,8 +383,9 @@ void mmreg__registry_destroy(struct mmreg_mm *mm)
 
 struct mmreg_region *mmreg_region_lookup(struct mmreg_mm *mm, uint64_t ua, uint64_t size)
 {
+	struct lookup_hint *hint = &lookup_hint;
 	const struct mmreg_node *node;
-	uint64_t end, last;
+	uint64_t end, last, gen;
 	unsigned level;
 
 #ifdef SPAPRTCE_DEBUG
@@ -363,6 +397,9 @@ struct mmreg_region *mmreg_region_lookup(struct mmreg_mm *mm, uint64_t ua, uint6
 	if (!util_range_end(ua, size, &end))
 		return NULL;
 	last = size ? end - 1 : ua;
+	gen = __atomic_load_n(&registry_gen, __ATOMIC_ACQUIRE);
+	if (hint->mm == mm && hint->gen == gen && ua >= hint->region->ua && last <= region_last(hint->region))
+		return hint->region;
 	node = __atomic_load_n(&mm->root, __ATOMIC_ACQUIRE);
 	if (!node || !level_covers(node->level, ua))
 		return NULL;
@@ -370,11 +407,13 @@ struct mmreg_region *mmreg_region_lookup(struct mmreg_mm *mm, uint64_t ua, uint6
 		uintptr_t e = __atomic_load_n(&node->slot[slot_index(ua, level)], __ATOMIC_ACQUIRE);
 
 		if (e & MMREG_SLOT_REGION) {
-			const struct mmreg_region *r = (const struct mmreg_region *)(e - MMREG_SLOT_REGION);
+			struct mmreg_region *r = (struct mmreg_region *)(e - MMREG_SLOT_REGION);
 
 			/* The region fills the slot: its bounds matter only for a range leaving it. */
-			if (last <= (ua | slot_mask(level)) || last <= region_last(r))
-				return (struct mmreg_region *)r;
+			if (last <= (ua | slot_mask(level)) || last <= region_last(r)) {
+				*hint = (struct lookup_hint){ mm, gen, r };
+				return r;
+			}
 			return NULL;
 		}
 		if (!e)

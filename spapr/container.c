@@ -34,9 +34,16 @@ int spapr__container_create(struct spapr_container **out)
 	return 0;
 }
 
-/* Last reference gone: no group is attached (each holds a reference), so only the driver is left. */
+/*
+ * Last reference gone: no group is attached (each holds a reference), so
+ * only the driver is left.  A request of the fast path (spapr__container_hold)
+ * may still run: it holds group_lock for reading instead of a reference, so
+ * the write side waits for it before anything goes.
+ */
 void spapr__container_release(struct spapr_container *c)
 {
+	util_rwlock_wrlock(&c->group_lock);
+	util_rwlock_unlock(&c->group_lock);
 	if (c->tc)
 		spapr__tce_container_release(c->tc);
 	util_rwlock_destroy(&c->group_lock);
@@ -175,6 +182,15 @@ static const struct spapr_ioctl_op container_ops[] = {
 	{ VFIO_SET_IOMMU, 0, 0, 0, SPAPR_ON_CONTAINER, NULL, ioctl_set_iommu },
 };
 
+/* The driver's part of a request: under group_lock (read), which it releases. */
+static int driver_ioctl_unlock(struct spapr_container *c, unsigned long request, void *arg)
+{
+	int rc = c->tc ? spapr__tce_container_ioctl(c->tc, request, arg) : -EINVAL;
+
+	util_rwlock_unlock(&c->group_lock);
+	return rc;
+}
+
 /*
  * A container's request: the core's rows, else the driver's table under
  * group_lock (read).  Without a driver the VFIO core answers every other
@@ -184,12 +200,32 @@ int spapr__container_ioctl(struct spapr_obj *obj, unsigned long request, void *a
 {
 	struct spapr_container *c = (struct spapr_container *)obj;
 	const struct spapr_ioctl_op *op = spapr__ioctl_find(SPAPR_IOCTL_TABLE(container_ops), request);
-	int rc;
 
 	if (op)
 		return spapr__ioctl_run(op, c, arg);
 	util_rwlock_rdlock(&c->group_lock);
-	rc = c->tc ? spapr__tce_container_ioctl(c->tc, request, arg) : -EINVAL;
-	util_rwlock_unlock(&c->group_lock);
-	return rc;
+	return driver_ioctl_unlock(c, request, arg);
+}
+
+/*
+ * The fast path's hold (fd.c, the handle found in a read section): a
+ * driver request takes group_lock for reading if that needs no wait, and
+ * that hold keeps the container instead of a reference (its release takes
+ * the write side first).  The core's rows run without group_lock (SET_IOMMU
+ * takes its write side): never held.  A read hold costs no atomic
+ * read-modify-write (util/lock.h), a reference two.
+ */
+bool spapr__container_hold(struct spapr_obj *obj, unsigned long request)
+{
+	struct spapr_container *c = (struct spapr_container *)obj;
+
+	if (spapr__ioctl_find(SPAPR_IOCTL_TABLE(container_ops), request))
+		return false;
+	return util_rwlock_tryrdlock(&c->group_lock);
+}
+
+/* A request under the hold of spapr__container_hold, which it releases. */
+int spapr__container_held_ioctl(struct spapr_obj *obj, unsigned long request, void *arg)
+{
+	return driver_ioctl_unlock((struct spapr_container *)obj, request, arg);
 }

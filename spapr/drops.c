@@ -219,6 +219,21 @@ static void drop_counts(struct spapr_drops *d, const struct tce_old_run *run, si
 }
 
 /*
+ * drop_counts for one entry of a v2 table (a one-page UNMAP or MAP over a
+ * mapping): one lookup, without the regions kept.  Same result.
+ */
+static void drop_count_one(struct spapr_drops *d, uint64_t ua)
+{
+	struct mmreg_region *r;
+
+	mmreg_read_lock();
+	r = mmreg_region_lookup(d->w->tc->mm, ua, 1ull << d->w->page_shift);
+	if (r)
+		add_run(d, r, NULL, 1);
+	mmreg_read_unlock();
+}
+
+/*
  * The tce_old_fn of every operation on a window's table (xchg, map, unmap,
  * store, store_run): @ctx is a struct spapr_drops.  The runs' entries go to
  * the kill batch (consecutive runs as one range), their counts or pins to
@@ -231,6 +246,11 @@ void spapr__drops_old(void *ctx, const struct tce_old_run *run, size_t n)
 
 	if (!n)
 		return;
+	if (n == 1 && run[0].n == 1 && run[0].ua && d->w->tc->v2) {
+		tce_kill_batch_add(&d->kill, run[0].entry, 1);
+		drop_count_one(d, run[0].ua);
+		return;
+	}
 	first = run[0].entry;
 	end = first + run[0].n;
 	for (size_t i = 1; i < n; i++) {

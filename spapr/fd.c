@@ -7,9 +7,10 @@
  * process's other descriptors; a table maps its number to a struct
  * spapr_handle: the object (one reference), a token, and the fork
  * generation it was made in.  A request takes a reference on the object for
- * its duration, as the kernel holds a file reference across an ioctl; the
- * last reference (the close, or a request that outlived it) releases the
- * object.
+ * its duration, as the kernel holds a file reference across an ioctl (a
+ * container's driver request holds its group_lock instead, which keeps it
+ * as well: see "The container is held" below); the last reference (the
+ * close, or a request that outlived it) releases the object.
  *
  * Integrity.  A number is only a number: the program may close(2) it, or
  * dup2 another file over it, and open() then reuses it.  So the descriptor
@@ -43,6 +44,53 @@
  * unsigned long request, which no ioctl number uses) and the lseek is
  * skipped.  Everything else about the handle is checked as usual (in the
  * table, of this fork generation).
+ *
+ * Why the identity costs a system call, and what a direct caller can do.
+ * What the check must see is the process's descriptor table, and that is
+ * kernel memory: close(2), dup2 and dup3 over the number, close_range and
+ * an io_uring close change it and leave nothing in user memory (the vDSO
+ * data page carries clocks, rseq's area the CPU; no page reflects the
+ * table).  So the library learns of them only by asking (a system call)
+ * or by being told:
+ *   - interposing the calls, as the drop-in layer does, sees only those
+ *     made through the dynamic symbol: not raw syscall(2), a static
+ *     program's, libc's own (closefrom and close_range inside libc, the
+ *     dynamic loader) or io_uring's; and a direct caller of the library is
+ *     not preloaded at all;
+ *   - inotify and fanotify (IN_CLOSE_*), leases and F_SETSIG report the
+ *     last close of the open file, not of a number while a dup or a forked
+ *     child keeps the file open (dup2 over the handle with a dup alive is
+ *     silent), and report it through another descriptor (reading it is a
+ *     system call) or a signal (which a library may not own);
+ *   - a mapping of the memfd holds its own reference: it does not change
+ *     when the number is closed;
+ *   - io_uring's polling thread could run the lseek without this thread
+ *     entering the kernel, but its answer comes back after that thread is
+ *     scheduled (microseconds, a core spinning), and a ring is itself a
+ *     descriptor the program may close.
+ * Fork needs no system call (util_fork_generation, set by an atfork
+ * handler), but every other case of tests/check_handles.c does.  The lseek
+ * is about one plain system call, which alone is the whole budget of a
+ * one-page request (issue 17): a checked request cannot meet it.  A
+ * program that makes the drop-in layer's promise for itself (it closes the
+ * library's descriptors only with spapr_close, never replaces them with
+ * dup2 or dup3, never closes them in a close_range) may say so with
+ * SPAPRTCE_HANDLES=trusted in its environment, read once at load: every
+ * request of spapr_ioctl is then vouched for.  Only that lseek is waived:
+ * spapr_close, the sweep at each open, descriptors passed as arguments
+ * (SET_CONTAINER, the guest API) and the fork generation are checked as
+ * before, and a request on a number closed behind the library's back
+ * reaches the lost handle's object until the next open sweeps it
+ * (check_handles trusted_requests, trusted_from_env).
+ *
+ * The container is held without a reference.  A driver request (MAP_DMA,
+ * UNMAP_DMA, every request but the VFIO core's three) runs under the read
+ * side of the container's group_lock anyway; taken in the read section
+ * where the handle was found, without waiting (kinds[].hold), that read
+ * hold keeps the container as a reference would, since its release takes
+ * the write side first (spapr__container_release), and costs no atomic
+ * read-modify-write where a reference costs two.  A hold that would wait
+ * (a writer) falls back to the reference.
  *
  * The lookup takes no lock.  Besides the table (a hash map, under
  * spapr_fd_lock, which the sweep walks), an index by number (pages of
@@ -92,6 +140,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -179,8 +228,16 @@ static const struct {
 	spapr_obj_ioctl_fn *ioctl;
 	void (*release)(struct spapr_obj *obj);
 	const char *name;		/* of the memfd, in /proc/self/fd */
+	/*
+	 * Optional: a hold on the object that keeps it alive without a
+	 * reference, taken without waiting (false: take a reference), and the
+	 * request under it, which releases it.
+	 */
+	bool (*hold)(struct spapr_obj *obj, unsigned long request);
+	spapr_obj_ioctl_fn *held_ioctl;
 } kinds[] = {
-	[SPAPR_KIND_CONTAINER] = { spapr__container_ioctl, container_release, "spapr-container" },
+	[SPAPR_KIND_CONTAINER] = { spapr__container_ioctl, container_release, "spapr-container",
+				   spapr__container_hold, spapr__container_held_ioctl },
 	[SPAPR_KIND_GROUP] = { spapr__group_ioctl, group_release, "spapr-group" },
 	[SPAPR_KIND_DEVICE] = { device_ioctl, device_release, "spapr-device" },
 };
@@ -384,34 +441,23 @@ static int foreign_ioctl(struct spapr_obj *obj, unsigned long request, void *arg
 }
 
 /*
- * The object behind @fd with a reference in *out: 0, 1 (the parent's
- * handle: only for @request != 0, see foreign_ioctl), -EBADF (not a handle,
- * or no longer: then it is dropped), -EPERM (the parent's handle, @request
- * 0).  @vouched: the caller knows @fd names the handle (no lseek).  The
- * lseek runs outside any lock; the index answers the common case (our
- * handle, the token matches); anything else is decided under the lock, a
- * mismatch checked again there, since our own new descriptor may have
- * taken the number in between.
+ * The index's answer for @fd, in a read section: its handle when it is
+ * ours and names @fd's open file (@vouched, or the token is @pos), else
+ * NULL (the locked path decides).
  */
-static int fd_get(int fd, unsigned long request, bool vouched, struct spapr_obj **out)
+static inline __attribute__((always_inline)) struct spapr_handle *handle_fast(int fd, bool vouched, int64_t pos)
+{
+	struct spapr_handle *h = index_get(fd);
+
+	return h && (vouched || pos == h->token) && !handle_foreign(h) ? h : NULL;
+}
+
+/* fd_get's locked path: everything the index did not answer. */
+static int fd_get_locked(int fd, unsigned long request, bool vouched, int64_t pos, struct spapr_obj **out)
 {
 	struct spapr_handle *h;
-	int64_t pos = 0;
-	int rc = 0;
+	int rc;
 
-	if (fd < 0)
-		return -EBADF;
-	if (!vouched)
-		pos = fd_pos(fd);
-	util_rcu_read_lock();
-	h = index_get(fd);
-	if (h && (vouched || pos == h->token) && !handle_foreign(h)) {
-		obj_get(h->obj);	/* the handle's reference outlives the section */
-		*out = h->obj;
-		util_rcu_read_unlock();
-		return 0;
-	}
-	util_rcu_read_unlock();
 	util_mutex_lock(&spapr_fd_lock);
 	h = (struct spapr_handle *)(uintptr_t)util_u64map_get(&spapr_fds, (uint64_t)fd);
 	if (!h) {
@@ -430,6 +476,40 @@ static int fd_get(int fd, unsigned long request, bool vouched, struct spapr_obj 
 	}
 	util_mutex_unlock(&spapr_fd_lock);
 	return rc;
+}
+
+/* @fd's file position for the identity check, or 0 when it is skipped (@vouched). */
+static int64_t fd_token_of(int fd, bool vouched)
+{
+	return vouched ? 0 : fd_pos(fd);
+}
+
+/*
+ * The object behind @fd with a reference in *out: 0, 1 (the parent's
+ * handle: only for @request != 0, see foreign_ioctl), -EBADF (not a handle,
+ * or no longer: then it is dropped), -EPERM (the parent's handle, @request
+ * 0).  @vouched: the caller knows @fd names the handle (no lseek).  The
+ * lseek runs outside any lock; the index answers the common case (our
+ * handle, the token matches); anything else is decided under the lock, a
+ * mismatch checked again there, since our own new descriptor may have
+ * taken the number in between.
+ */
+static int fd_get(int fd, unsigned long request, bool vouched, struct spapr_obj **out)
+{
+	struct spapr_handle *h;
+	int64_t pos;
+
+	if (fd < 0)
+		return -EBADF;
+	pos = fd_token_of(fd, vouched);
+	util_rcu_read_lock();
+	h = handle_fast(fd, vouched, pos);
+	if (h) {
+		obj_get(h->obj);	/* the handle's reference outlives the section */
+		*out = h->obj;
+	}
+	util_rcu_read_unlock();
+	return h ? 0 : fd_get_locked(fd, request, vouched, pos, out);
 }
 
 struct spapr_obj *spapr__fd_get(int fd)
@@ -519,17 +599,65 @@ int spapr_open_group(int iommu_group)
 	return rc;
 }
 
-static int ioctl_fd(int fd, unsigned long request, bool vouched, void *arg)
+/*
+ * A request: the handle from the index and, for a kind that has one, the
+ * object's hold instead of a reference (kinds[].hold, taken in the read
+ * section: no atomic read-modify-write); else a reference, as fd_get.
+ */
+static inline __attribute__((always_inline)) int ioctl_fd(int fd, unsigned long request, bool vouched,
+							   void *arg)
 {
-	struct spapr_obj *obj;
-	int rc;
+	struct spapr_handle *h;
+	struct spapr_obj *obj = NULL;
+	int64_t pos;
+	int rc = 0;
 
-	rc = fd_get(fd, request ? request : ~0ul, vouched, &obj);
-	if (rc < 0)
-		return spapr__ret(rc);
+	if (fd < 0)
+		return spapr__ret(-EBADF);
+	pos = fd_token_of(fd, vouched);
+	util_rcu_read_lock();
+	h = handle_fast(fd, vouched, pos);
+	if (h) {
+		obj = h->obj;
+		if (kinds[obj->kind].hold && kinds[obj->kind].hold(obj, request)) {
+			util_rcu_read_unlock();
+			return spapr__ret(kinds[obj->kind].held_ioctl(obj, request, arg));
+		}
+		obj_get(obj);
+	}
+	util_rcu_read_unlock();
+	if (!h) {
+		rc = fd_get_locked(fd, request ? request : ~0ul, vouched, pos, &obj);
+		if (rc < 0)
+			return spapr__ret(rc);
+	}
 	rc = rc ? foreign_ioctl(obj, request, arg) : kinds[obj->kind].ioctl(obj, request, arg);
 	spapr__obj_put(obj);
 	return spapr__ret(rc);
+}
+
+/*
+ * SPAPRTCE_HANDLES=trusted (read once, at load): the program vouches for
+ * every request, as the drop-in layer does (see the top of the file).
+ * Atomic only for the test hook.
+ */
+static bool fd_trusted;
+
+__attribute__((constructor)) static void fd_trusted_from_env(void)
+{
+	const char *env = getenv("SPAPRTCE_HANDLES");
+
+	if (!env || !*env || !strcmp(env, "checked"))
+		return;
+	if (!strcmp(env, "trusted"))
+		__atomic_store_n(&fd_trusted, true, __ATOMIC_RELAXED);
+	else
+		fprintf(stderr, "spaprtce: SPAPRTCE_HANDLES=%s ignored: expected checked or trusted\n", env);
+}
+
+void spapr__fd_set_trusted(bool trusted)
+{
+	__atomic_store_n(&fd_trusted, trusted, __ATOMIC_RELAXED);
 }
 
 int spapr_ioctl(int fd, unsigned long request, ...)
@@ -546,6 +674,8 @@ int spapr_ioctl(int fd, unsigned long request, ...)
 	va_end(ap);
 	if (vouched)
 		request = SPAPR__IOCTL_REQUEST(request);
+	else
+		vouched = __atomic_load_n(&fd_trusted, __ATOMIC_RELAXED);
 	if (!o)
 		return ioctl_fd(fd, request, vouched, arg);
 	ev = (struct spapr_call_event){ .call = SPAPR_CALL_IOCTL, .fd = fd, .request = request, .arg = arg,

@@ -15,7 +15,8 @@
  *            spapr__ioctl_dispatch; nothing else changes.
  *   request  struct spapr_ioctl_req: what a handler gets.  The object the
  *            table is about, the caller's argument as passed, the struct
- *            copied in (min_size bytes, the rest zero), its argsz.
+ *            copied in (min_size bytes, the rest zero unless the row says
+ *            SPAPR_IOCTL_NO_TAIL), its argsz.
  *
  * The checks run once, here, in the kernel's order for every VFIO request:
  * the row's `before` check, the copy-in (EFAULT), argsz < min_size
@@ -48,6 +49,11 @@
 /* Checks of the struct (struct spapr_ioctl_op.checks): bits. */
 #define SPAPR_IOCTL_ARGSZ 0x1u		/* begins with u32 argsz: argsz >= min_size */
 #define SPAPR_IOCTL_FLAGS 0x2u		/* then u32 flags: none outside flags_ok */
+/*
+ * The handler reads the struct up to min_size only and sends nothing back
+ * (MAP_DMA, UNMAP_DMA): the buffer beyond min_size is not zeroed.
+ */
+#define SPAPR_IOCTL_NO_TAIL 0x4u
 
 /* The largest struct a row may copy in. */
 #define SPAPR_IOCTL_BUF_MAX 256u

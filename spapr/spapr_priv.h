@@ -78,7 +78,7 @@ enum spapr_kind {
 
 struct spapr_obj {
 	enum spapr_kind kind;
-	uint64_t refs;			/* atomic: the fd, plus requests in flight */
+	uint64_t refs;			/* atomic: the fd, plus requests in flight (not those holding a container's group_lock, fd.c) */
 };
 
 /* A kind's request entry point (fd.c's kinds[]): 0 or more, or a negative errno. */
@@ -94,7 +94,7 @@ struct spapr_group {
 };
 
 struct spapr_window {
-	uint64_t refs;			/* atomic: the slot, plus MAP/UNMAP in flight */
+	uint64_t refs;			/* atomic: the slot, plus MAP/UNMAP in flight that did not trylock write_lock */
 	struct spapr_tce_container *tc;
 	struct tce_table *table;
 	unsigned slot;
@@ -189,6 +189,8 @@ int spapr__copy_out(void *user, const void *src, uint64_t len);
 int spapr__container_create(struct spapr_container **out);
 void spapr__container_release(struct spapr_container *c);
 spapr_obj_ioctl_fn spapr__container_ioctl;
+bool spapr__container_hold(struct spapr_obj *obj, unsigned long request);
+spapr_obj_ioctl_fn spapr__container_held_ioctl;
 int spapr__container_attach(struct spapr_container *c, struct spapr_group *g);
 void spapr__container_detach(struct spapr_container *c, struct spapr_group *g);
 
@@ -240,6 +242,7 @@ int spapr__window_program(struct spapr_window *w, struct spapr_group *g);
 void spapr__window_unprogram(struct spapr_window *w, struct spapr_group *g);
 int spapr__default_window(struct spapr_tce_container *tc);
 struct spapr_window *spapr__window_find_get(struct spapr_tce_container *tc, uint64_t iova);
+struct spapr_window *spapr__window_find_trylock(struct spapr_tce_container *tc, uint64_t iova, bool *busy);
 void spapr__window_put(struct spapr_window *w);
 void spapr__window_clear(struct spapr_window *w, uint64_t entry, uint64_t npages);
 

@@ -250,12 +250,14 @@ static int before_bind_group(struct spapr_ioctl_req *rq)
 /*
  * The driver's requests (the kernel's tce_iommu_ioctl), one row each, the
  * hot ones first.  A row a container's type does not accept is ENOTTY.
+ * MAP_DMA's and UNMAP_DMA's handlers read their struct up to min_size and
+ * send nothing back (SPAPR_IOCTL_NO_TAIL: no buffer to zero).
  */
 static const struct spapr_ioctl_op tce_container_ops[] = {
 	{ VFIO_IOMMU_MAP_DMA, SPAPR_IOCTL_MINSZ(struct vfio_iommu_type1_dma_map, size), MAP_FLAGS,
-	  ARGSZ_FLAGS, V1V2, before_enabled, spapr__ioctl_map_dma },
+	  ARGSZ_FLAGS | SPAPR_IOCTL_NO_TAIL, V1V2, before_enabled, spapr__ioctl_map_dma },
 	{ VFIO_IOMMU_UNMAP_DMA, SPAPR_IOCTL_MINSZ(struct vfio_iommu_type1_dma_unmap, size), 0,
-	  ARGSZ_FLAGS, V1V2, before_enabled, spapr__ioctl_unmap_dma },
+	  ARGSZ_FLAGS | SPAPR_IOCTL_NO_TAIL, V1V2, before_enabled, spapr__ioctl_unmap_dma },
 	{ VFIO_IOMMU_SPAPR_TCE_GET_INFO,
 	  SPAPR_IOCTL_MINSZ(struct vfio_iommu_spapr_tce_info, dma32_window_size), 0,
 	  SPAPR_IOCTL_ARGSZ, V1V2, before_group, ioctl_tce_get_info },

@@ -40,8 +40,8 @@
  * pthread_getattr_np once per thread (thread-local); the fast path applies
  * only while the stack pointer lies within them, so code running on another
  * stack (a coroutine's, a signal's alternate stack) takes the system call.
- * The stack pointer is the address of a local of a function of ours that
- * is not inlined: everything above it belongs to live frames.  Copies out
+ * The stack pointer is the frame address of the copy function (the public
+ * entry, not inlined): everything above it belongs to live frames.  Copies out
  * use the same test (the live stack is writable).  Each copy is still a
  * fault-injection point, checked before either path.
  */
@@ -59,9 +59,10 @@ struct stack_bounds {
 	uintptr_t lo, hi;
 };
 
-static __thread struct stack_bounds stack_self;
+/* Initial-exec: one load from the thread pointer, also in the shared library (no __tls_get_addr). */
+static __thread struct stack_bounds stack_self __attribute__((tls_model("initial-exec")));
 
-static void stack_bounds_init(struct stack_bounds *s)
+static __attribute__((noinline, cold)) void stack_bounds_init(struct stack_bounds *s)
 {
 	pthread_attr_t attr;
 	void *addr;
@@ -77,14 +78,17 @@ static void stack_bounds_init(struct stack_bounds *s)
 	pthread_attr_destroy(&attr);
 }
 
-/* Is [p, p + len) inside the live part of this thread's stack?  Not inlined: see above. */
-static __attribute__((noinline)) bool on_live_stack(uintptr_t p, uint64_t len)
+/*
+ * Is [p, p + len) inside the live part of this thread's stack?  @sp is the
+ * frame address of spapr__copy_in or spapr__copy_out, which are not
+ * inlined: everything at or above it belongs to live frames (theirs and
+ * their callers').
+ */
+static inline bool on_live_stack(uintptr_t p, uint64_t len, uintptr_t sp)
 {
 	struct stack_bounds *s = &stack_self;
-	volatile char here = 0;
-	uintptr_t sp = (uintptr_t)&here;
 
-	if (!s->hi)
+	if (__builtin_expect(!s->hi, 0))
 		stack_bounds_init(s);
 	return sp >= s->lo && sp < s->hi && p >= sp && p < s->hi && len <= s->hi - p;
 }
@@ -113,32 +117,39 @@ static void stack_copy(void *dst, const void *src, uint64_t len)
 		((volatile unsigned char *)d)[i] = s[i];
 }
 
-static int copy(void *local, void *remote, uint64_t len, bool out)
+/* The slow path: the kernel checks the pages (EFAULT). */
+static __attribute__((noinline)) int copy_syscall(void *local, void *remote, uint64_t len, bool out)
 {
 	struct iovec l = { local, (size_t)len }, r = { remote, (size_t)len };
 	ssize_t n;
 
-	if (!len)
-		return 0;
-	if (!remote || util_should_fail(out ? "spapr_copy_out" : "spapr_copy_in"))
-		return -EFAULT;
-	if (on_live_stack((uintptr_t)remote, len)) {
-		if (out)
-			stack_copy(remote, local, len);
-		else
-			stack_copy(local, remote, len);
-		return 0;
-	}
 	n = out ? process_vm_writev(getpid(), &l, 1, &r, 1, 0) : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
 	return n == (ssize_t)len ? 0 : -EFAULT;
 }
 
-int spapr__copy_in(void *dst, const void *user, uint64_t len)
+/* @sp: the frame address of the public entry (not inlined), see on_live_stack. */
+static inline __attribute__((always_inline)) int copy(void *local, void *remote, uint64_t len, bool out,
+							 uintptr_t sp)
 {
-	return copy(dst, (void *)(uintptr_t)user, len, false);
+	if (!len)
+		return 0;
+	if (!remote || util_should_fail(out ? "spapr_copy_out" : "spapr_copy_in"))
+		return -EFAULT;
+	if (!on_live_stack((uintptr_t)remote, len, sp))
+		return copy_syscall(local, remote, len, out);
+	if (out)
+		stack_copy(remote, local, len);
+	else
+		stack_copy(local, remote, len);
+	return 0;
 }
 
-int spapr__copy_out(void *user, const void *src, uint64_t len)
+__attribute__((noinline)) int spapr__copy_in(void *dst, const void *user, uint64_t len)
 {
-	return copy((void *)(uintptr_t)src, user, len, true);
+	return copy(dst, (void *)(uintptr_t)user, len, false, (uintptr_t)__builtin_frame_address(0));
+}
+
+__attribute__((noinline)) int spapr__copy_out(void *user, const void *src, uint64_t len)
+{
+	return copy((void *)(uintptr_t)src, user, len, true, (uintptr_t)__builtin_frame_address(0));
 }

@@ -13,6 +13,12 @@
  *            no request sign-extended from an int carries it.  spapr_ioctl
  *            removes it before anything else sees the request (the observer,
  *            the tables).
+ *   trusted  SPAPRTCE_HANDLES=trusted in the environment at load: a program
+ *            that makes the same promise for itself (docs/processes.md) has
+ *            every spapr_ioctl request vouched for, marked or not.  Only the
+ *            identity check of spapr_ioctl's own descriptor is waived:
+ *            spapr_close, the sweep at each open and descriptors passed as
+ *            arguments (SET_CONTAINER) are checked as before.
  *
  * Errors: none.
  */
@@ -23,5 +29,13 @@
 #define SPAPR__IOCTL_VOUCHED(request) ((unsigned long)(request) | (SPAPR__IOCTL_VOUCHED_MAGIC << 32))
 #define SPAPR__IOCTL_IS_VOUCHED(request) (((unsigned long)(request) >> 32) == SPAPR__IOCTL_VOUCHED_MAGIC)
 #define SPAPR__IOCTL_REQUEST(request) ((unsigned long)(request) & 0xfffffffful)
+
+#include <stdbool.h>
+
+/*
+ * Test hook: what SPAPRTCE_HANDLES=trusted sets at load (every request of
+ * spapr_ioctl vouched for, spapr/fd.c), switched in a running process.
+ */
+void spapr__fd_set_trusted(bool trusted);
 
 #endif

@@ -195,6 +195,38 @@ struct spapr_window *spapr__window_find_get(struct spapr_tce_container *tc, uint
 }
 
 /*
+ * The window containing bus address @iova with its write_lock taken, and
+ * no reference, when the lock is free: the request's fast path.  NULL with
+ * *busy false: no window holds @iova; with *busy true: its write_lock is
+ * taken (the caller takes a reference and waits, spapr__window_find_get).
+ * The lock alone keeps the window: spapr__window_remove takes it after the
+ * grace period that follows the slot's unpublishing, and puts the slot's
+ * reference only after that; a trylock in the read section is taken either
+ * before that grace period ends or not at all.  Saves the reference's two
+ * atomic read-modify-writes of a one-page MAP or UNMAP.
+ */
+struct spapr_window *spapr__window_find_trylock(struct spapr_tce_container *tc, uint64_t iova, bool *busy)
+{
+	struct spapr_window *found = NULL;
+
+	*busy = false;
+	util_rcu_read_lock();
+	for (unsigned s = 0; s < SPAPR_WINDOWS; s++) {
+		struct spapr_window *w = __atomic_load_n(&tc->windows[s], __ATOMIC_ACQUIRE);
+
+		if (!w || iova < w->start || iova - w->start >= w->size)
+			continue;
+		if (util_mutex_trylock(&w->write_lock))
+			found = w;
+		else
+			*busy = true;
+		break;
+	}
+	util_rcu_read_unlock();
+	return found;
+}
+
+/*
  * Clears entries [entry, entry + npages) of @w, kills the entries that were
  * valid, then gives back their mapped counts (v1: pins).  Caller holds
  * w->write_lock and group_lock.
@@ -208,7 +240,15 @@ void spapr__window_clear(struct spapr_window *w, uint64_t entry, uint64_t npages
 	if (!npages)
 		return;
 	spapr__drops_init(&d, w);
-	tce_table_unmap(w->table, entry, npages, NULL, spapr__drops_old, &d, NULL);
+	/*
+	 * One page (a guest's boot clears its window so): one exchange,
+	 * without the run's walk.  No kill batch for it: spapr__drops_old adds
+	 * the entry when it was valid, as tce_table_unmap would.
+	 */
+	if (npages == 1)
+		tce_table_xchg(w->table, entry, 0, 0, TCE_DIR_NONE, NULL, spapr__drops_old, &d);
+	else
+		tce_table_unmap(w->table, entry, npages, NULL, spapr__drops_old, &d, NULL);
 	spapr__drops_flush(&d);
 }
 

@@ -30,11 +30,26 @@
  *                         container are EPERM (CHECK_EXTENSION answered),
  *                         its group is EBUSY, the child's spapr_close of
  *                         them releases nothing of the parent's.
+ *   trusted_requests      SPAPRTCE_HANDLES=trusted (switched by its test
+ *                         hook): every plain request is vouched for and
+ *                         nothing else changes: MAP and UNMAP served, a bad
+ *                         argument pointer still EFAULT, a number that is
+ *                         not a handle EBADF; after dup2 over the handle the
+ *                         request is served (the waiver), spapr_close is
+ *                         EBADF and releases the handle, the sweep of the
+ *                         next open finds a handle closed behind our back,
+ *                         and a forked child still gets EPERM.
+ *   trusted_from_env      the setting read at load: this program run again
+ *                         with SPAPRTCE_HANDLES=trusted serves a request on
+ *                         a replaced handle; with =checked, and with a bad
+ *                         value (ignored), the request is EBADF.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vfio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -241,6 +256,108 @@ START_TEST(fork_child_view)
 }
 END_TEST
 
+START_TEST(trusted_requests)
+{
+	int g, c = tu_open_v2(0, &g), f = open("/dev/null", O_RDONLY), c2, f2, st;
+	struct vfio_iommu_type1_dma_map *gone;
+	uint8_t *p = tu_map(1);
+	uint64_t held;
+	pid_t pid;
+
+	ck_assert_int_ge(f, 0);
+	spapr__fd_set_trusted(true);
+	TU_OK(tu_register(c, p, PS));
+	TU_OK(tu_map_dma(c, p, 0, PS, RW));
+	TU_OK(tu_unmap_dma(c, 0, PS));
+	/* The argument is still copied as the kernel copies it. */
+	TU_ERR(tu_ioctl(c, VFIO_IOMMU_MAP_DMA, (void *)8), EFAULT);
+	gone = mmap(NULL, PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert(gone != MAP_FAILED);
+	*gone = (struct vfio_iommu_type1_dma_map){ .argsz = sizeof(*gone), .flags = RW,
+						    .vaddr = (uintptr_t)p, .size = PS };
+	ck_assert_int_eq(munmap(gone, PS), 0);
+	TU_ERR(tu_ioctl(c, VFIO_IOMMU_MAP_DMA, gone), EFAULT);
+	TU_ERR(tu_ioctl(c, VFIO_IOMMU_UNMAP_DMA, gone), EFAULT);
+	TU_ERR(api_version(f), EBADF);		/* not a handle */
+	/* A forked child: the parent's handles are still EPERM. */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid)
+		_exit(tu_unregister(c, p, PS) != -EPERM || tu_map_dma(c, p, 0, PS, RW) != -EPERM);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status %#x", st);
+	/* The waiver: the number names another file, the request still reaches the handle. */
+	held = spapr_mm_locked_vm();
+	ck_assert_int_eq(dup2(f, c), c);
+	ck_assert_int_eq(api_version(c), VFIO_API_VERSION);
+	TU_OK(tu_map_dma(c, p, 0, PS, RW));
+	TU_OK(tu_unmap_dma(c, 0, PS));
+	/* spapr_close still checks: EBADF, the handle released, the program's file left open. */
+	TU_ERR(tu_close(c), EBADF);
+	TU_ERR(api_version(c), EBADF);
+	ck_assert_int_eq(fcntl(c, F_GETFD), 0);
+	ck_assert_uint_eq(spapr_mm_locked_vm(), held);	/* the group still holds the container */
+	TU_OK(tu_close(g));
+	ck_assert_uint_eq(spapr_mm_locked_vm(), 0);
+	/* The sweep of the next open finds a handle closed behind our back. */
+	c2 = tu_open_container_ok();
+	ck_assert_int_eq(close(c2), 0);
+	f2 = open("/dev/null", O_RDONLY);
+	ck_assert_int_eq(f2, c2);
+	ck_assert_int_eq(api_version(c2), VFIO_API_VERSION);	/* waived: served */
+	g = tu_open_group_ok(0);			/* sweeps */
+	TU_ERR(api_version(c2), EBADF);
+	TU_OK(tu_close(g));
+	spapr__fd_set_trusted(false);
+	ck_assert_int_eq(close(f2), 0);
+	ck_assert_int_eq(close(c), 0);
+	ck_assert_int_eq(close(f), 0);
+	tu_unmap(p, 1);
+	tu_assert_clean();
+}
+END_TEST
+
+/*
+ * The child of trusted_from_env (this program run again, CHECK_HANDLES_CHILD
+ * set): a request on a container whose number now names /dev/null.  Exits 0
+ * when it was served, 1 when it was EBADF, 2 otherwise.
+ */
+static int env_child(void)
+{
+	int c = spapr_open_container(), f = open("/dev/null", O_RDONLY), rc;
+
+	if (c < 0 || f < 0 || dup2(f, c) != c)
+		return 2;
+	rc = spapr_ioctl(c, VFIO_GET_API_VERSION);
+	return rc == VFIO_API_VERSION ? 0 : rc == -1 && errno == EBADF ? 1 : 2;
+}
+
+static int run_env_child(const char *handles)
+{
+	char *const argv[] = { "check_handles", NULL };
+	int st;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		setenv("CHECK_HANDLES_CHILD", "1", 1);
+		setenv("SPAPRTCE_HANDLES", handles, 1);
+		execv("/proc/self/exe", argv);
+		_exit(3);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st), "child status %#x", st);
+	return WEXITSTATUS(st);
+}
+
+START_TEST(trusted_from_env)
+{
+	ck_assert_int_eq(run_env_child("trusted"), 0);
+	ck_assert_int_eq(run_env_child("checked"), 1);
+	ck_assert_int_eq(run_env_child("bogus"), 1);	/* ignored, with a message */
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("handles");
@@ -254,11 +371,15 @@ static Suite *suite(void)
 	tcase_add_test(t, lost_at_request);
 	tcase_add_test(t, vouched_requests);
 	tcase_add_test(t, fork_child_view);
+	tcase_add_test(t, trusted_requests);
+	tcase_add_test(t, trusted_from_env);
 	suite_add_tcase(s, t);
 	return s;
 }
 
 int main(void)
 {
+	if (getenv("CHECK_HANDLES_CHILD"))
+		return env_child();
 	return tu_run(suite());
 }

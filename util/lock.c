@@ -429,6 +429,15 @@ void util_mutex_lock(struct util_mutex *l)
 	__atomic_store_n(&l->held, true, __ATOMIC_RELAXED);
 }
 
+bool util_mutex_trylock(struct util_mutex *l)
+{
+	if (pthread_mutex_trylock(&l->m))
+		return false;
+	__atomic_store_n(&l->owner, pthread_self(), __ATOMIC_RELAXED);
+	__atomic_store_n(&l->held, true, __ATOMIC_RELAXED);
+	return true;
+}
+
 void util_mutex_unlock(struct util_mutex *l)
 {
 	__atomic_store_n(&l->held, false, __ATOMIC_RELAXED);

@@ -194,6 +194,8 @@ void util__rw_unlock(struct util_rwlock *l);
 void util_mutex_init(struct util_mutex *l);
 void util_mutex_destroy(struct util_mutex *l);
 void util_mutex_lock(struct util_mutex *l);
+/* Takes @l if that needs no wait: true when taken. */
+bool util_mutex_trylock(struct util_mutex *l);
 void util_mutex_unlock(struct util_mutex *l);
 /* True when the calling thread holds @l. */
 bool util_mutex_held(const struct util_mutex *l);
@@ -235,6 +237,11 @@ static inline void util_mutex_destroy(struct util_mutex *l)
 static inline void util_mutex_lock(struct util_mutex *l)
 {
 	pthread_mutex_lock(&l->m);
+}
+
+static inline bool util_mutex_trylock(struct util_mutex *l)
+{
+	return !pthread_mutex_trylock(&l->m);
 }
 
 static inline void util_mutex_unlock(struct util_mutex *l)

@@ -41,20 +41,18 @@
 #include "util/lock.h"
 #include "util/rcu.h"
 
-struct rcu_reader {
-	uint64_t gp;			/* atomic; 0: quiescent */
-	unsigned nesting;		/* owner thread only */
-	struct rcu_reader *next;	/* under rcu_registry_lock */
-	struct rcu_reader **pprev;	/* under rcu_registry_lock */
-};
+/* util/rcu.h's, whose read side is inline. */
+#define rcu_reader util__rcu_reader
+#define rcu_gp util__rcu_gp
+#define rcu_self util__rcu_self
 
-static uint64_t rcu_gp = 1;		/* atomic; never 0 */
+uint64_t rcu_gp = 1;
 static pthread_mutex_t rcu_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rcu_reader *rcu_readers;
 static pthread_key_t rcu_key;
 static pthread_once_t rcu_key_once = PTHREAD_ONCE_INIT;
 /* Initial-exec: one load from the thread pointer, also in the shared library (8 bytes of static TLS). */
-static __thread struct rcu_reader *rcu_self __attribute__((tls_model("initial-exec")));
+__thread struct rcu_reader *rcu_self __attribute__((tls_model("initial-exec")));
 
 /* Used when a thread's reader record cannot be allocated: see rcu_register(). */
 static __thread struct rcu_reader rcu_self_static;
@@ -121,7 +119,7 @@ static struct rcu_reader *rcu_register(void)
 	return r;
 }
 
-void util_rcu_read_lock(void)
+void util__rcu_read_lock_slow(void)
 {
 	struct rcu_reader *r = rcu_self;
 
@@ -141,16 +139,6 @@ void util_rcu_read_lock(void)
 	 * it where it rejects a standalone fence).
 	 */
 	__atomic_exchange_n(&r->gp, __atomic_load_n(&rcu_gp, __ATOMIC_RELAXED), __ATOMIC_SEQ_CST);
-}
-
-void util_rcu_read_unlock(void)
-{
-	struct rcu_reader *r = rcu_self;
-
-	assert(r && r->nesting);
-	if (--r->nesting)
-		return;
-	__atomic_store_n(&r->gp, 0, __ATOMIC_RELEASE);
 }
 
 bool util_rcu_in_read_section(void)
