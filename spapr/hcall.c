@@ -115,9 +115,13 @@ static long hreq_begin(struct hcall_req *q, struct spapr_guest *guest, uint64_t 
 		return H_HARDWARE;
 	}
 	util_rwlock_rdlock(&guest->lock);
-	q->gt = spapr__guest_table_find(guest, liobn);
-	if (!q->gt)
-		return H_TOO_HARD;
+	q->gt = __atomic_load_n(&guest->last_gt, __ATOMIC_RELAXED);
+	if (!q->gt || q->gt->liobn != liobn) {
+		q->gt = spapr__guest_table_find(guest, liobn);
+		if (!q->gt)
+			return H_TOO_HARD;
+		__atomic_store_n(&guest->last_gt, q->gt, __ATOMIC_RELAXED);
+	}
 	return check_ioba(q->gt, ioba, npages, &q->entry);
 }
 
@@ -136,8 +140,9 @@ long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, u
 	if (!guest)
 		return H_TOO_HARD;	/* no VM, so no table: as an unknown LIOBN */
 	ret = hreq_begin(&q, guest, liobn, ioba, 1);
-
-	if (ret == H_SUCCESS) {
+	if (ret == H_SUCCESS)
+		ret = spapr__hcall_put1(guest, q.gt, q.entry, tce);	/* the common case */
+	if (ret == SPAPR_HCALL_SLOW) {
 		q.list_be = &tce_be;
 		mmreg_read_lock();
 		ret = hreq_run(&q);
