@@ -297,7 +297,11 @@ void emu_phb_tce_kill(int group, unsigned slot, uint64_t first_entry, uint64_t n
 	uint64_t end, i, n;
 	struct emu__endpoint *ep;
 
-	if (check_slot(group, slot, &ep))
+	/* A started machine's endpoint without the calls (every hypercall kills). */
+	if (__atomic_load_n(&emu__machine.started, __ATOMIC_ACQUIRE) && group >= 0 &&
+	    (unsigned)group < emu__machine.cfg.groups && slot < emu__machine.cfg.max_windows)
+		ep = &emu__machine.ep[group];
+	else if (check_slot(group, slot, &ep))
 		return;
 	if (!util_range_end(first_entry, npages, &end))
 		end = UINT64_MAX;

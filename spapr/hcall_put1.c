@@ -89,9 +89,16 @@ static long check_map(struct spapr_guest *guest, uint64_t tce, unsigned shift, u
 {
 	uint64_t gpa = tce & ~TCE_PCI_RW, psize = 1ull << shift;
 	unsigned hint = __atomic_load_n(&guest->slot_hint, __ATOMIC_RELAXED);
+	const struct spapr_guest_memslot *s = &guest->slots[hint % SPAPR_GUEST_MEMSLOTS];
 
-	if (!util_is_aligned(gpa, shift) || spapr__guest_gpa_to_ua(guest, gpa, psize, ua, &hint) ||
-	    !util_is_aligned(*ua, shift))
+	if (!util_is_aligned(gpa, shift))
+		return H_TOO_HARD;
+	/* The hinted memslot first, here: the search's call is for a guest moving between slots. */
+	if (s->size && gpa >= s->gpa && gpa - s->gpa < s->size && psize <= s->size - (gpa - s->gpa))
+		*ua = s->ua + (gpa - s->gpa);
+	else if (spapr__guest_gpa_to_ua(guest, gpa, psize, ua, &hint))
+		return H_TOO_HARD;
+	if (!util_is_aligned(*ua, shift))
 		return H_TOO_HARD;
 	*reg = mmreg_region_lookup(guest->mm, *ua, psize);
 	if (!*reg || mmreg_region_pageshift(*reg) < shift)

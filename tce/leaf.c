@@ -59,9 +59,11 @@ int tce_leaf_store(struct tce_table *t, const struct tce_leaf *l, uint64_t entry
 	old = __atomic_load_n(&l->sh[j], __ATOMIC_RELAXED);
 	*old_ua = be64toh(old);
 	if (hw_be) {
-		uint64_t idx = entry - t->geo.it_offset;
+		uint64_t u = (entry - t->geo.it_offset) >> t->unit_shift, bit = 1ull << (u & 63);
 
-		tce__mark(t, idx, idx + 1);
+		/* tce__mark of one index: usually a load that finds the unit marked. */
+		if (!(__atomic_load_n(&t->written[u >> 6], __ATOMIC_RELAXED) & bit))
+			__atomic_fetch_or(&t->written[u >> 6], bit, __ATOMIC_RELAXED);
 		util_store_shared(&l->sh[j], sh_be);
 		util_store_shared(&l->hw[j], hw_be);
 	} else if (old) {
