@@ -154,6 +154,12 @@ int spapr__guest_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64
 #define SPAPR_HCALL_SLOW (-65536l)	/* no H_* code */
 long spapr__hcall_put1(struct spapr_guest *guest, struct spapr_guest_table *gt, uint64_t entry,
 		       uint64_t tce);
+/*
+ * The checker's part of what the hypercalls keep between calls (G5, G6 of
+ * guest_check.c): 0 or -EUCLEAN with a message.  Under the guest lock
+ * (write).
+ */
+int spapr__hcall_put1_check(struct spapr_guest *guest);
 
 /* guest_attach.c */
 void spapr__guest_table_detach_all(struct spapr_guest_table *gt);

@@ -42,6 +42,8 @@
  * is answered here, identically.
  */
 #include <endian.h>
+#include <errno.h>
+#include <stdio.h>
 
 #include "emu/emu.h"
 #include "spapr/hcall_req.h"
@@ -193,4 +195,49 @@ long spapr__hcall_put1(struct spapr_guest *guest, struct spapr_guest_table *gt, 
 	util_mutex_unlock(&w->write_lock);
 	util_rwlock_unlock(&c->group_lock);
 	return ret;
+}
+
+/* The kept leaf blocks of @gt, when still valid, are its one window's, as a walk finds them now. */
+static bool put1_ok(const struct spapr_guest_table *gt)
+{
+	const struct tce_leaf *l = &gt->put1.leaf;
+	struct spapr_container *c;
+	struct tce_leaf now;
+
+	if (!gt->put1.w || gt->put1.gen != gt->att_gen)
+		return true;	/* nothing kept, or forgotten */
+	if (one_window(gt, &c) != gt->put1.w)
+		return false;
+	return !tce_table_leaf(gt->put1.w->table, l->first, &now) && now.first == l->first &&
+	       now.end == l->end && now.hw == l->hw && now.sh == l->sh && l->end != l->first;
+}
+
+/*
+ * G5: the last table found is NULL or a listed table.  G6: a table's kept
+ * leaf blocks, unless forgotten (another attachment generation), are those
+ * of its one window, the same a walk finds now.
+ */
+int spapr__hcall_put1_check(struct spapr_guest *guest)
+{
+	const struct spapr_guest_table *last = __atomic_load_n(&guest->last_gt, __ATOMIC_RELAXED);
+	bool listed = !last;
+
+	util_rwlock_assert_wrheld(&guest->lock);
+	for (uint64_t i = 0; i < guest->tables.cap; i++) {
+		const struct spapr_guest_table *gt = (void *)(uintptr_t)guest->tables.slots[i].val;
+
+		if (!gt)
+			continue;
+		listed |= gt == last;
+		if (!put1_ok(gt)) {
+			fprintf(stderr, "spapr_guest_check: liobn %#llx: kept leaf blocks are stale\n",
+				(unsigned long long)gt->liobn);
+			return -EUCLEAN;
+		}
+	}
+	if (!listed) {
+		fprintf(stderr, "spapr_guest_check: the last table found is not listed\n");
+		return -EUCLEAN;
+	}
+	return 0;
 }

@@ -24,6 +24,7 @@
 #include "emu/emu.h"
 #include "emu/mem.h"
 #include "mmreg/mmreg.h"
+#include "spapr/guest_priv.h"
 #include "spapr/spapr.h"
 #include "tests/testutil.h"
 #include "tests/vfio_util.h"
@@ -378,6 +379,41 @@ START_TEST(t_put1_kill_after_dma)
 }
 END_TEST
 
+/* The checker sees what the fast path keeps (G5, G6 of spapr/guest_check.c). */
+START_TEST(t_put1_checker)
+{
+	struct spapr_guest_table *gt, fake;
+	uint64_t *hw;
+
+	put_ok(L32, 0, 0x1000 | RW);
+	put_ok(L32, PS, 0x2000 | RW);			/* fast path: the blocks kept */
+	gt = V->last_gt;
+	ck_assert_ptr_nonnull(gt);
+	TU_OK(E(spapr_guest_check(V)));
+	if (emu_machine_quirks_kernel()) {
+		ck_assert_ptr_null(gt->put1.w);		/* kernel mode: the three phases only */
+		goto last_gt;
+	}
+	ck_assert_ptr_eq(gt->put1.w, gt->att[0].w);
+	hw = gt->put1.leaf.hw;
+	gt->put1.leaf.hw = hw + 1;			/* a stale block */
+	TU_ERR(E(spapr_guest_check(V)), EUCLEAN);
+	gt->put1.gen++;					/* forgotten: not checked */
+	TU_OK(E(spapr_guest_check(V)));
+	gt->put1.gen--;
+	gt->put1.leaf.hw = hw;
+	TU_OK(E(spapr_guest_check(V)));
+last_gt:
+	memset(&fake, 0, sizeof(fake));
+	V->last_gt = &fake;				/* not a listed table */
+	TU_ERR(E(spapr_guest_check(V)), EUCLEAN);
+	V->last_gt = gt;
+	TU_OK(E(spapr_guest_check(V)));
+	put_ok(L32, 2 * PS, 0x3000 | RW);
+	assert_entry(0, 2, RAM, 0x3000);
+}
+END_TEST
+
 static Suite *put1_suite(void)
 {
 	Suite *s = suite_create("hcall_put1");
@@ -392,6 +428,7 @@ static Suite *put1_suite(void)
 	tcase_add_test(t, t_put1_region_changes);
 	tcase_add_test(t, t_put1_fault_point);
 	tcase_add_test(t, t_put1_kill_after_dma);
+	tcase_add_test(t, t_put1_checker);
 	suite_add_tcase(s, t);
 	return s;
 }
