@@ -102,6 +102,30 @@ static void put_fails(uint64_t liobn, uint64_t ioba, uint64_t tce, long h)
 	ck_assert_uint_eq(kills(), k);
 }
 
+/*
+ * Window 1: 1 GiB of 4 KiB pages at W64 in 2 levels (512 entries per leaf
+ * block, none allocated yet), guest table L64 over it, attached to G.
+ */
+static void w64_begin(void)
+{
+	uint64_t start;
+
+	TU_OK(tu_create(C, 12, 1ull << 30, 2, &start));
+	ck_assert_uint_eq(start, W64);
+	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, W64 >> 12, (1ull << 30) >> 12)));
+	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
+}
+
+/* Window 1's table checked, L64 detached and destroyed, the window removed: RAM unmapped. */
+static void w64_end(void)
+{
+	TU_OK(tce_table_check(tu_table_of(C, 1)));
+	TU_OK(E(spapr_guest_detach_group(V, L64, G)));
+	TU_OK(E(spapr_guest_destroy_tce_table(V, L64)));
+	TU_OK(tu_remove(C, W64));
+	ck_assert_uint_eq(mapped_of(RAM), 1);
+}
+
 static void setup(void)
 {
 	TU_OK(spapr_mm_set_memlock(16ull << 30, 0));
@@ -168,13 +192,9 @@ END_TEST
 /* The leaf blocks of the last entry: another block, then back; a block never written. */
 START_TEST(t_put1_leaf_blocks)
 {
-	uint64_t start, e0 = W64 >> 12;
+	uint64_t e0 = W64 >> 12;
 
-	/* 1 GiB of 4 KiB pages in 2 levels: 512 entries per leaf block, none allocated yet. */
-	TU_OK(tu_create(C, 12, 1ull << 30, 2, &start));
-	ck_assert_uint_eq(start, W64);
-	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, e0, (1ull << 30) >> 12)));
-	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
+	w64_begin();
 	put_ok(L64, W64, 0x1000 | RW);			/* general path: reserves the block */
 	put_ok(L64, W64 + PS, 0x2000 | RW);		/* the kept block */
 	put_ok(L64, W64 + 512 * PS, 0x3000 | RW);	/* a new block */
@@ -192,11 +212,7 @@ START_TEST(t_put1_leaf_blocks)
 	put_ok(L64, W64 + 4096 * PS, 0);
 	ck_assert_uint_eq(tu_entry(C, 1, e0 + 4096, NULL), 0);
 	ck_assert_uint_eq(mapped_of(RAM), 5);
-	TU_OK(tce_table_check(tu_table_of(C, 1)));
-	TU_OK(E(spapr_guest_detach_group(V, L64, G)));
-	TU_OK(E(spapr_guest_destroy_tce_table(V, L64)));
-	TU_OK(tu_remove(C, W64));
-	ck_assert_uint_eq(mapped_of(RAM), 1);
+	w64_end();
 }
 END_TEST
 
@@ -209,9 +225,7 @@ START_TEST(t_put1_window_removed_and_replaced)
 {
 	uint64_t start, e0 = W64 >> 12;
 
-	TU_OK(tu_create(C, 12, 1ull << 30, 2, &start));
-	TU_OK(E(spapr_guest_create_tce_table(V, L64, 12, e0, (1ull << 30) >> 12)));
-	TU_OK(E(spapr_guest_attach_group(V, L64, G)));
+	w64_begin();
 	put_ok(L64, W64, 0x1000 | RW);
 	put_ok(L64, W64 + PS, 0x2000 | RW);
 	ck_assert_uint_eq(mapped_of(RAM), 3);
@@ -234,11 +248,7 @@ START_TEST(t_put1_window_removed_and_replaced)
 	assert_entry(1, e0 + 2, RAM, 0x6000);
 	ck_assert_uint_eq(tu_entry(C, 1, e0, NULL), 0);
 	ck_assert_uint_eq(mapped_of(RAM), 3);
-	TU_OK(tce_table_check(tu_table_of(C, 1)));
-	TU_OK(E(spapr_guest_detach_group(V, L64, G)));
-	TU_OK(E(spapr_guest_destroy_tce_table(V, L64)));
-	TU_OK(tu_remove(C, W64));
-	ck_assert_uint_eq(mapped_of(RAM), 1);
+	w64_end();
 }
 END_TEST
 
