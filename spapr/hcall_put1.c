@@ -197,16 +197,22 @@ long spapr__hcall_put1(struct spapr_guest *guest, struct spapr_guest_table *gt, 
 	return ret;
 }
 
-/* The kept leaf blocks of @gt, when still valid, are its one window's, as a walk finds them now. */
+/*
+ * The kept leaf blocks of @gt, unless forgotten, are those of a window
+ * still attached (no attachment went since: an attach of another window
+ * only sends later calls to the general path), as a walk finds them now.
+ */
 static bool put1_ok(const struct spapr_guest_table *gt)
 {
 	const struct tce_leaf *l = &gt->put1.leaf;
-	struct spapr_container *c;
 	struct tce_leaf now;
+	unsigned i;
 
 	if (!gt->put1.w || gt->put1.gen != gt->att_gen)
 		return true;	/* nothing kept, or forgotten */
-	if (one_window(gt, &c) != gt->put1.w)
+	for (i = 0; i < gt->natt && gt->att[i].w != gt->put1.w; i++)
+		;
+	if (i == gt->natt)
 		return false;
 	return !tce_table_leaf(gt->put1.w->table, l->first, &now) && now.first == l->first &&
 	       now.end == l->end && now.hw == l->hw && now.sh == l->sh && l->end != l->first;
@@ -215,7 +221,7 @@ static bool put1_ok(const struct spapr_guest_table *gt)
 /*
  * G5: the last table found is NULL or a listed table.  G6: a table's kept
  * leaf blocks, unless forgotten (another attachment generation), are those
- * of its one window, the same a walk finds now.
+ * of a window still attached, the same a walk finds now.
  */
 int spapr__hcall_put1_check(struct spapr_guest *guest)
 {

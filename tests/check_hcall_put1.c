@@ -58,12 +58,17 @@ static uint64_t hpa_of(const void *base, uint64_t off)
 	return emu_mem_ua_to_hpa((uintptr_t)base + off, 12);
 }
 
-static uint64_t kills(void)
+static uint64_t kills_of(int group)
 {
 	struct emu_group_stats st;
 
-	TU_OK(emu_group_get_stats(0, &st));
+	TU_OK(emu_group_get_stats(group, &st));
 	return st.kills;
+}
+
+static uint64_t kills(void)
+{
+	return kills_of(0);
 }
 
 static uint64_t get(uint64_t liobn, uint64_t ioba)
@@ -389,6 +394,49 @@ START_TEST(t_put1_kill_after_dma)
 }
 END_TEST
 
+/*
+ * Another container's window attached while blocks are kept: the calls go
+ * to the general path (both windows written), the kept blocks stay those
+ * of a still attached window (the checker agrees); its detach forgets them.
+ */
+START_TEST(t_put1_second_window)
+{
+	int g1, c1 = tu_open_v2(1, &g1);
+
+	TU_OK(tu_register(c1, RAM, RAM_SIZE));
+	TU_OK(tu_unmap_dma(c1, 0, 0));
+	put_ok(L32, 0, 0x1000 | RW);
+	put_ok(L32, 0, 0);				/* blocks kept; no entry the new window lacks */
+	TU_OK(E(spapr_guest_attach_group(V, L32, g1)));
+	TU_OK(E(spapr_guest_check(V)));
+	put_ok(L32, 2 * PS, 0x3000 | RW);		/* killed in group 0 (and 1) */
+	assert_entry(0, 2, RAM, 0x3000);
+	ck_assert_uint_eq(tu_entry(c1, 0, 2, NULL), hpa_of(RAM, 0x3000) | 3);
+	ck_assert_uint_eq(tu_entry(C, 0, 0, NULL), 0);
+	ck_assert_uint_eq(mapped_of(RAM), 3);		/* both containers' entries count in RAM's region */
+	TU_OK(E(spapr_guest_detach_group(V, L32, G)));	/* the first window goes: forgotten */
+	TU_OK(E(spapr_guest_check(V)));
+	for (uint64_t i = 3; i < 5; i++) {		/* c1's window alone: group 1 killed */
+		uint64_t k0 = kills(), k1 = kills_of(1);
+
+		ck_assert_int_eq(spapr_h_put_tce(V, L32, i * PS, (i << 12) | RW), H_SUCCESS);
+		ck_assert_uint_eq(kills(), k0);
+		ck_assert_uint_eq(kills_of(1), k1 + 1);
+		ck_assert_uint_eq(tu_entry(c1, 0, i, NULL), hpa_of(RAM, i << 12) | 3);
+		ck_assert_uint_eq(tu_entry(C, 0, i, NULL), 0);
+	}
+	TU_OK(E(spapr_guest_check(V)));
+	for (uint64_t i = 2; i < 5; i++)		/* nothing the first window lacks when it comes back */
+		ck_assert_int_eq(spapr_h_put_tce(V, L32, i * PS, 0), H_SUCCESS);
+	TU_OK(E(spapr_guest_detach_group(V, L32, g1)));
+	TU_OK(E(spapr_guest_attach_group(V, L32, G)));
+	TU_OK(E(spapr_close(g1)));
+	TU_OK(E(spapr_close(c1)));
+	TU_OK(tu_unmap_dma(C, 0, 8 * PS));
+	ck_assert_uint_eq(mapped_of(RAM), 1);
+}
+END_TEST
+
 /* The checker sees what the fast path keeps (G5, G6 of spapr/guest_check.c). */
 START_TEST(t_put1_checker)
 {
@@ -439,6 +487,7 @@ static Suite *put1_suite(void)
 	tcase_add_test(t, t_put1_fault_point);
 	tcase_add_test(t, t_put1_kill_after_dma);
 	tcase_add_test(t, t_put1_checker);
+	tcase_add_test(t, t_put1_second_window);
 	suite_add_tcase(s, t);
 	return s;
 }
