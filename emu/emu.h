@@ -53,7 +53,9 @@
  *            programming, kills and dirty-log start/report/stop hold it for
  *            writing.  So a kill returns only after every DMA that could have
  *            used the killed TCEs has finished: an OS layer that kills before
- *            it unpins never has a DMA in flight into unpinned memory.
+ *            it unpins never has a DMA in flight into unpinned memory.  A kill
+ *            that finds, under ep->lock, no DMA past its translation and an
+ *            empty cache has nothing to wait for and skips ep->rw.
  *   ep->lock a mutex for the TCE cache, the fault ring and the counters;
  *            taken under ep->rw (either mode) or alone.
  *   Order: machine lock -> ep->rw -> ep->lock -> emu/mem's locks (leaves).
@@ -266,7 +268,8 @@ SPAPRTCE_API int emu_phb_get_window(int group, unsigned slot, struct emu_window 
  * "kill pages"; entries past 2^64 are clamped).  Counted in the group's
  * stats (kills, killed_pages) even when nothing was cached or the slot is
  * empty.  An unknown group or a slot >= windows is ignored (nothing to
- * kill).  Takes ep->rw for writing: returns after every DMA in flight.
+ * kill).  Returns after every DMA in flight: takes ep->rw for writing
+ * unless none is and the cache is empty (then ep->lock alone).
  */
 SPAPRTCE_API void emu_phb_tce_kill(int group, unsigned slot, uint64_t first_entry, uint64_t npages);
 

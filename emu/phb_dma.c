@@ -392,6 +392,7 @@ static int dma(int group, uint64_t iova, void *buf, size_t len, enum emu_dma_acc
 	x.pcap = NSEG_STACK;
 	pthread_rwlock_rdlock(&ep->rw);
 	pthread_mutex_lock(&ep->lock);
+	emu__dma_begin(ep);	/* kills wait for it from here (phb.c) */
 	rc = emu__pe_dma(ep, iova, acc);
 	if (!rc)
 		rc = translate(ep, iova, end, acc, &x);
@@ -421,6 +422,7 @@ static int dma(int group, uint64_t iova, void *buf, size_t len, enum emu_dma_acc
 	if (moved < len)
 		rc = late_fault(ep, bad_iova, bad_tce, acc, len);
 out_unlock:
+	emu__dma_end(ep);
 	pthread_rwlock_unlock(&ep->rw);
 	if (x.segs != x.stack)
 		free(x.segs);

@@ -66,6 +66,12 @@ struct emu__endpoint {
 	uint64_t prod, cons;
 	struct emu_group_stats st;	/* counters; windows/dirty fields filled on read */
 	struct emu__pe pe;
+	/*
+	 * DMAs between their translation and their end (phb.c's
+	 * emu__dma_begin/end): atomic, raised under lock.  A kill that finds
+	 * it 0 and the cache empty under lock needs no wait (phb.c).
+	 */
+	uint64_t dma_inflight;
 };
 
 struct emu__machine {
@@ -82,6 +88,14 @@ int emu__endpoint(int group, struct emu__endpoint **ep);
 
 /* Whether debug-build DMAs abort on use-after-unpin. */
 bool emu__abort_on_unpinned(void);
+
+/*
+ * phb.c: a DMA's translation starts (ep->rw held for reading, ep->lock
+ * held) and it ends (ep->rw still held, after the last byte moved, on every
+ * path): between the two, kills wait for it (emu_phb_tce_kill).
+ */
+void emu__dma_begin(struct emu__endpoint *ep);
+void emu__dma_end(struct emu__endpoint *ep);
 
 /* phb.c: TCE cache (ep->lock held) and walker. */
 bool emu__cache_find(struct emu__endpoint *ep, unsigned slot, uint64_t entry, uint64_t *tce);

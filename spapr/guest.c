@@ -217,6 +217,8 @@ int spapr__guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn)
 	gt = spapr__guest_table_find(guest, liobn);
 	if (gt)
 		util_u64map_remove(&guest->tables, liobn);
+	if (gt && __atomic_load_n(&guest->last_gt, __ATOMIC_RELAXED) == gt)
+		__atomic_store_n(&guest->last_gt, NULL, __ATOMIC_RELAXED);	/* no hypercall runs now */
 	util_rwlock_unlock(&guest->lock);
 	if (!gt)
 		return -ENOENT;

@@ -179,6 +179,7 @@ int spapr__guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int gro
 			for (; i + 1 < gt->natt; i++)
 				gt->att[i] = gt->att[i + 1];
 			gt->natt--;
+			gt->att_gen++;	/* hcall_put1.c's leaf may name this window's table */
 			break;
 		}
 	}

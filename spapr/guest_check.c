@@ -13,6 +13,7 @@
  *      permission, and the hardware entry is valid; without, each subpage is
  *      empty.  (Assumes nothing but this guest writes those entries; a TCE
  *      whose gpa has no memslot any more is skipped.)
+ *   G5, G6 what the hypercalls keep between calls (spapr/hcall_put1.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -160,6 +161,8 @@ int spapr__guest_check(struct spapr_guest *guest)
 		if (!rc)
 			rc = check_entries(guest, gt);
 	}
+	if (!rc)
+		rc = spapr__hcall_put1_check(guest);
 	util_rwlock_unlock(&guest->lock);
 	return rc;
 }

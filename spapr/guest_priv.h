@@ -32,6 +32,22 @@ struct spapr_guest_table {
 	struct util_mutex lock;		/* 2 in the lock order (struct spapr_guest) */
 	unsigned natt;
 	struct spapr_guest_attachment att[SPAPR_GUEST_MAX_ATTACH];	/* sorted by w */
+	/*
+	 * Bumped, under the guest lock (write), whenever an attachment goes:
+	 * a window pointer seen before may then name another window.
+	 */
+	unsigned att_gen;
+	/*
+	 * H_PUT_TCE's leaf blocks of its last entry (hcall_put1.c): valid
+	 * while @w is still the table's one window and @gen is att_gen (the
+	 * attachment's window reference keeps the window's table, whose blocks
+	 * live as long as it).  Under w->write_lock.
+	 */
+	struct {
+		struct spapr_window *w;
+		unsigned gen;
+		struct tce_leaf leaf;
+	} put1;
 };
 
 struct spapr_guest_memslot {
@@ -96,6 +112,13 @@ struct spapr_guest {
 	 * relaxed atomics, and any value will do.
 	 */
 	unsigned slot_hint, list_slot_hint;
+	/*
+	 * The table the last hypercall found, where the next looks first (its
+	 * liobn compared).  A hint under the lock for reading, read and
+	 * written with relaxed atomics; table destroy clears it under the lock
+	 * for writing, so it never names a freed table.
+	 */
+	struct spapr_guest_table *last_gt;
 };
 
 /*
@@ -122,6 +145,22 @@ struct spapr_guest_table *spapr__guest_table_find(struct spapr_guest *guest, uin
 /* ua of guest physical [gpa, gpa + len) inside one memslot; *hint caches the slot. */
 int spapr__guest_gpa_to_ua(const struct spapr_guest *guest, uint64_t gpa, uint64_t len,
 			   uint64_t *ua, unsigned *hint);
+
+/*
+ * hcall_put1.c: H_PUT_TCE on its fast path, under the guest lock (read),
+ * for table @gt and guest entry @entry (checked): the H_* answer, or
+ * SPAPR_HCALL_SLOW (nothing done, no fault point passed) when the general
+ * path must answer.
+ */
+#define SPAPR_HCALL_SLOW (-65536l)	/* no H_* code */
+long spapr__hcall_put1(struct spapr_guest *guest, struct spapr_guest_table *gt, uint64_t entry,
+		       uint64_t tce);
+/*
+ * The checker's part of what the hypercalls keep between calls (G5, G6 of
+ * guest_check.c): 0 or -EUCLEAN with a message.  Under the guest lock
+ * (write).
+ */
+int spapr__hcall_put1_check(struct spapr_guest *guest);
 
 /* guest_attach.c */
 void spapr__guest_table_detach_all(struct spapr_guest_table *gt);

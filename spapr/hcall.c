@@ -34,8 +34,10 @@
  * stored in one pass.
  *
  * This file has the entry points: each takes the guest lock (read) in
- * hreq_begin and drops it in hreq_end, whatever happened between; the
- * request and the phases' shared names are in hcall_req.h.
+ * hreq_begin and drops it in hreq_end, whatever happened between (H_PUT_TCE
+ * takes and drops it itself, around its fast path, hcall_put1.c, and the
+ * general one); the request and the phases' shared names are in
+ * hcall_req.h.
  */
 #include <endian.h>
 
@@ -49,8 +51,8 @@
  * are never true but for a Q16 table (quirks=kernel) whose entry pages
  * wrapped: KVM indexes past its page array there, we refuse (docs/quirks.md).
  */
-static long check_ioba(const struct spapr_guest_table *gt, uint64_t ioba, uint64_t npages,
-		       uint64_t *entry)
+static inline long check_ioba(const struct spapr_guest_table *gt, uint64_t ioba, uint64_t npages,
+			      uint64_t *entry)
 {
 	uint64_t e = ioba >> gt->page_shift, held = gt->npages * SPAPR_GUEST_TCES_PER_PAGE;
 
@@ -98,6 +100,22 @@ static long hreq_run(struct hcall_req *q)
 }
 
 /*
+ * The table of @liobn, or NULL: the one the last hypercall found first
+ * (guest->last_gt, cleared by the table's destroy).  Under the guest lock.
+ */
+static struct spapr_guest_table *table_of(struct spapr_guest *guest, uint64_t liobn)
+{
+	struct spapr_guest_table *gt = __atomic_load_n(&guest->last_gt, __ATOMIC_RELAXED);
+
+	if (gt && gt->liobn == liobn)
+		return gt;
+	gt = spapr__guest_table_find(guest, liobn);
+	if (gt)
+		__atomic_store_n(&guest->last_gt, gt, __ATOMIC_RELAXED);
+	return gt;
+}
+
+/*
  * Takes the guest lock (read) and finds the table of @liobn and the range's
  * first entry.  Always returns with the lock held, whatever the code:
  * every hypercall ends with hreq_end.  H_TOO_HARD for an unknown LIOBN
@@ -115,7 +133,7 @@ static long hreq_begin(struct hcall_req *q, struct spapr_guest *guest, uint64_t 
 		return H_HARDWARE;
 	}
 	util_rwlock_rdlock(&guest->lock);
-	q->gt = spapr__guest_table_find(guest, liobn);
+	q->gt = table_of(guest, liobn);
 	if (!q->gt)
 		return H_TOO_HARD;
 	return check_ioba(q->gt, ioba, npages, &q->entry);
@@ -127,23 +145,50 @@ static void hreq_end(struct hcall_req *q)
 		util_rwlock_unlock(&q->guest->lock);
 }
 
-long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, uint64_t tce)
+/*
+ * H_PUT_TCE on the general path, for what spapr__hcall_put1 leaves
+ * (SPAPR_HCALL_SLOW): the request is large, so it lives on this function's
+ * stack, not on the fast path's.  Under the guest lock (read).
+ */
+static __attribute__((noinline)) long put_general(struct spapr_guest *guest,
+						  struct spapr_guest_table *gt, uint64_t entry,
+						  uint64_t tce)
 {
 	uint64_t tce_be = htobe64(tce);
 	struct hcall_req q;
 	long ret;
 
+	q.guest = guest;
+	q.gt = gt;
+	q.entry = entry;
+	q.n = 1;
+	q.nruns = 0;
+	q.ncounts = 0;
+	q.list_be = &tce_be;
+	mmreg_read_lock();
+	ret = hreq_run(&q);
+	mmreg_read_unlock();
+	return ret;
+}
+
+long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, uint64_t tce)
+{
+	struct spapr_guest_table *gt;
+	uint64_t entry;
+	long ret;
+
 	if (!guest)
 		return H_TOO_HARD;	/* no VM, so no table: as an unknown LIOBN */
-	ret = hreq_begin(&q, guest, liobn, ioba, 1);
-
-	if (ret == H_SUCCESS) {
-		q.list_be = &tce_be;
-		mmreg_read_lock();
-		ret = hreq_run(&q);
-		mmreg_read_unlock();
-	}
-	hreq_end(&q);
+	if (spapr__guest_foreign(guest))
+		return H_HARDWARE;	/* the parent's (guest_api.c): no lock */
+	util_rwlock_rdlock(&guest->lock);
+	gt = table_of(guest, liobn);
+	ret = gt ? check_ioba(gt, ioba, 1, &entry) : H_TOO_HARD;
+	if (ret == H_SUCCESS)
+		ret = spapr__hcall_put1(guest, gt, entry, tce);	/* the common case */
+	if (ret == SPAPR_HCALL_SLOW)
+		ret = put_general(guest, gt, entry, tce);
+	util_rwlock_unlock(&guest->lock);
 	return ret;
 }
 

@@ -94,6 +94,7 @@
 #ifndef SPAPRTCE_TCE_H
 #define SPAPRTCE_TCE_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -504,5 +505,63 @@ static inline uint64_t tce_dir_to_bits(enum tce_dir dir)
 {
 	return (dir & TCE_PCI_WRITE) ? TCE_PCI_RW : (uint64_t)dir & TCE_PCI_READ;
 }
+
+/* ------------------------------------------- one entry at a time (tce/leaf.c) */
+
+/*
+ * A leaf block pair (hardware and shadow) as a single writer keeps it
+ * between calls that each write one entry (H_PUT_TCE): blocks live as long
+ * as the table, so a pair found once stays valid until the table's last
+ * put, and the next entry of the same block costs no walk.  The holder
+ * must know the table is still the same one (a reference, or a generation
+ * of its own that whatever drops the table bumps).
+ */
+struct tce_leaf {
+	uint64_t first, end;	/* absolute entries [first, end) of the block; end == first: none */
+	uint64_t *hw, *sh;	/* the blocks (their entry 0 is @first) */
+};
+
+/* True when @l holds @entry. */
+static inline bool tce_leaf_holds(const struct tce_leaf *l, uint64_t entry)
+{
+	return entry - l->first < l->end - l->first;
+}
+
+/* The shadow ua of @entry, which @l holds (0: the entry is empty, by T2). */
+static inline uint64_t tce_leaf_shadow(const struct tce_leaf *l, uint64_t entry)
+{
+	uint64_t raw = __atomic_load_n(&l->sh[entry - l->first], __ATOMIC_RELAXED);
+
+	return be64toh(raw);	/* big-endian, as every table word */
+}
+
+/*
+ * tce_table_leaf - the leaf blocks of @entry, without allocating.  Returns
+ * 0 (*l filled; l->end == l->first when a level of either tree is
+ * missing) or -EINVAL (entry outside the table).  No lock.
+ */
+int tce_table_leaf(const struct tce_table *t, uint64_t entry, struct tce_leaf *l);
+
+/*
+ * tce_leaf_store - store one entry, hardware and shadow, as the table's
+ * only writer (TCE_TABLE_SERIAL_WRITERS; tce_table_store's rules): @hw_be
+ * (big-endian hpa | READ [| WRITE]) and @sh_be (its big-endian ua), or both
+ * 0 to clear.  @l holds @entry (tce_table_leaf).  Mapping: the written map
+ * is marked, the shadow stored, then the hardware entry; clearing: the
+ * hardware entry, then the shadow (as tce_table_unmap), nothing when the
+ * entry was empty.  Nothing is added to a kill batch.  *old_ua gets the
+ * entry's old shadow ua (0: it was empty).  Returns 0, or -EINVAL (a table
+ * without TCE_TABLE_SERIAL_WRITERS; test builds: values breaking T2, READ
+ * or alignment), nothing written.  No lock.
+ */
+int tce_leaf_store(struct tce_table *t, const struct tce_leaf *l, uint64_t entry, uint64_t hw_be,
+		   uint64_t sh_be, uint64_t *old_ua);
+
+/*
+ * tce_table_kill - hand entries [entry, entry + npages) to the table's kill
+ * callback now, as one flush of a batch holding that range would.  Nothing
+ * without a callback or with npages 0.
+ */
+void tce_table_kill(struct tce_table *t, uint64_t entry, uint64_t npages);
 
 #endif
