@@ -349,8 +349,6 @@ void fz_defer_checks(bool on)
 {
 	fz_deferred = on;
 	fz_last_changed = false;
-	if (!on)
-		fz_checkpoint();
 }
 
 void fz_done(struct model_res want, struct model_res got)
@@ -379,8 +377,6 @@ void fz_hdone(long want, long got)
 
 /* ---------------------------------------------------------------- checks */
 
-/* Calls of fz_check_state in this input: the deep checks run on every FZ_DEEP_EVERY-th. */
-static unsigned fz_state_calls;
 
 /* The invariant checkers of every layer (fz_check_state, fz_end). */
 static void deep_checks(void)
@@ -423,7 +419,7 @@ void fz_check_state(const struct model *m)
 		if (st.pinned_pages != fz_shown_pinned)
 			fz_diverge("%llu pages pinned", (unsigned long long)st.pinned_pages);
 	}
-	if (fz_forced || (fz_last_changed && ++fz_state_calls % FZ_DEEP_EVERY == 0))
+	if (fz_forced)
 		deep_checks();
 }
 
@@ -692,7 +688,6 @@ void fz_begin(const char *target, const uint8_t *data, size_t size, const char *
 	emu__machine_set_quirks(fz_kernel ? EMU_QUIRKS_KERNEL : EMU_QUIRKS_FIXED);
 	if (fz_kernel)
 		fz_tr_add("# quirks=kernel: replay with SPAPRTCE_MACHINE=quirks=kernel\n");
-	fz_state_calls = 0;
 	fz_req_readonly = fz_last_changed = fz_deferred = fz_forced = false;
 	fz_input_hash = 0xcbf29ce484222325ull;
 	for (size_t i = 0; i < size; i++)
