@@ -692,6 +692,10 @@ void fz_begin(const char *target, const uint8_t *data, size_t size, const char *
 	fz_input_hash = 0xcbf29ce484222325ull;
 	for (size_t i = 0; i < size; i++)
 		fz_input_hash = (fz_input_hash ^ data[i]) * 0x100000001b3ull;
+	/* FNV-1a's low bits depend only on the bytes' low bits: mix them all in. */
+	fz_input_hash ^= fz_input_hash >> 33;
+	fz_input_hash *= 0xff51afd7ed558ccdull;
+	fz_input_hash ^= fz_input_hash >> 33;
 	fz_rng = 0x9e3779b97f4a7c15ull ^ size;
 	for (size_t i = 0; i < size && i < 16; i++)
 		fz_rng = (fz_rng ^ data[i]) * 0x100000001b3ull;

@@ -160,8 +160,9 @@ bool fz_checkpoint_running(void);
 
 /*
  * A request from a forked child (fuzz_container's foreign requests) forks
- * the whole ASan process: milliseconds.  fz_input_hash (FNV-1a of the input)
- * decides: an input may fork only when fz_input_hash % fz_fork_one_in == 0
+ * the whole ASan process: milliseconds.  fz_input_hash (FNV-1a of the
+ * input, mixed) decides: an input may fork only when
+ * fz_input_hash % fz_fork_one_in == 0
  * (FZ_FORK_ONE_IN; tests/check_fuzz_corpus.c sets 1: every seed's foreign
  * request forks).  A deterministic function of the input, so that a crash
  * reproduces from the input alone.
