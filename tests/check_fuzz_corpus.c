@@ -537,6 +537,8 @@ static Suite *fuzz_corpus_suite(void)
 	Suite *s = suite_create("fuzz_corpus");
 	TCase *tc = tcase_create("replay");
 
+	fz_fork_one_in = 1;	/* every seed's foreign request forks (the fuzzers: one input in 8) */
+
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, t_fuzz_target, 0, 2 * (int)(sizeof(targets) / sizeof(targets[0])));
 	suite_add_tcase(s, tc);

@@ -12,13 +12,15 @@
  * objects, plus raw edge values (unaligned, huge, wrapping).
  *
  * After every request: return value and errno, locked_vm and the pinned
- * page count are compared with the model; the invariant checkers run
- * (mmreg_mm_check, emu_mem_check, emu_machine_check one request in
- * FZ_DEEP_EVERY and at the end; the geometry of every
- * window reachable through an open container is compared with the model,
- * and tce_table_check runs on those windows after one table-changing
- * request in eight and throughout the cleanup); a sample of bus addresses is read by a device (emu_dma_read)
- * and must give the byte at the model's ua, or fault as the model says.
+ * page count are compared with the model.  After every request that may
+ * have changed the state (tests/fuzz/harness.h): the geometry of every
+ * window reachable through an open container is compared with the model
+ * (after table-changing requests), and a sample of bus addresses is read
+ * by a device (emu_dma_read) and must give the byte at the model's ua, or
+ * fault as the model says.  Before the cleanup: the invariant checkers
+ * (mmreg_mm_check, emu_mem_check, emu_machine_check) and tce_table_check
+ * on every window; tce_table_check again after every request of the
+ * cleanup, the checkers after it.
  *
  * The generator keeps each input cleanable: it does not issue a request
  * that would make the library release a container while another
@@ -163,12 +165,20 @@ static void sample_dma(void)
 
 static void post_checks(void)
 {
-	fz_check_state(&M);
-	/* Every 8th table-changing request (chosen by the input's generator
-	 * state) and every request of the cleanup get the full table check. */
-	if (tables_dirty || in_cleanup)
-		check_tables(in_cleanup || fz_rnd() % 8 == 0);
+	bool dirty = tables_dirty, all = in_cleanup || fz_checkpoint_running();
+
 	tables_dirty = false;
+	fz_check_state(&M);
+	/* The rest only where the request may have changed something
+	 * (harness.h: after one that changed nothing it would see the state the
+	 * last check saw). */
+	if (!fz_changed())
+		return;
+	/* The window geometry after every table-changing request; the full
+	 * table check at the checkpoint before the cleanup and after every
+	 * request of the cleanup. */
+	if (dirty || all)
+		check_tables(all);
 	sample_dma();
 }
 
@@ -805,6 +815,7 @@ static void do_info(struct fz_in *in)
 		unsigned long ext = b % 12;
 
 		fz_req("check_extension c%u %lu", cname[c], ext);
+		fz_req_reads();
 		want = model_check_extension(&M, c, ext);
 		fz_done(want, fz_real(spapr_ioctl(cfd[c], VFIO_CHECK_EXTENSION, ext)));
 		return;
@@ -821,6 +832,7 @@ static void do_info(struct fz_in *in)
 		unsigned long r = reqs[b % 10];
 
 		fz_req("ioctl c%u 0x%lx", cname[c], r);
+		fz_req_reads();	/* a NULL argument or an unknown request: an error */
 		want = model_null_arg(&M, c, r);
 		fz_done(want, fz_real(spapr_ioctl(cfd[c], r, NULL)));
 		return;
@@ -836,6 +848,7 @@ static void do_info(struct fz_in *in)
 	memset(&info, 0x5a, sizeof(info));
 	info.argsz = sizes[b % 6];
 	fz_req("get_info c%u", cname[c]);
+	fz_req_reads();
 	if (info.argsz != 32)
 		fz_req_more(" argsz=%u", info.argsz);
 	want = model_get_info(&M, c, info.argsz, &mi);
@@ -918,9 +931,12 @@ static void do_foreign(struct fz_in *in)
 	want = model_foreign(&M, c, reqnum, ext);
 	if (want.ret == -2)
 		return;	/* not bound: the child would act on its own copy */
-	if (forks >= MAX_FORKS)
+	/* One input in fz_fork_one_in, by its hash (harness.h): a fork costs
+	 * milliseconds, and mutants of a seed that forks kept forking. */
+	if (forks >= MAX_FORKS || fz_input_hash % fz_fork_one_in)
 		return;
 	forks++;
+	fz_req_reads();	/* the child's request changes nothing here */
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -986,7 +1002,18 @@ static uint8_t mem_pattern(int i, uint64_t pg)
 	return (uint8_t)(0x10 + i);
 }
 
+static void prologue_requests(struct fz_in *in);
+
+/* The same few requests start most inputs: their structural checks run
+ * once, when they are done (harness.h). */
 static void prologue(struct fz_in *in)
+{
+	fz_defer_checks(true);
+	prologue_requests(in);
+	fz_defer_checks(false);
+}
+
+static void prologue_requests(struct fz_in *in)
 {
 	uint8_t b = fz_u8(in);
 	static const uint64_t limits[] = { 64ull << 20, 16ull << 20, (8ull << 20) + (512 << 10),
@@ -1040,6 +1067,9 @@ static void epilogue(void)
 {
 	struct model_res want;
 
+	/* Every check on the state the requests left, before the cleanup
+	 * removes it (harness.h). */
+	fz_checkpoint();
 	fz_tr_add("# cleanup\n");
 	/* 1. Open containers drop their windows: no TCE points anywhere but into
 	 *    regions of fd-closed containers, which they hold themselves. */

@@ -20,11 +20,12 @@
  * values (unaligned, outside, wrapping, poison TCEs).
  *
  * After every request: the return code (H_* or errno), locked_vm, the
- * pinned pages, mmreg/emu checkers (one request in FZ_DEEP_EVERY and at
- * the end), spapr_guest_check when the model says
- * its invariant holds (it must then pass), a H_GET_TCE of a stored entry,
- * device reads through groups 0 and 1 (bytes at the model's ua, or the
- * model's fault).  At the end the guest is destroyed, windows removed,
+ * pinned pages; after every request that may have changed the state
+ * (tests/fuzz/harness.h), spapr_guest_check when the model says its
+ * invariant holds (it must then pass), a H_GET_TCE of a stored entry,
+ * device reads through groups 0, 1 and 3 (bytes at the model's ua, or the
+ * model's fault); the mmreg/emu checkers and tce_table_check on every
+ * window before the cleanup (the checkers again after it).  At the end the guest is destroyed, windows removed,
  * everything closed: locked_vm 0, nothing pinned, no table memory.
  *
  * The trace (tests/fuzz/harness.c keeps it) is in the `spaprtce replay`
@@ -156,16 +157,25 @@ static void hc_check_tables(void)
 	hc_check_tables_of(1);
 }
 
-static void hc_post_checks(void)
+/* spapr_guest_check whenever the model says its invariant holds. */
+static void hc_check_guest(void)
 {
-	fz_check_state(&HM);
 	if (hc_vm && model_guest_consistent(&HM) && spapr_guest_check(hc_vm)) {
 		fz_tr_add("guest_check vm => ok\n");
 		fz_diverge("spapr_guest_check failed (the model's tables agree with its windows)");
 	}
-	/* tce_table_check scans whole tables (most of a run's time if done often):
-	 * after one request in 16, and in the cleanup of one input in 4. */
-	if (fz_rnd() % 16 == 0)
+}
+
+static void hc_post_checks(void)
+{
+	fz_check_state(&HM);
+	/* The rest only where the request may have changed something (harness.h). */
+	if (!fz_changed())
+		return;
+	hc_check_guest();
+	/* tce_table_check reads every table's touched pages: at the checkpoint
+	 * before the cleanup, and in the cleanup of one input in 4. */
+	if (fz_checkpoint_running())
 		hc_check_tables();
 	hc_sample_get();
 	hc_sample_dma();
@@ -543,6 +553,7 @@ static void hc_do_get(struct fz_in *in)
 
 	ioba = hc_pick_ioba(in, t, &room);
 	fz_req("h_get_tce vm 0x%llx 0x%llx", (unsigned long long)liobn, (unsigned long long)ioba);
+	fz_req_reads();
 	wr = model_h_get_tce(&HM, liobn, ioba, &want);
 	gr = spapr_h_get_tce(hc_vm, liobn, ioba, &got);
 	if (wr == H_SUCCESS)
@@ -646,7 +657,17 @@ static uint8_t hc_pattern(int i, uint64_t pg)
 	return (uint8_t)((pg * 7 + (uint64_t)i * 101) % 255 + 1);
 }
 
+static void hc_prologue_requests(struct fz_in *in);
+
+/* The prologue's requests (the same in most inputs), then one checkpoint. */
 static void hc_prologue(struct fz_in *in)
+{
+	fz_defer_checks(true);
+	hc_prologue_requests(in);
+	fz_defer_checks(false);
+}
+
+static void hc_prologue_requests(struct fz_in *in)
 {
 	static const uint64_t limits[] = { 64ull << 20, 16ull << 20, (8ull << 20) + (512 << 10),
 					   (8ull << 20) + (64 << 10) };
@@ -727,6 +748,8 @@ static void hc_epilogue(void)
 {
 	struct model_res want;
 
+	/* Every check on the state the requests left, before the cleanup (harness.h). */
+	fz_checkpoint();
 	fz_tr_add("# cleanup\n");
 	fz_req("guest_destroy vm");
 	model_guest_destroy(&HM);

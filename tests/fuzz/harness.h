@@ -125,14 +125,60 @@ extern unsigned long fz_eintr_retries;
 
 /* ---------------------------------------------------------------- checks */
 
+/*
+ * Checks that cost what the input changed.  After every request the harness
+ * compares its result, locked_vm and the pinned pages with the model
+ * (fz_done, fz_check_state).  The targets' structural checks -- window
+ * geometry, spapr_guest_check, the sampled device reads and H_GET_TCE -- run
+ * only after a request that may have changed the state: one that is not
+ * read-only (fz_req_reads) and that succeeded, or any in quirks=kernel mode,
+ * where some failures keep part of their work (Q2, Q5, Q12).  After a
+ * request that changed nothing they would check the state the previous
+ * check saw: a failed request leaves the state exactly as it was, and when
+ * the library breaks that rule, the damage is still there at the next check.
+ * The layers' invariant checkers and tce_table_check on every table run at
+ * fz_checkpoint (the targets take it before their cleanup, on the state all
+ * the input's requests left) and after the cleanup (fz_end).
+ *
+ * fz_req_reads: the request being built only reads (GET_INFO, H_GET_TCE...).
+ * fz_changed: whether the request just recorded may have changed the state
+ * (true during a checkpoint).  The targets' post-request callbacks run their
+ * structural checks only then.
+ * fz_defer_checks(true): the requests that follow are a fixed set-up (a
+ * target's prologue, the same in every input): only their results and
+ * counters are compared, and what they build is checked with the rest
+ * (fz_defer_checks(false) ends it).
+ * fz_checkpoint: the post-request callback as after a change, with
+ * fz_checkpoint_running() true (the targets then check every table), and
+ * the invariant checkers.
+ */
+void fz_req_reads(void);
+bool fz_changed(void);
+void fz_defer_checks(bool on);
+void fz_checkpoint(void);
+bool fz_checkpoint_running(void);
+
+/*
+ * A request from a forked child (fuzz_container's foreign requests) forks
+ * the whole ASan process: milliseconds.  fz_input_hash (FNV-1a of the
+ * input, mixed) decides: an input may fork only when
+ * fz_input_hash % fz_fork_one_in == 0
+ * (FZ_FORK_ONE_IN; tests/check_fuzz_corpus.c sets 1: every seed's foreign
+ * request forks).  A deterministic function of the input, so that a crash
+ * reproduces from the input alone.
+ */
+#define FZ_FORK_ONE_IN 8u
+extern uint64_t fz_input_hash;
+extern unsigned fz_fork_one_in;
+
 /* locked_vm and pinned pages against @m (a `locked_vm => N` or `pinned => N`
- * line when the model's value changes), after every request; then, on one
- * call in FZ_DEEP_EVERY and at the end of the input (fz_end), the invariant
- * checkers mmreg_mm_check, emu_mem_check, emu_machine_check.  Why not every
- * time: each reads whole structures (mmreg's scans its 2 MiB node pool), and
- * after every request they were most of a run's time under ASan; the
- * differential comparisons with the model still run after every request. */
-#define FZ_DEEP_EVERY 8u
+ * line when the model's value changes), after every request; then, at a
+ * checkpoint (fz_checkpoint) and at the end of the input (fz_end), the
+ * invariant checkers mmreg_mm_check, emu_mem_check, emu_machine_check.  Why
+ * not after every change: each reads whole structures (every registered and
+ * every pinned page), and after one request in 8 they were still a sixth of
+ * fuzz_hcall's time under ASan; the differential comparisons with the model
+ * still run after every request. */
 void fz_check_state(const struct model *m);
 /* A device read of @len (<= 32) bytes at @iova by group @id: the model's
  * result, and the bytes at the model's ua. */
