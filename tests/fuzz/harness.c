@@ -598,6 +598,9 @@ static void fz_reap_in_library(const struct model *m, int r)
 	mmreg_read_lock();
 	reg = mmreg_region_find(mm, m->reg[r].ua, m->reg[r].entries);
 	mmreg_read_unlock();
+	/* Q12's leaked counts go with the process too (quirks=kernel). */
+	if (reg && mmreg_region_mapped(reg) > 1)
+		mmreg_region_mapped_sub(reg, mmreg_region_mapped(reg) - 1);
 	if (!reg || mmreg_region_used(reg) != 1 || mmreg_region_put(mm, reg))
 		fz_diverge("harness: the orphan at 0x%llx is not one in the library",
 			   (unsigned long long)m->reg[r].ua);
