@@ -27,18 +27,6 @@
 #include "tce/tce_priv.h"
 #include "util/range.h"
 
-/* One table word replaced (see xchg.c: a single writer stores without a locked exchange). */
-static uint64_t swap_word(uint64_t *p, uint64_t v, bool serial)
-{
-	uint64_t old;
-
-	if (!serial)
-		return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
-	old = __atomic_load_n(p, __ATOMIC_RELAXED);
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-	return old;
-}
-
 int tce_table_map_noperm(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t ua,
 			 struct tce_kill_batch *kill, tce_old_fn old_fn, void *old_ctx)
 {
@@ -62,8 +50,8 @@ int tce_table_map_noperm(struct tce_table *t, uint64_t entry, uint64_t hpa, uint
 	/* pnv_tce_xchg with DMA_NONE allocates no level: below a missing one, nothing is written. */
 	tce__walk(t, TCE__HW, idx, false, &hw);
 	if (hw)
-		raw_hw = swap_word(&hw[j], htobe64(hpa), serial);
-	swap_word(&sh[j], htobe64(ua), serial);
+		raw_hw = tce__exchange(&hw[j], htobe64(hpa), serial);
+	tce__exchange(&sh[j], htobe64(ua), serial);
 	if (kill && (hw || (be64toh(raw_hw) & TCE_PCI_RW)))
 		tce_kill_batch_add(kill, entry, 1);
 	if (old_fn && (be64toh(raw_hw) & TCE_PCI_RW)) {
@@ -83,6 +71,6 @@ int tce_table_clear_hw(struct tce_table *t, uint64_t entry)
 	idx = entry - t->geo.it_offset;
 	tce__walk(t, TCE__HW, idx, false, &hw);
 	if (hw)
-		swap_word(&hw[idx & t->level_mask], 0, t->flags & TCE_TABLE_SERIAL_WRITERS);
+		tce__exchange(&hw[idx & t->level_mask], 0, t->flags & TCE_TABLE_SERIAL_WRITERS);
 	return 0;
 }
