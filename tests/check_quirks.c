@@ -1053,6 +1053,107 @@ START_TEST(q17_v1_window_with_registered_memory)
 END_TEST
 
 /*
+ * Q12, Q15 and Q17 at once, in kernel mode: one H_PUT_TCE_INDIRECT of two
+ * 64 KiB TCEs over a table whose windows are a removed v2 one (Q15) and a
+ * live v1 one attached after it (Q17; KVM's list puts it first).  TCE 0
+ * maps into both (kvmppc_tce_iommu_map, 16 counts each, the removed table
+ * included); TCE 1 maps four entries of the v1 window, finds no region at
+ * the fifth (kvmppc_tce_iommu_do_map), and kvmppc_clear_tce zeroes its
+ * sixteen entries there: the four counts leak, the entry v1's MAP pinned
+ * there gives its pin back (KVM leaks it: docs/quirks.md, Q12's
+ * differences), and the removed window never sees TCE 1.  Then a
+ * permission-less TCE over TCE 0 (INDIRECT's second pass): both windows
+ * give TCE 0's counts back and take 16 each for the entries without
+ * permission bits, which neither H_STUFF_TCE nor v1's UNMAP gives back,
+ * and v1's clear of them records no unheld unpin (no permission bits, so
+ * tce_iommu_clear skips them).  Fixed: the live v1 window makes every TCE
+ * with R or W H_TOO_HARD with nothing changed; a permission-less TCE
+ * clears.
+ */
+START_TEST(q12_15_17_together)
+{
+	uint8_t *ram = tu_map_aligned(32, 16), *lst = tu_map(1), *other = tu_map(1);
+	const uint64_t L = 0x1217, M1 = 1 * MiB, K64 = 64 * 1024;
+	uint64_t *list = (uint64_t *)lst, tce;
+	struct emu_mem_unheld u0, u;
+	struct spapr_guest *v;
+	int c1, g1;
+
+	start(_i);
+	emu_mem_unheld_unpins(&u0);
+	TU_OK(tu_register(C, ram, 20 * PS));		/* pages 16-19 of the second TCE only */
+	TU_OK(tu_unmap_dma(C, 0, 0));			/* C's default window exists */
+	c1 = spapr_open_container();
+	g1 = tu_open_group_ok(1);
+	TU_OK(tu_attach(g1, c1));
+	TU_OK(tu_set_iommu(c1, VFIO_SPAPR_TCE_IOMMU));
+	TU_OK(tu_ioctl(c1, VFIO_IOMMU_ENABLE, NULL));
+	TU_OK(tu_map_dma(c1, other, 20 * PS, PS, RW));	/* v1 pins other at entry 20 */
+	TU_OK(E(spapr_guest_create(&v)));
+	TU_OK(E(spapr_guest_set_memslot(v, 0, 0, 32 * PS, ram)));
+	TU_OK(E(spapr_guest_set_memslot(v, 1, M1, PS, lst)));
+	TU_OK(E(spapr_guest_create_tce_table(v, L, 16, 0, (2 * GiB) >> 16)));
+	TU_OK(E(spapr_guest_attach_group(v, L, G)));
+	TU_OK(E(spapr_guest_attach_group(v, L, g1)));	/* the newest: first in KVM's list */
+	TU_OK(tu_remove(C, 0));				/* Q15: removed, still attached */
+	ck_assert_uint_eq(mapped(ram), 1);
+
+	list[0] = htobe64(0 | TCE_PCI_READ);		/* pages 0-15 */
+	list[1] = htobe64(K64 | HRW);			/* pages 16-31: 20-31 unregistered */
+	ck_assert_int_eq(spapr_h_put_tce_indirect(v, L, 0, M1, 2), H_TOO_HARD);
+	for (unsigned k = 0; k < 16; k++)
+		ck_assert_uint_eq(tu_entry(c1, 0, k, NULL),
+				  _i ? emu_mem_ua_to_hpa((uintptr_t)ram + k * PS, 12) | TCE_PCI_READ : 0);
+	for (unsigned k = 16; k < 32; k++)
+		ck_assert_uint_eq(tu_entry(c1, 0, k, NULL),
+				  !_i && k == 20 ? emu_mem_ua_to_hpa((uintptr_t)other, 12) | HRW : 0);
+	/* 1 + 16 (v1 window) + 16 (removed window) + 4 (leaked by kvmppc_clear_tce) */
+	ck_assert_uint_eq(mapped(ram), _i ? 37 : 1);
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)other), _i ? 0 : 1);
+	ck_assert_int_eq(spapr_h_get_tce(v, L, 0, &tce), H_SUCCESS);
+	ck_assert_uint_eq(tce, _i ? TCE_PCI_READ : 0);
+	ck_assert_int_eq(spapr_h_get_tce(v, L, K64, &tce), H_SUCCESS);
+	ck_assert_uint_eq(tce, 0);
+	TU_OK(tce_table_check(tu_table_of(c1, 0)));
+	ck_assert_int_eq(spapr_guest_check(v), 0);	/* kernel: the table is marked diverged */
+
+	/* A permission-less TCE over TCE 0: counted entries without permission in both windows. */
+	list[0] = htobe64(0);
+	ck_assert_int_eq(spapr_h_put_tce_indirect(v, L, 0, M1, 1), H_SUCCESS);
+	for (unsigned k = 0; k < 16; k++)
+		ck_assert_uint_eq(tu_entry(c1, 0, k, NULL),
+				  _i ? emu_mem_ua_to_hpa((uintptr_t)ram + k * PS, 12) : 0);
+	ck_assert_uint_eq(mapped(ram), _i ? 37 : 1);
+	ck_assert_int_eq(spapr_h_stuff_tce(v, L, 0, 0, 2), H_SUCCESS);
+	ck_assert_uint_eq(mapped(ram), _i ? 37 : 1);
+	TU_OK(tu_unmap_dma(c1, 0, 32 * PS));		/* v1's clear: no permission, nothing */
+	ck_assert_uint_eq(tu_entry(c1, 0, 0, NULL), 0);
+	ck_assert_uint_eq(mapped(ram), _i ? 37 : 1);
+	emu_mem_unheld_unpins(&u);
+	ck_assert_uint_eq(u.unpins - u0.unpins, 0);
+	TU_OK(tce_table_check(tu_table_of(c1, 0)));
+
+	TU_OK(E(spapr_guest_detach_group(v, L, g1)));
+	TU_OK(E(spapr_guest_detach_group(v, L, G)));
+	spapr_guest_destroy(v);				/* the removed table goes, its counts stay */
+	TU_OK(tu_close(g1));
+	TU_OK(tu_close(c1));
+	ck_assert_uint_eq(emu_mem_ua_pins((uintptr_t)other), 0);
+	TU_OK(tu_unregister(C, ram, 20 * PS));
+	if (_i) {
+		ck_assert_uint_eq(mmreg_region_used(region(ram)), 1);	/* the orphan (Q3) */
+		ck_assert_uint_eq(mapped(ram), 37);
+	} else {
+		ck_assert_ptr_null(tu_region_of(ram));
+	}
+	finish(_i ? 20 : 0, _i ? 20 : 0);
+	tu_unmap(ram, 32);
+	tu_unmap(lst, 1);
+	tu_unmap(other, 1);
+}
+END_TEST
+
+/*
  * Not a quirk: KVM's hypercalls check the whole ioba range
  * (kvmppc_ioba_validate: the last entry and the wrap too), unlike VFIO's
  * MAP and UNMAP (Q2), in both modes.
@@ -1105,6 +1206,7 @@ static Suite *quirks_suite(void)
 	tcase_add_loop_test(t, q15_put_after_remove, 0, 2);
 	tcase_add_loop_test(t, q16_create_table_wrapping, 0, 2);
 	tcase_add_loop_test(t, q17_v1_window_with_registered_memory, 0, 2);
+	tcase_add_loop_test(t, q12_15_17_together, 0, 2);
 	tcase_add_loop_test(t, kvm_ioba_range_whole_in_both_modes, 0, 2);
 	suite_add_tcase(s, t);
 	return s;
