@@ -4,8 +4,8 @@
  *
  * Concepts
  *   quirk   A place where the kernel's sPAPR TCE code does something that
- *           looks like a bug (Q1 ... Q17 of docs/quirks.md; Q9, Q12 and
- *           Q14 have no branch: docs/quirks.md says why).  The machine's
+ *           looks like a bug (Q1 ... Q17 of docs/quirks.md; Q9 and Q14
+ *           have no branch: docs/quirks.md says why).  The machine's
  *           quirks setting (struct emu_machine_config.quirks, env key
  *           quirks=fixed|kernel) chooses, for all of them at once, between
  *           our fixed answer (the default) and the kernel's exact one.
@@ -35,6 +35,7 @@ enum emu_quirk {
 	EMU_Q8,		/* the hugepage running size is not reset per page */
 	EMU_Q10,	/* detaching one group clears every window's entries */
 	EMU_Q11,	/* an uncharge larger than locked_vm wraps */
+	EMU_Q12,	/* hypercalls applied TCE by TCE, KVM's half-applied failures */
 	EMU_Q13,	/* size-0 REGISTER answers ENOMEM */
 	EMU_Q15,	/* hypercalls still write a removed window a guest table holds */
 	EMU_Q16,	/* KVM_CREATE_SPAPR_TCE_64's offset + size may wrap */

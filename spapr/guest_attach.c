@@ -91,6 +91,7 @@ int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int gro
 	struct spapr_container *c;
 	struct spapr_window *w;
 	struct spapr_group *g;
+	uint64_t seq;
 	unsigned i;
 	int rc;
 
@@ -131,9 +132,11 @@ int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int gro
 		spapr__obj_put(&g->obj);
 		return rc;
 	}
+	seq = spapr__hcall_kernel_seq(gt, w);	/* Q12: KVM's order of the table's windows */
 	/* Keep att[] sorted by window: the lock order of hypercalls (spapr_priv.h). */
 	for (i = gt->natt; i > 0 && (uintptr_t)gt->att[i - 1].w > (uintptr_t)w; i--)
 		gt->att[i] = gt->att[i - 1];
+	gt->att[i].seq = seq;
 	gt->att[i].w = w;
 	gt->att[i].tc = tc;
 	gt->att[i].c = c;

@@ -12,12 +12,18 @@
  *      translation (shadow ua + k * hardware page) with the TCE's
  *      permission, and the hardware entry is valid; without, each subpage is
  *      empty.  (Assumes nothing but this guest writes those entries; a TCE
- *      whose gpa has no memslot any more is skipped.)
+ *      whose gpa has no memslot any more is skipped.)  Under quirks=kernel
+ *      (Q12, spapr/hcall_kernel.c) a subpage of a TCE without permission
+ *      may hold an hpa without permission bits (INDIRECT's counted
+ *      permission-less entry), and a table whose hypercall failed half-way
+ *      (q12_diverged) is not checked: KVM leaves its guest view and its
+ *      windows disagreeing there.
  *   G5, G6 what the hypercalls keep between calls (spapr/hcall_put1.c).
  */
 #include <errno.h>
 #include <stdio.h>
 
+#include "emu/quirk.h"
 #include "spapr/guest_priv.h"
 #include "util/range.h"
 
@@ -90,7 +96,7 @@ static int check_entry(const struct spapr_guest *guest, const struct spapr_guest
 
 		if (tce_table_read(w->table, he, &hpa, &dir) || tce_table_shadow_read(w->table, he, &sua))
 			FAIL("entry %#llx outside the window", (unsigned long long)he);
-		if (!(v & TCE_PCI_RW) && dir != TCE_DIR_NONE)
+		if (!(v & TCE_PCI_RW) && (dir != TCE_DIR_NONE || (hpa && !emu__quirk(EMU_Q12))))
 			FAIL("liobn %#llx entry %#llx: cleared TCE, valid hardware entry %#llx",
 			     (unsigned long long)gt->liobn, (unsigned long long)entry,
 			     (unsigned long long)he);
@@ -109,6 +115,8 @@ static int check_entries(const struct spapr_guest *guest, struct spapr_guest_tab
 	struct spapr_hcall_locks l;
 	int rc = 0;
 
+	if (gt->q12_diverged && emu__quirk(EMU_Q12))
+		return 0;
 	spapr__hcall_lock(gt, &l);
 	for (uint64_t p = 0; p < gt->npages && !rc; p++) {
 		const uint64_t *page = gt->pages[p];

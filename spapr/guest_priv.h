@@ -20,6 +20,7 @@ struct spapr_guest_attachment {
 	struct spapr_container *c;	/* a reference on the container object */
 	int group;			/* IOMMU group id */
 	unsigned refs;			/* attaches of this group less its detaches */
+	uint64_t seq;			/* Q12: when w joined the table (hcall_kernel.c's window order) */
 };
 
 struct spapr_guest_table {
@@ -30,6 +31,8 @@ struct spapr_guest_table {
 	uint64_t npages;
 	uint64_t charged;		/* pages charged to the guest's mm */
 	struct util_mutex lock;		/* 2 in the lock order (struct spapr_guest) */
+	bool q12_diverged;		/* Q12 (quirks=kernel): a hypercall failed half-way (hcall_kernel.c) */
+	uint64_t q12_seq;		/* Q12: the last attachment seq given (hcall_kernel.c) */
 	unsigned natt;
 	struct spapr_guest_attachment att[SPAPR_GUEST_MAX_ATTACH];	/* sorted by w */
 	/*
@@ -176,5 +179,8 @@ struct spapr_hcall_locks {
 };
 void spapr__hcall_lock(struct spapr_guest_table *gt, struct spapr_hcall_locks *l);
 void spapr__hcall_unlock(struct spapr_hcall_locks *l);
+
+/* hcall_kernel.c (Q12): the seq of a new attachment of @w to @gt (KVM's list order). */
+uint64_t spapr__hcall_kernel_seq(struct spapr_guest_table *gt, const struct spapr_window *w);
 
 #endif

@@ -27,7 +27,9 @@
  * entries without fixing the mapped counts or the shadow, keeping the TCEs
  * already applied; INDIRECT re-reads the list from guest memory in its second
  * pass, and maps permission-less TCEs.  Here the list is read once, a
- * permission-less TCE unmaps, and a failure changes nothing.
+ * permission-less TCE unmaps, and a failure changes nothing.  Under
+ * quirks=kernel the three hooks marked Q12 hand each call to KVM's order
+ * instead (spapr/hcall_kernel.c).
  *
  * H_PUT_TCE_INDIRECT merges consecutive TCEs that are contiguous in one
  * memslot and region with one direction into one run, checked once and
@@ -41,6 +43,8 @@
  */
 #include <endian.h>
 
+#include "emu/quirk.h"	/* Q12 */
+#include "spapr/hcall_kernel.h"	/* Q12: quirks=kernel's hypercalls */
 #include "spapr/hcall_req.h"
 #include "util/fail.h"
 #include "util/range.h"
@@ -166,7 +170,7 @@ static __attribute__((noinline)) long put_general(struct spapr_guest *guest,
 	q.ncounts = 0;
 	q.list_be = &tce_be;
 	mmreg_read_lock();
-	ret = hreq_run(&q);
+	ret = emu__quirk(EMU_Q12) ? spapr__hcall_kernel_put(&q) : hreq_run(&q);	/* Q12 */
 	mmreg_read_unlock();
 	return ret;
 }
@@ -227,7 +231,7 @@ static long indirect_run(struct hcall_req *q, uint64_t tce_list, uint64_t *bounc
 		ret = H_TOO_HARD;
 	} else {
 		__atomic_store_n(&guest->list_slot_hint, hint, __ATOMIC_RELAXED);
-		ret = hreq_run(q);
+		ret = emu__quirk(EMU_Q12) ? spapr__hcall_kernel_indirect(q) : hreq_run(q);	/* Q12 */
 	}
 	mmreg_read_unlock();
 	return ret;
@@ -268,7 +272,7 @@ long spapr_h_stuff_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba,
 		q.list_be = NULL;
 		q.stuff = tce_value;
 		mmreg_read_lock();
-		ret = hreq_run(&q);
+		ret = emu__quirk(EMU_Q12) ? spapr__hcall_kernel_stuff(&q) : hreq_run(&q);	/* Q12 */
 		mmreg_read_unlock();
 	}
 	hreq_end(&q);

@@ -249,7 +249,12 @@ SPAPRTCE_API int spapr_guest_check(struct spapr_guest *guest);
  * region; an allocation; a list that cannot be read) or H_HARDWARE (an
  * internal inconsistency, never expected).  Whatever the code, a call that
  * does not return H_SUCCESS changed nothing: no hardware entry, guest
- * entry, mapped count or charge.
+ * entry, mapped count or charge.  Under quirks=kernel (Q12) they are KVM's
+ * instead: a failure keeps the TCEs before it applied and the counts of
+ * the failing one's entries taken, INDIRECT's second pass answers
+ * H_PARAMETER for a TCE whose gpa is in no memslot and maps a TCE without
+ * R and W (a counted entry without permission bits), and a guest page of
+ * values that cannot be allocated loses the value.
  * A TCE with R or W is H_TOO_HARD when any window attached to the table,
  * removed ones included, finds no registered region for it (as
  * kvmppc_tce_validate), and whenever a live v1 window is attached (v1

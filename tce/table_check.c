@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "emu/quirk.h"
 #include "tce/tce_priv.h"
 
 #define CHECK_MAX_MESSAGES 8
@@ -127,6 +128,7 @@ static void check_leaf(struct check_ctx *c, const uint64_t *hw, const uint64_t *
 {
 	const struct tce_table *t = c->t;
 	uint64_t page_mask = (1ull << t->geo.it_page_shift) - 1, j;
+	bool kernel = emu__quirk(EMU_Q12);
 
 	for (j = next_touched(c, hw, sh, 0); j <= t->level_mask;
 	     j = (j + 1) % PAGE_WORDS ? j + 1 : next_touched(c, hw, sh, j + 1)) {
@@ -142,14 +144,16 @@ static void check_leaf(struct check_ctx *c, const uint64_t *hw, const uint64_t *
 				 (unsigned long long)h, (unsigned long long)s);
 			continue;
 		}
-		if (h && (!(h & TCE_PCI_READ) || ((h & ~TCE_PCI_RW) & page_mask)))
+		/* Q12, quirks=kernel: KVM's permission-less entries and stale shadows (tce/noperm.c). */
+		if (h && (((h & TCE_PCI_RW) ? !(h & TCE_PCI_READ) : !kernel) ||
+			  ((h & ~TCE_PCI_RW) & page_mask)))
 			complain(c, "entry %llu: hardware %#llx lacks READ or is unaligned",
 				 (unsigned long long)(idx + t->geo.it_offset), (unsigned long long)h);
 		if (!tce__unit_written(t, idx >> t->unit_shift))
 			complain(c, "entry %llu holds %#llx / ua %#llx but its unit is not marked written",
 				 (unsigned long long)(idx + t->geo.it_offset), (unsigned long long)h,
 				 (unsigned long long)s);
-		if (!(h & TCE_PCI_RW) != !s)
+		if ((h & TCE_PCI_RW) ? !s : s && !kernel)
 			complain(c, "entry %llu: hardware %#llx but shadow ua %#llx",
 				 (unsigned long long)(idx + t->geo.it_offset), (unsigned long long)h,
 				 (unsigned long long)s);

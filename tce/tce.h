@@ -52,7 +52,10 @@
  *      and then holds that block's hpa | READ | WRITE;
  *   T2 a shadow leaf entry is non-zero exactly when the hardware entry is
  *      valid (non-zero permission bits), and a non-zero hardware entry has
- *      READ set and an hpa aligned to the IOMMU page;
+ *      READ set and an hpa aligned to the IOMMU page (quirks=kernel only:
+ *      a hardware entry may also be an aligned hpa without permission bits,
+ *      and a shadow entry may be non-zero beside an invalid one: KVM's
+ *      writes, tce_table_map_noperm and tce_table_clear_hw);
  *   T3 the per-level block counters equal the blocks reachable in each tree;
  *   T4 entries beyond it_size (in the last blocks) are 0, and no lower block
  *      lies beyond it;
@@ -494,6 +497,38 @@ int tce_table_unmap(struct tce_table *t, uint64_t entry, uint64_t npages,
  * failed map).  No lock.
  */
 int tce_table_reserve(struct tce_table *t, uint64_t entry, uint64_t npages);
+
+/* ------------------------------------- KVM's entry writes (quirks=kernel) */
+
+/*
+ * Quirk Q12 (docs/quirks.md), for spapr/hcall_kernel.c only: the default
+ * mode never makes these two shapes, which break invariant T2 (a non-zero
+ * shadow entry then no longer means a valid hardware entry: never follow
+ * them with tce_table_store or tce_table_store_run).  tce_table_check
+ * accepts them only under quirks=kernel.  tce/noperm.c has the story.
+ *
+ * tce_table_map_noperm - what KVM's kvmppc_tce_iommu_do_map writes for a
+ * TCE without permission: the shadow path is allocated (the only failure),
+ * then the hardware entry, if its level exists (none is allocated), gets
+ * @hpa with no permission bits (pnv_tce_xchg with DMA_NONE), and the shadow
+ * entry @ua.  The device faults on such an entry (no permission); every
+ * clear or replacement sees no permission and reports nothing, so the
+ * mapped count the caller took for it is never given back.
+ * @hpa, @ua: non-zero, aligned to 2^it_page_shift
+ * @kill:   if non-NULL, gets the entry when a hardware entry was written
+ * @old_fn: receives the old entry as a run of one when it was valid
+ * Returns 0, -EINVAL (entry outside the table; hpa or ua 0 or unaligned),
+ * -ENOMEM (a shadow level could not be allocated; nothing changed).
+ * No lock (as tce_table_xchg).
+ *
+ * tce_table_clear_hw - kvmppc_clear_tce's clear of one entry: the hardware
+ * entry is zeroed (nothing when its level is missing), the shadow entry is
+ * left as it was, nothing is reported or killed.  Returns 0 or -EINVAL
+ * (entry outside the table).  No lock.
+ */
+int tce_table_map_noperm(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t ua,
+			 struct tce_kill_batch *kill, tce_old_fn old_fn, void *old_ctx);
+int tce_table_clear_hw(struct tce_table *t, uint64_t entry);
 
 /* Direction from permission bits, and the bits stored for a direction (WRITE adds READ). */
 static inline enum tce_dir tce_dir_from_bits(uint64_t bits)

@@ -141,6 +141,23 @@ static inline uint64_t tce__next_written(const struct tce_table *t, uint64_t u, 
  * emu_mem_table_hva()'s locked lookup (which tce_table_check uses to verify
  * every indirect entry).
  */
+/*
+ * Replaces one table word, returning the old one: an atomic exchange, or,
+ * when the owner serialises the table's writers (TCE_TABLE_SERIAL_WRITERS),
+ * an atomic load and store, which cost no locked instruction (xchg.c,
+ * noperm.c).
+ */
+static inline uint64_t tce__exchange(uint64_t *p, uint64_t v, bool serial)
+{
+	uint64_t old;
+
+	if (!serial)
+		return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
+	old = __atomic_load_n(p, __ATOMIC_RELAXED);
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+	return old;
+}
+
 static inline uint64_t *tce__block_hva(uint64_t hpa)
 {
 	return (uint64_t *)(uintptr_t)(hpa & ((1ull << EMU_HPA_ZONE_SHIFT) - 1));

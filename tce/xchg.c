@@ -14,22 +14,6 @@
 #include "tce/tce_priv.h"
 #include "util/range.h"
 
-/*
- * Replaces one table word, returning the old one: an atomic exchange, or,
- * when the owner serialises the table's writers (TCE_TABLE_SERIAL_WRITERS),
- * an atomic load and store, which cost no locked instruction.
- */
-static uint64_t exchange(uint64_t *p, uint64_t v, bool serial)
-{
-	uint64_t old;
-
-	if (!serial)
-		return __atomic_exchange_n(p, v, __ATOMIC_ACQ_REL);
-	old = __atomic_load_n(p, __ATOMIC_RELAXED);
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-	return old;
-}
-
 int tce_table_xchg(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t ua,
 		   enum tce_dir dir, struct tce_kill_batch *kill, tce_old_fn old_fn, void *old_ctx)
 {
@@ -49,10 +33,10 @@ int tce_table_xchg(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t u
 		/* A clear below a missing level allocates nothing (pnv_tce_xchg). */
 		tce__walk(t, TCE__HW, idx, false, &hw);
 		if (hw) {
-			raw_hw = exchange(&hw[j], 0, serial);
+			raw_hw = tce__exchange(&hw[j], 0, serial);
 			tce__walk(t, TCE__SHADOW, idx, false, &sh);
 			if (sh)
-				raw_ua = exchange(&sh[j], 0, serial);
+				raw_ua = tce__exchange(&sh[j], 0, serial);
 		}
 	} else {
 		if (!util_is_aligned(hpa, shift) || !ua || !util_is_aligned(ua, shift))
@@ -65,8 +49,8 @@ int tce_table_xchg(struct tce_table *t, uint64_t entry, uint64_t hpa, uint64_t u
 		if (rc)
 			return rc;
 		tce__mark(t, idx, idx + 1);
-		raw_ua = exchange(&sh[j], htobe64(ua), serial);
-		raw_hw = exchange(&hw[j], htobe64(hpa | tce_dir_to_bits(dir)), serial);
+		raw_ua = tce__exchange(&sh[j], htobe64(ua), serial);
+		raw_hw = tce__exchange(&hw[j], htobe64(hpa | tce_dir_to_bits(dir)), serial);
 	}
 	if (kill && (dir != TCE_DIR_NONE || (be64toh(raw_hw) & TCE_PCI_RW)))
 		tce_kill_batch_add(kill, entry, 1);

@@ -645,7 +645,7 @@ static void fz_reap_in_library(const struct model *m, int r)
 	mmreg_read_lock();
 	reg = mmreg_region_find(mm, m->reg[r].ua, m->reg[r].entries);
 	mmreg_read_unlock();
-	/* Q15, Q17 (quirks=kernel): counts nothing gives back, as an exit forgets them. */
+	/* Q12, Q15, Q17 (quirks=kernel): counts nothing gives back, as an exit forgets them. */
 	if (reg && m->reg[r].leaked)
 		mmreg_region_mapped_sub(reg, m->reg[r].leaked);
 	if (!reg || mmreg_region_used(reg) != 1 || mmreg_region_put(mm, reg))

@@ -45,8 +45,10 @@ void model_init(struct model *m)
 void model_fini(struct model *m)
 {
 	for (int c = 0; c < MODEL_CONTAINERS; c++)
-		for (int s = 0; s < MODEL_SLOTS; s++)
+		for (int s = 0; s < MODEL_SLOTS; s++) {
 			free(m->c[c].win[s].e);
+			free(m->c[c].win[s].leaves);
+		}
 	for (int i = 0; i < MODEL_MEMS; i++)
 		free(m->mem[i].prot);
 	for (unsigned t = 0; t < MODEL_GTABLES; t++)
@@ -250,11 +252,15 @@ static const struct model_entry *entry_find(const struct model_window *w, uint64
 	return i < w->n && w->e[i].entry == entry ? &w->e[i] : NULL;
 }
 
+static void q12_leaf_mark(struct model_window *w, uint64_t entry);
+
 /* Writes (or replaces) one entry. */
 static void entry_set(struct model_window *w, uint64_t entry, uint64_t ua, unsigned perm)
 {
 	size_t i = entry_pos(w, entry);
 
+	if (perm)
+		q12_leaf_mark(w, entry);	/* a valid entry's level exists from now on */
 	if (i < w->n && w->e[i].entry == entry) {
 		w->e[i].ua = ua;
 		w->e[i].perm = perm;
@@ -286,6 +292,47 @@ static void entries_clear(struct model_window *w, uint64_t entry, uint64_t n)
 		hi++;
 	memmove(&w->e[lo], &w->e[hi], (w->n - hi) * sizeof(*w->e));
 	w->n -= hi - lo;
+}
+
+/*
+ * Q12 (quirks=kernel): KVM's permission-less entry is written into the
+ * hardware table only where its leaf block exists (pnv_tce_xchg allocates
+ * no level for DMA_NONE).  A leaf block exists once a valid entry below it
+ * was written (levels live as long as the table); a one-level table's is
+ * its top.  Leaf blocks hold 2^(ls - 3) entries, ls as in table_pages.
+ */
+static void q12_window_geometry(struct model_window *w, uint64_t window_size, unsigned levels)
+{
+	unsigned e = (unsigned)__builtin_ctzll(window_size) - w->page_shift;
+	unsigned ls = (e + levels - 1) / levels + 3;
+
+	w->levels = levels;
+	w->leaf_bits = (ls > MODEL_PAGE_SHIFT ? ls : MODEL_PAGE_SHIFT) - 3;
+}
+
+static bool q12_leaf_present(const struct model_window *w, uint64_t entry)
+{
+	uint64_t leaf = (entry - (w->start >> w->page_shift)) >> w->leaf_bits;
+
+	if (w->levels <= 1)
+		return true;
+	for (size_t i = 0; i < w->nleaves; i++)
+		if (w->leaves[i] == leaf)
+			return true;
+	return false;
+}
+
+static void q12_leaf_mark(struct model_window *w, uint64_t entry)
+{
+	if (q12_leaf_present(w, entry))
+		return;
+	if (w->nleaves == w->capleaves) {
+		w->capleaves = w->capleaves ? 2 * w->capleaves : 16;
+		w->leaves = realloc(w->leaves, w->capleaves * sizeof(*w->leaves));
+		if (!w->leaves)
+			abort();
+	}
+	w->leaves[w->nleaves++] = (entry - (w->start >> w->page_shift)) >> w->leaf_bits;
 }
 
 /* The table's pages; @rule: with the platform's 55-bit rule (get_table_size has none). */
@@ -342,7 +389,8 @@ uint64_t model_region_mapped(const struct model *m, int r)
 			if (!m->c[c].exists || !m->c[c].type || !w->present)
 				continue;
 			for (size_t i = 0; i < w->n; i++)
-				if (w->e[i].ua >= reg->ua && w->e[i].ua < end &&
+				/* perm 0: Q12's counted entry, its count is in leaked */
+				if (w->e[i].perm && w->e[i].ua >= reg->ua && w->e[i].ua < end &&
 				    (m->c[c].type == 7 || w->e[i].kvm))
 					n++;
 		}
@@ -352,7 +400,7 @@ uint64_t model_region_mapped(const struct model *m, int r)
 		const struct model_window *w = &m->guest.dead[d].win;
 
 		for (size_t i = 0; m->guest.dead[d].gen && i < w->n; i++)
-			if (w->e[i].ua >= reg->ua && w->e[i].ua < end)
+			if (w->e[i].perm && w->e[i].ua >= reg->ua && w->e[i].ua < end)
 				n++;
 	}
 	return n;
@@ -370,7 +418,8 @@ static void q1517_leak(struct model *m, struct model_window *w, uint64_t entry, 
 	for (size_t i = 0; i < w->n; i++) {
 		int r;
 
-		if (w->e[i].entry - entry >= n || !(all || w->e[i].kvm))
+		/* perm 0 (Q12): its count is in leaked already. */
+		if (w->e[i].entry - entry >= n || !(all || w->e[i].kvm) || !w->e[i].perm)
 			continue;
 		r = region_lookup(m, w->e[i].ua, 1ull << w->page_shift);
 		if (r >= 0)
@@ -417,6 +466,7 @@ static int window_create(struct model *m, struct model_container *ct, unsigned s
 	if (it_size < MODEL_PAGE_SIZE / 8)
 		it_size = MODEL_PAGE_SIZE / 8;	/* Q9, kernel-compatible */
 	free(w->e);
+	free(w->leaves);
 	memset(w, 0, sizeof(*w));
 	w->present = true;
 	w->gen = ++model_window_gen;
@@ -424,6 +474,7 @@ static int window_create(struct model *m, struct model_container *ct, unsigned s
 	w->start = slot ? MODEL_SLOT1_START : 0;
 	w->it_size = it_size;
 	w->charged = pages;
+	q12_window_geometry(w, window_size, levels);
 	return 0;
 }
 
@@ -438,6 +489,7 @@ static void window_remove(struct model *m, struct model_window *w)
 	if (gatt_holds(m, w->gen))
 		dead_add(m, w, 0);
 	free(w->e);
+	free(w->leaves);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -531,7 +583,8 @@ bool model_release_would_orphan(const struct model *m, int c)
 		end = m->reg[r].ua + (m->reg[r].entries << MODEL_PAGE_SHIFT);
 		for (int s = 0; s < MODEL_SLOTS; s++)
 			for (size_t i = 0; i < ct->win[s].n; i++)
-				if (ct->win[s].e[i].ua >= m->reg[r].ua && ct->win[s].e[i].ua < end)
+				if (ct->win[s].e[i].perm && ct->win[s].e[i].ua >= m->reg[r].ua &&
+				    ct->win[s].e[i].ua < end)
 					mine++;
 		if (model_region_mapped(m, r) > mine)
 			return true;
@@ -555,8 +608,10 @@ int model_open_container(struct model *m)
 {
 	for (int c = 0; c < MODEL_CONTAINERS; c++) {
 		if (!m->c[c].exists) {
-			for (int s = 0; s < MODEL_SLOTS; s++)
+			for (int s = 0; s < MODEL_SLOTS; s++) {
 				free(m->c[c].win[s].e);
+				free(m->c[c].win[s].leaves);
+			}
 			memset(&m->c[c], 0, sizeof(m->c[c]));
 			m->c[c].exists = true;
 			m->c[c].fd_open = true;
@@ -773,6 +828,7 @@ struct model_res model_register(struct model *m, int c, uint32_t argsz, uint32_t
 	m->reg[r].ua = vaddr;
 	m->reg[r].entries = entries;
 	m->reg[r].used = 1;
+	m->reg[r].leaked = 0;
 	ct->held[r] = true;
 	ct->enabled = true;
 	return res_ok(0);
@@ -1157,6 +1213,16 @@ static void dead_add(struct model *m, const struct model_window *w, uint64_t cha
 			d->win.start = w->start;
 			d->win.it_size = w->it_size;
 			d->win.gen = w->gen;
+			/* Q12: its levels stay (the removal clears entries, frees no level). */
+			d->win.levels = w->levels;
+			d->win.leaf_bits = w->leaf_bits;
+			if (w->nleaves) {
+				d->win.leaves = malloc(w->nleaves * sizeof(*w->leaves));
+				if (!d->win.leaves)
+					abort();
+				memcpy(d->win.leaves, w->leaves, w->nleaves * sizeof(*w->leaves));
+				d->win.nleaves = d->win.capleaves = w->nleaves;
+			}
 			d->v1 = gatt_v1(m, w->gen);
 			return;
 		}
@@ -1202,6 +1268,7 @@ static void gatt_drop(struct model *m, struct model_gatt a)
 			/* Q15, quirks=kernel: the table is freed with its entries' counts. */
 			q1517_leak(m, &m->guest.dead[i].win, 0, UINT64_MAX, true);
 			free(m->guest.dead[i].win.e);
+			free(m->guest.dead[i].win.leaves);
 			memset(&m->guest.dead[i], 0, sizeof(m->guest.dead[i]));
 		}
 	}
@@ -1332,6 +1399,19 @@ struct model_res model_guest_destroy_table(struct model *m, uint64_t liobn)
 	return res_ok(0);
 }
 
+/*
+ * Q12: KVM lists a table's windows newest first (list_add_rcu); a second
+ * group of a window already listed takes a reference only.  The seq of
+ * the moment window @gen joined table @t, for a new attachment.
+ */
+static uint64_t q12_window_seq(struct model_gtable *t, uint64_t gen)
+{
+	for (unsigned a = 0; a < t->natt; a++)
+		if (t->att[a].gen == gen)
+			return t->att[a].seq;
+	return ++t->seq;
+}
+
 struct model_res model_guest_attach(struct model *m, uint64_t liobn, int id)
 {
 	struct model_gtable *t;
@@ -1369,6 +1449,7 @@ struct model_res model_guest_attach(struct model *m, uint64_t liobn, int id)
 
 		if (w->present && w->page_shift <= t->shift && w->start == start &&
 		    window_bytes(w) >= size) {
+			t->att[t->natt].seq = q12_window_seq(t, w->gen);
 			t->att[t->natt].group = id;
 			t->att[t->natt].c = c;
 			t->att[t->natt].slot = s;
@@ -1595,6 +1676,131 @@ too_hard:
 	return MODEL_H_TOO_HARD;
 }
 
+/* ================================================ Q12: KVM's hypercall order */
+
+/* kvmppc_tce_to_ua: @gpa's system page in a memslot (only that page), with its offset. */
+static int q12_tce_to_ua(const struct model *m, uint64_t gpa, uint64_t *ua)
+{
+	if (gpa_to_ua(m, gpa & ~(MODEL_PAGE_SIZE - 1), MODEL_PAGE_SIZE, ua))
+		return -1;
+	*ua += gpa & (MODEL_PAGE_SIZE - 1);
+	return 0;
+}
+
+/*
+ * kvmppc_tce_iommu_map of TCE @v (its ua @ua) at guest entry @ge in window
+ * @w, and kvmppc_clear_tce when an entry fails: the valid entries of the
+ * TCE are zeroed with their counts kept (leak), nothing else.  Each entry:
+ * a region holding its IOMMU page with pages at least that large (4 KiB
+ * here), an aligned ua; a permission-less one takes a count (leak) and
+ * reaches the hardware only where its leaf block exists.
+ */
+static long q12_map(struct model *m, struct model_window *w, bool v1, unsigned ss, uint64_t ge,
+		    uint64_t v, uint64_t ua)
+{
+	uint64_t he = ge << ss, psize = 1ull << w->page_shift;
+	unsigned perm = (v & 2) ? MODEL_READ | MODEL_WRITE : (v & 1) ? MODEL_READ : 0;
+
+	for (uint64_t k = 0; k < 1ull << ss; k++) {
+		uint64_t u = ua + (k << w->page_shift);
+		int r = region_lookup(m, u, psize);
+
+		if (r < 0 || w->page_shift > MODEL_PAGE_SHIFT || (u & (psize - 1))) {
+			for (uint64_t x = 0; x < 1ull << ss; x++) {
+				const struct model_entry *e = entry_find(w, he + x);
+
+				/* v1's own pins go back (not KVM: docs/quirks.md, Q12) */
+				if (e && e->perm && (!v1 || e->kvm))
+					m->reg[region_lookup(m, e->ua, 1)].leaked++;
+			}
+			entries_clear(w, he, 1ull << ss);
+			return MODEL_H_TOO_HARD;
+		}
+		if (!perm) {
+			m->reg[r].leaked++;
+			if (!q12_leaf_present(w, he + k)) {
+				entries_clear(w, he + k, 1);	/* the hardware entry stays as it was: empty */
+				continue;
+			}
+		}
+		entry_set(w, he + k, u, perm);
+		if (v1)	/* Q17: counted in the region, not pinned by v1 */
+			((struct model_entry *)entry_find(w, he + k))->kvm = true;
+	}
+	return MODEL_H_SUCCESS;
+}
+
+/*
+ * quirks=kernel, H_PUT_TCE (@indirect false) and H_PUT_TCE_INDIRECT:
+ * kvmppc_tce_validate for every TCE with R or W (every attached window,
+ * removed ones too, its first IOMMU page only), then TCE by TCE, the
+ * windows newest first (removed ones too, Q15; v1 ones like v2, Q17): H_PUT_TCE's
+ * permission-less TCE clears, every other TCE maps (INDIRECT's too:
+ * kvmppc_tce_to_ua first, H_PARAMETER); a failing window returns with the
+ * TCEs before applied; then the value for H_GET_TCE.
+ */
+static long q12_apply(struct model *m, struct model_gtable *t, uint64_t entry, uint64_t n,
+		      const uint64_t *vals, bool indirect)
+{
+	struct model_window *live[MODEL_GATT];
+	uint64_t seq[MODEL_GATT];
+	bool v1[MODEL_GATT];
+	unsigned nlive = 0;
+
+	for (unsigned a = 0; a < t->natt; a++) {
+		struct model_window *w = (struct model_window *)model_gatt_window(m, &t->att[a]);
+		struct model_dead *dead = w ? NULL : dead_of(m, t->att[a].gen);
+		unsigned k;
+		bool dup = false;
+
+		if (dead)
+			w = &dead->win;	/* Q15: a removed window is written too */
+		for (k = 0; w && k < nlive; k++)
+			dup |= live[k] == w;
+		if (!w || dup)
+			continue;
+		for (k = nlive++; k > 0 && seq[k - 1] < t->att[a].seq; k--) {
+			live[k] = live[k - 1];
+			seq[k] = seq[k - 1];
+			v1[k] = v1[k - 1];
+		}
+		live[k] = w;
+		seq[k] = t->att[a].seq;
+		v1[k] = t->att[a].v1;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t v = vals[i], ua;
+
+		if (!(v & 3))
+			continue;
+		if ((v & ~3ull & ((1ull << t->shift) - 1)) || q12_tce_to_ua(m, v & ~3ull, &ua))
+			return MODEL_H_TOO_HARD;
+		for (unsigned a = 0; a < t->natt; a++)
+			if (region_lookup(m, ua, 1ull << t->att[a].shift) < 0 ||
+			    t->att[a].shift > MODEL_PAGE_SHIFT)
+				return MODEL_H_TOO_HARD;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t v = vals[i], ua = 0;
+		bool map = indirect || (v & 3);
+
+		if (map && q12_tce_to_ua(m, v & ~3ull, &ua))
+			return MODEL_H_PARAMETER;
+		for (unsigned k = 0; k < nlive; k++) {
+			unsigned ss = t->shift - live[k]->page_shift;
+
+			if (!map) {
+				entries_clear(live[k], (entry + i) << ss, 1ull << ss);
+				continue;
+			}
+			if (q12_map(m, live[k], v1[k], ss, entry + i, v, ua) != MODEL_H_SUCCESS)
+				return MODEL_H_TOO_HARD;
+		}
+		gtce_set(t, entry - t->offset + i, v);
+	}
+	return MODEL_H_SUCCESS;
+}
+
 long model_h_put_tce(struct model *m, uint64_t liobn, uint64_t ioba, uint64_t tce)
 {
 	struct model_gtable *t = gtable_find(m, liobn);
@@ -1604,6 +1810,8 @@ long model_h_put_tce(struct model *m, uint64_t liobn, uint64_t ioba, uint64_t tc
 		return MODEL_H_TOO_HARD;
 	if (gioba(t, ioba, 1, &entry))
 		return MODEL_H_PARAMETER;
+	if (m->kernel)
+		return q12_apply(m, t, entry, 1, &tce, false);
 	return h_apply(m, t, entry, 1, &tce, 0);
 }
 
@@ -1630,6 +1838,8 @@ long model_h_put_tce_indirect(struct model *m, uint64_t liobn, uint64_t ioba, ui
 		memcpy(&be, (const void *)(uintptr_t)(ua + 8 * i), 8);
 		vals[i] = be64toh(be);
 	}
+	if (m->kernel)
+		return q12_apply(m, t, entry, npages, vals, true);
 	return h_apply(m, t, entry, npages, vals, 0);
 }
 
@@ -1682,7 +1892,7 @@ bool model_guest_consistent(const struct model *m)
 				for (uint64_t k = 0; k < 1ull << ss; k++) {
 					const struct model_entry *e = entry_find(w, he + k);
 
-					if (!(v & 3) ? e != NULL :
+					if (!(v & 3) ? e && e->perm :
 					    !e || e->ua != ua + (k << w->page_shift) || e->perm != perm)
 						return false;
 				}

@@ -44,8 +44,11 @@
  * first entry checked; pages past the window checked but not written),
  * Q3 (UNREGISTER of a mapped region: 0 and an orphan), Q5 (a partial pin
  * count as REGISTER's result), Q10 (a group leaving clears every window),
- * Q13 (size 0: ENOMEM).  The others need fault injection, races or huge
- * pages, which the harness does not use.
+ * Q12 (the hypercalls in KVM's order, model.c, "Q12": TCE by TCE,
+ * a failure leaving the TCEs before it applied, INDIRECT mapping
+ * permission-less TCEs with counts no clear gives back), Q13 (size 0:
+ * ENOMEM).  The others need fault injection, races or huge pages, which
+ * the harness does not use.
  *
  * Not modelled (the harness does not issue them): requests of a second
  * process on an unbound container, fault
@@ -84,7 +87,7 @@ struct model_res {
 struct model_entry {
 	uint64_t entry;		/* absolute TCE number: bus address >> page shift */
 	uint64_t ua;		/* user address of the IOMMU page */
-	unsigned perm;		/* MODEL_READ, or MODEL_READ | MODEL_WRITE */
+	unsigned perm;		/* MODEL_READ, or MODEL_READ | MODEL_WRITE; 0: Q12's entry (kernel mode) */
 	bool kvm;		/* Q17, quirks=kernel: a hypercall mapped it into a v1 window */
 };
 
@@ -97,6 +100,10 @@ struct model_window {
 	uint64_t gen;		/* unique per window created (guest attachments name it) */
 	struct model_entry *e;	/* sorted by entry */
 	size_t n, cap;
+	/* quirks=kernel, Q12: which leaf blocks of a multi-level table exist (model.c, "Q12") */
+	unsigned levels, leaf_bits;	/* log2 of a leaf block's entries */
+	uint64_t *leaves;		/* leaf block indexes ever written, unsorted */
+	size_t nleaves, capleaves;
 };
 
 struct model_region {
@@ -104,7 +111,7 @@ struct model_region {
 	uint64_t ua;
 	uint64_t entries;
 	unsigned used;
-	uint64_t leaked;	/* quirks=kernel: mapped counts nothing gives back (Q15, Q17) */
+	uint64_t leaked;	/* quirks=kernel: mapped counts no entry holds (Q12, Q15, Q17) */
 };
 
 struct model_container {
@@ -155,6 +162,7 @@ struct model_gatt {
 	unsigned shift;		/* the window's page shift (it is looked at even when dead) */
 	bool v1;		/* the window of a v1 container */
 	unsigned refs;		/* attaches of the group less its detaches */
+	uint64_t seq;		/* Q12: when its window joined the table (KVM's list order) */
 };
 
 struct model_gtce {
@@ -169,6 +177,7 @@ struct model_gtable {
 	uint64_t offset, size;	/* guest entries */
 	uint64_t charged;	/* pages */
 	unsigned natt;
+	uint64_t seq;		/* Q12: the last seq given to a window joining */
 	struct model_gatt att[MODEL_GATT];
 	struct model_gtce *e;	/* unsorted */
 	size_t n, cap;
