@@ -106,6 +106,7 @@ struct spapr_window {
 	struct mmreg_mm *mm;		/* a reference: charged here, outlives tc */
 	struct util_mutex write_lock;	/* 7 in the lock order (struct spapr_guest) */
 	bool dead;			/* under write_lock: removed, accept no writes */
+	bool unlinked;			/* under write_lock: unprogrammed from every group; kills reach no device */
 };
 
 /*

@@ -27,12 +27,22 @@
 #include "util/range.h"
 #include "util/rcu.h"
 
-/* Kill callback of a window's table: every group the container holds (group_lock held). */
+/*
+ * Kill callback of a window's table: every group the container holds
+ * (group_lock held), until the removal has unprogrammed the window from
+ * them.  After that the table is linked to no PE, as the kernel's after
+ * pnv_pci_unlink_table_and_group, and a kill of it reaches no device: the
+ * only writers then are a guest's hypercalls into a removed window under
+ * quirks=kernel (Q15), which may run after the container itself is gone.
+ */
 static void window_kill(void *ctx, uint64_t first_entry, uint64_t npages)
 {
 	struct spapr_window *w = ctx;
-	struct spapr_container *c = w->tc->c;
+	struct spapr_container *c;
 
+	if (w->unlinked)
+		return;
+	c = w->tc->c;
 	for (unsigned i = 0; i < c->ngroups; i++)
 		spapr_platform->tce_kill(c->groups[i]->id, w->slot, first_entry, npages);
 }
@@ -272,6 +282,9 @@ void spapr__window_remove(struct spapr_tce_container *tc, unsigned slot)
 	util_mutex_unlock(&w->write_lock);
 	for (unsigned i = 0; i < c->ngroups; i++)
 		spapr__window_unprogram(w, c->groups[i]);
+	util_mutex_lock(&w->write_lock);
+	w->unlinked = true;
+	util_mutex_unlock(&w->write_lock);
 	/*
 	 * tce_iommu_free_table uncharges at once, even when a guest table's
 	 * attachment keeps the table object alive (check_hcall

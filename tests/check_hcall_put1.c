@@ -234,12 +234,21 @@ START_TEST(t_put1_window_removed_and_replaced)
 	put_ok(L64, W64, 0x1000 | RW);
 	put_ok(L64, W64 + PS, 0x2000 | RW);
 	ck_assert_uint_eq(mapped_of(RAM), 3);
-	/* Removed: cleared, and skipped by later hypercalls (no kill: nothing is programmed). */
+	/*
+	 * Removed: cleared, and skipped by later hypercalls (no kill: nothing
+	 * is programmed).  Under quirks=kernel they write it as KVM does, and
+	 * the region's count so raised is never given back (Q15: check_quirks
+	 * q15_put_after_remove asserts that); this test is about what the fast
+	 * path keeps, so it skips the step there.
+	 */
 	TU_OK(tu_remove(C, W64));
 	ck_assert_uint_eq(mapped_of(RAM), 1);
-	put_fails(L64, W64 + PS, 0x3000 | RW, H_SUCCESS);
-	ck_assert_uint_eq(get(L64, W64 + PS), 0x3000 | RW);
-	ck_assert_uint_eq(mapped_of(RAM), 1);
+	if (!tu_fixed_only_step("t_put1_window_removed_and_replaced", "H_PUT_TCE into the removed window",
+				"Q15", "KVM writes the removed table and leaks the count")) {
+		put_fails(L64, W64 + PS, 0x3000 | RW, H_SUCCESS);
+		ck_assert_uint_eq(get(L64, W64 + PS), 0x3000 | RW);
+		ck_assert_uint_eq(mapped_of(RAM), 1);
+	}
 	/* Detached (the old window goes), a new one at the same address, attached again. */
 	TU_OK(E(spapr_guest_detach_group(V, L64, G)));
 	put_fails(L64, W64 + PS, 0x4000 | RW, H_SUCCESS);	/* no attachment: the guest table alone */
