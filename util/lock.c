@@ -155,19 +155,15 @@ void util_fork_register(struct util_fork_lock *l)
 
 /* -------------------------------------------------------------- rwlock */
 
-struct rw_reader {
-	struct util_rwlock *held[UTIL_RWLOCK_SLOTS];	/* atomic: written by the owner, read by writers */
-	unsigned depth[UTIL_RWLOCK_SLOTS];		/* owner only */
-	unsigned n;					/* owner only: slots >= n are free */
-	struct rw_reader *next;				/* under rw_registry_lock */
-	struct rw_reader **pprev;
-};
+/* util/lock.h's, whose common read side is inline (next: under rw_registry_lock). */
+#define rw_reader util__rw_reader
+#define rw_self util__rw_self
 
 static pthread_mutex_t rw_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rw_reader *rw_readers;
 static pthread_key_t rw_key;
 static pthread_once_t rw_key_once = PTHREAD_ONCE_INIT;
-static __thread struct rw_reader *rw_self __attribute__((tls_model("initial-exec")));
+__thread struct rw_reader *rw_self __attribute__((tls_model("initial-exec")));
 static __thread struct rw_reader rw_self_static;	/* when the record cannot be allocated */
 
 static void rw_unregister(void *arg)
@@ -312,7 +308,7 @@ static void rw_read_unwritten(struct rw_reader *r, struct util_rwlock *l)
 	}
 }
 
-void util__rw_rdlock(struct util_rwlock *l)
+void util__rw_rdlock_slow(struct util_rwlock *l)
 {
 	struct rw_reader *r = rw_me();
 	unsigned free, i = rw_find(r, l, &free);
@@ -381,7 +377,7 @@ void util__rw_wrlock(struct util_rwlock *l)
 	__atomic_store_n(&l->owner, me, __ATOMIC_RELAXED);
 }
 
-void util__rw_unlock(struct util_rwlock *l)
+void util__rw_unlock_slow(struct util_rwlock *l)
 {
 	struct rw_reader *r = rw_me();
 	unsigned free, i = rw_find(r, l, &free);
