@@ -21,8 +21,10 @@
  * The registry's own mutex is taken first and released last, so a lock
  * registered during a fork waits for it.
  *
- * The rwlock (util/lock.h "rwlock") is here, in both builds.  Each thread's
- * record (struct rw_reader) holds the rwlocks it reads, one per slot, with
+ * The rwlock (util/lock.h "rwlock") is here, in both builds, but for the
+ * common read lock and unlock, inline in util/lock.h (same slots, same
+ * stores and loads, same order: the proof below covers both).  Each thread's
+ * record (struct rw_reader, util/lock.h's util__rw_reader) holds the rwlocks it reads, one per slot, with
  * a depth for recursive holds; the records are linked in a registry that a
  * writer scans.  Why it is correct: a reader stores its slot, then reads
  * the writer flag; a writer stores the flag, then (after the asymmetric
