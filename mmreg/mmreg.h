@@ -51,6 +51,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/rcu.h"
+
 #define MMREG_DEV_HPA_NONE UINT64_MAX
 
 struct mmreg_mm;
@@ -129,9 +131,19 @@ struct mmreg_region *mmreg_region_get(struct mmreg_mm *mm, uint64_t ua, uint64_t
  */
 int mmreg_region_put(struct mmreg_mm *mm, struct mmreg_region *region);
 
-/* Enter / leave a read section for lookups (nests; never blocks). */
-void mmreg_read_lock(void);
-void mmreg_read_unlock(void);
+/*
+ * Enter / leave a read section for lookups (nests; never blocks).  Inline:
+ * util/rcu.h's read side is a few instructions, a call around it half again.
+ */
+static inline void mmreg_read_lock(void)
+{
+	util_rcu_read_lock();
+}
+
+static inline void mmreg_read_unlock(void)
+{
+	util_rcu_read_unlock();
+}
 
 /*
  * The region that contains all of [ua, ua + size) (size in bytes), or NULL;
@@ -199,6 +211,8 @@ bool mmreg_preregistered(struct mmreg_mm *mm);
 /* Accessors (counters are read atomically; used is exact only under mm->lock). */
 uint64_t mmreg_region_ua(const struct mmreg_region *region);
 uint64_t mmreg_region_entries(const struct mmreg_region *region);
+/* True when [ua, ua + size) lies in @region (size > 0; regions do not overlap). */
+bool mmreg_region_holds(const struct mmreg_region *region, uint64_t ua, uint64_t size);
 unsigned mmreg_region_pageshift(const struct mmreg_region *region);
 uint64_t mmreg_region_used(const struct mmreg_region *region);
 uint64_t mmreg_region_mapped(const struct mmreg_region *region);

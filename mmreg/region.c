@@ -25,16 +25,6 @@
 #include "util/rcu.h"
 #include "util/simd.h"
 
-void mmreg_read_lock(void)
-{
-	util_rcu_read_lock();
-}
-
-void mmreg_read_unlock(void)
-{
-	util_rcu_read_unlock();
-}
-
 /* Validates (ua, entries) and returns the end address in *end. */
 static int check_range(uint64_t ua, uint64_t entries, uint64_t *end)
 {
@@ -431,6 +421,13 @@ uint64_t mmreg_region_ua(const struct mmreg_region *region)
 uint64_t mmreg_region_entries(const struct mmreg_region *region)
 {
 	return region->entries;
+}
+
+bool mmreg_region_holds(const struct mmreg_region *region, uint64_t ua, uint64_t size)
+{
+	uint64_t bytes = region->entries << EMU_PAGE_SHIFT;
+
+	return ua >= region->ua && ua - region->ua < bytes && size <= bytes - (ua - region->ua);
 }
 
 unsigned mmreg_region_pageshift(const struct mmreg_region *region)

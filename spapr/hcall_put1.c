@@ -109,14 +109,6 @@ static long check_map(struct spapr_guest *guest, uint64_t tce, unsigned shift, u
 	return H_SUCCESS;
 }
 
-/* Whether the IOMMU page at @ua lies in @reg (the registry's regions do not overlap). */
-static bool region_holds(const struct mmreg_region *reg, uint64_t ua, uint64_t psize)
-{
-	uint64_t rs = mmreg_region_ua(reg), bytes = mmreg_region_entries(reg) << EMU_PAGE_SHIFT;
-
-	return ua >= rs && ua - rs < bytes && psize <= bytes - (ua - rs);
-}
-
 /* Under the window's locks and the mmreg read section. */
 static long put1_locked(struct spapr_guest *guest, struct spapr_guest_table *gt,
 			struct spapr_window *w, uint64_t entry, uint64_t tce)
@@ -151,7 +143,7 @@ static long put1_locked(struct spapr_guest *guest, struct spapr_guest_table *gt,
 		/* The fault point stands for a region found dying (a race otherwise). */
 		if (util_should_fail("spapr_hcall_mapped"))
 			return H_TOO_HARD;
-		same = old && region_holds(reg, old, psize);
+		same = old && mmreg_region_holds(reg, old, psize);
 		if (!same && mmreg_region_mapped_add(reg, 1))
 			return H_TOO_HARD;	/* a region is being released */
 	}

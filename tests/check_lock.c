@@ -6,6 +6,12 @@
  *              the thread that took them, between lock and unlock; another
  *              thread holding them does not count; a thread holding more
  *              read locks than it tracks never fails an assertion wrongly.
+ *   slots      the rwlock's per-thread record of read holds, kept by the
+ *              inline common case and the out-of-line rest alike: a first
+ *              and a second lock take slots 0 and 1, a recursive hold and
+ *              a third lock go out of line (depth 2, slot 2), unlocks in
+ *              the reverse order and out of order leave the exact slots
+ *              and count, and a writer then gets each lock at once.
  *   fires      a forked child that breaks a rule dies of SIGABRT: an
  *              assertion on a lock it does not hold; unlocking a read lock
  *              it does not hold; and, through spapr/, a function whose
@@ -122,6 +128,65 @@ START_TEST(t_held_many_readers)
 	util_rwlock_init(&l[0]);
 	ck_assert(!util_rwlock_held(&l[0]));	/* back to exact tracking */
 	util_rwlock_destroy(&l[0]);
+}
+END_TEST
+
+/* The slots and their count after each step (util/lock.h util__rw_reader). */
+START_TEST(t_read_slots)
+{
+	struct util_rwlock a, b, c;
+	struct util__rw_reader *r;
+
+	util_rwlock_init(&a);
+	util_rwlock_init(&b);
+	util_rwlock_init(&c);
+	util_rwlock_rdlock(&a);
+	r = util__rw_self;
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->n, 1);
+	ck_assert_ptr_eq(r->held[0], &a);
+	util_rwlock_rdlock(&b);			/* inline: the second lock */
+	ck_assert_uint_eq(r->n, 2);
+	ck_assert_ptr_eq(r->held[1], &b);
+	ck_assert_uint_eq(r->depth[1], 1);
+	util_rwlock_rdlock(&b);			/* recursive: out of line */
+	ck_assert_uint_eq(r->n, 2);
+	ck_assert_uint_eq(r->depth[1], 2);
+	util_rwlock_rdlock(&c);			/* a third: out of line */
+	ck_assert_uint_eq(r->n, 3);
+	ck_assert_ptr_eq(r->held[2], &c);
+	util_rwlock_unlock(&c);			/* inline: the last slot */
+	ck_assert_uint_eq(r->n, 2);
+	ck_assert_ptr_null(r->held[2]);
+	util_rwlock_unlock(&b);			/* depth 2: out of line */
+	ck_assert_uint_eq(r->n, 2);
+	ck_assert_uint_eq(r->depth[1], 1);
+	util_rwlock_unlock(&a);			/* out of order: a hole below n */
+	ck_assert_uint_eq(r->n, 2);
+	ck_assert_ptr_null(r->held[0]);
+	util_rwlock_unlock(&b);			/* inline: n shrinks past the hole */
+	ck_assert_uint_eq(r->n, 0);
+	ck_assert_ptr_null(r->held[1]);
+	util_rwlock_rdlock(&b);
+	util_rwlock_rdlock(&a);
+	ck_assert_uint_eq(r->n, 2);
+	ck_assert_ptr_eq(r->held[0], &b);
+	ck_assert_ptr_eq(r->held[1], &a);
+	util_rwlock_unlock(&a);
+	util_rwlock_unlock(&b);
+	ck_assert_uint_eq(r->n, 0);
+	/* No slot names them: a writer does not wait (a leaked slot would hang here). */
+	util_rwlock_wrlock(&a);
+	util_rwlock_wrlock(&b);
+	util_rwlock_wrlock(&c);
+	ck_assert(util_rwlock_wrheld(&a) && util_rwlock_wrheld(&b) && util_rwlock_wrheld(&c));
+	util_rwlock_unlock(&c);
+	util_rwlock_unlock(&b);
+	util_rwlock_unlock(&a);
+	ck_assert_uint_eq(r->n, 0);
+	util_rwlock_destroy(&a);
+	util_rwlock_destroy(&b);
+	util_rwlock_destroy(&c);
 }
 END_TEST
 
@@ -257,6 +322,7 @@ static Suite *lock_suite(void)
 
 	tcase_add_test(t, t_held);
 	tcase_add_test(t, t_held_many_readers);
+	tcase_add_test(t, t_read_slots);
 	tcase_add_test(f, t_fires_util);
 	tcase_add_test(f, t_fires_spapr);
 	suite_add_tcase(s, t);

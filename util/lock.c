@@ -21,8 +21,10 @@
  * The registry's own mutex is taken first and released last, so a lock
  * registered during a fork waits for it.
  *
- * The rwlock (util/lock.h "rwlock") is here, in both builds.  Each thread's
- * record (struct rw_reader) holds the rwlocks it reads, one per slot, with
+ * The rwlock (util/lock.h "rwlock") is here, in both builds, but for the
+ * common read lock and unlock, inline in util/lock.h (same slots, same
+ * stores and loads, same order: the proof below covers both).  Each thread's
+ * record (struct rw_reader, util/lock.h's util__rw_reader) holds the rwlocks it reads, one per slot, with
  * a depth for recursive holds; the records are linked in a registry that a
  * writer scans.  Why it is correct: a reader stores its slot, then reads
  * the writer flag; a writer stores the flag, then (after the asymmetric
@@ -155,19 +157,15 @@ void util_fork_register(struct util_fork_lock *l)
 
 /* -------------------------------------------------------------- rwlock */
 
-struct rw_reader {
-	struct util_rwlock *held[UTIL_RWLOCK_SLOTS];	/* atomic: written by the owner, read by writers */
-	unsigned depth[UTIL_RWLOCK_SLOTS];		/* owner only */
-	unsigned n;					/* owner only: slots >= n are free */
-	struct rw_reader *next;				/* under rw_registry_lock */
-	struct rw_reader **pprev;
-};
+/* util/lock.h's, whose common read side is inline (next: under rw_registry_lock). */
+#define rw_reader util__rw_reader
+#define rw_self util__rw_self
 
 static pthread_mutex_t rw_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rw_reader *rw_readers;
 static pthread_key_t rw_key;
 static pthread_once_t rw_key_once = PTHREAD_ONCE_INIT;
-static __thread struct rw_reader *rw_self __attribute__((tls_model("initial-exec")));
+__thread struct rw_reader *rw_self __attribute__((tls_model("initial-exec")));
 static __thread struct rw_reader rw_self_static;	/* when the record cannot be allocated */
 
 static void rw_unregister(void *arg)
@@ -312,7 +310,7 @@ static void rw_read_unwritten(struct rw_reader *r, struct util_rwlock *l)
 	}
 }
 
-void util__rw_rdlock(struct util_rwlock *l)
+void util__rw_rdlock_slow(struct util_rwlock *l)
 {
 	struct rw_reader *r = rw_me();
 	unsigned free, i = rw_find(r, l, &free);
@@ -381,7 +379,7 @@ void util__rw_wrlock(struct util_rwlock *l)
 	__atomic_store_n(&l->owner, me, __ATOMIC_RELAXED);
 }
 
-void util__rw_unlock(struct util_rwlock *l)
+void util__rw_unlock_slow(struct util_rwlock *l)
 {
 	struct rw_reader *r = rw_me();
 	unsigned free, i = rw_find(r, l, &free);
