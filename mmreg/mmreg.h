@@ -152,6 +152,15 @@ static inline void mmreg_read_unlock(void)
  * six), whatever the number of regions.
  */
 struct mmreg_region *mmreg_region_lookup(struct mmreg_mm *mm, uint64_t ua, uint64_t size);
+/*
+ * The same answer, first trying the region this thread found last with
+ * mmreg_region_lookup_hinted (mmreg/registry.c: valid while no region has
+ * left any registry since).  For the request paths, whose lookups follow
+ * each other inside one region (a one-page MAP_DMA after another, the
+ * give-back of the entries a MAP replaced, H_PUT_TCE): a hit is a few
+ * compares, a miss the walk plus a few instructions and a store.
+ */
+struct mmreg_region *mmreg_region_lookup_hinted(struct mmreg_mm *mm, uint64_t ua, uint64_t size);
 /* The region registered with exactly (@ua, @entries), or NULL.  In a read section. */
 struct mmreg_region *mmreg_region_find(struct mmreg_mm *mm, uint64_t ua, uint64_t entries);
 

@@ -381,25 +381,16 @@ void mmreg__registry_destroy(struct mmreg_mm *mm)
 
 /* ------------------------------------------------------------- lookup */
 
-struct mmreg_region *mmreg_region_lookup(struct mmreg_mm *mm, uint64_t ua, uint64_t size)
+/*
+ * The walk: [ua, last] in @mm's tree, or NULL.  @gen: the generation loaded
+ * before it, stored with what it found when @hint is not NULL.
+ */
+static inline __attribute__((always_inline)) struct mmreg_region *
+walk(struct mmreg_mm *mm, uint64_t ua, uint64_t last, struct lookup_hint *hint, uint64_t gen)
 {
-	struct lookup_hint *hint = &lookup_hint;
 	const struct mmreg_node *node;
-	uint64_t end, last, gen;
 	unsigned level;
 
-#ifdef SPAPRTCE_DEBUG
-	if (!util_rcu_in_read_section()) {
-		fprintf(stderr, "mmreg_region_lookup outside a read section\n");
-		abort();
-	}
-#endif
-	if (!util_range_end(ua, size, &end))
-		return NULL;
-	last = size ? end - 1 : ua;
-	gen = __atomic_load_n(&registry_gen, __ATOMIC_ACQUIRE);
-	if (hint->mm == mm && hint->gen == gen && ua >= hint->region->ua && last <= region_last(hint->region))
-		return hint->region;
 	node = __atomic_load_n(&mm->root, __ATOMIC_ACQUIRE);
 	if (!node || !level_covers(node->level, ua))
 		return NULL;
@@ -411,7 +402,8 @@ struct mmreg_region *mmreg_region_lookup(struct mmreg_mm *mm, uint64_t ua, uint6
 
 			/* The region fills the slot: its bounds matter only for a range leaving it. */
 			if (last <= (ua | slot_mask(level)) || last <= region_last(r)) {
-				*hint = (struct lookup_hint){ mm, gen, r };
+				if (hint)
+					*hint = (struct lookup_hint){ mm, gen, r };
 				return r;
 			}
 			return NULL;
@@ -420,6 +412,41 @@ struct mmreg_region *mmreg_region_lookup(struct mmreg_mm *mm, uint64_t ua, uint6
 			return NULL;
 		node = (const struct mmreg_node *)e;
 	}
+}
+
+static inline void assert_read_section(void)
+{
+#ifdef SPAPRTCE_DEBUG
+	if (!util_rcu_in_read_section()) {
+		fprintf(stderr, "mmreg_region_lookup outside a read section\n");
+		abort();
+	}
+#endif
+}
+
+struct mmreg_region *mmreg_region_lookup(struct mmreg_mm *mm, uint64_t ua, uint64_t size)
+{
+	uint64_t end;
+
+	assert_read_section();
+	if (!util_range_end(ua, size, &end))
+		return NULL;
+	return walk(mm, ua, size ? end - 1 : ua, NULL, 0);
+}
+
+struct mmreg_region *mmreg_region_lookup_hinted(struct mmreg_mm *mm, uint64_t ua, uint64_t size)
+{
+	struct lookup_hint *hint = &lookup_hint;
+	uint64_t end, last, gen;
+
+	assert_read_section();
+	if (!util_range_end(ua, size, &end))
+		return NULL;
+	last = size ? end - 1 : ua;
+	gen = __atomic_load_n(&registry_gen, __ATOMIC_ACQUIRE);
+	if (hint->mm == mm && hint->gen == gen && ua >= hint->region->ua && last <= region_last(hint->region))
+		return hint->region;
+	return walk(mm, ua, last, hint, gen);
 }
 
 struct mmreg_region *mmreg_region_find(struct mmreg_mm *mm, uint64_t ua, uint64_t entries)

@@ -187,7 +187,7 @@ static int check_beyond(struct spapr_tce_container *tc, uint64_t ua, uint64_t n,
 	uint64_t psize = 1ull << shift;
 
 	while (n) {
-		struct mmreg_region *r = mmreg_region_lookup(tc->mm, ua, psize);
+		struct mmreg_region *r = mmreg_region_lookup_hinted(tc->mm, ua, psize);
 		uint64_t end, run;
 
 		if (!r || shift > mmreg_region_pageshift(r))
@@ -219,7 +219,7 @@ static int map_pages(struct spapr_tce_container *tc, struct dma_req *req, uint64
 	mmreg_read_lock();
 	while (done < req->npages) {
 		uint64_t ua = vaddr + (done << shift), end, run, mapped, contained;
-		struct mmreg_region *r = mmreg_region_lookup(tc->mm, ua, psize);
+		struct mmreg_region *r = mmreg_region_lookup_hinted(tc->mm, ua, psize);
 
 		if (!r || shift > mmreg_region_pageshift(r)) {
 			rc = -EINVAL;
@@ -282,7 +282,7 @@ static int map_one(struct spapr_tce_container *tc, struct spapr_window *w, uint6
 	util_mutex_assert_held(&w->write_lock);
 	spapr__drops_init(&d, w);
 	mmreg_read_lock();
-	r = mmreg_region_lookup(tc->mm, ua, 1ull << shift);
+	r = mmreg_region_lookup_hinted(tc->mm, ua, 1ull << shift);
 	if (!r || shift > mmreg_region_pageshift(r)) {
 		rc = -EINVAL;
 	} else if (emu__quirk(EMU_Q8) && !mmreg_region_contained(r, ua, 1, shift)) {

@@ -89,7 +89,7 @@ static void add_run(struct spapr_drops *d, struct mmreg_region *r, struct emu_pi
 static struct mmreg_region *region_span(struct mmreg_mm *mm, uint64_t ua, uint64_t psize,
 					uint64_t *lo, uint64_t *hi)
 {
-	struct mmreg_region *r = mmreg_region_lookup(mm, ua, psize);
+	struct mmreg_region *r = mmreg_region_lookup_hinted(mm, ua, psize);
 
 	if (r) {
 		*lo = mmreg_region_ua(r);
@@ -227,7 +227,7 @@ static void drop_count_one(struct spapr_drops *d, uint64_t ua)
 	struct mmreg_region *r;
 
 	mmreg_read_lock();
-	r = mmreg_region_lookup(d->w->tc->mm, ua, 1ull << d->w->page_shift);
+	r = mmreg_region_lookup_hinted(d->w->tc->mm, ua, 1ull << d->w->page_shift);
 	if (r)
 		add_run(d, r, NULL, 1);
 	mmreg_read_unlock();

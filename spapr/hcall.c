@@ -209,7 +209,7 @@ long spapr_h_put_tce(struct spapr_guest *guest, uint64_t liobn, uint64_t ioba, u
 static const uint64_t *list_source(struct spapr_guest *guest, uint64_t *bounce, uint64_t ua,
 				   uint64_t n)
 {
-	if (mmreg_region_lookup(guest->mm, ua, n * sizeof(uint64_t)))
+	if (mmreg_region_lookup_hinted(guest->mm, ua, n * sizeof(uint64_t)))
 		return (const uint64_t *)(uintptr_t)ua;
 	if (spapr__copy_in(bounce, (const void *)(uintptr_t)ua, n * sizeof(uint64_t)))
 		return NULL;

@@ -102,7 +102,7 @@ static long check_map(struct spapr_guest *guest, uint64_t tce, unsigned shift, u
 		return H_TOO_HARD;
 	if (!util_is_aligned(*ua, shift))
 		return H_TOO_HARD;
-	*reg = mmreg_region_lookup(guest->mm, *ua, psize);
+	*reg = mmreg_region_lookup_hinted(guest->mm, *ua, psize);
 	if (!*reg || mmreg_region_pageshift(*reg) < shift)
 		return H_TOO_HARD;
 	__atomic_store_n(&guest->slot_hint, hint, __ATOMIC_RELAXED);
@@ -156,7 +156,7 @@ static long put1_locked(struct spapr_guest *guest, struct spapr_guest_table *gt,
 	tce_table_kill(w->table, entry, 1);	/* always, as the general path's batch */
 	/* After the kill: the old entry's count (kill before unpin, spapr/drops.c). */
 	if (old && !same) {
-		old_reg = mmreg_region_lookup(__atomic_load_n(&w->tc->mm, __ATOMIC_RELAXED), old, psize);
+		old_reg = mmreg_region_lookup_hinted(__atomic_load_n(&w->tc->mm, __ATOMIC_RELAXED), old, psize);
 		if (old_reg)
 			mmreg_region_mapped_sub(old_reg, 1);
 	}

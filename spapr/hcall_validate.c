@@ -127,7 +127,7 @@ static const struct piece *piece_find(struct hcall_req *q, struct pieces *ps, ui
 
 		if (!util_is_aligned(ua, hw_shift))
 			return NULL;
-		reg = mmreg_region_lookup(q->guest->mm, ua, size);
+		reg = mmreg_region_lookup_hinted(q->guest->mm, ua, size);
 		if (!reg || mmreg_region_pageshift(reg) < hw_shift)
 			return NULL;
 		rs = mmreg_region_ua(reg);
