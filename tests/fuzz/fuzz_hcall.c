@@ -22,9 +22,11 @@
  * After every request: the return code (H_* or errno), locked_vm, the
  * pinned pages; after every request that may have changed the state
  * (tests/fuzz/harness.h), spapr_guest_check when the model says its
- * invariant holds (it must then pass), a H_GET_TCE of a stored entry,
- * device reads through groups 0, 1 and 3 (bytes at the model's ua, or the
- * model's fault); the mmreg/emu checkers and tce_table_check on every
+ * invariant holds (it must then pass; after a hypercall or a table request
+ * its per-entry invariant only for what the request touched: hc_range), a
+ * H_GET_TCE of a stored entry, device reads through one group of each
+ * container (all of 0, 1 and 3 at the checkpoint; bytes at the model's ua,
+ * or the model's fault); the mmreg/emu checkers and tce_table_check on every
  * window before the cleanup (the checkers again after it).  At the end the guest is destroyed, windows removed,
  * everything closed: locked_vm 0, nothing pinned, no table memory.
  *
