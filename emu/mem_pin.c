@@ -245,6 +245,27 @@ static struct pin_leaf *leaf_find(uint64_t key)
 	return (struct pin_leaf *)(uintptr_t)util_u64map_get(&pin_leaves, key);
 }
 
+/*
+ * A run of pages' leaves, looked up once per leaf instead of once per page
+ * (a hash lookup each: a walk page by page over a 1 MiB region made 256).
+ * Only while no leaf is freed, i.e. within one step under pin_lock.
+ */
+struct leaf_cursor {
+	uint64_t key;		/* the leaf's key, or UINT64_MAX: none looked up */
+	struct pin_leaf *l;	/* NULL: no leaf there */
+};
+
+#define LEAF_CURSOR_INIT { UINT64_MAX, NULL }
+
+static struct pin_leaf *leaf_at(struct leaf_cursor *cur, uint64_t page)
+{
+	if (page >> LEAF_SHIFT != cur->key) {
+		cur->key = page >> LEAF_SHIFT;
+		cur->l = leaf_find(cur->key);
+	}
+	return cur->l;
+}
+
 static int leaf_get(uint64_t key, struct pin_leaf **out)
 {
 	struct pin_leaf *l = leaf_find(key);
@@ -450,6 +471,7 @@ static void tags_set(struct emu_pin *pin, struct pin_alias **aliases)
 		const struct emu__backing_run *r = &pin->runs[i];
 		struct pin_alias *a = aliases[i];
 		uint64_t page = r->start >> EMU_PAGE_SHIFT, end = r->end >> EMU_PAGE_SHIFT;
+		struct leaf_cursor cur = LEAF_CURSOR_INIT;
 
 		if (a)
 			alias_enter(a);
@@ -459,7 +481,7 @@ static void tags_set(struct emu_pin *pin, struct pin_alias **aliases)
 			if (!a && (pfn_ok && pin_pfn_visible != 0) && pagemap_read(page, n, pm))
 				memset(pm, 0, sizeof(pm));
 			for (k = 0; k < n; k++) {
-				struct pin_leaf *l = leaf_find((page + k) >> LEAF_SHIFT);
+				struct pin_leaf *l = leaf_at(&cur, page + k);
 				unsigned j = (page + k) & (LEAF_PAGES - 1);
 
 				if (kind_get(l, j) != KIND_NONE)
@@ -493,6 +515,14 @@ static void tags_set(struct emu_pin *pin, struct pin_alias **aliases)
 static uint32_t count_of(uint64_t page)
 {
 	struct pin_leaf *l = leaf_find(page >> LEAF_SHIFT);
+
+	return l ? cnt_get(l, page & (LEAF_PAGES - 1)) : 0;
+}
+
+/* count_of through a cursor (leaf_at). */
+static uint32_t count_at(struct leaf_cursor *cur, uint64_t page)
+{
+	struct pin_leaf *l = leaf_at(cur, page);
 
 	return l ? cnt_get(l, page & (LEAF_PAGES - 1)) : 0;
 }
@@ -595,15 +625,16 @@ static void counts_dec(uint64_t page, uint64_t n)
 static void munlock_unpinned(uint64_t page, uint64_t n)
 {
 	uint64_t p = page, end = page + n;
+	struct leaf_cursor cur = LEAF_CURSOR_INIT;
 
 	if (!pin_ever_mlocked)
 		return;
 	while (p < end) {
 		uint64_t run;
 
-		while (p < end && count_of(p))
+		while (p < end && count_at(&cur, p))
 			p++;
-		for (run = p; run < end && !count_of(run); run++)
+		for (run = p; run < end && !count_at(&cur, run); run++)
 			;
 		if (run > p)
 			munlock((void *)(uintptr_t)(p << EMU_PAGE_SHIFT),
@@ -1324,9 +1355,11 @@ int emu__mem_pin_check(void)
 	}
 	refs = 0;
 	for (pin = pin_list.next; pin != &pin_list; pin = pin->next) {
+		struct leaf_cursor cur = LEAF_CURSOR_INIT;
+
 		refs += pin->npages;
 		for (i = 0; i < pin->npages; i++) {
-			if (!count_of((pin->ua >> EMU_PAGE_SHIFT) + i)) {
+			if (!count_at(&cur, (pin->ua >> EMU_PAGE_SHIFT) + i)) {
 				fprintf(stderr, "emu_mem_check: page %#llx of a live pin is not pinned\n",
 					(unsigned long long)(pin->ua + (i << EMU_PAGE_SHIFT)));
 				rc = -EUCLEAN;

@@ -138,6 +138,9 @@ int spapr__guest_destroy_tce_table(struct spapr_guest *guest, uint64_t liobn);
 int spapr__guest_attach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
 int spapr__guest_detach_group(struct spapr_guest *guest, uint64_t liobn, int group_fd);
 int spapr__guest_check(struct spapr_guest *guest);
+/* spapr__guest_check with G4 only for table @liobn's indexes [lo, hi)
+ * (guest_check.c; the fuzz target's check after a hypercall). */
+int spapr__guest_check_range(struct spapr_guest *guest, uint64_t liobn, uint64_t lo, uint64_t hi);
 /* The guest is the parent's (this is a forked child): see guest_api.c. */
 bool spapr__guest_foreign(const struct spapr_guest *guest);
 

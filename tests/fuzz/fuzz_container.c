@@ -139,11 +139,14 @@ static void check_tables(bool full)
 /* Device reads of a few bus addresses: mapped entries of the model, and a random one. */
 static void sample_dma(void)
 {
+	bool pick[MODEL_GROUPS];
+
+	fz_sample_groups(&M, in_cleanup || fz_checkpoint_running(), pick);
 	for (int id = 0; id < MODEL_GROUPS; id++) {
 		const struct model_container *ct;
 		int c = M.g[id].container;
 
-		if (!M.g[id].open || c < 0)
+		if (!pick[id])
 			continue;
 		ct = &M.c[c];
 		for (int s = 0; s < MODEL_SLOTS; s++) {

@@ -423,6 +423,28 @@ void fz_check_state(const struct model *m)
 		deep_checks();
 }
 
+void fz_sample_groups(const struct model *m, bool all, bool pick[MODEL_GROUPS])
+{
+	int chosen[MODEL_CONTAINERS], seen[MODEL_CONTAINERS];
+
+	for (int c = 0; c < MODEL_CONTAINERS; c++)
+		seen[c] = 0, chosen[c] = -1;
+	/* One per container: reservoir sampling over its attached open groups. */
+	for (int id = 0; id < MODEL_GROUPS; id++) {
+		int c = m->g[id].container;
+
+		pick[id] = false;
+		if (!m->g[id].open || c < 0)
+			continue;
+		pick[id] = all;
+		if (!all && fz_rnd() % (uint64_t)++seen[c] == 0)
+			chosen[c] = id;
+	}
+	for (int c = 0; c < MODEL_CONTAINERS && !all; c++)
+		if (chosen[c] >= 0)
+			pick[chosen[c]] = true;
+}
+
 const char *fz_dma_str(int rc)
 {
 	return rc ? fz_errname(-rc) : "ok";

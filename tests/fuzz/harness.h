@@ -184,6 +184,17 @@ void fz_check_state(const struct model *m);
  * result, and the bytes at the model's ua. */
 void fz_check_dma_read(const struct model *m, int id, uint64_t iova, unsigned len);
 
+/*
+ * The groups a target's sampled device reads go through: at a checkpoint
+ * (@all) every open group attached to a container, otherwise one of them
+ * per container, drawn with fz_rnd().  The groups of one container see the
+ * same windows, each through its own host bridge: every bridge's
+ * programming is still read at the checkpoint of every input, and after a
+ * change through a random one of them (the reads were a twentieth of
+ * fuzz_hcall's time, two of its three groups sharing c0).  Sets @pick[id].
+ */
+void fz_sample_groups(const struct model *m, bool all, bool pick[MODEL_GROUPS]);
+
 /* ---------------------------------------------------------------- memory */
 
 /*
