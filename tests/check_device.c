@@ -1350,11 +1350,15 @@ START_TEST(t_reset_while_dma_in_flight)
 	 * whole or not at all; one that a reset cut short of its registers
 	 * ran with LEN 0 or SRC/DST 0 (a fault-free range: iova 0 is not
 	 * mapped, so it would be an ERROR, counted here).  None may fault in
-	 * the middle of memory.
+	 * the middle of memory.  A reset landing between a faulting doorbell
+	 * and the status read clears the ERROR the racer would have counted,
+	 * so the faults are at least the errors seen and at most one more per
+	 * reset.
 	 */
 	ck_assert_uint_gt(r.done, 0);
 	TU_OK(emu_group_get_stats(0, &st));
-	ck_assert_uint_eq(st.faults[EMU_FAULT_NO_TRANSLATION], r.errors);
+	ck_assert_uint_ge(st.faults[EMU_FAULT_NO_TRANSLATION], r.errors);
+	ck_assert_uint_le(st.faults[EMU_FAULT_NO_TRANSLATION], r.errors + 50);
 	while (tdev_faults(0, f, 1)) {
 		ck_assert_uint_eq(f[0].iova, 0);	/* SRC cleared by a reset */
 		ck_assert_int_eq(f[0].access, EMU_DMA_READ);
