@@ -260,7 +260,7 @@ static void dump_stacks(pid_t pid)
 	char cmd[160];
 
 	snprintf(cmd, sizeof(cmd),
-		 "command -v gdb >/dev/null && gdb -q -batch -p %d -ex 'thread apply all bt' </dev/null >&2",
+		 "command -v gdb >/dev/null && timeout 120 gdb -q -batch -p %d -ex 'thread apply all bt' </dev/null >&2",
 		 (int)pid);
 	fprintf(stderr, "child %d hung; its stacks:\n", (int)pid);
 	if (system(cmd))
